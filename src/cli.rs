@@ -1,0 +1,181 @@
+//! The command line: `serve`, `migrate`, `seed`, `user add`, `api-token create`, `worker`.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::db::audit::Actor;
+use crate::db::users::Role;
+use crate::services::{accounts, passwords};
+use crate::startup::{self, Application};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "backorder-desk",
+    version,
+    about = "Backorder Desk: backorders, ETAs and customer emails"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Migrate the database and serve the web app (and the email worker).
+    Serve {
+        /// On an empty database, load a demo shop and print its logins.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Load data into the database.
+    Seed(SeedArgs),
+    /// Manage staff accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Args)]
+struct SeedArgs {
+    /// The demo shop: suppliers, products, customers, two months of orders, purchase orders.
+    #[arg(long)]
+    demo: bool,
+    /// How many orders the demo shop gets.
+    #[arg(long, default_value_t = 1500)]
+    orders: u32,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a staff account. The password is read from standard input when it is not a
+    /// terminal, asked twice (without echo) when it is, or generated with --generate.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// rep, manager or admin
+        #[arg(long)]
+        role: Role,
+        /// Generate a strong password and print it.
+        #[arg(long)]
+        generate: bool,
+    },
+}
+
+pub fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::from_env()?;
+    match cli.command {
+        Command::Serve { demo } => serve(settings, demo),
+        Command::Migrate => {
+            startup::prepare_database(&settings)?;
+            println!("The database is up to date.");
+            Ok(())
+        }
+        Command::Seed(args) => {
+            if !args.demo {
+                bail!("say what to seed: --demo");
+            }
+            let pool = startup::prepare_database(&settings)?;
+            let mut conn = pool.get()?;
+            let logins = crate::seed::load_demo(&mut conn, args.orders)?;
+            print_logins(&logins);
+            Ok(())
+        }
+        Command::User(UserCommand::Add {
+            email,
+            name,
+            role,
+            generate,
+        }) => {
+            let password = if generate {
+                passwords::generate(20)
+            } else {
+                read_password()?
+            };
+            passwords::check_strength(&password).map_err(|message| anyhow::anyhow!("{message}"))?;
+            let pool = startup::prepare_database(&settings)?;
+            let mut conn = pool.get()?;
+            let user =
+                accounts::add_user(&mut conn, &Actor::System, &email, &name, role, &password)
+                    .map_err(|e| match e {
+                        crate::error::AppError::Invalid { details, .. } => anyhow::anyhow!(
+                            "{}",
+                            details
+                                .iter()
+                                .map(|d| format!("{}: {}", d.field, d.message))
+                                .collect::<Vec<_>>()
+                                .join("; ")
+                        ),
+                        other => anyhow::anyhow!("{other}"),
+                    })?;
+            println!("Added {} <{}> as {}.", user.name, user.email, user.role);
+            if generate {
+                println!("Password: {password}");
+            }
+            Ok(())
+        }
+    }
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    let first = rpassword::prompt_password("Password: ")?;
+    passwords::check_strength(&first).map_err(|message| anyhow::anyhow!("{message}"))?;
+    let second = rpassword::prompt_password("Password again: ")?;
+    if first != second {
+        bail!("the two passwords differ");
+    }
+    Ok(first)
+}
+
+fn print_logins(logins: &[crate::seed::DemoLogin]) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "Demo logins:");
+    for login in logins {
+        let _ = writeln!(
+            out,
+            "  {:<8} {:<28} password: {}",
+            login.role, login.email, login.password
+        );
+    }
+}
+
+fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
+    let pool = startup::prepare_database(&settings)?;
+    if demo {
+        let mut conn = pool.get()?;
+        if crate::seed::is_empty(&mut conn)? {
+            println!("Loading the demo shop (an empty database was found)...");
+            let logins = crate::seed::load_demo(&mut conn, 1500)?;
+            print_logins(&logins);
+        } else {
+            println!("The database has data already; the demo shop was not loaded.");
+            print_logins(&crate::seed::demo_logins());
+        }
+    }
+    let public_url = settings.public_url.clone();
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings, pool)?;
+        println!(
+            "Backorder Desk is serving at {public_url} (port {})",
+            app.port()
+        );
+        app.run_until_stopped()
+            .await
+            .context("the web server stopped")
+    })
+}

@@ -1,0 +1,128 @@
+//! Settings from the environment (and a `.env` file), with defaults that serve a local
+//! first run. Secrets never appear in `Debug` output or logs.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/backorder_desk";
+pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8080";
+
+#[derive(Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub bind_addr: SocketAddr,
+    /// Where customers and staff reach the server; links in emails start with it.
+    pub public_url: String,
+    /// `smtp://host:port`, `smtps://user:pass@host` or `smtp://...?tls=starttls`; none
+    /// writes `.eml` files to `mail_dir` instead.
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    pub mail_dir: PathBuf,
+    /// Signs session cookies and self-service links; when unset a random one is kept
+    /// in the database so every instance shares it.
+    pub session_secret: Option<String>,
+    /// Connections in the pool of each process.
+    pub pool_size: u32,
+    /// Start the email delivery worker inside `serve`.
+    pub run_worker: bool,
+}
+
+impl Settings {
+    /// Reads the environment; call `dotenvy::dotenv()` before to include a `.env` file.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let bind_text = var("BIND_ADDR").unwrap_or_else(|| DEFAULT_BIND_ADDR.to_owned());
+        let bind_addr: SocketAddr = bind_text.parse().with_context(|| {
+            format!("BIND_ADDR {bind_text:?} is not an address like 127.0.0.1:8080")
+        })?;
+        let public_url = var("PUBLIC_URL")
+            .unwrap_or_else(|| format!("http://{bind_addr}"))
+            .trim_end_matches('/')
+            .to_owned();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            bail!("PUBLIC_URL {public_url:?} must start with http:// or https://");
+        }
+        let session_secret = var("SESSION_SECRET");
+        if let Some(secret) = &session_secret
+            && secret.len() < 32
+        {
+            bail!("SESSION_SECRET must be at least 32 characters long");
+        }
+        let pool_size = match var("DATABASE_POOL_SIZE") {
+            Some(n) => n
+                .parse()
+                .ok()
+                .filter(|n| (1..=200).contains(n))
+                .context("DATABASE_POOL_SIZE must be a number from 1 to 200")?,
+            None => 16,
+        };
+        Ok(Self {
+            database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            bind_addr,
+            public_url,
+            smtp_url: var("SMTP_URL"),
+            mail_from: var("MAIL_FROM")
+                .unwrap_or_else(|| "Backorder Desk <orders@backorder-desk.test>".to_owned()),
+            mail_dir: PathBuf::from(var("MAIL_DIR").unwrap_or_else(|| "mail".to_owned())),
+            session_secret,
+            pool_size,
+            run_worker: true,
+        })
+    }
+
+    /// True when cookies must carry the `Secure` flag.
+    pub fn is_https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
+
+/// A URL with its password replaced, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            parsed.to_string()
+        }
+        Err(_) => "(unparseable URL)".to_owned(),
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("bind_addr", &self.bind_addr)
+            .field("public_url", &self.public_url)
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("mail_from", &self.mail_from)
+            .field("mail_dir", &self.mail_dir)
+            .field(
+                "session_secret",
+                &self.session_secret.as_ref().map(|_| "***"),
+            )
+            .field("pool_size", &self.pool_size)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords_in_urls() {
+        assert_eq!(
+            redact_url("smtps://user:hunter2@mail.example.com:465"),
+            "smtps://user:***@mail.example.com:465"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/x"),
+            "postgres://postgres@127.0.0.1/x"
+        );
+    }
+}

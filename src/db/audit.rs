@@ -1,0 +1,80 @@
+//! The audit log: who did what, when, with the state before and after.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde_json::Value;
+
+use super::schema::audit_log;
+
+/// Who caused a change.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    User { id: i64, email: String },
+    Api { token_name: String },
+    Customer { email: String },
+    System,
+}
+
+impl Actor {
+    fn user_id(&self) -> Option<i64> {
+        match self {
+            Actor::User { id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Actor::User { email, .. } => email.clone(),
+            Actor::Api { token_name } => format!("api:{token_name}"),
+            Actor::Customer { email } => format!("customer:{email}"),
+            Actor::System => "system".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_log)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub user_id: Option<i64>,
+    pub actor: String,
+    pub action: String,
+    pub entity: String,
+    pub entity_id: Option<String>,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One audited change; call it inside the transaction that makes the change.
+pub fn record(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    action: &str,
+    entity: &str,
+    entity_id: Option<String>,
+    before: Option<Value>,
+    after: Option<Value>,
+) -> QueryResult<()> {
+    diesel::insert_into(audit_log::table)
+        .values((
+            audit_log::user_id.eq(actor.user_id()),
+            audit_log::actor.eq(actor.describe()),
+            audit_log::action.eq(action),
+            audit_log::entity.eq(entity),
+            audit_log::entity_id.eq(entity_id),
+            audit_log::before.eq(before),
+            audit_log::after.eq(after),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn recent(conn: &mut PgConnection, limit: i64) -> QueryResult<Vec<AuditEntry>> {
+    audit_log::table
+        .order((audit_log::created_at.desc(), audit_log::id.desc()))
+        .limit(limit)
+        .select(AuditEntry::as_select())
+        .load(conn)
+}

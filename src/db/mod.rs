@@ -1,0 +1,122 @@
+//! The PostgreSQL side: the pool, embedded migrations, creating the database on a first
+//! run, and the `blocking` hop that runs one use case on one pooled connection.
+
+pub mod audit;
+pub mod schema;
+pub mod shop_settings;
+pub mod users;
+
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::config::redact_url;
+use crate::error::AppError;
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+pub type PgPool = Pool<ConnectionManager<PgConnection>>;
+pub type PgPooled = PooledConnection<ConnectionManager<PgConnection>>;
+
+/// Connects once to say clearly what is wrong before anything else starts, creating the
+/// database when the server answers but the database does not exist yet.
+pub fn ensure_database(database_url: &str) -> anyhow::Result<()> {
+    let url = url::Url::parse(database_url).map_err(|e| {
+        anyhow!(
+            "DATABASE_URL {} is not a URL: {e}",
+            redact_url(database_url)
+        )
+    })?;
+    if !matches!(url.scheme(), "postgres" | "postgresql") {
+        return Err(anyhow!(
+            "DATABASE_URL must start with postgres://, not {}://",
+            url.scheme()
+        ));
+    }
+    let name = url.path().trim_start_matches('/').to_owned();
+    if name.is_empty() {
+        return Err(anyhow!(
+            "DATABASE_URL {} names no database",
+            redact_url(database_url)
+        ));
+    }
+    match PgConnection::establish(database_url) {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.to_string().contains("does not exist") && e.to_string().contains("database") =>
+        {
+            let mut admin_url = url.clone();
+            admin_url.set_path("/postgres");
+            let mut admin = PgConnection::establish(admin_url.as_str()).map_err(|e| {
+                anyhow!(
+                    "cannot connect to PostgreSQL at {}: {}",
+                    redact_url(admin_url.as_str()),
+                    one_line(&e)
+                )
+            })?;
+            let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+            diesel::sql_query(format!("CREATE DATABASE {quoted}"))
+                .execute(&mut admin)
+                .map_err(|e| anyhow!("cannot create database {name:?}: {}", one_line(&e)))?;
+            tracing::info!(database = %name, "created the database");
+            Ok(())
+        }
+        Err(e) => Err(anyhow!(
+            "cannot connect to PostgreSQL at {}: {}",
+            redact_url(database_url),
+            one_line(&e)
+        )),
+    }
+}
+
+fn one_line(error: &dyn std::fmt::Display) -> String {
+    error
+        .to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Builds the connection pool; fails fast when the server does not answer.
+pub fn connect(database_url: &str, max_size: u32) -> anyhow::Result<PgPool> {
+    let manager = ConnectionManager::<PgConnection>::new(database_url);
+    Pool::builder()
+        .max_size(max_size)
+        .min_idle(Some(1))
+        .connection_timeout(Duration::from_secs(5))
+        .test_on_check_out(false)
+        .build(manager)
+        .with_context(|| {
+            format!(
+                "cannot connect to PostgreSQL at {}",
+                redact_url(database_url)
+            )
+        })
+}
+
+/// Applies the migrations embedded in the binary; returns how many ran.
+pub fn run_migrations(conn: &mut PgConnection) -> anyhow::Result<usize> {
+    let applied = conn
+        .run_pending_migrations(MIGRATIONS)
+        .map_err(|e| anyhow!("migrating the database failed: {e}"))?;
+    Ok(applied.len())
+}
+
+/// The one blocking hop of a request: checks out a connection inside the thread pool and
+/// runs the whole use case there.
+pub async fn blocking<T, F>(pool: &PgPool, work: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool.get()?;
+        work(&mut conn)
+    })
+    .await?
+}

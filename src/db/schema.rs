@@ -1,0 +1,398 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    api_tokens (id) {
+        id -> Int8,
+        name -> Text,
+        token_hash -> Text,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    app_secrets (name) {
+        name -> Text,
+        value -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Int8,
+        user_id -> Nullable<Int8>,
+        actor -> Text,
+        action -> Text,
+        entity -> Text,
+        entity_id -> Nullable<Text>,
+        before -> Nullable<Jsonb>,
+        after -> Nullable<Jsonb>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    customers (id) {
+        id -> Int8,
+        email -> Text,
+        name -> Text,
+        tier -> Int2,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    day_reviews (day) {
+        day -> Date,
+        reviewed_by -> Int8,
+        reviewed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    discount_proposals (id) {
+        id -> Int8,
+        order_id -> Int8,
+        kind -> Text,
+        value -> Int4,
+        reason -> Text,
+        status -> Text,
+        proposed_by -> Nullable<Int8>,
+        decided_by -> Nullable<Int8>,
+        decided_at -> Nullable<Timestamptz>,
+        decision_note -> Nullable<Text>,
+        coupon_code -> Nullable<Text>,
+        policy_key -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    link_uses (nonce) {
+        nonce -> Text,
+        order_line_id -> Nullable<Int8>,
+        used_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    login_attempts (id) {
+        id -> Int8,
+        email -> Text,
+        ip -> Text,
+        succeeded -> Bool,
+        attempted_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> Int8,
+        kind -> Text,
+        idempotency_key -> Text,
+        order_id -> Nullable<Int8>,
+        customer_id -> Nullable<Int8>,
+        recipient -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Text,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_error -> Nullable<Text>,
+        smtp_response -> Nullable<Text>,
+        sent_at -> Nullable<Timestamptz>,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    notes (id) {
+        id -> Int8,
+        order_id -> Int8,
+        user_id -> Nullable<Int8>,
+        body -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    order_line_eta_changes (id) {
+        id -> Int8,
+        order_line_id -> Int8,
+        eta_likely -> Nullable<Date>,
+        eta_worst -> Nullable<Date>,
+        eta_is_estimate -> Bool,
+        reason -> Nullable<Text>,
+        changed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    order_lines (id) {
+        id -> Int8,
+        order_id -> Int8,
+        product_id -> Int8,
+        customer_id -> Int8,
+        placed_at -> Timestamptz,
+        qty -> Int4,
+        allocated -> Int4,
+        shipped -> Int4,
+        cancelled -> Int4,
+        unit_price_cents -> Int8,
+        promised_on -> Nullable<Date>,
+        eta_likely -> Nullable<Date>,
+        eta_worst -> Nullable<Date>,
+        eta_is_estimate -> Bool,
+        eta_reason -> Nullable<Text>,
+        queue_position -> Nullable<Int4>,
+        customer_choice -> Text,
+        waiting_since -> Nullable<Timestamptz>,
+        waiting_ended_at -> Nullable<Timestamptz>,
+        completed_at -> Nullable<Timestamptz>,
+        last_notified_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    orders (id) {
+        id -> Int8,
+        number -> Text,
+        customer_id -> Int8,
+        placed_at -> Timestamptz,
+        payment_authorized_until -> Nullable<Date>,
+        payment_state -> Text,
+        max_wait_until -> Nullable<Date>,
+        request_hash -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    products (id) {
+        id -> Int8,
+        sku -> Text,
+        name -> Text,
+        supplier_id -> Nullable<Int8>,
+        on_hand -> Int4,
+        allocated -> Int4,
+        reorder_point -> Int4,
+        safety_stock -> Int4,
+        backorderable -> Bool,
+        unit_price_cents -> Int8,
+        waiting_units -> Int4,
+        waiting_lines -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    purchase_order_date_changes (id) {
+        id -> Int8,
+        purchase_order_id -> Int8,
+        old_expected_on -> Date,
+        new_expected_on -> Date,
+        changed_by -> Nullable<Int8>,
+        changed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    purchase_order_lines (id) {
+        id -> Int8,
+        purchase_order_id -> Int8,
+        product_id -> Int8,
+        qty_ordered -> Int4,
+        qty_received -> Int4,
+    }
+}
+
+diesel::table! {
+    purchase_order_receipts (id) {
+        id -> Int8,
+        purchase_order_id -> Int8,
+        idempotency_key -> Nullable<Text>,
+        received_on -> Date,
+        expected_on -> Date,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    purchase_orders (id) {
+        id -> Int8,
+        reference -> Text,
+        supplier_id -> Int8,
+        status -> Text,
+        ordered_on -> Date,
+        expected_on -> Date,
+        received_on -> Nullable<Date>,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    receipt_lines (id) {
+        id -> Int8,
+        receipt_id -> Int8,
+        purchase_order_line_id -> Int8,
+        quantity -> Int4,
+    }
+}
+
+diesel::table! {
+    restock_subscriptions (id) {
+        id -> Int8,
+        product_id -> Int8,
+        email -> Text,
+        created_at -> Timestamptz,
+        notified_at -> Nullable<Timestamptz>,
+        unsubscribed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    shipment_lines (id) {
+        id -> Int8,
+        shipment_id -> Int8,
+        order_line_id -> Int8,
+        quantity -> Int4,
+    }
+}
+
+diesel::table! {
+    shipments (id) {
+        id -> Int8,
+        order_id -> Int8,
+        is_partial -> Bool,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    shop_settings (id) {
+        id -> Bool,
+        shop_name -> Text,
+        currency -> Text,
+        queue_tier_first -> Bool,
+        queue_lapsing_first -> Bool,
+        handling_days -> Int4,
+        eta_samples -> Int4,
+        eta_worst_percentile -> Int4,
+        delay_discount_percent -> Int4,
+        delay_discount_after_days -> Int4,
+        expiry_limit_days -> Int4,
+        expiry_offers_cancel -> Bool,
+        status_update_after_days -> Int4,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    stock_movements (id) {
+        id -> Int8,
+        product_id -> Int8,
+        reason -> Text,
+        on_hand_delta -> Int4,
+        allocated_delta -> Int4,
+        reference -> Nullable<Text>,
+        note -> Nullable<Text>,
+        order_line_id -> Nullable<Int8>,
+        user_id -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    suppliers (id) {
+        id -> Int8,
+        name -> Text,
+        email -> Nullable<Text>,
+        lead_time_days -> Nullable<Int4>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Int8,
+        email -> Text,
+        name -> Text,
+        role -> Text,
+        password_hash -> Text,
+        disabled -> Bool,
+        session_epoch -> Int4,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(api_tokens -> users (created_by));
+diesel::joinable!(audit_log -> users (user_id));
+diesel::joinable!(day_reviews -> users (reviewed_by));
+diesel::joinable!(discount_proposals -> orders (order_id));
+diesel::joinable!(messages -> customers (customer_id));
+diesel::joinable!(messages -> orders (order_id));
+diesel::joinable!(messages -> users (created_by));
+diesel::joinable!(notes -> orders (order_id));
+diesel::joinable!(notes -> users (user_id));
+diesel::joinable!(order_line_eta_changes -> order_lines (order_line_id));
+diesel::joinable!(order_lines -> customers (customer_id));
+diesel::joinable!(order_lines -> orders (order_id));
+diesel::joinable!(order_lines -> products (product_id));
+diesel::joinable!(orders -> customers (customer_id));
+diesel::joinable!(products -> suppliers (supplier_id));
+diesel::joinable!(purchase_order_date_changes -> purchase_orders (purchase_order_id));
+diesel::joinable!(purchase_order_date_changes -> users (changed_by));
+diesel::joinable!(purchase_order_lines -> products (product_id));
+diesel::joinable!(purchase_order_lines -> purchase_orders (purchase_order_id));
+diesel::joinable!(purchase_order_receipts -> purchase_orders (purchase_order_id));
+diesel::joinable!(purchase_order_receipts -> users (created_by));
+diesel::joinable!(purchase_orders -> suppliers (supplier_id));
+diesel::joinable!(purchase_orders -> users (created_by));
+diesel::joinable!(receipt_lines -> purchase_order_lines (purchase_order_line_id));
+diesel::joinable!(receipt_lines -> purchase_order_receipts (receipt_id));
+diesel::joinable!(restock_subscriptions -> products (product_id));
+diesel::joinable!(shipment_lines -> order_lines (order_line_id));
+diesel::joinable!(shipment_lines -> shipments (shipment_id));
+diesel::joinable!(shipments -> orders (order_id));
+diesel::joinable!(shipments -> users (created_by));
+diesel::joinable!(stock_movements -> products (product_id));
+diesel::joinable!(stock_movements -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    api_tokens,
+    app_secrets,
+    audit_log,
+    customers,
+    day_reviews,
+    discount_proposals,
+    link_uses,
+    login_attempts,
+    messages,
+    notes,
+    order_line_eta_changes,
+    order_lines,
+    orders,
+    products,
+    purchase_order_date_changes,
+    purchase_order_lines,
+    purchase_order_receipts,
+    purchase_orders,
+    receipt_lines,
+    restock_subscriptions,
+    shipment_lines,
+    shipments,
+    shop_settings,
+    stock_movements,
+    suppliers,
+    users,
+);

@@ -1,0 +1,14 @@
+//! Backorder Desk: an online shop's backorders, from the queue of waiting order lines to
+//! the emails that tell each customer when their item ships.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod format;
+pub mod seed;
+pub mod services;
+pub mod startup;
+pub mod telemetry;
+pub mod types;
+pub mod web;

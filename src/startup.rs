@@ -1,0 +1,111 @@
+//! Building the application: database, migrations, secrets, the HTTP server. Tests build
+//! it the same way on port 0.
+
+use std::net::TcpListener;
+
+use actix_session::SessionMiddleware;
+use actix_session::config::{BrowserSession, CookieContentSecurity};
+use actix_session::storage::CookieSessionStore;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use sha2::{Digest, Sha512};
+use tracing_actix_web::TracingLogger;
+
+use crate::config::Settings;
+use crate::db::{self, PgPool};
+
+/// What every handler can reach.
+pub struct AppState {
+    pub pool: PgPool,
+    pub settings: Settings,
+    /// Signs self-service links in emails.
+    pub link_key: Vec<u8>,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    pub pool: PgPool,
+}
+
+/// Checks the database, migrates it and returns a pool: the first steps of every command.
+pub fn prepare_database(settings: &Settings) -> anyhow::Result<PgPool> {
+    db::ensure_database(&settings.database_url)?;
+    let pool = db::connect(&settings.database_url, settings.pool_size)?;
+    let mut conn = pool.get().context("cannot get a database connection")?;
+    let applied = db::run_migrations(&mut conn)?;
+    if applied > 0 {
+        tracing::info!(applied, "database migrated");
+    }
+    Ok(pool)
+}
+
+/// The secret behind cookies and links: `SESSION_SECRET`, or one kept in the database.
+fn master_secret(settings: &Settings, pool: &PgPool) -> anyhow::Result<String> {
+    if let Some(secret) = &settings.session_secret {
+        return Ok(secret.clone());
+    }
+    let mut conn = pool.get()?;
+    Ok(crate::db::shop_settings::secret(
+        &mut conn,
+        "session_secret",
+    )?)
+}
+
+impl Application {
+    pub fn build(settings: Settings, pool: PgPool) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.bind_addr)
+            .with_context(|| format!("cannot listen on {}", settings.bind_addr))?;
+        let port = listener.local_addr()?.port();
+        let secret = master_secret(&settings, &pool)?;
+        let cookie_key = Key::from(
+            &Sha512::new()
+                .chain_update(b"session:")
+                .chain_update(&secret)
+                .finalize(),
+        );
+        let link_key = Sha512::new()
+            .chain_update(b"links:")
+            .chain_update(&secret)
+            .finalize()
+            .to_vec();
+        let secure = settings.is_https();
+        let state = web::Data::new(AppState {
+            pool: pool.clone(),
+            settings,
+            link_key,
+        });
+        let server = HttpServer::new(move || {
+            let sessions =
+                SessionMiddleware::builder(CookieSessionStore::default(), cookie_key.clone())
+                    .cookie_name("bd_session".to_owned())
+                    .cookie_secure(secure)
+                    .cookie_http_only(true)
+                    .cookie_same_site(SameSite::Lax)
+                    .cookie_content_security(CookieContentSecurity::Private)
+                    .session_lifecycle(BrowserSession::default())
+                    .build();
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::FormConfig::default().limit(256 * 1024))
+                .app_data(web::PayloadConfig::default().limit(4 * 1024 * 1024))
+                .wrap(sessions)
+                .wrap(crate::web::security_headers())
+                .wrap(TracingLogger::default())
+                .configure(crate::web::routes)
+        })
+        .listen(listener)?
+        .run();
+        Ok(Self { port, server, pool })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,160 @@
+//! Values that are checked once, where they enter (a form, a JSON body, the command line),
+//! and trusted everywhere after: the only way to make one is through `parse`.
+
+use std::fmt;
+
+macro_rules! text_newtype {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_inner(self) -> String {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+text_newtype!(
+    /// An email address, trimmed; compared case-insensitively by the database.
+    Email
+);
+text_newtype!(
+    /// A product's stock-keeping unit: letters, digits, `-`, `_`, `.`, `/`, 1 to 64 long.
+    Sku
+);
+text_newtype!(
+    /// An order number or a purchase-order reference: printable, no spaces, 1 to 64 long.
+    Reference
+);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let email = raw.trim();
+        let valid = email.len() <= 254
+            && !email
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>' || c == '"')
+            && match email.split_once('@') {
+                Some((local, domain)) => {
+                    !local.is_empty()
+                        && local.len() <= 64
+                        && !domain.contains('@')
+                        && domain.contains('.')
+                        && !domain.starts_with('.')
+                        && !domain.ends_with('.')
+                        && !domain.contains("..")
+                }
+                None => false,
+            };
+        if valid {
+            Ok(Self(email.to_owned()))
+        } else {
+            Err(format!(
+                "{:?} is not an email address like name@example.com",
+                truncate(email)
+            ))
+        }
+    }
+}
+
+impl Sku {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let sku = raw.trim();
+        if sku.is_empty() {
+            return Err("the SKU is empty".to_owned());
+        }
+        if sku.len() > 64 {
+            return Err("a SKU is at most 64 characters long".to_owned());
+        }
+        if !sku
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+        {
+            return Err(format!(
+                "{:?} is not a SKU: use letters, digits, '-', '_', '.' and '/'",
+                truncate(sku)
+            ));
+        }
+        Ok(Self(sku.to_owned()))
+    }
+}
+
+impl Reference {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let reference = raw.trim();
+        if reference.is_empty() {
+            return Err("the number is empty".to_owned());
+        }
+        if reference.len() > 64 {
+            return Err("a number is at most 64 characters long".to_owned());
+        }
+        if !reference.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(format!(
+                "{:?} has spaces or characters that are not allowed",
+                truncate(reference)
+            ));
+        }
+        Ok(Self(reference.to_owned()))
+    }
+}
+
+/// A short form of user input for messages, so an overlong value does not flood the page.
+pub fn truncate(text: &str) -> String {
+    const MAX: usize = 40;
+    if text.chars().count() <= MAX {
+        text.to_owned()
+    } else {
+        format!("{}…", text.chars().take(MAX).collect::<String>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert!(Email::parse(" Ana@Example.com ").is_ok());
+        for bad in [
+            "",
+            "ana",
+            "ana@",
+            "@example.com",
+            "ana@example",
+            "a b@example.com",
+            "ana@@x.com",
+            "<a@b.c>",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn skus_and_references() {
+        assert_eq!(Sku::parse(" SKU-001 ").unwrap().as_str(), "SKU-001");
+        assert!(Sku::parse("has space").is_err());
+        assert!(Sku::parse("<script>").is_err());
+        assert!(Sku::parse(&"x".repeat(65)).is_err());
+        assert!(Reference::parse("PO-1042").is_ok());
+        assert!(Reference::parse("PO 1042").is_err());
+    }
+}

@@ -1,0 +1,88 @@
+//! Signing in and out.
+
+use actix_session::Session;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::error::AppResult;
+use crate::services::accounts::{self, LoginOutcome};
+use crate::startup::AppState;
+use crate::web::render::{self, Frame};
+use crate::web::session::{self, CurrentUser};
+
+#[derive(Template)]
+#[template(path = "pages/login.html")]
+struct LoginPage {
+    frame: Frame,
+    email: String,
+    error: Option<String>,
+}
+
+pub async fn show(session: Session) -> AppResult<HttpResponse> {
+    let frame = Frame::anonymous(session::csrf_token(&session));
+    render::html(&LoginPage {
+        frame,
+        email: String::new(),
+        error: None,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+}
+
+pub async fn submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    form: web::Form<LoginForm>,
+) -> AppResult<HttpResponse> {
+    let LoginForm { email, password } = form.into_inner();
+    let ip = req
+        .connection_info()
+        .realip_remote_addr()
+        .unwrap_or("unknown")
+        .to_owned();
+    let attempt_email = email.clone();
+    let outcome = crate::db::blocking(&state.pool, move |conn| {
+        accounts::login(conn, &attempt_email, &password, &ip)
+    })
+    .await;
+    let error = match outcome {
+        Ok(LoginOutcome::SignedIn(user)) => {
+            session::sign_in(&session, &user)?;
+            return Ok(HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/"))
+                .finish());
+        }
+        Ok(LoginOutcome::Refused) => {
+            "The email or password is not right. Please try again.".to_owned()
+        }
+        Err(crate::error::AppError::TooManyRequests(message)) => message,
+        Err(other) => return Err(other),
+    };
+    let frame = Frame::anonymous(session::csrf_token(&session));
+    let body = LoginPage {
+        frame,
+        email,
+        error: Some(error),
+    }
+    .render()?;
+    Ok(HttpResponse::Unauthorized()
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
+
+pub async fn logout(session: Session, user: Option<CurrentUser>) -> HttpResponse {
+    if let Some(user) = user {
+        tracing::info!(user = %user.email, "signed out");
+    }
+    session::sign_out(&session);
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/login"))
+        .finish()
+}

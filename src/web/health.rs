@@ -1,0 +1,32 @@
+//! Probes for a load balancer: `/healthz` says the process is up, `/readyz` that it can
+//! reach the database.
+
+use actix_web::{HttpResponse, web};
+use diesel::RunQueryDsl;
+
+use crate::startup::AppState;
+
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body("ok")
+}
+
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let result = crate::db::blocking(&state.pool, |conn| {
+        diesel::sql_query("SELECT 1").execute(conn)?;
+        Ok(())
+    })
+    .await;
+    match result {
+        Ok(()) => HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body("ready"),
+        Err(error) => {
+            tracing::warn!(%error, "not ready");
+            HttpResponse::ServiceUnavailable()
+                .content_type("text/plain; charset=utf-8")
+                .body("database unreachable")
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Turning Askama templates into responses, and the frame every page shares.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+
+use crate::error::AppResult;
+use crate::web::session::CurrentUser;
+
+/// True for requests made by htmx, which want a fragment rather than the full page.
+pub fn is_htmx(req: &HttpRequest) -> bool {
+    req.headers().contains_key("HX-Request")
+}
+
+/// A rendered page or fragment. Responses that differ by `HX-Request` say so in `Vary`.
+pub fn html(template: &impl Template) -> AppResult<HttpResponse> {
+    Ok(html_string(template.render()?))
+}
+
+pub fn html_string(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::VARY, "HX-Request"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body)
+}
+
+/// One entry of the main navigation.
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub section: &'static str,
+}
+
+/// What the base layout needs: who is signed in, the CSRF token, the current section.
+pub struct Frame {
+    pub user: Option<CurrentUser>,
+    pub csrf: String,
+    pub section: &'static str,
+}
+
+impl Frame {
+    pub fn new(user: &CurrentUser, section: &'static str) -> Self {
+        Self {
+            csrf: user.csrf.clone(),
+            user: Some(user.clone()),
+            section,
+        }
+    }
+
+    pub fn anonymous(csrf: String) -> Self {
+        Self {
+            user: None,
+            csrf,
+            section: "",
+        }
+    }
+
+    pub fn asset(&self, path: &str) -> String {
+        crate::web::assets::url(path)
+    }
+
+    /// The header htmx sends with every request it makes from this page.
+    pub fn hx_headers(&self) -> String {
+        serde_json::json!({ crate::web::session::CSRF_HEADER: self.csrf }).to_string()
+    }
+
+    pub fn nav(&self) -> Vec<NavItem> {
+        let Some(user) = &self.user else {
+            return Vec::new();
+        };
+        let mut items = vec![NavItem {
+            href: "/",
+            label: "Daily review",
+            section: "review",
+        }];
+        items.extend(crate::web::extra_nav(user));
+        if user.is_admin() {
+            items.push(NavItem {
+                href: "/admin/users",
+                label: "Admin",
+                section: "admin",
+            });
+        }
+        items
+    }
+
+    pub fn is_current(&self, item: &NavItem) -> bool {
+        self.section == item.section
+    }
+}
