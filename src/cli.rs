@@ -37,6 +37,18 @@ enum Command {
     /// Manage staff accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage bearer tokens for the JSON API.
+    #[command(subcommand, name = "api-token")]
+    ApiToken(ApiTokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ApiTokenCommand {
+    /// Make a token; it is printed once, alone on its own line, and stored only as a hash.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -85,6 +97,15 @@ pub fn run() -> anyhow::Result<()> {
             let mut conn = pool.get()?;
             let logins = crate::seed::load_demo(&mut conn, args.orders)?;
             print_logins(&logins);
+            Ok(())
+        }
+        Command::ApiToken(ApiTokenCommand::Create { name }) => {
+            let pool = startup::prepare_database(&settings)?;
+            let mut conn = pool.get()?;
+            let token = crate::services::api_tokens::create(&mut conn, &Actor::System, &name)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            eprintln!("API token {name:?} created. Keep it secret: it is not shown again.");
+            println!("{token}");
             Ok(())
         }
         Command::User(UserCommand::Add {

@@ -43,6 +43,8 @@ pub enum AppError {
         details: Vec<FieldError>,
     },
     #[error("{0}")]
+    Malformed(String),
+    #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
     TooManyRequests(String),
@@ -81,7 +83,7 @@ impl AppError {
             Self::NotFound(_) => "Not found",
             Self::Forbidden | Self::CsrfRejected => "Not allowed",
             Self::LoginRequired | Self::Unauthorized => "Sign in required",
-            Self::Invalid { .. } => "Please check the input",
+            Self::Invalid { .. } | Self::Malformed(_) => "Please check the input",
             Self::Conflict(_) => "Conflict",
             Self::TooManyRequests(_) => "Too many attempts",
             Self::PayloadTooLarge => "Too large",
@@ -156,6 +158,7 @@ impl ResponseError for AppError {
             Self::LoginRequired => StatusCode::SEE_OTHER,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Malformed(_) => StatusCode::BAD_REQUEST,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

@@ -2,8 +2,10 @@
 //! the emails that tell each customer when their item ships.
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod db;
+pub mod domain;
 pub mod error;
 pub mod format;
 pub mod seed;

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod schema;
 pub mod shop_settings;
+pub mod stock;
 pub mod users;
 
 use std::time::Duration;

@@ -14,19 +14,21 @@ pub mod reliability;
 pub mod stock;
 pub mod types;
 
-pub use allocation::{allocate_down_queue, LineAllocation, QueueAllocation, WaitingLine};
+pub use allocation::{LineAllocation, QueueAllocation, WaitingLine, allocate_down_queue};
 pub use eta::{
-    eta_for_new_order, project_queue, CoveredBy, EtaReason, EtaSettings, IncomingPurchaseOrder,
-    LineEta, ProductSupply, SupplierFacts,
+    CoveredBy, EtaReason, EtaSettings, IncomingPurchaseOrder, LineEta, ProductSupply,
+    SupplierFacts, eta_for_new_order, project_queue,
 };
 pub use flags::{
-    authorization_lapses, check_delay, check_wait, promised_date, suggest_discount, Delay,
-    DiscountPolicy, DiscountSuggestion, WaitCheck,
+    Delay, DiscountPolicy, DiscountSuggestion, WaitCheck, authorization_lapses, check_delay,
+    check_wait, promised_date, suggest_discount,
 };
 pub use format::{human_date, ordinal, units_phrase};
-pub use intake::{take_order, IntakePlan, IntakeRefused, LineIntake, ProductForIntake, RequestedLine};
-pub use lines::{shipment_of, Cancellation, LineError, LineUnits};
-pub use queue::{sort_queue, QueuePlace, QueuePolicy};
-pub use reliability::{slip_days, Reliability, SlipHistory};
-pub use stock::{stock_status, supply_known, StockError, StockLevels, StockStatus};
+pub use intake::{
+    IntakePlan, IntakeRefused, LineIntake, ProductForIntake, RequestedLine, take_order,
+};
+pub use lines::{Cancellation, LineError, LineUnits, shipment_of};
+pub use queue::{QueuePlace, QueuePolicy, sort_queue};
+pub use reliability::{Reliability, SlipHistory, slip_days};
+pub use stock::{StockError, StockLevels, StockStatus, stock_status, supply_known};
 pub use types::{LineId, Quantity, QuantityError, Sku, SkuError};

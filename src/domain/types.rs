@@ -181,7 +181,10 @@ mod tests {
 
     #[test]
     fn sku_is_trimmed_and_rejects_spaces() {
-        assert_eq!(Sku::parse("  SKU-1 ").map(String::from), Ok("SKU-1".to_owned()));
+        assert_eq!(
+            Sku::parse("  SKU-1 ").map(String::from),
+            Ok("SKU-1".to_owned())
+        );
         assert_eq!(Sku::parse("   "), Err(SkuError::Empty));
         assert_eq!(Sku::parse("A B"), Err(SkuError::BadCharacter));
         assert_eq!(Sku::parse(&"x".repeat(65)), Err(SkuError::TooLong));

@@ -2,5 +2,12 @@
 //! transaction. Handlers, the command line and the worker call these.
 
 pub mod accounts;
+pub mod api_tokens;
+pub mod catalog;
+pub mod engine;
+pub mod eta;
+pub mod orders;
 pub mod passwords;
+pub mod purchasing;
 pub mod review;
+pub mod subscriptions;

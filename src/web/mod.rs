@@ -1,6 +1,7 @@
 //! The HTTP side: routes, and the middleware every response passes through.
 
 pub mod admin;
+pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod health;
@@ -41,6 +42,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/static/{path:.*}", web::get().to(assets::serve))
+        .configure(api::routes)
         .service(
             web::scope("")
                 .wrap(from_fn(session::verify_csrf))

@@ -1,0 +1,199 @@
+//! The rows the engine works on: products (locked for an event), their waiting lines in
+//! queue order, incoming purchase-order lines, supplier slip history, and the ledger.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Date, Int4, Int8, Nullable, SmallInt, Text, Timestamptz};
+
+use super::schema::{products, stock_movements};
+
+#[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
+#[diesel(table_name = products)]
+pub struct Product {
+    pub id: i64,
+    pub sku: String,
+    pub name: String,
+    pub supplier_id: Option<i64>,
+    pub on_hand: i32,
+    pub allocated: i32,
+    pub reorder_point: i32,
+    pub safety_stock: i32,
+    pub backorderable: bool,
+    pub unit_price_cents: i64,
+    pub waiting_units: i32,
+    pub waiting_lines: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Product {
+    pub fn available(&self) -> i32 {
+        (self.on_hand - self.allocated).max(0)
+    }
+}
+
+/// Locks the products (in id order, so two events never deadlock) and returns them.
+pub fn lock_products(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<Product>> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    products::table
+        .filter(products::id.eq_any(ids))
+        .order(products::id.asc())
+        .for_update()
+        .select(Product::as_select())
+        .load(conn)
+}
+
+pub fn find_by_sku(conn: &mut PgConnection, sku: &str) -> QueryResult<Option<Product>> {
+    products::table
+        .filter(products::sku.eq(sku))
+        .select(Product::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn ids_by_sku(conn: &mut PgConnection, skus: &[String]) -> QueryResult<Vec<(String, i64)>> {
+    products::table
+        .filter(products::sku.eq_any(skus))
+        .select((products::sku, products::id))
+        .load(conn)
+}
+
+/// A waiting line of a product's queue, with what the queue order and the flags need.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct QueueRow {
+    #[diesel(sql_type = Int8)]
+    pub line_id: i64,
+    #[diesel(sql_type = Int8)]
+    pub order_id: i64,
+    #[diesel(sql_type = Text)]
+    pub order_number: String,
+    #[diesel(sql_type = Int8)]
+    pub customer_id: i64,
+    #[diesel(sql_type = SmallInt)]
+    pub customer_tier: i16,
+    #[diesel(sql_type = Timestamptz)]
+    pub placed_at: DateTime<Utc>,
+    #[diesel(sql_type = Nullable<Date>)]
+    pub authorized_until: Option<NaiveDate>,
+    #[diesel(sql_type = Nullable<Date>)]
+    pub max_wait_until: Option<NaiveDate>,
+    #[diesel(sql_type = Int4)]
+    pub qty: i32,
+    #[diesel(sql_type = Int4)]
+    pub allocated: i32,
+    #[diesel(sql_type = Int4)]
+    pub shipped: i32,
+    #[diesel(sql_type = Int4)]
+    pub cancelled: i32,
+    #[diesel(sql_type = Nullable<Date>)]
+    pub promised_on: Option<NaiveDate>,
+    #[diesel(sql_type = Nullable<Date>)]
+    pub eta_likely: Option<NaiveDate>,
+    #[diesel(sql_type = Nullable<Date>)]
+    pub eta_worst: Option<NaiveDate>,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub eta_is_estimate: bool,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub eta_reason: Option<String>,
+    #[diesel(sql_type = Nullable<Int4>)]
+    pub queue_position: Option<i32>,
+}
+
+impl QueueRow {
+    pub fn waiting(&self) -> i32 {
+        self.qty - self.allocated - self.shipped - self.cancelled
+    }
+}
+
+/// The product's waiting lines, oldest first (the engine re-sorts by the shop's policy).
+pub fn waiting_lines(conn: &mut PgConnection, product_id: i64) -> QueryResult<Vec<QueueRow>> {
+    diesel::sql_query(
+        "SELECT l.id AS line_id, l.order_id, o.number AS order_number, l.customer_id, c.tier AS customer_tier,
+                l.placed_at, o.payment_authorized_until AS authorized_until, o.max_wait_until,
+                l.qty, l.allocated, l.shipped, l.cancelled, l.promised_on, l.eta_likely, l.eta_worst,
+                l.eta_is_estimate, l.eta_reason, l.queue_position
+           FROM order_lines l
+           JOIN orders o ON o.id = l.order_id
+           JOIN customers c ON c.id = l.customer_id
+          WHERE l.product_id = $1 AND l.qty > l.allocated + l.shipped + l.cancelled
+          ORDER BY l.placed_at, l.id",
+    )
+    .bind::<BigInt, _>(product_id)
+    .load(conn)
+}
+
+/// An open purchase-order line still bringing units of a product.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct IncomingRow {
+    #[diesel(sql_type = Int8)]
+    pub purchase_order_line_id: i64,
+    #[diesel(sql_type = Int8)]
+    pub purchase_order_id: i64,
+    #[diesel(sql_type = Text)]
+    pub reference: String,
+    #[diesel(sql_type = Int8)]
+    pub supplier_id: i64,
+    #[diesel(sql_type = Date)]
+    pub expected_on: NaiveDate,
+    #[diesel(sql_type = Int4)]
+    pub outstanding: i32,
+}
+
+pub fn incoming(conn: &mut PgConnection, product_id: i64) -> QueryResult<Vec<IncomingRow>> {
+    diesel::sql_query(
+        "SELECT pl.id AS purchase_order_line_id, po.id AS purchase_order_id, po.reference, po.supplier_id,
+                po.expected_on, (pl.qty_ordered - pl.qty_received) AS outstanding
+           FROM purchase_order_lines pl
+           JOIN purchase_orders po ON po.id = pl.purchase_order_id
+          WHERE pl.product_id = $1 AND pl.qty_received < pl.qty_ordered AND po.status = 'open'
+          ORDER BY po.expected_on, po.id",
+    )
+    .bind::<BigInt, _>(product_id)
+    .load(conn)
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct SlipRow {
+    #[diesel(sql_type = Int8)]
+    pub supplier_id: i64,
+    #[diesel(sql_type = Int4)]
+    pub slip_days: i32,
+}
+
+/// Days late (negative: early) of every receipt from these suppliers, oldest first.
+pub fn supplier_slips(conn: &mut PgConnection, supplier_ids: &[i64]) -> QueryResult<Vec<SlipRow>> {
+    diesel::sql_query(
+        "SELECT po.supplier_id, (r.received_on - r.expected_on)::int4 AS slip_days
+           FROM purchase_order_receipts r
+           JOIN purchase_orders po ON po.id = r.purchase_order_id
+          WHERE po.supplier_id = ANY($1)
+          ORDER BY r.id",
+    )
+    .bind::<Array<BigInt>, _>(supplier_ids)
+    .load(conn)
+}
+
+/// One row of the inventory ledger.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = stock_movements)]
+pub struct NewMovement {
+    pub product_id: i64,
+    pub reason: &'static str,
+    pub on_hand_delta: i32,
+    pub allocated_delta: i32,
+    pub reference: Option<String>,
+    pub note: Option<String>,
+    pub order_line_id: Option<i64>,
+    pub user_id: Option<i64>,
+}
+
+pub fn record_movements(conn: &mut PgConnection, movements: &[NewMovement]) -> QueryResult<()> {
+    for chunk in movements.chunks(5000) {
+        diesel::insert_into(stock_movements::table)
+            .values(chunk)
+            .execute(conn)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,688 @@
+//! When each waiting line will ship (DESIGN §4.6-4.7): the queue's cumulative
+//! demand against supply in the order it is likely to arrive, sampled from the
+//! supplier's slip history so the dates told are kept about as often as said.
+//!
+//! Choices made here, for whoever tunes them:
+//! - A purchase order not yet received arrives after `today` (today's receipts
+//!   are booked before ETAs are computed; the simulation does exactly that).
+//!   Its slip is drawn from the slips in its supplier's history that are larger
+//!   than the days it is already overdue. When no recorded slip is that large
+//!   the supplier is doing worse than ever before and nothing says by how
+//!   much: the draw is "tomorrow", the most hopeful date still possible.
+//! - With no history, an order arrives on its expected date (tomorrow if that
+//!   has passed); likely and worst are then the same date.
+//! - Lines past all known supply get `today + lead time` (the letter of
+//!   DESIGN §4.6, no handling days: it is a rough estimate), but never before
+//!   the last known purchase order lands, since they need its units too.
+//! - Handling days (receiving to shelf) are added to every purchase order.
+
+use std::fmt;
+
+use chrono::{Days, NaiveDate};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use super::allocation::WaitingLine;
+use super::format::{human_date, ordinal, units_phrase};
+use super::reliability::{Reliability, SlipHistory, nearest_rank};
+use super::types::Sku;
+
+/// The fixed seed: the same shop state always gives the same dates, so a page
+/// reload or a second email never shows a different ETA.
+pub const DEFAULT_SEED: u64 = 0x0BAC_C0DE_2024;
+
+/// Shop settings for ETAs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EtaSettings {
+    /// Monte Carlo samples per product (a few hundred keep percentiles steady).
+    pub samples: u32,
+    /// The percentile told to customers as the worst case (90 by default).
+    pub worst_percentile: u8,
+    /// Days from a purchase order's arrival to units on the shelf.
+    pub handling_days: u32,
+    /// Seed of the sampler.
+    pub seed: u64,
+}
+
+impl Default for EtaSettings {
+    fn default() -> Self {
+        EtaSettings {
+            samples: 400,
+            worst_percentile: 90,
+            handling_days: 0,
+            seed: DEFAULT_SEED,
+        }
+    }
+}
+
+/// An open purchase order line for the product.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IncomingPurchaseOrder {
+    /// The purchase order's reference, e.g. "PO-1042".
+    pub reference: String,
+    /// Units ordered and not yet received.
+    pub outstanding_units: u32,
+    /// The currently expected arrival date.
+    pub expected_on: NaiveDate,
+}
+
+/// The product's supplier. Its open purchase orders are taken to be with this
+/// supplier, so they draw from its history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SupplierFacts {
+    /// Name, for people.
+    pub name: String,
+    /// Days from ordering to arrival, if the shop knows it.
+    pub lead_time_days: Option<u32>,
+    /// Slips of the supplier's received purchase orders.
+    pub slips: SlipHistory,
+}
+
+/// Everything that can refill a product, as loaded for an ETA.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProductSupply {
+    /// The product.
+    pub sku: Sku,
+    /// Free units now (zero while anyone waits, in a consistent shop).
+    pub available_now: u32,
+    /// Open purchase order lines, in any order.
+    pub incoming: Vec<IncomingPurchaseOrder>,
+    /// The supplier, if the product has one.
+    pub supplier: Option<SupplierFacts>,
+}
+
+/// What covers a line's units, in the plain walk by expected dates.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CoveredBy {
+    /// Units on the shelf now.
+    StockNow,
+    /// The purchase order whose units complete the line.
+    PurchaseOrder {
+        /// Its reference.
+        reference: String,
+        /// Units it brings.
+        units: u32,
+        /// Its expected date.
+        expected_on: NaiveDate,
+    },
+    /// Past all known supply: the supplier's lead time.
+    LeadTimeEstimate {
+        /// The lead time used.
+        lead_time_days: u32,
+    },
+    /// Past all known supply, with no lead time to go by.
+    Unknown,
+}
+
+/// The supplier as a reason mentions it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SupplierNote {
+    /// Name.
+    pub name: String,
+    /// Its record, if any purchase order was received.
+    pub reliability: Option<Reliability>,
+}
+
+/// Why a line gets its ETA, as data; [`EtaReason::to_sentence`] says it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EtaReason {
+    /// The day the projection was made (dates are worded against it).
+    pub as_of: NaiveDate,
+    /// Place in the product's queue, 1-based.
+    pub position: u32,
+    /// The product.
+    pub sku: Sku,
+    /// What covers the line.
+    pub covered_by: CoveredBy,
+    /// The supplier, when the line waits on one.
+    pub supplier: Option<SupplierNote>,
+}
+
+/// A waiting line's projected ship date.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LineEta {
+    /// Median date over the samples: what reps see as likely.
+    pub likely: Option<NaiveDate>,
+    /// The configured percentile: the date told to the customer.
+    pub worst: Option<NaiveDate>,
+    /// The naive covering date from expected dates alone (for comparison).
+    pub expected: Option<NaiveDate>,
+    /// True when the line is past all known supply and dated by lead time.
+    pub is_estimate: bool,
+    /// Why.
+    pub reason: EtaReason,
+}
+
+/// ETAs for a product's whole queue: `result[i]` belongs to `queue[i]`, and
+/// `queue` must be in queue order (see [`super::sort_queue`]). Dates never go
+/// earlier further back in the queue.
+pub fn project_queue(
+    today: NaiveDate,
+    supply: &ProductSupply,
+    queue: &[WaitingLine],
+    settings: &EtaSettings,
+) -> Vec<LineEta> {
+    let waiting: Vec<u32> = queue.iter().map(|line| line.waiting_units).collect();
+    project(today, supply, &waiting, settings)
+}
+
+/// The ETA a new order for one unit would get: a line appended to the queue.
+pub fn eta_for_new_order(
+    today: NaiveDate,
+    supply: &ProductSupply,
+    queue: &[WaitingLine],
+    settings: &EtaSettings,
+) -> LineEta {
+    let mut waiting: Vec<u32> = queue.iter().map(|line| line.waiting_units).collect();
+    waiting.push(1);
+    let mut etas = project(today, supply, &waiting, settings);
+    match etas.pop() {
+        Some(eta) => eta,
+        // Unreachable (one line in, one out), but an unknown date is the honest fallback.
+        None => LineEta {
+            likely: None,
+            worst: None,
+            expected: None,
+            is_estimate: false,
+            reason: EtaReason {
+                as_of: today,
+                position: 1,
+                sku: supply.sku.clone(),
+                covered_by: CoveredBy::Unknown,
+                supplier: None,
+            },
+        },
+    }
+}
+
+/// How one line is covered in the plain walk.
+#[derive(Clone, Copy)]
+enum Cover {
+    Stock,
+    Order(usize),
+    Beyond,
+}
+
+fn project(
+    today: NaiveDate,
+    supply: &ProductSupply,
+    waiting: &[u32],
+    settings: &EtaSettings,
+) -> Vec<LineEta> {
+    let mut orders: Vec<&IncomingPurchaseOrder> = supply
+        .incoming
+        .iter()
+        .filter(|po| po.outstanding_units > 0)
+        .collect();
+    orders.sort_by_key(|po| po.expected_on);
+    let tomorrow = today.succ_opt().unwrap_or(today);
+    let handling = Days::new(u64::from(settings.handling_days));
+    let on_shelf = |arrival: NaiveDate| arrival.checked_add_days(handling).unwrap_or(arrival);
+    let lead_time_days = supply.supplier.as_ref().and_then(|s| s.lead_time_days);
+    let lead_date = lead_time_days.and_then(|d| today.checked_add_days(Days::new(u64::from(d))));
+
+    let covers = plain_walk(supply.available_now, &orders, waiting);
+
+    // Without history every sample is the same, so one will do.
+    let history = supply
+        .supplier
+        .as_ref()
+        .map(|s| &s.slips)
+        .filter(|h| !h.is_empty());
+    let samples = match history {
+        Some(_) if !orders.is_empty() => settings.samples.max(1) as usize,
+        _ => 1,
+    };
+    let mut rng = StdRng::seed_from_u64(settings.seed);
+    let mut dates: Vec<Vec<NaiveDate>> = vec![Vec::with_capacity(samples); waiting.len()];
+    let mut arrivals: Vec<(NaiveDate, u32)> = Vec::with_capacity(orders.len());
+    for _ in 0..samples {
+        arrivals.clear();
+        for po in &orders {
+            let arrival = sampled_arrival(po, today, tomorrow, history, &mut rng);
+            arrivals.push((on_shelf(arrival), po.outstanding_units));
+        }
+        arrivals.sort_by_key(|&(date, _)| date);
+        let last_arrival = arrivals.last().map(|&(date, _)| date);
+        let past_supply = lead_date.map(|lead| last_arrival.map_or(lead, |last| last.max(lead)));
+
+        // Arrivals in the order they come cover the cumulative demand.
+        let mut supplied = u64::from(supply.available_now);
+        let mut demanded = 0u64;
+        let mut next = 0;
+        let mut covering = today;
+        for (line, &units) in waiting.iter().enumerate() {
+            demanded += u64::from(units);
+            while supplied < demanded && next < arrivals.len() {
+                supplied += u64::from(arrivals[next].1);
+                covering = arrivals[next].0;
+                next += 1;
+            }
+            let date = if supplied >= demanded {
+                Some(covering)
+            } else {
+                past_supply
+            };
+            if let Some(date) = date {
+                dates[line].push(date);
+            }
+        }
+    }
+
+    let supplier_note = supply.supplier.as_ref().map(|s| SupplierNote {
+        name: s.name.clone(),
+        reliability: s.slips.reliability(),
+    });
+    let mut floor_likely: Option<NaiveDate> = None;
+    let mut floor_worst: Option<NaiveDate> = None;
+    let mut etas = Vec::with_capacity(waiting.len());
+    for (line, (cover, mut line_dates)) in covers.into_iter().zip(dates).enumerate() {
+        line_dates.sort_unstable();
+        // Each sample is ordered along the queue, so its percentiles are too;
+        // the running maximum only guards that promise against rounding.
+        let likely = nearest_rank(&line_dates, 50).map(|d| floor_likely.map_or(d, |f| f.max(d)));
+        let worst = nearest_rank(&line_dates, settings.worst_percentile)
+            .map(|d| floor_worst.map_or(d, |f| f.max(d)));
+        floor_likely = likely.or(floor_likely);
+        floor_worst = worst.or(floor_worst);
+        let (covered_by, expected) = match cover {
+            Cover::Stock => (CoveredBy::StockNow, Some(today)),
+            Cover::Order(at) => {
+                let po = orders[at];
+                (
+                    CoveredBy::PurchaseOrder {
+                        reference: po.reference.clone(),
+                        units: po.outstanding_units,
+                        expected_on: po.expected_on,
+                    },
+                    Some(on_shelf(po.expected_on.max(tomorrow))),
+                )
+            }
+            Cover::Beyond => match lead_time_days {
+                Some(lead_time_days) => (CoveredBy::LeadTimeEstimate { lead_time_days }, lead_date),
+                None => (CoveredBy::Unknown, None),
+            },
+        };
+        let is_estimate = matches!(covered_by, CoveredBy::LeadTimeEstimate { .. });
+        let supplier = match covered_by {
+            CoveredBy::StockNow => None,
+            _ => supplier_note.clone(),
+        };
+        etas.push(LineEta {
+            likely,
+            worst,
+            expected,
+            is_estimate,
+            reason: EtaReason {
+                as_of: today,
+                position: u32::try_from(line + 1).unwrap_or(u32::MAX),
+                sku: supply.sku.clone(),
+                covered_by,
+                supplier,
+            },
+        });
+    }
+    etas
+}
+
+/// Which supply completes each line when purchase orders come on their
+/// expected dates; whether a line is past all known supply does not depend on
+/// when they come, only on how many units they bring.
+fn plain_walk(available: u32, orders: &[&IncomingPurchaseOrder], waiting: &[u32]) -> Vec<Cover> {
+    let mut supplied = u64::from(available);
+    let mut demanded = 0u64;
+    let mut next = 0;
+    waiting
+        .iter()
+        .map(|&units| {
+            demanded += u64::from(units);
+            while supplied < demanded && next < orders.len() {
+                supplied += u64::from(orders[next].outstanding_units);
+                next += 1;
+            }
+            match next {
+                _ if supplied < demanded => Cover::Beyond,
+                0 => Cover::Stock,
+                n => Cover::Order(n - 1),
+            }
+        })
+        .collect()
+}
+
+/// One draw of a purchase order's arrival date (see the module notes).
+fn sampled_arrival(
+    po: &IncomingPurchaseOrder,
+    today: NaiveDate,
+    tomorrow: NaiveDate,
+    history: Option<&SlipHistory>,
+    rng: &mut StdRng,
+) -> NaiveDate {
+    let Some(history) = history else {
+        return po.expected_on.max(tomorrow);
+    };
+    let overdue_days = (today - po.expected_on).num_days();
+    let possible = history.later_than(overdue_days);
+    if possible.is_empty() {
+        return tomorrow;
+    }
+    let slip = i64::from(possible[rng.random_range(0..possible.len())]);
+    po.expected_on
+        .checked_add_signed(chrono::Duration::days(slip))
+        .map_or(tomorrow, |arrival| arrival.max(tomorrow))
+}
+
+impl EtaReason {
+    /// "4th in line for SKU-123; PO-1042 brings 40 units on Tue 3 Dec;
+    /// supplier on time 87%, usually 2 days late".
+    pub fn to_sentence(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for EtaReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} in line for {}; ", ordinal(self.position), self.sku)?;
+        match &self.covered_by {
+            CoveredBy::StockNow => f.write_str("in stock now")?,
+            CoveredBy::PurchaseOrder {
+                reference,
+                units,
+                expected_on,
+            } => {
+                let units = units_phrase(u64::from(*units), "unit");
+                let date = human_date(*expected_on, self.as_of);
+                let overdue = (self.as_of - *expected_on).num_days();
+                if overdue > 0 {
+                    let late = units_phrase(overdue.unsigned_abs(), "day");
+                    write!(f, "{reference} brings {units}, due {date} and {late} overdue")?;
+                } else {
+                    write!(f, "{reference} brings {units} on {date}")?;
+                }
+            }
+            CoveredBy::LeadTimeEstimate { lead_time_days } => write!(
+                f,
+                "past all incoming purchase orders, estimated from the supplier's {lead_time_days}-day lead time"
+            )?,
+            CoveredBy::Unknown => f.write_str(
+                "past all incoming purchase orders and no supplier lead time is known, so no date yet",
+            )?,
+        }
+        match &self.supplier {
+            Some(SupplierNote {
+                reliability: Some(reliability),
+                ..
+            }) => write!(f, "; supplier {reliability}"),
+            Some(SupplierNote {
+                reliability: None, ..
+            }) => f.write_str("; supplier has no delivery history yet"),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2024, 11, 20).unwrap()
+    }
+
+    fn in_days(days: i64) -> NaiveDate {
+        today() + chrono::Duration::days(days)
+    }
+
+    fn po(reference: &str, units: u32, expected_in: i64) -> IncomingPurchaseOrder {
+        IncomingPurchaseOrder {
+            reference: reference.to_owned(),
+            outstanding_units: units,
+            expected_on: in_days(expected_in),
+        }
+    }
+
+    fn supply(
+        available: u32,
+        incoming: Vec<IncomingPurchaseOrder>,
+        supplier: Option<SupplierFacts>,
+    ) -> ProductSupply {
+        ProductSupply {
+            sku: Sku::parse("SKU-123").unwrap(),
+            available_now: available,
+            incoming,
+            supplier,
+        }
+    }
+
+    fn supplier(lead: Option<u32>, slips: &[i32]) -> Option<SupplierFacts> {
+        Some(SupplierFacts {
+            name: "Acme".to_owned(),
+            lead_time_days: lead,
+            slips: SlipHistory::new(slips.iter().copied()),
+        })
+    }
+
+    fn queue(waiting: &[u32]) -> Vec<WaitingLine> {
+        waiting
+            .iter()
+            .enumerate()
+            .map(|(i, &waiting_units)| WaitingLine {
+                line_id: i as i64 + 1,
+                waiting_units,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn covering_dates_walk_stock_then_orders_then_lead_time() {
+        let product = supply(
+            2,
+            vec![po("PO-2", 5, 20), po("PO-1", 10, 10)],
+            supplier(Some(30), &[]),
+        );
+        let etas = project_queue(
+            today(),
+            &product,
+            &queue(&[1, 3, 8, 4, 2]),
+            &EtaSettings::default(),
+        );
+        let worst: Vec<Option<NaiveDate>> = etas.iter().map(|e| e.worst).collect();
+        assert_eq!(
+            worst,
+            [
+                Some(today()),
+                Some(in_days(10)),
+                Some(in_days(10)),
+                Some(in_days(20)),
+                Some(in_days(30))
+            ]
+        );
+        assert_eq!(etas[1].likely, etas[1].worst, "no history: one date");
+        assert!(etas[4].is_estimate && !etas[3].is_estimate);
+        assert_eq!(etas[0].reason.covered_by, CoveredBy::StockNow);
+        assert!(
+            matches!(&etas[3].reason.covered_by, CoveredBy::PurchaseOrder { reference, .. } if reference == "PO-2")
+        );
+    }
+
+    #[test]
+    fn partly_covered_line_takes_the_date_that_covers_it_whole() {
+        let product = supply(3, vec![po("PO-1", 10, 5)], supplier(None, &[]));
+        let etas = project_queue(today(), &product, &queue(&[5]), &EtaSettings::default());
+        assert_eq!(etas[0].worst, Some(in_days(5)));
+    }
+
+    #[test]
+    fn handling_days_are_added_to_purchase_orders() {
+        let product = supply(0, vec![po("PO-1", 10, 5)], supplier(None, &[]));
+        let settings = EtaSettings {
+            handling_days: 2,
+            ..EtaSettings::default()
+        };
+        let etas = project_queue(today(), &product, &queue(&[1]), &settings);
+        assert_eq!(
+            (etas[0].likely, etas[0].expected),
+            (Some(in_days(7)), Some(in_days(7)))
+        );
+    }
+
+    #[test]
+    fn no_supplier_past_supply_is_unknown() {
+        let product = supply(0, vec![po("PO-1", 2, 5)], None);
+        let etas = project_queue(today(), &product, &queue(&[2, 1]), &EtaSettings::default());
+        assert_eq!(etas[0].worst, Some(in_days(5)));
+        assert_eq!(
+            (etas[1].likely, etas[1].worst, etas[1].is_estimate),
+            (None, None, false)
+        );
+        assert_eq!(etas[1].reason.covered_by, CoveredBy::Unknown);
+    }
+
+    #[test]
+    fn overdue_orders_draw_only_slips_larger_than_the_delay() {
+        // Five days overdue: only slips of 7, 10 and 12 are still possible.
+        let product = supply(
+            0,
+            vec![po("PO-1", 10, -5)],
+            supplier(Some(30), &[0, 1, 2, 3, 7, 10, 12]),
+        );
+        let eta = &project_queue(today(), &product, &queue(&[4]), &EtaSettings::default())[0];
+        assert_eq!(eta.likely, Some(in_days(5)));
+        assert_eq!(eta.worst, Some(in_days(7)));
+        assert_eq!(
+            eta.expected,
+            Some(in_days(1)),
+            "the naive date would be tomorrow"
+        );
+    }
+
+    #[test]
+    fn overdue_past_all_history_is_taken_to_arrive_tomorrow() {
+        let product = supply(0, vec![po("PO-1", 10, -20)], supplier(Some(30), &[1, 2, 3]));
+        let eta = &project_queue(today(), &product, &queue(&[4]), &EtaSettings::default())[0];
+        assert_eq!(
+            (eta.likely, eta.worst),
+            (Some(in_days(1)), Some(in_days(1)))
+        );
+    }
+
+    #[test]
+    fn not_yet_due_order_spreads_by_its_history() {
+        let slips: Vec<i32> = (0..10).collect();
+        let product = supply(0, vec![po("PO-1", 10, 10)], supplier(Some(30), &slips));
+        let eta = &project_queue(today(), &product, &queue(&[4]), &EtaSettings::default())[0];
+        let likely = eta.likely.unwrap();
+        let worst = eta.worst.unwrap();
+        assert!((in_days(13)..=in_days(16)).contains(&likely), "{likely}");
+        assert!((in_days(18)..=in_days(19)).contains(&worst), "{worst}");
+    }
+
+    #[test]
+    fn estimate_past_supply_waits_for_a_late_last_order() {
+        let product = supply(0, vec![po("PO-1", 1, 40)], supplier(Some(14), &[]));
+        let etas = project_queue(today(), &product, &queue(&[1, 1]), &EtaSettings::default());
+        assert_eq!(etas[1].worst, Some(in_days(40)));
+        assert!(etas[1].is_estimate);
+        assert_eq!(etas[1].expected, Some(in_days(14)));
+    }
+
+    #[test]
+    fn same_state_same_dates() {
+        let product = supply(
+            0,
+            vec![po("PO-1", 3, 3), po("PO-2", 3, 9)],
+            supplier(Some(20), &[-2, 0, 1, 4, 9, 15]),
+        );
+        let q = queue(&[2, 2, 2, 2]);
+        let settings = EtaSettings::default();
+        assert_eq!(
+            project_queue(today(), &product, &q, &settings),
+            project_queue(today(), &product, &q, &settings)
+        );
+    }
+
+    #[test]
+    fn new_order_eta_is_the_end_of_the_queue() {
+        let product = supply(0, vec![po("PO-1", 3, 3)], supplier(Some(20), &[]));
+        let eta = eta_for_new_order(today(), &product, &queue(&[2]), &EtaSettings::default());
+        assert_eq!(eta.reason.position, 2);
+        assert_eq!(eta.worst, Some(in_days(3)));
+        let full = eta_for_new_order(today(), &product, &queue(&[3]), &EtaSettings::default());
+        assert_eq!(full.worst, Some(in_days(20)));
+        let in_stock = eta_for_new_order(
+            today(),
+            &supply(5, vec![], None),
+            &[],
+            &EtaSettings::default(),
+        );
+        assert_eq!(in_stock.worst, Some(today()));
+        assert_eq!(
+            in_stock.reason.to_sentence(),
+            "1st in line for SKU-123; in stock now"
+        );
+    }
+
+    #[test]
+    fn reason_reads_as_a_sentence() {
+        let slips = [0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 3, 3];
+        let product = supply(0, vec![po("PO-1042", 40, 13)], supplier(Some(20), &slips));
+        let etas = project_queue(
+            today(),
+            &product,
+            &queue(&[1, 1, 1, 1]),
+            &EtaSettings::default(),
+        );
+        assert_eq!(
+            etas[3].reason.to_sentence(),
+            "4th in line for SKU-123; PO-1042 brings 40 units on Tue 3 Dec; supplier on time 40%, usually 2 days late"
+        );
+        let late = supply(0, vec![po("PO-9", 1, -3)], supplier(None, &[]));
+        let eta = &project_queue(today(), &late, &queue(&[1, 1]), &EtaSettings::default());
+        assert_eq!(
+            eta[0].reason.to_string(),
+            "1st in line for SKU-123; PO-9 brings 1 unit, due Sun 17 Nov and 3 days overdue; supplier has no delivery history yet"
+        );
+        assert_eq!(
+            eta[1].reason.to_string(),
+            "2nd in line for SKU-123; past all incoming purchase orders and no supplier lead time is known, so no date yet; supplier has no delivery history yet"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn etas_never_go_earlier_further_back(
+            available in 0u32..5,
+            orders in prop::collection::vec((1u32..8, -10i64..30), 0..5),
+            slips in prop::collection::vec(-5i32..25, 0..12),
+            lead in prop::option::of(1u32..40),
+            waiting in prop::collection::vec(0u32..6, 0..12),
+        ) {
+            let incoming = orders
+                .iter()
+                .enumerate()
+                .map(|(i, &(units, due))| po(&format!("PO-{i}"), units, due))
+                .collect();
+            let product = supply(available, incoming, supplier(lead, &slips));
+            let settings = EtaSettings { samples: 60, ..EtaSettings::default() };
+            let etas = project_queue(today(), &product, &queue(&waiting), &settings);
+            prop_assert_eq!(etas.len(), waiting.len());
+            for pair in etas.windows(2) {
+                // None (unknown) sorts after every date: it can only follow.
+                let later = |a: Option<NaiveDate>, b: Option<NaiveDate>| match (a, b) {
+                    (Some(a), Some(b)) => a <= b,
+                    (_, None) => true,
+                    (None, Some(_)) => false,
+                };
+                prop_assert!(later(pair[0].likely, pair[1].likely));
+                prop_assert!(later(pair[0].worst, pair[1].worst));
+            }
+            for eta in &etas {
+                if let (Some(likely), Some(worst)) = (eta.likely, eta.worst) {
+                    prop_assert!(today() <= likely && likely <= worst);
+                }
+            }
+        }
+    }
+}

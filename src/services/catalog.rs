@@ -1,0 +1,295 @@
+//! Products: create or update (API and CSV), stock adjustments, and availability for the
+//! storefront.
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::audit::{self, Actor};
+use crate::db::schema::{products, suppliers};
+use crate::db::shop_settings;
+use crate::db::stock::{self, NewMovement, Product};
+use crate::domain::{self, StockStatus};
+use crate::error::{AppError, AppResult};
+use crate::services::engine::{self, Ctx};
+use crate::types::Sku;
+
+/// Fields to set on a product; `None` leaves a field as it is (or at its default on create).
+#[derive(Debug, Clone)]
+pub struct ProductChanges {
+    pub sku: Sku,
+    pub name: Option<String>,
+    pub supplier: Option<String>,
+    pub on_hand: Option<i32>,
+    pub backorderable: Option<bool>,
+    pub reorder_point: Option<i32>,
+    pub safety_stock: Option<i32>,
+    pub unit_price_cents: Option<i64>,
+}
+
+pub enum Upserted {
+    Created(ProductView),
+    Updated(ProductView),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProductView {
+    pub sku: String,
+    pub name: String,
+    pub supplier: Option<String>,
+    pub on_hand: i32,
+    pub allocated: i32,
+    pub available: i32,
+    pub waiting: i32,
+    pub backorderable: bool,
+    pub reorder_point: i32,
+    pub safety_stock: i32,
+    pub unit_price_cents: i64,
+    pub status: StockStatus,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Availability {
+    pub sku: String,
+    pub status: StockStatus,
+    pub available: i32,
+    pub eta_likely: Option<NaiveDate>,
+    pub eta_worst: Option<NaiveDate>,
+}
+
+/// The supplier's id, created on first mention.
+pub fn supplier_id(conn: &mut PgConnection, name: &str) -> QueryResult<i64> {
+    diesel::insert_into(suppliers::table)
+        .values(suppliers::name.eq(name))
+        .on_conflict(suppliers::name)
+        .do_update()
+        .set(suppliers::name.eq(name))
+        .returning(suppliers::id)
+        .get_result(conn)
+}
+
+fn status_of(conn: &mut PgConnection, product: &Product) -> AppResult<StockStatus> {
+    let known =
+        super::eta::supply_known(conn, std::slice::from_ref(product))?.contains(&product.id);
+    Ok(domain::stock_status(
+        product.available().max(0) as u32,
+        product.reorder_point.max(0) as u32,
+        product.backorderable,
+        known,
+    ))
+}
+
+pub fn view(conn: &mut PgConnection, product: &Product) -> AppResult<ProductView> {
+    let supplier = match product.supplier_id {
+        Some(id) => Some(
+            suppliers::table
+                .find(id)
+                .select(suppliers::name)
+                .first::<String>(conn)?,
+        ),
+        None => None,
+    };
+    Ok(ProductView {
+        sku: product.sku.clone(),
+        name: product.name.clone(),
+        supplier,
+        on_hand: product.on_hand,
+        allocated: product.allocated,
+        available: product.available(),
+        waiting: product.waiting_units,
+        backorderable: product.backorderable,
+        reorder_point: product.reorder_point,
+        safety_stock: product.safety_stock,
+        unit_price_cents: product.unit_price_cents,
+        status: status_of(conn, product)?,
+    })
+}
+
+fn lock_by_sku(conn: &mut PgConnection, sku: &str) -> QueryResult<Option<Product>> {
+    products::table
+        .filter(products::sku.eq(sku))
+        .for_update()
+        .select(Product::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Creates or updates a product. A rise in `on_hand` is an adjustment that allocates down
+/// the queue like a receipt; a fall may not take units promised to orders.
+pub fn upsert_product(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    changes: ProductChanges,
+    today: NaiveDate,
+) -> AppResult<Upserted> {
+    conn.transaction(|conn| {
+        let settings = shop_settings::load(conn)?;
+        let ctx = Ctx {
+            actor,
+            today,
+            settings: &settings,
+        };
+        let supplier_id = match &changes.supplier {
+            Some(name) => Some(supplier_id(conn, name)?),
+            None => None,
+        };
+        let existing = lock_by_sku(conn, changes.sku.as_str())?;
+        let created = existing.is_none();
+        let (mut product, before) = match existing {
+            Some(product) => {
+                let before = serde_json::to_value(view(conn, &product)?).ok();
+                let product = diesel::update(products::table.find(product.id))
+                    .set((
+                        changes.name.as_ref().map(|n| products::name.eq(n.clone())),
+                        supplier_id.map(|id| products::supplier_id.eq(Some(id))),
+                        changes.backorderable.map(|b| products::backorderable.eq(b)),
+                        changes.reorder_point.map(|n| products::reorder_point.eq(n)),
+                        changes.safety_stock.map(|n| products::safety_stock.eq(n)),
+                        changes
+                            .unit_price_cents
+                            .map(|n| products::unit_price_cents.eq(n)),
+                        products::updated_at.eq(chrono::Utc::now()),
+                    ))
+                    .returning(Product::as_returning())
+                    .get_result(conn)?;
+                (product, before)
+            }
+            None => {
+                let name = changes
+                    .name
+                    .clone()
+                    .ok_or_else(|| AppError::invalid("name", "a new product needs a name"))?;
+                let product = diesel::insert_into(products::table)
+                    .values((
+                        products::sku.eq(changes.sku.as_str()),
+                        products::name.eq(name),
+                        products::supplier_id.eq(supplier_id),
+                        products::backorderable.eq(changes.backorderable.unwrap_or(true)),
+                        products::reorder_point.eq(changes.reorder_point.unwrap_or(0)),
+                        products::safety_stock.eq(changes.safety_stock.unwrap_or(0)),
+                        products::unit_price_cents.eq(changes.unit_price_cents.unwrap_or(0)),
+                    ))
+                    .returning(Product::as_returning())
+                    .get_result(conn)?;
+                (product, None)
+            }
+        };
+        if let Some(on_hand) = changes.on_hand {
+            let change = on_hand - product.on_hand;
+            if change != 0 {
+                adjust(
+                    conn,
+                    &ctx,
+                    &mut product,
+                    change,
+                    "stock set through the API",
+                    None,
+                )?;
+            }
+        }
+        if product.waiting_lines > 0 {
+            engine::refresh_etas(conn, &ctx, &product)?;
+        }
+        let after = view(conn, &product)?;
+        audit::record(
+            conn,
+            actor,
+            if created {
+                "product_created"
+            } else {
+                "product_updated"
+            },
+            "product",
+            Some(product.sku.clone()),
+            before,
+            serde_json::to_value(&after).ok(),
+        )?;
+        Ok(if created {
+            Upserted::Created(after)
+        } else {
+            Upserted::Updated(after)
+        })
+    })
+}
+
+/// Changes a locked product's `on_hand` by `change` with a ledger row; an increase fills
+/// the queue. A decrease that would take allocated units is refused.
+pub fn adjust(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    product: &mut Product,
+    change: i32,
+    note: &str,
+    reference: Option<&str>,
+) -> AppResult<Vec<engine::Filled>> {
+    let levels = domain::StockLevels {
+        on_hand: product.on_hand.max(0) as u32,
+        allocated: product.allocated.max(0) as u32,
+    };
+    levels.adjusted(i64::from(change)).map_err(|e| {
+        AppError::invalid(
+            "on_hand",
+            match e {
+                domain::StockError::RemovesAllocatedUnits { available, requested } => format!(
+                    "{} cannot lose {requested} units: only {available} are not allocated to orders",
+                    product.sku
+                ),
+                domain::StockError::TooManyUnits => "that is more units than can be stored".to_owned(),
+            },
+        )
+    })?;
+    engine::change_product(conn, product, change, 0, 0, 0)?;
+    stock::record_movements(
+        conn,
+        &[NewMovement {
+            product_id: product.id,
+            reason: "adjustment",
+            on_hand_delta: change,
+            allocated_delta: 0,
+            reference: reference.map(str::to_owned),
+            note: Some(note.to_owned()),
+            order_line_id: None,
+            user_id: ctx.user_id(),
+        }],
+    )?;
+    if change > 0 {
+        return engine::fill_queue(conn, ctx, product, reference);
+    }
+    Ok(Vec::new())
+}
+
+/// Status, free units and the ETA a new order for one unit would get.
+pub fn availability(
+    conn: &mut PgConnection,
+    sku: &str,
+    today: NaiveDate,
+) -> AppResult<Option<Availability>> {
+    let Some(product) = stock::find_by_sku(conn, sku)? else {
+        return Ok(None);
+    };
+    let settings = shop_settings::load(conn)?;
+    let status = status_of(conn, &product)?;
+    let (eta_likely, eta_worst) = match status {
+        StockStatus::OutOfStock => (None, None),
+        StockStatus::InStock | StockStatus::LowStock => {
+            let ships = today + chrono::Duration::days(i64::from(settings.handling_days.max(0)));
+            (Some(ships), Some(ships))
+        }
+        StockStatus::Backorder => {
+            let ctx = Ctx {
+                actor: &Actor::System,
+                today,
+                settings: &settings,
+            };
+            let eta = super::eta::new_order_eta(conn, &ctx, &product)?;
+            (eta.likely, eta.worst)
+        }
+    };
+    Ok(Some(Availability {
+        sku: product.sku.clone(),
+        status,
+        available: product.available(),
+        eta_likely,
+        eta_worst,
+    }))
+}

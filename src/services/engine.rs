@@ -1,0 +1,322 @@
+//! Applying the backorder engine's decisions to the database. Every event (an order, a
+//! receipt, an adjustment, a cancellation, a shipment) locks the products it touches, in
+//! id order, asks the domain what follows, and stores it with a ledger row for every
+//! change of `on_hand` or `allocated`, all in the caller's transaction.
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Bool, Date, Int4, Nullable, Text};
+
+use crate::db::audit::Actor;
+use crate::db::shop_settings::ShopSettings;
+use crate::db::stock::{self, NewMovement, Product, QueueRow};
+use crate::domain::{self, QueuePlace, QueuePolicy, WaitingLine};
+use crate::error::AppResult;
+
+/// What an event needs besides its own data.
+pub struct Ctx<'a> {
+    pub actor: &'a Actor,
+    pub today: NaiveDate,
+    pub settings: &'a ShopSettings,
+}
+
+impl Ctx<'_> {
+    pub fn user_id(&self) -> Option<i64> {
+        match self.actor {
+            Actor::User { id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+
+    pub fn queue_policy(&self) -> QueuePolicy {
+        QueuePolicy {
+            higher_tier_first: self.settings.queue_tier_first,
+            soonest_lapsing_first: self.settings.queue_lapsing_first,
+        }
+    }
+}
+
+/// Units given to a waiting line by a fill.
+#[derive(Debug, Clone)]
+pub struct Filled {
+    pub line_id: i64,
+    pub order_id: i64,
+    pub order_number: String,
+    pub units: i32,
+    /// The line waits for nothing more.
+    pub complete: bool,
+}
+
+fn place_of(row: &QueueRow) -> QueuePlace {
+    QueuePlace {
+        line_id: row.line_id,
+        placed_at: row.placed_at,
+        customer_tier: i32::from(row.customer_tier),
+        authorized_until: row
+            .authorized_until
+            .and_then(|day| day.and_hms_opt(23, 59, 59))
+            .map(|t| t.and_utc()),
+    }
+}
+
+/// The product's waiting lines in the shop's queue order.
+pub fn queue(
+    conn: &mut PgConnection,
+    product_id: i64,
+    policy: &QueuePolicy,
+) -> AppResult<Vec<QueueRow>> {
+    let mut rows = stock::waiting_lines(conn, product_id)?;
+    domain::sort_queue(policy, &mut rows, place_of);
+    Ok(rows)
+}
+
+/// Gives the product's free units to its queue, in the shop's order (DESIGN §4.3). The
+/// product must be locked by the caller; `product` is updated in place.
+pub fn fill_queue(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    product: &mut Product,
+    reference: Option<&str>,
+) -> AppResult<Vec<Filled>> {
+    let free = product.available();
+    if free <= 0 || product.waiting_lines == 0 {
+        return Ok(Vec::new());
+    }
+    let rows = queue(conn, product.id, &ctx.queue_policy())?;
+    let waiting: Vec<WaitingLine> = rows
+        .iter()
+        .map(|row| WaitingLine {
+            line_id: row.line_id,
+            waiting_units: row.waiting().max(0) as u32,
+        })
+        .collect();
+    let plan = domain::allocate_down_queue(free as u32, &waiting);
+    if plan.allocations.is_empty() {
+        return Ok(Vec::new());
+    }
+    let by_id: HashMap<i64, &QueueRow> = rows.iter().map(|row| (row.line_id, row)).collect();
+    let filled: Vec<Filled> = plan
+        .allocations
+        .iter()
+        .filter_map(|a| {
+            let row = by_id.get(&a.line_id)?;
+            Some(Filled {
+                line_id: a.line_id,
+                order_id: row.order_id,
+                order_number: row.order_number.clone(),
+                units: a.units as i32,
+                complete: a.units as i32 == row.waiting(),
+            })
+        })
+        .collect();
+    apply_line_allocations(conn, &filled)?;
+    let total: i32 = filled.iter().map(|f| f.units).sum();
+    let completed = filled.iter().filter(|f| f.complete).count() as i32;
+    change_product(conn, product, 0, total, -total, -completed)?;
+    let movements: Vec<NewMovement> = filled
+        .iter()
+        .map(|f| NewMovement {
+            product_id: product.id,
+            reason: "allocation",
+            on_hand_delta: 0,
+            allocated_delta: f.units,
+            reference: reference
+                .map(str::to_owned)
+                .or_else(|| Some(f.order_number.clone())),
+            note: None,
+            order_line_id: Some(f.line_id),
+            user_id: ctx.user_id(),
+        })
+        .collect();
+    stock::record_movements(conn, &movements)?;
+    Ok(filled)
+}
+
+/// Adds allocated units to lines in one statement; a line that waits for nothing more
+/// gets its `waiting_ended_at`.
+fn apply_line_allocations(conn: &mut PgConnection, filled: &[Filled]) -> QueryResult<()> {
+    let ids: Vec<i64> = filled.iter().map(|f| f.line_id).collect();
+    let units: Vec<i32> = filled.iter().map(|f| f.units).collect();
+    let complete: Vec<bool> = filled.iter().map(|f| f.complete).collect();
+    diesel::sql_query(
+        "UPDATE order_lines l
+            SET allocated = l.allocated + u.units,
+                waiting_ended_at = CASE WHEN u.complete THEN now() ELSE l.waiting_ended_at END,
+                queue_position = CASE WHEN u.complete THEN NULL ELSE l.queue_position END
+           FROM unnest($1::int8[], $2::int4[], $3::bool[]) AS u(id, units, complete)
+          WHERE l.id = u.id",
+    )
+    .bind::<Array<BigInt>, _>(ids)
+    .bind::<Array<Int4>, _>(units)
+    .bind::<Array<Bool>, _>(complete)
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Changes a locked product's stock columns and its waiting counters.
+pub fn change_product(
+    conn: &mut PgConnection,
+    product: &mut Product,
+    on_hand_delta: i32,
+    allocated_delta: i32,
+    waiting_units_delta: i32,
+    waiting_lines_delta: i32,
+) -> QueryResult<()> {
+    use crate::db::schema::products::dsl as p;
+    let (on_hand, allocated, waiting_units, waiting_lines) =
+        diesel::update(p::products.find(product.id))
+            .set((
+                p::on_hand.eq(p::on_hand + on_hand_delta),
+                p::allocated.eq(p::allocated + allocated_delta),
+                p::waiting_units.eq(p::waiting_units + waiting_units_delta),
+                p::waiting_lines.eq(p::waiting_lines + waiting_lines_delta),
+                p::updated_at.eq(Utc::now()),
+            ))
+            .returning((p::on_hand, p::allocated, p::waiting_units, p::waiting_lines))
+            .get_result::<(i32, i32, i32, i32)>(conn)?;
+    product.on_hand = on_hand;
+    product.allocated = allocated;
+    product.waiting_units = waiting_units;
+    product.waiting_lines = waiting_lines;
+    Ok(())
+}
+
+/// A line whose new worst-case date falls after its promise (DESIGN §4.8).
+#[derive(Debug, Clone)]
+pub struct Delayed {
+    pub line_id: i64,
+    pub order_id: i64,
+    pub promised_on: NaiveDate,
+    pub new_worst: NaiveDate,
+    pub days_late: i64,
+}
+
+/// What the ETA projection changed, for the caller to tell customers about.
+#[derive(Debug, Default)]
+pub struct EtaRefresh {
+    /// Lines that got their first promise now (backorder notices).
+    pub first_promises: Vec<(i64, i64)>,
+    pub delayed: Vec<Delayed>,
+}
+
+/// Recomputes the ETA, reason, queue position and (on first wait) the promise of every
+/// waiting line of a product, keeping the history of each change.
+pub fn refresh_etas(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    product: &Product,
+) -> AppResult<EtaRefresh> {
+    let rows = queue(conn, product.id, &ctx.queue_policy())?;
+    if rows.is_empty() {
+        return Ok(EtaRefresh::default());
+    }
+    let supply = super::eta::product_supply(conn, product)?;
+    let waiting: Vec<u32> = rows.iter().map(|row| row.waiting().max(0) as u32).collect();
+    let projections = super::eta::project(ctx, &supply, &waiting);
+
+    let mut refresh = EtaRefresh::default();
+    let mut changed = ChangedLines::default();
+    for (position, (row, eta)) in rows.iter().zip(&projections).enumerate() {
+        let position = position as i32 + 1;
+        let promised = row.promised_on.or(eta.worst);
+        if row.promised_on.is_none() && promised.is_some() {
+            refresh.first_promises.push((row.line_id, row.order_id));
+        }
+        let eta_changed = row.eta_likely != eta.likely
+            || row.eta_worst != eta.worst
+            || row.eta_is_estimate != eta.is_estimate
+            || row.eta_reason.as_deref() != Some(eta.reason.as_str());
+        if !eta_changed && row.queue_position == Some(position) && row.promised_on == promised {
+            continue;
+        }
+        if let (Some(promised_on), Some(new_worst)) = (row.promised_on, eta.worst)
+            && new_worst > promised_on
+            && row.eta_worst != Some(new_worst)
+        {
+            refresh.delayed.push(Delayed {
+                line_id: row.line_id,
+                order_id: row.order_id,
+                promised_on,
+                new_worst,
+                days_late: (new_worst - promised_on).num_days(),
+            });
+        }
+        changed.push(row.line_id, eta, position, promised, eta_changed);
+    }
+    changed.store(conn)?;
+    Ok(refresh)
+}
+
+/// One line's projection, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEta {
+    pub likely: Option<NaiveDate>,
+    pub worst: Option<NaiveDate>,
+    pub is_estimate: bool,
+    pub reason: String,
+}
+
+#[derive(Default)]
+struct ChangedLines {
+    ids: Vec<i64>,
+    likely: Vec<Option<NaiveDate>>,
+    worst: Vec<Option<NaiveDate>>,
+    estimate: Vec<bool>,
+    reason: Vec<String>,
+    position: Vec<i32>,
+    promised: Vec<Option<NaiveDate>>,
+    history: Vec<bool>,
+}
+
+impl ChangedLines {
+    fn push(
+        &mut self,
+        id: i64,
+        eta: &StoredEta,
+        position: i32,
+        promised: Option<NaiveDate>,
+        eta_changed: bool,
+    ) {
+        self.ids.push(id);
+        self.likely.push(eta.likely);
+        self.worst.push(eta.worst);
+        self.estimate.push(eta.is_estimate);
+        self.reason.push(eta.reason.clone());
+        self.position.push(position);
+        self.promised.push(promised);
+        self.history.push(eta_changed);
+    }
+
+    /// Two statements for any number of lines: the update, and the history of ETA changes.
+    fn store(self, conn: &mut PgConnection) -> QueryResult<()> {
+        if self.ids.is_empty() {
+            return Ok(());
+        }
+        diesel::sql_query(
+            "WITH u AS (
+                 SELECT * FROM unnest($1::int8[], $2::date[], $3::date[], $4::bool[], $5::text[], $6::int4[], $7::date[], $8::bool[])
+                     AS u(id, likely, worst, estimate, reason, position, promised, history)
+             ), updated AS (
+                 UPDATE order_lines l
+                    SET eta_likely = u.likely, eta_worst = u.worst, eta_is_estimate = u.estimate,
+                        eta_reason = u.reason, queue_position = u.position, promised_on = u.promised
+                   FROM u WHERE l.id = u.id
+                 RETURNING l.id
+             )
+             INSERT INTO order_line_eta_changes (order_line_id, eta_likely, eta_worst, eta_is_estimate, reason)
+             SELECT u.id, u.likely, u.worst, u.estimate, u.reason FROM u WHERE u.history",
+        )
+        .bind::<Array<BigInt>, _>(self.ids)
+        .bind::<Array<Nullable<Date>>, _>(self.likely)
+        .bind::<Array<Nullable<Date>>, _>(self.worst)
+        .bind::<Array<Bool>, _>(self.estimate)
+        .bind::<Array<Text>, _>(self.reason)
+        .bind::<Array<Int4>, _>(self.position)
+        .bind::<Array<Nullable<Date>>, _>(self.promised)
+        .bind::<Array<Bool>, _>(self.history)
+        .execute(conn)?;
+        Ok(())
+    }
+}

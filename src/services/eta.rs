@@ -1,0 +1,134 @@
+//! Loading what the ETA projection needs (open purchase orders, the supplier's slip
+//! history) and turning the domain's projection into what is stored and shown.
+
+use std::collections::HashSet;
+
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt};
+
+use crate::db::schema::suppliers;
+use crate::db::shop_settings::ShopSettings;
+use crate::db::stock::{self, Product};
+use crate::domain::{
+    self, EtaSettings, IncomingPurchaseOrder, LineEta, ProductSupply, SlipHistory, SupplierFacts,
+    WaitingLine,
+};
+use crate::error::AppResult;
+use crate::services::engine::{Ctx, StoredEta};
+
+pub fn eta_settings(settings: &ShopSettings) -> EtaSettings {
+    EtaSettings {
+        samples: settings.eta_samples.clamp(1, 5000) as u32,
+        worst_percentile: settings.eta_worst_percentile.clamp(50, 99) as u8,
+        handling_days: settings.handling_days.max(0) as u32,
+        ..EtaSettings::default()
+    }
+}
+
+/// Everything that can refill `product`.
+pub fn product_supply(conn: &mut PgConnection, product: &Product) -> AppResult<ProductSupply> {
+    let incoming = stock::incoming(conn, product.id)?
+        .into_iter()
+        .map(|row| IncomingPurchaseOrder {
+            reference: row.reference,
+            outstanding_units: row.outstanding.max(0) as u32,
+            expected_on: row.expected_on,
+        })
+        .collect();
+    let supplier = match product.supplier_id {
+        Some(supplier_id) => {
+            let (name, lead_time): (String, Option<i32>) = suppliers::table
+                .find(supplier_id)
+                .select((suppliers::name, suppliers::lead_time_days))
+                .first(conn)?;
+            let slips = stock::supplier_slips(conn, &[supplier_id])?
+                .into_iter()
+                .map(|row| row.slip_days);
+            Some(SupplierFacts {
+                name,
+                lead_time_days: lead_time.map(|days| days.max(0) as u32),
+                slips: SlipHistory::new(slips),
+            })
+        }
+        None => None,
+    };
+    Ok(ProductSupply {
+        sku: domain::Sku::parse(&product.sku)
+            .map_err(|e| anyhow::anyhow!("stored SKU {:?}: {e}", product.sku))?,
+        available_now: product.available().max(0) as u32,
+        incoming,
+        supplier,
+    })
+}
+
+fn stored(eta: LineEta) -> StoredEta {
+    StoredEta {
+        likely: eta.likely,
+        worst: eta.worst,
+        is_estimate: eta.is_estimate,
+        reason: eta.reason.to_sentence(),
+    }
+}
+
+/// The ETA of each waiting line, in queue order (`waiting[i]` units for the i-th line).
+pub fn project(ctx: &Ctx<'_>, supply: &ProductSupply, waiting: &[u32]) -> Vec<StoredEta> {
+    let queue: Vec<WaitingLine> = waiting
+        .iter()
+        .enumerate()
+        .map(|(i, &units)| WaitingLine {
+            line_id: i as i64,
+            waiting_units: units,
+        })
+        .collect();
+    domain::project_queue(ctx.today, supply, &queue, &eta_settings(ctx.settings))
+        .into_iter()
+        .map(stored)
+        .collect()
+}
+
+/// The ETA a new order for one unit of `product` would get. Only the total waiting ahead
+/// matters for a line at the back, so the queue is one line of all its units.
+pub fn new_order_eta(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    product: &Product,
+) -> AppResult<StoredEta> {
+    let supply = product_supply(conn, product)?;
+    let ahead = [WaitingLine {
+        line_id: 0,
+        waiting_units: product.waiting_units.max(0) as u32,
+    }];
+    let queue = if product.waiting_units > 0 {
+        &ahead[..]
+    } else {
+        &[][..]
+    };
+    Ok(stored(domain::eta_for_new_order(
+        ctx.today,
+        &supply,
+        queue,
+        &eta_settings(ctx.settings),
+    )))
+}
+
+/// Which of these products can be backordered with an end in sight: an open purchase
+/// order, or a supplier with a lead time (DESIGN §1).
+pub fn supply_known(conn: &mut PgConnection, products: &[Product]) -> AppResult<HashSet<i64>> {
+    let ids: Vec<i64> = products.iter().map(|p| p.id).collect();
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    let rows: Vec<Id> = diesel::sql_query(
+        "SELECT p.id FROM products p
+           LEFT JOIN suppliers s ON s.id = p.supplier_id
+          WHERE p.id = ANY($1)
+            AND (s.lead_time_days IS NOT NULL
+                 OR EXISTS (SELECT 1 FROM purchase_order_lines pl JOIN purchase_orders po ON po.id = pl.purchase_order_id
+                             WHERE pl.product_id = p.id AND pl.qty_received < pl.qty_ordered AND po.status = 'open'))",
+    )
+    .bind::<Array<BigInt>, _>(ids)
+    .load(conn)?;
+    Ok(rows.into_iter().map(|row| row.id).collect())
+}

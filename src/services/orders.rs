@@ -1,0 +1,358 @@
+//! Orders: intake through the engine (DESIGN §4.1), and the order as the API and the
+//! pages show it.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::db::audit::{self, Actor};
+use crate::db::schema::{order_lines, orders};
+use crate::db::shop_settings;
+use crate::db::stock::{self, NewMovement};
+use crate::domain::intake::RefusalReason;
+use crate::domain::{self, ProductForIntake, Quantity, RequestedLine};
+use crate::error::{AppError, AppResult, FieldError};
+use crate::services::engine::{self, Ctx};
+use crate::types::{Email, Reference, Sku};
+
+pub struct NewOrder {
+    pub number: Reference,
+    pub placed_at: DateTime<Utc>,
+    pub customer_email: Email,
+    pub customer_name: String,
+    pub lines: Vec<NewOrderLine>,
+    pub payment_authorized_until: Option<NaiveDate>,
+    pub max_wait_until: Option<NaiveDate>,
+    /// A digest of the request that made it: the same request again is the same order.
+    pub request_hash: String,
+}
+
+pub struct NewOrderLine {
+    pub sku: Sku,
+    pub quantity: i32,
+    pub unit_price_cents: i64,
+}
+
+pub enum Placed {
+    Created(OrderView),
+    AlreadyStored(OrderView),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderView {
+    pub number: String,
+    pub status: &'static str,
+    pub lines: Vec<OrderLineView>,
+}
+
+#[derive(Debug, Clone, Serialize, QueryableByName)]
+pub struct OrderLineView {
+    #[diesel(sql_type = Text)]
+    pub sku: String,
+    #[diesel(sql_type = diesel::sql_types::Int4)]
+    pub quantity: i32,
+    #[diesel(sql_type = diesel::sql_types::Int4)]
+    pub allocated: i32,
+    #[diesel(sql_type = diesel::sql_types::Int4)]
+    pub shipped: i32,
+    #[diesel(sql_type = diesel::sql_types::Int4)]
+    pub cancelled: i32,
+    #[diesel(sql_type = diesel::sql_types::Int4)]
+    pub waiting: i32,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Date>)]
+    pub eta_likely: Option<NaiveDate>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Date>)]
+    pub eta_worst: Option<NaiveDate>,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub eta_is_estimate: bool,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Date>)]
+    pub promised_on: Option<NaiveDate>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    pub reason: Option<String>,
+}
+
+/// The order's state in one word, from its lines.
+pub fn order_status(lines: &[OrderLineView]) -> &'static str {
+    let all = |f: &dyn Fn(&OrderLineView) -> bool| lines.iter().all(f);
+    let any = |f: &dyn Fn(&OrderLineView) -> bool| lines.iter().any(f);
+    if all(&|l| l.cancelled == l.quantity) {
+        "cancelled"
+    } else if all(&|l| l.shipped + l.cancelled == l.quantity) {
+        "shipped"
+    } else if any(&|l| l.waiting > 0) {
+        "backordered"
+    } else if any(&|l| l.shipped > 0) {
+        "partially_shipped"
+    } else {
+        "ready_to_ship"
+    }
+}
+
+pub fn order_view(
+    conn: &mut PgConnection,
+    number: &str,
+    _today: NaiveDate,
+) -> AppResult<Option<OrderView>> {
+    let lines: Vec<OrderLineView> = diesel::sql_query(
+        "SELECT p.sku, l.qty AS quantity, l.allocated, l.shipped, l.cancelled,
+                (l.qty - l.allocated - l.shipped - l.cancelled) AS waiting,
+                CASE WHEN l.qty > l.allocated + l.shipped + l.cancelled THEN l.eta_likely END AS eta_likely,
+                CASE WHEN l.qty > l.allocated + l.shipped + l.cancelled THEN l.eta_worst END AS eta_worst,
+                (l.qty > l.allocated + l.shipped + l.cancelled AND l.eta_is_estimate) AS eta_is_estimate,
+                l.promised_on,
+                CASE WHEN l.qty > l.allocated + l.shipped + l.cancelled THEN l.eta_reason END AS reason
+           FROM orders o
+           JOIN order_lines l ON l.order_id = o.id
+           JOIN products p ON p.id = l.product_id
+          WHERE o.number = $1
+          ORDER BY l.id",
+    )
+    .bind::<Text, _>(number)
+    .load(conn)?;
+    if lines.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(OrderView {
+        number: number.to_owned(),
+        status: order_status(&lines),
+        lines,
+    }))
+}
+
+fn refusal_message(sku: &str, reason: &RefusalReason) -> String {
+    match reason {
+        RefusalReason::UnknownProduct => format!("there is no product with SKU {sku}"),
+        RefusalReason::NotBackorderable {
+            available,
+            requested,
+        } => format!(
+            "{sku} is out of stock and cannot be backordered: {available} available, {requested} asked for"
+        ),
+        RefusalReason::NoSupplyKnown {
+            available,
+            requested,
+        } => format!(
+            "{sku} is out of stock with no supply expected: {available} available, {requested} asked for"
+        ),
+    }
+}
+
+/// Places an order: takes free stock, queues the rest, projects ETAs and promises, all in
+/// one transaction. The same request again returns the stored order; a different request
+/// under a stored number is a conflict.
+pub fn place_order(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    order: NewOrder,
+    today: NaiveDate,
+) -> AppResult<Placed> {
+    conn.transaction(|conn| {
+        // Two requests with one number wait for each other here instead of racing.
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext('order:' || $1)::int8)")
+            .bind::<Text, _>(order.number.as_str())
+            .execute(conn)?;
+        let existing: Option<Option<String>> = orders::table
+            .filter(orders::number.eq(order.number.as_str()))
+            .select(orders::request_hash)
+            .first(conn)
+            .optional()?;
+        if let Some(stored_hash) = existing {
+            let view = order_view(conn, order.number.as_str(), today)?
+                .ok_or_else(|| AppError::not_found("the order"))?;
+            return if stored_hash.as_deref() == Some(order.request_hash.as_str()) {
+                Ok(Placed::AlreadyStored(view))
+            } else {
+                Err(AppError::Conflict(format!(
+                    "order {} exists already with different contents",
+                    order.number
+                )))
+            };
+        }
+        let view = intake(conn, actor, &order, today)?;
+        Ok(Placed::Created(view))
+    })
+}
+
+fn intake(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    order: &NewOrder,
+    today: NaiveDate,
+) -> AppResult<OrderView> {
+    let settings = shop_settings::load(conn)?;
+    let ctx = Ctx {
+        actor,
+        today,
+        settings: &settings,
+    };
+    let skus: Vec<String> = order
+        .lines
+        .iter()
+        .map(|l| l.sku.to_string())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let ids: HashMap<String, i64> = stock::ids_by_sku(conn, &skus)?.into_iter().collect();
+    let unknown: Vec<FieldError> = order
+        .lines
+        .iter()
+        .enumerate()
+        .filter(|(_, line)| !ids.contains_key(line.sku.as_str()))
+        .map(|(i, line)| {
+            FieldError::new(
+                format!("lines[{i}].sku"),
+                format!("there is no product with SKU {}", line.sku),
+            )
+        })
+        .collect();
+    if !unknown.is_empty() {
+        return Err(AppError::invalid_fields(unknown));
+    }
+    let id_list: Vec<i64> = ids.values().copied().collect();
+    let mut products = stock::lock_products(conn, &id_list)?;
+    let supplied = super::eta::supply_known(conn, &products)?;
+    let for_intake: Vec<ProductForIntake> = products
+        .iter()
+        .map(|p| ProductForIntake {
+            sku: domain_sku(&p.sku),
+            available: p.available().max(0) as u32,
+            backorderable: p.backorderable,
+            supply_known: supplied.contains(&p.id),
+        })
+        .collect();
+    let requested: Vec<RequestedLine> = order
+        .lines
+        .iter()
+        .map(|l| {
+            Ok(RequestedLine {
+                sku: domain_sku(l.sku.as_str()),
+                quantity: Quantity::new(l.quantity as u32)
+                    .map_err(|e| AppError::invalid("quantity", e.to_string()))?,
+            })
+        })
+        .collect::<AppResult<_>>()?;
+    let plan = domain::take_order(&for_intake, &requested).map_err(|refused| {
+        AppError::invalid_fields(
+            refused
+                .refusals
+                .iter()
+                .map(|r| {
+                    FieldError::new(
+                        format!("lines[{}].sku", r.line_index),
+                        refusal_message(r.sku.as_str(), &r.reason),
+                    )
+                })
+                .collect(),
+        )
+    })?;
+
+    let customer_id = upsert_customer(conn, &order.customer_email, &order.customer_name)?;
+    let order_id: i64 = diesel::insert_into(orders::table)
+        .values((
+            orders::number.eq(order.number.as_str()),
+            orders::customer_id.eq(customer_id),
+            orders::placed_at.eq(order.placed_at),
+            orders::payment_authorized_until.eq(order.payment_authorized_until),
+            orders::max_wait_until.eq(order.max_wait_until),
+            orders::request_hash.eq(&order.request_hash),
+        ))
+        .returning(orders::id)
+        .get_result(conn)?;
+
+    let now = Utc::now();
+    let rows: Vec<_> = order
+        .lines
+        .iter()
+        .zip(&plan.lines)
+        .map(|(line, taken)| {
+            (
+                order_lines::order_id.eq(order_id),
+                order_lines::product_id.eq(ids[line.sku.as_str()]),
+                order_lines::customer_id.eq(customer_id),
+                order_lines::placed_at.eq(order.placed_at),
+                order_lines::qty.eq(line.quantity),
+                order_lines::allocated.eq(taken.allocated as i32),
+                order_lines::unit_price_cents.eq(line.unit_price_cents),
+                order_lines::waiting_since.eq((taken.backordered > 0).then_some(now)),
+            )
+        })
+        .collect();
+    let line_ids: Vec<i64> = diesel::insert_into(order_lines::table)
+        .values(rows)
+        .returning(order_lines::id)
+        .get_results(conn)?;
+
+    let mut movements = Vec::new();
+    for product in &mut products {
+        let mut allocated = 0;
+        let mut backordered = 0;
+        let mut waiting_lines = 0;
+        for ((line, taken), line_id) in order.lines.iter().zip(&plan.lines).zip(&line_ids) {
+            if ids[line.sku.as_str()] != product.id {
+                continue;
+            }
+            allocated += taken.allocated as i32;
+            backordered += taken.backordered as i32;
+            waiting_lines += i32::from(taken.backordered > 0);
+            if taken.allocated > 0 {
+                movements.push(NewMovement {
+                    product_id: product.id,
+                    reason: "allocation",
+                    on_hand_delta: 0,
+                    allocated_delta: taken.allocated as i32,
+                    reference: Some(order.number.to_string()),
+                    note: None,
+                    order_line_id: Some(*line_id),
+                    user_id: ctx.user_id(),
+                });
+            }
+        }
+        engine::change_product(conn, product, 0, allocated, backordered, waiting_lines)?;
+        if backordered > 0 {
+            engine::refresh_etas(conn, &ctx, product)?;
+        }
+    }
+    stock::record_movements(conn, &movements)?;
+    let view = order_view(conn, order.number.as_str(), today)?
+        .ok_or_else(|| AppError::not_found("the order"))?;
+    audit::record(
+        conn,
+        actor,
+        "order_placed",
+        "order",
+        Some(order.number.to_string()),
+        None,
+        Some(
+            json!({ "customer": order.customer_email.as_str(), "status": view.status, "lines": order.lines.len() }),
+        ),
+    )?;
+    Ok(view)
+}
+
+/// The sku as the domain's type; the web edge has checked it already.
+fn domain_sku(sku: &str) -> domain::Sku {
+    domain::Sku::parse(sku)
+        .unwrap_or_else(|_| domain::Sku::parse("INVALID").expect("a valid literal SKU"))
+}
+
+/// The customer's id, creating the customer on first order (email compared without case).
+pub fn upsert_customer(conn: &mut PgConnection, email: &Email, name: &str) -> QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    let row: Id = diesel::sql_query(
+        "INSERT INTO customers (email, name) VALUES ($1, $2)
+         ON CONFLICT ((lower(email))) DO UPDATE SET name = customers.name
+         RETURNING id",
+    )
+    .bind::<Text, _>(email.as_str())
+    .bind::<Text, _>(name)
+    .get_result(conn)?;
+    Ok(row.id)
+}

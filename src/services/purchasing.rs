@@ -1,0 +1,425 @@
+//! Purchase orders: creating them, changing their expected date, receiving them (which
+//! allocates down each product's queue) and cancelling them.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use serde::Serialize;
+
+use crate::db::audit::{self, Actor};
+use crate::db::schema::{
+    products, purchase_order_lines, purchase_order_receipts, purchase_orders, receipt_lines,
+    stock_movements, suppliers,
+};
+use crate::db::shop_settings;
+use crate::db::stock::{self, NewMovement};
+use crate::error::{AppError, AppResult, FieldError};
+use crate::services::catalog;
+use crate::services::engine::{self, Ctx};
+use crate::types::{Reference, Sku};
+
+pub struct NewPurchaseOrder {
+    pub reference: Reference,
+    pub supplier: String,
+    pub expected_on: NaiveDate,
+    pub lines: Vec<(Sku, i32)>,
+}
+
+pub struct ReceiptLine {
+    pub sku: Sku,
+    pub quantity: i32,
+}
+
+/// A request that may have been made before (same reference, same idempotency key).
+pub enum Outcome<T> {
+    Created(T),
+    AlreadyStored(T),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PurchaseOrderView {
+    pub reference: String,
+    pub supplier: String,
+    pub status: String,
+    pub expected_on: NaiveDate,
+    pub lines: Vec<PurchaseOrderLineView>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PurchaseOrderLineView {
+    pub sku: String,
+    pub quantity: i32,
+    pub received: i32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReceiptView {
+    pub reference: String,
+    pub status: String,
+    pub received_on: NaiveDate,
+    pub received: Vec<ReceivedUnits>,
+    /// What the receipt gave to waiting orders, in queue order.
+    pub allocated: Vec<AllocatedUnits>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReceivedUnits {
+    pub sku: String,
+    pub quantity: i32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AllocatedUnits {
+    pub order: String,
+    pub sku: String,
+    pub quantity: i32,
+}
+
+pub fn purchase_order_view(
+    conn: &mut PgConnection,
+    reference: &str,
+) -> AppResult<Option<PurchaseOrderView>> {
+    let Some((po_id, supplier, status, expected_on)) = purchase_orders::table
+        .inner_join(suppliers::table)
+        .filter(purchase_orders::reference.eq(reference))
+        .select((
+            purchase_orders::id,
+            suppliers::name,
+            purchase_orders::status,
+            purchase_orders::expected_on,
+        ))
+        .first::<(i64, String, String, NaiveDate)>(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let lines = purchase_order_lines::table
+        .inner_join(products::table)
+        .filter(purchase_order_lines::purchase_order_id.eq(po_id))
+        .order(purchase_order_lines::id)
+        .select((
+            products::sku,
+            purchase_order_lines::qty_ordered,
+            purchase_order_lines::qty_received,
+        ))
+        .load::<(String, i32, i32)>(conn)?
+        .into_iter()
+        .map(|(sku, quantity, received)| PurchaseOrderLineView {
+            sku,
+            quantity,
+            received,
+        })
+        .collect();
+    Ok(Some(PurchaseOrderView {
+        reference: reference.to_owned(),
+        supplier,
+        status,
+        expected_on,
+        lines,
+    }))
+}
+
+fn lock_reference(conn: &mut PgConnection, reference: &str) -> QueryResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext('po:' || $1)::int8)")
+        .bind::<Text, _>(reference)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Products by SKU for the lines, or a field error for each unknown SKU.
+fn products_for(conn: &mut PgConnection, skus: &[&Sku]) -> AppResult<HashMap<String, i64>> {
+    let names: Vec<String> = skus.iter().map(|s| s.to_string()).collect();
+    let ids: HashMap<String, i64> = stock::ids_by_sku(conn, &names)?.into_iter().collect();
+    let unknown: Vec<FieldError> = skus
+        .iter()
+        .enumerate()
+        .filter(|(_, sku)| !ids.contains_key(sku.as_str()))
+        .map(|(i, sku)| {
+            FieldError::new(
+                format!("lines[{i}].sku"),
+                format!("there is no product with SKU {sku}"),
+            )
+        })
+        .collect();
+    if unknown.is_empty() {
+        Ok(ids)
+    } else {
+        Err(AppError::invalid_fields(unknown))
+    }
+}
+
+/// Creates a purchase order; its units become supply for the products' ETAs. The same
+/// order again is answered with the stored one; a different one under its reference is
+/// a conflict.
+pub fn create_purchase_order(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    order: NewPurchaseOrder,
+    today: NaiveDate,
+) -> AppResult<Outcome<PurchaseOrderView>> {
+    conn.transaction(|conn| {
+        lock_reference(conn, order.reference.as_str())?;
+        if let Some(stored) = purchase_order_view(conn, order.reference.as_str())? {
+            let mut asked: Vec<(String, i32)> = order
+                .lines
+                .iter()
+                .map(|(s, q)| (s.to_string(), *q))
+                .collect();
+            let mut have: Vec<(String, i32)> = stored
+                .lines
+                .iter()
+                .map(|l| (l.sku.clone(), l.quantity))
+                .collect();
+            asked.sort();
+            have.sort();
+            let same = stored.supplier == order.supplier && asked == have;
+            return if same {
+                Ok(Outcome::AlreadyStored(stored))
+            } else {
+                Err(AppError::Conflict(format!(
+                    "purchase order {} exists already with different contents",
+                    order.reference
+                )))
+            };
+        }
+        let skus: Vec<&Sku> = order.lines.iter().map(|(sku, _)| sku).collect();
+        let ids = products_for(conn, &skus)?;
+        let settings = shop_settings::load(conn)?;
+        let ctx = Ctx {
+            actor,
+            today,
+            settings: &settings,
+        };
+        let supplier_id = catalog::supplier_id(conn, &order.supplier)?;
+        let po_id: i64 = diesel::insert_into(purchase_orders::table)
+            .values((
+                purchase_orders::reference.eq(order.reference.as_str()),
+                purchase_orders::supplier_id.eq(supplier_id),
+                purchase_orders::expected_on.eq(order.expected_on),
+                purchase_orders::ordered_on.eq(today),
+                purchase_orders::created_by.eq(ctx.user_id()),
+            ))
+            .returning(purchase_orders::id)
+            .get_result(conn)?;
+        let rows: Vec<_> = order
+            .lines
+            .iter()
+            .map(|(sku, quantity)| {
+                (
+                    purchase_order_lines::purchase_order_id.eq(po_id),
+                    purchase_order_lines::product_id.eq(ids[sku.as_str()]),
+                    purchase_order_lines::qty_ordered.eq(*quantity),
+                )
+            })
+            .collect();
+        diesel::insert_into(purchase_order_lines::table)
+            .values(rows)
+            .execute(conn)?;
+        let product_ids: Vec<i64> = ids.values().copied().collect();
+        refresh_products(conn, &ctx, &product_ids)?;
+        let view = purchase_order_view(conn, order.reference.as_str())?
+            .ok_or_else(|| AppError::not_found("the purchase order"))?;
+        audit::record(
+            conn,
+            actor,
+            "purchase_order_created",
+            "purchase_order",
+            Some(view.reference.clone()),
+            None,
+            serde_json::to_value(&view).ok(),
+        )?;
+        Ok(Outcome::Created(view))
+    })
+}
+
+/// Recomputes the ETAs of these products' queues, under their locks.
+pub fn refresh_products(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    product_ids: &[i64],
+) -> AppResult<()> {
+    for product in stock::lock_products(conn, product_ids)? {
+        if product.waiting_lines > 0 {
+            engine::refresh_etas(conn, ctx, &product)?;
+        }
+    }
+    Ok(())
+}
+
+/// Receives units of a purchase order: stock goes up, the queue is filled in order, ETAs
+/// recompute. With an idempotency key, the same receipt sent again is received once.
+pub fn receive(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    reference: &str,
+    lines: Vec<ReceiptLine>,
+    idempotency_key: Option<String>,
+    today: NaiveDate,
+) -> AppResult<Outcome<ReceiptView>> {
+    conn.transaction(|conn| {
+        lock_reference(conn, reference)?;
+        if let Some(key) = &idempotency_key {
+            let stored: Option<i64> = purchase_order_receipts::table
+                .filter(purchase_order_receipts::idempotency_key.eq(key))
+                .select(purchase_order_receipts::id)
+                .first(conn)
+                .optional()?;
+            if let Some(receipt_id) = stored {
+                return Ok(Outcome::AlreadyStored(receipt_view(conn, receipt_id)?));
+            }
+        }
+        let (po_id, status, expected_on): (i64, String, NaiveDate) = purchase_orders::table
+            .filter(purchase_orders::reference.eq(reference))
+            .for_update()
+            .select((purchase_orders::id, purchase_orders::status, purchase_orders::expected_on))
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| AppError::NotFound(format!("purchase order {}", crate::types::truncate(reference))))?;
+        if status != "open" {
+            return Err(AppError::Conflict(format!("purchase order {reference} is {status}; nothing more can be received")));
+        }
+        let po_lines: HashMap<String, (i64, i64, i32)> = purchase_order_lines::table
+            .inner_join(products::table)
+            .filter(purchase_order_lines::purchase_order_id.eq(po_id))
+            .select((products::sku, purchase_order_lines::id, products::id, purchase_order_lines::qty_ordered - purchase_order_lines::qty_received))
+            .load::<(String, i64, i64, i32)>(conn)?
+            .into_iter()
+            .map(|(sku, line_id, product_id, outstanding)| (sku, (line_id, product_id, outstanding)))
+            .collect();
+        let mut problems = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            match po_lines.get(line.sku.as_str()) {
+                None => problems.push(FieldError::new(format!("lines[{i}].sku"), format!("{} is not on purchase order {reference}", line.sku))),
+                Some((_, _, outstanding)) if line.quantity > *outstanding => problems.push(FieldError::new(
+                    format!("lines[{i}].quantity"),
+                    format!("only {outstanding} units of {} are outstanding on {reference}; {} cannot be received", line.sku, line.quantity),
+                )),
+                Some(_) => {}
+            }
+        }
+        if !problems.is_empty() {
+            return Err(AppError::invalid_fields(problems));
+        }
+
+        let settings = shop_settings::load(conn)?;
+        let ctx = Ctx { actor, today, settings: &settings };
+        let receipt_id: i64 = diesel::insert_into(purchase_order_receipts::table)
+            .values((
+                purchase_order_receipts::purchase_order_id.eq(po_id),
+                purchase_order_receipts::idempotency_key.eq(&idempotency_key),
+                purchase_order_receipts::received_on.eq(today),
+                purchase_order_receipts::expected_on.eq(expected_on),
+                purchase_order_receipts::created_by.eq(ctx.user_id()),
+            ))
+            .returning(purchase_order_receipts::id)
+            .get_result(conn)?;
+        let receipt_reference = receipt_reference(reference, receipt_id);
+        for line in &lines {
+            let (po_line_id, _, _) = po_lines[line.sku.as_str()];
+            diesel::insert_into(receipt_lines::table)
+                .values((receipt_lines::receipt_id.eq(receipt_id), receipt_lines::purchase_order_line_id.eq(po_line_id), receipt_lines::quantity.eq(line.quantity)))
+                .execute(conn)?;
+            diesel::update(purchase_order_lines::table.find(po_line_id))
+                .set(purchase_order_lines::qty_received.eq(purchase_order_lines::qty_received + line.quantity))
+                .execute(conn)?;
+        }
+        let all_received: bool = purchase_order_lines::table
+            .filter(purchase_order_lines::purchase_order_id.eq(po_id))
+            .filter(purchase_order_lines::qty_received.lt(purchase_order_lines::qty_ordered))
+            .count()
+            .get_result::<i64>(conn)?
+            == 0;
+        if all_received {
+            diesel::update(purchase_orders::table.find(po_id))
+                .set((purchase_orders::status.eq("received"), purchase_orders::received_on.eq(today)))
+                .execute(conn)?;
+        }
+
+        let product_ids: Vec<i64> = lines.iter().map(|l| po_lines[l.sku.as_str()].1).collect();
+        for mut product in stock::lock_products(conn, &product_ids)? {
+            let units: i32 = lines.iter().filter(|l| l.sku.as_str() == product.sku).map(|l| l.quantity).sum();
+            engine::change_product(conn, &mut product, units, 0, 0, 0)?;
+            stock::record_movements(
+                conn,
+                &[NewMovement {
+                    product_id: product.id,
+                    reason: "receipt",
+                    on_hand_delta: units,
+                    allocated_delta: 0,
+                    reference: Some(receipt_reference.clone()),
+                    note: None,
+                    order_line_id: None,
+                    user_id: ctx.user_id(),
+                }],
+            )?;
+            engine::fill_queue(conn, &ctx, &mut product, Some(&receipt_reference))?;
+            if product.waiting_lines > 0 {
+                engine::refresh_etas(conn, &ctx, &product)?;
+            }
+        }
+        let view = receipt_view(conn, receipt_id)?;
+        audit::record(conn, actor, "purchase_order_received", "purchase_order", Some(reference.to_owned()), None, serde_json::to_value(&view).ok())?;
+        Ok(Outcome::Created(view))
+    })
+}
+
+fn receipt_reference(reference: &str, receipt_id: i64) -> String {
+    format!("{reference} receipt {receipt_id}")
+}
+
+/// A stored receipt, with the allocations it made (read back from the ledger).
+pub fn receipt_view(conn: &mut PgConnection, receipt_id: i64) -> AppResult<ReceiptView> {
+    let (reference, status, received_on): (String, String, NaiveDate) =
+        purchase_order_receipts::table
+            .inner_join(purchase_orders::table)
+            .filter(purchase_order_receipts::id.eq(receipt_id))
+            .select((
+                purchase_orders::reference,
+                purchase_orders::status,
+                purchase_order_receipts::received_on,
+            ))
+            .first(conn)?;
+    let received = receipt_lines::table
+        .inner_join(purchase_order_lines::table.inner_join(products::table))
+        .filter(receipt_lines::receipt_id.eq(receipt_id))
+        .order(receipt_lines::id)
+        .select((products::sku, receipt_lines::quantity))
+        .load::<(String, i32)>(conn)?
+        .into_iter()
+        .map(|(sku, quantity)| ReceivedUnits { sku, quantity })
+        .collect();
+    use crate::db::schema::{order_lines, orders};
+    let allocated = stock_movements::table
+        .inner_join(products::table)
+        .inner_join(
+            order_lines::table.on(order_lines::id
+                .nullable()
+                .eq(stock_movements::order_line_id)),
+        )
+        .inner_join(orders::table.on(orders::id.eq(order_lines::order_id)))
+        .filter(stock_movements::reference.eq(receipt_reference(&reference, receipt_id)))
+        .filter(stock_movements::reason.eq("allocation"))
+        .order(stock_movements::id)
+        .select((
+            orders::number,
+            products::sku,
+            stock_movements::allocated_delta,
+        ))
+        .load::<(String, String, i32)>(conn)?
+        .into_iter()
+        .map(|(order, sku, quantity)| AllocatedUnits {
+            order,
+            sku,
+            quantity,
+        })
+        .collect();
+    Ok(ReceiptView {
+        reference,
+        status,
+        received_on,
+        received,
+        allocated,
+    })
+}

@@ -1,0 +1,160 @@
+//! The JSON API for the storefront and the purchasing or warehouse system (DESIGN §8).
+//! Bearer-token auth; JSON in and out; dates `YYYY-MM-DD`, times RFC 3339; errors
+//! `{"error": ..., "details": [...]}`. Each handler authenticates and does its work in
+//! one blocking hop.
+
+pub mod orders;
+pub mod products;
+pub mod purchase_orders;
+pub mod subscriptions;
+
+use actix_web::http::header;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use diesel::PgConnection;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::db::audit::Actor;
+use crate::error::{ApiError, AppError, FieldError};
+use crate::services::api_tokens;
+
+/// The largest JSON body accepted: far above any real order, far below harm.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/v1")
+            .app_data(web::PayloadConfig::default().limit(MAX_BODY_BYTES))
+            .route("/orders", web::post().to(orders::create))
+            .route("/orders/{number}", web::get().to(orders::show))
+            .route("/products/{sku}", web::put().to(products::upsert))
+            .route(
+                "/products/{sku}/availability",
+                web::get().to(products::availability),
+            )
+            .route("/purchase-orders", web::post().to(purchase_orders::create))
+            .route(
+                "/purchase-orders/{reference}/receipts",
+                web::post().to(purchase_orders::receive),
+            )
+            .route(
+                "/restock-subscriptions",
+                web::post().to(subscriptions::create),
+            )
+            .default_service(web::to(|| async {
+                ApiError(AppError::NotFound("this API route".to_owned())).into_response()
+            })),
+    );
+}
+
+trait IntoApiResponse {
+    fn into_response(self) -> HttpResponse;
+}
+
+impl IntoApiResponse for ApiError {
+    fn into_response(self) -> HttpResponse {
+        actix_web::ResponseError::error_response(&self)
+    }
+}
+
+/// The token from `Authorization: Bearer ...`, not yet checked.
+pub struct BearerToken(Option<String>);
+
+impl BearerToken {
+    pub fn from_request(req: &HttpRequest) -> Self {
+        let token = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| {
+                value
+                    .strip_prefix("Bearer ")
+                    .or_else(|| value.strip_prefix("bearer "))
+            })
+            .map(|token| token.trim().to_owned());
+        Self(token)
+    }
+
+    /// Checks the token inside the request's blocking hop; the actor for the audit log.
+    pub fn authenticate(&self, conn: &mut PgConnection) -> Result<Actor, AppError> {
+        let token = self.0.as_deref().ok_or(AppError::Unauthorized)?;
+        match api_tokens::authenticate(conn, token)? {
+            Some(token_name) => Ok(Actor::Api { token_name }),
+            None => Err(AppError::Unauthorized),
+        }
+    }
+}
+
+/// Parses a JSON body, naming the field that is wrong ("lines[1].quantity").
+pub fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    if body.is_empty() {
+        return Err(AppError::Malformed("the request body is empty; send JSON".to_owned()).into());
+    }
+    let deserializer = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        let message = inner.to_string();
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .to_owned();
+        if inner.is_syntax() || inner.is_eof() {
+            ApiError(AppError::Malformed(format!(
+                "the body is not valid JSON: {message}"
+            )))
+        } else {
+            let field = if path == "." { "body".to_owned() } else { path };
+            ApiError(AppError::Invalid {
+                message: format!("{field}: {message}"),
+                details: vec![FieldError::new(field, message)],
+            })
+        }
+    })
+}
+
+pub fn json_response(status: actix_web::http::StatusCode, body: &impl Serialize) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body)
+}
+
+/// Gathers field errors while checking a request, then fails once with all of them.
+#[derive(Default)]
+pub struct Problems(Vec<FieldError>);
+
+impl Problems {
+    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    pub fn check<T>(&mut self, field: impl Into<String>, result: Result<T, String>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(message) => {
+                self.add(field, message);
+                None
+            }
+        }
+    }
+
+    pub fn into_result(self) -> Result<(), AppError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::invalid_fields(self.0))
+        }
+    }
+}
+
+/// `YYYY-MM-DD`, with a message a programmer can act on.
+pub fn parse_date(raw: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").map_err(|_| {
+        format!(
+            "{:?} is not a date like 2026-12-03",
+            crate::types::truncate(raw)
+        )
+    })
+}

@@ -1,0 +1,162 @@
+//! `POST /api/v1/orders` (idempotent by order number) and `GET /api/v1/orders/{number}`.
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::{ApiResult, AppError};
+use crate::services::orders::{self, NewOrder, NewOrderLine, Placed};
+use crate::startup::AppState;
+use crate::types::{Email, Reference, Sku};
+use crate::web::api::{BearerToken, Problems, json_response, parse_date, parse_json};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrderBody {
+    number: String,
+    placed_at: Option<String>,
+    customer: CustomerBody,
+    lines: Vec<LineBody>,
+    payment_authorized_until: Option<String>,
+    max_wait_until: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CustomerBody {
+    email: String,
+    name: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LineBody {
+    sku: String,
+    quantity: i64,
+    unit_price_cents: i64,
+}
+
+/// Checks every field, naming each problem, and builds the order to place.
+fn validate(body: OrderBody, request_hash: String) -> Result<NewOrder, AppError> {
+    let mut problems = Problems::default();
+    let number = problems.check("number", Reference::parse(&body.number));
+    let placed_at = match body.placed_at.as_deref() {
+        None => Some(Utc::now()),
+        Some(raw) => problems.check(
+            "placed_at",
+            DateTime::parse_from_rfc3339(raw.trim())
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| {
+                    format!(
+                        "{:?} is not a time like 2026-11-22T10:30:00Z",
+                        crate::types::truncate(raw)
+                    )
+                }),
+        ),
+    };
+    let email = problems.check("customer.email", Email::parse(&body.customer.email));
+    let name = body.customer.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 200 {
+        problems.add(
+            "customer.name",
+            "give the customer's name (1 to 200 characters)",
+        );
+    }
+    let optional_date = |problems: &mut Problems, field: &str, raw: &Option<String>| {
+        raw.as_deref()
+            .and_then(|raw| problems.check(field, parse_date(raw)))
+    };
+    let authorized_until = optional_date(
+        &mut problems,
+        "payment_authorized_until",
+        &body.payment_authorized_until,
+    );
+    let max_wait_until = optional_date(&mut problems, "max_wait_until", &body.max_wait_until);
+    if body.lines.is_empty() {
+        problems.add("lines", "an order needs at least one line");
+    }
+    if body.lines.len() > 500 {
+        problems.add("lines", "an order has at most 500 lines");
+    }
+    let mut lines = Vec::with_capacity(body.lines.len());
+    for (i, line) in body.lines.iter().enumerate() {
+        let sku = problems.check(
+            format!("lines[{i}].sku"),
+            Sku::parse(&line.sku).map_err(|e| e.to_string()),
+        );
+        if !(1..=100_000).contains(&line.quantity) {
+            problems.add(
+                format!("lines[{i}].quantity"),
+                "the quantity must be a whole number from 1 to 100000",
+            );
+        }
+        if !(0..=100_000_000_00).contains(&line.unit_price_cents) {
+            problems.add(
+                format!("lines[{i}].unit_price_cents"),
+                "the price must be 0 or more cents",
+            );
+        }
+        if let Some(sku) = sku {
+            lines.push(NewOrderLine {
+                sku,
+                quantity: line.quantity as i32,
+                unit_price_cents: line.unit_price_cents,
+            });
+        }
+    }
+    problems.into_result()?;
+    match (number, placed_at, email) {
+        (Some(number), Some(placed_at), Some(customer_email)) => Ok(NewOrder {
+            number,
+            placed_at,
+            customer_email,
+            customer_name: name,
+            lines,
+            payment_authorized_until: authorized_until,
+            max_wait_until,
+            request_hash,
+        }),
+        _ => Err(AppError::Internal(anyhow::anyhow!(
+            "validated order is missing a field"
+        ))),
+    }
+}
+
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Bytes,
+) -> ApiResult<HttpResponse> {
+    let token = BearerToken::from_request(&req);
+    let parsed = parse_json::<OrderBody>(&body);
+    let request_hash = hex::encode(Sha256::digest(&body));
+    let placed = crate::db::blocking(&state.pool, move |conn| {
+        let actor = token.authenticate(conn)?;
+        let order = validate(parsed.map_err(|e| e.0)?, request_hash)?;
+        orders::place_order(conn, &actor, order, crate::clock::today())
+    })
+    .await?;
+    Ok(match placed {
+        Placed::Created(view) => json_response(StatusCode::CREATED, &view),
+        Placed::AlreadyStored(view) => json_response(StatusCode::OK, &view),
+    })
+}
+
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    number: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let token = BearerToken::from_request(&req);
+    let number = number.into_inner();
+    let view = crate::db::blocking(&state.pool, move |conn| {
+        token.authenticate(conn)?;
+        orders::order_view(conn, &number, crate::clock::today())?
+            .ok_or_else(|| AppError::NotFound(format!("order {}", crate::types::truncate(&number))))
+    })
+    .await?;
+    Ok(json_response(StatusCode::OK, &view))
+}

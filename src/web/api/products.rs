@@ -1,0 +1,110 @@
+//! `PUT /api/v1/products/{sku}` and `GET /api/v1/products/{sku}/availability`.
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use crate::error::{ApiResult, AppError};
+use crate::services::catalog::{self, ProductChanges, Upserted};
+use crate::startup::AppState;
+use crate::types::Sku;
+use crate::web::api::{BearerToken, Problems, json_response, parse_json};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProductBody {
+    name: Option<String>,
+    supplier: Option<String>,
+    on_hand: Option<i64>,
+    backorderable: Option<bool>,
+    reorder_point: Option<i64>,
+    safety_stock: Option<i64>,
+    unit_price_cents: Option<i64>,
+}
+
+fn validate(sku: &str, body: ProductBody) -> Result<ProductChanges, AppError> {
+    let mut problems = Problems::default();
+    let sku = problems.check("sku", Sku::parse(sku).map_err(|e| e.to_string()));
+    let name = body.name.map(|n| n.trim().to_owned());
+    if let Some(name) = &name
+        && (name.is_empty() || name.chars().count() > 300)
+    {
+        problems.add("name", "the name must be 1 to 300 characters");
+    }
+    let supplier = body.supplier.map(|s| s.trim().to_owned());
+    if let Some(supplier) = &supplier
+        && (supplier.is_empty() || supplier.chars().count() > 200)
+    {
+        problems.add(
+            "supplier",
+            "the supplier's name must be 1 to 200 characters",
+        );
+    }
+    let mut count = |field: &str, value: Option<i64>| -> Option<i32> {
+        let value = value?;
+        if (0..=10_000_000).contains(&value) {
+            Some(value as i32)
+        } else {
+            problems.add(field, "must be a whole number from 0 to 10000000");
+            None
+        }
+    };
+    let on_hand = count("on_hand", body.on_hand);
+    let reorder_point = count("reorder_point", body.reorder_point);
+    let safety_stock = count("safety_stock", body.safety_stock);
+    if let Some(price) = body.unit_price_cents
+        && !(0..=10_000_000_000).contains(&price)
+    {
+        problems.add("unit_price_cents", "must be 0 or more cents");
+    }
+    problems.into_result()?;
+    let sku = sku.ok_or_else(|| AppError::invalid("sku", "the SKU is not valid"))?;
+    Ok(ProductChanges {
+        sku,
+        name,
+        supplier,
+        on_hand,
+        backorderable: body.backorderable,
+        reorder_point,
+        safety_stock,
+        unit_price_cents: body.unit_price_cents,
+    })
+}
+
+pub async fn upsert(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    sku: web::Path<String>,
+    body: Bytes,
+) -> ApiResult<HttpResponse> {
+    let token = BearerToken::from_request(&req);
+    let parsed = parse_json::<ProductBody>(&body);
+    let sku = sku.into_inner();
+    let outcome = crate::db::blocking(&state.pool, move |conn| {
+        let actor = token.authenticate(conn)?;
+        let changes = validate(&sku, parsed.map_err(|e| e.0)?)?;
+        catalog::upsert_product(conn, &actor, changes, crate::clock::today())
+    })
+    .await?;
+    Ok(match outcome {
+        Upserted::Created(view) => json_response(StatusCode::CREATED, &view),
+        Upserted::Updated(view) => json_response(StatusCode::OK, &view),
+    })
+}
+
+pub async fn availability(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    sku: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let token = BearerToken::from_request(&req);
+    let sku = sku.into_inner();
+    let view = crate::db::blocking(&state.pool, move |conn| {
+        token.authenticate(conn)?;
+        catalog::availability(conn, &sku, crate::clock::today())?
+            .ok_or_else(|| AppError::NotFound(format!("product {}", crate::types::truncate(&sku))))
+    })
+    .await?;
+    Ok(json_response(StatusCode::OK, &view))
+}
