@@ -1,10 +1,21 @@
-//! The demo shop: a realistic small shop so that every page has something real to show.
+//! The demo shop: six suppliers of differing reliability, a few hundred products, a few
+//! hundred customers and two months of history played day by day through the same
+//! services the server uses, so every order, receipt, ETA and promise comes from the
+//! engine.
 
+use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use diesel::prelude::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 use crate::db::audit::Actor;
+use crate::db::schema::{customers, order_lines, orders, purchase_orders, suppliers};
 use crate::db::users::{self, Role};
-use crate::services::accounts;
+use crate::services::catalog::{self, ProductChanges};
+use crate::services::orders::{NewOrder, NewOrderLine};
+use crate::services::purchasing::{self, NewPurchaseOrder, ReceiptLine};
+use crate::services::{accounts, fulfilment};
+use crate::types::{Email, Reference, Sku};
 
 pub struct DemoLogin {
     pub role: &'static str,
@@ -37,7 +48,156 @@ pub fn is_empty(conn: &mut PgConnection) -> anyhow::Result<bool> {
     Ok(users::count(conn)? == 0)
 }
 
-pub fn load_demo(conn: &mut PgConnection, _orders: u32) -> anyhow::Result<Vec<DemoLogin>> {
+/// A supplier's habits: lead time, and how late its deliveries come (mean, spread).
+struct SupplierProfile {
+    name: &'static str,
+    email: &'static str,
+    lead_days: i64,
+    mean_slip: f64,
+    slip_spread: f64,
+}
+
+const SUPPLIERS: [SupplierProfile; 6] = [
+    SupplierProfile {
+        name: "Nordic Kitchenware",
+        email: "orders@nordic-kitchen.test",
+        lead_days: 14,
+        mean_slip: 0.5,
+        slip_spread: 1.5,
+    },
+    SupplierProfile {
+        name: "Atlas Outdoor Supply",
+        email: "sales@atlas-outdoor.test",
+        lead_days: 21,
+        mean_slip: 4.0,
+        slip_spread: 4.0,
+    },
+    SupplierProfile {
+        name: "Brightline Electronics",
+        email: "b2b@brightline.test",
+        lead_days: 28,
+        mean_slip: 7.0,
+        slip_spread: 6.0,
+    },
+    SupplierProfile {
+        name: "Casa Textiles",
+        email: "export@casa-textiles.test",
+        lead_days: 10,
+        mean_slip: 1.0,
+        slip_spread: 2.0,
+    },
+    SupplierProfile {
+        name: "Pioneer Tools",
+        email: "orders@pioneer-tools.test",
+        lead_days: 18,
+        mean_slip: 2.5,
+        slip_spread: 3.0,
+    },
+    SupplierProfile {
+        name: "Greenleaf Garden",
+        email: "hello@greenleaf.test",
+        lead_days: 12,
+        mean_slip: -0.5,
+        slip_spread: 1.0,
+    },
+];
+
+const CATEGORIES: [(&str, &[&str]); 6] = [
+    (
+        "KIT",
+        &[
+            "Cast-iron skillet",
+            "Chef's knife",
+            "Espresso maker",
+            "Dutch oven",
+            "Stand mixer",
+            "Kettle",
+            "Cutting board",
+        ],
+    ),
+    (
+        "OUT",
+        &[
+            "Trail tent",
+            "Sleeping bag",
+            "Camping stove",
+            "Hiking pack",
+            "Headlamp",
+            "Water filter",
+            "Trekking poles",
+        ],
+    ),
+    (
+        "ELE",
+        &[
+            "Bluetooth speaker",
+            "Desk lamp",
+            "USB-C dock",
+            "Noise-cancelling headphones",
+            "Smart plug",
+            "Webcam",
+        ],
+    ),
+    (
+        "TEX",
+        &[
+            "Linen duvet cover",
+            "Wool throw",
+            "Bath towel set",
+            "Cotton tablecloth",
+            "Cushion cover",
+        ],
+    ),
+    (
+        "TOO",
+        &[
+            "Cordless drill",
+            "Socket set",
+            "Tape measure",
+            "Workbench vise",
+            "Spirit level",
+            "Hand saw",
+        ],
+    ),
+    (
+        "GAR",
+        &[
+            "Pruning shears",
+            "Raised bed kit",
+            "Watering can",
+            "Garden hose",
+            "Seed starter tray",
+        ],
+    ),
+];
+const STYLES: [&str; 8] = [
+    "Classic", "Pro", "Compact", "Large", "Slate", "Sand", "Forest", "Midnight",
+];
+const FIRST_NAMES: [&str; 24] = [
+    "Ana", "Ben", "Chloé", "Dev", "Elif", "Farah", "Gus", "Hana", "Ivo", "Jade", "Kai", "Lena",
+    "Marco", "Nia", "Omar", "Pia", "Quinn", "Rosa", "Sami", "Tove", "Umar", "Vera", "Wim", "Yara",
+];
+const LAST_NAMES: [&str; 20] = [
+    "Andersen", "Baker", "Costa", "Dubois", "Eriksen", "Fischer", "García", "Huber", "Ivanova",
+    "Jansen", "Kowalski", "Larsen", "Moreau", "Novak", "O'Brien", "Petrov", "Rossi", "Schmidt",
+    "Tanaka", "Weber",
+];
+
+struct DemoProduct {
+    sku: String,
+    supplier: usize,
+    price_cents: i64,
+    popularity: u32,
+    reorder_point: i32,
+}
+
+/// A normal-ish draw (sum of uniforms), enough for slips.
+fn normalish(rng: &mut StdRng, mean: f64, spread: f64) -> f64 {
+    let sum: f64 = (0..6).map(|_| rng.random::<f64>()).sum();
+    mean + (sum - 3.0) * spread / 0.707
+}
+
+pub fn load_demo(conn: &mut PgConnection, order_count: u32) -> anyhow::Result<Vec<DemoLogin>> {
     let logins = demo_logins();
     let names = ["Riley Rep", "Morgan Manager", "Alex Admin"];
     for (login, name) in logins.iter().zip(names) {
@@ -54,5 +214,278 @@ pub fn load_demo(conn: &mut PgConnection, _orders: u32) -> anyhow::Result<Vec<De
             .map_err(|e| anyhow::anyhow!("adding the demo {}: {e}", login.role))?;
         }
     }
+    if order_count > 0 {
+        load_history(conn, order_count)?;
+    }
     Ok(logins)
+}
+
+fn load_history(conn: &mut PgConnection, order_count: u32) -> anyhow::Result<()> {
+    let err = |e: crate::error::AppError| anyhow::anyhow!("{e}");
+    let mut rng = StdRng::seed_from_u64(20261122);
+    let actor = Actor::System;
+    let today = crate::clock::today();
+    let start = today - Duration::days(60);
+
+    for profile in &SUPPLIERS {
+        diesel::insert_into(suppliers::table)
+            .values((
+                suppliers::name.eq(profile.name),
+                suppliers::email.eq(profile.email),
+                suppliers::lead_time_days.eq(profile.lead_days as i32),
+            ))
+            .on_conflict_do_nothing()
+            .execute(conn)?;
+    }
+
+    let mut products = Vec::new();
+    for (c, (prefix, items)) in CATEGORIES.iter().enumerate() {
+        for (i, item) in items.iter().enumerate() {
+            for (s, style) in STYLES.iter().enumerate() {
+                let sku = format!("{prefix}-{:02}{:02}", i + 1, s + 1);
+                let supplier = if rng.random_bool(0.8) {
+                    c
+                } else {
+                    rng.random_range(0..SUPPLIERS.len())
+                };
+                let price_cents = rng.random_range(8..250) * 100 - 1;
+                let reorder_point = rng.random_range(3..12);
+                let on_hand = if rng.random_bool(0.3) {
+                    0
+                } else {
+                    rng.random_range(2..40)
+                };
+                catalog::upsert_product(
+                    conn,
+                    &actor,
+                    ProductChanges {
+                        sku: Sku::parse(&sku).map_err(|e| anyhow::anyhow!("{e}"))?,
+                        name: Some(format!("{item}, {style}")),
+                        supplier: Some(SUPPLIERS[supplier].name.to_owned()),
+                        on_hand: Some(on_hand),
+                        backorderable: Some(!rng.random_bool(0.05)),
+                        reorder_point: Some(reorder_point),
+                        safety_stock: Some(reorder_point / 2),
+                        unit_price_cents: Some(price_cents),
+                    },
+                    start,
+                )
+                .map_err(err)?;
+                let popularity = if rng.random_bool(0.15) {
+                    rng.random_range(8..20)
+                } else {
+                    rng.random_range(1..5)
+                };
+                products.push(DemoProduct {
+                    sku,
+                    supplier,
+                    price_cents,
+                    popularity,
+                    reorder_point,
+                });
+            }
+        }
+    }
+    let weights: Vec<u32> = products.iter().map(|p| p.popularity).collect();
+    let total_weight: u32 = weights.iter().sum();
+    let pick = |rng: &mut StdRng| {
+        let mut x = rng.random_range(0..total_weight);
+        for (i, w) in weights.iter().enumerate() {
+            if x < *w {
+                return i;
+            }
+            x -= w;
+        }
+        weights.len() - 1
+    };
+
+    let customers: Vec<(String, String)> = (0..400)
+        .map(|i| {
+            let first = FIRST_NAMES[i % FIRST_NAMES.len()];
+            let last = LAST_NAMES[(i / FIRST_NAMES.len() + i) % LAST_NAMES.len()];
+            let email = format!(
+                "{}.{}{}@example.com",
+                first.to_lowercase().replace('é', "e"),
+                last.to_lowercase().replace(['í', '\''], ""),
+                i
+            );
+            (email, format!("{first} {last}"))
+        })
+        .collect();
+
+    // Purchase orders in flight: (reference, supplier, expected day, arrival day, lines).
+    let mut in_flight: Vec<(String, NaiveDate, Vec<(String, i32)>)> = Vec::new();
+    let mut po_number = 1000;
+    let per_day = (order_count as f64 / 60.0).max(1.0);
+    let mut order_number = 10_000;
+
+    for day_index in 0..=60 {
+        let day = start + Duration::days(day_index);
+        // Goods that arrive today are received first.
+        let (arriving, later): (Vec<_>, Vec<_>) = in_flight
+            .into_iter()
+            .partition(|(_, arrives, _)| *arrives <= day);
+        in_flight = later;
+        for (reference, _, lines) in arriving {
+            let lines = lines
+                .into_iter()
+                .map(|(sku, quantity)| {
+                    Ok(ReceiptLine {
+                        sku: Sku::parse(&sku).map_err(|e| anyhow::anyhow!("{e}"))?,
+                        quantity,
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            purchasing::receive(
+                conn,
+                &actor,
+                &reference,
+                lines,
+                Some(format!("demo:{reference}")),
+                day,
+            )
+            .map_err(err)?;
+        }
+
+        // The day's orders.
+        let count = (per_day * rng.random_range(0.6..1.4)).round() as u32;
+        for _ in 0..count {
+            order_number += 1;
+            let (email, name) = &customers[rng.random_range(0..customers.len())];
+            let mut lines: Vec<NewOrderLine> = Vec::new();
+            for _ in 0..rng.random_range(1..=3) {
+                let product = &products[pick(&mut rng)];
+                if lines.iter().any(|l| l.sku.as_str() == product.sku) {
+                    continue;
+                }
+                lines.push(NewOrderLine {
+                    sku: Sku::parse(&product.sku).map_err(|e| anyhow::anyhow!("{e}"))?,
+                    quantity: if rng.random_bool(0.8) {
+                        1
+                    } else {
+                        rng.random_range(2..5)
+                    },
+                    unit_price_cents: product.price_cents,
+                });
+            }
+            let placed_at = Utc.from_utc_datetime(
+                &day.and_hms_opt(rng.random_range(7..22), rng.random_range(0..60), 0)
+                    .unwrap_or_default(),
+            );
+            let order = NewOrder {
+                number: Reference::parse(&format!("SO-{order_number}"))
+                    .map_err(|e| anyhow::anyhow!(e))?,
+                placed_at,
+                customer_email: Email::parse(email).map_err(|e| anyhow::anyhow!(e))?,
+                customer_name: name.clone(),
+                lines,
+                payment_authorized_until: Some(day + Duration::days(7)),
+                max_wait_until: None,
+                request_hash: format!("demo-{order_number}"),
+            };
+            // Some products cannot be backordered: the storefront would refuse those orders.
+            match crate::services::orders::place_order(conn, &actor, order, day) {
+                Ok(_) | Err(crate::error::AppError::Invalid { .. }) => {}
+                Err(other) => return Err(err(other)),
+            }
+        }
+
+        // Ship most orders that have something allocated and were placed before today.
+        let ready: Vec<String> = orders::table
+            .inner_join(order_lines::table)
+            .filter(order_lines::allocated.gt(0))
+            .filter(
+                orders::placed_at
+                    .lt(Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default())),
+            )
+            .select(orders::number)
+            .distinct()
+            .load(conn)?;
+        for number in &ready {
+            if day_index < 60 && rng.random_bool(0.85) {
+                fulfilment::ship_allocated(conn, &actor, number, day).map_err(err)?;
+            }
+        }
+
+        // Once a week each supplier gets a purchase order for what runs short.
+        if day_index % 7 == (day_index / 7) % 3 {
+            for (s, profile) in SUPPLIERS.iter().enumerate() {
+                let mut lines = Vec::new();
+                for product in products.iter().filter(|p| p.supplier == s) {
+                    let row: (i32, i32, i32) = crate::db::schema::products::table
+                        .filter(crate::db::schema::products::sku.eq(&product.sku))
+                        .select((
+                            crate::db::schema::products::on_hand,
+                            crate::db::schema::products::allocated,
+                            crate::db::schema::products::waiting_units,
+                        ))
+                        .first(conn)?;
+                    let incoming: i64 = in_flight
+                        .iter()
+                        .flat_map(|(_, _, lines)| lines.iter())
+                        .filter(|(sku, _)| sku == &product.sku)
+                        .map(|(_, q)| i64::from(*q))
+                        .sum();
+                    let projected = i64::from(row.0 - row.1 - row.2) + incoming;
+                    if projected <= i64::from(product.reorder_point) {
+                        let quantity =
+                            (i64::from(product.reorder_point) * 3 - projected).clamp(5, 500) as i32;
+                        lines.push((product.sku.clone(), quantity));
+                    }
+                }
+                if lines.is_empty() {
+                    continue;
+                }
+                po_number += 1;
+                let reference = format!("PO-{po_number}");
+                let expected_on = day + Duration::days(profile.lead_days);
+                let slip =
+                    normalish(&mut rng, profile.mean_slip, profile.slip_spread).round() as i64;
+                let arrives = expected_on + Duration::days(slip.max(-profile.lead_days + 1));
+                purchasing::create_purchase_order(
+                    conn,
+                    &actor,
+                    NewPurchaseOrder {
+                        reference: Reference::parse(&reference).map_err(|e| anyhow::anyhow!(e))?,
+                        supplier: profile.name.to_owned(),
+                        expected_on,
+                        lines: lines
+                            .iter()
+                            .map(|(sku, q)| {
+                                Ok((Sku::parse(sku).map_err(|e| anyhow::anyhow!("{e}"))?, *q))
+                            })
+                            .collect::<anyhow::Result<Vec<_>>>()?,
+                    },
+                    day,
+                )
+                .map_err(err)?;
+                in_flight.push((reference, arrives, lines));
+            }
+        }
+    }
+    // Customers who buy often are promoted, so the tier setting has something to sort.
+    diesel::sql_query(
+        "UPDATE customers c SET tier = CASE WHEN n >= 8 THEN 2 WHEN n >= 5 THEN 1 ELSE 0 END
+           FROM (SELECT customer_id, count(*) AS n FROM orders GROUP BY customer_id) o
+          WHERE o.customer_id = c.id",
+    )
+    .execute(conn)?;
+    let open_pos: i64 = purchase_orders::table
+        .filter(purchase_orders::status.eq("open"))
+        .count()
+        .get_result(conn)?;
+    let waiting: i64 = order_lines::table
+        .filter(
+            order_lines::qty
+                .gt(order_lines::allocated + order_lines::shipped + order_lines::cancelled),
+        )
+        .count()
+        .get_result(conn)?;
+    let customer_count: i64 = customers::table.count().get_result(conn)?;
+    let order_total: i64 = orders::table.count().get_result(conn)?;
+    println!(
+        "Demo shop: {} products, {customer_count} customers, {order_total} orders ({waiting} lines waiting), {open_pos} open purchase orders.",
+        products.len()
+    );
+    Ok(())
 }

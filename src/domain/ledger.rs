@@ -3,6 +3,7 @@
 //! invariants of DESIGN §4.11 on it, and `simulate` (issue 9) replays a
 //! history through it day by day, so there is no second engine to drift.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -224,6 +225,10 @@ pub struct Shop {
     lines: Vec<LineRecord>,
     purchase_orders: Vec<PurchaseOrderRecord>,
     movements: Vec<StockMovement>,
+    // Indexes so a long replay stays linear: order number -> position, and
+    // each order's line positions (line ids are positions + 1).
+    order_at: HashMap<String, usize>,
+    order_lines: Vec<Vec<usize>>,
 }
 
 impl Shop {
@@ -272,7 +277,12 @@ impl Shop {
 
     /// A line by id.
     pub fn line(&self, id: LineId) -> Option<&LineRecord> {
-        self.lines.iter().find(|l| l.id == id)
+        self.line_position(id).map(|at| &self.lines[at])
+    }
+
+    /// An order by number.
+    pub fn order(&self, number: &str) -> Option<&OrderRecord> {
+        self.order_at.get(number).map(|&at| &self.orders[at])
     }
 
     /// Adds a supplier; adding a known name updates its lead time.
@@ -292,10 +302,10 @@ impl Shop {
         if self.product(&product.sku).is_some() {
             return Err(ShopError::DuplicateProduct(product.sku));
         }
-        if let Some(name) = &product.supplier {
-            if !self.suppliers.iter().any(|s| &s.name == name) {
-                return Err(ShopError::UnknownSupplier(name.clone()));
-            }
+        if let Some(name) = &product.supplier
+            && !self.suppliers.iter().any(|s| &s.name == name)
+        {
+            return Err(ShopError::UnknownSupplier(name.clone()));
         }
         if product.on_hand > 0 {
             self.movements.push(StockMovement {
@@ -332,7 +342,7 @@ impl Shop {
 
     /// Places an order through intake; returns the new lines' ids.
     pub fn place_order(&mut self, new: NewOrder) -> Result<Vec<LineId>, ShopError> {
-        if self.orders.iter().any(|o| o.number == new.order.number) {
+        if self.order_at.contains_key(&new.order.number) {
             return Err(ShopError::DuplicateOrder(new.order.number));
         }
         let products: Vec<ProductForIntake> = self
@@ -348,8 +358,10 @@ impl Shop {
             .collect();
         let plan = take_order(&products, &new.lines).map_err(ShopError::Refused)?;
         let mut ids = Vec::with_capacity(new.lines.len());
+        let mut positions = Vec::with_capacity(new.lines.len());
         for (requested, intake) in new.lines.iter().zip(&plan.lines) {
             let id = self.lines.last().map_or(1, |l| l.id + 1);
+            positions.push(self.lines.len());
             if let Some(product) = self.products.iter_mut().find(|p| p.sku == requested.sku) {
                 product.levels.allocated += intake.allocated;
             }
@@ -370,7 +382,10 @@ impl Shop {
             });
             ids.push(id);
         }
+        self.order_at
+            .insert(new.order.number.clone(), self.orders.len());
         self.orders.push(new.order);
+        self.order_lines.push(positions);
         Ok(ids)
     }
 
@@ -488,31 +503,42 @@ impl Shop {
     /// Ships what is allocated on every line of the order; returns the
     /// units shipped per line (lines that shipped nothing are left out).
     pub fn ship_order(&mut self, number: &str) -> Result<Vec<(LineId, u32)>, ShopError> {
-        if !self.orders.iter().any(|o| o.number == number) {
-            return Err(ShopError::UnknownOrder(number.to_owned()));
-        }
+        let at = *self
+            .order_at
+            .get(number)
+            .ok_or_else(|| ShopError::UnknownOrder(number.to_owned()))?;
         let mut shipped_lines = Vec::new();
-        for line in self.lines.iter_mut().filter(|l| l.order_number == number) {
-            let (after, shipped) = line.units.ship_allocated();
-            if shipped == 0 {
-                continue;
+        for line_at in self.order_lines[at].clone() {
+            let id = self.lines[line_at].id;
+            let shipped = self.ship_line(id)?;
+            if shipped > 0 {
+                shipped_lines.push((id, shipped));
             }
-            let Some(product) = self.products.iter_mut().find(|p| p.sku == line.sku) else {
-                continue;
-            };
-            line.units = after;
-            product.levels.on_hand -= shipped;
-            product.levels.allocated -= shipped;
-            self.movements.push(StockMovement {
-                sku: line.sku.clone(),
-                kind: MovementKind::Shipment,
-                on_hand_change: -i64::from(shipped),
-                allocated_change: -i64::from(shipped),
-                reference: number.to_owned(),
-            });
-            shipped_lines.push((line.id, shipped));
         }
         Ok(shipped_lines)
+    }
+
+    /// Ships what is allocated on one line; returns the units shipped.
+    pub fn ship_line(&mut self, id: LineId) -> Result<u32, ShopError> {
+        let at = self.line_position(id).ok_or(ShopError::UnknownLine(id))?;
+        let product_at = self.product_index(&self.lines[at].sku)?;
+        let line = &mut self.lines[at];
+        let (after, shipped) = line.units.ship_allocated();
+        if shipped == 0 {
+            return Ok(0);
+        }
+        line.units = after;
+        let levels = &mut self.products[product_at].levels;
+        levels.on_hand -= shipped;
+        levels.allocated -= shipped;
+        self.movements.push(StockMovement {
+            sku: line.sku.clone(),
+            kind: MovementKind::Shipment,
+            on_hand_change: -i64::from(shipped),
+            allocated_change: -i64::from(shipped),
+            reference: line.order_number.clone(),
+        });
+        Ok(shipped)
     }
 
     /// Cancels `units` of a line; released units go down the queue.
@@ -521,11 +547,7 @@ impl Shop {
         id: LineId,
         units: Quantity,
     ) -> Result<QueueAllocation, ShopError> {
-        let at = self
-            .lines
-            .iter()
-            .position(|l| l.id == id)
-            .ok_or(ShopError::UnknownLine(id))?;
+        let at = self.line_position(id).ok_or(ShopError::UnknownLine(id))?;
         let product_at = self.product_index(&self.lines[at].sku)?;
         let cancellation = self.lines[at].units.cancel(units)?;
         self.lines[at].units = cancellation.line;
@@ -549,7 +571,7 @@ impl Shop {
             .iter()
             .filter(|l| &l.sku == sku && l.units.waiting() > 0)
             .filter_map(|l| {
-                let order = self.orders.iter().find(|o| o.number == l.order_number)?;
+                let order = self.order(&l.order_number)?;
                 Some((
                     l,
                     QueuePlace {
@@ -638,6 +660,11 @@ impl Shop {
             })
     }
 
+    fn line_position(&self, id: LineId) -> Option<usize> {
+        let at = usize::try_from(id.checked_sub(1)?).ok()?;
+        (self.lines.get(at)?.id == id).then_some(at)
+    }
+
     fn product_index(&self, sku: &Sku) -> Result<usize, ShopError> {
         self.products
             .iter()
@@ -667,11 +694,10 @@ impl Shop {
         let queue = self.queue(&sku);
         let outcome = allocate_down_queue(self.products[product_at].levels.available(), &queue);
         for allocation in &outcome.allocations {
-            let line = self
-                .lines
-                .iter_mut()
-                .find(|l| l.id == allocation.line_id)
+            let at = self
+                .line_position(allocation.line_id)
                 .ok_or(ShopError::UnknownLine(allocation.line_id))?;
+            let line = &mut self.lines[at];
             line.units = line.units.allocate(allocation.units)?;
             self.products[product_at].levels.allocated += allocation.units;
             self.movements.push(StockMovement {
@@ -766,6 +792,26 @@ mod tests {
                 on_hand: 5,
                 allocated: 1
             }
+        );
+    }
+
+    #[test]
+    fn partial_shipment_leaves_the_rest_queued() {
+        let mut shop = shop(QueuePolicy::default());
+        let ids = shop.place_order(order("O-1", 1, 0, &[("P0", 5)])).unwrap();
+        assert_eq!(shop.ship_order("O-1").unwrap(), [(ids[0], 3)]);
+        assert_eq!(shop.queue(&sku("P0")).len(), 1);
+        shop.adjust_stock(&sku("P0"), 2, "found").unwrap();
+        assert_eq!(shop.ship_line(ids[0]).unwrap(), 2);
+        let line = shop.line(ids[0]).unwrap().units;
+        assert_eq!((line.shipped, line.waiting()), (5, 0));
+        assert_eq!(
+            shop.product(&sku("P0")).unwrap().levels,
+            StockLevels::default()
+        );
+        assert_eq!(
+            shop.ship_order("O-9"),
+            Err(ShopError::UnknownOrder("O-9".to_owned()))
         );
     }
 

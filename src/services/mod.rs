@@ -6,6 +6,7 @@ pub mod api_tokens;
 pub mod catalog;
 pub mod engine;
 pub mod eta;
+pub mod fulfilment;
 pub mod orders;
 pub mod passwords;
 pub mod purchasing;

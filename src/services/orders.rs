@@ -263,7 +263,6 @@ fn intake(
         .returning(orders::id)
         .get_result(conn)?;
 
-    let now = Utc::now();
     let rows: Vec<_> = order
         .lines
         .iter()
@@ -277,7 +276,7 @@ fn intake(
                 order_lines::qty.eq(line.quantity),
                 order_lines::allocated.eq(taken.allocated as i32),
                 order_lines::unit_price_cents.eq(line.unit_price_cents),
-                order_lines::waiting_since.eq((taken.backordered > 0).then_some(now)),
+                order_lines::waiting_since.eq((taken.backordered > 0).then_some(order.placed_at)),
             )
         })
         .collect();
