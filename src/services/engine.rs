@@ -224,11 +224,16 @@ pub fn refresh_etas(
         if row.promised_on.is_none() && promised.is_some() {
             refresh.first_promises.push((row.line_id, row.order_id));
         }
-        let eta_changed = row.eta_likely != eta.likely
+        // The history keeps changes of the dates; a reworded reason alone is not news.
+        let dates_changed = row.eta_likely != eta.likely
             || row.eta_worst != eta.worst
-            || row.eta_is_estimate != eta.is_estimate
-            || row.eta_reason.as_deref() != Some(eta.reason.as_str());
-        if !eta_changed && row.queue_position == Some(position) && row.promised_on == promised {
+            || row.eta_is_estimate != eta.is_estimate;
+        let reason_changed = row.eta_reason.as_deref() != Some(eta.reason.as_str());
+        if !dates_changed
+            && !reason_changed
+            && row.queue_position == Some(position)
+            && row.promised_on == promised
+        {
             continue;
         }
         if let (Some(promised_on), Some(new_worst)) = (row.promised_on, eta.worst)
@@ -243,7 +248,7 @@ pub fn refresh_etas(
                 days_late: (new_worst - promised_on).num_days(),
             });
         }
-        changed.push(row.line_id, eta, position, promised, eta_changed);
+        changed.push(row.line_id, eta, position, promised, dates_changed);
     }
     changed.store(conn)?;
     Ok(refresh)
@@ -277,7 +282,7 @@ impl ChangedLines {
         eta: &StoredEta,
         position: i32,
         promised: Option<NaiveDate>,
-        eta_changed: bool,
+        dates_changed: bool,
     ) {
         self.ids.push(id);
         self.likely.push(eta.likely);
@@ -286,7 +291,7 @@ impl ChangedLines {
         self.reason.push(eta.reason.clone());
         self.position.push(position);
         self.promised.push(promised);
-        self.history.push(eta_changed);
+        self.history.push(dates_changed);
     }
 
     /// Two statements for any number of lines: the update, and the history of ETA changes.

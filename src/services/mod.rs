@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod engine;
 pub mod eta;
 pub mod fulfilment;
+pub mod lookup;
 pub mod orders;
 pub mod passwords;
 pub mod purchasing;

@@ -6,6 +6,7 @@ pub mod assets;
 pub mod auth;
 pub mod health;
 pub mod home;
+pub mod orders;
 pub mod pages;
 pub mod render;
 pub mod session;
@@ -35,7 +36,11 @@ pub fn security_headers() -> DefaultHeaders {
 
 /// Navigation entries for the sections beyond the review, in the order people use them.
 pub fn extra_nav(_user: &CurrentUser) -> Vec<NavItem> {
-    Vec::new()
+    vec![NavItem {
+        href: "/orders",
+        label: "Orders",
+        section: "orders",
+    }]
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -50,6 +55,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/login", web::post().to(auth::submit))
                 .route("/logout", web::post().to(auth::logout))
                 .route("/", web::get().to(home::show))
+                .route("/orders", web::get().to(orders::search))
+                .route("/orders/{number}", web::get().to(orders::show))
+                .route("/orders/{number}/ship", web::post().to(orders::ship))
+                .route(
+                    "/orders/{number}/lines/{line}/cancel",
+                    web::post().to(orders::cancel_line),
+                )
+                .route("/orders/{number}/notes", web::post().to(orders::add_note))
                 .route("/admin/users", web::get().to(admin::list))
                 .route("/admin/users", web::post().to(admin::add)),
         );

@@ -1,0 +1,289 @@
+//! "When will it ship?": finding an order by number, email or name, and everything the
+//! order page shows about it.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Date, Int4, Nullable, Text, Timestamptz};
+use serde_json::json;
+
+use crate::db::audit::{self, Actor};
+use crate::db::schema::{notes, orders};
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct OrderMatch {
+    #[diesel(sql_type = Text)]
+    pub number: String,
+    #[diesel(sql_type = Text)]
+    pub customer_name: String,
+    #[diesel(sql_type = Text)]
+    pub customer_email: String,
+    #[diesel(sql_type = Timestamptz)]
+    pub placed_at: DateTime<Utc>,
+    #[diesel(sql_type = BigInt)]
+    pub waiting_lines: i64,
+    #[diesel(sql_type = Nullable<Date>)]
+    pub latest_eta: Option<NaiveDate>,
+}
+
+fn like_escape(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// Orders whose number starts with `query`, or whose customer's email or name contains
+/// it (case-insensitive), newest first. Filtering happens before sorting so the planner
+/// uses the search indexes rather than walking orders by date.
+pub fn search(conn: &mut PgConnection, query: &str, limit: i64) -> QueryResult<Vec<OrderMatch>> {
+    let query = query.trim().to_lowercase();
+    if query.is_empty() {
+        return Ok(Vec::new());
+    }
+    let prefix = format!("{}%", like_escape(&query));
+    let contains = format!("%{}%", like_escape(&query));
+    diesel::sql_query(
+        "WITH customer_hits AS MATERIALIZED (
+             SELECT id FROM customers WHERE lower(email) LIKE $2 OR lower(name) LIKE $2
+         ), hits AS MATERIALIZED (
+             SELECT id FROM orders WHERE lower(number) LIKE $1
+             UNION
+             SELECT o.id FROM orders o JOIN customer_hits c ON c.id = o.customer_id
+         )
+         SELECT o.number, c.name AS customer_name, c.email AS customer_email, o.placed_at,
+                count(l.id) FILTER (WHERE l.qty > l.allocated + l.shipped + l.cancelled) AS waiting_lines,
+                max(l.eta_worst) FILTER (WHERE l.qty > l.allocated + l.shipped + l.cancelled) AS latest_eta
+           FROM hits h
+           JOIN orders o ON o.id = h.id
+           JOIN customers c ON c.id = o.customer_id
+           JOIN order_lines l ON l.order_id = o.id
+          GROUP BY o.id, c.id
+          ORDER BY o.placed_at DESC, o.id DESC
+          LIMIT $3",
+    )
+    .bind::<Text, _>(prefix)
+    .bind::<Text, _>(contains)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct OrderHeader {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = Text)]
+    pub number: String,
+    #[diesel(sql_type = Timestamptz)]
+    pub placed_at: DateTime<Utc>,
+    #[diesel(sql_type = Text)]
+    pub payment_state: String,
+    #[diesel(sql_type = Nullable<Date>)]
+    pub payment_authorized_until: Option<NaiveDate>,
+    #[diesel(sql_type = Nullable<Date>)]
+    pub max_wait_until: Option<NaiveDate>,
+    #[diesel(sql_type = Text)]
+    pub customer_name: String,
+    #[diesel(sql_type = Text)]
+    pub customer_email: String,
+    #[diesel(sql_type = diesel::sql_types::SmallInt)]
+    pub customer_tier: i16,
+    #[diesel(sql_type = BigInt)]
+    pub customer_orders: i64,
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct LineDetail {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = Text)]
+    pub sku: String,
+    #[diesel(sql_type = Text)]
+    pub product_name: String,
+    #[diesel(sql_type = Int4)]
+    pub qty: i32,
+    #[diesel(sql_type = Int4)]
+    pub allocated: i32,
+    #[diesel(sql_type = Int4)]
+    pub shipped: i32,
+    #[diesel(sql_type = Int4)]
+    pub cancelled: i32,
+    #[diesel(sql_type = BigInt)]
+    pub unit_price_cents: i64,
+    #[diesel(sql_type = Nullable<Date>)]
+    pub promised_on: Option<NaiveDate>,
+    #[diesel(sql_type = Nullable<Date>)]
+    pub eta_likely: Option<NaiveDate>,
+    #[diesel(sql_type = Nullable<Date>)]
+    pub eta_worst: Option<NaiveDate>,
+    #[diesel(sql_type = Bool)]
+    pub eta_is_estimate: bool,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub eta_reason: Option<String>,
+    #[diesel(sql_type = Nullable<Int4>)]
+    pub queue_position: Option<i32>,
+    #[diesel(sql_type = Text)]
+    pub customer_choice: String,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub waiting_since: Option<DateTime<Utc>>,
+}
+
+impl LineDetail {
+    pub fn waiting(&self) -> i32 {
+        self.qty - self.allocated - self.shipped - self.cancelled
+    }
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct EtaChange {
+    #[diesel(sql_type = BigInt)]
+    pub order_line_id: i64,
+    #[diesel(sql_type = Nullable<Date>)]
+    pub eta_likely: Option<NaiveDate>,
+    #[diesel(sql_type = Nullable<Date>)]
+    pub eta_worst: Option<NaiveDate>,
+    #[diesel(sql_type = Timestamptz)]
+    pub changed_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct NoteRow {
+    #[diesel(sql_type = Text)]
+    pub body: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub author: Option<String>,
+    #[diesel(sql_type = Timestamptz)]
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct MessageRow {
+    #[diesel(sql_type = Text)]
+    pub kind: String,
+    #[diesel(sql_type = Text)]
+    pub subject: String,
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    #[diesel(sql_type = Timestamptz)]
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct ShipmentRow {
+    #[diesel(sql_type = Timestamptz)]
+    pub created_at: DateTime<Utc>,
+    #[diesel(sql_type = Bool)]
+    pub is_partial: bool,
+    #[diesel(sql_type = Text)]
+    pub contents: String,
+}
+
+pub struct OrderDetail {
+    pub header: OrderHeader,
+    pub lines: Vec<LineDetail>,
+    pub eta_changes: Vec<EtaChange>,
+    pub notes: Vec<NoteRow>,
+    pub messages: Vec<MessageRow>,
+    pub shipments: Vec<ShipmentRow>,
+}
+
+pub fn order_detail(conn: &mut PgConnection, number: &str) -> AppResult<OrderDetail> {
+    let header: OrderHeader = diesel::sql_query(
+        "SELECT o.id, o.number, o.placed_at, o.payment_state, o.payment_authorized_until, o.max_wait_until,
+                c.name AS customer_name, c.email AS customer_email, c.tier AS customer_tier,
+                (SELECT count(*) FROM orders x WHERE x.customer_id = c.id) AS customer_orders
+           FROM orders o JOIN customers c ON c.id = o.customer_id
+          WHERE o.number = $1",
+    )
+    .bind::<Text, _>(number)
+    .get_result(conn)
+    .optional()?
+    .ok_or_else(|| AppError::NotFound(format!("order {}", crate::types::truncate(number))))?;
+    let lines = diesel::sql_query(
+        "SELECT l.id, p.sku, p.name AS product_name, l.qty, l.allocated, l.shipped, l.cancelled, l.unit_price_cents,
+                l.promised_on, l.eta_likely, l.eta_worst, l.eta_is_estimate, l.eta_reason, l.queue_position,
+                l.customer_choice, l.waiting_since
+           FROM order_lines l JOIN products p ON p.id = l.product_id
+          WHERE l.order_id = $1 ORDER BY l.id",
+    )
+    .bind::<BigInt, _>(header.id)
+    .load(conn)?;
+    let eta_changes = diesel::sql_query(
+        "SELECT h.order_line_id, h.eta_likely, h.eta_worst, h.changed_at
+           FROM order_line_eta_changes h JOIN order_lines l ON l.id = h.order_line_id
+          WHERE l.order_id = $1 ORDER BY h.id",
+    )
+    .bind::<BigInt, _>(header.id)
+    .load(conn)?;
+    let notes = diesel::sql_query(
+        "SELECT n.body, u.name AS author, n.created_at FROM notes n LEFT JOIN users u ON u.id = n.user_id
+          WHERE n.order_id = $1 ORDER BY n.id DESC",
+    )
+    .bind::<BigInt, _>(header.id)
+    .load(conn)?;
+    let messages = diesel::sql_query(
+        "SELECT kind, subject, status, created_at FROM messages WHERE order_id = $1 ORDER BY id DESC",
+    )
+    .bind::<BigInt, _>(header.id)
+    .load(conn)?;
+    let shipments = diesel::sql_query(
+        "SELECT s.created_at, s.is_partial,
+                string_agg(sl.quantity || ' × ' || p.sku, ', ' ORDER BY sl.id) AS contents
+           FROM shipments s
+           JOIN shipment_lines sl ON sl.shipment_id = s.id
+           JOIN order_lines l ON l.id = sl.order_line_id
+           JOIN products p ON p.id = l.product_id
+          WHERE s.order_id = $1 GROUP BY s.id ORDER BY s.id",
+    )
+    .bind::<BigInt, _>(header.id)
+    .load(conn)?;
+    Ok(OrderDetail {
+        header,
+        lines,
+        eta_changes,
+        notes,
+        messages,
+        shipments,
+    })
+}
+
+/// A rep's note on an order.
+pub fn add_note(conn: &mut PgConnection, actor: &Actor, number: &str, body: &str) -> AppResult<()> {
+    let body = body.trim();
+    if body.is_empty() || body.chars().count() > 5000 {
+        return Err(AppError::invalid(
+            "body",
+            "write a note of 1 to 5000 characters",
+        ));
+    }
+    conn.transaction(|conn| {
+        let order_id: i64 = orders::table
+            .filter(orders::number.eq(number))
+            .select(orders::id)
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| {
+                AppError::NotFound(format!("order {}", crate::types::truncate(number)))
+            })?;
+        let user_id = match actor {
+            Actor::User { id, .. } => Some(*id),
+            _ => None,
+        };
+        diesel::insert_into(notes::table)
+            .values((
+                notes::order_id.eq(order_id),
+                notes::user_id.eq(user_id),
+                notes::body.eq(body),
+            ))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            actor,
+            "note_added",
+            "order",
+            Some(number.to_owned()),
+            None,
+            Some(json!({ "note": body })),
+        )?;
+        Ok(())
+    })
+}
