@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod api_tokens;
+pub mod backorders;
 pub mod catalog;
 pub mod engine;
 pub mod eta;

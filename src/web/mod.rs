@@ -8,6 +8,7 @@ pub mod health;
 pub mod home;
 pub mod orders;
 pub mod pages;
+pub mod queue;
 pub mod render;
 pub mod session;
 
@@ -55,6 +56,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/login", web::post().to(auth::submit))
                 .route("/logout", web::post().to(auth::logout))
                 .route("/", web::get().to(home::show))
+                .route("/queue", web::get().to(queue::show))
+                .route("/queue.csv", web::get().to(queue::export))
+                .route("/queue/bulk", web::post().to(queue::bulk))
                 .route("/orders", web::get().to(orders::search))
                 .route("/orders/{number}", web::get().to(orders::show))
                 .route("/orders/{number}/ship", web::post().to(orders::ship))

@@ -1,0 +1,335 @@
+//! The backorder queue across products: every waiting line with its age, place, ETA,
+//! promise and flags; filters, counts, keyset pages, and bulk actions.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::query_builder::BoxedSqlQuery;
+use diesel::sql_types::{Array, BigInt, Bool, Date, Int4, Nullable, SmallInt, Text, Timestamptz};
+
+use crate::db::audit::Actor;
+use crate::error::{AppError, AppResult};
+
+/// What the queue page filters on; every field is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueFilter {
+    pub sku: Option<String>,
+    pub supplier_id: Option<i64>,
+    pub overdue: bool,
+    pub no_eta: bool,
+    pub lapsing: bool,
+    pub too_long: bool,
+    pub min_age_days: Option<i32>,
+    pub tier: Option<i16>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum QueueSort {
+    /// Oldest first: the order the shop serves.
+    #[default]
+    Oldest,
+    /// Soonest worst-case date first; no ETA last.
+    Eta,
+    /// Most days past promise first.
+    Delay,
+}
+
+impl QueueSort {
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "eta" => Self::Eta,
+            "delay" => Self::Delay,
+            _ => Self::Oldest,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Oldest => "oldest",
+            Self::Eta => "eta",
+            Self::Delay => "delay",
+        }
+    }
+
+    /// The sort key as SQL; (key, id) ascending is the page order.
+    fn key_sql(self) -> &'static str {
+        match self {
+            Self::Oldest => "extract(epoch FROM l.placed_at)::int8",
+            Self::Eta => "coalesce(l.eta_worst - DATE '2000-01-01', 999999)::int8",
+            Self::Delay => "(-greatest(coalesce(l.eta_worst - l.promised_on, 0), 0))::int8",
+        }
+    }
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct QueueLine {
+    #[diesel(sql_type = BigInt)]
+    pub line_id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub sort_key: i64,
+    #[diesel(sql_type = Text)]
+    pub order_number: String,
+    #[diesel(sql_type = Text)]
+    pub customer_name: String,
+    #[diesel(sql_type = Text)]
+    pub customer_email: String,
+    #[diesel(sql_type = SmallInt)]
+    pub customer_tier: i16,
+    #[diesel(sql_type = Text)]
+    pub sku: String,
+    #[diesel(sql_type = Text)]
+    pub product_name: String,
+    #[diesel(sql_type = Int4)]
+    pub waiting: i32,
+    #[diesel(sql_type = Timestamptz)]
+    pub placed_at: DateTime<Utc>,
+    #[diesel(sql_type = BigInt)]
+    pub age_days: i64,
+    #[diesel(sql_type = Nullable<Int4>)]
+    pub position: Option<i32>,
+    #[diesel(sql_type = Nullable<Date>)]
+    pub eta_likely: Option<NaiveDate>,
+    #[diesel(sql_type = Nullable<Date>)]
+    pub eta_worst: Option<NaiveDate>,
+    #[diesel(sql_type = Bool)]
+    pub eta_is_estimate: bool,
+    #[diesel(sql_type = Nullable<Date>)]
+    pub promised_on: Option<NaiveDate>,
+    #[diesel(sql_type = BigInt)]
+    pub delay_days: i64,
+    #[diesel(sql_type = Bool)]
+    pub overdue: bool,
+    #[diesel(sql_type = Bool)]
+    pub lapsing: bool,
+    #[diesel(sql_type = Bool)]
+    pub too_long: bool,
+    #[diesel(sql_type = BigInt)]
+    pub value_cents: i64,
+}
+
+/// Lines matching each quick filter, within the product/supplier/tier/age selection.
+#[derive(Debug, Clone, Default, QueryableByName)]
+pub struct QueueCounts {
+    #[diesel(sql_type = BigInt)]
+    pub all: i64,
+    #[diesel(sql_type = BigInt)]
+    pub overdue: i64,
+    #[diesel(sql_type = BigInt)]
+    pub no_eta: i64,
+    #[diesel(sql_type = BigInt)]
+    pub lapsing: i64,
+    #[diesel(sql_type = BigInt)]
+    pub too_long: i64,
+    #[diesel(sql_type = BigInt)]
+    pub customers: i64,
+}
+
+/// The flags as SQL over `l` (order_lines), `o` (orders); `$1` is today, `$2` the shop's
+/// wait limit in days.
+const FLAGS: &str = "
+    (l.promised_on < $1) AS overdue,
+    (o.payment_state = 'authorized' AND o.payment_authorized_until IS NOT NULL
+        AND (l.eta_worst IS NULL OR o.payment_authorized_until < l.eta_worst)) AS lapsing,
+    (l.placed_at < ($1 - $2)::timestamptz OR (o.max_wait_until IS NOT NULL AND (l.eta_worst IS NULL OR l.eta_worst > o.max_wait_until))) AS too_long";
+
+/// The selection shared by the page, the counts and the bulk actions. Binds start at $3.
+fn where_clause(filter: &QueueFilter, quick: bool) -> String {
+    let mut sql = String::from(" WHERE l.qty > l.allocated + l.shipped + l.cancelled");
+    if filter.sku.is_some() {
+        sql.push_str(" AND p.sku = $3");
+    }
+    if filter.supplier_id.is_some() {
+        sql.push_str(" AND p.supplier_id = $4");
+    }
+    if filter.tier.is_some() {
+        sql.push_str(" AND c.tier = $5");
+    }
+    if filter.min_age_days.is_some() {
+        sql.push_str(" AND l.placed_at < ($1 - $6)::timestamptz");
+    }
+    if quick {
+        if filter.overdue {
+            sql.push_str(" AND l.promised_on < $1");
+        }
+        if filter.no_eta {
+            sql.push_str(" AND l.eta_worst IS NULL");
+        }
+        if filter.lapsing {
+            sql.push_str(
+                " AND o.payment_state = 'authorized' AND o.payment_authorized_until IS NOT NULL
+                  AND (l.eta_worst IS NULL OR o.payment_authorized_until < l.eta_worst)",
+            );
+        }
+        if filter.too_long {
+            sql.push_str(
+                " AND (l.placed_at < ($1 - $2)::timestamptz OR (o.max_wait_until IS NOT NULL
+                  AND (l.eta_worst IS NULL OR l.eta_worst > o.max_wait_until)))",
+            );
+        }
+    }
+    sql
+}
+
+const FROM: &str = " FROM order_lines l
+    JOIN orders o ON o.id = l.order_id
+    JOIN customers c ON c.id = l.customer_id
+    JOIN products p ON p.id = l.product_id";
+
+fn bind_filter<'a>(
+    query: BoxedSqlQuery<'a, Pg, diesel::query_builder::SqlQuery>,
+    filter: &QueueFilter,
+    today: NaiveDate,
+    limit_days: i32,
+) -> BoxedSqlQuery<'a, Pg, diesel::query_builder::SqlQuery> {
+    query
+        .bind::<Date, _>(today)
+        .bind::<Int4, _>(limit_days)
+        .bind::<Nullable<Text>, _>(filter.sku.clone())
+        .bind::<Nullable<BigInt>, _>(filter.supplier_id)
+        .bind::<Nullable<SmallInt>, _>(filter.tier)
+        .bind::<Nullable<Int4>, _>(filter.min_age_days)
+}
+
+/// One page of the queue after the cursor `(key, id)`, and whether more follow.
+pub fn page(
+    conn: &mut PgConnection,
+    filter: &QueueFilter,
+    sort: QueueSort,
+    after: Option<(i64, i64)>,
+    page_size: i64,
+    today: NaiveDate,
+    limit_days: i32,
+) -> QueryResult<(Vec<QueueLine>, bool)> {
+    let key = sort.key_sql();
+    let mut sql = format!(
+        "SELECT l.id AS line_id, {key} AS sort_key, o.number AS order_number, c.name AS customer_name,
+                c.email AS customer_email, c.tier AS customer_tier, p.sku, p.name AS product_name,
+                (l.qty - l.allocated - l.shipped - l.cancelled) AS waiting, l.placed_at,
+                ($1 - l.placed_at::date)::int8 AS age_days, l.queue_position AS position,
+                l.eta_likely, l.eta_worst, l.eta_is_estimate, l.promised_on,
+                greatest(coalesce(l.eta_worst - l.promised_on, 0), 0)::int8 AS delay_days,
+                ((l.qty - l.allocated - l.shipped - l.cancelled) * l.unit_price_cents)::int8 AS value_cents,
+                {FLAGS}
+           {FROM}{}",
+        where_clause(filter, true)
+    );
+    sql.push_str(&format!(
+        " AND ({key}, l.id) > ($7, $8) ORDER BY {key}, l.id LIMIT $9"
+    ));
+    let (after_key, after_id) = after.unwrap_or((i64::MIN, i64::MIN));
+    let query = bind_filter(
+        diesel::sql_query(sql).into_boxed(),
+        filter,
+        today,
+        limit_days,
+    )
+    .bind::<BigInt, _>(after_key)
+    .bind::<BigInt, _>(after_id)
+    .bind::<BigInt, _>(page_size + 1);
+    let mut lines: Vec<QueueLine> = query.load(conn)?;
+    let more = lines.len() as i64 > page_size;
+    lines.truncate(page_size as usize);
+    Ok((lines, more))
+}
+
+pub fn counts(
+    conn: &mut PgConnection,
+    filter: &QueueFilter,
+    today: NaiveDate,
+    limit_days: i32,
+) -> QueryResult<QueueCounts> {
+    let sql = format!(
+        "SELECT count(*) AS all,
+                count(*) FILTER (WHERE l.promised_on < $1) AS overdue,
+                count(*) FILTER (WHERE l.eta_worst IS NULL) AS no_eta,
+                count(*) FILTER (WHERE o.payment_state = 'authorized' AND o.payment_authorized_until IS NOT NULL
+                                   AND (l.eta_worst IS NULL OR o.payment_authorized_until < l.eta_worst)) AS lapsing,
+                count(*) FILTER (WHERE l.placed_at < ($1 - $2)::timestamptz OR (o.max_wait_until IS NOT NULL
+                                   AND (l.eta_worst IS NULL OR l.eta_worst > o.max_wait_until))) AS too_long,
+                count(DISTINCT l.customer_id) AS customers
+           {FROM}{}",
+        where_clause(filter, false)
+    );
+    bind_filter(
+        diesel::sql_query(sql).into_boxed(),
+        filter,
+        today,
+        limit_days,
+    )
+    .get_result(conn)
+}
+
+/// What a bulk action would touch: the selected lines that still wait, or every line the
+/// filter matches.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Target {
+    #[diesel(sql_type = BigInt)]
+    pub line_id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub order_id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub customer_id: i64,
+}
+
+pub fn targets(
+    conn: &mut PgConnection,
+    filter: &QueueFilter,
+    selected: Option<&[i64]>,
+    today: NaiveDate,
+    limit_days: i32,
+) -> QueryResult<Vec<Target>> {
+    let mut sql = format!(
+        "SELECT l.id AS line_id, l.order_id, l.customer_id {FROM}{}",
+        where_clause(filter, true)
+    );
+    sql.push_str(" AND ($7::int8[] IS NULL OR l.id = ANY($7)) ORDER BY l.placed_at, l.id");
+    bind_filter(
+        diesel::sql_query(sql).into_boxed(),
+        filter,
+        today,
+        limit_days,
+    )
+    .bind::<Nullable<Array<BigInt>>, _>(selected.map(<[i64]>::to_vec))
+    .load(conn)
+}
+
+/// Cancels the waiting part of every target line, in one transaction.
+pub fn cancel_lines(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    targets: &[Target],
+    reason: &str,
+    today: NaiveDate,
+) -> AppResult<usize> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(AppError::invalid(
+            "reason",
+            "give a reason for the cancellation (up to 500 characters)",
+        ));
+    }
+    conn.transaction(|conn| {
+        for target in targets {
+            let waiting: i32 = crate::db::schema::order_lines::table
+                .find(target.line_id)
+                .select(
+                    crate::db::schema::order_lines::qty
+                        - crate::db::schema::order_lines::allocated
+                        - crate::db::schema::order_lines::shipped
+                        - crate::db::schema::order_lines::cancelled,
+                )
+                .first(conn)?;
+            if waiting > 0 {
+                super::fulfilment::cancel_line(
+                    conn,
+                    actor,
+                    target.line_id,
+                    Some(waiting),
+                    reason,
+                    today,
+                )?;
+            }
+        }
+        Ok(targets.len())
+    })
+}

@@ -1,0 +1,438 @@
+//! The backorder queue page: every waiting line, filtered, sorted and paged by keyset;
+//! a CSV export of the view; bulk actions with a preview of what they touch.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::error::{AppError, AppResult};
+use crate::services::backorders::{self, QueueCounts, QueueFilter, QueueLine, QueueSort};
+use crate::startup::AppState;
+use crate::web::orders::{Words, url_segment};
+use crate::web::render::{self, Frame};
+use crate::web::session::CurrentUser;
+
+pub const PAGE_SIZE: i64 = 50;
+
+/// The view as it travels in the URL, so a link or the back button gives the same page.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct QueueParams {
+    #[serde(default)]
+    pub sku: String,
+    #[serde(default)]
+    pub supplier: String,
+    #[serde(default)]
+    pub overdue: String,
+    #[serde(default)]
+    pub no_eta: String,
+    #[serde(default)]
+    pub lapsing: String,
+    #[serde(default)]
+    pub too_long: String,
+    #[serde(default)]
+    pub min_age: String,
+    #[serde(default)]
+    pub tier: String,
+    #[serde(default)]
+    pub sort: String,
+    #[serde(default)]
+    pub after: String,
+}
+
+fn flag(text: &str) -> bool {
+    matches!(text, "1" | "on" | "true" | "yes")
+}
+
+impl QueueParams {
+    pub fn filter(&self) -> QueueFilter {
+        QueueFilter {
+            sku: Some(self.sku.trim().to_owned()).filter(|s| !s.is_empty()),
+            supplier_id: self.supplier.trim().parse().ok(),
+            overdue: flag(&self.overdue),
+            no_eta: flag(&self.no_eta),
+            lapsing: flag(&self.lapsing),
+            too_long: flag(&self.too_long),
+            min_age_days: self
+                .min_age
+                .trim()
+                .parse()
+                .ok()
+                .filter(|d: &i32| (0..=3650).contains(d)),
+            tier: self
+                .tier
+                .trim()
+                .parse()
+                .ok()
+                .filter(|t: &i16| (0..=9).contains(t)),
+        }
+    }
+
+    fn cursor(&self) -> Option<(i64, i64)> {
+        let (key, id) = self.after.split_once('_')?;
+        Some((key.parse().ok()?, id.parse().ok()?))
+    }
+
+    /// The query string of this view with some fields changed (`None` drops a field).
+    pub fn with(&self, changes: &[(&str, Option<&str>)]) -> String {
+        let mut fields: Vec<(&str, String)> = vec![
+            ("sku", self.sku.clone()),
+            ("supplier", self.supplier.clone()),
+            ("overdue", self.overdue.clone()),
+            ("no_eta", self.no_eta.clone()),
+            ("lapsing", self.lapsing.clone()),
+            ("too_long", self.too_long.clone()),
+            ("min_age", self.min_age.clone()),
+            ("tier", self.tier.clone()),
+            ("sort", self.sort.clone()),
+            ("after", self.after.clone()),
+        ];
+        for (name, value) in changes {
+            if let Some(field) = fields.iter_mut().find(|(n, _)| n == name) {
+                field.1 = value.unwrap_or_default().to_owned();
+            }
+        }
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in fields.iter().filter(|(_, v)| !v.is_empty()) {
+            query.append_pair(name, value);
+        }
+        query.finish()
+    }
+
+    pub fn sort(&self) -> QueueSort {
+        QueueSort::parse(&self.sort)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/queue.html", blocks = ["table"])]
+struct QueuePage {
+    frame: Frame,
+    params: QueueParams,
+    lines: Vec<QueueLine>,
+    counts: QueueCounts,
+    next_cursor: Option<String>,
+    suppliers: Vec<(i64, String)>,
+    words: Words,
+}
+
+impl QueuePage {
+    fn link(&self, changes: &[(&str, Option<&str>)]) -> String {
+        let query = self.params.with(changes);
+        if query.is_empty() {
+            "/queue".to_owned()
+        } else {
+            format!("/queue?{query}")
+        }
+    }
+
+    fn quick(&self, name: &str) -> String {
+        let on = match name {
+            "overdue" => flag(&self.params.overdue),
+            "no_eta" => flag(&self.params.no_eta),
+            "lapsing" => flag(&self.params.lapsing),
+            _ => flag(&self.params.too_long),
+        };
+        self.link(&[(name, if on { None } else { Some("1") }), ("after", None)])
+    }
+
+    fn is_on(&self, name: &str) -> bool {
+        match name {
+            "overdue" => flag(&self.params.overdue),
+            "no_eta" => flag(&self.params.no_eta),
+            "lapsing" => flag(&self.params.lapsing),
+            _ => flag(&self.params.too_long),
+        }
+    }
+
+    fn order_link(&self, number: &str) -> String {
+        format!("/orders/{}", url_segment(number))
+    }
+
+    fn place(&self, position: &Option<i32>) -> String {
+        match position {
+            Some(p) if *p > 0 => crate::domain::format::ordinal(*p as u32),
+            _ => "—".to_owned(),
+        }
+    }
+
+    fn supplier_selected(&self, id: &i64) -> bool {
+        self.params.supplier.trim() == id.to_string()
+    }
+}
+
+async fn load(
+    state: &AppState,
+    params: &QueueParams,
+) -> AppResult<(
+    Vec<QueueLine>,
+    bool,
+    QueueCounts,
+    Vec<(i64, String)>,
+    String,
+    i32,
+)> {
+    let filter = params.filter();
+    let sort = params.sort();
+    let cursor = params.cursor();
+    let today = crate::clock::today();
+    crate::db::blocking(&state.pool, move |conn| {
+        use crate::db::schema::suppliers;
+        use diesel::prelude::*;
+        let settings = crate::db::shop_settings::load(conn)?;
+        let limit = settings.expiry_limit_days;
+        let (lines, more) = backorders::page(conn, &filter, sort, cursor, PAGE_SIZE, today, limit)?;
+        let counts = backorders::counts(conn, &filter, today, limit)?;
+        let suppliers = suppliers::table
+            .order(suppliers::name)
+            .select((suppliers::id, suppliers::name))
+            .load(conn)?;
+        Ok((lines, more, counts, suppliers, settings.currency, limit))
+    })
+    .await
+}
+
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    params: web::Query<QueueParams>,
+) -> AppResult<HttpResponse> {
+    let params = params.into_inner();
+    let (lines, more, counts, suppliers, currency, _) = load(&state, &params).await?;
+    let next_cursor = if more {
+        lines
+            .last()
+            .map(|l| format!("{}_{}", l.sort_key, l.line_id))
+    } else {
+        None
+    };
+    let page = QueuePage {
+        frame: Frame::new(&user, "queue"),
+        params,
+        lines,
+        counts,
+        next_cursor,
+        suppliers,
+        words: Words {
+            today: crate::clock::today(),
+            currency,
+        },
+    };
+    if render::is_htmx(&req) {
+        return Ok(render::html_string(page.as_table().render()?));
+    }
+    render::html(&page)
+}
+
+/// The filtered view as CSV (all pages).
+pub async fn export(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    params: web::Query<QueueParams>,
+) -> AppResult<HttpResponse> {
+    let _ = user;
+    let filter = params.filter();
+    let sort = params.sort();
+    let today = crate::clock::today();
+    let body = crate::db::blocking(&state.pool, move |conn| {
+        let limit = crate::db::shop_settings::load(conn)?.expiry_limit_days;
+        let (lines, _) = backorders::page(conn, &filter, sort, None, 1_000_000, today, limit)?;
+        let mut out = csv::Writer::from_writer(Vec::new());
+        let header = [
+            "order",
+            "customer",
+            "email",
+            "sku",
+            "product",
+            "waiting",
+            "placed_at",
+            "age_days",
+            "position",
+            "eta_likely",
+            "eta_worst",
+            "eta_is_estimate",
+            "promised_on",
+            "delay_days",
+            "overdue",
+            "lapsing",
+            "waited_too_long",
+        ];
+        out.write_record(header)
+            .map_err(|e| AppError::Internal(e.into()))?;
+        let date = |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
+        for l in &lines {
+            out.write_record([
+                l.order_number.clone(),
+                l.customer_name.clone(),
+                l.customer_email.clone(),
+                l.sku.clone(),
+                l.product_name.clone(),
+                l.waiting.to_string(),
+                l.placed_at.to_rfc3339(),
+                l.age_days.to_string(),
+                l.position.map(|p| p.to_string()).unwrap_or_default(),
+                date(l.eta_likely),
+                date(l.eta_worst),
+                l.eta_is_estimate.to_string(),
+                date(l.promised_on),
+                l.delay_days.to_string(),
+                l.overdue.to_string(),
+                l.lapsing.to_string(),
+                l.too_long.to_string(),
+            ])
+            .map_err(|e| AppError::Internal(e.into()))?;
+        }
+        out.into_inner()
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"backorders-{today}.csv\""),
+        ))
+        .body(body))
+}
+
+#[derive(Template)]
+#[template(path = "pages/queue_bulk.html")]
+struct BulkPage {
+    frame: Frame,
+    action: String,
+    scope: String,
+    query: String,
+    selected: Vec<i64>,
+    lines: usize,
+    customers: usize,
+    done: Option<String>,
+    error: Option<String>,
+    reason: String,
+}
+
+impl BulkPage {
+    fn action_label(&self) -> &'static str {
+        match self.action.as_str() {
+            "cancel" => "Cancel the waiting units",
+            _ => "Unknown action",
+        }
+    }
+}
+
+/// Bulk actions: the first post previews (how many lines and customers), the second
+/// (with `confirm`) runs the action in one transaction and reports.
+pub async fn bulk(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: web::Form<Vec<(String, String)>>,
+) -> AppResult<HttpResponse> {
+    let fields = form.into_inner();
+    let get = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let action = get("action");
+    let scope = get("scope");
+    let query = get("query");
+    let reason = get("reason");
+    let confirm = get("confirm") == "1";
+    let selected: Vec<i64> = fields
+        .iter()
+        .filter(|(k, _)| k == "line")
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect();
+    if action != "cancel" {
+        return Err(AppError::invalid("action", "choose an action"));
+    }
+    if scope != "all" && selected.is_empty() {
+        return Err(AppError::invalid(
+            "line",
+            "select at least one line, or choose every line the filter matches",
+        ));
+    }
+    let params: QueueParams = serde_urlencoded_params(&query);
+    let filter = params.filter();
+    let today = crate::clock::today();
+    let chosen = if scope == "all" {
+        None
+    } else {
+        Some(selected.clone())
+    };
+    let actor = user.actor();
+    let run_reason = reason.clone();
+    let outcome = crate::db::blocking(&state.pool, move |conn| {
+        let limit = crate::db::shop_settings::load(conn)?.expiry_limit_days;
+        let targets = backorders::targets(conn, &filter, chosen.as_deref(), today, limit)?;
+        let customers = targets
+            .iter()
+            .map(|t| t.customer_id)
+            .collect::<std::collections::HashSet<_>>()
+            .len();
+        if !confirm {
+            return Ok((targets.len(), customers, None));
+        }
+        let done = backorders::cancel_lines(conn, &actor, &targets, &run_reason, today)?;
+        Ok((
+            targets.len(),
+            customers,
+            Some(format!(
+                "Cancelled the waiting units of {done} lines for {customers} customers."
+            )),
+        ))
+    })
+    .await;
+    let (lines, customers, done, error) = match outcome {
+        Ok((lines, customers, done)) => (lines, customers, done, None),
+        Err(AppError::Invalid { message, .. }) => (0, 0, None, Some(message)),
+        Err(other) => return Err(other),
+    };
+    let page = BulkPage {
+        frame: Frame::new(&user, "queue"),
+        action,
+        scope,
+        query,
+        selected,
+        lines,
+        customers,
+        done,
+        error,
+        reason,
+    };
+    let status = if page.error.is_some() {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        actix_web::http::StatusCode::OK
+    };
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(page.render()?))
+}
+
+fn serde_urlencoded_params(query: &str) -> QueueParams {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    QueueParams {
+        sku: get("sku"),
+        supplier: get("supplier"),
+        overdue: get("overdue"),
+        no_eta: get("no_eta"),
+        lapsing: get("lapsing"),
+        too_long: get("too_long"),
+        min_age: get("min_age"),
+        tier: get("tier"),
+        sort: get("sort"),
+        after: String::new(),
+    }
+}
