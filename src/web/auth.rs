@@ -1,7 +1,7 @@
 //! Signing in and out.
 
 use actix_session::Session;
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -52,17 +52,20 @@ pub async fn submit(
         accounts::login(conn, &attempt_email, &password, &ip)
     })
     .await;
-    let error = match outcome {
+    let (status, error) = match outcome {
         Ok(LoginOutcome::SignedIn(user)) => {
             session::sign_in(&session, &user)?;
             return Ok(HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, "/"))
                 .finish());
         }
-        Ok(LoginOutcome::Refused) => {
-            "The email or password is not right. Please try again.".to_owned()
+        Ok(LoginOutcome::Refused) => (
+            StatusCode::UNAUTHORIZED,
+            "The email or password is not right. Please try again.".to_owned(),
+        ),
+        Err(crate::error::AppError::TooManyRequests(message)) => {
+            (StatusCode::TOO_MANY_REQUESTS, message)
         }
-        Err(crate::error::AppError::TooManyRequests(message)) => message,
         Err(other) => return Err(other),
     };
     let frame = Frame::anonymous(session::csrf_token(&session));
@@ -72,7 +75,7 @@ pub async fn submit(
         error: Some(error),
     }
     .render()?;
-    Ok(HttpResponse::Unauthorized()
+    Ok(HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .body(body))
 }
