@@ -160,7 +160,15 @@ pub fn test_settings(database: &TestDatabase) -> Settings {
 
 /// Starts the app on a fresh database, with the settings changed by `configure`.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
-    let database = TestDatabase::new();
+    spawn_app_on(TestDatabase::new(), configure).await
+}
+
+/// Starts the app on a database the test has prepared already (for example through the
+/// command line).
+pub async fn spawn_app_on(
+    database: TestDatabase,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let mut settings = test_settings(&database);
     configure(&mut settings);
     let pool = db::connect(&settings.database_url, settings.pool_size).expect("pool");
