@@ -8,7 +8,9 @@ pub mod products;
 pub mod purchase_orders;
 pub mod subscriptions;
 
-use actix_web::http::header;
+use actix_web::dev::ServiceResponse;
+use actix_web::http::{StatusCode, header};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use diesel::PgConnection;
@@ -26,6 +28,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
             .app_data(web::PayloadConfig::default().limit(MAX_BODY_BYTES))
+            // The body extractor refuses an oversized body before a handler runs, in plain
+            // text; programs get the API's JSON error instead.
+            .wrap(ErrorHandlers::new().handler(StatusCode::PAYLOAD_TOO_LARGE, too_large_as_json))
             .route("/orders", web::post().to(orders::create))
             .route("/orders/{number}", web::get().to(orders::show))
             .route("/products/{sku}", web::put().to(products::upsert))
@@ -46,6 +51,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 ApiError(AppError::NotFound("this API route".to_owned())).into_response()
             })),
     );
+}
+
+fn too_large_as_json<B>(
+    response: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let (request, _) = response.into_parts();
+    let json = ApiError(AppError::PayloadTooLarge).into_response();
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(request, json).map_into_right_body(),
+    ))
 }
 
 trait IntoApiResponse {
@@ -106,7 +121,16 @@ pub fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
                 "the body is not valid JSON: {message}"
             )))
         } else {
-            let field = if path == "." { "body".to_owned() } else { path };
+            // serde reports a missing field at its parent; name the field itself.
+            let missing = message
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split('`').next());
+            let field = match (path.as_str(), missing) {
+                (".", Some(name)) => name.to_owned(),
+                (_, Some(name)) => format!("{path}.{name}"),
+                (".", None) => "body".to_owned(),
+                _ => path,
+            };
             ApiError(AppError::Invalid {
                 message: format!("{field}: {message}"),
                 details: vec![FieldError::new(field, message)],
