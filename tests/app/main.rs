@@ -1,4 +1,5 @@
 //! One test binary over HTTP and PostgreSQL: each module is a part of the product.
 
+mod api;
 mod foundation;
 mod helpers;
