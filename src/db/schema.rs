@@ -156,6 +156,7 @@ diesel::table! {
         completed_at -> Nullable<Timestamptz>,
         last_notified_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
+        waiting_ended_by -> Nullable<Text>,
     }
 }
 

@@ -144,6 +144,7 @@ fn apply_line_allocations(conn: &mut PgConnection, filled: &[Filled]) -> QueryRe
         "UPDATE order_lines l
             SET allocated = l.allocated + u.units,
                 waiting_ended_at = CASE WHEN u.complete THEN now() ELSE l.waiting_ended_at END,
+                waiting_ended_by = CASE WHEN u.complete THEN 'filled' ELSE l.waiting_ended_by END,
                 queue_position = CASE WHEN u.complete THEN NULL ELSE l.queue_position END
            FROM unnest($1::int8[], $2::int4[], $3::bool[]) AS u(id, units, complete)
           WHERE l.id = u.id",

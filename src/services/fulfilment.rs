@@ -251,8 +251,12 @@ pub fn cancel_line(
                 order_lines::cancelled.eq(outcome.line.cancelled as i32),
                 order_lines::allocated.eq(outcome.line.allocated as i32),
                 done.then(|| order_lines::completed_at.eq(Some(Utc::now()))),
-                (before.waiting() > 0 && !still_waits)
-                    .then(|| order_lines::waiting_ended_at.eq(Some(Utc::now()))),
+                (before.waiting() > 0 && !still_waits).then(|| {
+                    (
+                        order_lines::waiting_ended_at.eq(Some(Utc::now())),
+                        order_lines::waiting_ended_by.eq(Some("cancelled")),
+                    )
+                }),
             ))
             .execute(conn)?;
         let lines_delta = if before.waiting() > 0 && !still_waits {

@@ -1,21 +1,176 @@
-//! The home page: the daily review.
+//! The home page: the daily review a manager reads every morning.
 
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 
+use crate::db::users::Role;
+use crate::domain::format::human_date;
 use crate::error::AppResult;
-use crate::services::review::{self, Headline};
+use crate::services::review::{
+    self, Attention, DayCounts, DuePurchaseOrder, Headline, LowStock, PromisesKept, TopSku,
+};
 use crate::startup::AppState;
+use crate::web::charts;
+use crate::web::orders::Words;
 use crate::web::render::{self, Frame};
 use crate::web::session::CurrentUser;
+
+/// One figure with its change against yesterday, when there is one.
+pub struct Figure {
+    pub label: &'static str,
+    pub value: String,
+    pub delta: Option<String>,
+    pub link: Option<&'static str>,
+}
 
 #[derive(Template)]
 #[template(path = "pages/home.html", blocks = ["figures"])]
 struct HomePage {
     frame: Frame,
     today: String,
+    words: Words,
     headline: Headline,
+    figures: Vec<Figure>,
+    trend_svg: String,
+    trend: Vec<(String, i64)>,
+    top_svg: String,
+    top: Vec<TopSku>,
+    due: Vec<DuePurchaseOrder>,
+    low: Vec<LowStock>,
+    low_count: i64,
+    attention: Attention,
+    reviewed: Option<(String, DateTime<Utc>)>,
+    can_sign_off: bool,
+}
+
+impl HomePage {
+    fn is_overdue(&self, po: &DuePurchaseOrder) -> bool {
+        po.expected_on < self.words.today
+    }
+}
+
+struct ReviewData {
+    headline: Headline,
+    today_counts: DayCounts,
+    yesterday_counts: DayCounts,
+    trend: Vec<(NaiveDate, i64)>,
+    top: Vec<TopSku>,
+    kept: PromisesKept,
+    due: Vec<DuePurchaseOrder>,
+    low: (Vec<LowStock>, i64),
+    attention: Attention,
+    reviewed: Option<(String, DateTime<Utc>)>,
     currency: String,
+}
+
+fn figures(data: &ReviewData, words: &Words) -> Vec<Figure> {
+    let (t, y) = (&data.today_counts, &data.yesterday_counts);
+    let yesterday_open = data.trend.iter().rev().nth(1).map(|(_, v)| *v);
+    let delta = |now: i64, before: i64| {
+        Some(format!(
+            "{} vs yesterday",
+            crate::format::delta(now - before)
+        ))
+    };
+    let h = &data.headline;
+    vec![
+        Figure {
+            label: "Open backorder lines",
+            value: crate::format::count(h.open_lines),
+            delta: yesterday_open.and_then(|before| delta(h.open_lines, before)),
+            link: Some("/queue"),
+        },
+        Figure {
+            label: "Units waiting",
+            value: crate::format::count(h.waiting_units),
+            delta: None,
+            link: None,
+        },
+        Figure {
+            label: "Value waiting",
+            value: words.money(h.value_waiting_cents),
+            delta: None,
+            link: None,
+        },
+        Figure {
+            label: "Median age",
+            value: h
+                .median_age_days
+                .map(|d| crate::format::age_days(d.round() as i64))
+                .unwrap_or_else(|| "—".to_owned()),
+            delta: None,
+            link: None,
+        },
+        Figure {
+            label: "Oldest",
+            value: h
+                .oldest_age_days
+                .map(crate::format::age_days)
+                .unwrap_or_else(|| "—".to_owned()),
+            delta: None,
+            link: Some("/queue?sort=oldest"),
+        },
+        Figure {
+            label: "Overdue (past promise)",
+            value: crate::format::count(h.overdue_lines),
+            delta: None,
+            link: Some("/queue?overdue=1"),
+        },
+        Figure {
+            label: "New today",
+            value: crate::format::count(t.new_lines),
+            delta: delta(t.new_lines, y.new_lines),
+            link: None,
+        },
+        Figure {
+            label: "Filled today",
+            value: crate::format::count(t.filled),
+            delta: delta(t.filled, y.filled),
+            link: None,
+        },
+        Figure {
+            label: "Shipments today",
+            value: crate::format::count(t.shipments),
+            delta: delta(t.shipments, y.shipments),
+            link: None,
+        },
+        Figure {
+            label: "Cancelled today",
+            value: crate::format::count(t.cancelled),
+            delta: delta(t.cancelled, y.cancelled),
+            link: None,
+        },
+        Figure {
+            label: "Emails sent today",
+            value: crate::format::count(t.emails_sent),
+            delta: delta(t.emails_sent, y.emails_sent),
+            link: Some("/messages"),
+        },
+        Figure {
+            label: "Emails failed",
+            value: crate::format::count(data.attention.failed_emails),
+            delta: None,
+            link: Some("/messages?status=failed"),
+        },
+        Figure {
+            label: "Pending approvals",
+            value: crate::format::count(data.attention.pending_approvals),
+            delta: None,
+            link: Some("/approvals"),
+        },
+        Figure {
+            label: "Promises kept (30 days)",
+            value: data
+                .kept
+                .share_percent()
+                .map(|p| format!("{p}%"))
+                .unwrap_or_else(|| "—".to_owned()),
+            delta: Some(format!("{} of {} due", data.kept.kept, data.kept.due)),
+            link: None,
+        },
+    ]
 }
 
 pub async fn show(
@@ -23,21 +178,81 @@ pub async fn show(
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> AppResult<HttpResponse> {
-    let today = chrono::Local::now().date_naive();
-    let (headline, currency) = crate::db::blocking(&state.pool, move |conn| {
+    let today = crate::clock::today();
+    let data = crate::db::blocking(&state.pool, move |conn| {
         let headline = review::headline(conn, today)?;
-        let currency = crate::db::shop_settings::load(conn)?.currency;
-        Ok((headline, currency))
+        let trend = review::open_lines_trend(conn, today, 30, headline.open_lines)?;
+        Ok(ReviewData {
+            today_counts: review::day_counts(conn, today)?,
+            yesterday_counts: review::day_counts(conn, today - Duration::days(1))?,
+            top: review::top_skus(conn)?,
+            kept: review::promises_kept(conn, today)?,
+            due: review::purchase_orders_due(conn, today)?,
+            low: review::low_stock(conn)?,
+            attention: review::attention(conn)?,
+            reviewed: review::reviewed(conn, today)?,
+            currency: crate::db::shop_settings::load(conn)?.currency,
+            headline,
+            trend,
+        })
     })
     .await?;
+    let words = Words {
+        today,
+        currency: data.currency.clone(),
+    };
+    let trend: Vec<(String, i64)> = data
+        .trend
+        .iter()
+        .map(|(d, v)| (human_date(*d, today), *v))
+        .collect();
+    let bars: Vec<(String, i64)> = data
+        .top
+        .iter()
+        .map(|t| (t.sku.clone(), t.customers))
+        .collect();
     let page = HomePage {
         frame: Frame::new(&user, "review"),
-        today: today.format("%a %-d %b %Y").to_string(),
-        headline,
-        currency,
+        today: human_date(today, today),
+        figures: figures(&data, &words),
+        trend_svg: charts::line_chart(
+            "trend",
+            "Open backorder lines, last 30 days",
+            "open lines",
+            &trend,
+        ),
+        top_svg: charts::bar_chart(
+            "top-skus",
+            "Top 10 backordered SKUs by waiting customers",
+            "customers",
+            &bars,
+        ),
+        trend,
+        words,
+        headline: data.headline,
+        top: data.top,
+        due: data.due,
+        low_count: data.low.1,
+        low: data.low.0,
+        attention: data.attention,
+        reviewed: data.reviewed,
+        can_sign_off: user.role.allows(Role::Manager),
     };
     if render::is_htmx(&req) {
         return Ok(render::html_string(page.as_figures().render()?));
     }
     render::html(&page)
+}
+
+/// "Reviewed": a manager signs the day off.
+pub async fn sign_off(state: web::Data<AppState>, user: CurrentUser) -> AppResult<HttpResponse> {
+    user.require(Role::Manager)?;
+    let (actor, user_id) = (user.actor(), user.id);
+    crate::db::blocking(&state.pool, move |conn| {
+        review::sign_off(conn, &actor, user_id, crate::clock::today())
+    })
+    .await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/#review-sign-off"))
+        .finish())
 }

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod charts;
 pub mod health;
 pub mod home;
 pub mod orders;
@@ -56,6 +57,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/login", web::post().to(auth::submit))
                 .route("/logout", web::post().to(auth::logout))
                 .route("/", web::get().to(home::show))
+                .route("/review/sign-off", web::post().to(home::sign_off))
                 .route("/queue", web::get().to(queue::show))
                 .route("/queue.csv", web::get().to(queue::export))
                 .route("/queue/bulk", web::post().to(queue::bulk))

@@ -3,3 +3,7 @@
 mod api;
 mod foundation;
 mod helpers;
+mod orders_page;
+mod queue_page;
+mod review_page;
+mod shop;

@@ -1,0 +1,167 @@
+//! The backorder queue: filters, counts, the CSV export and bulk cancel with its preview.
+
+use backorder_desk::db::users::Role;
+
+use crate::helpers::spawn_app;
+use crate::shop::{order, product, purchase_order, sql, text_of};
+
+async fn arranged() -> crate::helpers::TestApp {
+    let app = spawn_app().await;
+    product(&app, "TENT", 0, 2_500);
+    product(&app, "LAMP", 0, 1_000);
+    purchase_order(&app, "PO-1", "TENT", 10, 4);
+    purchase_order(&app, "PO-2", "LAMP", 10, 6);
+    order(&app, "SO-1", "a@example.com", "Ann", "TENT", 2, 5);
+    order(&app, "SO-2", "b@example.com", "Bob", "TENT", 1, 2);
+    order(&app, "SO-3", "c@example.com", "Cy", "LAMP", 1, 0);
+    sql(
+        &app,
+        "UPDATE order_lines SET promised_on = CURRENT_DATE - 1 FROM orders o WHERE o.id = order_id AND o.number = 'SO-1'",
+    );
+    app.login_as(Role::Manager).await;
+    app
+}
+
+#[tokio::test]
+async fn the_queue_lists_every_waiting_line_with_its_place_and_flags() {
+    let app = arranged().await;
+
+    let text = text_of(&app.get("/queue").await.text().await.unwrap());
+
+    assert!(text.contains("3 waiting lines for 3 customers"), "{text}");
+    assert!(text.contains("Overdue (1)"), "{text}");
+    assert!(
+        text.contains("SO-1 Ann TENT Product TENT 2 5 days 1st"),
+        "{text}"
+    );
+    assert!(
+        text.contains("SO-2 Bob TENT Product TENT 1 2 days 2nd"),
+        "{text}"
+    );
+    assert!(text.contains("overdue"), "{text}");
+
+    let overdue = text_of(&app.get("/queue?overdue=1").await.text().await.unwrap());
+    assert!(
+        overdue.contains("SO-1") && !overdue.contains("SO-2") && !overdue.contains("SO-3"),
+        "{overdue}"
+    );
+    let lamp = app.get_htmx("/queue?sku=LAMP").await.text().await.unwrap();
+    assert!(
+        !lamp.contains("<html") && lamp.contains("SO-3") && !lamp.contains("SO-1"),
+        "{lamp}"
+    );
+}
+
+#[tokio::test]
+async fn the_csv_export_has_the_filtered_view() {
+    let app = arranged().await;
+
+    let response = app.get("/queue.csv?sku=TENT").await;
+
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    let body = response.text().await.unwrap();
+    let rows: Vec<&str> = body.lines().collect();
+    assert!(rows[0].starts_with("order,customer,email,sku,product,waiting"));
+    assert_eq!(rows.len(), 3, "{body}");
+    assert!(rows[1].starts_with("SO-1,Ann,a@example.com,TENT"));
+}
+
+#[tokio::test]
+async fn a_bulk_cancel_previews_then_runs_in_one_go() {
+    let app = arranged().await;
+
+    let preview = app
+        .post_form(
+            "/queue/bulk",
+            &[
+                ("action", "cancel"),
+                ("scope", "all"),
+                ("query", "sku=TENT"),
+            ],
+        )
+        .await;
+    let text = text_of(&preview.text().await.unwrap());
+    assert!(
+        text.contains("This touches 2 lines of 2 customers"),
+        "{text}"
+    );
+    assert!(
+        text_of(&app.get("/queue").await.text().await.unwrap()).contains("3 waiting lines"),
+        "a preview changes nothing"
+    );
+
+    let refused = app
+        .post_form(
+            "/queue/bulk",
+            &[
+                ("action", "cancel"),
+                ("scope", "all"),
+                ("query", "sku=TENT"),
+                ("confirm", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), 422, "a cancellation needs a reason");
+    assert!(text_of(&app.get("/queue").await.text().await.unwrap()).contains("3 waiting lines"));
+
+    let done = app
+        .post_form(
+            "/queue/bulk",
+            &[
+                ("action", "cancel"),
+                ("scope", "all"),
+                ("query", "sku=TENT"),
+                ("confirm", "1"),
+                ("reason", "supplier discontinued it"),
+            ],
+        )
+        .await;
+    let text = text_of(&done.text().await.unwrap());
+    assert!(
+        text.contains("Cancelled the waiting units of 2 lines for 2 customers"),
+        "{text}"
+    );
+    let queue = text_of(&app.get("/queue").await.text().await.unwrap());
+    assert!(queue.contains("1 waiting line for 1 customer"), "{queue}");
+}
+
+#[tokio::test]
+async fn bulk_cancel_of_selected_lines_touches_only_those() {
+    let app = arranged().await;
+    let ids: Vec<i64> = {
+        use backorder_desk::db::schema::order_lines;
+        use diesel::prelude::*;
+        order_lines::table
+            .order(order_lines::id)
+            .select(order_lines::id)
+            .load(&mut app.conn())
+            .unwrap()
+    };
+    let third = ids[2].to_string();
+
+    let done = app
+        .post_form(
+            "/queue/bulk",
+            &[
+                ("action", "cancel"),
+                ("scope", "selected"),
+                ("line", &third),
+                ("confirm", "1"),
+                ("reason", "asked by phone"),
+            ],
+        )
+        .await;
+
+    assert!(
+        text_of(&done.text().await.unwrap())
+            .contains("Cancelled the waiting units of 1 lines for 1 customers")
+    );
+    let queue = text_of(&app.get("/queue").await.text().await.unwrap());
+    assert!(
+        queue.contains("2 waiting lines") && !queue.contains("SO-3"),
+        "{queue}"
+    );
+}
