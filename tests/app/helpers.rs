@@ -116,6 +116,25 @@ impl TestDatabase {
         Self { name, url }
     }
 
+    /// A name for a database that does not exist yet (for code that should create it);
+    /// dropped, if it was created, when the value is.
+    pub fn not_created() -> Self {
+        let name = format!("bd_test_{}", hex::encode(rand::random::<[u8; 6]>()));
+        let url = database_url(&name);
+        Self { name, url }
+    }
+
+    /// True when the server has this database.
+    pub fn exists(&self) -> bool {
+        let count: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+            "SELECT count(*) FROM pg_database WHERE datname = '{}'",
+            self.name
+        ))
+        .get_result(&mut admin_connection())
+        .expect("look for the database");
+        count == 1
+    }
+
     pub fn connect(&self) -> PgConnection {
         PgConnection::establish(&self.url).expect("connect to the test database")
     }
@@ -137,9 +156,13 @@ pub struct TestApp {
     pub address: String,
     pub pool: PgPool,
     pub client: reqwest::Client,
+    /// Where the app writes emails (tests run without an SMTP server unless they start one).
+    #[allow(dead_code, reason = "for the email tests")]
     pub mail_dir: std::path::PathBuf,
+    #[allow(dead_code, reason = "for tests that need the settings the app runs with")]
     pub settings: Settings,
     // Last, so the server's connections close before the database is dropped.
+    #[allow(dead_code, reason = "held so that the database lives as long as the app")]
     pub database: TestDatabase,
 }
 
@@ -273,4 +296,28 @@ pub fn csrf_in(html: &str) -> Option<String> {
     let start = html.find("name=\"csrf_token\" value=\"")? + "name=\"csrf_token\" value=\"".len();
     let end = html[start..].find('"')? + start;
     Some(html[start..end].to_owned())
+}
+
+/// A directory of its own under the system's temporary directory, removed when dropped.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> Self {
+        let path = std::env::temp_dir().join(format!(
+            "{prefix}-{}",
+            hex::encode(rand::random::<[u8; 6]>())
+        ));
+        std::fs::create_dir_all(&path).expect("create a temporary directory");
+        Self(path)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

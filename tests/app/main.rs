@@ -1,6 +1,7 @@
 //! One test binary over HTTP and PostgreSQL: each module is a part of the product.
 
 mod api;
+mod cli;
 mod foundation;
 mod helpers;
 mod orders_page;
