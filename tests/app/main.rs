@@ -1,6 +1,8 @@
 //! One test binary over HTTP and PostgreSQL: each module is a part of the product.
 
 mod api;
+mod browser;
+mod browser_helpers;
 mod cli;
 mod foundation;
 mod helpers;
