@@ -159,10 +159,10 @@ pub struct TestApp {
     /// Where the app writes emails (tests run without an SMTP server unless they start one).
     #[allow(dead_code, reason = "for the email tests")]
     pub mail_dir: std::path::PathBuf,
-    #[allow(dead_code, reason = "for tests that need the settings the app runs with")]
+    #[allow(dead_code, reason = "for tests of settings")]
     pub settings: Settings,
     // Last, so the server's connections close before the database is dropped.
-    #[allow(dead_code, reason = "held so that the database lives as long as the app")]
+    #[allow(dead_code, reason = "lives as long as the app")]
     pub database: TestDatabase,
 }
 
