@@ -57,15 +57,32 @@ pub struct Availability {
     pub eta_worst: Option<NaiveDate>,
 }
 
-/// The supplier's id, created on first mention.
+/// The supplier's id, created on first mention. An existing supplier is read without a
+/// row lock: callers lock products after this, and an event holding a product takes a key
+/// share on its supplier when it updates the product twice, so a lock here could deadlock.
 pub fn supplier_id(conn: &mut PgConnection, name: &str) -> QueryResult<i64> {
-    diesel::insert_into(suppliers::table)
+    let find = |conn: &mut PgConnection| {
+        suppliers::table
+            .filter(suppliers::name.eq(name))
+            .select(suppliers::id)
+            .first::<i64>(conn)
+            .optional()
+    };
+    if let Some(id) = find(conn)? {
+        return Ok(id);
+    }
+    let inserted = diesel::insert_into(suppliers::table)
         .values(suppliers::name.eq(name))
         .on_conflict(suppliers::name)
-        .do_update()
-        .set(suppliers::name.eq(name))
+        .do_nothing()
         .returning(suppliers::id)
-        .get_result(conn)
+        .get_result::<i64>(conn)
+        .optional()?;
+    match inserted {
+        Some(id) => Ok(id),
+        // Another request made it a moment ago.
+        None => find(conn)?.ok_or(diesel::result::Error::NotFound),
+    }
 }
 
 fn status_of(conn: &mut PgConnection, product: &Product) -> AppResult<StockStatus> {
