@@ -203,6 +203,10 @@ pub fn create_purchase_order(
             ))
             .returning(purchase_orders::id)
             .get_result(conn)?;
+        // Locked in id order before the lines go in: their key checks would share-lock the
+        // products one by one in the order given, and deadlock with an event holding one.
+        let product_ids: Vec<i64> = ids.values().copied().collect();
+        stock::lock_products(conn, &product_ids)?;
         let rows: Vec<_> = order
             .lines
             .iter()
@@ -217,7 +221,6 @@ pub fn create_purchase_order(
         diesel::insert_into(purchase_order_lines::table)
             .values(rows)
             .execute(conn)?;
-        let product_ids: Vec<i64> = ids.values().copied().collect();
         refresh_products(conn, &ctx, &product_ids)?;
         let view = purchase_order_view(conn, order.reference.as_str())?
             .ok_or_else(|| AppError::not_found("the purchase order"))?;
