@@ -270,7 +270,23 @@ pub fn receive(
                 .first(conn)
                 .optional()?;
             if let Some(receipt_id) = stored {
-                return Ok(Outcome::AlreadyStored(receipt_view(conn, receipt_id)?));
+                // Only the same receipt again is a repeat; answering another with it would
+                // leave that one's units unreceived.
+                let view = receipt_view(conn, receipt_id)?;
+                let mut asked: Vec<(&str, i32)> =
+                    lines.iter().map(|l| (l.sku.as_str(), l.quantity)).collect();
+                let mut stored: Vec<(&str, i32)> =
+                    view.received.iter().map(|r| (r.sku.as_str(), r.quantity)).collect();
+                asked.sort_unstable();
+                stored.sort_unstable();
+                if view.reference != reference || asked != stored {
+                    return Err(AppError::Conflict(format!(
+                        "this Idempotency-Key was used for another receipt (of {}); \
+                         send a new key for a new delivery",
+                        view.reference
+                    )));
+                }
+                return Ok(Outcome::AlreadyStored(view));
             }
         }
         let (po_id, status, expected_on): (i64, String, NaiveDate) = purchase_orders::table
