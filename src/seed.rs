@@ -313,8 +313,9 @@ fn load_history(conn: &mut PgConnection, order_count: u32) -> anyhow::Result<()>
         })
         .collect();
 
-    // Purchase orders in flight: (reference, supplier, expected day, arrival day, lines).
-    let mut in_flight: Vec<(String, NaiveDate, Vec<(String, i32)>)> = Vec::new();
+    // Purchase orders in flight: reference, arrival day, lines (SKU, units).
+    type InFlight = (String, NaiveDate, Vec<(String, i32)>);
+    let mut in_flight: Vec<InFlight> = Vec::new();
     let mut po_number = 1000;
     let per_day = (order_count as f64 / 60.0).max(1.0);
     let mut order_number = 10_000;

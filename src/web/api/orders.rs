@@ -93,7 +93,7 @@ fn validate(body: OrderBody, request_hash: String) -> Result<NewOrder, AppError>
                 "the quantity must be a whole number from 1 to 100000",
             );
         }
-        if !(0..=100_000_000_00).contains(&line.unit_price_cents) {
+        if !(0..=10_000_000_000).contains(&line.unit_price_cents) {
             problems.add(
                 format!("lines[{i}].unit_price_cents"),
                 "the price must be 0 or more cents",
