@@ -584,6 +584,50 @@ async fn a_receipt_allocates_in_queue_order_and_is_received_once() {
 }
 
 #[tokio::test]
+async fn an_idempotency_key_used_for_another_receipt_is_a_conflict() {
+    let api = Api::start().await;
+    api.product("SKU-303", json!({ "name": "Hinge" })).await;
+    for reference in ["PO-303", "PO-304"] {
+        api.purchase_order(
+            reference,
+            in_days(3),
+            json!([{ "sku": "SKU-303", "quantity": 10 }]),
+        )
+        .await;
+    }
+    let (status, _) = api
+        .receive(
+            "PO-303",
+            "note-1",
+            json!([{ "sku": "SKU-303", "quantity": 4 }]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let before = api.footprint();
+
+    // Another purchase order, or other units, under a used key: not a repeat of that
+    // receipt, and not silently skipped with its answer either.
+    let (status, body) = api
+        .receive(
+            "PO-304",
+            "note-1",
+            json!([{ "sku": "SKU-303", "quantity": 4 }]),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::CONFLICT, None);
+    let (status, body) = api
+        .receive(
+            "PO-303",
+            "note-1",
+            json!([{ "sku": "SKU-303", "quantity": 5 }]),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::CONFLICT, None);
+
+    assert_eq!(api.footprint(), before);
+}
+
+#[tokio::test]
 async fn a_receipt_that_does_not_fit_the_purchase_order_is_refused() {
     let api = Api::start().await;
     api.product("SKU-301", json!({ "name": "Shelf" })).await;

@@ -4,6 +4,7 @@ mod api;
 mod browser;
 mod browser_helpers;
 mod cli;
+mod engine_db;
 mod foundation;
 mod helpers;
 mod orders_page;
