@@ -10,6 +10,7 @@ pub mod error;
 pub mod format;
 pub mod seed;
 pub mod services;
+pub mod sim;
 pub mod startup;
 pub mod telemetry;
 pub mod types;
