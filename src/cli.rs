@@ -1,4 +1,5 @@
-//! The command line: `serve`, `migrate`, `seed`, `user add`, `api-token create`, `worker`.
+//! The command line: `serve`, `migrate`, `seed`, `user add`, `api-token create`, `worker`,
+//! `simulate`.
 
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -40,6 +41,37 @@ enum Command {
     /// Manage bearer tokens for the JSON API.
     #[command(subcommand, name = "api-token")]
     ApiToken(ApiTokenCommand),
+    /// Replay a shop's history through the engine and measure its promises (no database).
+    Simulate(SimulateArgs),
+}
+
+#[derive(Debug, Args)]
+struct SimulateArgs {
+    /// A scenario: JSON lines, one event each, in day order.
+    #[arg(
+        long,
+        required_unless_present = "generate",
+        conflicts_with = "generate"
+    )]
+    scenario: Option<std::path::PathBuf>,
+    /// Write a generated scenario to standard output instead.
+    #[arg(long)]
+    generate: bool,
+    /// With --generate: days of customer demand.
+    #[arg(long, default_value_t = 365, requires = "generate")]
+    days: u32,
+    /// With --generate: the seed (the same seed, the same scenario).
+    #[arg(long, default_value_t = 1, requires = "generate")]
+    seed: u64,
+    /// With --generate: number of products.
+    #[arg(long, default_value_t = 30, requires = "generate")]
+    products: u32,
+    /// The percentile of the sampled dates told to customers as the promise.
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u8).range(50..=99), conflicts_with = "generate")]
+    worst_percentile: u8,
+    /// Measure the naive promise (`expected_day`) in the summary instead.
+    #[arg(long, conflicts_with = "generate")]
+    naive: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,6 +113,10 @@ enum UserCommand {
 
 pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // No settings and no database: a simulation needs neither.
+    if let Command::Simulate(args) = &cli.command {
+        return simulate(args);
+    }
     let settings = Settings::from_env()?;
     match cli.command {
         Command::Serve { demo } => serve(settings, demo),
@@ -108,6 +144,7 @@ pub fn run() -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
+        Command::Simulate(args) => simulate(&args),
         Command::User(UserCommand::Add {
             email,
             name,
@@ -141,6 +178,36 @@ pub fn run() -> anyhow::Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// Bad scenario input is one line on standard error and exit code 2.
+fn simulate(args: &SimulateArgs) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let result = match &args.scenario {
+        Some(path) => {
+            let mut settings = crate::sim::ReplaySettings::default();
+            settings.eta.worst_percentile = args.worst_percentile;
+            if args.naive {
+                settings.measured = crate::sim::Measured::Naive;
+            }
+            crate::sim::simulate_file(path, &settings, &mut out).map(|_| ())
+        }
+        None => {
+            let settings = crate::sim::GenerateSettings {
+                days: args.days,
+                seed: args.seed,
+                products: args.products,
+            };
+            crate::sim::write_generated(&settings, &mut out).map_err(crate::sim::SimError::from)
+        }
+    };
+    match result {
+        Err(error) if error.is_bad_input() => {
+            eprintln!("error: {error}");
+            std::process::exit(2);
+        }
+        other => Ok(other?),
     }
 }
 
