@@ -1,0 +1,286 @@
+//! Approvals: managers decide discount proposals; reps propose from the order page and see
+//! what became of their proposals.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::db::users::Role;
+use crate::error::{AppError, AppResult};
+use crate::services::proposals::{self, Decision, ProposalRow};
+use crate::startup::AppState;
+use crate::web::orders::{Words, url_segment};
+use crate::web::render::{self, Frame};
+use crate::web::session::CurrentUser;
+
+#[derive(Template)]
+#[template(path = "pages/approvals.html")]
+struct ApprovalsPage {
+    frame: Frame,
+    pending: Vec<ProposalRow>,
+    mine: Vec<ProposalRow>,
+    words: Words,
+    is_manager: bool,
+    user_id: i64,
+    message: Option<String>,
+}
+
+/// One pending proposal's row, alone, after a decision made through htmx.
+#[derive(Template)]
+#[template(path = "partials/proposal_row.html")]
+struct ProposalRowFragment {
+    frame: Frame,
+    p: ProposalRow,
+    words: Words,
+    user_id: i64,
+    row_message: Option<String>,
+}
+
+/// "10% off", "€5.00 off", "Free shipping".
+pub fn value_text(words: &Words, p: &ProposalRow) -> String {
+    match p.kind.as_str() {
+        "percent" => format!("{}% off", p.value),
+        "amount" => format!("{} off", words.money(i64::from(p.value))),
+        _ => "Free shipping".to_owned(),
+    }
+}
+
+/// The value as a person would type it back.
+pub fn value_input(p: &ProposalRow) -> String {
+    match p.kind.as_str() {
+        "amount" => format!("{:.2}", f64::from(p.value) / 100.0),
+        _ => p.value.to_string(),
+    }
+}
+
+pub fn order_link(p: &ProposalRow) -> String {
+    format!("/orders/{}", url_segment(&p.order_number))
+}
+
+async fn load(state: &AppState, user: &CurrentUser) -> AppResult<ApprovalsPage> {
+    let today = crate::clock::today();
+    let user_id = user.id;
+    let is_manager = user.is_manager();
+    let (pending, mut mine, currency) = crate::db::blocking(&state.pool, move |conn| {
+        let pending = if is_manager {
+            proposals::list(conn, "proposed", None, today)?
+        } else {
+            Vec::new()
+        };
+        let mut mine = Vec::new();
+        for status in ["proposed", "approved", "rejected"] {
+            mine.extend(proposals::list(conn, status, Some(user_id), today)?);
+        }
+        Ok((
+            pending,
+            mine,
+            crate::db::shop_settings::load(conn)?.currency,
+        ))
+    })
+    .await?;
+    mine.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    Ok(ApprovalsPage {
+        frame: Frame::new(user, "approvals"),
+        pending,
+        mine,
+        words: Words { today, currency },
+        is_manager,
+        user_id,
+        message: None,
+    })
+}
+
+pub async fn show(state: web::Data<AppState>, user: CurrentUser) -> AppResult<HttpResponse> {
+    render::html(&load(&state, &user).await?)
+}
+
+#[derive(Deserialize)]
+pub struct DecideForm {
+    decision: String,
+    #[serde(default)]
+    value: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// Parses a value typed by a person: percent points, or money ("12.50") for an amount.
+fn parse_value(kind: &str, text: &str) -> Result<Option<i64>, AppError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let parsed = if kind == "amount" {
+        text.replace(',', ".")
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .map(|v| (v * 100.0).round() as i64)
+    } else {
+        text.parse::<i64>().ok()
+    };
+    parsed.map(Some).ok_or_else(|| {
+        AppError::invalid(
+            "value",
+            format!("{:?} is not a number", crate::types::truncate(text)),
+        )
+    })
+}
+
+pub async fn decide(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    form: web::Form<DecideForm>,
+) -> AppResult<HttpResponse> {
+    user.require(Role::Manager)?;
+    let id = id.into_inner();
+    let form = form.into_inner();
+    let (actor, role) = (user.actor(), user.role);
+    let outcome = crate::db::blocking(&state.pool, move |conn| {
+        let kind: String = {
+            use crate::db::schema::discount_proposals::dsl as d;
+            use diesel::prelude::*;
+            d::discount_proposals
+                .find(id)
+                .select(d::kind)
+                .first(conn)
+                .optional()?
+                .ok_or_else(|| AppError::not_found("the proposal"))?
+        };
+        let decision = match form.decision.as_str() {
+            "approve" => Decision::Approve {
+                value: parse_value(&kind, &form.value)?,
+            },
+            "reject" => Decision::Reject { note: form.note },
+            _ => return Err(AppError::invalid("decision", "approve or reject")),
+        };
+        proposals::decide(conn, &actor, role, id, decision)
+    })
+    .await;
+    let message = match outcome {
+        Ok(decided) => match decided.coupon_code {
+            Some(code) => format!("Approved: coupon {code}; the offer email is queued."),
+            None => "Rejected; the proposing rep sees your note.".to_owned(),
+        },
+        Err(AppError::Forbidden) => return Err(AppError::Forbidden),
+        Err(AppError::Conflict(message) | AppError::Invalid { message, .. }) => message,
+        Err(other) => return Err(other),
+    };
+    if !render::is_htmx(&req) {
+        let mut page = load(&state, &user).await?;
+        page.message = Some(message);
+        return render::html(&page);
+    }
+    let today = crate::clock::today();
+    let (row, currency) = crate::db::blocking(&state.pool, move |conn| {
+        let mut all = Vec::new();
+        for status in ["proposed", "approved", "rejected"] {
+            all.extend(proposals::list(conn, status, None, today)?);
+        }
+        Ok((
+            all.into_iter().find(|p| p.id == id),
+            crate::db::shop_settings::load(conn)?.currency,
+        ))
+    })
+    .await?;
+    let row = row.ok_or_else(|| AppError::not_found("the proposal"))?;
+    let fragment = ProposalRowFragment {
+        frame: Frame::new(&user, "approvals"),
+        p: row,
+        words: Words { today, currency },
+        user_id: user.id,
+        row_message: Some(message),
+    };
+    Ok(render::html_string(fragment.render()?))
+}
+
+/// Approves every selected proposal the delay policy made, as proposed.
+pub async fn bulk_approve(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: web::Form<Vec<(String, String)>>,
+) -> AppResult<HttpResponse> {
+    user.require(Role::Manager)?;
+    let ids: Vec<i64> = form
+        .into_inner()
+        .into_iter()
+        .filter(|(k, _)| k == "proposal")
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect();
+    if ids.is_empty() {
+        return Err(AppError::invalid(
+            "proposal",
+            "select at least one proposal",
+        ));
+    }
+    let (actor, role) = (user.actor(), user.role);
+    let approved = crate::db::blocking(&state.pool, move |conn| {
+        use diesel::Connection;
+        conn.transaction(|conn| {
+            let mut approved = 0;
+            for id in ids {
+                let is_policy: bool = {
+                    use crate::db::schema::discount_proposals::dsl as d;
+                    use diesel::prelude::*;
+                    d::discount_proposals
+                        .find(id)
+                        .select(d::proposed_by.is_null())
+                        .first(conn)?
+                };
+                if !is_policy {
+                    return Err(AppError::invalid(
+                        "proposal",
+                        "bulk approval is for the delay policy's own proposals",
+                    ));
+                }
+                proposals::decide(conn, &actor, role, id, Decision::Approve { value: None })?;
+                approved += 1;
+            }
+            Ok(approved)
+        })
+    })
+    .await?;
+    let mut page = load(&state, &user).await?;
+    page.message = Some(format!(
+        "Approved {approved} policy proposals; the offer emails are queued."
+    ));
+    render::html(&page)
+}
+
+#[derive(Deserialize)]
+pub struct ProposeForm {
+    kind: String,
+    #[serde(default)]
+    value: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// A rep proposes a discount from the order page.
+pub async fn propose(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    number: web::Path<String>,
+    form: web::Form<ProposeForm>,
+) -> AppResult<HttpResponse> {
+    let number = number.into_inner();
+    let form = form.into_inner();
+    let value = match form.kind.as_str() {
+        "free_shipping" => Some(0),
+        kind => parse_value(kind, &form.value)?,
+    }
+    .ok_or_else(|| AppError::invalid("value", "enter a value"))?;
+    let (actor, target) = (user.actor(), number.clone());
+    crate::db::blocking(&state.pool, move |conn| {
+        proposals::propose(conn, &actor, &target, &form.kind, value, &form.reason)
+    })
+    .await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((
+            header::LOCATION,
+            format!("/orders/{}#proposals", url_segment(&number)),
+        ))
+        .finish())
+}
