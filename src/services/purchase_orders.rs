@@ -1,0 +1,702 @@
+//! The purchase-order pages' use cases beside `purchasing` (create, receive): the list, one
+//! order with its history and receipts, changing the expected date and cancelling (both
+//! recompute ETAs), and the previews shown before a date change or a receipt is confirmed.
+//! Previews run the engine on the loaded rows and store nothing.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Date, Int8, Nullable, Text, Timestamptz};
+
+use crate::db::audit::{self, Actor};
+use crate::db::schema::{purchase_order_date_changes, purchase_order_receipts, purchase_orders};
+use crate::db::shop_settings;
+use crate::db::stock::{self, Product};
+use crate::domain::{self, WaitingLine};
+use crate::error::{AppError, AppResult, FieldError};
+use crate::services::engine::{self, Ctx};
+use crate::services::eta;
+use crate::services::purchasing::{self, ReceiptView};
+
+/// One purchase order in the list.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct PurchaseOrderRow {
+    #[diesel(sql_type = Int8)]
+    pub id: i64,
+    #[diesel(sql_type = Text)]
+    pub reference: String,
+    #[diesel(sql_type = Text)]
+    pub supplier: String,
+    #[diesel(sql_type = Int8)]
+    pub supplier_id: i64,
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    #[diesel(sql_type = Date)]
+    pub ordered_on: NaiveDate,
+    #[diesel(sql_type = Date)]
+    pub expected_on: NaiveDate,
+    #[diesel(sql_type = Nullable<Date>)]
+    pub received_on: Option<NaiveDate>,
+    #[diesel(sql_type = BigInt)]
+    pub lines: i64,
+    #[diesel(sql_type = BigInt)]
+    pub outstanding: i64,
+    #[diesel(sql_type = Bool)]
+    pub late: bool,
+}
+
+/// The list's status filter: open orders by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ListStatus {
+    #[default]
+    Open,
+    Received,
+    Cancelled,
+    All,
+}
+
+impl ListStatus {
+    pub const ALL: [ListStatus; 4] = [Self::Open, Self::Received, Self::Cancelled, Self::All];
+
+    pub fn parse(text: &str) -> Self {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .unwrap_or_default()
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Received => "received",
+            Self::Cancelled => "cancelled",
+            Self::All => "all",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Open => "Open",
+            Self::Received => "Received",
+            Self::Cancelled => "Cancelled",
+            Self::All => "All",
+        }
+    }
+}
+
+/// The most purchase orders one list shows.
+pub const LIST_LIMIT: i64 = 300;
+
+/// Purchase orders of a status: open ones by expected date (late first), others newest first.
+pub fn list(
+    conn: &mut PgConnection,
+    status: ListStatus,
+    today: NaiveDate,
+) -> QueryResult<Vec<PurchaseOrderRow>> {
+    let status_filter = match status {
+        ListStatus::All => None,
+        other => Some(other.as_str()),
+    };
+    diesel::sql_query(
+        "SELECT po.id, po.reference, s.name AS supplier, po.supplier_id, po.status, po.ordered_on, po.expected_on,
+                po.received_on, count(pl.id)::int8 AS lines,
+                coalesce(sum(pl.qty_ordered - pl.qty_received) FILTER (WHERE po.status = 'open'), 0)::int8 AS outstanding,
+                (po.status = 'open' AND po.expected_on < $2) AS late
+           FROM purchase_orders po
+           JOIN suppliers s ON s.id = po.supplier_id
+           LEFT JOIN purchase_order_lines pl ON pl.purchase_order_id = po.id
+          WHERE ($1::text IS NULL OR po.status = $1)
+          GROUP BY po.id, s.name
+          ORDER BY (po.status = 'open') DESC,
+                   CASE WHEN po.status = 'open' THEN po.expected_on END ASC,
+                   po.id DESC
+          LIMIT $3",
+    )
+    .bind::<Nullable<Text>, _>(status_filter)
+    .bind::<Date, _>(today)
+    .bind::<BigInt, _>(LIST_LIMIT)
+    .load(conn)
+}
+
+/// One line of a purchase order, with the product's queue beside it.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct LineRow {
+    #[diesel(sql_type = Int8)]
+    pub id: i64,
+    #[diesel(sql_type = Int8)]
+    pub product_id: i64,
+    #[diesel(sql_type = Text)]
+    pub sku: String,
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    #[diesel(sql_type = diesel::sql_types::Int4)]
+    pub qty_ordered: i32,
+    #[diesel(sql_type = diesel::sql_types::Int4)]
+    pub qty_received: i32,
+    #[diesel(sql_type = diesel::sql_types::Int4)]
+    pub waiting_units: i32,
+    #[diesel(sql_type = diesel::sql_types::Int4)]
+    pub waiting_lines: i32,
+}
+
+impl LineRow {
+    pub fn outstanding(&self) -> i32 {
+        self.qty_ordered - self.qty_received
+    }
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct DateChangeRow {
+    #[diesel(sql_type = Date)]
+    pub old_expected_on: NaiveDate,
+    #[diesel(sql_type = Date)]
+    pub new_expected_on: NaiveDate,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub changed_by: Option<String>,
+    #[diesel(sql_type = Timestamptz)]
+    pub changed_at: DateTime<Utc>,
+}
+
+/// A stored receipt with who took it in and what it released.
+pub struct ReceiptEntry {
+    pub id: i64,
+    pub received_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub view: ReceiptView,
+}
+
+pub struct PurchaseOrderDetail {
+    pub header: PurchaseOrderRow,
+    pub supplier_id: i64,
+    pub lines: Vec<LineRow>,
+    pub date_changes: Vec<DateChangeRow>,
+    pub receipts: Vec<ReceiptEntry>,
+}
+
+fn header(
+    conn: &mut PgConnection,
+    reference: &str,
+    today: NaiveDate,
+) -> AppResult<(PurchaseOrderRow, i64)> {
+    let found: Option<PurchaseOrderRow> = diesel::sql_query(
+        "SELECT po.id, po.reference, s.name AS supplier, po.supplier_id, po.status, po.ordered_on,
+                po.expected_on, po.received_on, count(pl.id)::int8 AS lines,
+                coalesce(sum(pl.qty_ordered - pl.qty_received) FILTER (WHERE po.status = 'open'), 0)::int8 AS outstanding,
+                (po.status = 'open' AND po.expected_on < $2) AS late
+           FROM purchase_orders po
+           JOIN suppliers s ON s.id = po.supplier_id
+           LEFT JOIN purchase_order_lines pl ON pl.purchase_order_id = po.id
+          WHERE po.reference = $1
+          GROUP BY po.id, s.name",
+    )
+    .bind::<Text, _>(reference)
+    .bind::<Date, _>(today)
+    .get_result(conn)
+    .optional()?;
+    let found = found.ok_or_else(|| {
+        AppError::NotFound(format!(
+            "purchase order {}",
+            crate::types::truncate(reference)
+        ))
+    })?;
+    let supplier_id = found.supplier_id;
+    Ok((found, supplier_id))
+}
+
+fn lines(conn: &mut PgConnection, po_id: i64) -> QueryResult<Vec<LineRow>> {
+    diesel::sql_query(
+        "SELECT pl.id, p.id AS product_id, p.sku, p.name, pl.qty_ordered, pl.qty_received,
+                p.waiting_units, p.waiting_lines
+           FROM purchase_order_lines pl
+           JOIN products p ON p.id = pl.product_id
+          WHERE pl.purchase_order_id = $1
+          ORDER BY pl.id",
+    )
+    .bind::<BigInt, _>(po_id)
+    .load(conn)
+}
+
+pub fn detail(
+    conn: &mut PgConnection,
+    reference: &str,
+    today: NaiveDate,
+) -> AppResult<PurchaseOrderDetail> {
+    let (header, supplier_id) = header(conn, reference, today)?;
+    let lines = lines(conn, header.id)?;
+    let date_changes = diesel::sql_query(
+        "SELECT c.old_expected_on, c.new_expected_on, u.name AS changed_by, c.changed_at
+           FROM purchase_order_date_changes c
+           LEFT JOIN users u ON u.id = c.changed_by
+          WHERE c.purchase_order_id = $1
+          ORDER BY c.id DESC",
+    )
+    .bind::<BigInt, _>(header.id)
+    .load(conn)?;
+    use crate::db::schema::users;
+    let stored: Vec<(i64, Option<String>, DateTime<Utc>)> = purchase_order_receipts::table
+        .left_join(users::table)
+        .filter(purchase_order_receipts::purchase_order_id.eq(header.id))
+        .order(purchase_order_receipts::id.desc())
+        .select((
+            purchase_order_receipts::id,
+            users::name.nullable(),
+            purchase_order_receipts::created_at,
+        ))
+        .load(conn)?;
+    let mut receipts = Vec::with_capacity(stored.len());
+    for (id, received_by, created_at) in stored {
+        receipts.push(ReceiptEntry {
+            id,
+            received_by,
+            created_at,
+            view: purchasing::receipt_view(conn, id)?,
+        });
+    }
+    Ok(PurchaseOrderDetail {
+        header,
+        supplier_id,
+        lines,
+        date_changes,
+        receipts,
+    })
+}
+
+/// Locks an open purchase order for a change; anything else is a clear refusal.
+fn lock_open(conn: &mut PgConnection, reference: &str) -> AppResult<(i64, NaiveDate)> {
+    let (id, status, expected_on): (i64, String, NaiveDate) = purchase_orders::table
+        .filter(purchase_orders::reference.eq(reference))
+        .for_update()
+        .select((
+            purchase_orders::id,
+            purchase_orders::status,
+            purchase_orders::expected_on,
+        ))
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| {
+            AppError::NotFound(format!(
+                "purchase order {}",
+                crate::types::truncate(reference)
+            ))
+        })?;
+    if status != "open" {
+        return Err(AppError::Conflict(format!(
+            "purchase order {reference} is {status}; it can no longer be changed"
+        )));
+    }
+    Ok((id, expected_on))
+}
+
+fn product_ids(conn: &mut PgConnection, po_id: i64) -> QueryResult<Vec<i64>> {
+    use crate::db::schema::purchase_order_lines as pl;
+    pl::table
+        .filter(pl::purchase_order_id.eq(po_id))
+        .select(pl::product_id)
+        .load(conn)
+}
+
+/// What a new expected date would do to the customers waiting on the order's products.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DateChangePreview {
+    pub new_expected_on: NaiveDate,
+    /// Waiting lines whose told (worst-case) date would move later, and their customers.
+    pub later_lines: usize,
+    pub later_customers: usize,
+    /// Of those, lines pushed past their promise: each gets a delay email.
+    pub delayed_lines: usize,
+    pub delayed_customers: usize,
+    /// Lines whose date would move earlier.
+    pub earlier_lines: usize,
+}
+
+/// A date for a purchase order: not in the past, within two years.
+pub fn check_expected_date(date: NaiveDate, today: NaiveDate) -> AppResult<NaiveDate> {
+    if date < today {
+        return Err(AppError::invalid(
+            "expected_on",
+            "the expected date cannot be in the past",
+        ));
+    }
+    if date > today + chrono::Duration::days(730) {
+        return Err(AppError::invalid(
+            "expected_on",
+            "the expected date must be within two years",
+        ));
+    }
+    Ok(date)
+}
+
+/// Projects every affected queue twice, with the stored and with the new date, and counts
+/// whose date told would move. Nothing is stored.
+pub fn preview_date_change(
+    conn: &mut PgConnection,
+    reference: &str,
+    new_expected_on: NaiveDate,
+    today: NaiveDate,
+) -> AppResult<DateChangePreview> {
+    check_expected_date(new_expected_on, today)?;
+    let (row, _) = header(conn, reference, today)?;
+    if row.status != "open" {
+        return Err(AppError::Conflict(format!(
+            "purchase order {reference} is {}; it can no longer be changed",
+            row.status
+        )));
+    }
+    let settings = shop_settings::load(conn)?;
+    let ctx = Ctx {
+        actor: &Actor::System,
+        today,
+        settings: &settings,
+    };
+    let mut preview = DateChangePreview {
+        new_expected_on,
+        ..DateChangePreview::default()
+    };
+    let (mut later, mut delayed) = (BTreeSet::new(), BTreeSet::new());
+    let ids = product_ids(conn, row.id)?;
+    for product in products(conn, &ids)? {
+        if product.waiting_lines == 0 {
+            continue;
+        }
+        let queue = engine::queue(conn, product.id, &ctx.queue_policy())?;
+        let waiting: Vec<u32> = queue.iter().map(|l| l.waiting().max(0) as u32).collect();
+        let supply = eta::product_supply(conn, &product)?;
+        let mut moved = supply.clone();
+        for po in moved
+            .incoming
+            .iter_mut()
+            .filter(|po| po.reference == reference)
+        {
+            po.expected_on = new_expected_on;
+        }
+        let before = eta::project(&ctx, &supply, &waiting);
+        let after = eta::project(&ctx, &moved, &waiting);
+        for ((line, old), new) in queue.iter().zip(&before).zip(&after) {
+            let later_now = match (old.worst, new.worst) {
+                (Some(old), Some(new)) => new > old,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if later_now {
+                preview.later_lines += 1;
+                later.insert(line.customer_id);
+                if let (Some(promised), Some(new)) = (line.promised_on, new.worst)
+                    && new > promised
+                    && line.eta_worst != Some(new)
+                {
+                    preview.delayed_lines += 1;
+                    delayed.insert(line.customer_id);
+                }
+            } else if matches!((old.worst, new.worst), (Some(old), Some(new)) if new < old) {
+                preview.earlier_lines += 1;
+            }
+        }
+    }
+    preview.later_customers = later.len();
+    preview.delayed_customers = delayed.len();
+    Ok(preview)
+}
+
+fn products(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<Product>> {
+    use crate::db::schema::products;
+    products::table
+        .filter(products::id.eq_any(ids))
+        .order(products::id)
+        .select(Product::as_select())
+        .load(conn)
+}
+
+/// Moves an open purchase order's expected date, keeps the change in its history and
+/// recomputes the ETAs of everyone waiting on its products.
+pub fn change_expected_date(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    reference: &str,
+    new_expected_on: NaiveDate,
+    today: NaiveDate,
+) -> AppResult<()> {
+    check_expected_date(new_expected_on, today)?;
+    conn.transaction(|conn| {
+        let (po_id, old) = lock_open(conn, reference)?;
+        if old == new_expected_on {
+            return Err(AppError::invalid(
+                "expected_on",
+                "that is already the expected date",
+            ));
+        }
+        let settings = shop_settings::load(conn)?;
+        let ctx = Ctx {
+            actor,
+            today,
+            settings: &settings,
+        };
+        diesel::update(purchase_orders::table.find(po_id))
+            .set(purchase_orders::expected_on.eq(new_expected_on))
+            .execute(conn)?;
+        diesel::insert_into(purchase_order_date_changes::table)
+            .values((
+                purchase_order_date_changes::purchase_order_id.eq(po_id),
+                purchase_order_date_changes::old_expected_on.eq(old),
+                purchase_order_date_changes::new_expected_on.eq(new_expected_on),
+                purchase_order_date_changes::changed_by.eq(ctx.user_id()),
+            ))
+            .execute(conn)?;
+        let ids = product_ids(conn, po_id)?;
+        purchasing::refresh_products(conn, &ctx, &ids)?;
+        audit::record(
+            conn,
+            actor,
+            "purchase_order_date_changed",
+            "purchase_order",
+            Some(reference.to_owned()),
+            Some(serde_json::json!({ "expected_on": old })),
+            Some(serde_json::json!({ "expected_on": new_expected_on })),
+        )?;
+        Ok(())
+    })
+}
+
+/// Cancels an open purchase order: its outstanding units stop counting as supply.
+pub fn cancel(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    reference: &str,
+    today: NaiveDate,
+) -> AppResult<()> {
+    conn.transaction(|conn| {
+        let (po_id, _) = lock_open(conn, reference)?;
+        let settings = shop_settings::load(conn)?;
+        let ctx = Ctx {
+            actor,
+            today,
+            settings: &settings,
+        };
+        diesel::update(purchase_orders::table.find(po_id))
+            .set(purchase_orders::status.eq("cancelled"))
+            .execute(conn)?;
+        let ids = product_ids(conn, po_id)?;
+        purchasing::refresh_products(conn, &ctx, &ids)?;
+        audit::record(
+            conn,
+            actor,
+            "purchase_order_cancelled",
+            "purchase_order",
+            Some(reference.to_owned()),
+            Some(serde_json::json!({ "status": "open" })),
+            Some(serde_json::json!({ "status": "cancelled" })),
+        )?;
+        Ok(())
+    })
+}
+
+/// Units to receive on a line of a purchase order, as entered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReceiveQuantity {
+    pub line_id: i64,
+    pub quantity: i32,
+}
+
+/// One waiting line a receipt would serve.
+#[derive(Debug, Clone)]
+pub struct Release {
+    pub position: usize,
+    pub order_number: String,
+    pub customer_tier: i16,
+    pub placed_at: DateTime<Utc>,
+    pub units: i32,
+    /// The line would wait for nothing more.
+    pub complete: bool,
+}
+
+/// What receiving one line would do to its product's queue.
+#[derive(Debug, Clone)]
+pub struct ReleasePreview {
+    pub line_id: i64,
+    pub sku: String,
+    pub quantity: i32,
+    pub releases: Vec<Release>,
+    /// Units that would stay on the shelf once the queue is served.
+    pub left_on_shelf: u32,
+    pub still_waiting_lines: i32,
+}
+
+pub struct ReceiptPreview {
+    pub lines: Vec<ReleasePreview>,
+    pub tier_first: bool,
+}
+
+/// Checks quantities against the order: each line belongs to it, at least one unit in
+/// all, never more than outstanding.
+fn checked_quantities(
+    lines: &[LineRow],
+    quantities: &[ReceiveQuantity],
+    reference: &str,
+) -> AppResult<Vec<(LineRow, i32)>> {
+    let by_id: HashMap<i64, &LineRow> = lines.iter().map(|l| (l.id, l)).collect();
+    let mut problems = Vec::new();
+    let mut chosen = Vec::new();
+    for q in quantities {
+        let Some(line) = by_id.get(&q.line_id) else {
+            problems.push(FieldError::new(
+                format!("qty_{}", q.line_id),
+                format!("that line is not on purchase order {reference}"),
+            ));
+            continue;
+        };
+        if q.quantity < 0 {
+            problems.push(FieldError::new(
+                format!("qty_{}", q.line_id),
+                format!("{}: a quantity cannot be negative", line.sku),
+            ));
+        } else if q.quantity > line.outstanding() {
+            problems.push(FieldError::new(
+                format!("qty_{}", q.line_id),
+                format!(
+                    "{}: only {} units are outstanding on {reference}; {} cannot be received",
+                    line.sku,
+                    line.outstanding(),
+                    q.quantity
+                ),
+            ));
+        } else if q.quantity > 0 {
+            chosen.push(((*line).clone(), q.quantity));
+        }
+    }
+    if problems.is_empty() && chosen.is_empty() {
+        problems.push(FieldError::new(
+            "quantities",
+            "enter how many units arrived on at least one line",
+        ));
+    }
+    if problems.is_empty() {
+        Ok(chosen)
+    } else {
+        Err(AppError::invalid_fields(problems))
+    }
+}
+
+/// Which waiting lines the receipt would serve, in the shop's queue order, computed with
+/// the engine's allocation on the current queue. Nothing is stored.
+pub fn preview_receipt(
+    conn: &mut PgConnection,
+    reference: &str,
+    quantities: &[ReceiveQuantity],
+    today: NaiveDate,
+) -> AppResult<ReceiptPreview> {
+    let (row, _) = header(conn, reference, today)?;
+    if row.status != "open" {
+        return Err(AppError::Conflict(format!(
+            "purchase order {reference} is {}; nothing more can be received",
+            row.status
+        )));
+    }
+    let chosen = checked_quantities(&lines(conn, row.id)?, quantities, reference)?;
+    let settings = shop_settings::load(conn)?;
+    let ctx = Ctx {
+        actor: &Actor::System,
+        today,
+        settings: &settings,
+    };
+    let mut previews = Vec::new();
+    for (line, quantity) in chosen {
+        let product = products(conn, &[line.product_id])?
+            .pop()
+            .ok_or_else(|| AppError::not_found("the product"))?;
+        let queue = engine::queue(conn, product.id, &ctx.queue_policy())?;
+        let waiting: Vec<WaitingLine> = queue
+            .iter()
+            .map(|l| WaitingLine {
+                line_id: l.line_id,
+                waiting_units: l.waiting().max(0) as u32,
+            })
+            .collect();
+        let free = (product.available() + quantity).max(0) as u32;
+        let plan = domain::allocate_down_queue(free, &waiting);
+        let position: HashMap<i64, usize> = queue
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.line_id, i + 1))
+            .collect();
+        let by_id: HashMap<i64, &stock::QueueRow> = queue.iter().map(|l| (l.line_id, l)).collect();
+        let releases: Vec<Release> = plan
+            .allocations
+            .iter()
+            .filter_map(|a| {
+                let waiting_line = by_id.get(&a.line_id)?;
+                Some(Release {
+                    position: position[&a.line_id],
+                    order_number: waiting_line.order_number.clone(),
+                    customer_tier: waiting_line.customer_tier,
+                    placed_at: waiting_line.placed_at,
+                    units: a.units as i32,
+                    complete: a.units as i32 == waiting_line.waiting(),
+                })
+            })
+            .collect();
+        let completed = releases.iter().filter(|r| r.complete).count() as i32;
+        previews.push(ReleasePreview {
+            line_id: line.id,
+            sku: line.sku.clone(),
+            quantity,
+            still_waiting_lines: product.waiting_lines - completed,
+            releases,
+            left_on_shelf: plan.left_available,
+        });
+    }
+    Ok(ReceiptPreview {
+        lines: previews,
+        tier_first: settings.queue_tier_first,
+    })
+}
+
+/// Receives the entered quantities through the engine. `receipt_key` comes from the form,
+/// so the same form posted twice is received once.
+pub fn receive(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    reference: &str,
+    quantities: &[ReceiveQuantity],
+    receipt_key: &str,
+    today: NaiveDate,
+) -> AppResult<()> {
+    let key = format!("web:{receipt_key}");
+    conn.transaction(|conn| {
+        // A second post of the same form waits here for the first to commit, then finds
+        // its receipt by key.
+        purchase_orders::table
+            .filter(purchase_orders::reference.eq(reference))
+            .for_update()
+            .select(purchase_orders::id)
+            .first::<i64>(conn)
+            .optional()?;
+        let already: bool = diesel::select(diesel::dsl::exists(
+            purchase_order_receipts::table
+                .filter(purchase_order_receipts::idempotency_key.eq(&key)),
+        ))
+        .get_result(conn)?;
+        if already {
+            return Ok(());
+        }
+        let (row, _) = header(conn, reference, today)?;
+        if row.status != "open" {
+            return Err(AppError::Conflict(format!(
+                "purchase order {reference} is {}; nothing more can be received",
+                row.status
+            )));
+        }
+        let chosen = checked_quantities(&lines(conn, row.id)?, quantities, reference)?;
+        let receipt: Vec<purchasing::ReceiptLine> = chosen
+            .into_iter()
+            .map(|(line, quantity)| {
+                Ok(purchasing::ReceiptLine {
+                    sku: crate::types::Sku::parse(&line.sku)
+                        .map_err(|e| anyhow::anyhow!("stored SKU {:?}: {e}", line.sku))?,
+                    quantity,
+                })
+            })
+            .collect::<AppResult<_>>()?;
+        purchasing::receive(conn, actor, reference, receipt, Some(key.clone()), today)?;
+        Ok(())
+    })
+}
