@@ -7,8 +7,10 @@ pub mod auth;
 pub mod charts;
 pub mod health;
 pub mod home;
+pub mod inventory;
 pub mod orders;
 pub mod pages;
+pub mod purchase_orders;
 pub mod queue;
 pub mod render;
 pub mod session;
@@ -38,11 +40,16 @@ pub fn security_headers() -> DefaultHeaders {
 
 /// Navigation entries for the sections beyond the review, in the order people use them.
 pub fn extra_nav(_user: &CurrentUser) -> Vec<NavItem> {
-    vec![NavItem {
-        href: "/orders",
-        label: "Orders",
-        section: "orders",
-    }]
+    let item = |href, label, section| NavItem {
+        href,
+        label,
+        section,
+    };
+    vec![
+        item("/orders", "Orders", "orders"),
+        item("/inventory", "Inventory", "inventory"),
+        item("/purchase-orders", "Purchase orders", "purchase_orders"),
+    ]
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -69,7 +76,49 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     web::post().to(orders::cancel_line),
                 )
                 .route("/orders/{number}/notes", web::post().to(orders::add_note))
+                .configure(inventory_routes)
                 .route("/admin/users", web::get().to(admin::list))
                 .route("/admin/users", web::post().to(admin::add)),
+        );
+}
+
+/// Inventory and purchase orders; fixed paths before the `{sku}` and `{reference}` ones.
+fn inventory_routes(cfg: &mut web::ServiceConfig) {
+    use purchase_orders as po;
+    cfg.route("/inventory", web::get().to(inventory::list))
+        .route("/inventory.csv", web::get().to(inventory::export))
+        .route("/inventory/import", web::post().to(inventory::import))
+        .route("/inventory/{sku}", web::get().to(inventory::show))
+        .route("/inventory/{sku}/row", web::get().to(inventory::row))
+        .route("/inventory/{sku}/edit", web::get().to(inventory::edit_row))
+        .route(
+            "/inventory/{sku}/settings",
+            web::post().to(inventory::save_settings),
+        )
+        .route("/inventory/{sku}/adjust", web::post().to(inventory::adjust))
+        .route("/purchase-orders", web::get().to(po::list))
+        .route("/purchase-orders", web::post().to(po::create))
+        .route("/purchase-orders/new", web::get().to(po::new_form))
+        .route("/purchase-orders/new/line", web::get().to(po::new_line))
+        .route(
+            "/purchase-orders/suggestions",
+            web::get().to(po::suggestions),
+        )
+        .route("/purchase-orders/{reference}", web::get().to(po::show))
+        .route(
+            "/purchase-orders/{reference}/expected-date",
+            web::post().to(po::change_date),
+        )
+        .route(
+            "/purchase-orders/{reference}/receive",
+            web::get().to(po::receive_preview),
+        )
+        .route(
+            "/purchase-orders/{reference}/receive",
+            web::post().to(po::receive),
+        )
+        .route(
+            "/purchase-orders/{reference}/cancel",
+            web::post().to(po::cancel),
         );
 }

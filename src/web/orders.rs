@@ -3,47 +3,16 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::Deserialize;
 
-use crate::domain::format::human_date;
 use crate::error::{AppError, AppResult};
 use crate::services::fulfilment;
 use crate::services::lookup::{self, EtaChange, LineDetail, OrderDetail, OrderMatch};
 use crate::startup::AppState;
+pub use crate::web::render::Words;
 use crate::web::render::{self, Frame};
 use crate::web::session::CurrentUser;
-
-/// Dates and money as people read them, for the order templates.
-pub struct Words {
-    pub today: NaiveDate,
-    pub currency: String,
-}
-
-impl Words {
-    pub fn date(&self, date: &NaiveDate) -> String {
-        human_date(*date, self.today)
-    }
-
-    pub fn maybe_date(&self, date: &Option<NaiveDate>) -> String {
-        date.map(|d| human_date(d, self.today))
-            .unwrap_or_else(|| "unknown".to_owned())
-    }
-
-    pub fn time(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
-        let local = at.with_timezone(&chrono::Local);
-        format!(
-            "{} {}",
-            human_date(local.date_naive(), self.today),
-            local.format("%H:%M")
-        )
-    }
-
-    pub fn money(&self, cents: impl std::borrow::Borrow<i64>) -> String {
-        crate::format::money(cents, &self.currency)
-    }
-}
 
 #[derive(Template)]
 #[template(path = "pages/orders_search.html", blocks = ["results"])]

@@ -3,7 +3,9 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
+use chrono::NaiveDate;
 
+use crate::domain::format::human_date;
 use crate::error::AppResult;
 use crate::web::session::CurrentUser;
 
@@ -87,5 +89,35 @@ impl Frame {
 
     pub fn is_current(&self, item: &NavItem) -> bool {
         self.section == item.section
+    }
+}
+
+/// Dates and money as people read them, for every page's template.
+pub struct Words {
+    pub today: NaiveDate,
+    pub currency: String,
+}
+
+impl Words {
+    pub fn date(&self, date: &NaiveDate) -> String {
+        human_date(*date, self.today)
+    }
+
+    pub fn maybe_date(&self, date: &Option<NaiveDate>) -> String {
+        date.map(|d| human_date(d, self.today))
+            .unwrap_or_else(|| "unknown".to_owned())
+    }
+
+    pub fn time(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
+        let local = at.with_timezone(&chrono::Local);
+        format!(
+            "{} {}",
+            human_date(local.date_naive(), self.today),
+            local.format("%H:%M")
+        )
+    }
+
+    pub fn money(&self, cents: impl std::borrow::Borrow<i64>) -> String {
+        crate::format::money(cents, &self.currency)
     }
 }

@@ -1,0 +1,879 @@
+//! Inventory: the product list (search as you type, filters, sort, keyset pages, CSV export
+//! and import), the product page (ledger, queue, incoming supply, ETA timeline), inline
+//! stock settings and stock adjustments. Reps see everything; managers change it.
+
+use actix_multipart::Multipart;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::NaiveDate;
+use futures_util::StreamExt;
+use serde::Deserialize;
+
+use crate::db::stock::{IncomingRow, QueueRow};
+use crate::db::users::Role;
+use crate::domain::format::ordinal;
+use crate::error::{AppError, AppResult, FieldError};
+use crate::services::inventory::{
+    self, AdjustmentReason, Cursor, ImportOutcome, ImportProblem, ProductDetail, ProductPage,
+    ProductQuery, ProductRow, ProductSort, StatusFilter, StockSettings,
+};
+use crate::startup::AppState;
+use crate::web::orders::url_segment;
+use crate::web::render::{self, Frame, Words};
+use crate::web::session::CurrentUser;
+
+/// The largest CSV file an import reads.
+const MAX_IMPORT_BYTES: usize = 4 * 1024 * 1024;
+
+/// The list's query string as typed; kept as text so links rebuild the same view.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ListParams {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    supplier: String,
+    #[serde(default)]
+    sort: String,
+    #[serde(default)]
+    dir: String,
+    #[serde(default)]
+    after: Option<i64>,
+    #[serde(default)]
+    before: Option<i64>,
+}
+
+impl ListParams {
+    fn query(&self) -> ProductQuery {
+        ProductQuery {
+            text: self.q.chars().take(100).collect(),
+            status: StatusFilter::parse(&self.status),
+            supplier_id: self.supplier.parse().ok(),
+            sort: ProductSort::parse(&self.sort),
+            descending: self.dir == "desc",
+            cursor: match (self.after, self.before) {
+                (Some(id), _) => Cursor::After(id),
+                (None, Some(id)) => Cursor::Before(id),
+                _ => Cursor::First,
+            },
+        }
+    }
+
+    /// The view's query string with some keys replaced (None drops a key); paging resets
+    /// unless a cursor is given.
+    fn href(&self, path: &str, changes: &[(&str, Option<String>)]) -> String {
+        let query = self.query();
+        let mut pairs: Vec<(&str, String)> = vec![
+            ("q", self.q.clone()),
+            (
+                "status",
+                query
+                    .status
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
+            ),
+            (
+                "supplier",
+                query
+                    .supplier_id
+                    .map(|id| id.to_string())
+                    .unwrap_or_default(),
+            ),
+            ("sort", query.sort.as_str().to_owned()),
+            (
+                "dir",
+                if query.descending { "desc" } else { "asc" }.to_owned(),
+            ),
+        ];
+        for (key, value) in changes {
+            pairs.retain(|(k, _)| k != key);
+            if let Some(value) = value {
+                pairs.push((key, value.clone()));
+            }
+        }
+        let mut serializer = url::form_urlencoded::Serializer::new(String::new());
+        for (key, value) in pairs {
+            let default = matches!((key, value.as_str()), ("sort", "sku") | ("dir", "asc"));
+            if !value.is_empty() && !default {
+                serializer.append_pair(key, &value);
+            }
+        }
+        let query = serializer.finish();
+        if query.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}?{query}")
+        }
+    }
+}
+
+/// A column header that sorts: its link, and how it is sorted now.
+pub struct SortLink {
+    pub label: &'static str,
+    pub href: String,
+    pub aria_sort: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "pages/inventory.html", blocks = ["results"])]
+struct InventoryPage {
+    frame: Frame,
+    params: ListParams,
+    page: ProductPage,
+    suppliers: Vec<(i64, String)>,
+    words: Words,
+    can_edit: bool,
+    import_problems: Vec<ImportProblem>,
+    notice: Option<String>,
+}
+
+impl InventoryPage {
+    fn statuses(&self) -> [StatusFilter; 4] {
+        StatusFilter::ALL
+    }
+
+    fn status_selected(&self, status: &StatusFilter) -> bool {
+        self.params.status == status.as_str()
+    }
+
+    fn supplier_selected(&self, id: &i64) -> bool {
+        self.params.supplier == id.to_string()
+    }
+
+    fn sort_link(&self, sort: &str, label: &'static str) -> SortLink {
+        let query = self.params.query();
+        let current = query.sort.as_str() == sort;
+        let descending = current && query.descending;
+        SortLink {
+            label,
+            href: self.params.href(
+                "/inventory",
+                &[
+                    ("sort", Some(sort.to_owned())),
+                    (
+                        "dir",
+                        Some(
+                            if current && !descending {
+                                "desc"
+                            } else {
+                                "asc"
+                            }
+                            .to_owned(),
+                        ),
+                    ),
+                ],
+            ),
+            aria_sort: match (current, descending) {
+                (false, _) => "none",
+                (true, false) => "ascending",
+                (true, true) => "descending",
+            },
+        }
+    }
+
+    fn next_href(&self) -> Option<String> {
+        self.page.next.map(|id| {
+            self.params
+                .href("/inventory", &[("after", Some(id.to_string()))])
+        })
+    }
+
+    fn previous_href(&self) -> Option<String> {
+        self.page.previous.map(|id| {
+            self.params
+                .href("/inventory", &[("before", Some(id.to_string()))])
+        })
+    }
+
+    fn first_href(&self) -> String {
+        self.params.href("/inventory", &[])
+    }
+
+    fn export_href(&self) -> String {
+        self.params.href("/inventory.csv", &[])
+    }
+
+    fn filtered(&self) -> bool {
+        !self.params.q.trim().is_empty()
+            || StatusFilter::parse(&self.params.status).is_some()
+            || !self.params.supplier.is_empty()
+    }
+}
+
+/// One product row of the list, shown alone after an inline edit.
+#[derive(Template)]
+#[template(path = "partials/inventory_row.html")]
+struct RowPartial {
+    row: ProductRow,
+    words: Words,
+    can_edit: bool,
+}
+
+/// The same row with the stock settings as inputs.
+#[derive(Template)]
+#[template(path = "partials/inventory_row_edit.html")]
+struct EditRowPartial {
+    frame: Frame,
+    row: ProductRow,
+    form: SettingsForm,
+    errors: Vec<FieldError>,
+}
+
+impl EditRowPartial {
+    fn error_for(&self, field: &str) -> Option<&str> {
+        error_for(&self.errors, field)
+    }
+}
+
+fn error_for<'a>(errors: &'a [FieldError], field: &str) -> Option<&'a str> {
+    errors
+        .iter()
+        .find(|e| e.field == field)
+        .map(|e| e.message.as_str())
+}
+
+async fn words(state: &AppState) -> AppResult<Words> {
+    let currency = crate::db::blocking(&state.pool, |conn| {
+        Ok(crate::db::shop_settings::load(conn)?.currency)
+    })
+    .await?;
+    Ok(Words {
+        today: crate::clock::today(),
+        currency,
+    })
+}
+
+async fn list_page(
+    state: &AppState,
+    user: &CurrentUser,
+    params: ListParams,
+    import_problems: Vec<ImportProblem>,
+    notice: Option<String>,
+) -> AppResult<InventoryPage> {
+    let query = params.query();
+    let (page, suppliers, currency) = crate::db::blocking(&state.pool, move |conn| {
+        Ok((
+            inventory::product_page(conn, &query)?,
+            inventory::suppliers(conn)?,
+            crate::db::shop_settings::load(conn)?.currency,
+        ))
+    })
+    .await?;
+    Ok(InventoryPage {
+        frame: Frame::new(user, "inventory"),
+        params,
+        page,
+        suppliers,
+        words: Words {
+            today: crate::clock::today(),
+            currency,
+        },
+        can_edit: user.is_manager(),
+        import_problems,
+        notice,
+    })
+}
+
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    params: web::Query<ListParams>,
+) -> AppResult<HttpResponse> {
+    let page = list_page(&state, &user, params.into_inner(), Vec::new(), None).await?;
+    if render::is_htmx(&req) {
+        return Ok(render::html_string(page.as_results().render()?));
+    }
+    render::html(&page)
+}
+
+/// The filtered view as CSV (every matching product, in the view's order).
+pub async fn export(
+    state: web::Data<AppState>,
+    _user: CurrentUser,
+    params: web::Query<ListParams>,
+) -> AppResult<HttpResponse> {
+    let query = params.into_inner().query();
+    let body = crate::db::blocking(&state.pool, move |conn| {
+        let rows = inventory::export_rows(conn, &query)?;
+        Ok(inventory::export_csv(&rows)?)
+    })
+    .await?;
+    let filename = format!("inventory-{}.csv", crate::clock::today());
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{filename}\""),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body))
+}
+
+/// Reads the uploaded file (the `file` field of a multipart form), at most 4 MiB.
+async fn uploaded_file(mut payload: Multipart) -> AppResult<Option<Vec<u8>>> {
+    while let Some(field) = payload.next().await {
+        let mut field =
+            field.map_err(|e| AppError::Malformed(format!("the upload failed: {e}")))?;
+        if field.name() != Some("file") {
+            continue;
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk =
+                chunk.map_err(|e| AppError::Malformed(format!("the upload failed: {e}")))?;
+            if bytes.len() + chunk.len() > MAX_IMPORT_BYTES {
+                return Err(AppError::PayloadTooLarge);
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        return Ok(Some(bytes));
+    }
+    Ok(None)
+}
+
+pub async fn import(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    payload: Multipart,
+) -> AppResult<HttpResponse> {
+    user.require(Role::Manager)?;
+    let bytes = uploaded_file(payload).await?;
+    let outcome = match bytes {
+        Some(bytes) if !bytes.is_empty() => {
+            let actor = user.actor();
+            crate::db::blocking(&state.pool, move |conn| {
+                inventory::import_csv(conn, &actor, &bytes, crate::clock::today())
+            })
+            .await?
+        }
+        _ => ImportOutcome::Rejected(vec![ImportProblem {
+            row: 0,
+            column: String::new(),
+            message: "choose a CSV file to import".to_owned(),
+        }]),
+    };
+    let (problems, notice, failed) = match outcome {
+        ImportOutcome::Imported { created, updated } => (
+            Vec::new(),
+            Some(format!(
+                "Imported: {created} {} created, {updated} updated.",
+                if created == 1 { "product" } else { "products" }
+            )),
+            false,
+        ),
+        ImportOutcome::Rejected(problems) => (problems, None, true),
+    };
+    let page = list_page(&state, &user, ListParams::default(), problems, notice).await?;
+    let mut response = if failed {
+        HttpResponse::UnprocessableEntity()
+    } else {
+        HttpResponse::Ok()
+    };
+    Ok(response
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(page.render()?))
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SettingsForm {
+    #[serde(default)]
+    reorder_point: String,
+    #[serde(default)]
+    safety_stock: String,
+    /// A checkbox: present when ticked.
+    #[serde(default)]
+    backorderable: Option<String>,
+}
+
+impl SettingsForm {
+    fn of(row: &ProductRow) -> Self {
+        Self {
+            reorder_point: row.reorder_point.to_string(),
+            safety_stock: row.safety_stock.to_string(),
+            backorderable: row.backorderable.then(|| "yes".to_owned()),
+        }
+    }
+
+    fn backorderable(&self) -> bool {
+        self.backorderable.is_some()
+    }
+}
+
+async fn product_row(state: &AppState, sku: String) -> AppResult<ProductRow> {
+    crate::db::blocking(&state.pool, move |conn| inventory::product_row(conn, &sku)).await
+}
+
+fn product_href(sku: &str) -> String {
+    format!("/inventory/{}", url_segment(sku))
+}
+
+fn see_other(location: String) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+/// The display row (htmx: "Cancel" on an edit row).
+pub async fn row(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    sku: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let sku = sku.into_inner();
+    if !render::is_htmx(&req) {
+        return Ok(see_other(product_href(&sku)));
+    }
+    let partial = RowPartial {
+        row: product_row(&state, sku).await?,
+        words: words(&state).await?,
+        can_edit: user.is_manager(),
+    };
+    render::html(&partial)
+}
+
+/// The row with its stock settings as inputs (managers only).
+pub async fn edit_row(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    sku: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    user.require(Role::Manager)?;
+    let sku = sku.into_inner();
+    if !render::is_htmx(&req) {
+        return Ok(see_other(format!("{}#settings", product_href(&sku))));
+    }
+    let row = product_row(&state, sku).await?;
+    render::html(&EditRowPartial {
+        frame: Frame::new(&user, "inventory"),
+        form: SettingsForm::of(&row),
+        row,
+        errors: Vec::new(),
+    })
+}
+
+/// Saves reorder point, safety stock and backorderable. From the list (htmx) the answer
+/// is the row; from the product page, the page.
+pub async fn save_settings(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    sku: web::Path<String>,
+    form: web::Form<SettingsForm>,
+) -> AppResult<HttpResponse> {
+    user.require(Role::Manager)?;
+    let sku = sku.into_inner();
+    let form = form.into_inner();
+    let outcome = match StockSettings::parse(
+        &form.reorder_point,
+        &form.safety_stock,
+        form.backorderable(),
+    ) {
+        Ok(settings) => {
+            let (actor, target) = (user.actor(), sku.clone());
+            crate::db::blocking(&state.pool, move |conn| {
+                inventory::update_settings(conn, &actor, &target, settings, crate::clock::today())
+            })
+            .await
+        }
+        Err(error) => Err(error),
+    };
+    let errors = match outcome {
+        Ok(()) => Vec::new(),
+        Err(AppError::Invalid { details, .. }) => details,
+        Err(other) => return Err(other),
+    };
+    let htmx = render::is_htmx(&req);
+    match (htmx, errors.is_empty()) {
+        (true, true) => render::html(&RowPartial {
+            row: product_row(&state, sku).await?,
+            words: words(&state).await?,
+            can_edit: true,
+        }),
+        (true, false) => {
+            let partial = EditRowPartial {
+                frame: Frame::new(&user, "inventory"),
+                row: product_row(&state, sku).await?,
+                form,
+                errors,
+            };
+            Ok(unprocessable(partial.render()?))
+        }
+        (false, true) => Ok(see_other(product_href(&sku))),
+        (false, false) => {
+            let mut page = product_page(&state, &user, sku, None).await?;
+            page.settings_form = form;
+            page.settings_errors = errors;
+            Ok(unprocessable(page.render()?))
+        }
+    }
+}
+
+fn unprocessable(body: String) -> HttpResponse {
+    HttpResponse::UnprocessableEntity()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::VARY, "HX-Request"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body)
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AdjustForm {
+    #[serde(default)]
+    change: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// A stock adjustment with its reason (managers only).
+pub async fn adjust(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    sku: web::Path<String>,
+    form: web::Form<AdjustForm>,
+) -> AppResult<HttpResponse> {
+    user.require(Role::Manager)?;
+    let sku = sku.into_inner();
+    let form = form.into_inner();
+    let change = form.change.trim().parse::<i32>().map_err(|_| {
+        AppError::invalid(
+            "change",
+            "enter the change as a whole number of units, negative to remove units",
+        )
+    });
+    let reason = AdjustmentReason::parse(&form.reason)
+        .ok_or_else(|| AppError::invalid("reason", "choose a reason for the adjustment"));
+    let outcome = match (change, reason) {
+        (Ok(change), Ok(reason)) => {
+            let (actor, target, note) = (user.actor(), sku.clone(), form.note.clone());
+            crate::db::blocking(&state.pool, move |conn| {
+                inventory::adjust_stock(
+                    conn,
+                    &actor,
+                    &target,
+                    change,
+                    reason,
+                    &note,
+                    crate::clock::today(),
+                )
+            })
+            .await
+            .map(|adjusted| {
+                if adjusted.lines_served > 0 {
+                    Some(format!(
+                        "Stock is now {}. {} went to {} waiting {}.",
+                        adjusted.on_hand,
+                        crate::domain::units_phrase(adjusted.allocated_units.max(0) as u64, "unit"),
+                        adjusted.lines_served,
+                        if adjusted.lines_served == 1 {
+                            "line"
+                        } else {
+                            "lines"
+                        }
+                    ))
+                } else {
+                    Some(format!("Stock is now {}.", adjusted.on_hand))
+                }
+            })
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    match outcome {
+        Ok(_) => Ok(see_other(format!("{}#adjust", product_href(&sku)))),
+        Err(AppError::Invalid { message, .. }) => {
+            let mut page = product_page(&state, &user, sku, None).await?;
+            page.adjust_form = form;
+            page.adjust_error = Some(message);
+            Ok(unprocessable(page.render()?))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/product.html", blocks = ["ledger"])]
+struct ProductPageTemplate {
+    frame: Frame,
+    detail: ProductDetail,
+    words: Words,
+    can_edit: bool,
+    timeline: Timeline,
+    settings_form: SettingsForm,
+    settings_errors: Vec<FieldError>,
+    adjust_form: AdjustForm,
+    adjust_error: Option<String>,
+}
+
+impl ProductPageTemplate {
+    fn settings_error(&self, field: &str) -> Option<&str> {
+        error_for(&self.settings_errors, field)
+    }
+
+    fn reasons(&self) -> [AdjustmentReason; 5] {
+        AdjustmentReason::ALL
+    }
+
+    fn older_href(&self) -> Option<String> {
+        self.detail.ledger_older.map(|id| {
+            format!(
+                "{}?ledger_before={id}#ledger",
+                product_href(&self.detail.product.sku)
+            )
+        })
+    }
+
+    fn position(&self, index: &usize) -> String {
+        ordinal(*index as u32 + 1)
+    }
+
+    fn reason_label(reason: &str) -> &'static str {
+        match reason {
+            "receipt" => "Receipt",
+            "adjustment" => "Adjustment",
+            "allocation" => "Allocated to an order",
+            "release" => "Released",
+            "shipment" => "Shipped",
+            _ => "Other",
+        }
+    }
+
+    fn signed(n: &i32) -> String {
+        match *n {
+            0 => "0".to_owned(),
+            n if n > 0 => format!("+{n}"),
+            n => format!("−{}", -n),
+        }
+    }
+}
+
+async fn product_page(
+    state: &AppState,
+    user: &CurrentUser,
+    sku: String,
+    ledger_before: Option<i64>,
+) -> AppResult<ProductPageTemplate> {
+    let (detail, currency) = crate::db::blocking(&state.pool, move |conn| {
+        Ok((
+            inventory::product_detail(conn, &sku, ledger_before)?,
+            crate::db::shop_settings::load(conn)?.currency,
+        ))
+    })
+    .await?;
+    let today = crate::clock::today();
+    let timeline = Timeline::draw(
+        today,
+        detail.product.available.max(0),
+        &detail.incoming,
+        &detail.queue,
+    );
+    Ok(ProductPageTemplate {
+        frame: Frame::new(user, "inventory"),
+        settings_form: SettingsForm::of(&detail.product),
+        detail,
+        words: Words { today, currency },
+        can_edit: user.is_manager(),
+        timeline,
+        settings_errors: Vec::new(),
+        adjust_form: AdjustForm {
+            reason: AdjustmentReason::CountCorrection.as_str().to_owned(),
+            ..AdjustForm::default()
+        },
+        adjust_error: None,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ProductParams {
+    ledger_before: Option<i64>,
+}
+
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    sku: web::Path<String>,
+    params: web::Query<ProductParams>,
+) -> AppResult<HttpResponse> {
+    let page = product_page(&state, &user, sku.into_inner(), params.ledger_before).await?;
+    if render::is_htmx(&req) {
+        return Ok(render::html_string(page.as_ledger().render()?));
+    }
+    render::html(&page)
+}
+
+/// A text label placed in the timeline.
+pub struct Label {
+    pub x: String,
+    pub y: String,
+    pub text: String,
+}
+
+/// A waiting line on the timeline: where its demand is met.
+pub struct Dot {
+    pub cx: String,
+    pub cy: String,
+    pub title: String,
+}
+
+/// The ETA timeline of a product, drawn on the server: the supply line steps up as each
+/// purchase order is expected; each waiting line is a dot at its likely ship date and its
+/// cumulative demand, so dots above the supply line wait on supply nobody has ordered.
+pub struct Timeline {
+    pub width: u32,
+    pub height: u32,
+    pub supply_path: String,
+    pub axis_y: String,
+    pub axis_x_end: String,
+    pub top: String,
+    pub ticks: Vec<Label>,
+    pub unit_ticks: Vec<Label>,
+    pub arrivals: Vec<Label>,
+    pub dots: Vec<Dot>,
+    pub summary: String,
+    pub empty: bool,
+}
+
+impl Timeline {
+    const WIDTH: f64 = 720.0;
+    const HEIGHT: f64 = 240.0;
+    const LEFT: f64 = 48.0;
+    const RIGHT: f64 = 16.0;
+    const TOP: f64 = 20.0;
+    const BOTTOM: f64 = 36.0;
+    /// Dots drawn at most; the queue table lists every line.
+    const MAX_DOTS: usize = 300;
+
+    pub fn draw(
+        today: NaiveDate,
+        available: i32,
+        incoming: &[IncomingRow],
+        queue: &[QueueRow],
+    ) -> Timeline {
+        let fmt = |v: f64| format!("{v:.1}");
+        let tomorrow = today.succ_opt().unwrap_or(today);
+        let mut arrivals: Vec<(NaiveDate, i64, &str)> = incoming
+            .iter()
+            .map(|po| {
+                (
+                    po.expected_on.max(tomorrow),
+                    i64::from(po.outstanding.max(0)),
+                    po.reference.as_str(),
+                )
+            })
+            .collect();
+        arrivals.sort_by_key(|a| a.0);
+        let demand_total: i64 = queue.iter().map(|l| i64::from(l.waiting().max(0))).sum();
+        let supply_total: i64 = i64::from(available) + arrivals.iter().map(|a| a.1).sum::<i64>();
+        let last_eta = queue
+            .iter()
+            .filter_map(|l| l.eta_likely.or(l.eta_worst))
+            .max();
+        let last_arrival = arrivals.last().map(|a| a.0);
+        let end = [
+            last_eta,
+            last_arrival,
+            Some(today + chrono::Duration::days(14)),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(today);
+        let span = ((end - today).num_days().max(1) + 2) as f64;
+        let max_units = demand_total.max(supply_total).max(1) as f64;
+        let plot_w = Self::WIDTH - Self::LEFT - Self::RIGHT;
+        let plot_h = Self::HEIGHT - Self::TOP - Self::BOTTOM;
+        let x = |d: NaiveDate| Self::LEFT + ((d - today).num_days().max(0) as f64 / span) * plot_w;
+        let y = |units: i64| Self::TOP + plot_h - (units as f64 / max_units) * plot_h;
+
+        let mut path = format!("M{},{}", fmt(x(today)), fmt(y(i64::from(available))));
+        let mut level = i64::from(available);
+        let mut labels = Vec::new();
+        for (date, units, reference) in &arrivals {
+            level += units;
+            path.push_str(&format!(" H{} V{}", fmt(x(*date)), fmt(y(level))));
+            labels.push(Label {
+                x: fmt(x(*date) + 3.0),
+                y: fmt(y(level) - 4.0),
+                text: format!("{reference} +{units}"),
+            });
+        }
+        path.push_str(&format!(" H{}", fmt(Self::LEFT + plot_w)));
+
+        let mut cumulative = 0i64;
+        let mut dots = Vec::new();
+        for (i, line) in queue.iter().enumerate() {
+            cumulative += i64::from(line.waiting().max(0));
+            if i >= Self::MAX_DOTS {
+                continue;
+            }
+            let date = line.eta_likely.or(line.eta_worst);
+            let cx = date.map_or(Self::LEFT + plot_w, x);
+            dots.push(Dot {
+                cx: fmt(cx),
+                cy: fmt(y(cumulative)),
+                title: format!(
+                    "{} in line: order {}, {} waiting, likely {}",
+                    ordinal(i as u32 + 1),
+                    line.order_number,
+                    line.waiting(),
+                    date.map(|d| crate::domain::human_date(d, today))
+                        .unwrap_or_else(|| "unknown".to_owned())
+                ),
+            });
+        }
+        let ticks = [
+            today,
+            today + chrono::Duration::days(((end - today).num_days() / 2).max(0)),
+            end,
+        ]
+        .into_iter()
+        .map(|d| Label {
+            x: fmt(x(d)),
+            y: fmt(Self::HEIGHT - Self::BOTTOM + 16.0),
+            text: crate::domain::human_date(d, today),
+        })
+        .collect();
+        let unit_ticks = [0, max_units as i64]
+            .into_iter()
+            .map(|u| Label {
+                x: fmt(Self::LEFT - 6.0),
+                y: fmt(y(u) + 4.0),
+                text: u.to_string(),
+            })
+            .collect();
+        let summary = format!(
+            "{available} available now; {} incoming on {} purchase {}; {} waiting on {} {}.",
+            supply_total - i64::from(available),
+            arrivals.len(),
+            if arrivals.len() == 1 {
+                "order"
+            } else {
+                "orders"
+            },
+            demand_total,
+            queue.len(),
+            if queue.len() == 1 { "line" } else { "lines" },
+        );
+        Timeline {
+            width: Self::WIDTH as u32,
+            height: Self::HEIGHT as u32,
+            supply_path: path,
+            axis_y: fmt(Self::TOP + plot_h),
+            axis_x_end: fmt(Self::LEFT + plot_w),
+            top: fmt(Self::TOP),
+            ticks,
+            unit_ticks,
+            arrivals: labels,
+            dots,
+            summary,
+            empty: queue.is_empty() && arrivals.is_empty(),
+        }
+    }
+}

@@ -1,0 +1,787 @@
+//! Purchase orders: the list, the create form (lines added without a reload, or prefilled
+//! from reorder suggestions), the page per order with a previewed date change, a previewed
+//! receipt and cancelling, and the reorder suggestions. Reps see; managers change.
+
+use std::collections::HashMap;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::NaiveDate;
+use rand::Rng;
+use serde::Deserialize;
+
+use crate::db::users::Role;
+use crate::domain::format::ordinal;
+use crate::error::{AppError, AppResult, FieldError};
+use crate::services::purchase_orders::{
+    self, DateChangePreview, ListStatus, PurchaseOrderDetail, PurchaseOrderRow, ReceiptPreview,
+    ReceiveQuantity, Release,
+};
+use crate::services::purchasing::{self, NewPurchaseOrder};
+use crate::services::reorder::{self, Suggestion};
+use crate::startup::AppState;
+use crate::types::{Reference, Sku};
+use crate::web::orders::url_segment;
+use crate::web::render::{self, Frame, Words};
+use crate::web::session::CurrentUser;
+
+fn see_other(location: String) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+fn unprocessable(body: String) -> HttpResponse {
+    HttpResponse::UnprocessableEntity()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::VARY, "HX-Request"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body)
+}
+
+fn po_href(reference: &str) -> String {
+    format!("/purchase-orders/{}", url_segment(reference))
+}
+
+#[derive(Template)]
+#[template(path = "pages/purchase_orders.html")]
+struct ListPage {
+    frame: Frame,
+    status: ListStatus,
+    orders: Vec<PurchaseOrderRow>,
+    words: Words,
+    can_edit: bool,
+}
+
+impl ListPage {
+    fn statuses(&self) -> [ListStatus; 4] {
+        ListStatus::ALL
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ListParams {
+    #[serde(default)]
+    status: String,
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    params: web::Query<ListParams>,
+) -> AppResult<HttpResponse> {
+    let status = ListStatus::parse(&params.status);
+    let today = crate::clock::today();
+    let (orders, currency) = crate::db::blocking(&state.pool, move |conn| {
+        Ok((
+            purchase_orders::list(conn, status, today)?,
+            crate::db::shop_settings::load(conn)?.currency,
+        ))
+    })
+    .await?;
+    render::html(&ListPage {
+        frame: Frame::new(&user, "purchase_orders"),
+        status,
+        orders,
+        words: Words { today, currency },
+        can_edit: user.is_manager(),
+    })
+}
+
+/// One line of the create form, as typed.
+#[derive(Debug, Clone)]
+pub struct LineInput {
+    pub key: String,
+    pub sku: String,
+    pub qty: String,
+}
+
+impl LineInput {
+    fn blank() -> Self {
+        Self {
+            key: hex::encode(rand::rng().random::<[u8; 4]>()),
+            sku: String::new(),
+            qty: String::new(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/purchase_order_new.html")]
+struct NewPage {
+    frame: Frame,
+    reference: String,
+    supplier: String,
+    expected_on: String,
+    lines: Vec<LineInput>,
+    suppliers: Vec<(i64, String)>,
+    errors: Vec<FieldError>,
+    message: Option<String>,
+    from_suggestions: bool,
+}
+
+impl NewPage {
+    fn error_for(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+
+    fn line_error(&self, index: &usize) -> Option<&str> {
+        let sku = format!("lines[{index}].sku");
+        let qty = format!("lines[{index}].qty");
+        self.errors
+            .iter()
+            .find(|e| e.field == sku || e.field == qty)
+            .map(|e| e.message.as_str())
+    }
+}
+
+/// One more empty line of the create form (htmx).
+#[derive(Template)]
+#[template(path = "partials/purchase_order_line.html")]
+struct LinePartial {
+    line: LineInput,
+    index: usize,
+    error: Option<String>,
+}
+
+impl LinePartial {
+    fn line_error(&self, _index: &usize) -> Option<&str> {
+        self.error.as_deref()
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NewParams {
+    supplier_id: Option<i64>,
+}
+
+pub async fn new_form(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    params: web::Query<NewParams>,
+) -> AppResult<HttpResponse> {
+    user.require(Role::Manager)?;
+    let supplier_id = params.supplier_id;
+    let today = crate::clock::today();
+    let (suppliers, prefill, reference) = crate::db::blocking(&state.pool, move |conn| {
+        let suppliers = crate::services::inventory::suppliers(conn)?;
+        let prefill = match supplier_id {
+            Some(id) => Some(prefill_for(conn, id, today)?),
+            None => None,
+        };
+        let reference = next_reference(conn, today)?;
+        Ok((suppliers, prefill, reference))
+    })
+    .await?;
+    let (supplier, expected_on, lines) = match &prefill {
+        Some((supplier, expected, suggestions)) => (
+            supplier.clone(),
+            expected.to_string(),
+            suggestions
+                .iter()
+                .map(|s| LineInput {
+                    sku: s.sku.clone(),
+                    qty: s.suggested.to_string(),
+                    ..LineInput::blank()
+                })
+                .collect(),
+        ),
+        None => (
+            String::new(),
+            (today + chrono::Duration::days(14)).to_string(),
+            vec![LineInput::blank()],
+        ),
+    };
+    render::html(&NewPage {
+        frame: Frame::new(&user, "purchase_orders"),
+        reference,
+        supplier,
+        expected_on,
+        lines: if lines.is_empty() {
+            vec![LineInput::blank()]
+        } else {
+            lines
+        },
+        suppliers,
+        errors: Vec::new(),
+        message: None,
+        from_suggestions: prefill.is_some(),
+    })
+}
+
+/// The supplier's name, the date its lead time gives, and what to order from it.
+fn prefill_for(
+    conn: &mut diesel::PgConnection,
+    supplier_id: i64,
+    today: NaiveDate,
+) -> AppResult<(String, NaiveDate, Vec<Suggestion>)> {
+    use crate::db::schema::suppliers;
+    use diesel::prelude::*;
+    let (name, lead_time): (String, Option<i32>) = suppliers::table
+        .find(supplier_id)
+        .select((suppliers::name, suppliers::lead_time_days))
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::not_found("that supplier"))?;
+    let expected = today + chrono::Duration::days(i64::from(lead_time.unwrap_or(14).max(1)));
+    Ok((
+        name,
+        expected,
+        reorder::suggestions(conn, Some(supplier_id))?,
+    ))
+}
+
+/// A fresh reference: "PO-" and the date, numbered within the day.
+fn next_reference(conn: &mut diesel::PgConnection, today: NaiveDate) -> AppResult<String> {
+    use crate::db::schema::purchase_orders;
+    use diesel::prelude::*;
+    let prefix = format!("PO-{}-", today.format("%Y%m%d"));
+    let taken: i64 = purchase_orders::table
+        .filter(purchase_orders::reference.like(format!("{prefix}%")))
+        .count()
+        .get_result(conn)?;
+    Ok(format!("{prefix}{}", taken + 1))
+}
+
+pub async fn new_line(user: CurrentUser) -> AppResult<HttpResponse> {
+    user.require(Role::Manager)?;
+    render::html(&LinePartial {
+        line: LineInput::blank(),
+        index: 0,
+        error: None,
+    })
+}
+
+/// The create form's fields; lines come as repeated `sku` and `qty` pairs.
+struct NewInput {
+    reference: String,
+    supplier: String,
+    expected_on: String,
+    lines: Vec<LineInput>,
+}
+
+impl NewInput {
+    fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        let mut input = NewInput {
+            reference: String::new(),
+            supplier: String::new(),
+            expected_on: String::new(),
+            lines: Vec::new(),
+        };
+        for (key, value) in pairs {
+            match key.as_str() {
+                "reference" => input.reference = value,
+                "supplier" => input.supplier = value,
+                "expected_on" => input.expected_on = value,
+                "sku" => input.lines.push(LineInput {
+                    sku: value,
+                    ..LineInput::blank()
+                }),
+                "qty" => {
+                    if let Some(line) = input.lines.last_mut().filter(|l| l.qty.is_empty()) {
+                        line.qty = value;
+                    }
+                }
+                _ => {}
+            }
+        }
+        input
+            .lines
+            .retain(|l| !l.sku.trim().is_empty() || !l.qty.trim().is_empty());
+        input
+    }
+
+    /// Checks every field; the errors name the field (`lines[i].sku` for a line).
+    fn parse(&self, today: NaiveDate) -> Result<NewPurchaseOrder, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let reference = Reference::parse(&self.reference)
+            .map_err(|e| errors.push(FieldError::new("reference", format!("Reference: {e}"))))
+            .ok();
+        let supplier = self.supplier.trim().to_owned();
+        if supplier.is_empty() || supplier.chars().count() > 200 {
+            errors.push(FieldError::new(
+                "supplier",
+                "name the supplier (up to 200 characters)",
+            ));
+        }
+        let expected_on = match NaiveDate::parse_from_str(self.expected_on.trim(), "%Y-%m-%d") {
+            Ok(date) => purchase_orders::check_expected_date(date, today)
+                .map_err(|e| errors.push(FieldError::new("expected_on", e.to_string())))
+                .ok(),
+            Err(_) => {
+                errors.push(FieldError::new("expected_on", "enter the expected date"));
+                None
+            }
+        };
+        let mut lines: Vec<(Sku, i32)> = Vec::new();
+        for (i, line) in self.lines.iter().enumerate() {
+            let sku = Sku::parse(&line.sku)
+                .map_err(|e| errors.push(FieldError::new(format!("lines[{i}].sku"), e.to_string())))
+                .ok();
+            let qty = match line.qty.trim().parse::<i32>() {
+                Ok(q) if (1..=1_000_000).contains(&q) => Some(q),
+                _ => {
+                    errors.push(FieldError::new(
+                        format!("lines[{i}].qty"),
+                        format!("line {}: order between 1 and 1,000,000 units", i + 1),
+                    ));
+                    None
+                }
+            };
+            if let (Some(sku), Some(qty)) = (sku, qty) {
+                if lines.iter().any(|(s, _)| *s == sku) {
+                    errors.push(FieldError::new(
+                        format!("lines[{i}].sku"),
+                        format!("{sku} is on the order twice; put all its units on one line"),
+                    ));
+                } else {
+                    lines.push((sku, qty));
+                }
+            }
+        }
+        if self.lines.is_empty() {
+            errors.push(FieldError::new("lines", "add at least one line"));
+        }
+        match (reference, expected_on) {
+            (Some(reference), Some(expected_on)) if errors.is_empty() => Ok(NewPurchaseOrder {
+                reference,
+                supplier,
+                expected_on,
+                lines,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: web::Form<Vec<(String, String)>>,
+) -> AppResult<HttpResponse> {
+    user.require(Role::Manager)?;
+    let input = NewInput::from_pairs(form.into_inner());
+    let today = crate::clock::today();
+    let outcome = match input.parse(today) {
+        Ok(order) => {
+            let actor = user.actor();
+            crate::db::blocking(&state.pool, move |conn| {
+                purchasing::create_purchase_order(conn, &actor, order, today).map(|o| match o {
+                    purchasing::Outcome::Created(view)
+                    | purchasing::Outcome::AlreadyStored(view) => view.reference,
+                })
+            })
+            .await
+        }
+        Err(errors) => Err(AppError::invalid_fields(errors)),
+    };
+    let (errors, message) = match outcome {
+        Ok(reference) => return Ok(see_other(po_href(&reference))),
+        Err(AppError::Invalid { details, message }) => (details, Some(message)),
+        Err(AppError::Conflict(message)) => (
+            vec![FieldError::new("reference", message.clone())],
+            Some(message),
+        ),
+        Err(other) => return Err(other),
+    };
+    let suppliers = crate::db::blocking(&state.pool, |conn| {
+        Ok(crate::services::inventory::suppliers(conn)?)
+    })
+    .await?;
+    let mut lines = input.lines;
+    if lines.is_empty() {
+        lines.push(LineInput::blank());
+    }
+    let page = NewPage {
+        frame: Frame::new(&user, "purchase_orders"),
+        reference: input.reference,
+        supplier: input.supplier,
+        expected_on: input.expected_on,
+        lines,
+        suppliers,
+        errors,
+        message,
+        from_suggestions: false,
+    };
+    Ok(unprocessable(page.render()?))
+}
+
+/// Suggestions of one supplier (or of products without one).
+pub struct SupplierGroup {
+    pub supplier_id: Option<i64>,
+    pub supplier: String,
+    pub suggestions: Vec<Suggestion>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/purchase_order_suggestions.html")]
+struct SuggestionsPage {
+    frame: Frame,
+    groups: Vec<SupplierGroup>,
+    can_edit: bool,
+}
+
+pub async fn suggestions(state: web::Data<AppState>, user: CurrentUser) -> AppResult<HttpResponse> {
+    let all =
+        crate::db::blocking(&state.pool, |conn| Ok(reorder::suggestions(conn, None)?)).await?;
+    let mut groups: Vec<SupplierGroup> = Vec::new();
+    for suggestion in all {
+        match groups.last_mut() {
+            Some(group) if group.supplier_id == suggestion.supplier_id => {
+                group.suggestions.push(suggestion)
+            }
+            _ => groups.push(SupplierGroup {
+                supplier_id: suggestion.supplier_id,
+                supplier: suggestion
+                    .supplier
+                    .clone()
+                    .unwrap_or_else(|| "No supplier".to_owned()),
+                suggestions: vec![suggestion],
+            }),
+        }
+    }
+    render::html(&SuggestionsPage {
+        frame: Frame::new(&user, "purchase_orders"),
+        groups,
+        can_edit: user.is_manager(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "pages/purchase_order.html", blocks = ["date_change", "receive"])]
+struct OrderPage {
+    frame: Frame,
+    detail: PurchaseOrderDetail,
+    words: Words,
+    can_edit: bool,
+    date_value: String,
+    date_preview: Option<DateChangePreview>,
+    date_error: Option<String>,
+    receive_values: HashMap<i64, String>,
+    receipt_preview: Option<ReceiptPreview>,
+    receive_error: Option<String>,
+    receipt_key: String,
+    cancel_error: Option<String>,
+}
+
+impl OrderPage {
+    fn is_open(&self) -> bool {
+        self.detail.header.status == "open"
+    }
+
+    fn receive_value(&self, line_id: &i64) -> String {
+        self.receive_values
+            .get(line_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn why(&self, release: &Release) -> String {
+        let mut why = format!(
+            "{} in line, placed {}",
+            ordinal(release.position as u32),
+            self.words.time(&release.placed_at)
+        );
+        if self.receipt_preview.as_ref().is_some_and(|p| p.tier_first) {
+            why.push_str(&format!(
+                ", tier {} (higher tiers go first)",
+                release.customer_tier
+            ));
+        } else if release.customer_tier > 0 {
+            why.push_str(&format!(", tier {}", release.customer_tier));
+        }
+        why
+    }
+
+    fn plural(n: &usize, one: &str, many: &str) -> String {
+        format!("{n} {}", if *n == 1 { one } else { many })
+    }
+}
+
+fn new_receipt_key() -> String {
+    hex::encode(rand::rng().random::<[u8; 16]>())
+}
+
+async fn order_page(
+    state: &AppState,
+    user: &CurrentUser,
+    reference: String,
+) -> AppResult<OrderPage> {
+    let today = crate::clock::today();
+    let (detail, currency) = crate::db::blocking(&state.pool, move |conn| {
+        Ok((
+            purchase_orders::detail(conn, &reference, today)?,
+            crate::db::shop_settings::load(conn)?.currency,
+        ))
+    })
+    .await?;
+    let receive_values = detail
+        .lines
+        .iter()
+        .filter(|l| l.outstanding() > 0)
+        .map(|l| (l.id, l.outstanding().to_string()))
+        .collect();
+    Ok(OrderPage {
+        frame: Frame::new(user, "purchase_orders"),
+        date_value: detail.header.expected_on.to_string(),
+        detail,
+        words: Words { today, currency },
+        can_edit: user.is_manager(),
+        date_preview: None,
+        date_error: None,
+        receive_values,
+        receipt_preview: None,
+        receive_error: None,
+        receipt_key: new_receipt_key(),
+        cancel_error: None,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ShowParams {
+    expected_on: Option<String>,
+}
+
+/// The page; with `expected_on`, the preview of moving the expected date there.
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    reference: web::Path<String>,
+    params: web::Query<ShowParams>,
+) -> AppResult<HttpResponse> {
+    let reference = reference.into_inner();
+    let mut page = order_page(&state, &user, reference.clone()).await?;
+    let Some(date) = params.into_inner().expected_on else {
+        return render::html(&page);
+    };
+    user.require(Role::Manager)?;
+    page.date_value = date.clone();
+    let today = crate::clock::today();
+    let preview = match NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d") {
+        Ok(date) => {
+            crate::db::blocking(&state.pool, move |conn| {
+                purchase_orders::preview_date_change(conn, &reference, date, today)
+            })
+            .await
+        }
+        Err(_) => Err(AppError::invalid("expected_on", "enter a date")),
+    };
+    let failed = match preview {
+        Ok(preview) => {
+            page.date_preview = Some(preview);
+            false
+        }
+        Err(AppError::Invalid { message, .. } | AppError::Conflict(message)) => {
+            page.date_error = Some(message);
+            true
+        }
+        Err(other) => return Err(other),
+    };
+    let body = if render::is_htmx(&req) {
+        page.as_date_change().render()?
+    } else {
+        page.render()?
+    };
+    Ok(if failed {
+        unprocessable(body)
+    } else {
+        render::html_string(body)
+    })
+}
+
+#[derive(Deserialize)]
+pub struct DateForm {
+    #[serde(default)]
+    expected_on: String,
+}
+
+pub async fn change_date(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    reference: web::Path<String>,
+    form: web::Form<DateForm>,
+) -> AppResult<HttpResponse> {
+    user.require(Role::Manager)?;
+    let reference = reference.into_inner();
+    let today = crate::clock::today();
+    let outcome = match NaiveDate::parse_from_str(form.expected_on.trim(), "%Y-%m-%d") {
+        Ok(date) => {
+            let (actor, target) = (user.actor(), reference.clone());
+            crate::db::blocking(&state.pool, move |conn| {
+                purchase_orders::change_expected_date(conn, &actor, &target, date, today)
+            })
+            .await
+        }
+        Err(_) => Err(AppError::invalid("expected_on", "enter a date")),
+    };
+    match outcome {
+        Ok(()) => Ok(see_other(po_href(&reference))),
+        Err(AppError::Invalid { message, .. } | AppError::Conflict(message)) => {
+            let mut page = order_page(&state, &user, reference).await?;
+            page.date_value = form.expected_on.clone();
+            page.date_error = Some(message);
+            Ok(unprocessable(page.render()?))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// `qty_<line id>` fields of the receive forms, and the receipt key of the confirm form.
+fn receive_input(
+    pairs: &[(String, String)],
+) -> (
+    Vec<ReceiveQuantity>,
+    HashMap<i64, String>,
+    Option<String>,
+    Vec<String>,
+) {
+    let mut quantities = Vec::new();
+    let mut values = HashMap::new();
+    let mut key = None;
+    let mut problems = Vec::new();
+    for (name, value) in pairs {
+        if name == "receipt_key" {
+            key = Some(value.trim().to_owned());
+            continue;
+        }
+        let Some(line_id) = name
+            .strip_prefix("qty_")
+            .and_then(|id| id.parse::<i64>().ok())
+        else {
+            continue;
+        };
+        values.insert(line_id, value.clone());
+        let text = value.trim();
+        if text.is_empty() {
+            continue;
+        }
+        match text.parse::<i32>() {
+            Ok(quantity) => quantities.push(ReceiveQuantity { line_id, quantity }),
+            Err(_) => problems.push(format!(
+                "{:?} is not a whole number of units",
+                crate::types::truncate(text)
+            )),
+        }
+    }
+    (quantities, values, key, problems)
+}
+
+/// The receipt preview: which waiting lines the units would go to, and why.
+pub async fn receive_preview(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    reference: web::Path<String>,
+    query: web::Query<Vec<(String, String)>>,
+) -> AppResult<HttpResponse> {
+    user.require(Role::Manager)?;
+    let reference = reference.into_inner();
+    let (quantities, values, _, problems) = receive_input(&query);
+    let mut page = order_page(&state, &user, reference.clone()).await?;
+    page.receive_values = values;
+    let today = crate::clock::today();
+    let preview = if let Some(problem) = problems.into_iter().next() {
+        Err(AppError::invalid("quantities", problem))
+    } else {
+        crate::db::blocking(&state.pool, move |conn| {
+            purchase_orders::preview_receipt(conn, &reference, &quantities, today)
+        })
+        .await
+    };
+    let failed = match preview {
+        Ok(preview) => {
+            page.receipt_preview = Some(preview);
+            false
+        }
+        Err(AppError::Invalid { message, .. } | AppError::Conflict(message)) => {
+            page.receive_error = Some(message);
+            true
+        }
+        Err(other) => return Err(other),
+    };
+    let body = if render::is_htmx(&req) {
+        page.as_receive().render()?
+    } else {
+        page.render()?
+    };
+    Ok(if failed {
+        unprocessable(body)
+    } else {
+        render::html_string(body)
+    })
+}
+
+/// Receives the previewed quantities. The form's receipt key makes a second post of the
+/// same form a no-op.
+pub async fn receive(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    reference: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+) -> AppResult<HttpResponse> {
+    user.require(Role::Manager)?;
+    let reference = reference.into_inner();
+    let (quantities, values, key, problems) = receive_input(&form);
+    let key = key.filter(|k| k.len() == 32 && k.chars().all(|c| c.is_ascii_hexdigit()));
+    let outcome = match (problems.into_iter().next(), key) {
+        (Some(problem), _) => Err(AppError::invalid("quantities", problem)),
+        (None, None) => Err(AppError::invalid(
+            "receipt_key",
+            "this form is incomplete; preview the receipt again",
+        )),
+        (None, Some(key)) => {
+            let (actor, target) = (user.actor(), reference.clone());
+            crate::db::blocking(&state.pool, move |conn| {
+                purchase_orders::receive(
+                    conn,
+                    &actor,
+                    &target,
+                    &quantities,
+                    &key,
+                    crate::clock::today(),
+                )
+            })
+            .await
+        }
+    };
+    match outcome {
+        Ok(()) => Ok(see_other(format!("{}#receipts", po_href(&reference)))),
+        Err(AppError::Invalid { message, .. } | AppError::Conflict(message)) => {
+            let mut page = order_page(&state, &user, reference).await?;
+            page.receive_values = values;
+            page.receive_error = Some(message);
+            Ok(unprocessable(page.render()?))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+pub async fn cancel(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    reference: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    user.require(Role::Manager)?;
+    let reference = reference.into_inner();
+    let (actor, target) = (user.actor(), reference.clone());
+    let outcome = crate::db::blocking(&state.pool, move |conn| {
+        purchase_orders::cancel(conn, &actor, &target, crate::clock::today())
+    })
+    .await;
+    match outcome {
+        Ok(()) => Ok(see_other(po_href(&reference))),
+        Err(AppError::Conflict(message)) => {
+            let mut page = order_page(&state, &user, reference).await?;
+            page.cancel_error = Some(message);
+            Ok(HttpResponse::Conflict()
+                .content_type("text/html; charset=utf-8")
+                .body(page.render()?))
+        }
+        Err(other) => Err(other),
+    }
+}
