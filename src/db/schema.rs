@@ -261,6 +261,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    review_snapshots (day) {
+        day -> Date,
+        open_lines -> Int8,
+        waiting_units -> Int8,
+        value_waiting_cents -> Int8,
+        overdue_lines -> Int8,
+        median_age_days -> Nullable<Float8>,
+        oldest_age_days -> Nullable<Int8>,
+        taken_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     shipment_lines (id) {
         id -> Int8,
         shipment_id -> Int8,
@@ -390,6 +403,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     purchase_orders,
     receipt_lines,
     restock_subscriptions,
+    review_snapshots,
     shipment_lines,
     shipments,
     shop_settings,

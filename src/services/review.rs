@@ -307,3 +307,66 @@ pub fn sign_off(
         Ok(())
     })
 }
+
+/// Keeps today's headline as it stands now and returns yesterday's, if the server kept
+/// one (it does whenever anyone opened the review that day).
+pub fn snapshot(
+    conn: &mut PgConnection,
+    today: NaiveDate,
+    now: &Headline,
+) -> QueryResult<Option<Headline>> {
+    use crate::db::schema::review_snapshots::dsl as s;
+    diesel::insert_into(s::review_snapshots)
+        .values((
+            s::day.eq(today),
+            s::open_lines.eq(now.open_lines),
+            s::waiting_units.eq(now.waiting_units),
+            s::value_waiting_cents.eq(now.value_waiting_cents),
+            s::overdue_lines.eq(now.overdue_lines),
+            s::median_age_days.eq(now.median_age_days),
+            s::oldest_age_days.eq(now.oldest_age_days),
+        ))
+        .on_conflict(s::day)
+        .do_update()
+        .set((
+            s::open_lines.eq(now.open_lines),
+            s::waiting_units.eq(now.waiting_units),
+            s::value_waiting_cents.eq(now.value_waiting_cents),
+            s::overdue_lines.eq(now.overdue_lines),
+            s::median_age_days.eq(now.median_age_days),
+            s::oldest_age_days.eq(now.oldest_age_days),
+            s::taken_at.eq(Utc::now()),
+        ))
+        .execute(conn)?;
+    let yesterday = s::review_snapshots
+        .find(today - Duration::days(1))
+        .select((
+            s::open_lines,
+            s::waiting_units,
+            s::value_waiting_cents,
+            s::overdue_lines,
+            s::median_age_days,
+            s::oldest_age_days,
+        ))
+        .first::<(i64, i64, i64, i64, Option<f64>, Option<i64>)>(conn)
+        .optional()?;
+    Ok(yesterday.map(
+        |(
+            open_lines,
+            waiting_units,
+            value_waiting_cents,
+            overdue_lines,
+            median_age_days,
+            oldest_age_days,
+        )| {
+            Headline {
+                open_lines,
+                waiting_units,
+                value_waiting_cents,
+                overdue_lines,
+                median_age_days,
+                oldest_age_days,
+            }
+        },
+    ))
+}

@@ -53,6 +53,7 @@ impl HomePage {
 
 struct ReviewData {
     headline: Headline,
+    yesterday: Option<Headline>,
     today_counts: DayCounts,
     yesterday_counts: DayCounts,
     trend: Vec<(NaiveDate, i64)>,
@@ -75,6 +76,25 @@ fn figures(data: &ReviewData, words: &Words) -> Vec<Figure> {
         ))
     };
     let h = &data.headline;
+    let before = data.yesterday.as_ref();
+    let money_delta = |now: i64, before: i64| {
+        let change = now - before;
+        let sign = if change > 0 {
+            "+"
+        } else if change < 0 {
+            "−"
+        } else {
+            "±"
+        };
+        Some(format!("{sign}{} vs yesterday", words.money(change.abs())))
+    };
+    let days_delta = |now: Option<i64>, before: Option<i64>| match (now, before) {
+        (Some(now), Some(before)) => Some(format!(
+            "{} days vs yesterday",
+            crate::format::delta(now - before)
+        )),
+        _ => None,
+    };
     vec![
         Figure {
             label: "Open backorder lines",
@@ -85,13 +105,13 @@ fn figures(data: &ReviewData, words: &Words) -> Vec<Figure> {
         Figure {
             label: "Units waiting",
             value: crate::format::count(h.waiting_units),
-            delta: None,
+            delta: before.and_then(|y| delta(h.waiting_units, y.waiting_units)),
             link: None,
         },
         Figure {
             label: "Value waiting",
             value: words.money(h.value_waiting_cents),
-            delta: None,
+            delta: before.and_then(|y| money_delta(h.value_waiting_cents, y.value_waiting_cents)),
             link: None,
         },
         Figure {
@@ -100,7 +120,12 @@ fn figures(data: &ReviewData, words: &Words) -> Vec<Figure> {
                 .median_age_days
                 .map(|d| crate::format::age_days(d.round() as i64))
                 .unwrap_or_else(|| "—".to_owned()),
-            delta: None,
+            delta: before.and_then(|y| {
+                days_delta(
+                    h.median_age_days.map(|d| d.round() as i64),
+                    y.median_age_days.map(|d| d.round() as i64),
+                )
+            }),
             link: None,
         },
         Figure {
@@ -109,13 +134,13 @@ fn figures(data: &ReviewData, words: &Words) -> Vec<Figure> {
                 .oldest_age_days
                 .map(crate::format::age_days)
                 .unwrap_or_else(|| "—".to_owned()),
-            delta: None,
+            delta: before.and_then(|y| days_delta(h.oldest_age_days, y.oldest_age_days)),
             link: Some("/queue?sort=oldest"),
         },
         Figure {
             label: "Overdue (past promise)",
             value: crate::format::count(h.overdue_lines),
-            delta: None,
+            delta: before.and_then(|y| delta(h.overdue_lines, y.overdue_lines)),
             link: Some("/queue?overdue=1"),
         },
         Figure {
@@ -182,7 +207,9 @@ pub async fn show(
     let data = crate::db::blocking(&state.pool, move |conn| {
         let headline = review::headline(conn, today)?;
         let trend = review::open_lines_trend(conn, today, 30, headline.open_lines)?;
+        let yesterday = review::snapshot(conn, today, &headline)?;
         Ok(ReviewData {
+            yesterday,
             today_counts: review::day_counts(conn, today)?,
             yesterday_counts: review::day_counts(conn, today - Duration::days(1))?,
             top: review::top_skus(conn)?,

@@ -127,3 +127,27 @@ async fn a_manager_signs_the_day_off_and_a_rep_cannot() {
     let text = text_of(&app.get("/").await.text().await.unwrap());
     assert!(text.contains("Reviewed by Test Manager at"), "{text}");
 }
+
+#[tokio::test]
+async fn figures_show_the_change_since_yesterdays_review() {
+    let app = spawn_app().await;
+    product(&app, "TENT", 0, 2_500);
+    purchase_order(&app, "PO-1", "TENT", 10, 4);
+    order(&app, "SO-1", "a@example.com", "Ann", "TENT", 2, 1);
+    // Yesterday's review saw 1 unit worth €10.00 waiting.
+    sql(
+        &app,
+        "INSERT INTO review_snapshots (day, open_lines, waiting_units, value_waiting_cents, overdue_lines, median_age_days, oldest_age_days)
+         VALUES (CURRENT_DATE - 1, 1, 1, 1000, 0, 0, 0)",
+    );
+    app.login_as(Role::Manager).await;
+
+    let text = text_of(&app.get("/").await.text().await.unwrap());
+
+    assert!(text.contains("Units waiting 2 +1 vs yesterday"), "{text}");
+    assert!(
+        text.contains("Value waiting €50.00 +€40.00 vs yesterday"),
+        "{text}"
+    );
+    assert!(text.contains("Oldest 1 day +1 days vs yesterday"), "{text}");
+}
