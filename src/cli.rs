@@ -43,6 +43,8 @@ enum Command {
     ApiToken(ApiTokenCommand),
     /// Replay a shop's history through the engine and measure its promises (no database).
     Simulate(SimulateArgs),
+    /// Deliver queued emails (the worker alone; `serve` runs one too).
+    Worker,
 }
 
 #[derive(Debug, Args)]
@@ -145,6 +147,18 @@ pub fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Simulate(args) => simulate(&args),
+        Command::Worker => {
+            let pool = startup::prepare_database(&settings)?;
+            actix_web::rt::System::new().block_on(async move {
+                let (_stop, running) = crate::email::worker::spawn(
+                    pool,
+                    &settings,
+                    crate::email::worker::WorkerConfig::default(),
+                )?;
+                println!("Delivering emails; stop with Ctrl-C.");
+                running.await.context("the email worker stopped")
+            })
+        }
         Command::User(UserCommand::Add {
             email,
             name,
@@ -257,6 +271,15 @@ fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     }
     let public_url = settings.public_url.clone();
     actix_web::rt::System::new().block_on(async move {
+        let _worker = if settings.run_worker {
+            Some(crate::email::worker::spawn(
+                pool.clone(),
+                &settings,
+                crate::email::worker::WorkerConfig::default(),
+            )?)
+        } else {
+            None
+        };
         let app = Application::build(settings, pool)?;
         println!(
             "Backorder Desk is serving at {public_url} (port {})",

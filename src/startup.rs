@@ -39,10 +39,12 @@ pub fn prepare_database(settings: &Settings) -> anyhow::Result<PgPool> {
     if applied > 0 {
         tracing::info!(applied, "database migrated");
     }
+    crate::email::links::register_public_url(&mut conn, &settings.public_url)?;
+    drop(conn);
     Ok(pool)
 }
 
-/// The secret behind cookies and links: `SESSION_SECRET`, or one kept in the database.
+/// The secret behind cookies: `SESSION_SECRET`, or one kept in the database.
 fn master_secret(settings: &Settings, pool: &PgPool) -> anyhow::Result<String> {
     if let Some(secret) = &settings.session_secret {
         return Ok(secret.clone());
@@ -66,11 +68,13 @@ impl Application {
                 .chain_update(&secret)
                 .finalize(),
         );
-        let link_key = Sha512::new()
-            .chain_update(b"links:")
-            .chain_update(&secret)
-            .finalize()
-            .to_vec();
+        // Links are signed inside services too, where only a connection is at hand: the
+        // key and the public URL live in the database (see `email::links`).
+        let link_key = {
+            let mut conn = pool.get().context("cannot get a database connection")?;
+            crate::email::links::register_public_url(&mut conn, &settings.public_url)?;
+            crate::email::links::signing_key(&mut conn)?
+        };
         let secure = settings.is_https();
         let state = web::Data::new(AppState {
             pool: pool.clone(),

@@ -73,8 +73,20 @@ pub fn queue(
 }
 
 /// Gives the product's free units to its queue, in the shop's order (DESIGN §4.3). The
-/// product must be locked by the caller; `product` is updated in place.
+/// product must be locked by the caller; `product` is updated in place. Queues the
+/// restock emails of the orders served and, when units are left, the back-in-stock ones.
 pub fn fill_queue(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    product: &mut Product,
+    reference: Option<&str>,
+) -> AppResult<Vec<Filled>> {
+    let filled = allocate_free_units(conn, ctx, product, reference)?;
+    super::messages::after_fill(conn, ctx, product, &filled)?;
+    Ok(filled)
+}
+
+fn allocate_free_units(
     conn: &mut PgConnection,
     ctx: &Ctx<'_>,
     product: &mut Product,
@@ -203,7 +215,8 @@ pub struct EtaRefresh {
 }
 
 /// Recomputes the ETA, reason, queue position and (on first wait) the promise of every
-/// waiting line of a product, keeping the history of each change.
+/// waiting line of a product, keeping the history of each change, and queues a delay
+/// notice for each line whose date moved past its promise.
 pub fn refresh_etas(
     conn: &mut PgConnection,
     ctx: &Ctx<'_>,
@@ -252,6 +265,8 @@ pub fn refresh_etas(
         changed.push(row.line_id, eta, position, promised, dates_changed);
     }
     changed.store(conn)?;
+    // Delay notices are queued here, so every caller that moves dates tells customers.
+    super::messages::after_eta_refresh(conn, ctx, &refresh)?;
     Ok(refresh)
 }
 

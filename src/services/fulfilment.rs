@@ -170,6 +170,16 @@ pub fn ship_allocated(
         }
         stock::record_movements(conn, &movements)?;
         update_payment_state(conn, order_id)?;
+        let shipped: Vec<(i64, i32)> = to_ship.iter().map(|(l, n)| (l.id, *n)).collect();
+        crate::services::messages::queue_shipment(
+            conn,
+            actor,
+            today,
+            order_id,
+            shipment_id,
+            is_partial,
+            &shipped,
+        )?;
         let view = ShipmentView {
             order: number.to_owned(),
             is_partial,
@@ -184,7 +194,6 @@ pub fn ship_allocated(
             None,
             serde_json::to_value(&view).ok(),
         )?;
-        let _ = today;
         Ok(view)
     })
 }
@@ -310,6 +319,15 @@ pub fn cancel_line(
             engine::refresh_etas(conn, &ctx, &product)?;
         }
         update_payment_state(conn, line.order_id)?;
+        crate::services::messages::queue_cancellation(
+            conn,
+            actor,
+            today,
+            line.order_id,
+            line_id,
+            asked,
+            outcome.line.cancelled as i32,
+        )?;
         let sku: String = products::table
             .find(product_id)
             .select(products::sku)

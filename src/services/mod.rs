@@ -10,6 +10,7 @@ pub mod eta;
 pub mod fulfilment;
 pub mod inventory;
 pub mod lookup;
+pub mod messages;
 pub mod orders;
 pub mod passwords;
 pub mod purchase_orders;

@@ -316,6 +316,9 @@ fn intake(
         }
     }
     stock::record_movements(conn, &movements)?;
+    if plan.lines.iter().any(|taken| taken.backordered > 0) {
+        crate::services::messages::queue_backorder_notice(conn, &ctx, order_id)?;
+    }
     let view = order_view(conn, order.number.as_str(), today)?
         .ok_or_else(|| AppError::not_found("the order"))?;
     audit::record(

@@ -1,0 +1,11 @@
+//! Customer email (DESIGN §6): messages are rendered and queued in the outbox in the
+//! transaction that causes them; a worker delivers them over SMTP (or to `.eml` files).
+//! The triggers that decide what to queue live in `services::messages`.
+
+pub mod links;
+pub mod outbox;
+pub mod render;
+pub mod transport;
+pub mod worker;
+
+pub use outbox::Kind;

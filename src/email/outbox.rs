@@ -1,0 +1,302 @@
+//! The outbox table: queueing a message in the caller's transaction (once per idempotency
+//! key), and the worker's side: claiming due messages with `FOR UPDATE SKIP LOCKED` and
+//! recording what the server answered.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Int4, Nullable, Text};
+
+/// The channel a NOTIFY goes to when something is queued.
+pub const CHANNEL: &str = "bd_outbox";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    BackorderNotice,
+    DelayNotice,
+    Restock,
+    Shipment,
+    DiscountOffer,
+    Cancellation,
+    BackInStock,
+    StatusUpdate,
+    Custom,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 9] = [
+        Kind::BackorderNotice,
+        Kind::DelayNotice,
+        Kind::Restock,
+        Kind::Shipment,
+        Kind::DiscountOffer,
+        Kind::Cancellation,
+        Kind::BackInStock,
+        Kind::StatusUpdate,
+        Kind::Custom,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::BackorderNotice => "backorder_notice",
+            Kind::DelayNotice => "delay_notice",
+            Kind::Restock => "restock",
+            Kind::Shipment => "shipment",
+            Kind::DiscountOffer => "discount_offer",
+            Kind::Cancellation => "cancellation",
+            Kind::BackInStock => "back_in_stock",
+            Kind::StatusUpdate => "status_update",
+            Kind::Custom => "custom",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    pub fn label(self) -> &'static str {
+        label(self.as_str())
+    }
+}
+
+/// "Delay notice" for `delay_notice`.
+pub fn label(kind: &str) -> &'static str {
+    match kind {
+        "backorder_notice" => "Backorder notice",
+        "delay_notice" => "Delay notice",
+        "restock" => "Reserved (restock)",
+        "shipment" => "Shipment",
+        "discount_offer" => "Discount offer",
+        "cancellation" => "Cancellation",
+        "back_in_stock" => "Back in stock",
+        "status_update" => "Status update",
+        "custom" => "Written by a rep",
+        _ => "Other",
+    }
+}
+
+pub const STATUSES: [&str; 5] = ["queued", "sending", "sent", "failed", "dead"];
+
+/// A rendered email, ready for the outbox.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub kind: Kind,
+    pub idempotency_key: String,
+    pub order_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    pub recipient: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: String,
+    pub created_by: Option<i64>,
+}
+
+#[derive(QueryableByName)]
+struct Id {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// Queues a message unless one with its key exists; returns the new id. Also wakes the
+/// workers (the NOTIFY is delivered when the transaction commits) and notes on the
+/// order's waiting lines that the customer heard from us.
+pub fn enqueue(conn: &mut PgConnection, message: &NewMessage) -> QueryResult<Option<i64>> {
+    let inserted: Option<Id> = diesel::sql_query(
+        "INSERT INTO messages (kind, idempotency_key, order_id, customer_id, recipient, subject,
+                               body_text, body_html, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (idempotency_key) DO NOTHING
+         RETURNING id",
+    )
+    .bind::<Text, _>(message.kind.as_str())
+    .bind::<Text, _>(&message.idempotency_key)
+    .bind::<Nullable<BigInt>, _>(message.order_id)
+    .bind::<Nullable<BigInt>, _>(message.customer_id)
+    .bind::<Text, _>(&message.recipient)
+    .bind::<Text, _>(&message.subject)
+    .bind::<Text, _>(&message.body_text)
+    .bind::<Text, _>(&message.body_html)
+    .bind::<Nullable<BigInt>, _>(message.created_by)
+    .get_result(conn)
+    .optional()?;
+    let Some(Id { id }) = inserted else {
+        return Ok(None);
+    };
+    after_enqueue(conn, message.order_id)?;
+    Ok(Some(id))
+}
+
+/// Like `enqueue`, but a message with the same key that is still queued gets the new
+/// rendering: for keys that name one event, when the event touches the order twice (a
+/// receipt filling two of its lines) and the second rendering includes the first.
+pub fn enqueue_or_rerender(conn: &mut PgConnection, message: &NewMessage) -> QueryResult<i64> {
+    let row: Option<Id> = diesel::sql_query(
+        "INSERT INTO messages (kind, idempotency_key, order_id, customer_id, recipient, subject,
+                               body_text, body_html, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (idempotency_key) DO UPDATE
+            SET subject = EXCLUDED.subject, body_text = EXCLUDED.body_text,
+                body_html = EXCLUDED.body_html
+          WHERE messages.status = 'queued'
+         RETURNING id",
+    )
+    .bind::<Text, _>(message.kind.as_str())
+    .bind::<Text, _>(&message.idempotency_key)
+    .bind::<Nullable<BigInt>, _>(message.order_id)
+    .bind::<Nullable<BigInt>, _>(message.customer_id)
+    .bind::<Text, _>(&message.recipient)
+    .bind::<Text, _>(&message.subject)
+    .bind::<Text, _>(&message.body_text)
+    .bind::<Text, _>(&message.body_html)
+    .bind::<Nullable<BigInt>, _>(message.created_by)
+    .get_result(conn)
+    .optional()?;
+    after_enqueue(conn, message.order_id)?;
+    Ok(row.map(|r| r.id).unwrap_or(0))
+}
+
+fn after_enqueue(conn: &mut PgConnection, order_id: Option<i64>) -> QueryResult<()> {
+    diesel::sql_query(format!("NOTIFY {CHANNEL}")).execute(conn)?;
+    if let Some(order_id) = order_id {
+        diesel::sql_query(
+            "UPDATE order_lines SET last_notified_at = now()
+              WHERE order_id = $1 AND qty > allocated + shipped + cancelled",
+        )
+        .bind::<BigInt, _>(order_id)
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// An id for the current transaction: keys that name "this event" (a receipt, an
+/// adjustment) use it, so one event queues one email per order and a later event
+/// another.
+pub fn event_id(conn: &mut PgConnection) -> QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct Tx {
+        #[diesel(sql_type = BigInt)]
+        tx: i64,
+    }
+    Ok(diesel::sql_query("SELECT txid_current() AS tx")
+        .get_result::<Tx>(conn)?
+        .tx)
+}
+
+/// A message claimed for sending.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Claimed {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = Text)]
+    pub idempotency_key: String,
+    #[diesel(sql_type = Text)]
+    pub recipient: String,
+    #[diesel(sql_type = Text)]
+    pub subject: String,
+    #[diesel(sql_type = Text)]
+    pub body_text: String,
+    #[diesel(sql_type = Text)]
+    pub body_html: String,
+    #[diesel(sql_type = Int4)]
+    pub attempts: i32,
+}
+
+/// How long a claim holds before another worker may take the message over (a worker that
+/// died mid-send). Longer than any send can take.
+pub const CLAIM_LEASE_SECONDS: i64 = 300;
+
+/// Takes up to `limit` due messages for this worker. Rows another worker holds are
+/// skipped, not waited for, so workers never send the same message twice.
+pub fn claim_due(conn: &mut PgConnection, limit: i64) -> QueryResult<Vec<Claimed>> {
+    diesel::sql_query(
+        "UPDATE messages m
+            SET status = 'sending', attempts = m.attempts + 1,
+                next_attempt_at = now() + make_interval(secs => $2)
+          WHERE m.id IN (SELECT id FROM messages
+                          WHERE status = 'queued' AND next_attempt_at <= now()
+                          ORDER BY next_attempt_at, id
+                          LIMIT $1
+                          FOR UPDATE SKIP LOCKED)
+         RETURNING m.id, m.idempotency_key, m.recipient, m.subject, m.body_text, m.body_html,
+                   m.attempts",
+    )
+    .bind::<BigInt, _>(limit)
+    .bind::<diesel::sql_types::Double, _>(CLAIM_LEASE_SECONDS as f64)
+    .load(conn)
+}
+
+/// Gives messages whose worker vanished (claim lease over) back to the queue.
+pub fn release_stale_claims(conn: &mut PgConnection) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE messages SET status = 'queued', next_attempt_at = now()
+          WHERE status = 'sending' AND next_attempt_at < now()",
+    )
+    .execute(conn)
+}
+
+/// What became of one attempt.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Sent {
+        response: String,
+    },
+    /// Try again after `delay_seconds`.
+    Retry {
+        error: String,
+        delay_seconds: f64,
+    },
+    Failed {
+        error: String,
+    },
+    /// Cannot ever be sent (the address is not an address).
+    Dead {
+        error: String,
+    },
+}
+
+pub fn record_outcome(conn: &mut PgConnection, id: i64, outcome: &Outcome) -> QueryResult<()> {
+    let clip = |text: &str| text.chars().take(1000).collect::<String>();
+    match outcome {
+        Outcome::Sent { response } => diesel::sql_query(
+            "UPDATE messages SET status = 'sent', sent_at = now(), smtp_response = $2,
+                    last_error = NULL
+              WHERE id = $1 AND status = 'sending'",
+        )
+        .bind::<BigInt, _>(id)
+        .bind::<Text, _>(clip(response))
+        .execute(conn)?,
+        Outcome::Retry {
+            error,
+            delay_seconds,
+        } => diesel::sql_query(
+            "UPDATE messages SET status = 'queued', last_error = $2,
+                    next_attempt_at = now() + make_interval(secs => $3)
+              WHERE id = $1 AND status = 'sending'",
+        )
+        .bind::<BigInt, _>(id)
+        .bind::<Text, _>(clip(error))
+        .bind::<diesel::sql_types::Double, _>(*delay_seconds)
+        .execute(conn)?,
+        Outcome::Failed { error } | Outcome::Dead { error } => diesel::sql_query(
+            "UPDATE messages SET status = $3, last_error = $2
+              WHERE id = $1 AND status = 'sending'",
+        )
+        .bind::<BigInt, _>(id)
+        .bind::<Text, _>(clip(error))
+        .bind::<Text, _>(if matches!(outcome, Outcome::Dead { .. }) {
+            "dead"
+        } else {
+            "failed"
+        })
+        .execute(conn)?,
+    };
+    Ok(())
+}
+
+/// The soonest time a queued message becomes due, for the worker's sleep.
+pub fn next_due(conn: &mut PgConnection) -> QueryResult<Option<DateTime<Utc>>> {
+    use crate::db::schema::messages::dsl as m;
+    m::messages
+        .filter(m::status.eq("queued"))
+        .select(diesel::dsl::min(m::next_attempt_at))
+        .first(conn)
+}

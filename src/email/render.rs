@@ -1,0 +1,300 @@
+//! The words of every email: what a message says, as plain data (`Mail`), turned into a
+//! subject, a plain-text part and an HTML part by the Askama templates in
+//! `templates/emails/` (one pair per kind). Rendered once, when the message is queued.
+
+use askama::Template;
+
+use super::outbox::Kind;
+
+/// One line of the order as the customer reads it.
+#[derive(Debug, Clone, Default)]
+pub struct MailLine {
+    pub name: String,
+    pub sku: String,
+    pub qty: i32,
+    /// Reserved for the customer, not shipped yet.
+    pub ready: i32,
+    pub shipped: i32,
+    pub cancelled: i32,
+    pub waiting: i32,
+    /// When the waiting units ship, as people read it ("Tue 3 Dec").
+    pub date: Option<String>,
+    pub estimate: bool,
+    /// Units this email is about (shipped now, cancelled now, delayed).
+    pub this_time: i32,
+    /// The line the email is about.
+    pub focus: bool,
+}
+
+impl MailLine {
+    /// "2 waiting, ships by Tue 3 Dec" and the like, for the lines list.
+    pub fn state(&self) -> String {
+        let mut parts = Vec::new();
+        if self.shipped > 0 {
+            parts.push(format!("{} shipped", self.shipped));
+        }
+        if self.ready > 0 {
+            parts.push(format!("{} reserved for you, ships soon", self.ready));
+        }
+        if self.waiting > 0 {
+            parts.push(match &self.date {
+                Some(date) if self.estimate => {
+                    format!("{} on the way to us, estimated by {date}", self.waiting)
+                }
+                Some(date) => format!("{} on the way to us, ships by {date}", self.waiting),
+                None => format!("{} on the way to us, date to follow", self.waiting),
+            });
+        }
+        if self.cancelled > 0 {
+            parts.push(format!("{} cancelled", self.cancelled));
+        }
+        parts.join("; ")
+    }
+}
+
+/// The three choices in backorder and delay notices.
+#[derive(Debug, Clone)]
+pub struct ChoiceLinks {
+    pub wait: String,
+    pub ship: String,
+    pub cancel: String,
+}
+
+/// Everything an email may say; each kind uses its part.
+#[derive(Debug, Clone, Default)]
+pub struct Mail {
+    pub shop: String,
+    pub name: String,
+    pub order_number: Option<String>,
+    pub lines: Vec<MailLine>,
+    pub links: Option<ChoiceLinks>,
+    /// The new date (delay notice).
+    pub date: Option<String>,
+    /// The date promised before (delay notice).
+    pub was: Option<String>,
+    pub days_late: i64,
+    /// The product the email is about (delay, restock, back in stock, cancellation).
+    pub product: Option<String>,
+    pub partial: bool,
+    pub offer: Option<String>,
+    pub coupon: Option<String>,
+    /// A rep's own words (custom), one paragraph per entry.
+    pub paragraphs: Vec<String>,
+    pub subject: Option<String>,
+    pub unsubscribe: Option<String>,
+}
+
+impl Mail {
+    pub fn waiting_lines(&self) -> Vec<&MailLine> {
+        self.lines.iter().filter(|l| l.waiting > 0).collect()
+    }
+
+    pub fn focus_lines(&self) -> Vec<&MailLine> {
+        self.lines.iter().filter(|l| l.focus).collect()
+    }
+
+    fn order(&self) -> &str {
+        self.order_number.as_deref().unwrap_or("")
+    }
+
+    fn product_name(&self) -> &str {
+        self.product.as_deref().unwrap_or("your item")
+    }
+}
+
+macro_rules! template_pair {
+    ($text:ident, $html:ident, $text_path:literal, $html_path:literal) => {
+        #[derive(Template)]
+        #[template(path = $text_path)]
+        struct $text<'a> {
+            m: &'a Mail,
+        }
+
+        #[derive(Template)]
+        #[template(path = $html_path)]
+        struct $html<'a> {
+            m: &'a Mail,
+        }
+    };
+}
+
+template_pair!(
+    BackorderText,
+    BackorderHtml,
+    "emails/backorder_notice.txt",
+    "emails/backorder_notice.html"
+);
+template_pair!(
+    DelayText,
+    DelayHtml,
+    "emails/delay_notice.txt",
+    "emails/delay_notice.html"
+);
+template_pair!(
+    RestockText,
+    RestockHtml,
+    "emails/restock.txt",
+    "emails/restock.html"
+);
+template_pair!(
+    ShipmentText,
+    ShipmentHtml,
+    "emails/shipment.txt",
+    "emails/shipment.html"
+);
+template_pair!(
+    DiscountText,
+    DiscountHtml,
+    "emails/discount_offer.txt",
+    "emails/discount_offer.html"
+);
+template_pair!(
+    CancellationText,
+    CancellationHtml,
+    "emails/cancellation.txt",
+    "emails/cancellation.html"
+);
+template_pair!(
+    BackInStockText,
+    BackInStockHtml,
+    "emails/back_in_stock.txt",
+    "emails/back_in_stock.html"
+);
+template_pair!(
+    StatusText,
+    StatusHtml,
+    "emails/status_update.txt",
+    "emails/status_update.html"
+);
+template_pair!(
+    CustomText,
+    CustomHtml,
+    "emails/custom.txt",
+    "emails/custom.html"
+);
+
+/// A rendered email.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+fn pair(text: impl Template, html: impl Template) -> askama::Result<(String, String)> {
+    Ok((text.render()?, html.render()?))
+}
+
+/// The subject and both parts of `kind` for `m`.
+pub fn render(kind: Kind, m: &Mail) -> askama::Result<Rendered> {
+    let order = m.order();
+    let (subject, (text, html)) = match kind {
+        Kind::BackorderNotice => (
+            format!("Order {order}: part of it is on its way to us"),
+            pair(BackorderText { m }, BackorderHtml { m })?,
+        ),
+        Kind::DelayNotice => (
+            format!(
+                "Order {order}: {} will be later than we said, sorry",
+                m.product_name()
+            ),
+            pair(DelayText { m }, DelayHtml { m })?,
+        ),
+        Kind::Restock => (
+            format!("Order {order}: good news, your items are reserved"),
+            pair(RestockText { m }, RestockHtml { m })?,
+        ),
+        Kind::Shipment => (
+            if m.partial {
+                format!("Order {order}: the first part is on its way")
+            } else {
+                format!("Order {order} is on its way")
+            },
+            pair(ShipmentText { m }, ShipmentHtml { m })?,
+        ),
+        Kind::DiscountOffer => (
+            format!(
+                "Order {order}: thank you for waiting, here is {}",
+                m.offer.as_deref().unwrap_or("a discount")
+            ),
+            pair(DiscountText { m }, DiscountHtml { m })?,
+        ),
+        Kind::Cancellation => (
+            format!("Order {order}: {} cancelled", m.product_name()),
+            pair(CancellationText { m }, CancellationHtml { m })?,
+        ),
+        Kind::BackInStock => (
+            format!("{} is back in stock", m.product_name()),
+            pair(BackInStockText { m }, BackInStockHtml { m })?,
+        ),
+        Kind::StatusUpdate => (
+            format!("Order {order}: where your items are"),
+            pair(StatusText { m }, StatusHtml { m })?,
+        ),
+        Kind::Custom => (
+            m.subject
+                .clone()
+                .unwrap_or_else(|| format!("About your order {order}")),
+            pair(CustomText { m }, CustomHtml { m })?,
+        ),
+    };
+    Ok(Rendered {
+        subject,
+        text,
+        html,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Mail {
+        Mail {
+            shop: "Demo <shop>".to_owned(),
+            name: "Ada <script>".to_owned(),
+            order_number: Some("W-1".to_owned()),
+            lines: vec![MailLine {
+                name: "Kettle".to_owned(),
+                sku: "KET-1".to_owned(),
+                qty: 2,
+                waiting: 2,
+                date: Some("Tue 3 Dec".to_owned()),
+                focus: true,
+                ..MailLine::default()
+            }],
+            links: Some(ChoiceLinks {
+                wait: "http://x/l/a".to_owned(),
+                ship: "http://x/l/b".to_owned(),
+                cancel: "http://x/l/c".to_owned(),
+            }),
+            date: Some("Fri 6 Dec".to_owned()),
+            was: Some("Tue 3 Dec".to_owned()),
+            days_late: 3,
+            product: Some("Kettle".to_owned()),
+            ..Mail::default()
+        }
+    }
+
+    #[test]
+    fn every_kind_renders_both_parts_and_escapes_html() {
+        let mail = sample();
+        for kind in Kind::ALL {
+            let r = render(kind, &mail).unwrap();
+            assert!(!r.subject.is_empty());
+            assert!(
+                r.text.contains("Ada <script>"),
+                "{kind:?} text greets by name"
+            );
+            assert!(
+                r.html.contains("Ada &#60;script&#62;") || r.html.contains("Ada &lt;script&gt;"),
+                "{kind:?}: {}",
+                r.html
+            );
+            assert!(!r.html.contains("<script>"));
+        }
+        let delay = render(Kind::DelayNotice, &mail).unwrap();
+        assert!(delay.text.contains("Fri 6 Dec") && delay.text.contains("sorry"));
+        assert!(delay.text.contains("http://x/l/c") && delay.html.contains("http://x/l/c"));
+    }
+}

@@ -1,0 +1,1110 @@
+//! Customer messaging use cases: what each event queues (backorder, delay, restock,
+//! shipment, cancellation, back in stock, status updates), what reps do on the Messages
+//! page (preview, retry, compose, bulk update), and what a customer's self-service link
+//! does. Every email is rendered and queued in the caller's transaction, under an
+//! idempotency key that names its event, so nothing is queued twice.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Bool, Date, Int4, Nullable, Text, Timestamptz};
+use serde_json::json;
+
+use crate::db::audit::{self, Actor};
+use crate::db::shop_settings;
+use crate::db::stock::Product;
+use crate::domain::format::human_date;
+use crate::email::links::{LinkAction, LinkClaim, LinkMaker};
+use crate::email::outbox::{self, Kind, NewMessage};
+use crate::email::render::{self, ChoiceLinks, Mail, MailLine};
+use crate::error::{AppError, AppResult};
+use crate::services::engine::{Ctx, EtaRefresh, Filled};
+use crate::services::fulfilment;
+
+fn user_id(actor: &Actor) -> Option<i64> {
+    match actor {
+        Actor::User { id, .. } => Some(*id),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+struct OrderLineRow {
+    #[diesel(sql_type = BigInt)]
+    order_id: i64,
+    #[diesel(sql_type = Text)]
+    number: String,
+    #[diesel(sql_type = BigInt)]
+    customer_id: i64,
+    #[diesel(sql_type = Text)]
+    email: String,
+    #[diesel(sql_type = Text)]
+    customer_name: String,
+    #[diesel(sql_type = BigInt)]
+    line_id: i64,
+    #[diesel(sql_type = Text)]
+    product: String,
+    #[diesel(sql_type = Text)]
+    sku: String,
+    #[diesel(sql_type = Int4)]
+    qty: i32,
+    #[diesel(sql_type = Int4)]
+    allocated: i32,
+    #[diesel(sql_type = Int4)]
+    shipped: i32,
+    #[diesel(sql_type = Int4)]
+    cancelled: i32,
+    #[diesel(sql_type = Nullable<Date>)]
+    eta_worst: Option<NaiveDate>,
+    #[diesel(sql_type = Bool)]
+    eta_is_estimate: bool,
+}
+
+/// An order as an email sees it: who gets it and what it says about the lines.
+#[derive(Debug, Clone)]
+pub struct OrderMail {
+    pub order_id: i64,
+    pub customer_id: i64,
+    pub recipient: String,
+    pub mail: Mail,
+    line_ids: Vec<i64>,
+}
+
+impl OrderMail {
+    fn focus(&mut self, line_id: i64, units: i32) {
+        if let Some(i) = self.line_ids.iter().position(|id| *id == line_id) {
+            self.mail.lines[i].focus = true;
+            self.mail.lines[i].this_time += units;
+        }
+    }
+
+    fn waits(&self) -> bool {
+        self.mail.lines.iter().any(|l| l.waiting > 0)
+    }
+
+    fn message(&self, kind: Kind, key: String, created_by: Option<i64>) -> AppResult<NewMessage> {
+        let rendered = render::render(kind, &self.mail)?;
+        Ok(NewMessage {
+            kind,
+            idempotency_key: key,
+            order_id: Some(self.order_id),
+            customer_id: Some(self.customer_id),
+            recipient: self.recipient.clone(),
+            subject: rendered.subject,
+            body_text: rendered.text,
+            body_html: rendered.html,
+            created_by,
+        })
+    }
+}
+
+/// The orders' mails in one query, keyed by order id.
+fn order_mails(
+    conn: &mut PgConnection,
+    order_ids: &[i64],
+    shop: &str,
+    today: NaiveDate,
+) -> QueryResult<BTreeMap<i64, OrderMail>> {
+    let rows: Vec<OrderLineRow> = diesel::sql_query(
+        "SELECT o.id AS order_id, o.number, c.id AS customer_id, c.email, c.name AS customer_name,
+                l.id AS line_id, p.name AS product, p.sku, l.qty, l.allocated, l.shipped,
+                l.cancelled, l.eta_worst, l.eta_is_estimate
+           FROM orders o
+           JOIN customers c ON c.id = o.customer_id
+           JOIN order_lines l ON l.order_id = o.id
+           JOIN products p ON p.id = l.product_id
+          WHERE o.id = ANY($1)
+          ORDER BY o.id, l.id",
+    )
+    .bind::<Array<BigInt>, _>(order_ids)
+    .load(conn)?;
+    let mut mails: BTreeMap<i64, OrderMail> = BTreeMap::new();
+    for row in rows {
+        let entry = mails.entry(row.order_id).or_insert_with(|| OrderMail {
+            order_id: row.order_id,
+            customer_id: row.customer_id,
+            recipient: row.email.clone(),
+            mail: Mail {
+                shop: shop.to_owned(),
+                name: row.customer_name.clone(),
+                order_number: Some(row.number.clone()),
+                ..Mail::default()
+            },
+            line_ids: Vec::new(),
+        });
+        let waiting = row.qty - row.allocated - row.shipped - row.cancelled;
+        entry.line_ids.push(row.line_id);
+        entry.mail.lines.push(MailLine {
+            name: row.product,
+            sku: row.sku,
+            qty: row.qty,
+            ready: row.allocated,
+            shipped: row.shipped,
+            cancelled: row.cancelled,
+            waiting,
+            date: (waiting > 0)
+                .then_some(row.eta_worst)
+                .flatten()
+                .map(|d| human_date(d, today)),
+            estimate: row.eta_is_estimate,
+            this_time: 0,
+            focus: false,
+        });
+    }
+    Ok(mails)
+}
+
+fn order_mail(
+    conn: &mut PgConnection,
+    order_id: i64,
+    shop: &str,
+    today: NaiveDate,
+) -> AppResult<OrderMail> {
+    order_mails(conn, &[order_id], shop, today)?
+        .remove(&order_id)
+        .ok_or_else(|| AppError::not_found("the order"))
+}
+
+fn choice_links(links: &LinkMaker, order_id: i64, line_id: Option<i64>) -> ChoiceLinks {
+    ChoiceLinks {
+        wait: links.url(LinkAction::Wait, order_id, line_id),
+        ship: links.url(LinkAction::ShipReady, order_id, line_id),
+        cancel: links.url(LinkAction::CancelWaiting, order_id, line_id),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Triggers: called by the engine and the use cases, inside their transactions.
+
+/// The backorder notice for a new order with waiting lines (after its ETAs are set).
+pub fn queue_backorder_notice(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    order_id: i64,
+) -> AppResult<()> {
+    let mut om = order_mail(conn, order_id, &ctx.settings.shop_name, ctx.today)?;
+    if !om.waits() {
+        return Ok(());
+    }
+    let links = LinkMaker::load(conn)?;
+    om.mail.links = Some(choice_links(&links, order_id, None));
+    for line in &mut om.mail.lines {
+        line.focus = line.waiting > 0;
+    }
+    let message = om.message(
+        Kind::BackorderNotice,
+        format!("backorder:{order_id}"),
+        ctx.user_id(),
+    )?;
+    outbox::enqueue(conn, &message)?;
+    Ok(())
+}
+
+/// Delay notices for lines whose date moved past the promise: one per line and new date.
+pub fn after_eta_refresh(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    refresh: &EtaRefresh,
+) -> AppResult<()> {
+    if refresh.delayed.is_empty() {
+        return Ok(());
+    }
+    let order_ids: Vec<i64> = refresh.delayed.iter().map(|d| d.order_id).collect();
+    let mails = order_mails(conn, &order_ids, &ctx.settings.shop_name, ctx.today)?;
+    let links = LinkMaker::load(conn)?;
+    for delayed in &refresh.delayed {
+        let Some(mut om) = mails.get(&delayed.order_id).cloned() else {
+            continue;
+        };
+        om.focus(delayed.line_id, 0);
+        om.mail.product = om
+            .line_ids
+            .iter()
+            .position(|id| *id == delayed.line_id)
+            .map(|i| om.mail.lines[i].name.clone());
+        om.mail.date = Some(human_date(delayed.new_worst, ctx.today));
+        om.mail.was = Some(human_date(delayed.promised_on, ctx.today));
+        om.mail.days_late = delayed.days_late;
+        om.mail.links = Some(choice_links(
+            &links,
+            delayed.order_id,
+            Some(delayed.line_id),
+        ));
+        let key = format!("delay:{}:{}", delayed.line_id, delayed.new_worst);
+        outbox::enqueue(conn, &om.message(Kind::DelayNotice, key, ctx.user_id())?)?;
+    }
+    Ok(())
+}
+
+/// After free units went down a product's queue: one restock email per order that got
+/// units in this event, and the back-in-stock emails when units are left over.
+pub fn after_fill(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    product: &Product,
+    filled: &[Filled],
+) -> AppResult<()> {
+    if !filled.is_empty() {
+        let event = outbox::event_id(conn)?;
+        let order_ids: Vec<i64> = filled.iter().map(|f| f.order_id).collect();
+        let mut mails = order_mails(conn, &order_ids, &ctx.settings.shop_name, ctx.today)?;
+        for f in filled {
+            if let Some(om) = mails.get_mut(&f.order_id) {
+                om.focus(f.line_id, f.units);
+            }
+        }
+        for om in mails.values() {
+            // A receipt that fills two lines of one order (two products) re-renders the
+            // email it queued for the first: one email per order per event.
+            let key = format!("restock:{}:{event}", om.order_id);
+            outbox::enqueue_or_rerender(conn, &om.message(Kind::Restock, key, ctx.user_id())?)?;
+        }
+    }
+    if product.available() > 0 {
+        queue_back_in_stock(conn, ctx, product)?;
+    }
+    Ok(())
+}
+
+/// One back-in-stock email to each open "notify me" sign-up of the product.
+fn queue_back_in_stock(conn: &mut PgConnection, ctx: &Ctx<'_>, product: &Product) -> AppResult<()> {
+    #[derive(QueryableByName)]
+    struct SignUp {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+        #[diesel(sql_type = Text)]
+        email: String,
+        #[diesel(sql_type = Nullable<BigInt>)]
+        customer_id: Option<i64>,
+        #[diesel(sql_type = Nullable<Text>)]
+        name: Option<String>,
+    }
+    let signups: Vec<SignUp> = diesel::sql_query(
+        "WITH done AS (
+             UPDATE restock_subscriptions SET notified_at = now()
+              WHERE product_id = $1 AND notified_at IS NULL AND unsubscribed_at IS NULL
+             RETURNING id, email)
+         SELECT done.id, done.email, c.id AS customer_id, c.name
+           FROM done LEFT JOIN customers c ON lower(c.email) = lower(done.email)",
+    )
+    .bind::<BigInt, _>(product.id)
+    .load(conn)?;
+    if signups.is_empty() {
+        return Ok(());
+    }
+    let links = LinkMaker::load(conn)?;
+    for signup in signups {
+        let mail = Mail {
+            shop: ctx.settings.shop_name.clone(),
+            name: signup.name.unwrap_or_else(|| "there".to_owned()),
+            product: Some(product.name.clone()),
+            unsubscribe: Some(links.url(LinkAction::Unsubscribe, signup.id, None)),
+            ..Mail::default()
+        };
+        let rendered = render::render(Kind::BackInStock, &mail)?;
+        outbox::enqueue(
+            conn,
+            &NewMessage {
+                kind: Kind::BackInStock,
+                idempotency_key: format!("back-in-stock:{}", signup.id),
+                order_id: None,
+                customer_id: signup.customer_id,
+                recipient: signup.email,
+                subject: rendered.subject,
+                body_text: rendered.text,
+                body_html: rendered.html,
+                created_by: ctx.user_id(),
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// The shipment email (part or whole): `shipped` is (line id, units) in this shipment.
+pub fn queue_shipment(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    today: NaiveDate,
+    order_id: i64,
+    shipment_id: i64,
+    is_partial: bool,
+    shipped: &[(i64, i32)],
+) -> AppResult<()> {
+    let shop = shop_settings::load(conn)?.shop_name;
+    let mut om = order_mail(conn, order_id, &shop, today)?;
+    for (line_id, units) in shipped {
+        om.focus(*line_id, *units);
+    }
+    om.mail.partial = is_partial;
+    let message = om.message(
+        Kind::Shipment,
+        format!("shipment:{shipment_id}"),
+        user_id(actor),
+    )?;
+    outbox::enqueue(conn, &message)?;
+    Ok(())
+}
+
+/// The cancellation email for `units` of a line; `cancelled_after` (the line's cancelled
+/// total afterwards) makes each cancellation its own event.
+pub fn queue_cancellation(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    today: NaiveDate,
+    order_id: i64,
+    line_id: i64,
+    units: i32,
+    cancelled_after: i32,
+) -> AppResult<()> {
+    let shop = shop_settings::load(conn)?.shop_name;
+    let mut om = order_mail(conn, order_id, &shop, today)?;
+    om.focus(line_id, units);
+    om.mail.product = om
+        .line_ids
+        .iter()
+        .position(|id| *id == line_id)
+        .map(|i| om.mail.lines[i].name.clone());
+    let key = format!("cancel:{line_id}:{cancelled_after}");
+    outbox::enqueue(conn, &om.message(Kind::Cancellation, key, user_id(actor))?)?;
+    Ok(())
+}
+
+/// An "ETA update" for an order with waiting lines (order page, queue bulk action); at
+/// most one a day per order. True when one was queued.
+pub fn queue_eta_update(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    order_id: i64,
+    today: NaiveDate,
+) -> AppResult<bool> {
+    conn.transaction(|conn| {
+        let shop = shop_settings::load(conn)?.shop_name;
+        let mut om = order_mail(conn, order_id, &shop, today)?;
+        if !om.waits() {
+            return Ok(false);
+        }
+        for line in &mut om.mail.lines {
+            line.focus = line.waiting > 0;
+        }
+        let key = format!("eta-update:{order_id}:{today}");
+        let queued = outbox::enqueue(conn, &om.message(Kind::StatusUpdate, key, user_id(actor))?)?;
+        if queued.is_some() {
+            audit::record(
+                conn,
+                actor,
+                "eta_update_queued",
+                "order",
+                om.mail.order_number.clone(),
+                None,
+                None,
+            )?;
+        }
+        Ok(queued.is_some())
+    })
+}
+
+/// The discount offer of an approved proposal (with its coupon code). True when queued;
+/// the same proposal never queues two.
+pub fn queue_discount_offer(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    proposal_id: i64,
+    today: NaiveDate,
+) -> AppResult<bool> {
+    use crate::db::schema::discount_proposals::dsl as d;
+    conn.transaction(|conn| {
+        let (order_id, kind, value, coupon): (i64, String, i32, Option<String>) =
+            d::discount_proposals
+                .find(proposal_id)
+                .select((d::order_id, d::kind, d::value, d::coupon_code))
+                .first(conn)
+                .optional()?
+                .ok_or_else(|| AppError::not_found("the discount proposal"))?;
+        let settings = shop_settings::load(conn)?;
+        let mut om = order_mail(conn, order_id, &settings.shop_name, today)?;
+        om.mail.offer = Some(match kind.as_str() {
+            "percent" => format!("{value}% off"),
+            "amount" => format!(
+                "{} off",
+                crate::format::money(i64::from(value), &settings.currency)
+            ),
+            _ => "free shipping".to_owned(),
+        });
+        om.mail.coupon = coupon;
+        let key = format!("discount:{proposal_id}");
+        Ok(
+            outbox::enqueue(conn, &om.message(Kind::DiscountOffer, key, user_id(actor))?)?
+                .is_some(),
+        )
+    })
+}
+
+/// The periodic jobs: give back claims of vanished workers, and queue a status update for
+/// every order still waiting whose customer heard nothing for the shop's number of days.
+/// An advisory lock makes one instance do each round. Returns the updates queued.
+pub fn run_periodic(conn: &mut PgConnection, today: NaiveDate) -> AppResult<usize> {
+    outbox::release_stale_claims(conn)?;
+    conn.transaction(|conn| {
+        #[derive(QueryableByName)]
+        struct Locked {
+            #[diesel(sql_type = Bool)]
+            locked: bool,
+        }
+        let lock: Locked = diesel::sql_query(
+            "SELECT pg_try_advisory_xact_lock(hashtext('backorder-desk:status-updates')::int8) AS locked",
+        )
+        .get_result(conn)?;
+        if !lock.locked {
+            return Ok(0);
+        }
+        let settings = shop_settings::load(conn)?;
+        #[derive(QueryableByName)]
+        struct Due {
+            #[diesel(sql_type = BigInt)]
+            order_id: i64,
+        }
+        let due: Vec<Due> = diesel::sql_query(
+            "SELECT order_id FROM order_lines
+              WHERE qty > allocated + shipped + cancelled
+              GROUP BY order_id
+             HAVING max(coalesce(last_notified_at, waiting_since, placed_at))
+                    < now() - make_interval(days => $1)
+              LIMIT 500",
+        )
+        .bind::<Int4, _>(settings.status_update_after_days)
+        .load(conn)?;
+        let ids: Vec<i64> = due.iter().map(|d| d.order_id).collect();
+        let mails = order_mails(conn, &ids, &settings.shop_name, today)?;
+        let mut queued = 0;
+        for om in mails.values() {
+            let key = format!("status:{}:{today}", om.order_id);
+            if outbox::enqueue(conn, &om.message(Kind::StatusUpdate, key, None)?)?.is_some() {
+                queued += 1;
+            }
+        }
+        Ok(queued)
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// The Messages page.
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct CountRow {
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    #[diesel(sql_type = Text)]
+    pub kind: String,
+    #[diesel(sql_type = BigInt)]
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct MessageRow {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = Text)]
+    pub kind: String,
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    #[diesel(sql_type = Text)]
+    pub recipient: String,
+    #[diesel(sql_type = Text)]
+    pub subject: String,
+    #[diesel(sql_type = Int4)]
+    pub attempts: i32,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub last_error: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub smtp_response: Option<String>,
+    #[diesel(sql_type = Timestamptz)]
+    pub created_at: DateTime<Utc>,
+    #[diesel(sql_type = Timestamptz)]
+    pub next_attempt_at: DateTime<Utc>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub sent_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub order_number: Option<String>,
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct MessageDetail {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = Text)]
+    pub kind: String,
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    #[diesel(sql_type = Text)]
+    pub idempotency_key: String,
+    #[diesel(sql_type = Text)]
+    pub recipient: String,
+    #[diesel(sql_type = Text)]
+    pub subject: String,
+    #[diesel(sql_type = Text)]
+    pub body_text: String,
+    #[diesel(sql_type = Text)]
+    pub body_html: String,
+    #[diesel(sql_type = Int4)]
+    pub attempts: i32,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub last_error: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub smtp_response: Option<String>,
+    #[diesel(sql_type = Timestamptz)]
+    pub created_at: DateTime<Utc>,
+    #[diesel(sql_type = Timestamptz)]
+    pub next_attempt_at: DateTime<Utc>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub sent_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub order_number: Option<String>,
+}
+
+pub struct Overview {
+    pub counts: Vec<CountRow>,
+    pub rows: Vec<MessageRow>,
+    /// The id to continue after, when there are more.
+    pub next_before: Option<i64>,
+}
+
+pub const PAGE_SIZE: i64 = 50;
+
+/// Counts by status and kind, and one page of messages (newest first), filtered.
+pub fn overview(
+    conn: &mut PgConnection,
+    status: Option<&str>,
+    kind: Option<&str>,
+    before: Option<i64>,
+) -> AppResult<Overview> {
+    let counts: Vec<CountRow> = diesel::sql_query(
+        "SELECT status, kind, count(*) AS count FROM messages GROUP BY status, kind ORDER BY status, kind",
+    )
+    .load(conn)?;
+    let mut rows: Vec<MessageRow> = diesel::sql_query(
+        "SELECT m.id, m.kind, m.status, m.recipient, m.subject, m.attempts, m.last_error,
+                m.smtp_response, m.created_at, m.next_attempt_at, m.sent_at, o.number AS order_number
+           FROM messages m LEFT JOIN orders o ON o.id = m.order_id
+          WHERE ($1::text IS NULL OR m.status = $1) AND ($2::text IS NULL OR m.kind = $2)
+            AND ($3::int8 IS NULL OR m.id < $3)
+          ORDER BY m.id DESC
+          LIMIT $4",
+    )
+    .bind::<Nullable<Text>, _>(status)
+    .bind::<Nullable<Text>, _>(kind)
+    .bind::<Nullable<BigInt>, _>(before)
+    .bind::<BigInt, _>(PAGE_SIZE + 1)
+    .load(conn)?;
+    let next_before = if rows.len() as i64 > PAGE_SIZE {
+        rows.truncate(PAGE_SIZE as usize);
+        rows.last().map(|r| r.id)
+    } else {
+        None
+    };
+    Ok(Overview {
+        counts,
+        rows,
+        next_before,
+    })
+}
+
+pub fn detail(conn: &mut PgConnection, id: i64) -> AppResult<MessageDetail> {
+    diesel::sql_query(
+        "SELECT m.id, m.kind, m.status, m.idempotency_key, m.recipient, m.subject, m.body_text,
+                m.body_html, m.attempts, m.last_error, m.smtp_response, m.created_at,
+                m.next_attempt_at, m.sent_at, o.number AS order_number
+           FROM messages m LEFT JOIN orders o ON o.id = m.order_id
+          WHERE m.id = $1",
+    )
+    .bind::<BigInt, _>(id)
+    .get_result(conn)
+    .optional()?
+    .ok_or_else(|| AppError::not_found("the message"))
+}
+
+/// Puts a failed (or dead) message back in the queue with a fresh set of attempts.
+pub fn retry(conn: &mut PgConnection, actor: &Actor, id: i64) -> AppResult<()> {
+    conn.transaction(|conn| {
+        let changed = diesel::sql_query(
+            "UPDATE messages SET status = 'queued', attempts = 0, next_attempt_at = now()
+              WHERE id = $1 AND status IN ('failed', 'dead')",
+        )
+        .bind::<BigInt, _>(id)
+        .execute(conn)?;
+        if changed == 0 {
+            return Err(AppError::Conflict(
+                "only a failed message can be retried".to_owned(),
+            ));
+        }
+        diesel::sql_query(format!("NOTIFY {}", outbox::CHANNEL)).execute(conn)?;
+        audit::record(
+            conn,
+            actor,
+            "message_retried",
+            "message",
+            Some(id.to_string()),
+            None,
+            None,
+        )?;
+        Ok(())
+    })
+}
+
+/// Who a rep's message goes to.
+#[derive(Debug, Clone)]
+pub enum ComposeTarget {
+    Order(String),
+    Customer(String),
+}
+
+/// A rep's message, rendered for preview or queued.
+#[derive(Debug, Clone)]
+pub struct Composed {
+    pub recipients: Vec<String>,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub count: usize,
+}
+
+fn paragraphs(body: &str) -> Vec<String> {
+    body.replace("\r\n", "\n")
+        .split("\n\n")
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+fn check_compose(subject: &str, body: &str) -> AppResult<()> {
+    let mut problems = Vec::new();
+    if subject.trim().is_empty() || subject.chars().count() > 200 {
+        problems.push(crate::error::FieldError::new(
+            "subject",
+            "a subject of 1 to 200 characters",
+        ));
+    }
+    if body.trim().is_empty() || body.chars().count() > 10_000 {
+        problems.push(crate::error::FieldError::new(
+            "body",
+            "a message of 1 to 10,000 characters",
+        ));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::invalid_fields(problems))
+    }
+}
+
+fn compose_mail(
+    conn: &mut PgConnection,
+    target: &ComposeTarget,
+    shop: &str,
+    today: NaiveDate,
+) -> AppResult<(Option<OrderMail>, Mail, String, Option<i64>)> {
+    match target {
+        ComposeTarget::Order(number) => {
+            use crate::db::schema::orders::dsl as o;
+            let order_id: i64 = o::orders
+                .filter(o::number.eq(number.trim()))
+                .select(o::id)
+                .first(conn)
+                .optional()?
+                .ok_or_else(|| {
+                    AppError::invalid(
+                        "target",
+                        format!("there is no order {}", crate::types::truncate(number)),
+                    )
+                })?;
+            let om = order_mail(conn, order_id, shop, today)?;
+            let mail = om.mail.clone();
+            let recipient = om.recipient.clone();
+            let customer = Some(om.customer_id);
+            Ok((Some(om), mail, recipient, customer))
+        }
+        ComposeTarget::Customer(email) => {
+            use crate::db::schema::customers::dsl as c;
+            let (id, address, name): (i64, String, String) = c::customers
+                .filter(
+                    diesel::dsl::sql::<Bool>("lower(email) = lower(")
+                        .bind::<Text, _>(email.trim().to_owned())
+                        .sql(")"),
+                )
+                .select((c::id, c::email, c::name))
+                .first(conn)
+                .optional()?
+                .ok_or_else(|| {
+                    AppError::invalid(
+                        "target",
+                        format!("there is no customer {}", crate::types::truncate(email)),
+                    )
+                })?;
+            let mail = Mail {
+                shop: shop.to_owned(),
+                name,
+                ..Mail::default()
+            };
+            Ok((None, mail, address, Some(id)))
+        }
+    }
+}
+
+/// A rep's words: `compose_id` comes from the form, so a double submit queues once.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub subject: String,
+    pub body: String,
+    pub compose_id: String,
+}
+
+/// Renders (and with `send`, queues) a rep's message to an order's customer or to a
+/// customer.
+pub fn compose(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    target: &ComposeTarget,
+    draft: &Draft,
+    send: bool,
+    today: NaiveDate,
+) -> AppResult<Composed> {
+    let (subject, body, compose_id) = (
+        draft.subject.as_str(),
+        draft.body.as_str(),
+        draft.compose_id.as_str(),
+    );
+    check_compose(subject, body)?;
+    conn.transaction(|conn| {
+        let shop = shop_settings::load(conn)?.shop_name;
+        let (om, mut mail, recipient, customer_id) = compose_mail(conn, target, &shop, today)?;
+        mail.subject = Some(subject.trim().to_owned());
+        mail.paragraphs = paragraphs(body);
+        let rendered = render::render(Kind::Custom, &mail)?;
+        if send {
+            let key = format!("custom:{compose_id}");
+            let queued = outbox::enqueue(
+                conn,
+                &NewMessage {
+                    kind: Kind::Custom,
+                    idempotency_key: key,
+                    order_id: om.as_ref().map(|o| o.order_id),
+                    customer_id,
+                    recipient: recipient.clone(),
+                    subject: rendered.subject.clone(),
+                    body_text: rendered.text.clone(),
+                    body_html: rendered.html.clone(),
+                    created_by: user_id(actor),
+                },
+            )?;
+            if let Some(id) = queued {
+                audit::record(
+                    conn,
+                    actor,
+                    "message_composed",
+                    "message",
+                    Some(id.to_string()),
+                    None,
+                    Some(json!({ "to": recipient })),
+                )?;
+            }
+        }
+        Ok(Composed {
+            recipients: vec![recipient],
+            subject: rendered.subject,
+            text: rendered.text,
+            html: rendered.html,
+            count: 1,
+        })
+    })
+}
+
+/// Renders (and with `send`, queues) one message to every order waiting on `sku`, each
+/// with that order's lines. The preview shows the first.
+pub fn bulk_update(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    sku: &str,
+    draft: &Draft,
+    send: bool,
+    today: NaiveDate,
+) -> AppResult<Composed> {
+    let (subject, body, compose_id) = (
+        draft.subject.as_str(),
+        draft.body.as_str(),
+        draft.compose_id.as_str(),
+    );
+    check_compose(subject, body)?;
+    conn.transaction(|conn| {
+        #[derive(QueryableByName)]
+        struct Waiting {
+            #[diesel(sql_type = BigInt)]
+            order_id: i64,
+            #[diesel(sql_type = BigInt)]
+            line_id: i64,
+        }
+        let waiting: Vec<Waiting> = diesel::sql_query(
+            "SELECT l.order_id, l.id AS line_id FROM order_lines l JOIN products p ON p.id = l.product_id
+              WHERE lower(p.sku) = lower($1) AND l.qty > l.allocated + l.shipped + l.cancelled
+              ORDER BY l.placed_at, l.id",
+        )
+        .bind::<Text, _>(sku.trim())
+        .load(conn)?;
+        if waiting.is_empty() {
+            return Err(AppError::invalid("sku", format!("nobody is waiting on {}", crate::types::truncate(sku))));
+        }
+        let shop = shop_settings::load(conn)?.shop_name;
+        let ids: Vec<i64> = waiting.iter().map(|w| w.order_id).collect();
+        let mut mails = order_mails(conn, &ids, &shop, today)?;
+        for w in &waiting {
+            if let Some(om) = mails.get_mut(&w.order_id) {
+                om.focus(w.line_id, 0);
+                om.mail.subject = Some(subject.trim().to_owned());
+                om.mail.paragraphs = paragraphs(body);
+            }
+        }
+        let mut first = None;
+        let mut recipients = Vec::new();
+        for om in mails.values() {
+            let message = om.message(Kind::Custom, format!("bulk:{compose_id}:{}", om.order_id), user_id(actor))?;
+            if first.is_none() {
+                first = Some(message.clone());
+            }
+            recipients.push(om.recipient.clone());
+            if send {
+                outbox::enqueue(conn, &message)?;
+            }
+        }
+        if send {
+            audit::record(conn, actor, "bulk_message_queued", "product", Some(sku.trim().to_owned()), None, Some(json!({ "orders": mails.len() })))?;
+        }
+        let first = first.ok_or_else(|| AppError::not_found("a waiting order"))?;
+        Ok(Composed {
+            count: recipients.len(),
+            recipients,
+            subject: first.subject,
+            text: first.body_text,
+            html: first.body_html,
+        })
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Self-service links.
+
+/// What a link will do, for its confirmation page.
+pub struct LinkSummary {
+    pub order_number: Option<String>,
+    pub product: Option<String>,
+    /// (product, waiting units, ready units) of the lines in scope.
+    pub lines: Vec<(String, i32, i32)>,
+    pub used: bool,
+}
+
+#[derive(QueryableByName)]
+struct ScopeLine {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    number: String,
+    #[diesel(sql_type = Text)]
+    email: String,
+    #[diesel(sql_type = Text)]
+    product: String,
+    #[diesel(sql_type = Int4)]
+    waiting: i32,
+    #[diesel(sql_type = Int4)]
+    allocated: i32,
+}
+
+fn scope_lines(conn: &mut PgConnection, claim: &LinkClaim) -> QueryResult<Vec<ScopeLine>> {
+    diesel::sql_query(
+        "SELECT l.id, o.number, c.email, p.name AS product,
+                (l.qty - l.allocated - l.shipped - l.cancelled) AS waiting, l.allocated
+           FROM orders o JOIN customers c ON c.id = o.customer_id
+           JOIN order_lines l ON l.order_id = o.id JOIN products p ON p.id = l.product_id
+          WHERE o.id = $1 AND ($2::int8 IS NULL OR l.id = $2)
+          ORDER BY l.id",
+    )
+    .bind::<BigInt, _>(claim.id)
+    .bind::<Nullable<BigInt>, _>(claim.line_id)
+    .load(conn)
+}
+
+fn link_used(conn: &mut PgConnection, nonce: &str) -> QueryResult<bool> {
+    use crate::db::schema::link_uses::dsl as u;
+    diesel::select(diesel::dsl::exists(u::link_uses.filter(u::nonce.eq(nonce)))).get_result(conn)
+}
+
+pub fn describe_link(conn: &mut PgConnection, claim: &LinkClaim) -> AppResult<LinkSummary> {
+    let used = link_used(conn, &claim.nonce)?;
+    if claim.action == LinkAction::Unsubscribe {
+        return Ok(LinkSummary {
+            order_number: None,
+            product: None,
+            lines: Vec::new(),
+            used,
+        });
+    }
+    let lines = scope_lines(conn, claim)?;
+    if lines.is_empty() {
+        return Err(AppError::not_found("the order"));
+    }
+    Ok(LinkSummary {
+        order_number: lines.first().map(|l| l.number.clone()),
+        product: claim
+            .line_id
+            .and_then(|_| lines.first().map(|l| l.product.clone())),
+        lines: lines
+            .iter()
+            .map(|l| (l.product.clone(), l.waiting, l.allocated))
+            .collect(),
+        used,
+    })
+}
+
+/// What a confirmed link did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkOutcome {
+    KeptWaiting,
+    Shipped {
+        units: i32,
+    },
+    /// "Ship what is ready": nothing is ready yet; the choice is recorded.
+    NothingReadyYet,
+    Cancelled {
+        units: i32,
+    },
+    NothingWaits,
+    Unsubscribed,
+    /// The link was used before: nothing changed.
+    Reused,
+}
+
+/// Applies a verified link once: records its nonce, then the customer's choice through
+/// the engine, in one transaction.
+pub fn use_link(
+    conn: &mut PgConnection,
+    claim: &LinkClaim,
+    today: NaiveDate,
+) -> AppResult<LinkOutcome> {
+    conn.transaction(|conn| {
+        let inserted = diesel::sql_query(
+            "INSERT INTO link_uses (nonce, order_line_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind::<Text, _>(&claim.nonce)
+        .bind::<Nullable<BigInt>, _>(claim.line_id)
+        .execute(conn)?;
+        if inserted == 0 {
+            return Ok(LinkOutcome::Reused);
+        }
+        if claim.action == LinkAction::Unsubscribe {
+            diesel::sql_query(
+                "UPDATE restock_subscriptions SET unsubscribed_at = now()
+                  WHERE unsubscribed_at IS NULL
+                    AND lower(email) = (SELECT lower(email) FROM restock_subscriptions WHERE id = $1)",
+            )
+            .bind::<BigInt, _>(claim.id)
+            .execute(conn)?;
+            audit::record(conn, &Actor::System, "restock_unsubscribed", "restock_subscription", Some(claim.id.to_string()), None, None)?;
+            return Ok(LinkOutcome::Unsubscribed);
+        }
+        let lines = scope_lines(conn, claim)?;
+        let Some(first) = lines.first() else {
+            return Err(AppError::not_found("the order"));
+        };
+        let actor = Actor::Customer { email: first.email.clone() };
+        let number = first.number.clone();
+        let waiting: Vec<&ScopeLine> = lines.iter().filter(|l| l.waiting > 0).collect();
+        let ids: Vec<i64> = waiting.iter().map(|l| l.id).collect();
+        diesel::sql_query("UPDATE order_lines SET customer_choice = $2 WHERE id = ANY($1)")
+            .bind::<Array<BigInt>, _>(&ids)
+            .bind::<Text, _>(claim.action.customer_choice())
+            .execute(conn)?;
+        let outcome = match claim.action {
+            LinkAction::Wait => LinkOutcome::KeptWaiting,
+            LinkAction::ShipReady => match fulfilment::ship_allocated(conn, &actor, &number, today) {
+                Ok(view) => LinkOutcome::Shipped { units: view.lines.iter().map(|(_, n)| n).sum() },
+                Err(AppError::Conflict(_)) => LinkOutcome::NothingReadyYet,
+                Err(other) => return Err(other),
+            },
+            LinkAction::CancelWaiting => {
+                if waiting.is_empty() {
+                    LinkOutcome::NothingWaits
+                } else {
+                    let mut units = 0;
+                    for line in &waiting {
+                        fulfilment::cancel_line(conn, &actor, line.id, Some(line.waiting), "the customer chose to cancel the waiting items", today)?;
+                        units += line.waiting;
+                    }
+                    LinkOutcome::Cancelled { units }
+                }
+            }
+            LinkAction::Unsubscribe => LinkOutcome::Unsubscribed,
+        };
+        audit::record(
+            conn,
+            &actor,
+            "customer_choice",
+            "order",
+            Some(number),
+            None,
+            Some(json!({ "choice": claim.action.customer_choice(), "lines": ids, "outcome": format!("{outcome:?}") })),
+        )?;
+        Ok(outcome)
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// The demo shop.
+
+/// Gives the demo shop messages in every state: the seed calls it after the orders, so
+/// the Messages page has sent, queued, sending, failed and dead rows to show.
+pub fn seed_messages(conn: &mut PgConnection) -> AppResult<usize> {
+    conn.transaction(|conn| {
+        let settings = shop_settings::load(conn)?;
+        let today = crate::clock::today();
+        #[derive(QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = BigInt)]
+            id: i64,
+        }
+        let orders: Vec<Id> = diesel::sql_query("SELECT id FROM orders ORDER BY id DESC LIMIT 12").load(conn)?;
+        let ids: Vec<i64> = orders.iter().map(|o| o.id).collect();
+        let mails = order_mails(conn, &ids, &settings.shop_name, today)?;
+        let mut made = 0;
+        let states = [
+            ("sent", None, Some("250 2.0.0 Ok: queued as 4F2A1")),
+            ("sent", None, Some("250 OK")),
+            ("queued", None, None),
+            ("sending", None, None),
+            ("failed", Some("550 5.1.1 <{to}>: Recipient address rejected: User unknown"), None),
+            ("failed", Some("gave up after 8 attempts: Connection refused (os error 111)"), None),
+            ("dead", Some("the recipient is not an address"), None),
+            ("queued", Some("421 4.7.0 Try again later, closing connection"), None),
+        ];
+        for (om, (status, error, response)) in mails.values().zip(states) {
+            let mut mail = om.mail.clone();
+            mail.subject = Some(format!("About your order {}", om.mail.order_number.clone().unwrap_or_default()));
+            mail.paragraphs = vec!["A short note from the demo shop: this message shows how an email looks in each state of the outbox.".to_owned()];
+            let kind = if status == "sent" { Kind::StatusUpdate } else { Kind::Custom };
+            let message = om.message(kind, format!("demo:{}:{status}:{made}", om.order_id), None)?;
+            if let Some(id) = outbox::enqueue(conn, &message)? {
+                diesel::sql_query(
+                    "UPDATE messages SET status = $2, last_error = $3, smtp_response = $4,
+                            attempts = CASE WHEN $2 = 'queued' AND $3 IS NULL THEN 0 WHEN $2 = 'failed' THEN 8 ELSE 1 END,
+                            sent_at = CASE WHEN $2 = 'sent' THEN now() END,
+                            next_attempt_at = CASE WHEN $2 = 'queued' AND $3 IS NOT NULL THEN now() + interval '10 minutes'
+                                                   WHEN $2 = 'sending' THEN now() + interval '5 minutes' ELSE now() END
+                      WHERE id = $1",
+                )
+                .bind::<BigInt, _>(id)
+                .bind::<Text, _>(status)
+                .bind::<Nullable<Text>, _>(error.map(|e| e.replace("{to}", &om.recipient)))
+                .bind::<Nullable<Text>, _>(response)
+                .execute(conn)?;
+                made += 1;
+            }
+        }
+        Ok(made)
+    })
+}
