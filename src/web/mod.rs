@@ -8,6 +8,8 @@ pub mod charts;
 pub mod health;
 pub mod home;
 pub mod inventory;
+pub mod links;
+pub mod messages;
 pub mod orders;
 pub mod pages;
 pub mod purchase_orders;
@@ -49,6 +51,7 @@ pub fn extra_nav(_user: &CurrentUser) -> Vec<NavItem> {
         item("/orders", "Orders", "orders"),
         item("/inventory", "Inventory", "inventory"),
         item("/purchase-orders", "Purchase orders", "purchase_orders"),
+        item("/messages", "Messages", "messages"),
     ]
 }
 
@@ -77,6 +80,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 )
                 .route("/orders/{number}/notes", web::post().to(orders::add_note))
                 .configure(inventory_routes)
+                .configure(messages_routes)
                 .route("/admin/users", web::get().to(admin::list))
                 .route("/admin/users", web::post().to(admin::add)),
         );
@@ -121,4 +125,24 @@ fn inventory_routes(cfg: &mut web::ServiceConfig) {
             "/purchase-orders/{reference}/cancel",
             web::post().to(po::cancel),
         );
+}
+
+/// The Messages page, and the self-service links customers follow from emails (no login).
+fn messages_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/messages", web::get().to(messages::list))
+        .route("/messages/compose", web::get().to(messages::compose_form))
+        .route(
+            "/messages/compose",
+            web::post().to(messages::compose_submit),
+        )
+        .route("/messages/{id}", web::get().to(messages::show))
+        .route(
+            "/messages/{id}/body.html",
+            web::get().to(messages::html_body),
+        )
+        .route("/messages/{id}/retry", web::post().to(messages::retry))
+        .route("/l/{token}", web::get().to(links::show))
+        .route("/l/{token}", web::post().to(links::confirm))
+        .route("/unsubscribe/{token}", web::get().to(links::show))
+        .route("/unsubscribe/{token}", web::post().to(links::confirm));
 }

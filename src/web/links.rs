@@ -1,0 +1,161 @@
+//! Self-service links from emails: no login. GET shows what the link will do and asks to
+//! confirm; POST (with the session's CSRF token) does it, once. A tampered, expired or
+//! used link gets a page that says so, and nothing changes.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+use crate::email::links::{self, LinkAction, LinkClaim, LinkError};
+use crate::error::AppResult;
+use crate::services::messages::{self, LinkOutcome, LinkSummary};
+use crate::startup::AppState;
+use crate::web::render::{self, Frame};
+use crate::web::session::csrf_token;
+
+#[derive(Template)]
+#[template(path = "pages/link.html")]
+struct LinkPage {
+    frame: Frame,
+    title: String,
+    message: String,
+    summary: Option<LinkSummary>,
+    action: Option<LinkAction>,
+    post_to: String,
+}
+
+impl LinkPage {
+    fn confirm_label(&self) -> &'static str {
+        match self.action {
+            Some(LinkAction::Wait) => "Yes, keep waiting",
+            Some(LinkAction::ShipReady) => "Yes, ship what is ready now",
+            Some(LinkAction::CancelWaiting) => "Yes, cancel the waiting items",
+            Some(LinkAction::Unsubscribe) => "Yes, unsubscribe me",
+            None => "Confirm",
+        }
+    }
+}
+
+fn page(frame: Frame, status: StatusCode, title: &str, message: String) -> AppResult<HttpResponse> {
+    let mut response = render::html(&LinkPage {
+        frame,
+        title: title.to_owned(),
+        message,
+        summary: None,
+        action: None,
+        post_to: String::new(),
+    })?;
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+fn refused(frame: Frame, error: LinkError) -> AppResult<HttpResponse> {
+    match error {
+        LinkError::Tampered => page(
+            frame,
+            StatusCode::BAD_REQUEST,
+            "This link does not work",
+            "This link is not one we sent, or part of it was lost on the way (some email programs break long links). Nothing was changed. Please use the link in the email again, or just reply to the email and we will do it for you.".to_owned(),
+        ),
+        LinkError::Expired => page(
+            frame,
+            StatusCode::GONE,
+            "This link has expired",
+            format!("The links in our emails work for {} days. Nothing was changed. Reply to the email, or look out for our next one, and we will sort it out.", links::LINK_DAYS),
+        ),
+    }
+}
+
+fn used_page(frame: Frame) -> AppResult<HttpResponse> {
+    page(
+        frame,
+        StatusCode::CONFLICT,
+        "This link was used already",
+        "Each link works once, and this one has been used. Nothing more was changed. If you want something else, reply to the email and we will help.".to_owned(),
+    )
+}
+
+async fn verified(state: &AppState, token: &str) -> Result<LinkClaim, LinkError> {
+    links::verify(&state.link_key, token, chrono::Utc::now().timestamp())
+}
+
+fn question(claim: &LinkClaim, summary: &LinkSummary) -> String {
+    let order = summary.order_number.clone().unwrap_or_default();
+    let waiting: i32 = summary.lines.iter().map(|l| l.1).sum();
+    let ready: i32 = summary.lines.iter().map(|l| l.2).sum();
+    match claim.action {
+        LinkAction::Wait => format!(
+            "Keep waiting for everything on order {order}? We ship it all together when the last item arrives."
+        ),
+        LinkAction::ShipReady => format!(
+            "Ship what is ready now from order {order}? {ready} {} ready; the rest follows when it arrives, at no extra shipping cost.",
+            if ready == 1 { "item is" } else { "items are" }
+        ),
+        LinkAction::CancelWaiting => format!(
+            "Cancel the {waiting} waiting {} of order {order}? You will not be charged for them. Items already on their way to you are not affected.",
+            if waiting == 1 { "item" } else { "items" }
+        ),
+        LinkAction::Unsubscribe => "Stop all back-in-stock emails to this address?".to_owned(),
+    }
+}
+
+pub async fn show(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let token = path.into_inner();
+    let frame = Frame::anonymous(csrf_token(&session));
+    let claim = match verified(&state, &token).await {
+        Ok(claim) => claim,
+        Err(error) => return refused(frame, error),
+    };
+    let for_summary = claim.clone();
+    let summary = crate::db::blocking(&state.pool, move |conn| {
+        messages::describe_link(conn, &for_summary)
+    })
+    .await?;
+    if summary.used {
+        return used_page(frame);
+    }
+    let post_to = match claim.action {
+        LinkAction::Unsubscribe => format!("/unsubscribe/{token}"),
+        _ => format!("/l/{token}"),
+    };
+    render::html(&LinkPage {
+        frame,
+        title: "Please confirm".to_owned(),
+        message: question(&claim, &summary),
+        summary: Some(summary),
+        action: Some(claim.action),
+        post_to,
+    })
+}
+
+pub async fn confirm(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let token = path.into_inner();
+    let frame = Frame::anonymous(csrf_token(&session));
+    let claim = match verified(&state, &token).await {
+        Ok(claim) => claim,
+        Err(error) => return refused(frame, error),
+    };
+    let outcome = crate::db::blocking(&state.pool, move |conn| {
+        messages::use_link(conn, &claim, crate::clock::today())
+    })
+    .await?;
+    let (title, message) = match outcome {
+        LinkOutcome::Reused => return used_page(frame),
+        LinkOutcome::KeptWaiting => ("Thank you", "We keep your place in the queue and ship everything together. We will write when it leaves us.".to_owned()),
+        LinkOutcome::Shipped { units } => ("On its way soon", format!("We are shipping the {units} {} ready now. The rest follows when it arrives.", if units == 1 { "item" } else { "items" })),
+        LinkOutcome::NothingReadyYet => ("Noted", "Nothing of your order is ready yet; we will ship each part as soon as it arrives instead of waiting for everything.".to_owned()),
+        LinkOutcome::Cancelled { units } => ("Cancelled", format!("We have cancelled the {units} waiting {}. You will not be charged for {}; an email confirms it.", if units == 1 { "item" } else { "items" }, if units == 1 { "it" } else { "them" })),
+        LinkOutcome::NothingWaits => ("Nothing to cancel", "Nothing on this order is waiting any more, so there was nothing to cancel.".to_owned()),
+        LinkOutcome::Unsubscribed => ("Unsubscribed", "You will get no more back-in-stock emails from us.".to_owned()),
+    };
+    page(frame, StatusCode::OK, title, message)
+}
