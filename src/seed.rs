@@ -464,6 +464,8 @@ fn load_history(conn: &mut PgConnection, order_count: u32) -> anyhow::Result<()>
             }
         }
     }
+    // The Messages page shows every state of the outbox.
+    crate::services::messages::seed_messages(conn).map_err(err)?;
     // Customers who buy often are promoted, so the tier setting has something to sort.
     diesel::sql_query(
         "UPDATE customers c SET tier = CASE WHEN n >= 8 THEN 2 WHEN n >= 5 THEN 1 ELSE 0 END

@@ -333,3 +333,64 @@ pub fn cancel_lines(
         Ok(targets.len())
     })
 }
+
+/// Queues an ETA update email for each order among the targets (one per order); returns
+/// how many were queued. One transaction.
+pub fn send_eta_updates(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    targets: &[Target],
+    today: NaiveDate,
+) -> AppResult<usize> {
+    let mut orders: Vec<i64> = targets.iter().map(|t| t.order_id).collect();
+    orders.sort_unstable();
+    orders.dedup();
+    conn.transaction(|conn| {
+        let mut queued = 0;
+        for order_id in orders {
+            queued += usize::from(super::messages::queue_eta_update(
+                conn, actor, order_id, today,
+            )?);
+        }
+        Ok(queued)
+    })
+}
+
+/// Proposes the same discount for each order among the targets; all or nothing.
+pub fn propose_discounts(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    targets: &[Target],
+    kind: &str,
+    value: &str,
+    reason: &str,
+) -> AppResult<usize> {
+    let value: i64 = match kind {
+        "free_shipping" => 0,
+        "amount" => value
+            .trim()
+            .replace(',', ".")
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .map(|v| (v * 100.0).round() as i64)
+            .ok_or_else(|| AppError::invalid("value", "enter an amount such as 5.00"))?,
+        _ => value
+            .trim()
+            .parse()
+            .map_err(|_| AppError::invalid("value", "enter a whole percentage from 1 to 100"))?,
+    };
+    let mut orders: Vec<i64> = targets.iter().map(|t| t.order_id).collect();
+    orders.sort_unstable();
+    orders.dedup();
+    conn.transaction(|conn| {
+        for order_id in &orders {
+            let number: String = crate::db::schema::orders::table
+                .find(order_id)
+                .select(crate::db::schema::orders::number)
+                .first(conn)?;
+            super::proposals::propose(conn, actor, &number, kind, value, reason)?;
+        }
+        Ok(orders.len())
+    })
+}

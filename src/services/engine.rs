@@ -267,6 +267,8 @@ pub fn refresh_etas(
     changed.store(conn)?;
     // Delay notices are queued here, so every caller that moves dates tells customers.
     super::messages::after_eta_refresh(conn, ctx, &refresh)?;
+    // The delay policy may propose a discount for lines that became late (never twice).
+    super::proposals::propose_for_delays(conn, ctx, &refresh.delayed)?;
     Ok(refresh)
 }
 

@@ -177,8 +177,25 @@ pub struct ShipmentRow {
     pub contents: String,
 }
 
+#[derive(Debug, Clone, QueryableByName)]
+pub struct OrderProposal {
+    #[diesel(sql_type = Text)]
+    pub kind: String,
+    #[diesel(sql_type = Int4)]
+    pub value: i32,
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    #[diesel(sql_type = Text)]
+    pub reason: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub coupon_code: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub decision_note: Option<String>,
+}
+
 pub struct OrderDetail {
     pub header: OrderHeader,
+    pub proposals: Vec<OrderProposal>,
     pub lines: Vec<LineDetail>,
     pub eta_changes: Vec<EtaChange>,
     pub notes: Vec<NoteRow>,
@@ -236,8 +253,15 @@ pub fn order_detail(conn: &mut PgConnection, number: &str) -> AppResult<OrderDet
     )
     .bind::<BigInt, _>(header.id)
     .load(conn)?;
+    let proposals = diesel::sql_query(
+        "SELECT kind, value, status, reason, coupon_code, decision_note FROM discount_proposals
+          WHERE order_id = $1 ORDER BY id DESC",
+    )
+    .bind::<BigInt, _>(header.id)
+    .load(conn)?;
     Ok(OrderDetail {
         header,
+        proposals,
         lines,
         eta_changes,
         notes,

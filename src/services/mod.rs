@@ -2,6 +2,7 @@
 //! transaction. Handlers, the command line and the worker call these.
 
 pub mod accounts;
+pub mod admin;
 pub mod api_tokens;
 pub mod backorders;
 pub mod catalog;
@@ -13,6 +14,7 @@ pub mod lookup;
 pub mod messages;
 pub mod orders;
 pub mod passwords;
+pub mod proposals;
 pub mod purchase_orders;
 pub mod purchasing;
 pub mod reorder;

@@ -7,8 +7,9 @@ use serde::Deserialize;
 
 use crate::db::users::{self, Role, User};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::services::accounts;
+use crate::services::{accounts, admin, api_tokens};
 use crate::startup::AppState;
+use crate::web::orders::Words;
 use crate::web::render::{self, Frame};
 use crate::web::session::CurrentUser;
 
@@ -102,4 +103,276 @@ pub async fn add(
         }
         Err(other) => Err(other),
     }
+}
+
+#[derive(Deserialize)]
+pub struct UserChange {
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    disabled: String,
+}
+
+/// Changes a user's role or access (one form per action on the users page).
+pub async fn change_user(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    form: web::Form<UserChange>,
+) -> AppResult<HttpResponse> {
+    user.require(Role::Admin)?;
+    let (target, form) = (id.into_inner(), form.into_inner());
+    let (actor, actor_id) = (user.actor(), user.id);
+    let result = crate::db::blocking(&state.pool, move |conn| {
+        if !form.role.is_empty() {
+            let role: Role = form
+                .role
+                .parse()
+                .map_err(|message: String| AppError::invalid("role", message))?;
+            admin::change_role(conn, &actor, actor_id, target, role)?;
+        }
+        match form.disabled.as_str() {
+            "1" => admin::set_disabled(conn, &actor, actor_id, target, true)?,
+            "0" => admin::set_disabled(conn, &actor, actor_id, target, false)?,
+            _ => {}
+        }
+        Ok(())
+    })
+    .await;
+    match result {
+        Ok(()) => Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, "/admin/users"))
+            .finish()),
+        Err(AppError::Invalid { details, .. }) => {
+            let body = page(&state, &user, NewUserForm::default(), details).await?;
+            Ok(HttpResponse::UnprocessableEntity()
+                .content_type("text/html; charset=utf-8")
+                .body(body))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/admin_tokens.html")]
+struct TokensPage {
+    frame: Frame,
+    tokens: Vec<admin::TokenRow>,
+    words: Words,
+    new_token: Option<String>,
+    error: Option<String>,
+}
+
+async fn tokens_page(
+    state: &AppState,
+    user: &CurrentUser,
+    new_token: Option<String>,
+    error: Option<String>,
+) -> AppResult<TokensPage> {
+    let tokens = crate::db::blocking(&state.pool, |conn| Ok(admin::tokens(conn)?)).await?;
+    Ok(TokensPage {
+        frame: Frame::new(user, "admin"),
+        tokens,
+        words: Words {
+            today: crate::clock::today(),
+            currency: String::new(),
+        },
+        new_token,
+        error,
+    })
+}
+
+pub async fn tokens(state: web::Data<AppState>, user: CurrentUser) -> AppResult<HttpResponse> {
+    user.require(Role::Admin)?;
+    render::html(&tokens_page(&state, &user, None, None).await?)
+}
+
+#[derive(Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    name: String,
+}
+
+pub async fn create_token(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: web::Form<TokenForm>,
+) -> AppResult<HttpResponse> {
+    user.require(Role::Admin)?;
+    let actor = user.actor();
+    let name = form.into_inner().name;
+    let result = crate::db::blocking(&state.pool, move |conn| {
+        api_tokens::create(conn, &actor, &name)
+    })
+    .await;
+    let (token, error) = match result {
+        Ok(token) => (Some(token), None),
+        Err(AppError::Invalid { message, .. }) => (None, Some(message)),
+        Err(other) => return Err(other),
+    };
+    let status = if error.is_some() {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        actix_web::http::StatusCode::OK
+    };
+    let page = tokens_page(&state, &user, token, error).await?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(page.render()?))
+}
+
+pub async fn revoke_token(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    user.require(Role::Admin)?;
+    let (actor, id) = (user.actor(), id.into_inner());
+    crate::db::blocking(&state.pool, move |conn| {
+        admin::revoke_token(conn, &actor, id)
+    })
+    .await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/admin/tokens"))
+        .finish())
+}
+
+#[derive(Template)]
+#[template(path = "pages/admin_settings.html")]
+struct SettingsPage {
+    frame: Frame,
+    form: admin::SettingsForm,
+    errors: Vec<FieldError>,
+    saved: bool,
+}
+
+impl SettingsPage {
+    fn error_for(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+}
+
+pub async fn settings(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: web::Query<Vec<(String, String)>>,
+) -> AppResult<HttpResponse> {
+    user.require(Role::Admin)?;
+    let current = crate::db::blocking(&state.pool, |conn| {
+        Ok(crate::db::shop_settings::load(conn)?)
+    })
+    .await?;
+    let saved = query.iter().any(|(k, _)| k == "saved");
+    render::html(&SettingsPage {
+        frame: Frame::new(&user, "admin"),
+        form: admin::SettingsForm::from_settings(&current),
+        errors: Vec::new(),
+        saved,
+    })
+}
+
+pub async fn save_settings(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: web::Form<admin::SettingsForm>,
+) -> AppResult<HttpResponse> {
+    user.require(Role::Admin)?;
+    let form = form.into_inner();
+    let (actor, submitted) = (user.actor(), form.clone());
+    let result = crate::db::blocking(&state.pool, move |conn| {
+        admin::save_settings(conn, &actor, &submitted, crate::clock::today())
+    })
+    .await;
+    match result {
+        Ok(()) => Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, "/admin/settings?saved=1"))
+            .finish()),
+        Err(AppError::Invalid { details, .. }) => {
+            let page = SettingsPage {
+                frame: Frame::new(&user, "admin"),
+                form,
+                errors: details,
+                saved: false,
+            };
+            Ok(HttpResponse::UnprocessableEntity()
+                .content_type("text/html; charset=utf-8")
+                .body(page.render()?))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/admin_audit.html")]
+struct AuditPage {
+    frame: Frame,
+    filter: admin::AuditFilter,
+    rows: Vec<admin::AuditRow>,
+    actions: Vec<String>,
+    entities: Vec<String>,
+    next: Option<String>,
+    words: Words,
+}
+
+impl AuditPage {
+    fn json(value: &Option<serde_json::Value>) -> String {
+        value.as_ref().map(|v| v.to_string()).unwrap_or_default()
+    }
+
+    fn next_link(&self, before: &str) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in [
+            ("action", &self.filter.action),
+            ("entity", &self.filter.entity),
+            ("actor", &self.filter.actor),
+            ("from", &self.filter.from),
+            ("to", &self.filter.to),
+        ] {
+            if !value.is_empty() {
+                query.append_pair(name, value);
+            }
+        }
+        query.append_pair("before", before);
+        format!("/admin/audit?{}", query.finish())
+    }
+}
+
+pub async fn audit_log(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    filter: web::Query<admin::AuditFilter>,
+) -> AppResult<HttpResponse> {
+    user.require(Role::Admin)?;
+    let filter = filter.into_inner();
+    let query = filter.clone();
+    let (rows, (actions, entities)) = crate::db::blocking(&state.pool, move |conn| {
+        Ok((
+            admin::audit_page(conn, &query, 101)?,
+            admin::audit_vocabulary(conn)?,
+        ))
+    })
+    .await?;
+    let mut rows = rows;
+    let next = if rows.len() > 100 {
+        rows.truncate(100);
+        rows.last().map(|r| r.id.to_string())
+    } else {
+        None
+    };
+    render::html(&AuditPage {
+        frame: Frame::new(&user, "admin"),
+        filter,
+        rows,
+        actions,
+        entities,
+        next,
+        words: Words {
+            today: crate::clock::today(),
+            currency: String::new(),
+        },
+    })
 }

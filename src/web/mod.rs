@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod approvals;
 pub mod assets;
 pub mod auth;
 pub mod charts;
@@ -48,10 +49,12 @@ pub fn extra_nav(_user: &CurrentUser) -> Vec<NavItem> {
         section,
     };
     vec![
+        item("/queue", "Queue", "queue"),
         item("/orders", "Orders", "orders"),
         item("/inventory", "Inventory", "inventory"),
         item("/purchase-orders", "Purchase orders", "purchase_orders"),
         item("/messages", "Messages", "messages"),
+        item("/approvals", "Approvals", "approvals"),
     ]
 }
 
@@ -71,6 +74,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/queue", web::get().to(queue::show))
                 .route("/queue.csv", web::get().to(queue::export))
                 .route("/queue/bulk", web::post().to(queue::bulk))
+                .route("/approvals", web::get().to(approvals::show))
+                .route(
+                    "/approvals/bulk-approve",
+                    web::post().to(approvals::bulk_approve),
+                )
+                .route("/approvals/{id}/decide", web::post().to(approvals::decide))
+                .route(
+                    "/orders/{number}/proposals",
+                    web::post().to(approvals::propose),
+                )
                 .route("/orders", web::get().to(orders::search))
                 .route("/orders/{number}", web::get().to(orders::show))
                 .route("/orders/{number}/ship", web::post().to(orders::ship))
@@ -79,10 +92,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     web::post().to(orders::cancel_line),
                 )
                 .route("/orders/{number}/notes", web::post().to(orders::add_note))
-                .configure(inventory_routes)
+                .route(
+                    "/orders/{number}/eta-update",
+                    web::post().to(orders::send_eta_update),
+                )
                 .configure(messages_routes)
+                .configure(inventory_routes)
                 .route("/admin/users", web::get().to(admin::list))
-                .route("/admin/users", web::post().to(admin::add)),
+                .route("/admin/users", web::post().to(admin::add))
+                .route("/admin/users/{id}", web::post().to(admin::change_user))
+                .route("/admin/tokens", web::get().to(admin::tokens))
+                .route("/admin/tokens", web::post().to(admin::create_token))
+                .route(
+                    "/admin/tokens/{id}/revoke",
+                    web::post().to(admin::revoke_token),
+                )
+                .route("/admin/settings", web::get().to(admin::settings))
+                .route("/admin/settings", web::post().to(admin::save_settings))
+                .route("/admin/audit", web::get().to(admin::audit_log)),
         );
 }
 

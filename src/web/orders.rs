@@ -103,6 +103,10 @@ impl OrderPage {
         }
     }
 
+    fn has_waiting(&self) -> bool {
+        self.order.lines.iter().any(|l| l.waiting() > 0)
+    }
+
     fn can_ship(&self) -> bool {
         self.order.lines.iter().any(|l| l.allocated > 0)
     }
@@ -131,6 +135,14 @@ impl OrderPage {
             "captured" => "Captured at shipment".to_owned(),
             "voided" => "Voided (cancelled)".to_owned(),
             other => other.to_owned(),
+        }
+    }
+
+    fn proposal_text(&self, p: &crate::services::lookup::OrderProposal) -> String {
+        match p.kind.as_str() {
+            "percent" => format!("{}% off", p.value),
+            "amount" => format!("{} off", self.words.money(i64::from(p.value))),
+            _ => "Free shipping".to_owned(),
         }
     }
 
@@ -266,6 +278,34 @@ pub async fn cancel_line(
         })
         .await
     };
+    answer(&req, &state, &user, number, "lines", outcome).await
+}
+
+/// Emails the customer the current dates of their waiting lines (at most once a day).
+pub async fn send_eta_update(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    number: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let number = number.into_inner();
+    let (actor, target) = (user.actor(), number.clone());
+    let outcome = crate::db::blocking(&state.pool, move |conn| {
+        let order_id: i64 = crate::db::schema::orders::table
+            .filter(crate::db::schema::orders::number.eq(&target))
+            .select(crate::db::schema::orders::id)
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| AppError::not_found("the order"))?;
+        if crate::services::messages::queue_eta_update(conn, &actor, order_id, crate::clock::today())? {
+            Ok(())
+        } else {
+            Err(AppError::Conflict(
+                "No update was queued: nothing on this order waits, or an update went out today already.".to_owned(),
+            ))
+        }
+    })
+    .await;
     answer(&req, &state, &user, number, "lines", outcome).await
 }
 

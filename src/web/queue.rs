@@ -309,12 +309,16 @@ struct BulkPage {
     done: Option<String>,
     error: Option<String>,
     reason: String,
+    kind: String,
+    value: String,
 }
 
 impl BulkPage {
     fn action_label(&self) -> &'static str {
         match self.action.as_str() {
             "cancel" => "Cancel the waiting units",
+            "eta_update" => "Email an ETA update",
+            "discount" => "Propose a discount",
             _ => "Unknown action",
         }
     }
@@ -345,7 +349,7 @@ pub async fn bulk(
         .filter(|(k, _)| k == "line")
         .filter_map(|(_, v)| v.parse().ok())
         .collect();
-    if action != "cancel" {
+    if !matches!(action.as_str(), "cancel" | "eta_update" | "discount") {
         return Err(AppError::invalid("action", "choose an action"));
     }
     if scope != "all" && selected.is_empty() {
@@ -364,6 +368,8 @@ pub async fn bulk(
     };
     let actor = user.actor();
     let run_reason = reason.clone();
+    let action_name = action.clone();
+    let (kind, value) = (get("kind"), get("value"));
     let outcome = crate::db::blocking(&state.pool, move |conn| {
         let limit = crate::db::shop_settings::load(conn)?.expiry_limit_days;
         let targets = backorders::targets(conn, &filter, chosen.as_deref(), today, limit)?;
@@ -375,14 +381,24 @@ pub async fn bulk(
         if !confirm {
             return Ok((targets.len(), customers, None));
         }
-        let done = backorders::cancel_lines(conn, &actor, &targets, &run_reason, today)?;
-        Ok((
-            targets.len(),
-            customers,
-            Some(format!(
-                "Cancelled the waiting units of {done} lines for {customers} customers."
-            )),
-        ))
+        let done = match action_name.as_str() {
+            "cancel" => {
+                let done = backorders::cancel_lines(conn, &actor, &targets, &run_reason, today)?;
+                format!("Cancelled the waiting units of {done} lines for {customers} customers.")
+            }
+            "eta_update" => {
+                let queued = backorders::send_eta_updates(conn, &actor, &targets, today)?;
+                format!(
+                    "Queued {queued} ETA update emails ({customers} customers; an order gets at most one a day)."
+                )
+            }
+            _ => {
+                let proposed =
+                    backorders::propose_discounts(conn, &actor, &targets, &kind, &value, &run_reason)?;
+                format!("Proposed {proposed} discounts for approval.")
+            }
+        };
+        Ok((targets.len(), customers, Some(done)))
     })
     .await;
     let (lines, customers, done, error) = match outcome {
@@ -401,6 +417,8 @@ pub async fn bulk(
         done,
         error,
         reason,
+        kind: get("kind"),
+        value: get("value"),
     };
     let status = if page.error.is_some() {
         actix_web::http::StatusCode::UNPROCESSABLE_ENTITY

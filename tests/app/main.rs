@@ -1,8 +1,10 @@
 //! One test binary over HTTP and PostgreSQL: each module is a part of the product.
 
 mod api;
+mod approvals;
 mod browser;
 mod browser_helpers;
+mod browser_walks;
 mod cli;
 mod engine_db;
 mod foundation;

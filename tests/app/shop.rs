@@ -108,7 +108,12 @@ pub fn text_of(html: &str) -> String {
     out.split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
+        .replace("&#34;", "\"")
         .replace("&#39;", "'")
         .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#60;", "<")
+        .replace("&#62;", ">")
         .replace("&amp;", "&")
 }
