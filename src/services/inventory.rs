@@ -64,7 +64,7 @@ impl StatusFilter {
         }
     }
 
-    /// The same rule as `domain::stock_status`, as SQL over the list query's aliases.
+    /// The same rule as `domain::stock_status`, as SQL over `products p` and `suppliers s`.
     fn sql(self) -> &'static str {
         match self {
             Self::InStock => "p.on_hand - p.allocated > p.reorder_point",
@@ -73,11 +73,15 @@ impl StatusFilter {
             }
             Self::Backorder => {
                 "p.on_hand - p.allocated <= 0 AND p.backorderable \
-                 AND (s.lead_time_days IS NOT NULL OR coalesce(inc.units, 0) > 0)"
+                 AND (s.lead_time_days IS NOT NULL OR EXISTS (SELECT 1 FROM purchase_order_lines pl \
+                      JOIN purchase_orders po ON po.id = pl.purchase_order_id WHERE pl.product_id = p.id \
+                      AND pl.qty_received < pl.qty_ordered AND po.status = 'open'))"
             }
             Self::OutOfStock => {
                 "p.on_hand - p.allocated <= 0 AND NOT (p.backorderable \
-                 AND (s.lead_time_days IS NOT NULL OR coalesce(inc.units, 0) > 0))"
+                 AND (s.lead_time_days IS NOT NULL OR EXISTS (SELECT 1 FROM purchase_order_lines pl \
+                      JOIN purchase_orders po ON po.id = pl.purchase_order_id WHERE pl.product_id = p.id \
+                      AND pl.qty_received < pl.qty_ordered AND po.status = 'open')))"
             }
         }
     }
@@ -200,9 +204,10 @@ pub struct ProductPage {
     pub previous: Option<i64>,
 }
 
-/// Products with their supplier, incoming units (open purchase orders) and status. The
-/// lateral join runs per row of the page only, through `purchase_order_lines_incoming_idx`.
-const PRODUCT_ROWS: &str = "
+/// Products with their supplier, incoming units (open purchase orders) and status, over
+/// `FROM`: the products to show, as `products p`. `INCOMING_PER_ROW` or `INCOMING_ALL`
+/// joins the incoming units as `inc`.
+const PRODUCT_COLUMNS: &str = "
     SELECT p.id, p.sku, p.name, s.name AS supplier, p.supplier_id, p.on_hand, p.allocated,
            greatest(p.on_hand - p.allocated, 0) AS available, p.waiting_units, p.waiting_lines,
            p.reorder_point, p.safety_stock, p.backorderable, p.unit_price_cents,
@@ -211,15 +216,28 @@ const PRODUCT_ROWS: &str = "
                      CASE WHEN p.backorderable AND (s.lead_time_days IS NOT NULL OR coalesce(inc.units, 0) > 0)
                           THEN 'backorder' ELSE 'out_of_stock' END
                 WHEN p.on_hand - p.allocated <= p.reorder_point THEN 'low_stock'
-                ELSE 'in_stock' END AS status
-      FROM products p
-      LEFT JOIN suppliers s ON s.id = p.supplier_id
+                ELSE 'in_stock' END AS status";
+
+/// Incoming units of each shown row, through `purchase_order_lines_incoming_idx`: for a
+/// page or one product.
+const INCOMING_PER_ROW: &str = "
       LEFT JOIN LATERAL (
            SELECT sum(pl.qty_ordered - pl.qty_received) AS units, min(po.expected_on) AS next_arrival
              FROM purchase_order_lines pl
              JOIN purchase_orders po ON po.id = pl.purchase_order_id
             WHERE pl.product_id = p.id AND pl.qty_received < pl.qty_ordered AND po.status = 'open'
       ) inc ON true";
+
+/// Incoming units of every product at once (one hash join): for the export.
+const INCOMING_ALL: &str = "
+      LEFT JOIN (
+           SELECT pl.product_id, sum(pl.qty_ordered - pl.qty_received) AS units,
+                  min(po.expected_on) AS next_arrival
+             FROM purchase_order_lines pl
+             JOIN purchase_orders po ON po.id = pl.purchase_order_id
+            WHERE pl.qty_received < pl.qty_ordered AND po.status = 'open'
+            GROUP BY pl.product_id
+      ) inc ON inc.product_id = p.id";
 
 /// The LIKE pattern for a search: a SKU prefix for one or two characters (served by the
 /// `text_pattern_ops` index), a SKU or name fragment from three on (trigram indexes).
@@ -240,21 +258,31 @@ fn search_pattern(text: &str) -> Option<(String, bool)> {
 }
 
 /// The SQL and whether rows come back reversed (a page before a cursor is read backwards).
-fn list_sql(query: &ProductQuery, with_cursor: bool, search: Option<bool>) -> (String, bool) {
+/// The page's ids are chosen first (filters, sort, limit) and only they get the incoming
+/// units, so a broad search does not look up purchase orders for every match.
+fn list_sql(
+    query: &ProductQuery,
+    with_cursor: bool,
+    search: Option<bool>,
+    export: bool,
+) -> (String, bool) {
     let key = query.sort.key("p");
     let backwards = matches!(query.cursor, Cursor::Before(_));
     let descending = query.descending != backwards;
-    let mut sql = String::new();
+    let dir = if descending { "DESC" } else { "ASC" };
+    let mut sql = String::from("WITH ");
     if let Some(fragment) = search {
         // Filter first, then sort: ORDER BY key LIMIT n over a selective search would make
         // PostgreSQL walk the whole sort index (PERFORMANCE.md, planner traps).
-        sql.push_str("WITH hits AS MATERIALIZED (SELECT id FROM products WHERE lower(sku) LIKE $1");
+        sql.push_str("hits AS MATERIALIZED (SELECT id FROM products WHERE lower(sku) LIKE $1");
         if fragment {
             sql.push_str(" OR lower(name) LIKE $1");
         }
-        sql.push_str(") ");
+        sql.push_str("), ");
     }
-    sql.push_str(PRODUCT_ROWS);
+    sql.push_str(
+        "shown AS (SELECT p.id FROM products p LEFT JOIN suppliers s ON s.id = p.supplier_id",
+    );
     if search.is_some() {
         sql.push_str(" JOIN hits ON hits.id = p.id");
     }
@@ -276,8 +304,17 @@ fn list_sql(query: &ProductQuery, with_cursor: bool, search: Option<bool>) -> (S
     } else {
         sql.push_str(" AND $3::int8 IS NULL");
     }
-    let dir = if descending { "DESC" } else { "ASC" };
-    sql.push_str(&format!(" ORDER BY {key} {dir}, p.id {dir} LIMIT $4"));
+    sql.push_str(&format!(" ORDER BY {key} {dir}, p.id {dir} LIMIT $4) "));
+    sql.push_str(PRODUCT_COLUMNS);
+    sql.push_str(
+        " FROM shown JOIN products p ON p.id = shown.id LEFT JOIN suppliers s ON s.id = p.supplier_id",
+    );
+    sql.push_str(if export {
+        INCOMING_ALL
+    } else {
+        INCOMING_PER_ROW
+    });
+    sql.push_str(&format!(" ORDER BY {key} {dir}, p.id {dir}"));
     (sql, backwards)
 }
 
@@ -288,7 +325,12 @@ pub fn product_page(conn: &mut PgConnection, query: &ProductQuery) -> QueryResul
         Cursor::After(id) | Cursor::Before(id) => Some(id),
     };
     let search = search_pattern(&query.text);
-    let (sql, backwards) = list_sql(query, cursor_id.is_some(), search.as_ref().map(|s| s.1));
+    let (sql, backwards) = list_sql(
+        query,
+        cursor_id.is_some(),
+        search.as_ref().map(|s| s.1),
+        false,
+    );
     let mut rows: Vec<ProductRow> = diesel::sql_query(sql)
         .bind::<Nullable<Text>, _>(search.map(|s| s.0))
         .bind::<Nullable<BigInt>, _>(query.supplier_id)
@@ -321,7 +363,7 @@ pub fn export_rows(conn: &mut PgConnection, query: &ProductQuery) -> QueryResult
         ..query.clone()
     };
     let search = search_pattern(&query.text);
-    let (sql, _) = list_sql(&query, false, search.as_ref().map(|s| s.1));
+    let (sql, _) = list_sql(&query, false, search.as_ref().map(|s| s.1), true);
     diesel::sql_query(sql)
         .bind::<Nullable<Text>, _>(search.map(|s| s.0))
         .bind::<Nullable<BigInt>, _>(query.supplier_id)
@@ -331,11 +373,14 @@ pub fn export_rows(conn: &mut PgConnection, query: &ProductQuery) -> QueryResult
 }
 
 pub fn product_row(conn: &mut PgConnection, sku: &str) -> AppResult<ProductRow> {
-    diesel::sql_query(format!("{PRODUCT_ROWS} WHERE p.sku = $1"))
-        .bind::<Text, _>(sku)
-        .get_result(conn)
-        .optional()?
-        .ok_or_else(|| AppError::NotFound(format!("product {}", crate::types::truncate(sku))))
+    diesel::sql_query(format!(
+        "{PRODUCT_COLUMNS} FROM products p LEFT JOIN suppliers s ON s.id = p.supplier_id \
+         {INCOMING_PER_ROW} WHERE p.sku = $1"
+    ))
+    .bind::<Text, _>(sku)
+    .get_result(conn)
+    .optional()?
+    .ok_or_else(|| AppError::NotFound(format!("product {}", crate::types::truncate(sku))))
 }
 
 /// Suppliers for the filter and the purchase-order form, by name.
