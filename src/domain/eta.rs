@@ -2,19 +2,33 @@
 //! demand against supply in the order it is likely to arrive, sampled from the
 //! supplier's slip history so the dates told are kept about as often as said.
 //!
-//! Choices made here, for whoever tunes them:
+//! Choices made here, for whoever tunes them (measured in ETA.md):
 //! - A purchase order not yet received arrives after `today` (today's receipts
 //!   are booked before ETAs are computed; the simulation does exactly that).
-//!   Its slip is drawn from the slips in its supplier's history that are larger
-//!   than the days it is already overdue. When no recorded slip is that large
-//!   the supplier is doing worse than ever before and nothing says by how
-//!   much: the draw is "tomorrow", the most hopeful date still possible.
-//! - With no history, an order arrives on its expected date (tomorrow if that
-//!   has passed); likely and worst are then the same date.
-//! - Lines past all known supply get `today + lead time` (the letter of
-//!   DESIGN §4.6, no handling days: it is a rough estimate), but never before
-//!   the last known purchase order lands, since they need its units too.
+//!   Its slip is drawn from its supplier's slips conditioned on being larger
+//!   than the days it is already overdue (DESIGN §4.7).
+//! - The slips are a Kaplan-Meier estimate: received orders are slips seen
+//!   whole; the supplier's orders still open past their date (any product,
+//!   [`SupplierFacts::unreceived_expected_on`]) are slips known only to be
+//!   larger than their overdue days, so long delays count while they last.
+//! - Every draw mixes that estimate with a smoothed model, weighted as
+//!   [`SMOOTHING_WEIGHT`] slips against those still possible: late
+//!   deliveries are 1 + a geometric number of days, fitted to the late and
+//!   the open overdue orders with a wide prior of [`PRIOR_DELIVERIES`]
+//!   deliveries. So a young history is not trusted as if it were long, and an
+//!   order overdue past most or all of its history waits a fitted tail (the
+//!   geometric tail is memoryless: beyond the history, the remaining delay
+//!   does not shrink as the days pass), never "tomorrow for certain".
+//! - With no history (no received and no overdue order of the supplier), an
+//!   order arrives on its expected date (tomorrow if that has passed); likely
+//!   and worst are then the same date.
+//! - Lines past all known supply get a reorder placed today: `today + lead
+//!   time` plus a slip drawn as above and the handling days (no history: no
+//!   slip), but never before the last known purchase order lands, since they
+//!   need its units too.
 //! - Handling days (receiving to shelf) are added to every purchase order.
+//! - One sample pass over a product's purchase orders serves its whole queue;
+//!   the seed is fixed, so the same shop state gives the same dates.
 
 use std::fmt;
 
@@ -77,6 +91,10 @@ pub struct SupplierFacts {
     pub lead_time_days: Option<u32>,
     /// Slips of the supplier's received purchase orders.
     pub slips: SlipHistory,
+    /// Expected dates of the supplier's purchase orders (for any product) not
+    /// received at all yet. Those already overdue are slips still running: each
+    /// is known to be larger than the days it is overdue (right-censored).
+    pub unreceived_expected_on: Vec<NaiveDate>,
 }
 
 /// Everything that can refill a product, as loaded for an ETA.
@@ -226,13 +244,29 @@ fn project(
     let covers = plain_walk(supply.available_now, &orders, waiting);
 
     // Without history every sample is the same, so one will do.
-    let history = supply
-        .supplier
-        .as_ref()
-        .map(|s| &s.slips)
-        .filter(|h| !h.is_empty());
-    let samples = match history {
-        Some(_) if !orders.is_empty() => settings.samples.max(1) as usize,
+    let model = supply.supplier.as_ref().and_then(|s| {
+        let overdue: Vec<i64> = s
+            .unreceived_expected_on
+            .iter()
+            .map(|&expected| (today - expected).num_days())
+            .filter(|&days| days > 0)
+            .collect();
+        (!s.slips.is_empty() || !overdue.is_empty()).then(|| SlipModel::new(&s.slips, &overdue))
+    });
+    let conditionals: Vec<Conditional> = match &model {
+        Some(model) => orders
+            .iter()
+            .map(|po| model.given_later_than((today - po.expected_on).num_days()))
+            .collect(),
+        None => Vec::new(),
+    };
+    // A reorder placed today, for lines past all known supply.
+    let reorder = match (&model, lead_time_days) {
+        (Some(model), Some(lead)) => Some(model.given_later_than(-i64::from(lead))),
+        _ => None,
+    };
+    let samples = match model {
+        Some(_) if !orders.is_empty() || reorder.is_some() => settings.samples.max(1) as usize,
         _ => 1,
     };
     let mut rng = StdRng::seed_from_u64(settings.seed);
@@ -240,13 +274,29 @@ fn project(
     let mut arrivals: Vec<(NaiveDate, u32)> = Vec::with_capacity(orders.len());
     for _ in 0..samples {
         arrivals.clear();
-        for po in &orders {
-            let arrival = sampled_arrival(po, today, tomorrow, history, &mut rng);
+        for (at, po) in orders.iter().enumerate() {
+            let arrival = match (&model, conditionals.get(at)) {
+                (Some(model), Some(given)) => {
+                    let slip = model.draw(given, &mut rng);
+                    po.expected_on
+                        .checked_add_signed(chrono::Duration::days(slip))
+                        .map_or(tomorrow, |arrival| arrival.max(tomorrow))
+                }
+                _ => po.expected_on.max(tomorrow),
+            };
             arrivals.push((on_shelf(arrival), po.outstanding_units));
         }
         arrivals.sort_by_key(|&(date, _)| date);
         let last_arrival = arrivals.last().map(|&(date, _)| date);
-        let past_supply = lead_date.map(|lead| last_arrival.map_or(lead, |last| last.max(lead)));
+        let reordered = match (&model, &reorder, lead_date) {
+            (Some(model), Some(given), Some(lead)) => {
+                let slip = model.draw(given, &mut rng);
+                lead.checked_add_signed(chrono::Duration::days(slip))
+                    .map(|arrival| on_shelf(arrival.max(tomorrow)))
+            }
+            _ => lead_date.map(on_shelf),
+        };
+        let past_supply = reordered.map(|lead| last_arrival.map_or(lead, |last| last.max(lead)));
 
         // Arrivals in the order they come cover the cumulative demand.
         let mut supplied = u64::from(supply.available_now);
@@ -351,26 +401,157 @@ fn plain_walk(available: u32, orders: &[&IncomingPurchaseOrder], waiting: &[u32]
         .collect()
 }
 
-/// One draw of a purchase order's arrival date (see the module notes).
-fn sampled_arrival(
-    po: &IncomingPurchaseOrder,
-    today: NaiveDate,
-    tomorrow: NaiveDate,
-    history: Option<&SlipHistory>,
-    rng: &mut StdRng,
-) -> NaiveDate {
-    let Some(history) = history else {
-        return po.expected_on.max(tomorrow);
-    };
-    let overdue_days = (today - po.expected_on).num_days();
-    let possible = history.later_than(overdue_days);
-    if possible.is_empty() {
-        return tomorrow;
+/// Pseudo-observations of the smoothed model in every conditional draw: the
+/// slips still possible for an order (all of a young history, or the few left
+/// beyond a long overdue) are shrunk toward it by this many.
+const SMOOTHING_WEIGHT: f64 = 6.0;
+/// Pseudo-deliveries of the prior behind the smoothed model's two figures:
+/// half of deliveries late, by 1 + [`PRIOR_MEAN_EXTRA_DAYS`] days on average.
+/// Wide on purpose, so a young history does not look better than it is.
+const PRIOR_DELIVERIES: f64 = 5.0;
+const PRIOR_LATE_SHARE: f64 = 0.5;
+const PRIOR_MEAN_EXTRA_DAYS: f64 = 10.0;
+
+/// A supplier's slips as the sampler draws them (see the module notes): the
+/// Kaplan-Meier estimate from received slips and still-open overdue orders,
+/// mixed with a smoothed model whose late slips are 1 + a geometric number of
+/// days fitted to the same data.
+struct SlipModel {
+    /// Kaplan-Meier point masses at the recorded slips, ascending.
+    masses: Vec<(i32, f64)>,
+    /// Kaplan-Meier mass beyond the largest recorded slip (open orders later
+    /// than any received one).
+    beyond: f64,
+    /// The largest recorded slip.
+    largest: i32,
+    /// Observations behind the estimate (received and still open overdue).
+    observations: f64,
+    /// Smoothed model: share of late deliveries.
+    late_share: f64,
+    /// Smoothed model: chance a late delivery is yet another day later.
+    continue_late: f64,
+    /// Recorded on-time slips (<= 0), ascending, for the smoothed model.
+    on_time: Vec<i32>,
+}
+
+impl SlipModel {
+    fn new(history: &SlipHistory, overdue: &[i64]) -> SlipModel {
+        let slips = history.slips();
+        let censored: Vec<i64> = overdue.iter().copied().filter(|&k| k >= 0).collect();
+        // Kaplan-Meier: at each recorded slip t, the orders still at risk are
+        // the received ones with slip >= t and the open ones overdue >= t days.
+        let mut masses = Vec::new();
+        let mut surviving = 1.0;
+        let mut at = 0;
+        while at < slips.len() {
+            let t = slips[at];
+            let ties = slips[at..].iter().take_while(|&&s| s == t).count();
+            let at_risk =
+                (slips.len() - at) + censored.iter().filter(|&&k| k >= i64::from(t)).count();
+            let mass = surviving * ties as f64 / at_risk as f64;
+            masses.push((t, mass));
+            surviving -= mass;
+            at += ties;
+        }
+        let late_events: Vec<i32> = slips.iter().copied().filter(|&s| s > 0).collect();
+        let late = late_events.len() as f64 + censored.len() as f64;
+        let total = slips.len() as f64 + censored.len() as f64;
+        let late_share = (late + PRIOR_DELIVERIES * PRIOR_LATE_SHARE) / (total + PRIOR_DELIVERIES);
+        // Days late beyond the first: a geometric fit, censored orders adding
+        // days without an end.
+        let extra: f64 = late_events.iter().map(|&s| f64::from(s - 1)).sum::<f64>()
+            + censored.iter().map(|&k| k as f64).sum::<f64>()
+            + PRIOR_DELIVERIES * PRIOR_MEAN_EXTRA_DAYS;
+        let ends = late_events.len() as f64 + PRIOR_DELIVERIES;
+        SlipModel {
+            masses,
+            beyond: surviving.max(0.0),
+            largest: slips.last().copied().unwrap_or(0),
+            observations: total,
+            late_share,
+            continue_late: extra / (extra + ends),
+            on_time: slips.iter().copied().filter(|&s| s <= 0).collect(),
+        }
     }
-    let slip = i64::from(possible[rng.random_range(0..possible.len())]);
-    po.expected_on
-        .checked_add_signed(chrono::Duration::days(slip))
-        .map_or(tomorrow, |arrival| arrival.max(tomorrow))
+
+    /// How to draw the slip of an order known to be later than `overdue` days.
+    fn given_later_than(&self, overdue: i64) -> Conditional {
+        let mut empirical: Vec<(i64, f64)> = Vec::new();
+        let mut total = 0.0;
+        for &(slip, mass) in &self.masses {
+            if i64::from(slip) > overdue {
+                total += mass;
+                empirical.push((i64::from(slip), total));
+            }
+        }
+        let beyond_from = i64::from(self.largest).max(overdue);
+        total += self.beyond;
+        // Count of observations still possible; the smoothed model weighs in
+        // as SMOOTHING_WEIGHT more.
+        let left = self.observations * total;
+        let smoothed = SMOOTHING_WEIGHT / (SMOOTHING_WEIGHT + left);
+        Conditional {
+            empirical,
+            empirical_total: total,
+            beyond_from,
+            smoothed,
+            overdue,
+        }
+    }
+
+    /// A geometric number of further late days.
+    fn more_days(&self, rng: &mut StdRng) -> i64 {
+        let u: f64 = rng.random::<f64>();
+        let q = self.continue_late.clamp(1e-9, 1.0 - 1e-9);
+        ((1.0 - u).ln() / q.ln()).floor().min(3650.0) as i64
+    }
+
+    fn draw(&self, given: &Conditional, rng: &mut StdRng) -> i64 {
+        let overdue = given.overdue;
+        if given.empirical_total > 0.0 && rng.random::<f64>() >= given.smoothed {
+            let pick = rng.random::<f64>() * given.empirical_total;
+            if let Some(&(slip, _)) = given.empirical.iter().find(|&&(_, cum)| pick < cum) {
+                return slip;
+            }
+            return given.beyond_from + 1 + self.more_days(rng);
+        }
+        // The smoothed model, conditioned on slip > overdue.
+        if overdue >= 0 {
+            return overdue + 1 + self.more_days(rng);
+        }
+        let on_time: Vec<i32> = self
+            .on_time
+            .iter()
+            .copied()
+            .filter(|&s| i64::from(s) > overdue)
+            .collect();
+        let still_possible = if self.on_time.is_empty() {
+            1.0
+        } else {
+            on_time.len() as f64 / self.on_time.len() as f64
+        };
+        let early = (1.0 - self.late_share) * still_possible;
+        if rng.random::<f64>() * (self.late_share + early) < self.late_share {
+            1 + self.more_days(rng)
+        } else if on_time.is_empty() {
+            0
+        } else {
+            i64::from(on_time[rng.random_range(0..on_time.len())])
+        }
+    }
+}
+
+/// A slip distribution conditioned on an order's overdue days.
+struct Conditional {
+    /// Cumulative Kaplan-Meier masses of the slips still possible.
+    empirical: Vec<(i64, f64)>,
+    /// Their total, with the mass beyond the largest recorded slip.
+    empirical_total: f64,
+    /// Beyond-mass slips are later than this.
+    beyond_from: i64,
+    /// Chance of drawing from the smoothed model instead.
+    smoothed: f64,
+    overdue: i64,
 }
 
 impl EtaReason {
@@ -461,6 +642,7 @@ mod tests {
             name: "Acme".to_owned(),
             lead_time_days: lead,
             slips: SlipHistory::new(slips.iter().copied()),
+            unreceived_expected_on: Vec::new(),
         })
     }
 
@@ -540,17 +722,23 @@ mod tests {
         assert_eq!(etas[1].reason.covered_by, CoveredBy::Unknown);
     }
 
+    fn worst_and_likely(product: &ProductSupply) -> (i64, i64) {
+        let eta = &project_queue(today(), product, &queue(&[4]), &EtaSettings::default())[0];
+        let days = |d: Option<NaiveDate>| (d.unwrap() - today()).num_days();
+        (days(eta.likely), days(eta.worst))
+    }
+
     #[test]
     fn overdue_orders_draw_only_slips_larger_than_the_delay() {
-        // Five days overdue: only slips of 7, 10 and 12 are still possible.
-        let product = supply(
-            0,
-            vec![po("PO-1", 10, -5)],
-            supplier(Some(30), &[0, 1, 2, 3, 7, 10, 12]),
-        );
+        // Five days overdue, with a long history of slips 0 to 12 (five each):
+        // only 6 to 12 are still possible, i.e. 1 to 7 more days, and the
+        // smoothed tail adds a little beyond.
+        let slips: Vec<i32> = (0..=12).flat_map(|s| [s; 5]).collect();
+        let product = supply(0, vec![po("PO-1", 10, -5)], supplier(Some(30), &slips));
+        let (likely, worst) = worst_and_likely(&product);
+        assert!((3..=5).contains(&likely), "likely in {likely} days");
+        assert!((7..=10).contains(&worst), "worst in {worst} days");
         let eta = &project_queue(today(), &product, &queue(&[4]), &EtaSettings::default())[0];
-        assert_eq!(eta.likely, Some(in_days(5)));
-        assert_eq!(eta.worst, Some(in_days(7)));
         assert_eq!(
             eta.expected,
             Some(in_days(1)),
@@ -559,13 +747,70 @@ mod tests {
     }
 
     #[test]
-    fn overdue_past_all_history_is_taken_to_arrive_tomorrow() {
+    fn overdue_past_all_history_waits_a_fitted_tail_not_tomorrow() {
+        // Twenty days overdue, slips on record at most 3: the supplier is
+        // doing worse than ever, so the remaining delay comes from the fitted
+        // tail, and the worst case is well after tomorrow.
         let product = supply(0, vec![po("PO-1", 10, -20)], supplier(Some(30), &[1, 2, 3]));
-        let eta = &project_queue(today(), &product, &queue(&[4]), &EtaSettings::default())[0];
-        assert_eq!(
-            (eta.likely, eta.worst),
-            (Some(in_days(1)), Some(in_days(1)))
+        let (likely, worst) = worst_and_likely(&product);
+        assert!(likely >= 2, "likely in {likely} days");
+        assert!(
+            worst >= likely + 5,
+            "worst in {worst} days, likely {likely}"
         );
+    }
+
+    #[test]
+    fn open_overdue_orders_count_as_slips_at_least_that_long() {
+        // The same history, and five of the supplier's other orders still
+        // open 25 days past their dates: the not-yet-due order's worst case
+        // moves later, since delays that long are plainly happening.
+        let slips: Vec<i32> = (0..30).map(|i| i % 3).collect();
+        let mut facts = supplier(Some(30), &slips);
+        let calm = supply(0, vec![po("PO-1", 10, 10)], facts.clone());
+        if let Some(facts) = facts.as_mut() {
+            facts.unreceived_expected_on = vec![in_days(-25); 5];
+            // Its own date is not overdue: it is not a censored slip.
+            facts.unreceived_expected_on.push(in_days(10));
+        }
+        let stormy = supply(0, vec![po("PO-1", 10, 10)], facts);
+        let (_, calm_worst) = worst_and_likely(&calm);
+        let (_, stormy_worst) = worst_and_likely(&stormy);
+        assert!((12..=14).contains(&calm_worst), "calm worst {calm_worst}");
+        assert!(
+            stormy_worst >= calm_worst + 3,
+            "stormy {stormy_worst}, calm {calm_worst}"
+        );
+    }
+
+    #[test]
+    fn a_young_history_is_trusted_less_than_a_long_one() {
+        let young = supply(0, vec![po("PO-1", 10, 10)], supplier(Some(30), &[0, 1]));
+        let long_slips: Vec<i32> = (0..40).map(|i| i % 2).collect();
+        let long = supply(0, vec![po("PO-1", 10, 10)], supplier(Some(30), &long_slips));
+        let (_, young_worst) = worst_and_likely(&young);
+        let (_, long_worst) = worst_and_likely(&long);
+        assert!((10..=11).contains(&long_worst), "long worst {long_worst}");
+        assert!(young_worst >= long_worst + 5, "young {young_worst}");
+    }
+
+    #[test]
+    fn lead_time_estimate_adds_slip_and_handling_days() {
+        let slips = [4; 40];
+        let product = supply(0, vec![], supplier(Some(14), &slips));
+        let settings = EtaSettings {
+            handling_days: 1,
+            ..EtaSettings::default()
+        };
+        let eta = &project_queue(today(), &product, &queue(&[1]), &settings)[0];
+        assert!(eta.is_estimate);
+        assert_eq!(eta.expected, Some(in_days(14)), "the naive estimate");
+        assert_eq!(
+            eta.likely,
+            Some(in_days(19)),
+            "lead 14 + slip 4 + handling 1"
+        );
+        assert!(eta.worst >= eta.likely);
     }
 
     #[test]

@@ -600,6 +600,17 @@ impl Shop {
             name: s.name.clone(),
             lead_time_days: s.lead_time_days,
             slips: s.slips.clone(),
+            unreceived_expected_on: self
+                .purchase_orders
+                .iter()
+                .filter(|po| {
+                    po.received == 0
+                        && self
+                            .product(&po.sku)
+                            .is_some_and(|p| p.supplier.as_ref() == Some(&s.name))
+                })
+                .map(|po| po.expected_on)
+                .collect(),
         });
         let incoming = self
             .purchase_orders

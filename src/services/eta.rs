@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt};
 
-use crate::db::schema::suppliers;
+use crate::db::schema::{purchase_order_receipts, purchase_orders, suppliers};
 use crate::db::shop_settings::ShopSettings;
 use crate::db::stock::{self, Product};
 use crate::domain::{
@@ -44,10 +44,22 @@ pub fn product_supply(conn: &mut PgConnection, product: &Product) -> AppResult<P
             let slips = stock::supplier_slips(conn, &[supplier_id])?
                 .into_iter()
                 .map(|row| row.slip_days);
+            // Its open purchase orders with nothing received yet: once overdue,
+            // the domain counts them as slips still running (censored).
+            let unreceived_expected_on = purchase_orders::table
+                .filter(purchase_orders::supplier_id.eq(supplier_id))
+                .filter(purchase_orders::status.eq("open"))
+                .filter(diesel::dsl::not(diesel::dsl::exists(
+                    purchase_order_receipts::table
+                        .filter(purchase_order_receipts::purchase_order_id.eq(purchase_orders::id)),
+                )))
+                .select(purchase_orders::expected_on)
+                .load(conn)?;
             Some(SupplierFacts {
                 name,
                 lead_time_days: lead_time.map(|days| days.max(0) as u32),
                 slips: SlipHistory::new(slips),
+                unreceived_expected_on,
             })
         }
         None => None,
