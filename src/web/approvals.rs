@@ -79,7 +79,7 @@ async fn load(state: &AppState, user: &CurrentUser) -> AppResult<ApprovalsPage> 
         ))
     })
     .await?;
-    mine.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    mine.sort_by_key(|p| std::cmp::Reverse(p.created_at));
     Ok(ApprovalsPage {
         frame: Frame::new(user, "approvals"),
         pending,

@@ -52,6 +52,14 @@ fn template() -> &'static str {
             hasher.update(path.to_string_lossy().as_bytes());
             hasher.update(std::fs::read(&path).expect("read a migration"));
         }
+        // The migrations compiled into this binary, too: a binary built before a new
+        // migration must not share a template with one built after it.
+        let embedded =
+            diesel::migration::MigrationSource::<diesel::pg::Pg>::migrations(&db::MIGRATIONS)
+                .expect("the embedded migrations");
+        for migration in embedded {
+            hasher.update(migration.name().to_string().as_bytes());
+        }
         let name = format!("bd_template_{}", &hex::encode(hasher.finalize())[..16]);
         let mut admin = admin_connection();
         diesel::sql_query("SELECT pg_advisory_lock(727274)")
