@@ -23,9 +23,9 @@
 //!   order arrives on its expected date (tomorrow if that has passed); likely
 //!   and worst are then the same date.
 //! - Lines past all known supply get a reorder placed today: `today + lead
-//!   time` plus a slip drawn as above and the handling days (no history: no
-//!   slip), but never before the last known purchase order lands, since they
-//!   need its units too.
+//!   time` (the letter of DESIGN §4.6, no handling days: it is a rough
+//!   estimate) plus a slip drawn as above (no history: no slip), but never
+//!   before the last known purchase order lands, since they need its units too.
 //! - Handling days (receiving to shelf) are added to every purchase order.
 //! - One sample pass over a product's purchase orders serves its whole queue;
 //!   the seed is fixed, so the same shop state gives the same dates.
@@ -292,9 +292,9 @@ fn project(
             (Some(model), Some(given), Some(lead)) => {
                 let slip = model.draw(given, &mut rng);
                 lead.checked_add_signed(chrono::Duration::days(slip))
-                    .map(|arrival| on_shelf(arrival.max(tomorrow)))
+                    .map(|arrival| arrival.max(tomorrow))
             }
-            _ => lead_date.map(on_shelf),
+            _ => lead_date,
         };
         let past_supply = reordered.map(|lead| last_arrival.map_or(lead, |last| last.max(lead)));
 
@@ -795,7 +795,7 @@ mod tests {
     }
 
     #[test]
-    fn lead_time_estimate_adds_slip_and_handling_days() {
+    fn lead_time_estimate_adds_a_drawn_slip() {
         let slips = [4; 40];
         let product = supply(0, vec![], supplier(Some(14), &slips));
         let settings = EtaSettings {
@@ -805,11 +805,7 @@ mod tests {
         let eta = &project_queue(today(), &product, &queue(&[1]), &settings)[0];
         assert!(eta.is_estimate);
         assert_eq!(eta.expected, Some(in_days(14)), "the naive estimate");
-        assert_eq!(
-            eta.likely,
-            Some(in_days(19)),
-            "lead 14 + slip 4 + handling 1"
-        );
+        assert_eq!(eta.likely, Some(in_days(18)), "lead 14 + slip 4");
         assert!(eta.worst >= eta.likely);
     }
 
