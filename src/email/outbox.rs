@@ -154,16 +154,12 @@ pub fn enqueue_or_rerender(conn: &mut PgConnection, message: &NewMessage) -> Que
     Ok(row.map(|r| r.id).unwrap_or(0))
 }
 
-fn after_enqueue(conn: &mut PgConnection, order_id: Option<i64>) -> QueryResult<()> {
+/// Wakes listening workers. When a customer last heard from us is read from the
+/// messages themselves (see the periodic status updates), not written onto order lines:
+/// an event holds only its own products' locks, and updating other products' lines of
+/// the same order deadlocked with events on those products.
+fn after_enqueue(conn: &mut PgConnection, _order_id: Option<i64>) -> QueryResult<()> {
     diesel::sql_query(format!("NOTIFY {CHANNEL}")).execute(conn)?;
-    if let Some(order_id) = order_id {
-        diesel::sql_query(
-            "UPDATE order_lines SET last_notified_at = now()
-              WHERE order_id = $1 AND qty > allocated + shipped + cancelled",
-        )
-        .bind::<BigInt, _>(order_id)
-        .execute(conn)?;
-    }
     Ok(())
 }
 

@@ -465,10 +465,12 @@ pub fn run_periodic(conn: &mut PgConnection, today: NaiveDate) -> AppResult<usiz
             order_id: i64,
         }
         let due: Vec<Due> = diesel::sql_query(
-            "SELECT order_id FROM order_lines
-              WHERE qty > allocated + shipped + cancelled
-              GROUP BY order_id
-             HAVING max(coalesce(last_notified_at, waiting_since, placed_at))
+            "SELECT l.order_id FROM order_lines l
+              WHERE l.qty > l.allocated + l.shipped + l.cancelled
+              GROUP BY l.order_id
+             HAVING greatest(max(coalesce(l.waiting_since, l.placed_at)),
+                             coalesce((SELECT max(m.created_at) FROM messages m WHERE m.order_id = l.order_id),
+                                      '-infinity'::timestamptz))
                     < now() - make_interval(days => $1)
               LIMIT 500",
         )

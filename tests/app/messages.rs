@@ -792,7 +792,13 @@ async fn status_updates_reach_customers_who_heard_nothing_for_days_once() {
     shop::order(&app, "W-501", "ned@example.com", "Ned", "KETTLE", 1, 0);
     sql(
         &app,
-        "UPDATE order_lines SET last_notified_at = now() - interval '8 days' WHERE order_id = (SELECT id FROM orders WHERE number = 'W-500')",
+        "UPDATE order_lines SET waiting_since = now() - interval '9 days', placed_at = now() - interval '9 days'
+          WHERE order_id = (SELECT id FROM orders WHERE number = 'W-500')",
+    );
+    // The last email W-500's customer got (the backorder notice) went out 8 days ago.
+    sql(
+        &app,
+        "UPDATE messages SET created_at = now() - interval '8 days' WHERE order_id = (SELECT id FROM orders WHERE number = 'W-500')",
     );
     assert_eq!(messages::run_periodic(&mut app.conn(), today()).unwrap(), 1);
     assert_eq!(messages::run_periodic(&mut app.conn(), today()).unwrap(), 0);
