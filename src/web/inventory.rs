@@ -609,6 +609,9 @@ struct ProductPageTemplate {
     settings_errors: Vec<FieldError>,
     adjust_form: AdjustForm,
     adjust_error: Option<String>,
+    /// The "notify me" form's outcome: a confirmation, or the problem with the email.
+    notify_notice: Option<String>,
+    notify_error: Option<String>,
 }
 
 impl ProductPageTemplate {
@@ -686,12 +689,64 @@ async fn product_page(
             ..AdjustForm::default()
         },
         adjust_error: None,
+        notify_notice: None,
+        notify_error: None,
     })
+}
+
+#[derive(Deserialize)]
+pub struct NotifyForm {
+    #[serde(default)]
+    email: String,
+}
+
+/// "Notify me": a rep signs a customer up for one back-in-stock email about the product.
+pub async fn notify_me(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    sku: web::Path<String>,
+    form: web::Form<NotifyForm>,
+) -> AppResult<HttpResponse> {
+    let sku = sku.into_inner();
+    let email = form.into_inner().email;
+    let (actor, target, address) = (user.actor(), sku.clone(), email.clone());
+    let outcome = crate::db::blocking(&state.pool, move |conn| {
+        let email = crate::types::Email::parse(&address)
+            .map_err(|message| AppError::invalid("email", message))?;
+        let sku = crate::types::Sku::parse(&target)
+            .map_err(|e| AppError::invalid("sku", e.to_string()))?;
+        crate::services::subscriptions::subscribe(conn, &actor, &sku, &email)
+            .map(|(view, _)| view.email)
+    })
+    .await;
+    match outcome {
+        Ok(email) => {
+            let query: String = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("notified", &email)
+                .finish();
+            let location = format!(
+                "/inventory/{}?{query}#notify",
+                crate::web::orders::url_segment(&sku)
+            );
+            Ok(HttpResponse::SeeOther()
+                .insert_header((actix_web::http::header::LOCATION, location))
+                .finish())
+        }
+        Err(AppError::Invalid { message, .. }) => {
+            let mut page = product_page(&state, &user, sku, None).await?;
+            page.notify_error = Some(message);
+            Ok(HttpResponse::UnprocessableEntity()
+                .content_type("text/html; charset=utf-8")
+                .body(page.render()?))
+        }
+        Err(other) => Err(other),
+    }
 }
 
 #[derive(Deserialize)]
 pub struct ProductParams {
     ledger_before: Option<i64>,
+    notified: Option<String>,
 }
 
 pub async fn show(
@@ -701,7 +756,12 @@ pub async fn show(
     sku: web::Path<String>,
     params: web::Query<ProductParams>,
 ) -> AppResult<HttpResponse> {
-    let page = product_page(&state, &user, sku.into_inner(), params.ledger_before).await?;
+    let mut page = product_page(&state, &user, sku.into_inner(), params.ledger_before).await?;
+    if let Some(email) = &params.notified {
+        page.notify_notice = Some(format!(
+            "{email} will get one email when this product is back in stock."
+        ));
+    }
     if render::is_htmx(&req) {
         return Ok(render::html_string(page.as_ledger().render()?));
     }

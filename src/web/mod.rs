@@ -127,6 +127,10 @@ fn inventory_routes(cfg: &mut web::ServiceConfig) {
             web::post().to(inventory::save_settings),
         )
         .route("/inventory/{sku}/adjust", web::post().to(inventory::adjust))
+        .route(
+            "/inventory/{sku}/notify-me",
+            web::post().to(inventory::notify_me),
+        )
         .route("/purchase-orders", web::get().to(po::list))
         .route("/purchase-orders", web::post().to(po::create))
         .route("/purchase-orders/new", web::get().to(po::new_form))

@@ -11,6 +11,7 @@ mod foundation;
 mod helpers;
 mod inventory;
 mod messages;
+mod notify_me;
 mod orders_page;
 mod purchase_orders_page;
 mod queue_page;
