@@ -1,6 +1,7 @@
 //! Logs through `tracing`: `RUST_LOG` filters; each request line carries its request id.
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::FmtSpan;
 
 pub fn init() {
     let filter =
@@ -8,6 +9,10 @@ pub fn init() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        // One line when each request ends: its method, path, status, time and request id
+        // (the fields of tracing-actix-web's root span). Events inside a request carry
+        // the same request id.
+        .with_span_events(FmtSpan::CLOSE)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();

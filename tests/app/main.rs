@@ -15,6 +15,7 @@ mod notify_me;
 mod orders_page;
 mod purchase_orders_page;
 mod queue_page;
+mod request_logs;
 mod review_page;
 mod shop;
 mod smtp_sink;
