@@ -320,8 +320,15 @@ fn load_history(conn: &mut PgConnection, order_count: u32) -> anyhow::Result<()>
     let per_day = (order_count as f64 / 60.0).max(1.0);
     let mut order_number = 10_000;
 
+    let manager = users::find_by_email(conn, demo_logins()[1].email)?
+        .map(|u| Actor::User {
+            id: u.id,
+            email: u.email,
+        })
+        .ok_or_else(|| anyhow::anyhow!("the demo manager is missing"))?;
     for day_index in 0..=60 {
         let day = start + Duration::days(day_index);
+        let mark = clock_now(conn)?;
         // Goods that arrive today are received first.
         let (arriving, later): (Vec<_>, Vec<_>) = in_flight
             .into_iter()
@@ -463,7 +470,17 @@ fn load_history(conn: &mut PgConnection, order_count: u32) -> anyhow::Result<()>
                 in_flight.push((reference, arrives, lines));
             }
         }
+        decide_old_proposals(conn, &manager, day, &mut rng)?;
+        backdate(conn, mark, day)?;
     }
+    // Emails of past days went out on their day; today's wait for the delivery worker.
+    diesel::sql_query(
+        "UPDATE messages SET status = 'sent', attempts = 1, sent_at = created_at + interval '2 minutes',
+                smtp_response = '250 2.0.0 Ok (sent during the demo shop''s history)'
+          WHERE status = 'queued' AND created_at < $1",
+    )
+    .bind::<diesel::sql_types::Timestamptz, _>(day_noon(today))
+    .execute(conn)?;
     // The Messages page shows every state of the outbox.
     crate::services::messages::seed_messages(conn).map_err(err)?;
     // Customers who buy often are promoted, so the tier setting has something to sort.
@@ -490,5 +507,90 @@ fn load_history(conn: &mut PgConnection, order_count: u32) -> anyhow::Result<()>
         "Demo shop: {} products, {customer_count} customers, {order_total} orders ({waiting} lines waiting), {open_pos} open purchase orders.",
         products.len()
     );
+    Ok(())
+}
+
+/// The database's clock now (not the transaction's start).
+fn clock_now(conn: &mut PgConnection) -> anyhow::Result<chrono::DateTime<Utc>> {
+    Ok(
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::Timestamptz>(
+            "clock_timestamp()",
+        ))
+        .get_result(conn)?,
+    )
+}
+
+/// Noon of a local day, as an instant.
+fn day_noon(day: NaiveDate) -> chrono::DateTime<Utc> {
+    day.and_hms_opt(12, 0, 0)
+        .and_then(|t| t.and_local_timezone(chrono::Local).earliest())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| Utc.from_utc_datetime(&day.and_hms_opt(12, 0, 0).unwrap_or_default()))
+}
+
+/// Moves the timestamps written while replaying `day` (real time, from `mark` on) into
+/// that day, keeping their order, so the review's trends, "today" counts and promises
+/// kept read the demo's history as it would have happened.
+fn backdate(
+    conn: &mut PgConnection,
+    mark: chrono::DateTime<Utc>,
+    day: NaiveDate,
+) -> anyhow::Result<()> {
+    const COLUMNS: [(&str, &str); 16] = [
+        ("order_lines", "waiting_ended_at"),
+        ("order_lines", "completed_at"),
+        ("order_lines", "created_at"),
+        ("orders", "created_at"),
+        ("customers", "created_at"),
+        ("order_line_eta_changes", "changed_at"),
+        ("shipments", "created_at"),
+        ("stock_movements", "created_at"),
+        ("messages", "created_at"),
+        ("messages", "next_attempt_at"),
+        ("audit_log", "created_at"),
+        ("discount_proposals", "created_at"),
+        ("discount_proposals", "decided_at"),
+        ("purchase_orders", "created_at"),
+        ("purchase_order_receipts", "created_at"),
+        ("products", "updated_at"),
+    ];
+    for (table, column) in COLUMNS {
+        diesel::sql_query(format!(
+            "UPDATE {table} SET {column} = $2 + ({column} - $1) WHERE {column} >= $1"
+        ))
+        .bind::<diesel::sql_types::Timestamptz, _>(mark)
+        .bind::<diesel::sql_types::Timestamptz, _>(day_noon(day))
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Managers decide proposals a couple of days after they are made: most approved (with
+/// a coupon and an offer email), some rejected with a note. Today's stay pending.
+fn decide_old_proposals(
+    conn: &mut PgConnection,
+    manager: &Actor,
+    day: NaiveDate,
+    rng: &mut StdRng,
+) -> anyhow::Result<()> {
+    use crate::db::schema::discount_proposals::dsl as d;
+    use crate::services::proposals::{self, Decision};
+    let cutoff = day_noon(day - Duration::days(2));
+    let due: Vec<i64> = d::discount_proposals
+        .filter(d::status.eq("proposed"))
+        .filter(d::created_at.lt(cutoff))
+        .select(d::id)
+        .load(conn)?;
+    for id in due {
+        let decision = if rng.random_bool(0.75) {
+            Decision::Approve { value: None }
+        } else {
+            Decision::Reject {
+                note: "Already compensated with free shipping on the next order".to_owned(),
+            }
+        };
+        proposals::decide(conn, manager, Role::Manager, id, decision)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
     Ok(())
 }

@@ -139,8 +139,8 @@ pub fn propose(
     })
 }
 
-/// The delay policy's proposals for lines that just became late, never twice for the
-/// same order and delay (the policy key is unique).
+/// The delay policy's proposals for lines that just became late: one per order and broken
+/// promise (the policy key is unique), so a date that keeps moving does not pile them up.
 pub fn propose_for_delays(
     conn: &mut PgConnection,
     ctx: &Ctx<'_>,
@@ -159,7 +159,8 @@ pub fn propose_for_delays(
         let Some(suggestion) = domain::suggest_discount(&policy, &delay) else {
             continue;
         };
-        let key = format!("delay:{}:{}", late.order_id, late.new_worst);
+        // One proposal per order and broken promise, however often the date moves after.
+        let key = format!("delay:{}:{}", late.order_id, late.promised_on);
         let inserted = diesel::insert_into(discount_proposals::table)
             .values((
                 discount_proposals::order_id.eq(late.order_id),
