@@ -97,9 +97,7 @@ pub async fn add(
                 ..form
             };
             let body = page(&state, &user, form, details).await?;
-            Ok(HttpResponse::UnprocessableEntity()
-                .content_type("text/html; charset=utf-8")
-                .body(body))
+            Ok(render::form_answer(body, true))
         }
         Err(other) => Err(other),
     }
@@ -145,9 +143,7 @@ pub async fn change_user(
             .finish()),
         Err(AppError::Invalid { details, .. }) => {
             let body = page(&state, &user, NewUserForm::default(), details).await?;
-            Ok(HttpResponse::UnprocessableEntity()
-                .content_type("text/html; charset=utf-8")
-                .body(body))
+            Ok(render::form_answer(body, true))
         }
         Err(other) => Err(other),
     }
@@ -210,16 +206,9 @@ pub async fn create_token(
         Err(AppError::Invalid { message, .. }) => (None, Some(message)),
         Err(other) => return Err(other),
     };
-    let status = if error.is_some() {
-        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        actix_web::http::StatusCode::OK
-    };
+    let failed = error.is_some();
     let page = tokens_page(&state, &user, token, error).await?;
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(page.render()?))
+    Ok(render::form_answer(page.render()?, failed))
 }
 
 pub async fn revoke_token(
@@ -298,9 +287,7 @@ pub async fn save_settings(
                 errors: details,
                 saved: false,
             };
-            Ok(HttpResponse::UnprocessableEntity()
-                .content_type("text/html; charset=utf-8")
-                .body(page.render()?))
+            Ok(render::form_answer(page.render()?, true))
         }
         Err(other) => Err(other),
     }

@@ -367,15 +367,7 @@ pub async fn import(
         ImportOutcome::Rejected(problems) => (problems, None, true),
     };
     let page = list_page(&state, &user, ListParams::default(), problems, notice).await?;
-    let mut response = if failed {
-        HttpResponse::UnprocessableEntity()
-    } else {
-        HttpResponse::Ok()
-    };
-    Ok(response
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(page.render()?))
+    Ok(render::form_answer(page.render()?, failed))
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -502,24 +494,16 @@ pub async fn save_settings(
                 form,
                 errors,
             };
-            Ok(unprocessable(partial.render()?))
+            Ok(render::form_answer(partial.render()?, true))
         }
         (false, true) => Ok(see_other(product_href(&sku))),
         (false, false) => {
             let mut page = product_page(&state, &user, sku, None).await?;
             page.settings_form = form;
             page.settings_errors = errors;
-            Ok(unprocessable(page.render()?))
+            Ok(render::form_answer(page.render()?, true))
         }
     }
-}
-
-fn unprocessable(body: String) -> HttpResponse {
-    HttpResponse::UnprocessableEntity()
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::VARY, "HX-Request"))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body)
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -591,7 +575,7 @@ pub async fn adjust(
             let mut page = product_page(&state, &user, sku, None).await?;
             page.adjust_form = form;
             page.adjust_error = Some(message);
-            Ok(unprocessable(page.render()?))
+            Ok(render::form_answer(page.render()?, true))
         }
         Err(other) => Err(other),
     }
@@ -735,9 +719,7 @@ pub async fn notify_me(
         Err(AppError::Invalid { message, .. }) => {
             let mut page = product_page(&state, &user, sku, None).await?;
             page.notify_error = Some(message);
-            Ok(HttpResponse::UnprocessableEntity()
-                .content_type("text/html; charset=utf-8")
-                .body(page.render()?))
+            Ok(render::form_answer(page.render()?, true))
         }
         Err(other) => Err(other),
     }

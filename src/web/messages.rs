@@ -338,9 +338,7 @@ pub async fn compose_submit(
                 preview: None,
                 error: Some(message),
             };
-            let mut response = render::html(&page)?;
-            *response.status_mut() = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(response)
+            Ok(render::form_answer(page.render()?, true))
         }
         Err(other) => Err(other),
     }

@@ -214,15 +214,7 @@ async fn answer(
         (true, _) => page.as_lines().render()?,
         (false, _) => page.render()?,
     };
-    let mut response = if failed {
-        HttpResponse::UnprocessableEntity()
-    } else {
-        HttpResponse::Ok()
-    };
-    Ok(response
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::VARY, "HX-Request"))
-        .body(body))
+    Ok(render::form_answer(body, failed))
 }
 
 pub async fn ship(

@@ -32,14 +32,6 @@ fn see_other(location: String) -> HttpResponse {
         .finish()
 }
 
-fn unprocessable(body: String) -> HttpResponse {
-    HttpResponse::UnprocessableEntity()
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::VARY, "HX-Request"))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body)
-}
-
 fn po_href(reference: &str) -> String {
     format!("/purchase-orders/{}", url_segment(reference))
 }
@@ -407,7 +399,7 @@ pub async fn create(
         message,
         from_suggestions: false,
     };
-    Ok(unprocessable(page.render()?))
+    Ok(render::form_answer(page.render()?, true))
 }
 
 /// Suggestions of one supplier (or of products without one).
@@ -588,7 +580,7 @@ pub async fn show(
         page.render()?
     };
     Ok(if failed {
-        unprocessable(body)
+        render::form_answer(body, true)
     } else {
         render::html_string(body)
     })
@@ -625,7 +617,7 @@ pub async fn change_date(
             let mut page = order_page(&state, &user, reference).await?;
             page.date_value = form.expected_on.clone();
             page.date_error = Some(message);
-            Ok(unprocessable(page.render()?))
+            Ok(render::form_answer(page.render()?, true))
         }
         Err(other) => Err(other),
     }
@@ -710,7 +702,7 @@ pub async fn receive_preview(
         page.render()?
     };
     Ok(if failed {
-        unprocessable(body)
+        render::form_answer(body, true)
     } else {
         render::html_string(body)
     })
@@ -755,7 +747,7 @@ pub async fn receive(
             let mut page = order_page(&state, &user, reference).await?;
             page.receive_values = values;
             page.receive_error = Some(message);
-            Ok(unprocessable(page.render()?))
+            Ok(render::form_answer(page.render()?, true))
         }
         Err(other) => Err(other),
     }

@@ -420,14 +420,8 @@ pub async fn bulk(
         kind: get("kind"),
         value: get("value"),
     };
-    let status = if page.error.is_some() {
-        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        actix_web::http::StatusCode::OK
-    };
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(page.render()?))
+    let failed = page.error.is_some();
+    Ok(render::form_answer(page.render()?, failed))
 }
 
 fn serde_urlencoded_params(query: &str) -> QueueParams {

@@ -27,6 +27,16 @@ pub fn html_string(body: String) -> HttpResponse {
         .body(body)
 }
 
+/// A page or fragment answering a form: 422 when the form had a problem (htmx is set to
+/// swap 422 too, so the errors show in place), 200 otherwise.
+pub fn form_answer(body: String, failed: bool) -> HttpResponse {
+    let mut response = html_string(body);
+    if failed {
+        *response.status_mut() = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    response
+}
+
 /// One entry of the main navigation.
 pub struct NavItem {
     pub href: &'static str,
