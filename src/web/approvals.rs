@@ -268,15 +268,32 @@ pub async fn propose(
     let number = number.into_inner();
     let form = form.into_inner();
     let value = match form.kind.as_str() {
-        "free_shipping" => Some(0),
-        kind => parse_value(kind, &form.value)?,
+        "free_shipping" => Ok(Some(0)),
+        kind => parse_value(kind, &form.value),
     }
-    .ok_or_else(|| AppError::invalid("value", "enter a value"))?;
+    .and_then(|value| value.ok_or_else(|| AppError::invalid("value", "enter a value")));
     let (actor, target) = (user.actor(), number.clone());
-    crate::db::blocking(&state.pool, move |conn| {
-        proposals::propose(conn, &actor, &target, &form.kind, value, &form.reason)
-    })
-    .await?;
+    let outcome = match value {
+        Ok(value) => {
+            crate::db::blocking(&state.pool, move |conn| {
+                proposals::propose(conn, &actor, &target, &form.kind, value, &form.reason)
+            })
+            .await
+        }
+        Err(error) => Err(error),
+    };
+    match outcome {
+        Ok(_) => {}
+        Err(AppError::Invalid { details, .. }) => {
+            let message = details
+                .iter()
+                .map(|d| d.message.clone())
+                .collect::<Vec<_>>()
+                .join("; ");
+            return crate::web::orders::with_proposal_error(&state, &user, number, message).await;
+        }
+        Err(other) => return Err(other),
+    }
     Ok(HttpResponse::SeeOther()
         .insert_header((
             header::LOCATION,

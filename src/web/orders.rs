@@ -78,6 +78,8 @@ struct OrderPage {
     order: OrderDetail,
     words: Words,
     error: Option<String>,
+    /// The problem with a proposed discount, shown beside its form.
+    proposal_error: Option<String>,
 }
 
 impl OrderPage {
@@ -176,7 +178,20 @@ async fn load_page(
             currency,
         },
         error,
+        proposal_error: None,
     })
+}
+
+/// The order page again with a refused discount proposal's problem beside its form.
+pub async fn with_proposal_error(
+    state: &AppState,
+    user: &CurrentUser,
+    number: String,
+    message: String,
+) -> AppResult<HttpResponse> {
+    let mut page = load_page(state, user, number, None).await?;
+    page.proposal_error = Some(message);
+    Ok(render::form_answer(page.render()?, true))
 }
 
 pub async fn show(

@@ -190,6 +190,12 @@ async fn values_are_checked_against_the_kind_and_the_order() {
         )
         .await;
     assert_eq!(missing_reason.status(), 422);
+    let page = missing_reason.text().await.unwrap();
+    assert!(
+        page.contains("id=\"proposal-error\""),
+        "the problem is shown beside the form on the order page"
+    );
+    assert!(text_of(&page).contains("say why"), "{page}");
     assert!(proposals(&app).is_empty());
 
     let ok = rep
