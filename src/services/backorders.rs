@@ -365,20 +365,10 @@ pub fn propose_discounts(
     value: &str,
     reason: &str,
 ) -> AppResult<usize> {
-    let value: i64 = match kind {
+    let value = match kind {
         "free_shipping" => 0,
-        "amount" => value
-            .trim()
-            .replace(',', ".")
-            .parse::<f64>()
-            .ok()
-            .filter(|v| v.is_finite())
-            .map(|v| (v * 100.0).round() as i64)
-            .ok_or_else(|| AppError::invalid("value", "enter an amount such as 5.00"))?,
-        _ => value
-            .trim()
-            .parse()
-            .map_err(|_| AppError::invalid("value", "enter a whole percentage from 1 to 100"))?,
+        _ => super::proposals::parse_value(kind, value)?
+            .ok_or_else(|| AppError::invalid("value", "enter a value"))?,
     };
     let mut orders: Vec<i64> = targets.iter().map(|t| t.order_id).collect();
     orders.sort_unstable();

@@ -217,19 +217,22 @@ fn intake(
     let supplied = super::eta::supply_known(conn, &products)?;
     let for_intake: Vec<ProductForIntake> = products
         .iter()
-        .map(|p| ProductForIntake {
-            sku: domain_sku(&p.sku),
-            available: p.available().max(0) as u32,
-            backorderable: p.backorderable,
-            supply_known: supplied.contains(&p.id),
+        .map(|p| {
+            Ok(ProductForIntake {
+                sku: domain::Sku::parse(&p.sku)
+                    .map_err(|e| anyhow::anyhow!("stored SKU {:?}: {e}", p.sku))?,
+                available: p.available().max(0) as u32,
+                backorderable: p.backorderable,
+                supply_known: supplied.contains(&p.id),
+            })
         })
-        .collect();
+        .collect::<AppResult<_>>()?;
     let requested: Vec<RequestedLine> = order
         .lines
         .iter()
         .map(|l| {
             Ok(RequestedLine {
-                sku: domain_sku(l.sku.as_str()),
+                sku: l.sku.clone(),
                 quantity: Quantity::new(l.quantity as u32)
                     .map_err(|e| AppError::invalid("quantity", e.to_string()))?,
             })
@@ -333,12 +336,6 @@ fn intake(
         ),
     )?;
     Ok(view)
-}
-
-/// The sku as the domain's type; the web edge has checked it already.
-fn domain_sku(sku: &str) -> domain::Sku {
-    domain::Sku::parse(sku)
-        .unwrap_or_else(|_| domain::Sku::parse("INVALID").expect("a valid literal SKU"))
 }
 
 /// The customer's id, creating the customer on first order (email compared without case).

@@ -73,6 +73,30 @@ pub fn check_value(
     }
 }
 
+/// Parses a value as a person types it: whole percentage points, or money ("12.50",
+/// "12,50") for an amount, in cents. Empty is `None`.
+pub fn parse_value(kind: &str, text: &str) -> Result<Option<i64>, AppError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let parsed = if kind == "amount" {
+        text.replace(',', ".")
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .map(|v| (v * 100.0).round() as i64)
+    } else {
+        text.parse::<i64>().ok()
+    };
+    parsed.map(Some).ok_or_else(|| {
+        AppError::invalid(
+            "value",
+            format!("{:?} is not a number", crate::types::truncate(text)),
+        )
+    })
+}
+
 /// A rep's proposal for an order. `value` is percent points, or cents for an amount.
 pub fn propose(
     conn: &mut PgConnection,

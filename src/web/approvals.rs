@@ -104,29 +104,6 @@ pub struct DecideForm {
     note: String,
 }
 
-/// Parses a value typed by a person: percent points, or money ("12.50") for an amount.
-fn parse_value(kind: &str, text: &str) -> Result<Option<i64>, AppError> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(None);
-    }
-    let parsed = if kind == "amount" {
-        text.replace(',', ".")
-            .parse::<f64>()
-            .ok()
-            .filter(|v| v.is_finite())
-            .map(|v| (v * 100.0).round() as i64)
-    } else {
-        text.parse::<i64>().ok()
-    };
-    parsed.map(Some).ok_or_else(|| {
-        AppError::invalid(
-            "value",
-            format!("{:?} is not a number", crate::types::truncate(text)),
-        )
-    })
-}
-
 pub async fn decide(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -151,7 +128,7 @@ pub async fn decide(
         };
         let decision = match form.decision.as_str() {
             "approve" => Decision::Approve {
-                value: parse_value(&kind, &form.value)?,
+                value: proposals::parse_value(&kind, &form.value)?,
             },
             "reject" => Decision::Reject { note: form.note },
             _ => return Err(AppError::invalid("decision", "approve or reject")),
@@ -269,7 +246,7 @@ pub async fn propose(
     let form = form.into_inner();
     let value = match form.kind.as_str() {
         "free_shipping" => Ok(Some(0)),
-        kind => parse_value(kind, &form.value),
+        kind => proposals::parse_value(kind, &form.value),
     }
     .and_then(|value| value.ok_or_else(|| AppError::invalid("value", "enter a value")));
     let (actor, target) = (user.actor(), number.clone());
