@@ -90,9 +90,13 @@ struct SeedArgs {
     /// The demo shop: suppliers, products, customers, two months of orders, purchase orders.
     #[arg(long)]
     demo: bool,
-    /// How many orders the demo shop gets.
-    #[arg(long, default_value_t = 1500)]
-    orders: u32,
+    /// How many orders: the demo shop's (1,500 unless given), or the large shop's.
+    #[arg(long)]
+    orders: Option<u32>,
+    /// A large shop for the benchmark, loaded with set-based SQL into an empty database:
+    /// this many products (with --orders).
+    #[arg(long, conflicts_with = "demo", requires = "orders")]
+    products: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,12 +132,28 @@ pub fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Seed(args) => {
+            if let (false, Some(products), Some(orders)) = (args.demo, args.products, args.orders) {
+                let pool = startup::prepare_database(&settings)?;
+                let mut conn = pool.get()?;
+                let shop = crate::seed_large::load(&mut conn, products, orders)?;
+                println!(
+                    "Seeded {} products, {} customers, {} orders ({} lines, {} waiting), {} open purchase order lines in {:.1} s.",
+                    shop.products,
+                    shop.customers,
+                    shop.orders,
+                    shop.order_lines,
+                    shop.waiting_lines,
+                    shop.open_purchase_order_lines,
+                    shop.seconds
+                );
+                return Ok(());
+            }
             if !args.demo {
-                bail!("say what to seed: --demo");
+                bail!("say what to seed: --demo, or --products N --orders M");
             }
             let pool = startup::prepare_database(&settings)?;
             let mut conn = pool.get()?;
-            let logins = crate::seed::load_demo(&mut conn, args.orders)?;
+            let logins = crate::seed::load_demo(&mut conn, args.orders.unwrap_or(1500))?;
             print_logins(&logins);
             Ok(())
         }

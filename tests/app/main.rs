@@ -18,5 +18,6 @@ mod purchase_orders_page;
 mod queue_page;
 mod request_logs;
 mod review_page;
+mod seed_large;
 mod shop;
 mod smtp_sink;
