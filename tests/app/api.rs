@@ -777,6 +777,38 @@ async fn the_same_order_again_is_stored_once_and_a_different_one_conflicts() {
 }
 
 #[tokio::test]
+async fn the_same_order_spelled_differently_is_still_the_same_order() {
+    let api = Api::start().await;
+    api.product("SKU-407", json!({ "name": "Mug", "on_hand": 10 }))
+        .await;
+    let body = order_body("ORD-407", "SKU-407", 1, 1);
+    let (status, created) = api.post("/api/v1/orders", &body).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    // The same fields in another order, pretty-printed: a storefront retrying after a
+    // timeout may serialize its body anew.
+    let mut reordered = serde_json::Map::new();
+    for key in ["lines", "customer", "placed_at", "number"] {
+        reordered.insert(key.to_owned(), body[key].clone());
+    }
+    let text = serde_json::to_string_pretty(&Value::Object(reordered)).unwrap();
+    let response = api
+        .app
+        .client
+        .post(api.app.url("/api/v1/orders"))
+        .bearer_auth(&api.token)
+        .header("Content-Type", "application/json")
+        .body(text)
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.json::<Value>().await.unwrap(), created);
+    assert_eq!(api.count("SELECT count(*) FROM orders"), 1);
+}
+
+#[tokio::test]
 async fn an_out_of_stock_line_refuses_the_whole_order() {
     let api = Api::start().await;
     api.product("SKU-403", json!({ "name": "In stock", "on_hand": 10 }))

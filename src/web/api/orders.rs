@@ -132,7 +132,7 @@ pub async fn create(
 ) -> ApiResult<HttpResponse> {
     let token = BearerToken::from_request(&req);
     let parsed = parse_json::<OrderBody>(&body);
-    let request_hash = hex::encode(Sha256::digest(&body));
+    let request_hash = request_digest(&body);
     let placed = crate::db::blocking(&state.pool, move |conn| {
         let actor = token.authenticate(conn)?;
         let order = validate(parsed.map_err(|e| e.0)?, request_hash)?;
@@ -143,6 +143,28 @@ pub async fn create(
         Placed::Created(view) => json_response(StatusCode::CREATED, &view),
         Placed::AlreadyStored(view) => json_response(StatusCode::OK, &view),
     })
+}
+
+/// A digest of what the request says, not how it is spelled: the same order sent again
+/// with other spacing or key order is the same order.
+fn request_digest(body: &Bytes) -> String {
+    fn canonical(value: serde_json::Value) -> serde_json::Value {
+        match value {
+            serde_json::Value::Object(map) => {
+                let sorted: std::collections::BTreeMap<String, serde_json::Value> =
+                    map.into_iter().map(|(k, v)| (k, canonical(v))).collect();
+                serde_json::Value::Object(sorted.into_iter().collect())
+            }
+            serde_json::Value::Array(items) => {
+                serde_json::Value::Array(items.into_iter().map(canonical).collect())
+            }
+            other => other,
+        }
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(value) => hex::encode(Sha256::digest(canonical(value).to_string().as_bytes())),
+        Err(_) => hex::encode(Sha256::digest(body)),
+    }
 }
 
 pub async fn show(
