@@ -1,0 +1,2 @@
+-- The floor of any round trip.
+SELECT 1;
