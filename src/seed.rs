@@ -221,6 +221,16 @@ pub fn load_demo(conn: &mut PgConnection, order_count: u32) -> anyhow::Result<Ve
 }
 
 fn load_history(conn: &mut PgConnection, order_count: u32) -> anyhow::Result<()> {
+    // Thousands of small transactions: while seeding, this session does not wait for
+    // each commit to reach the disk (a crash mid-seed loses demo data, never
+    // consistency). The connection goes back to a pool, so the setting is put back.
+    diesel::sql_query("SET synchronous_commit TO OFF").execute(conn)?;
+    let result = play_history(conn, order_count);
+    diesel::sql_query("SET synchronous_commit TO DEFAULT").execute(conn)?;
+    result
+}
+
+fn play_history(conn: &mut PgConnection, order_count: u32) -> anyhow::Result<()> {
     let err = |e: crate::error::AppError| anyhow::anyhow!("{e}");
     let mut rng = StdRng::seed_from_u64(20261122);
     let actor = Actor::System;
