@@ -579,11 +579,7 @@ pub async fn show(
     } else {
         page.render()?
     };
-    Ok(if failed {
-        render::form_answer(body, true)
-    } else {
-        render::html_string(body)
-    })
+    Ok(render::form_answer(body, failed))
 }
 
 #[derive(Deserialize)]
@@ -701,11 +697,7 @@ pub async fn receive_preview(
     } else {
         page.render()?
     };
-    Ok(if failed {
-        render::form_answer(body, true)
-    } else {
-        render::html_string(body)
-    })
+    Ok(render::form_answer(body, failed))
 }
 
 /// Receives the previewed quantities. The form's receipt key makes a second post of the
