@@ -117,7 +117,7 @@ pub fn waiting_lines(conn: &mut PgConnection, product_id: i64) -> QueryResult<Ve
            FROM order_lines l
            JOIN orders o ON o.id = l.order_id
            JOIN customers c ON c.id = l.customer_id
-          WHERE l.product_id = $1 AND l.qty > l.allocated + l.shipped + l.cancelled
+          WHERE l.product_id = $1 AND l.waiting > 0
           ORDER BY l.placed_at, l.id",
     )
     .bind::<BigInt, _>(product_id)

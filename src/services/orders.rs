@@ -99,12 +99,12 @@ pub fn order_view(
 ) -> AppResult<Option<OrderView>> {
     let lines: Vec<OrderLineView> = diesel::sql_query(
         "SELECT p.sku, l.qty AS quantity, l.allocated, l.shipped, l.cancelled,
-                (l.qty - l.allocated - l.shipped - l.cancelled) AS waiting,
-                CASE WHEN l.qty > l.allocated + l.shipped + l.cancelled THEN l.eta_likely END AS eta_likely,
-                CASE WHEN l.qty > l.allocated + l.shipped + l.cancelled THEN l.eta_worst END AS eta_worst,
-                (l.qty > l.allocated + l.shipped + l.cancelled AND l.eta_is_estimate) AS eta_is_estimate,
+                l.waiting AS waiting,
+                CASE WHEN l.waiting > 0 THEN l.eta_likely END AS eta_likely,
+                CASE WHEN l.waiting > 0 THEN l.eta_worst END AS eta_worst,
+                (l.waiting > 0 AND l.eta_is_estimate) AS eta_is_estimate,
                 l.promised_on,
-                CASE WHEN l.qty > l.allocated + l.shipped + l.cancelled THEN l.eta_reason END AS reason
+                CASE WHEN l.waiting > 0 THEN l.eta_reason END AS reason
            FROM orders o
            JOIN order_lines l ON l.order_id = o.id
            JOIN products p ON p.id = l.product_id
