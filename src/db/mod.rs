@@ -82,11 +82,28 @@ fn one_line(error: &dyn std::fmt::Display) -> String {
         .join(" ")
 }
 
+/// Settings of every pooled connection. On a machine with few cores, parallel query
+/// workers take the cores other requests need, and JIT compilation costs more than the
+/// short queries of a page save (PERFORMANCE.md).
+#[derive(Debug, Clone, Copy)]
+struct SessionSettings;
+
+impl diesel::r2d2::CustomizeConnection<PgConnection, diesel::r2d2::Error> for SessionSettings {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        diesel::connection::SimpleConnection::batch_execute(
+            conn,
+            "SET jit = off; SET max_parallel_workers_per_gather = 0",
+        )
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
 /// Builds the connection pool; fails fast when the server does not answer.
 pub fn connect(database_url: &str, max_size: u32) -> anyhow::Result<PgPool> {
     let manager = ConnectionManager::<PgConnection>::new(database_url);
     Pool::builder()
         .max_size(max_size)
+        .connection_customizer(Box::new(SessionSettings))
         .min_idle(Some(1))
         .connection_timeout(Duration::from_secs(5))
         .test_on_check_out(false)
