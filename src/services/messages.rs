@@ -254,12 +254,16 @@ pub fn after_fill(
                 om.focus(f.line_id, f.units);
             }
         }
-        for om in mails.values() {
-            // A receipt that fills two lines of one order (two products) re-renders the
-            // email it queued for the first: one email per order per event.
-            let key = format!("restock:{}:{event}", om.order_id);
-            outbox::enqueue_or_rerender(conn, &om.message(Kind::Restock, key, ctx.user_id())?)?;
-        }
+        // A receipt that fills two lines of one order (two products) re-renders the
+        // email it queued for the first: one email per order per event.
+        let messages = mails
+            .values()
+            .map(|om| {
+                let key = format!("restock:{}:{event}", om.order_id);
+                om.message(Kind::Restock, key, ctx.user_id())
+            })
+            .collect::<AppResult<Vec<_>>>()?;
+        outbox::enqueue_or_rerender_many(conn, &messages)?;
     }
     if product.available() > 0 {
         queue_back_in_stock(conn, ctx, product)?;

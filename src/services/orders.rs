@@ -214,7 +214,22 @@ fn intake(
     }
     let id_list: Vec<i64> = ids.values().copied().collect();
     let mut products = stock::lock_products(conn, &id_list)?;
-    let supplied = super::eta::supply_known(conn, &products)?;
+    // Whether a product can be backordered matters only when the order takes more than
+    // is free; most orders are served from the shelf and skip the question.
+    let short = products.iter().any(|p| {
+        let requested: i64 = order
+            .lines
+            .iter()
+            .filter(|l| ids.get(l.sku.as_str()) == Some(&p.id))
+            .map(|l| i64::from(l.quantity))
+            .sum();
+        requested > i64::from(p.available().max(0))
+    });
+    let supplied = if short {
+        super::eta::supply_known(conn, &products)?
+    } else {
+        HashSet::new()
+    };
     let for_intake: Vec<ProductForIntake> = products
         .iter()
         .map(|p| {
