@@ -104,9 +104,12 @@ impl From<DieselError> for AppError {
     fn from(error: DieselError) -> Self {
         match &error {
             DieselError::NotFound => Self::NotFound("the record".to_owned()),
-            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
-                Self::Unavailable(error.to_string())
-            }
+            DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => Self::Unavailable(error.to_string()),
+            // What diesel answers on a connection whose transaction was cut off earlier.
+            DieselError::BrokenTransactionManager => Self::Unavailable(error.to_string()),
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
                 tracing::debug!(constraint = ?info.constraint_name(), "unique violation");
                 Self::Conflict("this already exists".to_owned())
@@ -226,8 +229,14 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         log_cause(&self.0);
         let mut response = HttpResponse::build(self.status_code());
-        if let AppError::Unauthorized = self.0 {
-            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        match self.0 {
+            AppError::Unauthorized => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            AppError::Unavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
+            }
+            _ => {}
         }
         response.json(ApiErrorBody {
             error: self.0.to_string(),
