@@ -10,7 +10,7 @@ pub mod subscriptions;
 
 use actix_web::dev::ServiceResponse;
 use actix_web::http::{StatusCode, header};
-use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, from_fn};
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use diesel::PgConnection;
@@ -31,6 +31,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             // The body extractor refuses an oversized body before a handler runs, in plain
             // text; programs get the API's JSON error instead.
             .wrap(ErrorHandlers::new().handler(StatusCode::PAYLOAD_TOO_LARGE, too_large_as_json))
+            // Reads the body whole first, so a sender of one too large sees that 413.
+            .wrap(from_fn(crate::web::input::read_api_body))
             .route("/orders", web::post().to(orders::create))
             .route("/orders/{number}", web::get().to(orders::show))
             .route("/products/{sku}", web::put().to(products::upsert))
