@@ -114,6 +114,17 @@ impl From<DieselError> for AppError {
             DieselError::DatabaseError(_, info) if is_connection_lost(info.message()) => {
                 Self::Unavailable(error.to_string())
             }
+            // Text with a NUL (from a path or a search box; forms and JSON bodies are
+            // refused before): PostgreSQL cannot hold it, so it names nothing.
+            DieselError::DatabaseError(_, info)
+                if info
+                    .message()
+                    .starts_with("invalid byte sequence for encoding") =>
+            {
+                Self::Malformed(
+                    "text with a NUL character cannot be stored or looked up".to_owned(),
+                )
+            }
             _ => Self::Internal(anyhow::Error::new(error)),
         }
     }

@@ -108,6 +108,18 @@ pub fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     if body.is_empty() {
         return Err(AppError::Malformed("the request body is empty; send JSON".to_owned()).into());
     }
+    // PostgreSQL cannot store a NUL; name the field that has one. (Raw control bytes are
+    // not JSON at all, so only the escape needs looking for.)
+    if body.windows(6).any(|w| w == b"\\u0000")
+        && let Ok(value) = serde_json::from_slice::<serde_json::Value>(body)
+        && let Some(field) = field_with_nul(&value, ".")
+    {
+        let message = "the text has a NUL character (\\u0000), which cannot be stored".to_owned();
+        return Err(ApiError(AppError::Invalid {
+            message: format!("{field}: {message}"),
+            details: vec![FieldError::new(field, message)],
+        }));
+    }
     let deserializer = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -139,6 +151,37 @@ pub fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
             })
         }
     })
+}
+
+/// The path of the first string (or key) holding a NUL, as errors name fields:
+/// `customer.name`, `lines[1].sku`.
+fn field_with_nul(value: &serde_json::Value, path: &str) -> Option<String> {
+    let child = |name: &str| match path {
+        "." => name.to_owned(),
+        _ => format!("{path}.{name}"),
+    };
+    match value {
+        serde_json::Value::String(text) if text.contains('\0') => Some(match path {
+            "." => "body".to_owned(),
+            _ => path.to_owned(),
+        }),
+        serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
+            let index = format!("[{i}]");
+            let at = match path {
+                "." => index,
+                _ => format!("{path}{index}"),
+            };
+            field_with_nul(item, &at)
+        }),
+        serde_json::Value::Object(map) => map.iter().find_map(|(key, item)| {
+            if key.contains('\0') {
+                Some(child(key))
+            } else {
+                field_with_nul(item, &child(key))
+            }
+        }),
+        _ => None,
+    }
 }
 
 pub fn json_response(status: actix_web::http::StatusCode, body: &impl Serialize) -> HttpResponse {
