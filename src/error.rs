@@ -240,10 +240,12 @@ impl ResponseError for ApiError {
         if let AppError::Unauthorized = self.0 {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        response.json(ApiErrorBody {
-            error: self.0.to_string(),
-            details: self.0.details(),
-        })
+        response
+            .content_type("application/json")
+            .body(crate::web::api::to_json(&ApiErrorBody {
+                error: self.0.to_string(),
+                details: self.0.details(),
+            }))
     }
 }
 

@@ -184,10 +184,26 @@ fn field_with_nul(value: &serde_json::Value, path: &str) -> Option<String> {
     }
 }
 
+/// JSON as the API writes it: `<`, `>` and `&` as `\u` escapes (they occur only inside
+/// strings), so no byte of a reply reads as markup, whatever a client does with it.
+pub fn to_json(body: &impl Serialize) -> String {
+    match serde_json::to_string(body) {
+        Ok(text) => text
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('&', "\\u0026"),
+        Err(error) => {
+            tracing::error!(%error, "a reply could not be written as JSON");
+            r#"{"error":"something went wrong on our side","details":[]}"#.to_owned()
+        }
+    }
+}
+
 pub fn json_response(status: actix_web::http::StatusCode, body: &impl Serialize) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(body)
+        .content_type("application/json")
+        .body(to_json(body))
 }
 
 /// Gathers field errors while checking a request, then fails once with all of them.
