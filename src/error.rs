@@ -109,6 +109,17 @@ impl From<DieselError> for AppError {
                 tracing::debug!(constraint = ?info.constraint_name(), "unique violation");
                 Self::Conflict("this already exists".to_owned())
             }
+            // Text with a NUL (from a path or a search box; forms and JSON bodies are
+            // refused before): PostgreSQL cannot hold it, so it names nothing.
+            DieselError::DatabaseError(_, info)
+                if info
+                    .message()
+                    .starts_with("invalid byte sequence for encoding") =>
+            {
+                Self::Malformed(
+                    "text with a NUL character cannot be stored or looked up".to_owned(),
+                )
+            }
             _ => Self::Internal(anyhow::Error::new(error)),
         }
     }
@@ -247,10 +258,12 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
-        response.json(ApiErrorBody {
-            error: self.0.to_string(),
-            details: self.0.details(),
-        })
+        response
+            .content_type("application/json")
+            .body(crate::web::api::to_json(&ApiErrorBody {
+                error: self.0.to_string(),
+                details: self.0.details(),
+            }))
     }
 }
 

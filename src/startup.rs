@@ -112,7 +112,9 @@ impl Application {
                     .build();
             App::new()
                 .app_data(state.clone())
-                .app_data(web::FormConfig::default().limit(256 * 1024))
+                .app_data(crate::web::input::form_config())
+                .app_data(crate::web::input::path_config())
+                .app_data(crate::web::input::query_config())
                 .app_data(web::PayloadConfig::default().limit(4 * 1024 * 1024))
                 .wrap(sessions)
                 .wrap(from_fn(crate::web::forget_figures_after_changes))

@@ -26,7 +26,10 @@ pub fn login(
     password: &str,
     ip: &str,
 ) -> AppResult<LoginOutcome> {
-    let email = email.trim();
+    // No address is longer; a longer one is kept (in the throttle and the audit log)
+    // only this far.
+    let email: String = email.trim().chars().take(254).collect();
+    let email = email.as_str();
     let since = chrono::Utc::now() - chrono::Duration::minutes(THROTTLE_MINUTES);
     let failures = |conn: &mut PgConnection, by_email: bool| -> QueryResult<i64> {
         let query = login_attempts::table

@@ -843,6 +843,15 @@ fn parse_import(bytes: &[u8]) -> Result<Vec<ImportRow>, Vec<ImportProblem>> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(vec![problem(1, "", "the file is empty".to_owned())]);
     }
+    // A spreadsheet never writes one, and PostgreSQL cannot store it.
+    if let Some(at) = bytes.iter().position(|b| *b == 0) {
+        let row = bytes[..at].iter().filter(|b| **b == b'\n').count() + 1;
+        return Err(vec![problem(
+            row,
+            "",
+            "this row has a NUL character, which text cannot hold; is this a CSV file?".to_owned(),
+        )]);
+    }
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)

@@ -97,6 +97,7 @@ pub async fn show(state: web::Data<AppState>, user: CurrentUser) -> AppResult<Ht
 
 #[derive(Deserialize)]
 pub struct DecideForm {
+    #[serde(default)]
     decision: String,
     #[serde(default)]
     value: String,
@@ -136,19 +137,25 @@ pub async fn decide(
         proposals::decide(conn, &actor, role, id, decision)
     })
     .await;
-    let message = match outcome {
+    let (message, failed) = match outcome {
         Ok(decided) => match decided.coupon_code {
-            Some(code) => format!("Approved: coupon {code}; the offer email is queued."),
-            None => "Rejected; the proposing rep sees your note.".to_owned(),
+            Some(code) => (
+                format!("Approved: coupon {code}; the offer email is queued."),
+                false,
+            ),
+            None => (
+                "Rejected; the proposing rep sees your note.".to_owned(),
+                false,
+            ),
         },
         Err(AppError::Forbidden) => return Err(AppError::Forbidden),
-        Err(AppError::Conflict(message) | AppError::Invalid { message, .. }) => message,
+        Err(AppError::Conflict(message) | AppError::Invalid { message, .. }) => (message, true),
         Err(other) => return Err(other),
     };
     if !render::is_htmx(&req) {
         let mut page = load(&state, &user).await?;
         page.message = Some(message);
-        return render::html(&page);
+        return Ok(render::form_answer(page.render()?, failed));
     }
     let today = crate::clock::today();
     let (row, currency) = crate::db::blocking(&state.pool, move |conn| {
@@ -170,7 +177,7 @@ pub async fn decide(
         user_id: user.id,
         row_message: Some(message),
     };
-    Ok(render::html_string(fragment.render()?))
+    Ok(render::form_answer(fragment.render()?, failed))
 }
 
 /// Approves every selected proposal the delay policy made, as proposed.
@@ -228,6 +235,7 @@ pub async fn bulk_approve(
 
 #[derive(Deserialize)]
 pub struct ProposeForm {
+    #[serde(default)]
     kind: String,
     #[serde(default)]
     value: String,

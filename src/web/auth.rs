@@ -31,7 +31,9 @@ pub async fn show(session: Session) -> AppResult<HttpResponse> {
 
 #[derive(Deserialize)]
 pub struct LoginForm {
+    #[serde(default)]
     email: String,
+    #[serde(default)]
     password: String,
 }
 

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod charts;
 pub mod health;
 pub mod home;
+pub mod input;
 pub mod inventory;
 pub mod links;
 pub mod messages;
@@ -94,6 +95,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("")
                 .wrap(from_fn(session::verify_csrf))
+                // Outermost: the body is read, and refused if it is not a readable form,
+                // before the CSRF check looks into it.
+                .wrap(from_fn(input::read_page_body))
                 .route("/login", web::get().to(auth::show))
                 .route("/login", web::post().to(auth::submit))
                 .route("/logout", web::post().to(auth::logout))

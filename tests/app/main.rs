@@ -2,6 +2,7 @@
 
 mod api;
 mod approvals;
+mod bad_input;
 mod browser;
 mod browser_helpers;
 mod browser_walks;

@@ -10,7 +10,7 @@ pub mod subscriptions;
 
 use actix_web::dev::ServiceResponse;
 use actix_web::http::{StatusCode, header};
-use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, from_fn};
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use diesel::PgConnection;
@@ -32,6 +32,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             // The body extractor refuses an oversized body before a handler runs, in plain
             // text; programs get the API's JSON error instead.
             .wrap(ErrorHandlers::new().handler(StatusCode::PAYLOAD_TOO_LARGE, too_large_as_json))
+            // Reads the body whole first, so a sender of one too large sees that 413.
+            .wrap(from_fn(crate::web::input::read_api_body))
             .route("/orders", web::post().to(orders::create))
             .route("/orders/{number}", web::get().to(orders::show))
             .route("/products/{sku}", web::put().to(products::upsert))
@@ -121,6 +123,18 @@ pub fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     if body.is_empty() {
         return Err(AppError::Malformed("the request body is empty; send JSON".to_owned()).into());
     }
+    // PostgreSQL cannot store a NUL; name the field that has one. (Raw control bytes are
+    // not JSON at all, so only the escape needs looking for.)
+    if body.windows(6).any(|w| w == b"\\u0000")
+        && let Ok(value) = serde_json::from_slice::<serde_json::Value>(body)
+        && let Some(field) = field_with_nul(&value, ".")
+    {
+        let message = "the text has a NUL character (\\u0000), which cannot be stored".to_owned();
+        return Err(ApiError(AppError::Invalid {
+            message: format!("{field}: {message}"),
+            details: vec![FieldError::new(field, message)],
+        }));
+    }
     let deserializer = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -154,10 +168,57 @@ pub fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     })
 }
 
+/// The path of the first string (or key) holding a NUL, as errors name fields:
+/// `customer.name`, `lines[1].sku`.
+fn field_with_nul(value: &serde_json::Value, path: &str) -> Option<String> {
+    let child = |name: &str| match path {
+        "." => name.to_owned(),
+        _ => format!("{path}.{name}"),
+    };
+    match value {
+        serde_json::Value::String(text) if text.contains('\0') => Some(match path {
+            "." => "body".to_owned(),
+            _ => path.to_owned(),
+        }),
+        serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
+            let index = format!("[{i}]");
+            let at = match path {
+                "." => index,
+                _ => format!("{path}{index}"),
+            };
+            field_with_nul(item, &at)
+        }),
+        serde_json::Value::Object(map) => map.iter().find_map(|(key, item)| {
+            if key.contains('\0') {
+                Some(child(key))
+            } else {
+                field_with_nul(item, &child(key))
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// JSON as the API writes it: `<`, `>` and `&` as `\u` escapes (they occur only inside
+/// strings), so no byte of a reply reads as markup, whatever a client does with it.
+pub fn to_json(body: &impl Serialize) -> String {
+    match serde_json::to_string(body) {
+        Ok(text) => text
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('&', "\\u0026"),
+        Err(error) => {
+            tracing::error!(%error, "a reply could not be written as JSON");
+            r#"{"error":"something went wrong on our side","details":[]}"#.to_owned()
+        }
+    }
+}
+
 pub fn json_response(status: actix_web::http::StatusCode, body: &impl Serialize) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(body)
+        .content_type("application/json")
+        .body(to_json(body))
 }
 
 /// Gathers field errors while checking a request, then fails once with all of them.
