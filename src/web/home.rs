@@ -229,10 +229,15 @@ pub async fn show(
 ) -> AppResult<HttpResponse> {
     let today = crate::clock::today();
     let shared = state.clone();
-    let data = crate::db::blocking(&state.pool, move |conn| {
-        shared.review.get(&today, || count_review(conn, today))
+    // A connection is taken only to count: requests served the shared answer (or waiting
+    // for it) hold none, so they cannot starve the pool while one request counts.
+    let data = actix_web::web::block(move || {
+        shared.review.get(&today, || {
+            let mut conn = shared.pool.get()?;
+            count_review(&mut conn, today)
+        })
     })
-    .await?;
+    .await??;
     let data = std::sync::Arc::unwrap_or_clone(data);
     let words = Words {
         today,
