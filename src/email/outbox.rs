@@ -164,7 +164,7 @@ pub fn enqueue_or_rerender_many(
     if messages.is_empty() {
         return Ok(());
     }
-    for chunk in messages.chunks(1000) {
+    for chunk in messages.chunks(500) {
         let column = |f: fn(&NewMessage) -> String| chunk.iter().map(f).collect::<Vec<_>>();
         let ids = |f: fn(&NewMessage) -> Option<i64>| chunk.iter().map(f).collect::<Vec<_>>();
         diesel::sql_query(

@@ -255,15 +255,20 @@ pub fn after_fill(
             }
         }
         // A receipt that fills two lines of one order (two products) re-renders the
-        // email it queued for the first: one email per order per event.
-        let messages = mails
-            .values()
-            .map(|om| {
-                let key = format!("restock:{}:{event}", om.order_id);
-                om.message(Kind::Restock, key, ctx.user_id())
-            })
-            .collect::<AppResult<Vec<_>>>()?;
-        outbox::enqueue_or_rerender_many(conn, &messages)?;
+        // email it queued for the first: one email per order per event. Rendered and
+        // written a thousand at a time, so a receipt for 10,000 orders does not hold
+        // 10,000 rendered emails in memory at once.
+        let orders: Vec<&OrderMail> = mails.values().collect();
+        for chunk in orders.chunks(1000) {
+            let messages = chunk
+                .iter()
+                .map(|om| {
+                    let key = format!("restock:{}:{event}", om.order_id);
+                    om.message(Kind::Restock, key, ctx.user_id())
+                })
+                .collect::<AppResult<Vec<_>>>()?;
+            outbox::enqueue_or_rerender_many(conn, &messages)?;
+        }
     }
     if product.available() > 0 {
         queue_back_in_stock(conn, ctx, product)?;
