@@ -247,6 +247,13 @@ pub enum Outcome {
     Dead {
         error: String,
     },
+    /// The server could not be reached (`error`), or the message was not tried because
+    /// of that (`None`): back in the queue after `delay_seconds`, the attempt not counted.
+    /// An outage says nothing about the message, so it must not use up its attempts.
+    Deferred {
+        error: Option<String>,
+        delay_seconds: f64,
+    },
 }
 
 pub fn record_outcome(conn: &mut PgConnection, id: i64, outcome: &Outcome) -> QueryResult<()> {
@@ -270,6 +277,19 @@ pub fn record_outcome(conn: &mut PgConnection, id: i64, outcome: &Outcome) -> Qu
         )
         .bind::<BigInt, _>(id)
         .bind::<Text, _>(clip(error))
+        .bind::<diesel::sql_types::Double, _>(*delay_seconds)
+        .execute(conn)?,
+        Outcome::Deferred {
+            error,
+            delay_seconds,
+        } => diesel::sql_query(
+            "UPDATE messages SET status = 'queued', attempts = greatest(attempts - 1, 0),
+                    last_error = coalesce($2, last_error),
+                    next_attempt_at = now() + make_interval(secs => $3)
+              WHERE id = $1 AND status = 'sending'",
+        )
+        .bind::<BigInt, _>(id)
+        .bind::<Nullable<Text>, _>(error.as_deref().map(clip))
         .bind::<diesel::sql_types::Double, _>(*delay_seconds)
         .execute(conn)?,
         Outcome::Failed { error } | Outcome::Dead { error } => diesel::sql_query(

@@ -25,11 +25,15 @@ pub enum Transport {
     Files(PathBuf),
 }
 
-/// A failed attempt: worth trying again, or not.
+/// A failed attempt: worth trying again, or not, or the server was not there to ask.
 #[derive(Debug, Clone)]
 pub enum SendError {
+    /// The server answered 4xx (or something went wrong that may not next time).
     Temporary(String),
+    /// The server answered 5xx: this message will not be taken.
     Permanent(String),
+    /// No SMTP answer at all: the connection was refused, dropped or timed out.
+    Unreachable(String),
 }
 
 impl Transport {
@@ -80,13 +84,17 @@ impl Transport {
     }
 }
 
-/// 5xx answers are permanent; 4xx answers, refused connections and timeouts are not.
+/// 5xx answers are permanent; 4xx answers and unreadable ones are temporary; no answer at
+/// all (a refused, dropped or timed-out connection, a failed TLS handshake) means the
+/// server could not be reached, which says nothing about the message.
 fn classify(error: &SmtpError) -> SendError {
     let text = one_line(error);
     if error.is_permanent() {
         SendError::Permanent(text)
-    } else {
+    } else if error.is_transient() || error.is_response() || error.is_client() {
         SendError::Temporary(text)
+    } else {
+        SendError::Unreachable(text)
     }
 }
 
