@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Int4, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Int4, Nullable, Text};
 
 /// The channel a NOTIFY goes to when something is queued.
 pub const CHANNEL: &str = "bd_outbox";
@@ -306,6 +306,37 @@ pub fn record_outcome(conn: &mut PgConnection, id: i64, outcome: &Outcome) -> Qu
         .execute(conn)?,
     };
     Ok(())
+}
+
+/// Records a batch's outcomes in one transaction: the sent ones (nearly all, usually) in
+/// one statement, the rest one by one.
+pub fn record_outcomes(conn: &mut PgConnection, outcomes: &[(i64, Outcome)]) -> QueryResult<()> {
+    let (mut ids, mut responses) = (Vec::new(), Vec::new());
+    for (id, outcome) in outcomes {
+        if let Outcome::Sent { response } = outcome {
+            ids.push(*id);
+            responses.push(response.chars().take(1000).collect::<String>());
+        }
+    }
+    conn.transaction(|conn| {
+        if !ids.is_empty() {
+            diesel::sql_query(
+                "UPDATE messages m SET status = 'sent', sent_at = now(), smtp_response = v.response,
+                        last_error = NULL
+                   FROM unnest($1::int8[], $2::text[]) AS v(id, response)
+                  WHERE m.id = v.id AND m.status = 'sending'",
+            )
+            .bind::<Array<BigInt>, _>(ids)
+            .bind::<Array<Text>, _>(responses)
+            .execute(conn)?;
+        }
+        for (id, outcome) in outcomes {
+            if !matches!(outcome, Outcome::Sent { .. }) {
+                record_outcome(conn, *id, outcome)?;
+            }
+        }
+        Ok(())
+    })
 }
 
 /// The soonest time a queued message becomes due, for the worker's sleep.

@@ -1,6 +1,6 @@
 //! The delivery worker: claims due messages (`FOR UPDATE SKIP LOCKED`, so any number of
 //! workers share one outbox), sends them over a pool of SMTP connections, records the
-//! server's answers, and retries temporary failures with
+//! server's answers (one transaction a batch), and retries temporary failures with
 //! exponential backoff and jitter. A server that cannot be reached at all is not a
 //! message's failure: the worker puts the messages back uncounted and pauses, then tries
 //! one message at a time until the server answers. It also runs the periodic status
@@ -166,9 +166,7 @@ impl Mailer {
             let pool = self.pool.clone();
             tokio::task::spawn_blocking(move || {
                 let mut conn = pool.get()?;
-                for (id, outcome) in &outcomes {
-                    outbox::record_outcome(&mut conn, *id, outcome)?;
-                }
+                outbox::record_outcomes(&mut conn, &outcomes)?;
                 Ok::<_, anyhow::Error>(())
             })
             .await??;
