@@ -28,6 +28,9 @@ pub struct Settings {
     pub pool_size: u32,
     /// Start the email delivery worker inside `serve`.
     pub run_worker: bool,
+    /// How long whole-queue figures (the queue's counts, the daily review) are shared
+    /// between requests; see `web::recent`. Zero counts on every request.
+    pub figures_max_age: std::time::Duration,
 }
 
 impl Settings {
@@ -59,6 +62,15 @@ impl Settings {
                 .context("DATABASE_POOL_SIZE must be a number from 1 to 200")?,
             None => 16,
         };
+        let figures_max_age = match var("FIGURES_MAX_AGE_MS") {
+            Some(n) => n
+                .parse()
+                .ok()
+                .filter(|n| *n <= 60_000)
+                .map(std::time::Duration::from_millis)
+                .context("FIGURES_MAX_AGE_MS must be a number of milliseconds from 0 to 60000")?,
+            None => std::time::Duration::from_secs(2),
+        };
         Ok(Self {
             database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
             bind_addr,
@@ -70,6 +82,7 @@ impl Settings {
             session_secret,
             pool_size,
             run_worker: true,
+            figures_max_age,
         })
     }
 
@@ -106,6 +119,7 @@ impl fmt::Debug for Settings {
                 &self.session_secret.as_ref().map(|_| "***"),
             )
             .field("pool_size", &self.pool_size)
+            .field("figures_max_age", &self.figures_max_age)
             .finish()
     }
 }

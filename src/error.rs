@@ -104,15 +104,10 @@ impl From<DieselError> for AppError {
     fn from(error: DieselError) -> Self {
         match &error {
             DieselError::NotFound => Self::NotFound("the record".to_owned()),
-            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
-                Self::Unavailable(error.to_string())
-            }
+            _ if is_database_away(&error) => Self::Unavailable(error.to_string()),
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
                 tracing::debug!(constraint = ?info.constraint_name(), "unique violation");
                 Self::Conflict("this already exists".to_owned())
-            }
-            DieselError::DatabaseError(_, info) if is_connection_lost(info.message()) => {
-                Self::Unavailable(error.to_string())
             }
             // Text with a NUL (from a path or a search box; forms and JSON bodies are
             // refused before): PostgreSQL cannot hold it, so it names nothing.
@@ -127,6 +122,23 @@ impl From<DieselError> for AppError {
             }
             _ => Self::Internal(anyhow::Error::new(error)),
         }
+    }
+}
+
+/// True when the error says the connection to PostgreSQL is gone (a restart, a network
+/// cut), not that the statement was wrong: the request may succeed when tried again.
+fn is_database_away(error: &DieselError) -> bool {
+    match error {
+        DieselError::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        ) => true,
+        DieselError::DatabaseError(_, info) => is_connection_lost(info.message()),
+        // What diesel answers on a connection whose transaction was cut off earlier.
+        DieselError::BrokenTransactionManager => true,
+        // COMMIT failed, and so did the ROLLBACK after it: the commit's error says why.
+        DieselError::RollbackErrorOnCommit { commit_error, .. } => is_database_away(commit_error),
+        _ => false,
     }
 }
 
@@ -237,8 +249,14 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         log_cause(&self.0);
         let mut response = HttpResponse::build(self.status_code());
-        if let AppError::Unauthorized = self.0 {
-            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        match self.0 {
+            AppError::Unauthorized => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            AppError::Unavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
+            }
+            _ => {}
         }
         response
             .content_type("application/json")
@@ -251,3 +269,53 @@ impl ResponseError for ApiError {
 
 pub type AppResult<T> = Result<T, AppError>;
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database_error(kind: DatabaseErrorKind, message: &str) -> DieselError {
+        DieselError::DatabaseError(kind, Box::new(message.to_owned()))
+    }
+
+    fn status(error: DieselError) -> StatusCode {
+        AppError::from(error).status_code()
+    }
+
+    #[test]
+    fn a_lost_connection_is_503_wherever_diesel_reports_it() {
+        let closed = || database_error(DatabaseErrorKind::ClosedConnection, "server closed");
+        for error in [
+            closed(),
+            database_error(DatabaseErrorKind::UnableToSendCommand, "no connection"),
+            database_error(
+                DatabaseErrorKind::Unknown,
+                "terminating connection due to administrator command",
+            ),
+            DieselError::BrokenTransactionManager,
+            DieselError::RollbackErrorOnCommit {
+                rollback_error: Box::new(closed()),
+                commit_error: Box::new(closed()),
+            },
+        ] {
+            assert_eq!(status(error), StatusCode::SERVICE_UNAVAILABLE);
+        }
+    }
+
+    #[test]
+    fn a_wrong_statement_is_still_ours_to_fix() {
+        let syntax = || database_error(DatabaseErrorKind::Unknown, "syntax error at or near");
+        assert_eq!(status(syntax()), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            status(DieselError::RollbackErrorOnCommit {
+                rollback_error: Box::new(syntax()),
+                commit_error: Box::new(syntax()),
+            }),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(
+            status(database_error(DatabaseErrorKind::UniqueViolation, "dup")),
+            StatusCode::CONFLICT
+        );
+    }
+}

@@ -170,11 +170,14 @@ pub fn load(conn: &mut PgConnection, products: u32, orders: u32) -> anyhow::Resu
         // One to four lines an order. Recent lines on every tenth product (the ones out of
         // stock) wait; other recent lines are allocated or shipped; older lines shipped or
         // cancelled, those of out-of-stock products after a wait of their own.
+        // The copies of the order's fields are written here, set-based, with the row
+        // trigger that keeps them (a lookup of the order per line) off for the load.
         step(conn, "order lines", &format!(
-            "INSERT INTO order_lines (order_id, product_id, customer_id, placed_at, qty, allocated,
+            "ALTER TABLE order_lines DISABLE TRIGGER order_lines_copy_order_fields;
+             INSERT INTO order_lines (order_id, product_id, customer_id, placed_at, qty, allocated,
                                       shipped, cancelled, unit_price_cents, promised_on,
                                       waiting_since, waiting_ended_at, waiting_ended_by,
-                                      completed_at, created_at)
+                                      completed_at, created_at, lapses_on, wait_limit_on)
              SELECT o.id, pr.id, o.customer_id, o.placed_at, q.qty,
                     CASE s.state WHEN 'allocated' THEN q.qty
                                  WHEN 'waiting' THEN CASE WHEN q.qty >= 2 AND x.h % 10 = 0 THEN 1 ELSE 0 END
@@ -189,7 +192,9 @@ pub fn load(conn: &mut PgConnection, products: u32, orders: u32) -> anyhow::Resu
                          WHEN s.waited AND s.state = 'cancelled' THEN 'cancelled' END,
                     CASE WHEN s.state IN ('shipped', 'cancelled')
                          THEN o.placed_at + CASE WHEN s.waited THEN s.wait + interval '1 day' ELSE interval '2 days' END END,
-                    o.placed_at
+                    o.placed_at,
+                    CASE WHEN o.payment_state = 'authorized' THEN o.payment_authorized_until END,
+                    o.max_wait_until
              FROM orders o
              CROSS JOIN LATERAL generate_series(1::bigint, 1 + {hn} % 4) k
              CROSS JOIN LATERAL (SELECT {hl} AS h) x
@@ -207,7 +212,8 @@ pub fn load(conn: &mut PgConnection, products: u32, orders: u32) -> anyhow::Resu
                              ELSE 'shipped' END AS state,
                         pr.id % 10 = 0 AS waited,
                         (5 + x.h % 20) * interval '1 day' AS wait
-             ) s",
+             ) s;
+             ALTER TABLE order_lines ENABLE TRIGGER order_lines_copy_order_fields;",
             hn = h("o.id * 7 + 3"),
             hl = h("o.id * 4 + k"),
         ))?;

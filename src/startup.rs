@@ -8,13 +8,20 @@ use actix_session::config::{BrowserSession, CookieContentSecurity};
 use actix_session::storage::CookieSessionStore;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
+use chrono::NaiveDate;
 use sha2::{Digest, Sha512};
 use tracing_actix_web::TracingLogger;
 
 use crate::config::Settings;
+use crate::db::audit::Actor;
 use crate::db::{self, PgPool};
+use crate::services::backorders::{QueueCounts, QueueFilter};
+use crate::services::catalog::Availability;
+use crate::web::home::ReviewData;
+use crate::web::recent::Recent;
 
 /// What every handler can reach.
 pub struct AppState {
@@ -22,6 +29,13 @@ pub struct AppState {
     pub settings: Settings,
     /// Signs self-service links in emails.
     pub link_key: Vec<u8>,
+    /// The queue's filter counts, shared between requests for a moment (`web::recent`).
+    pub queue_counts: Recent<(QueueFilter, NaiveDate), QueueCounts>,
+    /// The daily review's figures, likewise.
+    pub review: Recent<NaiveDate, ReviewData>,
+    /// Availability answers by SKU and day, and API tokens' checks, likewise.
+    pub availability: Recent<(String, NaiveDate), Availability>,
+    pub api_tokens: Recent<String, Actor>,
 }
 
 pub struct Application {
@@ -76,10 +90,15 @@ impl Application {
             crate::email::links::signing_key(&mut conn)?
         };
         let secure = settings.is_https();
+        let figures_max_age = settings.figures_max_age;
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             settings,
             link_key,
+            queue_counts: Recent::new(figures_max_age),
+            review: Recent::new(figures_max_age),
+            availability: Recent::new(figures_max_age),
+            api_tokens: Recent::new(figures_max_age),
         });
         let server = HttpServer::new(move || {
             let sessions =
@@ -98,6 +117,7 @@ impl Application {
                 .app_data(crate::web::input::query_config())
                 .app_data(web::PayloadConfig::default().limit(4 * 1024 * 1024))
                 .wrap(sessions)
+                .wrap(from_fn(crate::web::forget_figures_after_changes))
                 .wrap(crate::web::security_headers())
                 .wrap(TracingLogger::default())
                 .configure(crate::web::routes)

@@ -5,4 +5,4 @@ JOIN purchase_orders po ON po.id = l.purchase_order_id JOIN products p ON p.id =
 WHERE p.sku = ':sku' AND l.qty_received < l.qty_ordered AND po.status = 'open' ORDER BY po.expected_on;
 SELECT l.id, o.number, c.name, l.queue_position, l.eta_worst, l.promised_on FROM order_lines l
 JOIN orders o ON o.id = l.order_id JOIN customers c ON c.id = l.customer_id JOIN products p ON p.id = l.product_id
-WHERE p.sku = ':sku' AND l.qty > l.allocated + l.shipped + l.cancelled ORDER BY l.placed_at, l.id LIMIT 50;
+WHERE p.sku = ':sku' AND l.waiting > 0 ORDER BY l.placed_at, l.id;

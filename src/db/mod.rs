@@ -82,14 +82,37 @@ fn one_line(error: &dyn std::fmt::Display) -> String {
         .join(" ")
 }
 
+/// Settings of every pooled connection. On a machine with few cores, parallel query
+/// workers take the cores other requests need, and JIT compilation costs more than the
+/// short queries of a page save (PERFORMANCE.md).
+#[derive(Debug, Clone, Copy)]
+struct SessionSettings;
+
+impl diesel::r2d2::CustomizeConnection<PgConnection, diesel::r2d2::Error> for SessionSettings {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        diesel::connection::SimpleConnection::batch_execute(
+            conn,
+            "SET jit = off; SET max_parallel_workers_per_gather = 0",
+        )
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
 /// Builds the connection pool; fails fast when the server does not answer.
+///
+/// While PostgreSQL is away a request waits at most `connection_timeout` for a connection
+/// and then gets a 503, so people and load balancers hear about it in seconds. Each
+/// checkout is tested with `SELECT 1` (one round trip): after a restart the pool holds
+/// connections whose server is gone, and diesel only finds out when a query fails on one,
+/// which would be one failed request per stale connection after PostgreSQL is back.
 pub fn connect(database_url: &str, max_size: u32) -> anyhow::Result<PgPool> {
     let manager = ConnectionManager::<PgConnection>::new(database_url);
     Pool::builder()
         .max_size(max_size)
+        .connection_customizer(Box::new(SessionSettings))
         .min_idle(Some(1))
-        .connection_timeout(Duration::from_secs(5))
-        .test_on_check_out(false)
+        .connection_timeout(Duration::from_secs(2))
+        .test_on_check_out(true)
         .build(manager)
         .with_context(|| {
             format!(

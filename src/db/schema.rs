@@ -157,6 +157,9 @@ diesel::table! {
         last_notified_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         waiting_ended_by -> Nullable<Text>,
+        waiting -> Int4,
+        lapses_on -> Nullable<Date>,
+        wait_limit_on -> Nullable<Date>,
     }
 }
 

@@ -11,7 +11,7 @@ use crate::db::audit::Actor;
 use crate::error::{AppError, AppResult};
 
 /// What the queue page filters on; every field is optional.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct QueueFilter {
     pub sku: Option<String>,
     pub supplier_id: Option<i64>,
@@ -51,12 +51,26 @@ impl QueueSort {
         }
     }
 
-    /// The sort key as SQL; (key, id) ascending is the page order.
+    /// The sort key as SQL, an int8 the page's cursor carries; (key, id) ascending is the
+    /// page order.
     fn key_sql(self) -> &'static str {
         match self {
-            Self::Oldest => "extract(epoch FROM l.placed_at)::int8",
+            Self::Oldest => "(extract(epoch FROM l.placed_at) * 1000000)::int8",
             Self::Eta => "coalesce(l.eta_worst - DATE '2000-01-01', 999999)::int8",
             Self::Delay => "(-greatest(coalesce(l.eta_worst - l.promised_on, 0), 0))::int8",
+        }
+    }
+
+    /// What the page orders by, as the queue's indexes have it (each a partial index over
+    /// waiting lines, `migrations/*_waiting_lines`), in the same order as `key_sql`; `$7` is
+    /// the cursor's key.
+    fn order_sql(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Oldest => (
+                "l.placed_at",
+                "(TIMESTAMPTZ 'epoch' + $7 * INTERVAL '1 microsecond')",
+            ),
+            Self::Eta | Self::Delay => (self.key_sql(), "$7"),
         }
     }
 }
@@ -128,13 +142,13 @@ pub struct QueueCounts {
 /// wait limit in days.
 const FLAGS: &str = "
     (l.promised_on < $1) AS overdue,
-    (o.payment_state = 'authorized' AND o.payment_authorized_until IS NOT NULL
-        AND (l.eta_worst IS NULL OR o.payment_authorized_until < l.eta_worst)) AS lapsing,
-    (l.placed_at < ($1 - $2)::timestamptz OR (o.max_wait_until IS NOT NULL AND (l.eta_worst IS NULL OR l.eta_worst > o.max_wait_until))) AS too_long";
+    (l.lapses_on IS NOT NULL AND (l.eta_worst IS NULL OR l.lapses_on < l.eta_worst)) AS lapsing,
+    (l.placed_at < ($1 - $2)::timestamptz
+        OR (l.wait_limit_on IS NOT NULL AND (l.eta_worst IS NULL OR l.eta_worst > l.wait_limit_on))) AS too_long";
 
 /// The selection shared by the page, the counts and the bulk actions. Binds start at $3.
 fn where_clause(filter: &QueueFilter, quick: bool) -> String {
-    let mut sql = String::from(" WHERE l.qty > l.allocated + l.shipped + l.cancelled");
+    let mut sql = String::from(" WHERE l.waiting > 0");
     if filter.sku.is_some() {
         sql.push_str(" AND p.sku = $3");
     }
@@ -156,14 +170,13 @@ fn where_clause(filter: &QueueFilter, quick: bool) -> String {
         }
         if filter.lapsing {
             sql.push_str(
-                " AND o.payment_state = 'authorized' AND o.payment_authorized_until IS NOT NULL
-                  AND (l.eta_worst IS NULL OR o.payment_authorized_until < l.eta_worst)",
+                " AND l.lapses_on IS NOT NULL AND (l.eta_worst IS NULL OR l.lapses_on < l.eta_worst)",
             );
         }
         if filter.too_long {
             sql.push_str(
-                " AND (l.placed_at < ($1 - $2)::timestamptz OR (o.max_wait_until IS NOT NULL
-                  AND (l.eta_worst IS NULL OR l.eta_worst > o.max_wait_until)))",
+                " AND (l.placed_at < ($1 - $2)::timestamptz OR (l.wait_limit_on IS NOT NULL
+                  AND (l.eta_worst IS NULL OR l.eta_worst > l.wait_limit_on)))",
             );
         }
     }
@@ -174,6 +187,20 @@ const FROM: &str = " FROM order_lines l
     JOIN orders o ON o.id = l.order_id
     JOIN customers c ON c.id = l.customer_id
     JOIN products p ON p.id = l.product_id";
+
+/// The tables a count over the selection needs: the lines, and a product or customer
+/// only when the filter reads them (the planner keeps an inner join it could skip, and a
+/// join to all orders is most of the cost of counting the whole queue).
+fn from_for(filter: &QueueFilter) -> String {
+    let mut sql = String::from(" FROM order_lines l");
+    if filter.sku.is_some() || filter.supplier_id.is_some() {
+        sql.push_str(" JOIN products p ON p.id = l.product_id");
+    }
+    if filter.tier.is_some() {
+        sql.push_str(" JOIN customers c ON c.id = l.customer_id");
+    }
+    sql
+}
 
 fn bind_filter<'a>(
     query: BoxedSqlQuery<'a, Pg, diesel::query_builder::SqlQuery>,
@@ -204,19 +231,22 @@ pub fn page(
     let mut sql = format!(
         "SELECT l.id AS line_id, {key} AS sort_key, o.number AS order_number, c.name AS customer_name,
                 c.email AS customer_email, c.tier AS customer_tier, p.sku, p.name AS product_name,
-                (l.qty - l.allocated - l.shipped - l.cancelled) AS waiting, l.placed_at,
+                l.waiting AS waiting, l.placed_at,
                 ($1 - l.placed_at::date)::int8 AS age_days, l.queue_position AS position,
                 l.eta_likely, l.eta_worst, l.eta_is_estimate, l.promised_on,
                 greatest(coalesce(l.eta_worst - l.promised_on, 0), 0)::int8 AS delay_days,
-                ((l.qty - l.allocated - l.shipped - l.cancelled) * l.unit_price_cents)::int8 AS value_cents,
+                (l.waiting * l.unit_price_cents)::int8 AS value_cents,
                 {FLAGS}
            {FROM}{}",
         where_clause(filter, true)
     );
-    sql.push_str(&format!(
-        " AND ({key}, l.id) > ($7, $8) ORDER BY {key}, l.id LIMIT $9"
-    ));
-    let (after_key, after_id) = after.unwrap_or((i64::MIN, i64::MIN));
+    let (order, cursor) = sort.order_sql();
+    if after.is_some() {
+        sql.push_str(&format!(" AND ({order}, l.id) > ({cursor}, $8)"));
+    }
+    sql.push_str(&format!(" ORDER BY {order}, l.id LIMIT $9"));
+    // Without a cursor $7 and $8 are bound but not used (their types are sent with them).
+    let (after_key, after_id) = after.unwrap_or((0, 0));
     let query = bind_filter(
         diesel::sql_query(sql).into_boxed(),
         filter,
@@ -242,12 +272,13 @@ pub fn counts(
         "SELECT count(*) AS all,
                 count(*) FILTER (WHERE l.promised_on < $1) AS overdue,
                 count(*) FILTER (WHERE l.eta_worst IS NULL) AS no_eta,
-                count(*) FILTER (WHERE o.payment_state = 'authorized' AND o.payment_authorized_until IS NOT NULL
-                                   AND (l.eta_worst IS NULL OR o.payment_authorized_until < l.eta_worst)) AS lapsing,
-                count(*) FILTER (WHERE l.placed_at < ($1 - $2)::timestamptz OR (o.max_wait_until IS NOT NULL
-                                   AND (l.eta_worst IS NULL OR l.eta_worst > o.max_wait_until))) AS too_long,
+                count(*) FILTER (WHERE l.lapses_on IS NOT NULL
+                                   AND (l.eta_worst IS NULL OR l.lapses_on < l.eta_worst)) AS lapsing,
+                count(*) FILTER (WHERE l.placed_at < ($1 - $2)::timestamptz OR (l.wait_limit_on IS NOT NULL
+                                   AND (l.eta_worst IS NULL OR l.eta_worst > l.wait_limit_on))) AS too_long,
                 count(DISTINCT l.customer_id) AS customers
-           {FROM}{}",
+           {}{}",
+        from_for(filter),
         where_clause(filter, false)
     );
     bind_filter(
@@ -279,7 +310,8 @@ pub fn targets(
     limit_days: i32,
 ) -> QueryResult<Vec<Target>> {
     let mut sql = format!(
-        "SELECT l.id AS line_id, l.order_id, l.customer_id {FROM}{}",
+        "SELECT l.id AS line_id, l.order_id, l.customer_id {}{}",
+        from_for(filter),
         where_clause(filter, true)
     );
     sql.push_str(" AND ($7::int8[] IS NULL OR l.id = ANY($7)) ORDER BY l.placed_at, l.id");

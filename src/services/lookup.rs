@@ -33,26 +33,32 @@ fn like_escape(text: &str) -> String {
 }
 
 /// Orders whose number starts with `query`, or whose customer's email or name contains
-/// it (case-insensitive), newest first. Filtering happens before sorting so the planner
-/// uses the search indexes rather than walking orders by date.
+/// it (case-insensitive), newest first. Each kind of match is cut to `limit` before they
+/// are merged: the highest numbers (walking the number index backwards, so "SO-1", which
+/// starts a hundred thousand numbers, costs as little as a whole number) and the
+/// customers' newest orders (the planner walks orders by date when many customers match,
+/// or the few customers' orders when few do). The number prefix is a range on that index, not a LIKE,
+/// which the planner would answer from the slower trigram index.
 pub fn search(conn: &mut PgConnection, query: &str, limit: i64) -> QueryResult<Vec<OrderMatch>> {
     let query = query.trim().to_lowercase();
     if query.is_empty() {
         return Ok(Vec::new());
     }
-    let prefix = format!("{}%", like_escape(&query));
     let contains = format!("%{}%", like_escape(&query));
     diesel::sql_query(
-        "WITH customer_hits AS MATERIALIZED (
-             SELECT id FROM customers WHERE lower(email) LIKE $2 OR lower(name) LIKE $2
-         ), hits AS MATERIALIZED (
-             SELECT id FROM orders WHERE lower(number) LIKE $1
+        "WITH hits AS MATERIALIZED (
+             (SELECT id FROM orders
+               WHERE lower(number) ~>=~ $1 AND lower(number) ~<~ ($1 || chr(1114111))
+               ORDER BY lower(number) USING ~>~ LIMIT $3)
              UNION
-             SELECT o.id FROM orders o JOIN customer_hits c ON c.id = o.customer_id
+             (SELECT id FROM orders
+               WHERE customer_id IN (SELECT id FROM customers
+                                      WHERE lower(email) LIKE $2 OR lower(name) LIKE $2)
+               ORDER BY placed_at DESC LIMIT $3)
          )
          SELECT o.number, c.name AS customer_name, c.email AS customer_email, o.placed_at,
-                count(l.id) FILTER (WHERE l.qty > l.allocated + l.shipped + l.cancelled) AS waiting_lines,
-                max(l.eta_worst) FILTER (WHERE l.qty > l.allocated + l.shipped + l.cancelled) AS latest_eta
+                count(l.id) FILTER (WHERE l.waiting > 0) AS waiting_lines,
+                max(l.eta_worst) FILTER (WHERE l.waiting > 0) AS latest_eta
            FROM hits h
            JOIN orders o ON o.id = h.id
            JOIN customers c ON c.id = o.customer_id
@@ -61,7 +67,7 @@ pub fn search(conn: &mut PgConnection, query: &str, limit: i64) -> QueryResult<V
           ORDER BY o.placed_at DESC, o.id DESC
           LIMIT $3",
     )
-    .bind::<Text, _>(prefix)
+    .bind::<Text, _>(query)
     .bind::<Text, _>(contains)
     .bind::<BigInt, _>(limit)
     .load(conn)

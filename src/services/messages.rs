@@ -254,12 +254,16 @@ pub fn after_fill(
                 om.focus(f.line_id, f.units);
             }
         }
-        for om in mails.values() {
-            // A receipt that fills two lines of one order (two products) re-renders the
-            // email it queued for the first: one email per order per event.
-            let key = format!("restock:{}:{event}", om.order_id);
-            outbox::enqueue_or_rerender(conn, &om.message(Kind::Restock, key, ctx.user_id())?)?;
-        }
+        // A receipt that fills two lines of one order (two products) re-renders the
+        // email it queued for the first: one email per order per event.
+        let messages = mails
+            .values()
+            .map(|om| {
+                let key = format!("restock:{}:{event}", om.order_id);
+                om.message(Kind::Restock, key, ctx.user_id())
+            })
+            .collect::<AppResult<Vec<_>>>()?;
+        outbox::enqueue_or_rerender_many(conn, &messages)?;
     }
     if product.available() > 0 {
         queue_back_in_stock(conn, ctx, product)?;
@@ -466,7 +470,7 @@ pub fn run_periodic(conn: &mut PgConnection, today: NaiveDate) -> AppResult<usiz
         }
         let due: Vec<Due> = diesel::sql_query(
             "SELECT l.order_id FROM order_lines l
-              WHERE l.qty > l.allocated + l.shipped + l.cancelled
+              WHERE l.waiting > 0
               GROUP BY l.order_id
              HAVING greatest(max(coalesce(l.waiting_since, l.placed_at)),
                              coalesce((SELECT max(m.created_at) FROM messages m WHERE m.order_id = l.order_id),
@@ -846,7 +850,7 @@ pub fn bulk_update(
         }
         let waiting: Vec<Waiting> = diesel::sql_query(
             "SELECT l.order_id, l.id AS line_id FROM order_lines l JOIN products p ON p.id = l.product_id
-              WHERE lower(p.sku) = lower($1) AND l.qty > l.allocated + l.shipped + l.cancelled
+              WHERE lower(p.sku) = lower($1) AND l.waiting > 0
               ORDER BY l.placed_at, l.id",
         )
         .bind::<Text, _>(sku.trim())
@@ -921,7 +925,7 @@ struct ScopeLine {
 fn scope_lines(conn: &mut PgConnection, claim: &LinkClaim) -> QueryResult<Vec<ScopeLine>> {
     diesel::sql_query(
         "SELECT l.id, o.number, c.email, p.name AS product,
-                (l.qty - l.allocated - l.shipped - l.cancelled) AS waiting, l.allocated
+                l.waiting AS waiting, l.allocated
            FROM orders o JOIN customers c ON c.id = o.customer_id
            JOIN order_lines l ON l.order_id = o.id JOIN products p ON p.id = l.product_id
           WHERE o.id = $1 AND ($2::int8 IS NULL OR l.id = $2)

@@ -99,12 +99,12 @@ pub fn order_view(
 ) -> AppResult<Option<OrderView>> {
     let lines: Vec<OrderLineView> = diesel::sql_query(
         "SELECT p.sku, l.qty AS quantity, l.allocated, l.shipped, l.cancelled,
-                (l.qty - l.allocated - l.shipped - l.cancelled) AS waiting,
-                CASE WHEN l.qty > l.allocated + l.shipped + l.cancelled THEN l.eta_likely END AS eta_likely,
-                CASE WHEN l.qty > l.allocated + l.shipped + l.cancelled THEN l.eta_worst END AS eta_worst,
-                (l.qty > l.allocated + l.shipped + l.cancelled AND l.eta_is_estimate) AS eta_is_estimate,
+                l.waiting AS waiting,
+                CASE WHEN l.waiting > 0 THEN l.eta_likely END AS eta_likely,
+                CASE WHEN l.waiting > 0 THEN l.eta_worst END AS eta_worst,
+                (l.waiting > 0 AND l.eta_is_estimate) AS eta_is_estimate,
                 l.promised_on,
-                CASE WHEN l.qty > l.allocated + l.shipped + l.cancelled THEN l.eta_reason END AS reason
+                CASE WHEN l.waiting > 0 THEN l.eta_reason END AS reason
            FROM orders o
            JOIN order_lines l ON l.order_id = o.id
            JOIN products p ON p.id = l.product_id
@@ -214,7 +214,22 @@ fn intake(
     }
     let id_list: Vec<i64> = ids.values().copied().collect();
     let mut products = stock::lock_products(conn, &id_list)?;
-    let supplied = super::eta::supply_known(conn, &products)?;
+    // Whether a product can be backordered matters only when the order takes more than
+    // is free; most orders are served from the shelf and skip the question.
+    let short = products.iter().any(|p| {
+        let requested: i64 = order
+            .lines
+            .iter()
+            .filter(|l| ids.get(l.sku.as_str()) == Some(&p.id))
+            .map(|l| i64::from(l.quantity))
+            .sum();
+        requested > i64::from(p.available().max(0))
+    });
+    let supplied = if short {
+        super::eta::supply_known(conn, &products)?
+    } else {
+        HashSet::new()
+    };
     let for_intake: Vec<ProductForIntake> = products
         .iter()
         .map(|p| {

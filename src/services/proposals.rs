@@ -400,7 +400,7 @@ pub fn list(
                 (SELECT coalesce(sum((qty - cancelled) * unit_price_cents), 0)::int8 FROM order_lines WHERE order_id = o.id) AS order_value_cents,
                 (SELECT coalesce(max(greatest(coalesce(eta_worst, $3) - promised_on, $3 - promised_on)), 0)::int8
                    FROM order_lines WHERE order_id = o.id AND promised_on IS NOT NULL
-                    AND qty > allocated + shipped + cancelled) AS days_late,
+                    AND waiting > 0) AS days_late,
                 (SELECT count(*) FROM orders x WHERE x.customer_id = c.id) AS customer_orders,
                 (SELECT count(*) FROM discount_proposals p JOIN orders y ON y.id = p.order_id
                   WHERE y.customer_id = c.id AND p.status = 'approved' AND p.id <> d.id) AS past_compensations,

@@ -31,13 +31,13 @@ pub struct Headline {
 pub fn headline(conn: &mut PgConnection, today: NaiveDate) -> QueryResult<Headline> {
     diesel::sql_query(
         "SELECT count(*)::int8 AS open_lines,
-                coalesce(sum(qty - allocated - shipped - cancelled), 0)::int8 AS waiting_units,
-                coalesce(sum((qty - allocated - shipped - cancelled) * unit_price_cents), 0)::int8 AS value_waiting_cents,
+                coalesce(sum(waiting), 0)::int8 AS waiting_units,
+                coalesce(sum(waiting * unit_price_cents), 0)::int8 AS value_waiting_cents,
                 count(*) FILTER (WHERE promised_on < $1)::int8 AS overdue_lines,
                 percentile_cont(0.5) WITHIN GROUP (ORDER BY ($1 - placed_at::date)) AS median_age_days,
                 max($1 - placed_at::date)::int8 AS oldest_age_days
            FROM order_lines
-          WHERE qty > allocated + shipped + cancelled",
+          WHERE waiting > 0",
     )
     .bind::<Date, _>(today)
     .get_result(conn)
@@ -147,8 +147,8 @@ pub fn top_skus(conn: &mut PgConnection) -> QueryResult<Vec<TopSku>> {
     diesel::sql_query(
         "SELECT p.sku, p.name, t.customers, t.units FROM (
              SELECT product_id, count(DISTINCT customer_id) AS customers,
-                    sum(qty - allocated - shipped - cancelled)::int8 AS units
-               FROM order_lines WHERE qty > allocated + shipped + cancelled
+                    sum(waiting)::int8 AS units
+               FROM order_lines WHERE waiting > 0
               GROUP BY product_id ORDER BY customers DESC, units DESC LIMIT 10
          ) t JOIN products p ON p.id = t.product_id
          ORDER BY t.customers DESC, t.units DESC, p.sku",
@@ -254,11 +254,10 @@ pub struct Attention {
 
 pub fn attention(conn: &mut PgConnection) -> QueryResult<Attention> {
     diesel::sql_query(
-        "SELECT (SELECT count(*) FROM order_lines WHERE qty > allocated + shipped + cancelled AND eta_worst IS NULL) AS no_eta,
-                (SELECT count(*) FROM order_lines l JOIN orders o ON o.id = l.order_id
-                  WHERE l.qty > l.allocated + l.shipped + l.cancelled AND o.payment_state = 'authorized'
-                    AND o.payment_authorized_until IS NOT NULL
-                    AND (l.eta_worst IS NULL OR o.payment_authorized_until < l.eta_worst)) AS lapsing,
+        "SELECT (SELECT count(*) FROM order_lines WHERE waiting > 0 AND eta_worst IS NULL) AS no_eta,
+                (SELECT count(*) FROM order_lines
+                  WHERE waiting > 0 AND lapses_on IS NOT NULL
+                    AND (eta_worst IS NULL OR lapses_on < eta_worst)) AS lapsing,
                 (SELECT count(*) FROM messages WHERE status IN ('failed', 'dead')) AS failed_emails,
                 (SELECT count(*) FROM discount_proposals WHERE status = 'proposed') AS pending_approvals",
     )

@@ -51,7 +51,10 @@ impl HomePage {
     }
 }
 
-struct ReviewData {
+/// Everything the review shows, counted together; shared between requests for a
+/// moment (`web::recent`).
+#[derive(Clone)]
+pub struct ReviewData {
     headline: Headline,
     yesterday: Option<Headline>,
     today_counts: DayCounts,
@@ -198,32 +201,39 @@ fn figures(data: &ReviewData, words: &Words) -> Vec<Figure> {
     ]
 }
 
+/// Counts everything the review shows (a dozen statements over the whole queue).
+fn count_review(conn: &mut diesel::PgConnection, today: NaiveDate) -> AppResult<ReviewData> {
+    let headline = review::headline(conn, today)?;
+    let trend = review::open_lines_trend(conn, today, 30, headline.open_lines)?;
+    let yesterday = review::snapshot(conn, today, &headline)?;
+    Ok(ReviewData {
+        yesterday,
+        today_counts: review::day_counts(conn, today)?,
+        yesterday_counts: review::day_counts(conn, today - Duration::days(1))?,
+        top: review::top_skus(conn)?,
+        kept: review::promises_kept(conn, today)?,
+        due: review::purchase_orders_due(conn, today)?,
+        low: review::low_stock(conn)?,
+        attention: review::attention(conn)?,
+        reviewed: review::reviewed(conn, today)?,
+        currency: crate::db::shop_settings::load(conn)?.currency,
+        headline,
+        trend,
+    })
+}
+
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> AppResult<HttpResponse> {
     let today = crate::clock::today();
+    let shared = state.clone();
     let data = crate::db::blocking(&state.pool, move |conn| {
-        let headline = review::headline(conn, today)?;
-        let trend = review::open_lines_trend(conn, today, 30, headline.open_lines)?;
-        let yesterday = review::snapshot(conn, today, &headline)?;
-        Ok(ReviewData {
-            yesterday,
-            today_counts: review::day_counts(conn, today)?,
-            yesterday_counts: review::day_counts(conn, today - Duration::days(1))?,
-            top: review::top_skus(conn)?,
-            kept: review::promises_kept(conn, today)?,
-            due: review::purchase_orders_due(conn, today)?,
-            low: review::low_stock(conn)?,
-            attention: review::attention(conn)?,
-            reviewed: review::reviewed(conn, today)?,
-            currency: crate::db::shop_settings::load(conn)?.currency,
-            headline,
-            trend,
-        })
+        shared.review.get(&today, || count_review(conn, today))
     })
     .await?;
+    let data = std::sync::Arc::unwrap_or_clone(data);
     let words = Words {
         today,
         currency: data.currency.clone(),

@@ -25,6 +25,8 @@ use crate::web::session::CurrentUser;
 
 /// The largest CSV file an import reads.
 const MAX_IMPORT_BYTES: usize = 4 * 1024 * 1024;
+/// Queue lines listed on a product page; the rest are a link away, in the queue itself.
+pub const QUEUE_SHOWN: usize = 50;
 
 /// The list's query string as typed; kept as text so links rebuild the same view.
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -16,12 +16,14 @@ pub mod orders;
 pub mod pages;
 pub mod purchase_orders;
 pub mod queue;
+pub mod recent;
 pub mod render;
 pub mod session;
 
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::web;
 
+use crate::startup::AppState;
 use crate::web::render::NavItem;
 use crate::web::session::CurrentUser;
 
@@ -40,6 +42,32 @@ pub fn security_headers() -> DefaultHeaders {
             "Permissions-Policy",
             "camera=(), microphone=(), geolocation=()",
         ))
+}
+
+/// After every request that may change something (anything but GET and HEAD), the
+/// whole-queue figures shared between requests are forgotten, so the next page counts
+/// again and nobody sees an answer from before their own change (`recent`).
+pub async fn forget_figures_after_changes(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let changes = !matches!(
+        *req.method(),
+        actix_web::http::Method::GET | actix_web::http::Method::HEAD
+    );
+    // Tokens change only in the admin pages (a revoked token stops at once here).
+    let tokens_may_change = req.path().starts_with("/admin");
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let response = next.call(req).await;
+    if changes && let Some(state) = state {
+        state.queue_counts.invalidate();
+        state.review.invalidate();
+        state.availability.invalidate();
+        if tokens_may_change {
+            state.api_tokens.invalidate();
+        }
+    }
+    response
 }
 
 /// Navigation entries for the sections beyond the review, in the order people use them.

@@ -162,7 +162,7 @@ impl QueuePage {
 }
 
 async fn load(
-    state: &AppState,
+    state: &web::Data<AppState>,
     params: &QueueParams,
 ) -> AppResult<(
     Vec<QueueLine>,
@@ -176,13 +176,20 @@ async fn load(
     let sort = params.sort();
     let cursor = params.cursor();
     let today = crate::clock::today();
+    let shared = state.clone();
     crate::db::blocking(&state.pool, move |conn| {
         use crate::db::schema::suppliers;
         use diesel::prelude::*;
         let settings = crate::db::shop_settings::load(conn)?;
         let limit = settings.expiry_limit_days;
         let (lines, more) = backorders::page(conn, &filter, sort, cursor, PAGE_SIZE, today, limit)?;
-        let counts = backorders::counts(conn, &filter, today, limit)?;
+        let counts = shared
+            .queue_counts
+            .get(&(filter.clone(), today), || {
+                backorders::counts(conn, &filter, today, limit)
+            })?
+            .as_ref()
+            .clone();
         let suppliers = suppliers::table
             .order(suppliers::name)
             .select((suppliers::id, suppliers::name))

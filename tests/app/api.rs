@@ -34,7 +34,11 @@ pub fn date_json(date: NaiveDate) -> Value {
 
 impl Api {
     pub async fn start() -> Self {
-        let app = spawn_app().await;
+        Self::for_app(spawn_app().await)
+    }
+
+    /// A storefront token for an app the test started its own way.
+    pub fn for_app(app: TestApp) -> Self {
         let token = api_tokens::create(&mut app.conn(), &Actor::System, "storefront")
             .expect("create an API token");
         Self { app, token }

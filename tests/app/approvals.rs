@@ -389,7 +389,12 @@ async fn an_admin_changes_roles_and_disabling_ends_the_session() {
 
 #[tokio::test]
 async fn api_tokens_are_shown_once_and_revoked_tokens_stop_working() {
-    let app = spawn_app().await;
+    // With token checks shared between requests, as in production: a revocation still
+    // takes effect on the next request.
+    let app = crate::helpers::spawn_app_with(|settings| {
+        settings.figures_max_age = std::time::Duration::from_secs(60);
+    })
+    .await;
     product(&app, "TENT", 3, 2_500);
     let (admin, _) = Staff::sign_in(&app, Role::Admin).await;
 

@@ -497,21 +497,32 @@ fn many_events_at_once_keep_every_invariant_in_the_database() {
         "events done per kind: {done:?}"
     );
 
+    let broken = broken_invariants(&mut conn);
+    assert!(
+        broken.is_empty(),
+        "invariants broken:\n{}",
+        broken.join("\n")
+    );
+}
+
+/// Every invariant of the stock and the queue that the database breaks, described; empty
+/// when all hold. Other test modules check the database with it after a fault.
+pub fn broken_invariants(conn: &mut PgConnection) -> Vec<String> {
     let mut broken = Vec::new();
     broken.extend(violations(
-        &mut conn,
+        conn,
         "allocated differs from its lines (a unit allocated twice or lost)",
         "SELECT p.sku || ' allocated ' || p.allocated || ', lines ' || coalesce(sum(l.allocated), 0) AS value
            FROM products p LEFT JOIN order_lines l ON l.product_id = p.id
           GROUP BY p.id HAVING p.allocated <> coalesce(sum(l.allocated), 0)",
     ));
     broken.extend(violations(
-        &mut conn,
+        conn,
         "more allocated than on hand",
         "SELECT sku || ' ' || allocated || ' > ' || on_hand AS value FROM products WHERE allocated > on_hand",
     ));
     broken.extend(violations(
-        &mut conn,
+        conn,
         "the ledger does not sum to the stock columns",
         "SELECT p.sku || ' on_hand ' || p.on_hand || '/' || coalesce(sum(m.on_hand_delta), 0)
                 || ' allocated ' || p.allocated || '/' || coalesce(sum(m.allocated_delta), 0) AS value
@@ -521,7 +532,7 @@ fn many_events_at_once_keep_every_invariant_in_the_database() {
              OR p.allocated <> coalesce(sum(m.allocated_delta), 0)",
     ));
     broken.extend(violations(
-        &mut conn,
+        conn,
         "waiting counters differ from the lines",
         "SELECT p.sku || ' units ' || p.waiting_units || '/' || coalesce(w.units, 0)
                 || ' lines ' || p.waiting_lines || '/' || coalesce(w.lines, 0) AS value
@@ -533,13 +544,13 @@ fn many_events_at_once_keep_every_invariant_in_the_database() {
           WHERE p.waiting_units <> coalesce(w.units, 0) OR p.waiting_lines <> coalesce(w.lines, 0)",
     ));
     broken.extend(violations(
-        &mut conn,
+        conn,
         "free units while someone waits",
         "SELECT sku || ' available ' || (on_hand - allocated) || ', waiting ' || waiting_units AS value
            FROM products WHERE on_hand > allocated AND waiting_units > 0",
     ));
     broken.extend(violations(
-        &mut conn,
+        conn,
         "a line served before an older line that still waits",
         "SELECT p.sku || ': ' || lo.number || ' waits ' || (a.qty - a.allocated - a.shipped - a.cancelled)
                 || ' while later ' || ln.number || ' got ' || (b.allocated + b.shipped) AS value
@@ -551,7 +562,7 @@ fn many_events_at_once_keep_every_invariant_in_the_database() {
           WHERE a.qty > a.allocated + a.shipped + a.cancelled AND b.allocated + b.shipped > 0",
     ));
     broken.extend(violations(
-        &mut conn,
+        conn,
         "units not conserved (receipts + adjustments - shipments <> on hand)",
         "SELECT p.sku || ' on_hand ' || p.on_hand || ', received ' || r.units || ', adjusted ' || a.units
                 || ', shipped ' || s.units AS value
@@ -567,7 +578,7 @@ fn many_events_at_once_keep_every_invariant_in_the_database() {
           WHERE p.on_hand <> r.units + a.units - s.units",
     ));
     broken.extend(violations(
-        &mut conn,
+        conn,
         "purchase order lines differ from their receipts",
         "SELECT pl.id::text || ' received ' || pl.qty_received || ' of ' || pl.qty_ordered AS value
            FROM purchase_order_lines pl
@@ -576,7 +587,7 @@ fn many_events_at_once_keep_every_invariant_in_the_database() {
                                      WHERE purchase_order_line_id = pl.id)",
     ));
     broken.extend(violations(
-        &mut conn,
+        conn,
         "a line's units do not add up",
         "SELECT id::text AS value FROM order_lines
           WHERE allocated < 0 OR shipped < 0 OR cancelled < 0
@@ -585,15 +596,17 @@ fn many_events_at_once_keep_every_invariant_in_the_database() {
                              WHERE order_line_id = order_lines.id)",
     ));
     broken.extend(violations(
-        &mut conn,
+        conn,
         "a waiting line without a position or a date",
         "SELECT id::text AS value FROM order_lines
           WHERE qty > allocated + shipped + cancelled
             AND (queue_position IS NULL OR eta_worst IS NULL OR promised_on IS NULL)",
     ));
-    assert!(
-        broken.is_empty(),
-        "invariants broken:\n{}",
-        broken.join("\n")
-    );
+    broken.extend(violations(
+        conn,
+        "an order without lines",
+        "SELECT o.number AS value FROM orders o
+          WHERE NOT EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id)",
+    ));
+    broken
 }

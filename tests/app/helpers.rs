@@ -186,6 +186,8 @@ pub fn test_settings(database: &TestDatabase) -> Settings {
         session_secret: Some("a test secret that is long enough to sign cookies".to_owned()),
         pool_size: 4,
         run_worker: false,
+        // Tests change rows directly between pages; the sharing has its own tests.
+        figures_max_age: std::time::Duration::ZERO,
     }
 }
 

@@ -8,6 +8,7 @@ mod browser_helpers;
 mod browser_walks;
 mod cli;
 mod engine_db;
+mod faults;
 mod foundation;
 mod helpers;
 mod inventory;

@@ -165,3 +165,78 @@ async fn bulk_cancel_of_selected_lines_touches_only_those() {
         "{queue}"
     );
 }
+
+#[tokio::test]
+async fn the_flags_follow_changes_to_the_order_payment_and_wait_limit() {
+    let app = arranged().await;
+    // SO-2 waits for PO-1, due in 4 days: an authorization that ends tomorrow lapses
+    // first, and a customer who will wait only until tomorrow has waited too long.
+    sql(
+        &app,
+        "UPDATE orders SET payment_authorized_until = CURRENT_DATE + 1, max_wait_until = CURRENT_DATE + 1
+          WHERE number = 'SO-2'",
+    );
+    let text = text_of(&app.get("/queue").await.text().await.unwrap());
+    assert!(text.contains("Authorization lapsing (1)"), "{text}");
+    assert!(text.contains("Waited too long (1)"), "{text}");
+    let lapsing = text_of(&app.get("/queue?lapsing=1").await.text().await.unwrap());
+    assert!(
+        lapsing.contains("SO-2") && !lapsing.contains("SO-1"),
+        "{lapsing}"
+    );
+
+    // Once part of the order is captured the authorization no longer lapses, and a
+    // customer who lifts the limit no longer waits too long.
+    sql(
+        &app,
+        "UPDATE orders SET payment_state = 'partially_captured', max_wait_until = NULL
+          WHERE number = 'SO-2'",
+    );
+    let text = text_of(&app.get("/queue").await.text().await.unwrap());
+    assert!(text.contains("Authorization lapsing (0)"), "{text}");
+    assert!(text.contains("Waited too long (0)"), "{text}");
+}
+
+#[tokio::test]
+async fn shared_counts_are_counted_again_after_a_change_made_here() {
+    // Counts kept for a minute: only a change through the app makes them count again.
+    let app = crate::helpers::spawn_app_with(|settings| {
+        settings.figures_max_age = std::time::Duration::from_secs(60);
+    })
+    .await;
+    product(&app, "TENT", 0, 2_500);
+    purchase_order(&app, "PO-1", "TENT", 10, 4);
+    order(&app, "SO-1", "a@example.com", "Ann", "TENT", 2, 5);
+    order(&app, "SO-2", "b@example.com", "Bob", "TENT", 1, 2);
+    app.login_as(Role::Manager).await;
+    let text = text_of(&app.get("/queue").await.text().await.unwrap());
+    assert!(text.contains("2 waiting lines for 2 customers"), "{text}");
+
+    // A row changed behind the app's back is not counted yet: the answer is shared.
+    order(&app, "SO-3", "c@example.com", "Cy", "TENT", 1, 1);
+    let text = text_of(&app.get("/queue").await.text().await.unwrap());
+    assert!(text.contains("2 waiting lines for 2 customers"), "{text}");
+
+    // A change made through the app (here: cancelling SO-1's line) counts again at once.
+    let page = app.get("/orders/SO-1").await.text().await.unwrap();
+    let line_id = page
+        .split("/lines/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("a line action on the order page")
+        .to_owned();
+    let response = app
+        .post_form(
+            &format!("/orders/SO-1/lines/{line_id}/cancel"),
+            &[("reason", "customer asked")],
+        )
+        .await;
+    assert!(
+        response.status().is_success() || response.status().is_redirection(),
+        "{}",
+        response.status()
+    );
+    let text = text_of(&app.get("/queue").await.text().await.unwrap());
+    assert!(text.contains("2 waiting lines for 2 customers"), "{text}");
+    assert!(text.contains("SO-3") && !text.contains("SO-1 "), "{text}");
+}

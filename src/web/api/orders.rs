@@ -133,8 +133,9 @@ pub async fn create(
     let token = BearerToken::from_request(&req);
     let parsed = parse_json::<OrderBody>(&body);
     let request_hash = request_digest(&body);
+    let shared = state.clone();
     let placed = crate::db::blocking(&state.pool, move |conn| {
-        let actor = token.authenticate(conn)?;
+        let actor = token.authenticate_recent(conn, &shared.api_tokens)?;
         let order = validate(parsed.map_err(|e| e.0)?, request_hash)?;
         orders::place_order(conn, &actor, order, crate::clock::today())
     })

@@ -100,11 +100,18 @@ pub async fn availability(
 ) -> ApiResult<HttpResponse> {
     let token = BearerToken::from_request(&req);
     let sku = sku.into_inner();
+    let shared = state.clone();
+    // The storefront asks this for every product page it shows: the answer (and the
+    // token's check) is shared between requests for a moment (`web::recent`).
     let view = crate::db::blocking(&state.pool, move |conn| {
-        token.authenticate(conn)?;
-        catalog::availability(conn, &sku, crate::clock::today())?
-            .ok_or_else(|| AppError::NotFound(format!("product {}", crate::types::truncate(&sku))))
+        token.authenticate_recent(conn, &shared.api_tokens)?;
+        let today = crate::clock::today();
+        shared.availability.get(&(sku.clone(), today), || {
+            catalog::availability(conn, &sku, today)?.ok_or_else(|| {
+                AppError::NotFound(format!("product {}", crate::types::truncate(&sku)))
+            })
+        })
     })
     .await?;
-    Ok(json_response(StatusCode::OK, &view))
+    Ok(json_response(StatusCode::OK, view.as_ref()))
 }
