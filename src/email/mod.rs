@@ -5,6 +5,7 @@
 pub mod links;
 pub mod outbox;
 pub mod render;
+pub mod smtp_pool;
 pub mod transport;
 pub mod worker;
 

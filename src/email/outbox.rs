@@ -284,6 +284,13 @@ pub enum Outcome {
     Dead {
         error: String,
     },
+    /// The server could not be reached (`error`), or the message was not tried because
+    /// of that (`None`): back in the queue after `delay_seconds`, the attempt not counted.
+    /// An outage says nothing about the message, so it must not use up its attempts.
+    Deferred {
+        error: Option<String>,
+        delay_seconds: f64,
+    },
 }
 
 pub fn record_outcome(conn: &mut PgConnection, id: i64, outcome: &Outcome) -> QueryResult<()> {
@@ -309,6 +316,19 @@ pub fn record_outcome(conn: &mut PgConnection, id: i64, outcome: &Outcome) -> Qu
         .bind::<Text, _>(clip(error))
         .bind::<diesel::sql_types::Double, _>(*delay_seconds)
         .execute(conn)?,
+        Outcome::Deferred {
+            error,
+            delay_seconds,
+        } => diesel::sql_query(
+            "UPDATE messages SET status = 'queued', attempts = greatest(attempts - 1, 0),
+                    last_error = coalesce($2, last_error),
+                    next_attempt_at = now() + make_interval(secs => $3)
+              WHERE id = $1 AND status = 'sending'",
+        )
+        .bind::<BigInt, _>(id)
+        .bind::<Nullable<Text>, _>(error.as_deref().map(clip))
+        .bind::<diesel::sql_types::Double, _>(*delay_seconds)
+        .execute(conn)?,
         Outcome::Failed { error } | Outcome::Dead { error } => diesel::sql_query(
             "UPDATE messages SET status = $3, last_error = $2
               WHERE id = $1 AND status = 'sending'",
@@ -323,6 +343,37 @@ pub fn record_outcome(conn: &mut PgConnection, id: i64, outcome: &Outcome) -> Qu
         .execute(conn)?,
     };
     Ok(())
+}
+
+/// Records a batch's outcomes in one transaction: the sent ones (nearly all, usually) in
+/// one statement, the rest one by one.
+pub fn record_outcomes(conn: &mut PgConnection, outcomes: &[(i64, Outcome)]) -> QueryResult<()> {
+    let (mut ids, mut responses) = (Vec::new(), Vec::new());
+    for (id, outcome) in outcomes {
+        if let Outcome::Sent { response } = outcome {
+            ids.push(*id);
+            responses.push(response.chars().take(1000).collect::<String>());
+        }
+    }
+    conn.transaction(|conn| {
+        if !ids.is_empty() {
+            diesel::sql_query(
+                "UPDATE messages m SET status = 'sent', sent_at = now(), smtp_response = v.response,
+                        last_error = NULL
+                   FROM unnest($1::int8[], $2::text[]) AS v(id, response)
+                  WHERE m.id = v.id AND m.status = 'sending'",
+            )
+            .bind::<Array<BigInt>, _>(ids)
+            .bind::<Array<Text>, _>(responses)
+            .execute(conn)?;
+        }
+        for (id, outcome) in outcomes {
+            if !matches!(outcome, Outcome::Sent { .. }) {
+                record_outcome(conn, *id, outcome)?;
+            }
+        }
+        Ok(())
+    })
 }
 
 /// The soonest time a queued message becomes due, for the worker's sleep.

@@ -1,7 +1,10 @@
 //! The delivery worker: claims due messages (`FOR UPDATE SKIP LOCKED`, so any number of
-//! workers share one outbox), sends them, records the server's answer, and retries
-//! temporary failures with exponential backoff and jitter. It also runs the periodic
-//! status updates, behind a PostgreSQL advisory lock so one instance does each round.
+//! workers share one outbox), sends them over a pool of SMTP connections, records the
+//! server's answers (one transaction a batch), and retries temporary failures with
+//! exponential backoff and jitter. A server that cannot be reached at all is not a
+//! message's failure: the worker puts the messages back uncounted and pauses, then tries
+//! one message at a time until the server answers. It also runs the periodic status
+//! updates, behind a PostgreSQL advisory lock so one instance does each round.
 //!
 //! Waking: enqueueing sends `NOTIFY bd_outbox`, but diesel 2.2 (what Cargo.lock holds
 //! under rust-version 1.85) has no API to receive notifications, so an idle worker looks
@@ -33,6 +36,12 @@ pub struct WorkerConfig {
     pub backoff_max: Duration,
     /// Attempts before a temporary failure counts as final.
     pub max_attempts: i32,
+    /// While the server cannot be reached, the worker pauses this long before it tries
+    /// again (with one message), twice as long each time up to `unreachable_max`: so
+    /// delivery resumes at most `unreachable_max` after the server is back, however long
+    /// it was away.
+    pub unreachable_base: Duration,
+    pub unreachable_max: Duration,
     /// How often the periodic jobs run.
     pub periodic_every: Duration,
 }
@@ -46,6 +55,8 @@ impl Default for WorkerConfig {
             backoff_base: Duration::from_secs(30),
             backoff_max: Duration::from_secs(3600),
             max_attempts: 8,
+            unreachable_base: Duration::from_secs(1),
+            unreachable_max: Duration::from_secs(15),
             periodic_every: Duration::from_secs(60),
         }
     }
@@ -89,54 +100,88 @@ impl Mailer {
         })
     }
 
-    /// Claims one batch of due messages, sends them and records the outcomes; returns how
-    /// many were claimed.
-    pub async fn deliver_due(&self) -> anyhow::Result<usize> {
+    /// Claims up to `limit` due messages, sends them (`concurrency` at a time) and records
+    /// the outcomes. When the server cannot be reached the messages go back to the queue
+    /// for `pause`, uncounted, and no more of them are tried.
+    pub async fn deliver_due(&self, limit: i64, pause: Duration) -> anyhow::Result<Round> {
         let pool = self.pool.clone();
-        let batch = self.config.batch;
         let claimed = tokio::task::spawn_blocking(move || {
             let mut conn = pool.get()?;
-            Ok::<_, anyhow::Error>(outbox::claim_due(&mut conn, batch)?)
+            Ok::<_, anyhow::Error>(outbox::claim_due(&mut conn, limit)?)
         })
         .await??;
-        let count = claimed.len();
-        let mut outcomes = Vec::with_capacity(count);
-        for chunk in claimed.chunks(self.config.concurrency.max(1) as usize) {
-            let mut sends = JoinSet::new();
-            for message in chunk.iter().cloned() {
-                let transport = self.transport.clone();
-                let from = self.from.clone();
-                let config = self.config.clone();
+        let claimed_count = claimed.len();
+        let mut waiting = claimed.into_iter();
+        let mut sends = JoinSet::new();
+        let mut tried = Vec::with_capacity(claimed_count);
+        let mut gone = false;
+        loop {
+            while !gone && sends.len() < self.config.concurrency.max(1) as usize {
+                let Some(message) = waiting.next() else { break };
+                let (transport, from) = (self.transport.clone(), self.from.clone());
                 sends.spawn(async move {
-                    let outcome = attempt(&transport, from, &message, &config).await;
-                    (message.id, outcome)
+                    let result = attempt(&transport, from, &message).await;
+                    (message, result)
                 });
             }
-            while let Some(done) = sends.join_next().await {
-                outcomes.push(done.context("a send task failed")?);
+            let Some(done) = sends.join_next().await else {
+                break;
+            };
+            let (message, result) = done.context("a send task failed")?;
+            gone |= matches!(result, Tried::Failed(SendError::Unreachable(_)));
+            tried.push((message, result));
+        }
+        // The server is away only if it answered nothing in this round.
+        let unreachable = gone
+            && !tried.iter().any(|(_, result)| {
+                matches!(
+                    result,
+                    Tried::Sent(_)
+                        | Tried::Failed(SendError::Temporary(_) | SendError::Permanent(_))
+                )
+            });
+        let later = if unreachable { pause } else { Duration::ZERO };
+        let mut outcomes: Vec<(i64, Outcome)> = tried
+            .into_iter()
+            .map(|(message, result)| {
+                let outcome = outcome(&self.config, &message, result, unreachable, later);
+                (message.id, outcome)
+            })
+            .collect();
+        outcomes.extend(waiting.map(|message| {
+            let untried = Outcome::Deferred {
+                error: None,
+                delay_seconds: later.as_secs_f64(),
+            };
+            (message.id, untried)
+        }));
+        for (id, outcome) in &outcomes {
+            match outcome {
+                Outcome::Sent { .. } => tracing::debug!(id, "email sent"),
+                Outcome::Deferred { error: None, .. } => {}
+                other => tracing::warn!(id, outcome = ?other, "email not sent"),
             }
         }
         if !outcomes.is_empty() {
             let pool = self.pool.clone();
             tokio::task::spawn_blocking(move || {
                 let mut conn = pool.get()?;
-                for (id, outcome) in &outcomes {
-                    match outcome {
-                        Outcome::Sent { .. } => tracing::debug!(id, "email sent"),
-                        other => tracing::warn!(id, outcome = ?other, "email not sent"),
-                    }
-                    outbox::record_outcome(&mut conn, *id, outcome)?;
-                }
+                outbox::record_outcomes(&mut conn, &outcomes)?;
                 Ok::<_, anyhow::Error>(())
             })
             .await??;
         }
-        Ok(count)
+        Ok(Round {
+            claimed: claimed_count,
+            unreachable,
+        })
     }
 
     /// Delivers until `stop` turns true (or forever).
     pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
         let mut next_periodic = tokio::time::Instant::now();
+        let mut pause = self.config.unreachable_base;
+        let mut probing = false;
         loop {
             if *stop.borrow() {
                 return;
@@ -159,21 +204,49 @@ impl Mailer {
                     Err(error) => tracing::warn!(%error, "periodic email jobs panicked"),
                 }
             }
-            let sent = match self.deliver_due().await {
-                Ok(count) => count,
+            // After the server was away, one message at a time until it answers.
+            let limit = if probing { 1 } else { self.config.batch };
+            let wait = match self.deliver_due(limit, pause).await {
+                Ok(round) if round.unreachable => {
+                    tracing::warn!(
+                        pause_seconds = pause.as_secs_f64(),
+                        "the mail server cannot be reached; trying again after a pause"
+                    );
+                    let wait = pause;
+                    pause = (pause * 2).min(self.config.unreachable_max);
+                    probing = true;
+                    Some(wait)
+                }
+                Ok(round) if round.claimed > 0 => {
+                    if probing {
+                        tracing::info!("the mail server answers again");
+                    }
+                    pause = self.config.unreachable_base;
+                    probing = false;
+                    None
+                }
+                Ok(_) => Some(self.config.idle_poll),
                 Err(error) => {
                     tracing::warn!(error = %format!("{error:#}"), "delivering emails failed; trying again soon");
-                    0
+                    Some(self.config.idle_poll)
                 }
             };
-            if sent == 0 {
+            if let Some(wait) = wait {
                 tokio::select! {
-                    _ = tokio::time::sleep(self.config.idle_poll) => {}
+                    _ = tokio::time::sleep(wait) => {}
                     _ = stop.changed() => {}
                 }
             }
         }
     }
+}
+
+/// What one `deliver_due` did.
+#[derive(Debug, Clone, Copy)]
+pub struct Round {
+    pub claimed: usize,
+    /// No message reached the server: it is away.
+    pub unreachable: bool,
 }
 
 /// Starts a worker on the current tokio runtime; send `true` to stop it.
@@ -213,29 +286,58 @@ fn build(from: Mailbox, message: &Claimed) -> Result<Message, String> {
         .map_err(|e| format!("the message cannot be built: {e}"))
 }
 
-async fn attempt(
-    transport: &Transport,
-    from: Mailbox,
-    message: &Claimed,
-    config: &WorkerConfig,
-) -> Outcome {
+/// One message's try.
+enum Tried {
+    /// The server took it; its answer.
+    Sent(String),
+    Failed(SendError),
+    /// The message cannot be built (its address is not an address).
+    Unbuildable(String),
+}
+
+async fn attempt(transport: &Transport, from: Mailbox, message: &Claimed) -> Tried {
     let email = match build(from, message) {
         Ok(email) => email,
-        Err(error) => return Outcome::Dead { error },
+        Err(error) => return Tried::Unbuildable(error),
     };
     let stem = format!("{:08}", message.id);
     match transport.send(email, &stem).await {
-        Ok(response) => Outcome::Sent { response },
-        Err(SendError::Permanent(error)) => Outcome::Failed { error },
-        Err(SendError::Temporary(error)) if message.attempts >= config.max_attempts => {
+        Ok(response) => Tried::Sent(response),
+        Err(error) => Tried::Failed(error),
+    }
+}
+
+/// What becomes of a message after its try. `unreachable`: no message of the round
+/// reached the server, so this one goes back uncounted after `later`.
+fn outcome(
+    config: &WorkerConfig,
+    message: &Claimed,
+    tried: Tried,
+    unreachable: bool,
+    later: Duration,
+) -> Outcome {
+    match tried {
+        Tried::Sent(response) => Outcome::Sent { response },
+        Tried::Unbuildable(error) => Outcome::Dead { error },
+        Tried::Failed(SendError::Permanent(error)) => Outcome::Failed { error },
+        Tried::Failed(SendError::Unreachable(error)) if unreachable => Outcome::Deferred {
+            error: Some(error),
+            delay_seconds: later.as_secs_f64(),
+        },
+        // The server answered others in the same round: this failure is the message's.
+        Tried::Failed(SendError::Temporary(error) | SendError::Unreachable(error))
+            if message.attempts >= config.max_attempts =>
+        {
             Outcome::Failed {
                 error: format!("gave up after {} attempts: {error}", message.attempts),
             }
         }
-        Err(SendError::Temporary(error)) => Outcome::Retry {
-            error,
-            delay_seconds: config.backoff(message.attempts).as_secs_f64(),
-        },
+        Tried::Failed(SendError::Temporary(error) | SendError::Unreachable(error)) => {
+            Outcome::Retry {
+                error,
+                delay_seconds: config.backoff(message.attempts).as_secs_f64(),
+            }
+        }
     }
 }
 

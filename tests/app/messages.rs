@@ -268,24 +268,54 @@ fn queue_plain(conn: &mut PgConnection, count: usize, tag: &str) {
     .expect("queue messages");
 }
 
+/// Quick pauses while the server is away, so a test sees several rounds in a second; and
+/// few attempts, so an outage that used them up would fail the messages.
+fn through_an_outage() -> WorkerConfig {
+    WorkerConfig {
+        max_attempts: 2,
+        unreachable_base: Duration::from_millis(20),
+        unreachable_max: Duration::from_millis(150),
+        ..fast()
+    }
+}
+
 #[tokio::test]
 async fn nothing_is_lost_while_the_smtp_server_is_down() {
     let app = spawn_app().await;
     let mut sink = Sink::start().await;
     sink.stop();
     queue_plain(&mut app.conn(), 20, "down");
-    let (_stop, _worker) = start_worker(&app, app.pool.clone(), Some(sink.url()), fast());
+    let (_stop, _worker) = start_worker(
+        &app,
+        app.pool.clone(),
+        Some(sink.url()),
+        through_an_outage(),
+    );
+    // Several rounds: each try finds no server and puts its message back with the error.
     wait_until(
         &app,
-        "SELECT count(*) FROM messages WHERE status = 'queued' AND attempts >= 2",
-        20,
+        "SELECT (count(*) FILTER (WHERE last_error IS NOT NULL) >= 3)::int::int8 FROM messages",
+        1,
         10,
     )
     .await;
     assert!(
-        text(&app, "SELECT last_error FROM messages LIMIT 1")
-            .to_lowercase()
-            .contains("connection")
+        text(
+            &app,
+            "SELECT last_error FROM messages WHERE last_error IS NOT NULL LIMIT 1"
+        )
+        .to_lowercase()
+        .contains("connection")
+    );
+    // An outage is not the messages' fault: none given up, no attempt counted on those
+    // back in the queue (one being tried right now is 'sending').
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM messages
+              WHERE status IN ('failed', 'dead') OR (status = 'queued' AND attempts > 0)"
+        ),
+        0
     );
     sink.restart().await;
     let received = sink.wait_for(20, 15).await;
@@ -300,6 +330,75 @@ async fn nothing_is_lost_while_the_smtp_server_is_down() {
     subjects.sort();
     subjects.dedup();
     assert_eq!(subjects.len(), 20, "each message once");
+}
+
+/// Issue 8, under faults: the SMTP server down with 2,000 messages queued. Two workers run
+/// through the outage, backing off (a few seconds here, with the pauses shortened;
+/// `OUTAGE=60 bench/mail` keeps the release build's server away a full minute with the
+/// default pauses); when the server returns every message arrives, once, and ends 'sent'.
+#[tokio::test]
+async fn two_thousand_messages_queued_through_an_smtp_outage_arrive_once() {
+    let app = spawn_app().await;
+    let mut sink = Sink::start().await;
+    sink.stop();
+    queue_plain(&mut app.conn(), 2000, "outage");
+    let first = db::connect(&app.settings.database_url, 3).unwrap();
+    let second = db::connect(&app.settings.database_url, 3).unwrap();
+    let (_s1, _w1) = start_worker(&app, first, Some(sink.url()), through_an_outage());
+    let (_s2, _w2) = start_worker(&app, second, Some(sink.url()), through_an_outage());
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Twenty rounds and more of 150 ms pauses: the workers kept trying, one message at a
+    // time, instead of all 2,000 every round; nothing was counted, failed or dropped.
+    let tried = count(
+        &app,
+        "SELECT count(*) FROM messages WHERE last_error IS NOT NULL",
+    );
+    assert!(
+        (3..200).contains(&tried),
+        "{tried} messages tried during the outage"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM messages
+              WHERE status = 'sending' OR (status = 'queued' AND attempts = 0)"
+        ),
+        2000
+    );
+
+    let restarted = Instant::now();
+    sink.restart().await;
+    let received = sink.wait_for(2000, 25).await;
+    let recovered = restarted.elapsed();
+    wait_until(
+        &app,
+        "SELECT count(*) FROM messages WHERE status = 'sent' AND attempts = 1",
+        2000,
+        10,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.received().len(), 2000, "no message twice");
+    let mut ids: Vec<String> = received
+        .iter()
+        .map(|m| m.header("Message-ID").expect("a Message-ID"))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let outbox_ids: Vec<i64> = diesel::dsl::sql::<BigInt>("SELECT id FROM messages ORDER BY id")
+        .load(&mut app.conn())
+        .unwrap();
+    let mut expected: Vec<String> = outbox_ids
+        .iter()
+        .map(|id| format!("<outbox-{id}@backorder-desk.test>"))
+        .collect();
+    expected.sort();
+    assert_eq!(ids, expected, "each outbox message once, by its Message-ID");
+    eprintln!(
+        "after the outage: 2000 messages in {:.2} s from the server's return",
+        recovered.as_secs_f64()
+    );
 }
 
 #[tokio::test]
