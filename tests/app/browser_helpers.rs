@@ -198,6 +198,13 @@ impl Browser {
         }
     }
 
+    /// The visible text of the whole page, or `None` when the page was replaced while it
+    /// was read (a navigation between finding the body and reading it).
+    pub async fn try_text(&self) -> Option<String> {
+        let body = self.client.find(Locator::Css("body")).await.ok()?;
+        body.text().await.ok()
+    }
+
     /// The visible text of the whole page.
     pub async fn text(&self) -> String {
         self.client

@@ -14,7 +14,8 @@ use crate::shop::{order, product, purchase_order};
 async fn wait_for_text(browser: &Browser, expected: &str) -> String {
     let start = Instant::now();
     loop {
-        let text = browser.text().await;
+        // A page being replaced as it is read is read again on the next round.
+        let text = browser.try_text().await.unwrap_or_default();
         if text.contains(expected) {
             return text;
         }
