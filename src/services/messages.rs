@@ -267,7 +267,7 @@ pub fn after_fill(
                     om.message(Kind::Restock, key, ctx.user_id())
                 })
                 .collect::<AppResult<Vec<_>>>()?;
-            outbox::enqueue_or_rerender_many(conn, &messages)?;
+            outbox::enqueue_or_rerender(conn, &messages)?;
         }
     }
     if product.available() > 0 {
