@@ -228,7 +228,7 @@ async fn shared_counts_are_counted_again_after_a_change_made_here() {
     let response = app
         .post_form(
             &format!("/orders/SO-1/lines/{line_id}/cancel"),
-            &[("reason", "customer asked")],
+            &[("reason", "customer asked"), ("confirm", "yes")],
         )
         .await;
     assert!(
