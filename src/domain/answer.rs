@@ -93,7 +93,7 @@ pub struct LineAnswer {
     pub standing: Standing,
     pub days_late: i64,
     pub sentence: String,
-    /// For the rep only: what puts an on-time line at risk.
+    /// For the rep: what else may break the date (the sentence says the rest).
     pub risks: Vec<String>,
 }
 
@@ -186,6 +186,8 @@ pub fn answer(line: &LineFacts, today: NaiveDate) -> LineAnswer {
         Some(n) => format!("It is {} in line", ordinal(n)),
         None => "It is in line".to_owned(),
     };
+    // What may break the promise: said in the sentence, or listed for the rep.
+    let mut late_delivery = false;
     let mut risks = Vec::new();
     match line.eta_worst {
         None => parts.push(match &ready_now {
@@ -209,10 +211,7 @@ pub fn answer(line: &LineFacts, today: NaiveDate) -> LineAnswer {
             });
             let why = match cover(line) {
                 Cover::Next(expected) if expected < today => {
-                    risks.push(format!(
-                        "the delivery it waits for was due {} and has not arrived",
-                        date(expected)
-                    ));
+                    late_delivery = true;
                     format!("{place} for the next delivery, which was due {} and is running late", date(expected))
                 }
                 Cover::Next(expected) => {
@@ -220,19 +219,22 @@ pub fn answer(line: &LineFacts, today: NaiveDate) -> LineAnswer {
                 }
                 Cover::Later { nth, expected_on } => {
                     if expected_on < today {
-                        risks.push(format!(
-                            "the delivery that covers it was due {} and has not arrived",
+                        late_delivery = true;
+                        format!(
+                            "{place}; the {} delivery booked covers it, which was due {} and is running late",
+                            ordinal(nth as u32),
                             date(expected_on)
-                        ));
+                        )
+                    } else {
+                        format!(
+                            "{place}; the {} delivery booked covers it, due {}",
+                            ordinal(nth as u32),
+                            date(expected_on)
+                        )
                     }
-                    format!(
-                        "{place}; the {} delivery booked covers it, due {}",
-                        ordinal(nth as u32),
-                        date(expected_on)
-                    )
                 }
                 Cover::Beyond if line.is_estimate => {
-                    risks.push("no delivery is booked for it yet".to_owned());
+                    late_delivery = true;
                     format!(
                         "{place}; no delivery is booked for it yet, so the date is the supplier's usual lead time"
                     )
@@ -270,7 +272,7 @@ pub fn answer(line: &LineFacts, today: NaiveDate) -> LineAnswer {
     let overdue = line.promised_on.is_some_and(|p| p < today);
     let standing = if days_late > 0 || overdue {
         Standing::Delayed
-    } else if line.eta_worst.is_none() || !risks.is_empty() {
+    } else if line.eta_worst.is_none() || late_delivery || !risks.is_empty() {
         Standing::AtRisk
     } else {
         Standing::OnTrack

@@ -32,6 +32,14 @@ fn lines(n: i64) -> String {
     }
 }
 
+fn waiting_lines(n: i64) -> String {
+    if n == 1 {
+        "1 waiting line".to_owned()
+    } else {
+        format!("{n} waiting lines")
+    }
+}
+
 /// The product most of a day's lines of one kind were for: `kind` is "started",
 /// "filled" or "cancelled".
 fn top_product(conn: &mut PgConnection, day: NaiveDate, kind: &str) -> QueryResult<TopProduct> {
@@ -81,18 +89,23 @@ pub fn explain(
                 )
                 .bind::<Date, _>(jump.day)
                 .load(conn)?;
-                let arrived: Vec<String> = receipts
-                    .iter()
-                    .map(|r| format!("{} ({} units)", r.reference, r.units))
-                    .collect();
-                match arrived.as_slice() {
-                    [] => format!("Stock came in and filled {} waiting.", lines(jump.lines)),
-                    [one] => format!("{one} arrived and filled {} waiting.", lines(jump.lines)),
-                    many => format!(
-                        "Deliveries arrived ({}) and filled {} waiting.",
-                        many.join(", "),
-                        lines(jump.lines)
+                let filled = waiting_lines(jump.lines);
+                match receipts.as_slice() {
+                    [] => format!("Stock came in and filled {filled}."),
+                    [one] => format!(
+                        "{} arrived with {} units and filled {filled}.",
+                        one.reference, one.units
                     ),
+                    many => {
+                        let arrived: Vec<String> = many
+                            .iter()
+                            .map(|r| format!("{} with {} units", r.reference, r.units))
+                            .collect();
+                        format!(
+                            "Deliveries arrived ({}) and filled {filled}.",
+                            arrived.join(", ")
+                        )
+                    }
                 }
             }
             JumpCause::Cancelled => {

@@ -95,15 +95,22 @@ pub fn parse(query: &str, shape: Option<&NumberShape>) -> Needle {
     if let Some(candidates) = number_candidates(&lower, shape) {
         return Needle::Number(candidates);
     }
-    let words: Vec<String> = lower
+    as_customer(&lower).unwrap_or(Needle::Nothing)
+}
+
+/// The query read as a customer (a name or an email), whatever it looks like.
+fn as_customer(query: &str) -> Option<Needle> {
+    let words: Vec<String> = query
+        .trim()
+        .to_lowercase()
         .split_whitespace()
         .take(MAX_WORDS)
         .map(str::to_owned)
         .collect();
-    Needle::Customer {
+    (!words.is_empty()).then(|| Needle::Customer {
         whole: words.join(" "),
         words,
-    }
+    })
 }
 
 fn number_candidates(lower: &str, shape: Option<&NumberShape>) -> Option<Vec<String>> {
@@ -197,6 +204,8 @@ impl After {
 
 pub struct SearchResults {
     pub needle: Needle,
+    /// The query looked like an order number (and was tried as one first).
+    pub read_as_number: bool,
     pub matches: Vec<OrderMatch>,
     pub total: Total,
     /// Where the next page starts, when there is one.
@@ -222,15 +231,29 @@ pub fn search_orders(
     after: Option<&After>,
 ) -> AppResult<SearchResults> {
     let shape = number_shape(conn)?;
-    let needle = parse(query, shape.as_ref());
-    let (ids, total, next) = match &needle {
+    let mut needle = parse(query, shape.as_ref());
+    let read_as_number = matches!(needle, Needle::Number(_));
+    let (mut ids, mut total, mut next) = match &needle {
         Needle::Nothing => (Vec::new(), Total::Exactly(0), None),
         Needle::Number(candidates) => number_page(conn, candidates, after)?,
         Needle::Customer { whole, words } => customer_page(conn, whole, words, after)?,
     };
+    // Letters and digits that are no order number may start an email ("anna1985").
+    if matches!(needle, Needle::Number(_))
+        && total == Total::Exactly(0)
+        && after.is_none()
+        && query.chars().any(|c| c.is_alphabetic())
+        && let Some(customer) = as_customer(query)
+    {
+        if let Needle::Customer { whole, words } = &customer {
+            (ids, total, next) = customer_page(conn, whole, words, None)?;
+        }
+        needle = customer;
+    }
     let matches = describe(conn, &ids)?;
     Ok(SearchResults {
         needle,
+        read_as_number,
         matches,
         total,
         next,
@@ -301,19 +324,25 @@ fn number_page(
     .bind::<Nullable<Text>, _>(after)
     .bind::<BigInt, _>(limit)
     .load(conn)?;
-    // The ranges are disjoint (see `number_candidates`): their counts add up.
-    let counted: Counted = diesel::sql_query(
-        "SELECT coalesce(sum(n), 0)::int8 AS count FROM unnest($1::text[]) AS c(prefix)
-           CROSS JOIN LATERAL (
-               SELECT count(*) AS n FROM (
-                   SELECT 1 FROM orders
-                    WHERE lower(number) ~>=~ c.prefix AND lower(number) ~<~ (c.prefix || chr(1114111))
-                    LIMIT $2) x
-           ) per",
-    )
-    .bind::<Array<Text>, _>(candidates)
-    .bind::<BigInt, _>(COUNT_LIMIT + 1)
-    .get_result(conn)?;
+    // The ranges are disjoint (see `number_candidates`): their counts add up. One bind
+    // per candidate, so the planner sees each prefix: a long one walks a few index
+    // entries, "so-0" (every order) reads the table only until the limit.
+    let limit_bind = candidates.len() + 1;
+    let per_range: Vec<String> = (1..=candidates.len())
+        .map(|i| {
+            format!(
+                "(SELECT count(*) FROM (SELECT 1 FROM orders
+                   WHERE lower(number) ~>=~ ${i} AND lower(number) ~<~ (${i} || chr(1114111))
+                   LIMIT ${limit_bind}) x)"
+            )
+        })
+        .collect();
+    let mut count = diesel::sql_query(format!("SELECT ({})::int8 AS count", per_range.join(" + ")))
+        .into_boxed::<Pg>();
+    for candidate in candidates {
+        count = count.bind::<Text, _>(candidate.clone());
+    }
+    let counted: Counted = count.bind::<BigInt, _>(COUNT_LIMIT + 1).get_result(conn)?;
     let mut hits: Vec<NumberHit> = exact.into_iter().chain(rest).collect();
     let next = if hits.len() > PAGE_SIZE {
         hits.truncate(PAGE_SIZE);
@@ -336,19 +365,58 @@ struct PlacedHit {
     placed_at: DateTime<Utc>,
 }
 
-/// The customers whose email holds `whole` or whose name holds every word (so "Ivanova
-/// Nia" finds Nia Ivanova), as SQL over the trigram indexes with one bind per word.
-fn customers_sql(words: usize, first_bind: usize) -> String {
-    let name: Vec<String> = (0..words)
-        .map(|i| format!("lower(name) LIKE ${}", first_bind + 1 + i))
-        .collect();
-    format!(
-        "SELECT id FROM customers WHERE lower(email) LIKE ${first_bind} OR ({})",
-        name.join(" AND ")
-    )
+/// Up to this many matching customers, their orders are looked up and counted exactly;
+/// past it the newest orders are walked by date and the count says "more than".
+pub const CUSTOMER_LIMIT: i64 = 2_000;
+
+/// A name word shorter than this cannot use the trigram index; a query whose words are
+/// all shorter looks up emails by their start only.
+const MIN_NAME_WORD: usize = 3;
+
+/// The customers a query means, as SQL over `{alias}` (customers) with binds from
+/// `first_bind`: an email by its start (any case; the btree on `lower(email)`), and,
+/// unless the query is an email, a name holding every word in any order (trigrams).
+/// Returns the condition and its binds.
+fn customer_condition(
+    alias: &str,
+    whole: &str,
+    words: &[String],
+    first_bind: usize,
+) -> (String, Vec<String>) {
+    let email = whole.replace(' ', "");
+    let mut sql = format!(
+        "((lower({alias}.email) ~>=~ ${first_bind} AND lower({alias}.email) ~<~ (${first_bind} || chr(1114111)))"
+    );
+    let mut binds = vec![email.clone()];
+    if searches_names(whole, words) {
+        let parts: Vec<String> = words
+            .iter()
+            .enumerate()
+            .map(|(i, word)| {
+                binds.push(format!("%{}%", like_escape(word)));
+                format!("lower({alias}.name) LIKE ${}", first_bind + 1 + i)
+            })
+            .collect();
+        sql.push_str(&format!(" OR ({})", parts.join(" AND ")));
+    }
+    sql.push(')');
+    (sql, binds)
 }
 
-/// The matching customers' orders, newest first.
+/// Whether a customer query searches names (else only emails by their start).
+pub fn searches_names(whole: &str, words: &[String]) -> bool {
+    !whole.contains('@') && words.iter().any(|w| w.chars().count() >= MIN_NAME_WORD)
+}
+
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// The matching customers' orders, newest first. The customers are found first (a
+/// bounded list); a few customers' orders are read from their own index and counted,
+/// many customers' are found by walking the newest orders.
 fn customer_page(
     conn: &mut PgConnection,
     whole: &str,
@@ -362,52 +430,68 @@ fn customer_page(
         }
         None => (None, None),
     };
-    let contains = |text: &str| format!("%{}%", like_escape(text));
-    // The customers first (a few, or many for a short word), then their orders: for few
-    // customers their own orders by date, for many the newest orders filtered by them.
-    let page_sql = format!(
-        "WITH c AS MATERIALIZED ({})
-         SELECT o.id, o.placed_at FROM orders o
-          WHERE o.customer_id IN (SELECT id FROM c)
-            AND ($1::timestamptz IS NULL OR (o.placed_at, o.id) < ($1, $2))
-          ORDER BY o.placed_at DESC, o.id DESC LIMIT $3",
-        customers_sql(words.len(), 4)
-    );
-    let mut page = diesel::sql_query(page_sql)
+    let (condition, binds) = customer_condition("c", whole, words, 2);
+    let mut found = diesel::sql_query(format!(
+        "SELECT c.id FROM customers c WHERE {condition} LIMIT $1"
+    ))
+    .into_boxed::<Pg>()
+    .bind::<BigInt, _>(CUSTOMER_LIMIT + 1);
+    for value in &binds {
+        found = found.bind::<Text, _>(value.clone());
+    }
+    let customers: Vec<i64> = found
+        .load::<IdRow>(conn)?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    let keyset = "($1::timestamptz IS NULL OR (o.placed_at, o.id) < ($1, $2))";
+    let (mut hits, total) = if customers.len() as i64 <= CUSTOMER_LIMIT {
+        let hits: Vec<PlacedHit> = diesel::sql_query(format!(
+            "SELECT o.id, o.placed_at FROM orders o
+              WHERE o.customer_id = ANY($3) AND {keyset}
+              ORDER BY o.placed_at DESC, o.id DESC LIMIT $4"
+        ))
+        .bind::<Nullable<Timestamptz>, _>(after_at)
+        .bind::<Nullable<BigInt>, _>(after_id)
+        .bind::<Array<BigInt>, _>(&customers)
+        .bind::<BigInt, _>(PAGE_SIZE as i64 + 1)
+        .load(conn)?;
+        let counted: Counted = diesel::sql_query(
+            "SELECT count(*) AS count FROM (
+                 SELECT 1 FROM orders WHERE customer_id = ANY($1) LIMIT $2) x",
+        )
+        .bind::<Array<BigInt>, _>(&customers)
+        .bind::<BigInt, _>(COUNT_LIMIT + 1)
+        .get_result(conn)?;
+        (hits, total_of(counted.count))
+    } else {
+        // Every customer has at least one order, so more customers than the limit means
+        // more orders than it too.
+        let (condition, binds) = customer_condition("c", whole, words, 4);
+        let mut page = diesel::sql_query(format!(
+            "SELECT o.id, o.placed_at FROM orders o JOIN customers c ON c.id = o.customer_id
+              WHERE {condition} AND {keyset}
+              ORDER BY o.placed_at DESC, o.id DESC LIMIT $3"
+        ))
         .into_boxed::<Pg>()
         .bind::<Nullable<Timestamptz>, _>(after_at)
         .bind::<Nullable<BigInt>, _>(after_id)
-        .bind::<BigInt, _>(PAGE_SIZE as i64 + 1)
-        .bind::<Text, _>(contains(whole));
-    for word in words {
-        page = page.bind::<Text, _>(contains(word));
-    }
-    let mut hits: Vec<PlacedHit> = page.load(conn)?;
-    let count_sql = format!(
-        "WITH c AS MATERIALIZED ({})
-         SELECT count(*) AS count FROM (
-             SELECT 1 FROM orders o WHERE o.customer_id IN (SELECT id FROM c) LIMIT $1) x",
-        customers_sql(words.len(), 2)
-    );
-    let mut count = diesel::sql_query(count_sql)
-        .into_boxed::<Pg>()
-        .bind::<BigInt, _>(COUNT_LIMIT + 1)
-        .bind::<Text, _>(contains(whole));
-    for word in words {
-        count = count.bind::<Text, _>(contains(word));
-    }
-    let counted: Counted = count.get_result(conn)?;
+        .bind::<BigInt, _>(PAGE_SIZE as i64 + 1);
+        for value in &binds {
+            page = page.bind::<Text, _>(value.clone());
+        }
+        (
+            page.load::<PlacedHit>(conn)?,
+            Total::MoreThan(CUSTOMER_LIMIT),
+        )
+    };
     let next = if hits.len() > PAGE_SIZE {
         hits.truncate(PAGE_SIZE);
         hits.last().map(|h| After::Placed(h.placed_at, h.id))
     } else {
         None
     };
-    Ok((
-        hits.into_iter().map(|h| h.id).collect(),
-        total_of(counted.count),
-        next,
-    ))
+    Ok((hits.into_iter().map(|h| h.id).collect(), total, next))
 }
 
 /// The page's orders with their customer and what still waits, in the page's order.

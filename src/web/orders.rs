@@ -58,11 +58,16 @@ impl SearchPage {
         (paged && shown > 0).then(|| format!("showing {}–{}", self.from, self.from + shown - 1))
     }
 
+    /// False for a customer query too short to search names (emails by their start only).
+    fn names_searched(&self) -> bool {
+        match self.results.as_ref().map(|r| &r.needle) {
+            Some(search::Needle::Customer { whole, words }) => search::searches_names(whole, words),
+            _ => true,
+        }
+    }
+
     fn is_number(&self) -> bool {
-        matches!(
-            self.results.as_ref().map(|r| &r.needle),
-            Some(search::Needle::Number(_))
-        )
+        self.results.as_ref().is_some_and(|r| r.read_as_number)
     }
 
     fn next_link(&self) -> Option<String> {
