@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::db::audit::{self, Actor};
 use crate::error::{AppError, AppResult};
-use crate::services::fulfilment;
+use crate::services::{fulfilment, order_actions};
 
 /// What the customer chose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,23 +221,9 @@ pub fn record_for_customer(
     today: NaiveDate,
 ) -> AppResult<ChoiceOutcome> {
     conn.transaction(|conn| {
-        use crate::db::schema::{order_lines, orders};
-        let order_id: i64 = orders::table
-            .filter(orders::number.eq(number))
-            .select(orders::id)
-            .first(conn)
-            .optional()?
-            .ok_or_else(|| AppError::not_found("the order"))?;
+        let order_id = order_actions::order_id(conn, number)?;
         if let Some(line_id) = line_id {
-            let belongs: bool = diesel::select(diesel::dsl::exists(
-                order_lines::table
-                    .filter(order_lines::id.eq(line_id))
-                    .filter(order_lines::order_id.eq(order_id)),
-            ))
-            .get_result(conn)?;
-            if !belongs {
-                return Err(AppError::not_found("that line on this order"));
-            }
+            order_actions::check_line(conn, order_id, line_id)?;
         }
         apply(conn, actor, order_id, line_id, choice, Channel::Rep, today)
     })

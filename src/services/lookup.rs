@@ -7,7 +7,7 @@ use diesel::sql_types::{BigInt, Bool, Date, Int4, Nullable, Text, Timestamptz};
 use serde_json::json;
 
 use crate::db::audit::{self, Actor};
-use crate::db::schema::{notes, orders};
+use crate::db::schema::notes;
 use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Clone, QueryableByName)]
@@ -229,14 +229,7 @@ pub fn add_note(conn: &mut PgConnection, actor: &Actor, number: &str, body: &str
         ));
     }
     conn.transaction(|conn| {
-        let order_id: i64 = orders::table
-            .filter(orders::number.eq(number))
-            .select(orders::id)
-            .first(conn)
-            .optional()?
-            .ok_or_else(|| {
-                AppError::NotFound(format!("order {}", crate::types::truncate(number)))
-            })?;
+        let order_id = crate::services::order_actions::order_id(conn, number)?;
         let user_id = match actor {
             Actor::User { id, .. } => Some(*id),
             _ => None,

@@ -899,16 +899,8 @@ pub fn describe_link(conn: &mut PgConnection, claim: &LinkClaim) -> AppResult<Li
 /// What a confirmed link did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkOutcome {
-    KeptWaiting,
-    Shipped {
-        units: i32,
-    },
-    /// "Ship what is ready": nothing is ready yet; the choice is recorded.
-    NothingReadyYet,
-    Cancelled {
-        units: i32,
-    },
-    NothingWaits,
+    /// The customer's choice, applied (see `choices::apply`).
+    Chosen(ChoiceOutcome),
     Unsubscribed,
     /// The link was used before: nothing changed.
     Reused,
@@ -954,14 +946,8 @@ pub fn use_link(
             .ok_or_else(|| AppError::not_found("the order"))?
             .email;
         let actor = Actor::Customer { email };
-        let outcome = match choices::apply(conn, &actor, claim.id, claim.line_id, choice, Channel::Link, today)? {
-            ChoiceOutcome::KeptWaiting => LinkOutcome::KeptWaiting,
-            ChoiceOutcome::Shipped { units } => LinkOutcome::Shipped { units },
-            ChoiceOutcome::NothingReadyYet => LinkOutcome::NothingReadyYet,
-            ChoiceOutcome::Cancelled { units } => LinkOutcome::Cancelled { units },
-            ChoiceOutcome::NothingWaits => LinkOutcome::NothingWaits,
-        };
-        Ok(outcome)
+        let outcome = choices::apply(conn, &actor, claim.id, claim.line_id, choice, Channel::Link, today)?;
+        Ok(LinkOutcome::Chosen(outcome))
     })
 }
 

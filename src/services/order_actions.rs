@@ -9,13 +9,29 @@ use crate::db::schema::{order_lines, orders};
 use crate::error::{AppError, AppResult};
 use crate::services::fulfilment::{self, CancellationView};
 
-fn order_id(conn: &mut PgConnection, number: &str) -> AppResult<i64> {
+/// The id of order `number`, or "not found".
+pub fn order_id(conn: &mut PgConnection, number: &str) -> AppResult<i64> {
     orders::table
         .filter(orders::number.eq(number))
         .select(orders::id)
         .first(conn)
         .optional()?
         .ok_or_else(|| AppError::not_found("the order"))
+}
+
+/// "Not found" unless `line_id` is a line of the order.
+pub fn check_line(conn: &mut PgConnection, order_id: i64, line_id: i64) -> AppResult<()> {
+    let belongs: bool = diesel::select(diesel::dsl::exists(
+        order_lines::table
+            .filter(order_lines::id.eq(line_id))
+            .filter(order_lines::order_id.eq(order_id)),
+    ))
+    .get_result(conn)?;
+    if belongs {
+        Ok(())
+    } else {
+        Err(AppError::not_found("that line on this order"))
+    }
 }
 
 /// Cancels the open units of a line of order `number`.
@@ -28,15 +44,7 @@ pub fn cancel_order_line(
     today: NaiveDate,
 ) -> AppResult<CancellationView> {
     let order_id = order_id(conn, number)?;
-    let belongs: bool = diesel::select(diesel::dsl::exists(
-        order_lines::table
-            .filter(order_lines::id.eq(line_id))
-            .filter(order_lines::order_id.eq(order_id)),
-    ))
-    .get_result(conn)?;
-    if !belongs {
-        return Err(AppError::not_found("that line on this order"));
-    }
+    check_line(conn, order_id, line_id)?;
     fulfilment::cancel_line(conn, actor, line_id, None, reason, today)
 }
 

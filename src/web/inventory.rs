@@ -706,25 +706,38 @@ pub async fn notify_me(
     })
     .await;
     match outcome {
-        Ok(email) => {
-            let query: String = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("notified", &email)
-                .finish();
-            let location = format!(
-                "/inventory/{}?{query}#notify",
-                crate::web::orders::url_segment(&sku)
-            );
-            Ok(HttpResponse::SeeOther()
-                .insert_header((actix_web::http::header::LOCATION, location))
-                .finish())
-        }
+        Ok(email) => Ok(back_to_notify_me(&sku, "notified", &email)),
         Err(AppError::Invalid { message, .. }) => {
-            let mut page = product_page(&state, &user, sku, None).await?;
-            page.notify_error = Some(message);
-            Ok(render::form_answer(page.render()?, true))
+            notify_me_refused(&state, &user, sku, message).await
         }
         Err(other) => Err(other),
     }
+}
+
+/// Back to the product's "notify me" list, saying what happened to `email`.
+fn back_to_notify_me(sku: &str, what: &str, email: &str) -> HttpResponse {
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair(what, email)
+        .finish();
+    let location = format!(
+        "/inventory/{}?{query}#notify",
+        crate::web::orders::url_segment(sku)
+    );
+    HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .finish()
+}
+
+/// The product page with the notify-me form's problem beside it.
+async fn notify_me_refused(
+    state: &AppState,
+    user: &CurrentUser,
+    sku: String,
+    message: String,
+) -> AppResult<HttpResponse> {
+    let mut page = product_page(state, user, sku, None).await?;
+    page.notify_error = Some(message);
+    Ok(render::form_answer(page.render()?, true))
 }
 
 /// Takes a customer off the product's "notify me" list (audited); a plain form comes back
@@ -741,23 +754,8 @@ pub async fn remove_sign_up(
     })
     .await;
     match outcome {
-        Ok(email) => {
-            let query: String = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("removed", &email)
-                .finish();
-            let location = format!(
-                "/inventory/{}?{query}#notify",
-                crate::web::orders::url_segment(&sku)
-            );
-            Ok(HttpResponse::SeeOther()
-                .insert_header((actix_web::http::header::LOCATION, location))
-                .finish())
-        }
-        Err(AppError::Conflict(message)) => {
-            let mut page = product_page(&state, &user, sku, None).await?;
-            page.notify_error = Some(message);
-            Ok(render::form_answer(page.render()?, true))
-        }
+        Ok(email) => Ok(back_to_notify_me(&sku, "removed", &email)),
+        Err(AppError::Conflict(message)) => notify_me_refused(&state, &user, sku, message).await,
         Err(other) => Err(other),
     }
 }

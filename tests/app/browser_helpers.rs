@@ -219,14 +219,8 @@ impl Browser {
     /// Errors the page logged to the console (script errors, Content-Security-Policy
     /// violations, failed loads) since the last call.
     pub async fn console_errors(&self) -> Vec<String> {
-        let session = self
-            .client
-            .session_id()
-            .await
-            .expect("the session id")
-            .expect("a session");
         let response: serde_json::Value = reqwest::Client::new()
-            .post(format!("{}/session/{session}/se/log", self.driver_url))
+            .post(format!("{}/se/log", self.session_url().await))
             .json(&json!({ "type": "browser" }))
             .send()
             .await
@@ -243,19 +237,21 @@ impl Browser {
             .collect()
     }
 
-    /// A chromedriver command of Chrome's own (DevTools), for what WebDriver cannot do.
-    async fn devtools(&self, command: &str, params: serde_json::Value) {
+    /// chromedriver's address for this session's own commands.
+    async fn session_url(&self) -> String {
         let session = self
             .client
             .session_id()
             .await
             .expect("the session id")
             .expect("a session");
+        format!("{}/session/{session}", self.driver_url)
+    }
+
+    /// A chromedriver command of Chrome's own (DevTools), for what WebDriver cannot do.
+    async fn devtools(&self, command: &str, params: serde_json::Value) {
         let response = reqwest::Client::new()
-            .post(format!(
-                "{}/session/{session}/goog/cdp/execute",
-                self.driver_url
-            ))
+            .post(format!("{}/goog/cdp/execute", self.session_url().await))
             .json(&json!({ "cmd": command, "params": params }))
             .send()
             .await

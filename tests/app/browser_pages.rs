@@ -66,25 +66,30 @@ async fn wait_until(browser: &Browser, script: &str, what: &str) {
     }
 }
 
-/// The page at `path` fits the width and axe-core finds nothing serious; returns the
-/// problems found, each named with the page and the size.
+/// The page shown fits the width and axe-core finds nothing serious in it; each problem
+/// is added to `problems`, named with the page and the width.
+async fn check_shown(browser: &Browser, label: &str, width: u32, problems: &mut Vec<String>) {
+    let (scroll_width, inner_width) = browser.widths().await;
+    if scroll_width > inner_width || inner_width != i64::from(width) {
+        problems.push(format!(
+            "{label} at {width}px: the page is {scroll_width}px wide in a {inner_width}px window"
+        ));
+    }
+    for (rule, impact, help, targets) in browser.axe().await {
+        if matches!(impact.as_str(), "serious" | "critical") || rule == "landmark-unique" {
+            problems.push(format!(
+                "{label} at {width}px: axe {rule} ({impact}): {help} at {targets:?}"
+            ));
+        }
+    }
+}
+
+/// The page at `url`, at both sizes.
 async fn check_page(browser: &Browser, url: &str, label: &str, problems: &mut Vec<String>) {
     for (width, height) in SIZES {
         browser.viewport(width, height).await;
         browser.goto(url).await;
-        let (scroll_width, inner_width) = browser.widths().await;
-        if scroll_width > inner_width || inner_width != i64::from(width) {
-            problems.push(format!(
-                "{label} at {width}px: the page is {scroll_width}px wide in a {inner_width}px window"
-            ));
-        }
-        for (rule, impact, help, targets) in browser.axe().await {
-            if matches!(impact.as_str(), "serious" | "critical") || rule == "landmark-unique" {
-                problems.push(format!(
-                    "{label} at {width}px: axe {rule} ({impact}): {help} at {targets:?}"
-                ));
-            }
-        }
+        check_shown(browser, label, width, problems).await;
     }
 }
 
@@ -204,19 +209,7 @@ async fn no_page_scrolls_sideways_on_a_phone_and_axe_finds_nothing_serious() {
             .expect("select a line");
         browser.press("Preview").await;
         browser.heading("Email an ETA update").await;
-        let (scroll_width, inner_width) = browser.widths().await;
-        if scroll_width > inner_width {
-            problems.push(format!(
-                "bulk preview at {width}px: {scroll_width}px wide in {inner_width}px"
-            ));
-        }
-        for (rule, impact, help, targets) in browser.axe().await {
-            if matches!(impact.as_str(), "serious" | "critical") || rule == "landmark-unique" {
-                problems.push(format!(
-                    "bulk preview at {width}px: axe {rule} ({impact}): {help} at {targets:?}"
-                ));
-            }
-        }
+        check_shown(&browser, "bulk preview", width, &mut problems).await;
     }
     assert!(problems.is_empty(), "{problems:#?}");
     // The page that is not there answers 404 on purpose; nothing else may fail.

@@ -46,6 +46,13 @@ async fn page_text(app: &TestApp, path: &str) -> String {
     text_of(&response.text().await.unwrap())
 }
 
+/// `q=` with `typed` encoded.
+fn query(typed: &str) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("q", typed)
+        .finish()
+}
+
 /// The text of the page between two headings.
 fn between<'a>(text: &'a str, from: &str, to: &str) -> &'a str {
     let start = text
@@ -95,10 +102,7 @@ async fn search_forgives_the_way_people_type_numbers_names_and_emails() {
         "nia ivanova",
         "ivan ni",
     ] {
-        let query: String = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("q", typed)
-            .finish();
-        let response = app.get(&format!("/orders?{query}")).await;
+        let response = app.get(&format!("/orders?{}", query(typed))).await;
         assert_eq!(response.status(), 303, "{typed:?} did not open one order");
         assert_eq!(
             response.headers()["location"],
@@ -108,7 +112,15 @@ async fn search_forgives_the_way_people_type_numbers_names_and_emails() {
     }
 
     // Letters and digits that are no order number are tried as the start of an email.
-    order(&app, "SO-11476", "anna1985@example.com", "Anna Berg", "KET-1", 1, 1);
+    order(
+        &app,
+        "SO-11476",
+        "anna1985@example.com",
+        "Anna Berg",
+        "KET-1",
+        1,
+        1,
+    );
     let response = app.get("/orders?q=Anna1985").await;
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], "/orders/SO-11476");
@@ -467,10 +479,7 @@ async fn messages_are_found_by_order_number_email_kind_and_status_in_words() {
     app.login_as(Role::Rep).await;
 
     for typed in ["W-1", "w1", "#W-1", "Order W-1"] {
-        let query: String = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("q", typed)
-            .finish();
-        let page = page_text(&app, &format!("/messages?{query}")).await;
+        let page = page_text(&app, &format!("/messages?{}", query(typed))).await;
         let list = between(&page, "1 message about order W-1", "The outbox");
         assert!(
             list.contains("pia@example.com") || list.contains("Pia@Example.com"),
