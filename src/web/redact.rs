@@ -67,12 +67,12 @@ impl RootSpanBuilder for RedactedRootSpan {
                 .map(|p| p.as_str())
                 .unwrap_or_default(),
         );
-        let trusted = request
-            .app_data::<actix_web::web::Data<crate::startup::AppState>>()
-            .map(|state| state.settings.trusted_proxies.clone())
+        let state = request.app_data::<actix_web::web::Data<crate::startup::AppState>>();
+        let trusted = state
+            .map(|state| state.settings.trusted_proxies.as_slice())
             .unwrap_or_default();
         let client_ip =
-            crate::web::client_ip::client_ip(request.peer_addr(), request.headers(), &trusted)
+            crate::web::client_ip::client_ip(request.peer_addr(), request.headers(), trusted)
                 .map(|ip| ip.to_string())
                 .unwrap_or_default();
         let header = |name: &str| {
