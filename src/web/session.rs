@@ -1,5 +1,6 @@
-//! Who is asking: the signed-in user from the encrypted session cookie, the CSRF token
-//! that every state-changing form and htmx request must carry, and role checks.
+//! Who is asking: the signed-in user, from the session id in the encrypted cookie looked up
+//! on the server (`accounts::session_user`), the CSRF token that every state-changing form
+//! and htmx request must carry, and role checks.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -21,12 +22,12 @@ use crate::startup::AppState;
 /// The session's id: its row in `user_sessions` says whose it is and whether it lives.
 const SESSION_ID: &str = "sid";
 const CSRF: &str = "csrf";
-pub use crate::services::accounts::SESSION_HOURS;
 pub const CSRF_HEADER: &str = "X-CSRF-Token";
 pub const CSRF_FIELD: &str = "csrf_token";
 
-/// The signed-in staff member, loaded fresh from the database on every request so that a
-/// disabled account or a changed role takes effect at once.
+/// The signed-in staff member, loaded fresh from the database with the session on every
+/// request, so that an ended session, a disabled account or a changed role takes effect
+/// at once.
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
     pub id: i64,
