@@ -37,6 +37,8 @@ pub fn action_label(action: &str) -> String {
         "user_added" => "User added",
         "user_role_changed" => "Role changed",
         "user_disabled" => "User disabled",
+        "signed_out_everywhere" => "Signed out everywhere",
+        "user_password_changed" => "Password changed",
         "user_enabled" => "User enabled",
         "settings_changed" => "Settings changed",
         "day_reviewed" => "Day reviewed",
@@ -112,6 +114,7 @@ fn setting_name(key: &str) -> String {
         "expiry_limit_days" => "waiting limit (days)".to_owned(),
         "expiry_offers_cancel" => "offer to cancel long waits".to_owned(),
         "status_update_after_days" => "status update after (days without news)".to_owned(),
+        "placed_at_max_age_days" => "refuse orders placed more than (days) ago".to_owned(),
         other => other.replace('_', " "),
     }
 }
@@ -318,6 +321,14 @@ pub fn describe(
             text(after, "role").unwrap_or("?")
         ),
         "user_disabled" => format!("Disabled user {id}"),
+        "signed_out_everywhere" => format!(
+            "Signed out everywhere ({} sessions ended)",
+            number(after, "sessions_ended").unwrap_or(0)
+        ),
+        "user_password_changed" => format!(
+            "Set a new password for user {id} ({} sessions ended)",
+            number(after, "sessions_ended").unwrap_or(0)
+        ),
         "user_enabled" => format!("Enabled user {id}"),
         "settings_changed" => format!("Changed settings: {}", changed_settings(before, after)),
         "day_reviewed" => format!("Marked {id} reviewed"),

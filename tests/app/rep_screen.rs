@@ -633,6 +633,7 @@ async fn every_setting_says_what_it_changes() {
         "expiry_limit_days",
         "expiry_offers_cancel",
         "status_update_after_days",
+        "placed_at_max_age_days",
     ] {
         assert!(
             html.contains(&format!("aria-describedby=\"h-{field}")),
