@@ -118,8 +118,8 @@ impl Application {
                 .app_data(web::PayloadConfig::default().limit(4 * 1024 * 1024))
                 .wrap(sessions)
                 .wrap(from_fn(crate::web::forget_figures_after_changes))
-                .wrap(crate::web::security_headers())
-                .wrap(TracingLogger::default())
+                .wrap(crate::web::security_headers(secure))
+                .wrap(TracingLogger::<crate::web::redact::RedactedRootSpan>::new())
                 .configure(crate::web::routes)
         })
         .listen(listener)?

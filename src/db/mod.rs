@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod schema;
+pub mod sessions;
 pub mod shop_settings;
 pub mod stock;
 pub mod users;

@@ -3,6 +3,7 @@
 //! No I/O and no clock here: callers pass `today` and the rows they loaded.
 
 pub mod allocation;
+pub mod answer;
 pub mod eta;
 pub mod flags;
 pub mod format;
@@ -11,6 +12,7 @@ pub mod lines;
 pub mod queue;
 pub mod reliability;
 pub mod stock;
+pub mod trend;
 pub mod types;
 
 pub use allocation::{LineAllocation, QueueAllocation, WaitingLine, allocate_down_queue};
@@ -31,5 +33,7 @@ pub use queue::{QueuePlace, QueuePolicy, sort_queue};
 pub use reliability::{
     Reliability, SlipDistribution, SlipHistory, SlipPrior, SupplierEvidence, slip_days,
 };
-pub use stock::{StockError, StockLevels, StockStatus, stock_status, supply_known};
+pub use stock::{
+    MAX_UNITS, MAX_UNITS_TEXT, StockError, StockLevels, StockStatus, stock_status, supply_known,
+};
 pub use types::{LineId, Quantity, QuantityError, Sku, SkuError};

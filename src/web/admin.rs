@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::db::users::{self, Role, User};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::services::{accounts, admin, api_tokens};
+use crate::services::{accounts, admin, api_tokens, audit_words};
 use crate::startup::AppState;
 use crate::web::orders::Words;
 use crate::web::render::{self, Frame};
@@ -103,38 +103,19 @@ pub async fn add(
     }
 }
 
-#[derive(Deserialize)]
-pub struct UserChange {
-    #[serde(default)]
-    role: String,
-    #[serde(default)]
-    disabled: String,
-}
-
-/// Changes a user's role or access (one form per action on the users page).
+/// Changes a user's role, access or password (one form per action on the users page);
+/// each ends the user's sessions.
 pub async fn change_user(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
-    form: web::Form<UserChange>,
+    form: web::Form<admin::UserChanges>,
 ) -> AppResult<HttpResponse> {
     user.require(Role::Admin)?;
     let (target, form) = (id.into_inner(), form.into_inner());
     let (actor, actor_id) = (user.actor(), user.id);
     let result = crate::db::blocking(&state.pool, move |conn| {
-        if !form.role.is_empty() {
-            let role: Role = form
-                .role
-                .parse()
-                .map_err(|message: String| AppError::invalid("role", message))?;
-            admin::change_role(conn, &actor, actor_id, target, role)?;
-        }
-        match form.disabled.as_str() {
-            "1" => admin::set_disabled(conn, &actor, actor_id, target, true)?,
-            "0" => admin::set_disabled(conn, &actor, actor_id, target, false)?,
-            _ => {}
-        }
-        Ok(())
+        admin::change_user(conn, &actor, actor_id, target, &form)
     })
     .await;
     match result {
@@ -306,8 +287,26 @@ struct AuditPage {
 }
 
 impl AuditPage {
-    fn json(value: &Option<serde_json::Value>) -> String {
-        value.as_ref().map(|v| v.to_string()).unwrap_or_default()
+    fn sentence(row: &admin::AuditRow) -> String {
+        audit_words::describe(
+            &row.action,
+            row.entity_id.as_deref(),
+            &row.before,
+            &row.after,
+        )
+    }
+
+    fn action_label(action: &str) -> String {
+        audit_words::action_label(action)
+    }
+
+    fn entity_label(entity: &str) -> &'static str {
+        audit_words::entity_label(entity)
+    }
+
+    /// "Riley Rep (rep@…)", "the customer (a@b)", "storefront (through the API)".
+    fn who(row: &admin::AuditRow) -> String {
+        crate::services::timeline::actor_words(&row.actor)
     }
 
     fn next_link(&self, before: &str) -> String {

@@ -155,6 +155,12 @@ const FORM_ROUTES: &[FormRoute] = &[
         fields: &[],
     },
     FormRoute {
+        route: "POST /logout/everywhere",
+        path: "/logout/everywhere",
+        form: &[],
+        fields: &[],
+    },
+    FormRoute {
         route: "POST /review/sign-off",
         path: "/review/sign-off",
         form: &[],
@@ -229,6 +235,12 @@ const FORM_ROUTES: &[FormRoute] = &[
         fields: &[],
     },
     FormRoute {
+        route: "POST /orders/{number}/choice",
+        path: "/orders/W-1/choice",
+        form: &[("choice", "wait")],
+        fields: &[checked("choice", "choose what the customer wants")],
+    },
+    FormRoute {
         route: "POST /admin/users",
         path: "/admin/users",
         form: &[
@@ -248,7 +260,10 @@ const FORM_ROUTES: &[FormRoute] = &[
         route: "POST /admin/users/{id}",
         path: "/admin/users/{rep}",
         form: &[("role", "manager")],
-        fields: &[optional(checked("role", "use rep, manager or admin"))],
+        fields: &[
+            optional(checked("role", "use rep, manager or admin")),
+            optional(secret("new_password", "the password must be at")),
+        ],
     },
     FormRoute {
         route: "POST /admin/tokens",
@@ -335,6 +350,12 @@ const FORM_ROUTES: &[FormRoute] = &[
         fields: &[checked("email", "is not an email address")],
     },
     FormRoute {
+        route: "POST /inventory/{sku}/notify-me/{id}/remove",
+        path: "/inventory/KETTLE/notify-me/{sign_up}/remove",
+        form: &[],
+        fields: &[],
+    },
+    FormRoute {
         route: "POST /purchase-orders",
         path: "/purchase-orders",
         form: &[
@@ -352,7 +373,7 @@ const FORM_ROUTES: &[FormRoute] = &[
                 "enter the expected date|the expected date must be within two years",
             ),
             text("sku", "sku|add at least one line"),
-            checked("qty", "order between 1 and 1,000,000 units"),
+            checked("qty", "order between 1 and 10,000,000 units"),
         ],
     },
     FormRoute {
@@ -635,7 +656,7 @@ const FREE_TEXT: &[FreeText] = &[
     FreeText {
         route: "POST /orders/{number}/lines/{line}/cancel",
         path: "/orders/W-4/lines/{line_4}/cancel",
-        send: Body::Form(&[("reason", "{markup}")]),
+        send: Body::Form(&[("reason", "{markup}"), ("confirm", "yes")]),
         stored: "SELECT count(*) FROM audit_log WHERE after->>'reason' = {markup}",
         shown: &[("/admin/audit", XSS_SCRIPT)],
     },
@@ -824,6 +845,12 @@ impl Desk {
             "SELECT l.id FROM purchase_order_lines l JOIN purchase_orders p
               ON p.id = l.purchase_order_id WHERE p.reference = 'PO-1'",
         );
+        shop::sql(
+            &app,
+            "INSERT INTO restock_subscriptions (product_id, email)
+             SELECT id, 'waiting-fan@example.com' FROM products WHERE sku = 'KETTLE'",
+        );
+        let sign_up = id(&app, "SELECT max(id) FROM restock_subscriptions");
         let date = |days: i64| (shop::today() + chrono::Duration::days(days)).to_string();
         let admin = app.add_user(Role::Admin);
         let values = vec![
@@ -838,6 +865,7 @@ impl Desk {
             ("{message}", message.to_string()),
             ("{link}", link),
             ("{po_line}", po_line.to_string()),
+            ("{sign_up}", sign_up.to_string()),
             ("{in_10_days}", date(10)),
             ("{in_12_days}", date(12)),
             ("{markup}", MARKUP.to_owned()),
@@ -1640,10 +1668,10 @@ async fn upload(desk: &Desk, content_type: &str, body: Vec<u8>) -> Answer {
     desk.send(
         desk.app
             .client
-            .post(
-                desk.app
-                    .url(&format!("/inventory/import?csrf_token={}", desk.csrf)),
-            )
+            .post(desk.app.url("/inventory/import"))
+            // In the header, so the bodies below are sent exactly as written (the CSRF
+            // token is never taken from the address).
+            .header("X-CSRF-Token", &desk.csrf)
             .header("Content-Type", content_type)
             .body(body),
     )
