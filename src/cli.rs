@@ -69,10 +69,7 @@ struct SimulateArgs {
     /// With --generate: number of products.
     #[arg(long, default_value_t = 30, requires = "generate")]
     products: u32,
-    /// With --generate: the world. 1: suppliers on time 40-95%, exponential late
-    /// deliveries (mean 2-14 days), a buyer ordering on the quoted lead time's demand;
-    /// 2: on time 55-97%, gamma late deliveries (mean 2-12 days), a buyer with a fixed
-    /// reorder point and safety stock.
+    /// With --generate: which generated world (ETA.md describes both).
     #[arg(long, value_enum, default_value_t = crate::sim::Profile::One, requires = "generate")]
     profile: crate::sim::Profile,
     /// The percentile of the sampled dates told to customers as the promise.
