@@ -31,6 +31,25 @@ pub struct Settings {
     /// How long whole-queue figures (the queue's counts, the daily review) are shared
     /// between requests; see `web::recent`. Zero counts on every request.
     pub figures_max_age: std::time::Duration,
+    /// `SHOPIFY_WEBHOOK_SECRET`, `WOOCOMMERCE_WEBHOOK_SECRET`: they take precedence over
+    /// the secrets set on the Integrations page.
+    pub webhook_secrets: WebhookSecrets,
+}
+
+/// The storefronts' webhook secrets from the environment.
+#[derive(Clone, Default)]
+pub struct WebhookSecrets {
+    pub shopify: Option<String>,
+    pub woocommerce: Option<String>,
+}
+
+impl fmt::Debug for WebhookSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookSecrets")
+            .field("shopify", &self.shopify.as_ref().map(|_| "***"))
+            .field("woocommerce", &self.woocommerce.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 impl Settings {
@@ -83,6 +102,10 @@ impl Settings {
             pool_size,
             run_worker: true,
             figures_max_age,
+            webhook_secrets: WebhookSecrets {
+                shopify: var("SHOPIFY_WEBHOOK_SECRET"),
+                woocommerce: var("WOOCOMMERCE_WEBHOOK_SECRET"),
+            },
         })
     }
 
@@ -120,6 +143,7 @@ impl fmt::Debug for Settings {
             )
             .field("pool_size", &self.pool_size)
             .field("figures_max_age", &self.figures_max_age)
+            .field("webhook_secrets", &self.webhook_secrets)
             .finish()
     }
 }

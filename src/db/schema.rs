@@ -330,6 +330,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    storefront_skus (platform, storefront_sku) {
+        platform -> Text,
+        storefront_sku -> Text,
+        product_id -> Int8,
+        mapped_by -> Nullable<Int8>,
+        mapped_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     suppliers (id) {
         id -> Int8,
         name -> Text,
@@ -349,6 +359,31 @@ diesel::table! {
         disabled -> Bool,
         session_epoch -> Int4,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Int8,
+        platform -> Text,
+        delivery_key -> Text,
+        topic -> Text,
+        status -> Text,
+        order_number -> Nullable<Text>,
+        outcome -> Text,
+        payload -> Nullable<Text>,
+        unknown_skus -> Array<Text>,
+        received_at -> Timestamptz,
+        processed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    webhook_secrets (platform) {
+        platform -> Text,
+        secret -> Text,
+        updated_by -> Nullable<Int8>,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -383,6 +418,7 @@ diesel::joinable!(shipment_lines -> shipments (shipment_id));
 diesel::joinable!(shipments -> orders (order_id));
 diesel::joinable!(shipments -> users (created_by));
 diesel::joinable!(stock_movements -> products (product_id));
+diesel::joinable!(storefront_skus -> products (product_id));
 diesel::joinable!(stock_movements -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -411,6 +447,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     shipments,
     shop_settings,
     stock_movements,
+    storefront_skus,
     suppliers,
     users,
+    webhook_deliveries,
+    webhook_secrets,
 );

@@ -20,3 +20,4 @@ pub mod purchasing;
 pub mod reorder;
 pub mod review;
 pub mod subscriptions;
+pub mod webhooks;

@@ -188,6 +188,7 @@ pub fn test_settings(database: &TestDatabase) -> Settings {
         run_worker: false,
         // Tests change rows directly between pages; the sharing has its own tests.
         figures_max_age: std::time::Duration::ZERO,
+        webhook_secrets: Default::default(),
     }
 }
 

@@ -23,3 +23,4 @@ mod review_page;
 mod seed_large;
 mod shop;
 mod smtp_sink;
+mod webhooks;

@@ -56,7 +56,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-fn too_large_as_json<B>(
+pub(crate) fn too_large_as_json<B>(
     response: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let (request, _) = response.into_parts();
