@@ -170,13 +170,29 @@ pub fn run() -> anyhow::Result<()> {
         Command::Worker => {
             let pool = startup::prepare_database(&settings)?;
             actix_web::rt::System::new().block_on(async move {
+                // The worker's email send results, on METRICS_ADDR when it is set.
+                let metrics = match settings.metrics_addr {
+                    Some(addr) => {
+                        let source = crate::web::metrics::MetricsSource {
+                            primary: pool.clone(),
+                        };
+                        let (server, port) = crate::web::metrics::listener(addr, source)?;
+                        println!("Metrics at http://{}:{port}/metrics", addr.ip());
+                        Some(actix_web::rt::spawn(server))
+                    }
+                    None => None,
+                };
                 let (_stop, running) = crate::email::worker::spawn(
                     pool,
                     &settings,
                     crate::email::worker::WorkerConfig::default(),
                 )?;
                 println!("Delivering emails; stop with Ctrl-C.");
-                running.await.context("the email worker stopped")
+                let stopped = running.await.context("the email worker stopped");
+                if let Some(metrics) = metrics {
+                    metrics.abort();
+                }
+                stopped
             })
         }
         Command::User(UserCommand::Add {
@@ -305,6 +321,9 @@ fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             "Backorder Desk is serving at {public_url} (port {})",
             app.port()
         );
+        if let Some(port) = app.metrics_port() {
+            println!("Metrics without a token on port {port} (METRICS_ADDR)");
+        }
         app.run_until_stopped()
             .await
             .context("the web server stopped")

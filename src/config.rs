@@ -34,6 +34,8 @@ pub struct Settings {
     /// `SHOPIFY_WEBHOOK_SECRET`, `WOOCOMMERCE_WEBHOOK_SECRET`: they take precedence over
     /// the secrets set on the Integrations page.
     pub webhook_secrets: WebhookSecrets,
+    /// `METRICS_ADDR`: a second listener serving `/metrics` without a token.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// The storefronts' webhook secrets from the environment.
@@ -90,6 +92,12 @@ impl Settings {
                 .context("FIGURES_MAX_AGE_MS must be a number of milliseconds from 0 to 60000")?,
             None => std::time::Duration::from_secs(2),
         };
+        let metrics_addr = match var("METRICS_ADDR") {
+            Some(text) => Some(text.parse().with_context(|| {
+                format!("METRICS_ADDR {text:?} is not an address like 127.0.0.1:9090")
+            })?),
+            None => None,
+        };
         Ok(Self {
             database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
             bind_addr,
@@ -106,6 +114,7 @@ impl Settings {
                 shopify: var("SHOPIFY_WEBHOOK_SECRET"),
                 woocommerce: var("WOOCOMMERCE_WEBHOOK_SECRET"),
             },
+            metrics_addr,
         })
     }
 
@@ -144,6 +153,7 @@ impl fmt::Debug for Settings {
             .field("pool_size", &self.pool_size)
             .field("figures_max_age", &self.figures_max_age)
             .field("webhook_secrets", &self.webhook_secrets)
+            .field("metrics_addr", &self.metrics_addr)
             .finish()
     }
 }

@@ -9,6 +9,7 @@ pub mod domain;
 pub mod email;
 pub mod error;
 pub mod format;
+pub mod metrics;
 pub mod seed;
 pub mod seed_large;
 pub mod services;

@@ -41,6 +41,8 @@ pub struct AppState {
 pub struct Application {
     port: u16,
     server: Server,
+    /// The `METRICS_ADDR` listener and its port, when set.
+    metrics: Option<(Server, u16)>,
     pub pool: PgPool,
 }
 
@@ -91,6 +93,15 @@ impl Application {
         };
         let secure = settings.is_https();
         let figures_max_age = settings.figures_max_age;
+        let metrics = match settings.metrics_addr {
+            Some(addr) => Some(crate::web::metrics::listener(
+                addr,
+                crate::web::metrics::MetricsSource {
+                    primary: pool.clone(),
+                },
+            )?),
+            None => None,
+        };
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             settings,
@@ -120,18 +131,32 @@ impl Application {
                 .wrap(from_fn(crate::web::forget_figures_after_changes))
                 .wrap(crate::web::security_headers())
                 .wrap(TracingLogger::default())
+                .wrap(from_fn(crate::web::metrics::record_requests))
                 .configure(crate::web::routes)
         })
         .listen(listener)?
         .run();
-        Ok(Self { port, server, pool })
+        Ok(Self {
+            port,
+            server,
+            metrics,
+            pool,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// The port of the `METRICS_ADDR` listener, when there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(_, port)| *port)
+    }
+
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        match self.metrics {
+            Some((metrics, _)) => tokio::try_join!(self.server, metrics).map(|_| ()),
+            None => self.server.await,
+        }
     }
 }

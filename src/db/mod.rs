@@ -139,7 +139,8 @@ where
 {
     let pool = pool.clone();
     actix_web::web::block(move || {
-        let mut conn = pool.get()?;
+        let mut conn =
+            crate::metrics::waiting_for(&crate::metrics::PRIMARY_WAITING, || pool.get())?;
         work(&mut conn)
     })
     .await?

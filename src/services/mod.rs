@@ -12,6 +12,7 @@ pub mod fulfilment;
 pub mod inventory;
 pub mod lookup;
 pub mod messages;
+pub mod monitoring;
 pub mod orders;
 pub mod passwords;
 pub mod proposals;

@@ -13,6 +13,7 @@ pub mod integrations;
 pub mod inventory;
 pub mod links;
 pub mod messages;
+pub mod metrics;
 pub mod orders;
 pub mod pages;
 pub mod purchase_orders;
@@ -92,6 +93,7 @@ pub fn extra_nav(_user: &CurrentUser) -> Vec<NavItem> {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(metrics::with_token))
         .route("/static/{path:.*}", web::get().to(assets::serve))
         .configure(api::routes)
         .configure(webhooks::routes)

@@ -13,6 +13,7 @@ mod foundation;
 mod helpers;
 mod inventory;
 mod messages;
+mod metrics;
 mod notify_me;
 mod orders_page;
 mod promises_agree;
