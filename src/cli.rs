@@ -174,7 +174,7 @@ pub fn run() -> anyhow::Result<()> {
                 let metrics = match settings.metrics_addr {
                     Some(addr) => {
                         let source = crate::web::metrics::MetricsSource {
-                            primary: pool.clone(),
+                            pools: crate::db::replica::Pools::primary_only(pool.clone()),
                         };
                         let (server, port) = crate::web::metrics::listener(addr, source)?;
                         println!("Metrics at http://{}:{port}/metrics", addr.ip());

@@ -36,6 +36,10 @@ pub struct Settings {
     pub webhook_secrets: WebhookSecrets,
     /// `METRICS_ADDR`: a second listener serving `/metrics` without a token.
     pub metrics_addr: Option<SocketAddr>,
+    /// `DATABASE_REPLICA_URL`: a streaming replica for the pages that only read.
+    pub database_replica_url: Option<String>,
+    /// `DATABASE_REPLICA_MAX_LAG_MS`: a replica further behind than this is bypassed.
+    pub replica_max_lag: std::time::Duration,
 }
 
 /// The storefronts' webhook secrets from the environment.
@@ -98,6 +102,17 @@ impl Settings {
             })?),
             None => None,
         };
+        let replica_max_lag = match var("DATABASE_REPLICA_MAX_LAG_MS") {
+            Some(n) => n
+                .parse()
+                .ok()
+                .filter(|n| (100..=600_000).contains(n))
+                .map(std::time::Duration::from_millis)
+                .context(
+                    "DATABASE_REPLICA_MAX_LAG_MS must be a number of milliseconds from 100 to 600000",
+                )?,
+            None => std::time::Duration::from_secs(2),
+        };
         Ok(Self {
             database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
             bind_addr,
@@ -115,6 +130,8 @@ impl Settings {
                 woocommerce: var("WOOCOMMERCE_WEBHOOK_SECRET"),
             },
             metrics_addr,
+            database_replica_url: var("DATABASE_REPLICA_URL"),
+            replica_max_lag,
         })
     }
 
@@ -154,6 +171,11 @@ impl fmt::Debug for Settings {
             .field("figures_max_age", &self.figures_max_age)
             .field("webhook_secrets", &self.webhook_secrets)
             .field("metrics_addr", &self.metrics_addr)
+            .field(
+                "database_replica_url",
+                &self.database_replica_url.as_deref().map(redact_url),
+            )
+            .field("replica_max_lag", &self.replica_max_lag)
             .finish()
     }
 }

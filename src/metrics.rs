@@ -14,7 +14,8 @@
 //! - `backorder_waiting_lines`, `backorder_waiting_units`;
 //! - `backorder_promises_due_30d`, `backorder_promises_kept_30d`,
 //!   `backorder_promises_kept_ratio_30d`;
-//! - `backorder_database_reachable` (0 when the figures above could not be read).
+//! - `backorder_database_reachable` (0 when the figures above could not be read);
+//! - with a replica, `backorder_replica_lag_seconds` and `backorder_replica_in_use`.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI64, Ordering};

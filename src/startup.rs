@@ -26,6 +26,8 @@ use crate::web::recent::Recent;
 /// What every handler can reach.
 pub struct AppState {
     pub pool: PgPool,
+    /// Where the read-only pages read: the primary, or a replica (`web::reads`).
+    pub reads: crate::db::replica::Pools,
     pub settings: Settings,
     /// Signs self-service links in emails.
     pub link_key: Vec<u8>,
@@ -93,17 +95,31 @@ impl Application {
         };
         let secure = settings.is_https();
         let figures_max_age = settings.figures_max_age;
+        let replica = match &settings.database_replica_url {
+            Some(url) => Some(crate::db::replica::Replica::start(
+                url,
+                settings.pool_size,
+                settings.replica_max_lag,
+                pool.clone(),
+            )?),
+            None => None,
+        };
+        let reads = crate::db::replica::Pools {
+            primary: pool.clone(),
+            replica,
+        };
         let metrics = match settings.metrics_addr {
             Some(addr) => Some(crate::web::metrics::listener(
                 addr,
                 crate::web::metrics::MetricsSource {
-                    primary: pool.clone(),
+                    pools: reads.clone(),
                 },
             )?),
             None => None,
         };
         let state = web::Data::new(AppState {
             pool: pool.clone(),
+            reads,
             settings,
             link_key,
             queue_counts: Recent::new(figures_max_age),
@@ -129,6 +145,7 @@ impl Application {
                 .app_data(web::PayloadConfig::default().limit(4 * 1024 * 1024))
                 .wrap(sessions)
                 .wrap(from_fn(crate::web::forget_figures_after_changes))
+                .wrap(from_fn(crate::web::reads::remember_changes))
                 .wrap(crate::web::security_headers())
                 .wrap(TracingLogger::default())
                 .wrap(from_fn(crate::web::metrics::record_requests))

@@ -13,9 +13,9 @@ use actix_web::middleware::Next;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, ResponseError, web};
 use anyhow::Context;
 
-use crate::db::PgPool;
+use crate::db::replica::Pools;
 use crate::error::{ApiError, AppError};
-use crate::metrics::{self as recorded, PRIMARY_WAITING};
+use crate::metrics::{self as recorded, PRIMARY_WAITING, REPLICA_WAITING};
 use crate::services::monitoring::{self, ShopGauges};
 use crate::startup::AppState;
 use crate::web::api::BearerToken;
@@ -25,7 +25,7 @@ const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// What a scrape reads: the database pools of this process.
 #[derive(Clone)]
 pub struct MetricsSource {
-    pub primary: PgPool,
+    pub pools: Pools,
 }
 
 /// Middleware: every answered request counted and timed, by its route's pattern.
@@ -54,7 +54,13 @@ pub async fn record_requests(
 }
 
 fn set_gauges(source: &MetricsSource, gauges: Option<&ShopGauges>) {
-    recorded::record_pool("primary", &source.primary, &PRIMARY_WAITING);
+    recorded::record_pool("primary", &source.pools.primary, &PRIMARY_WAITING);
+    if let Some(replica) = &source.pools.replica {
+        recorded::record_pool("replica", replica.pool(), &REPLICA_WAITING);
+        let status = replica.status();
+        metrics::gauge!("backorder_replica_lag_seconds").set(status.lag.as_secs_f64());
+        metrics::gauge!("backorder_replica_in_use").set(if status.usable { 1.0 } else { 0.0 });
+    }
     metrics::gauge!("backorder_database_reachable").set(if gauges.is_some() { 1.0 } else { 0.0 });
     let Some(gauges) = gauges else {
         return;
@@ -96,7 +102,7 @@ pub async fn with_token(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
     })
     .await;
     let source = MetricsSource {
-        primary: state.pool.clone(),
+        pools: state.reads.clone(),
     };
     match answer {
         Ok(gauges) => text(&source, gauges),
@@ -107,7 +113,7 @@ pub async fn with_token(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
 
 /// On `METRICS_ADDR`: no token.
 pub async fn open(source: web::Data<MetricsSource>) -> HttpResponse {
-    let gauges = crate::db::blocking(&source.primary, |conn| {
+    let gauges = crate::db::blocking(&source.pools.primary, |conn| {
         Ok(monitoring::shop_gauges(conn, crate::clock::today())?)
     })
     .await;

@@ -18,6 +18,7 @@ pub mod orders;
 pub mod pages;
 pub mod purchase_orders;
 pub mod queue;
+pub mod reads;
 pub mod recent;
 pub mod render;
 pub mod session;

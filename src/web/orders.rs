@@ -10,6 +10,7 @@ use crate::error::{AppError, AppResult};
 use crate::services::fulfilment;
 use crate::services::lookup::{self, EtaChange, LineDetail, OrderDetail, OrderMatch};
 use crate::startup::AppState;
+use crate::web::reads::Reads;
 pub use crate::web::render::Words;
 use crate::web::render::{self, Frame};
 use crate::web::session::CurrentUser;
@@ -37,11 +38,12 @@ pub async fn search(
 ) -> AppResult<HttpResponse> {
     let text: String = query.into_inner().q.chars().take(200).collect();
     let needle = text.clone();
-    let (matches, currency) = crate::db::blocking(&state.pool, move |conn| {
-        let matches = lookup::search(conn, &needle, 25)?;
-        Ok((matches, crate::db::shop_settings::load(conn)?.currency))
-    })
-    .await?;
+    let (matches, currency) = Reads::of(&req, &state)
+        .blocking(move |conn| {
+            let matches = lookup::search(conn, &needle, 25)?;
+            Ok((matches, crate::db::shop_settings::load(conn)?.currency))
+        })
+        .await?;
     let htmx = render::is_htmx(&req);
     if !htmx && matches.len() == 1 {
         let location = format!("/orders/{}", url_segment(&matches[0].number));

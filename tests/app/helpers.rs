@@ -193,6 +193,8 @@ pub fn test_settings(database: &TestDatabase) -> Settings {
         figures_max_age: std::time::Duration::ZERO,
         webhook_secrets: Default::default(),
         metrics_addr: None,
+        database_replica_url: None,
+        replica_max_lag: std::time::Duration::from_secs(2),
     }
 }
 

@@ -19,6 +19,7 @@ mod orders_page;
 mod promises_agree;
 mod purchase_orders_page;
 mod queue_page;
+mod replica;
 mod request_logs;
 mod review_page;
 mod seed_large;

@@ -10,6 +10,7 @@ use crate::services::catalog::{self, ProductChanges, Upserted};
 use crate::startup::AppState;
 use crate::types::Sku;
 use crate::web::api::{BearerToken, Problems, json_response, parse_json};
+use crate::web::reads::Reads;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -103,15 +104,35 @@ pub async fn availability(
     let shared = state.clone();
     // The storefront asks this for every product page it shows: the answer (and the
     // token's check) is shared between requests for a moment (`web::recent`).
-    let view = crate::db::blocking(&state.pool, move |conn| {
-        token.authenticate_recent(conn, &shared.api_tokens)?;
-        let today = crate::clock::today();
-        shared.availability.get(&(sku.clone(), today), || {
-            catalog::availability(conn, &sku, today)?.ok_or_else(|| {
-                AppError::NotFound(format!("product {}", crate::types::truncate(&sku)))
-            })
+    let view = if state.reads.replica.is_none() {
+        crate::db::blocking(&state.pool, move |conn| {
+            token.authenticate_recent(conn, &shared.api_tokens)?;
+            availability_of(conn, &shared, &sku)
         })
-    })
-    .await?;
+        .await?
+    } else {
+        // The token's check notes when it was last used: a write, the primary's. The
+        // answer is read from the replica (`web::reads`).
+        let tokens = state.clone();
+        crate::db::blocking(&state.pool, move |conn| {
+            token.authenticate_recent(conn, &tokens.api_tokens)
+        })
+        .await?;
+        Reads::for_program(&state)
+            .blocking(move |conn| availability_of(conn, &shared, &sku))
+            .await?
+    };
     Ok(json_response(StatusCode::OK, view.as_ref()))
+}
+
+fn availability_of(
+    conn: &mut diesel::PgConnection,
+    state: &AppState,
+    sku: &str,
+) -> Result<std::sync::Arc<catalog::Availability>, AppError> {
+    let today = crate::clock::today();
+    state.availability.get(&(sku.to_owned(), today), || {
+        catalog::availability(conn, sku, today)?
+            .ok_or_else(|| AppError::NotFound(format!("product {}", crate::types::truncate(sku))))
+    })
 }
