@@ -16,6 +16,7 @@ mod messages;
 mod metrics;
 mod notify_me;
 mod orders_page;
+mod progress;
 mod promises_agree;
 mod purchase_orders_page;
 mod queue_page;
