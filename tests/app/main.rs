@@ -15,6 +15,7 @@ mod inventory;
 mod messages;
 mod metrics;
 mod notify_me;
+mod openapi;
 mod orders_page;
 mod progress;
 mod promises_agree;

@@ -36,7 +36,11 @@ fn seeding_the_demo_shop_reports_its_days_in_a_few_lines() {
     );
     assert!(progress[4].starts_with("Demo shop: days of history: 61 of 61 done in "));
     // The summary and the logins still go to standard output.
-    assert!(stdout(&output).contains("\nDemo logins:\n"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("\nDemo logins:\n"),
+        "{}",
+        stdout(&output)
+    );
 }
 
 #[test]

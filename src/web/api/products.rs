@@ -5,16 +5,19 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 
+use crate::error::ApiErrorBody;
 use crate::error::{ApiResult, AppError};
 use crate::services::catalog::{self, ProductChanges, Upserted};
+use crate::services::catalog::{Availability, ProductView};
 use crate::startup::AppState;
 use crate::types::Sku;
 use crate::web::api::{BearerToken, Problems, json_response, parse_json};
 use crate::web::reads::Reads;
 
-#[derive(Debug, Deserialize)]
+/// A product's fields to set; `name` is required when the SKU is new.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ProductBody {
+pub struct ProductBody {
     name: Option<String>,
     supplier: Option<String>,
     on_hand: Option<i64>,
@@ -73,6 +76,24 @@ fn validate(sku: &str, body: ProductBody) -> Result<ProductChanges, AppError> {
     })
 }
 
+/// Creates or updates a product; a rise in `on_hand` allocates down the queue.
+#[utoipa::path(
+    put,
+    path = "/api/v1/products/{sku}",
+    tag = "products",
+    params(("sku" = String, Path, description = "The product's SKU")),
+    request_body = ProductBody,
+    responses(
+        (status = 201, description = "Created", body = ProductView),
+        (status = 200, description = "Updated", body = ProductView),
+        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
+        (status = 401, description = "No valid API token", body = ApiErrorBody),
+        (status = 413, description = "The body is over 256 KiB", body = ApiErrorBody),
+        (status = 422, description = "A field is wrong; each is named", body = ApiErrorBody),
+        (status = 503, description = "The database is not reachable", body = ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn upsert(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -94,6 +115,20 @@ pub async fn upsert(
     })
 }
 
+/// Can the SKU be sold now, and when would a new order for one unit ship?
+#[utoipa::path(
+    get,
+    path = "/api/v1/products/{sku}/availability",
+    tag = "products",
+    params(("sku" = String, Path, description = "The product's SKU")),
+    responses(
+        (status = 200, description = "The product's availability", body = Availability),
+        (status = 401, description = "No valid API token", body = ApiErrorBody),
+        (status = 404, description = "Not found", body = ApiErrorBody),
+        (status = 503, description = "The database is not reachable", body = ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn availability(
     req: HttpRequest,
     state: web::Data<AppState>,
