@@ -38,15 +38,35 @@ fn header(req: &HttpRequest, name: &str) -> Option<String> {
         .filter(|value| !value.is_empty())
 }
 
-pub async fn shopify(req: HttpRequest, state: web::Data<AppState>, body: Bytes) -> HttpResponse {
-    let delivery = Delivery {
-        platform: Platform::Shopify,
-        topic: header(&req, "X-Shopify-Topic"),
-        id: header(&req, "X-Shopify-Webhook-Id"),
-        signature: header(&req, "X-Shopify-Hmac-Sha256"),
+/// The headers that carry a platform's topic, delivery id and signature.
+fn headers(platform: Platform) -> [&'static str; 3] {
+    match platform {
+        Platform::Shopify => [
+            "X-Shopify-Topic",
+            "X-Shopify-Webhook-Id",
+            "X-Shopify-Hmac-Sha256",
+        ],
+        Platform::WooCommerce => [
+            "X-WC-Webhook-Topic",
+            "X-WC-Webhook-Delivery-ID",
+            "X-WC-Webhook-Signature",
+        ],
+    }
+}
+
+fn delivery(req: &HttpRequest, platform: Platform, body: Bytes) -> Delivery {
+    let [topic, id, signature] = headers(platform);
+    Delivery {
+        platform,
+        topic: header(req, topic),
+        id: header(req, id),
+        signature: header(req, signature),
         body: body.to_vec(),
-    };
-    receive(&state, delivery).await
+    }
+}
+
+pub async fn shopify(req: HttpRequest, state: web::Data<AppState>, body: Bytes) -> HttpResponse {
+    receive(&state, delivery(&req, Platform::Shopify, body)).await
 }
 
 pub async fn woocommerce(
@@ -54,14 +74,7 @@ pub async fn woocommerce(
     state: web::Data<AppState>,
     body: Bytes,
 ) -> HttpResponse {
-    let delivery = Delivery {
-        platform: Platform::WooCommerce,
-        topic: header(&req, "X-WC-Webhook-Topic"),
-        id: header(&req, "X-WC-Webhook-Delivery-ID"),
-        signature: header(&req, "X-WC-Webhook-Signature"),
-        body: body.to_vec(),
-    };
-    receive(&state, delivery).await
+    receive(&state, delivery(&req, Platform::WooCommerce, body)).await
 }
 
 #[derive(Serialize)]

@@ -78,6 +78,18 @@ pub fn cents_of(value: &serde_json::Value) -> Option<i64> {
     }
 }
 
+/// The line's storefront SKU; for a line without one, the first of the storefront's own
+/// ids it has (`("variant", Some(42))` gives "variant 42").
+pub fn storefront_sku(sku: Option<&str>, ids: [(&str, Option<u64>); 2]) -> String {
+    match sku.map(str::trim).filter(|sku| !sku.is_empty()) {
+        Some(sku) => sku.to_owned(),
+        None => ids
+            .iter()
+            .find_map(|(kind, id)| id.filter(|id| *id != 0).map(|id| format!("{kind} {id}")))
+            .unwrap_or_default(),
+    }
+}
+
 /// "John Smith" from its parts, skipping the empty ones.
 pub fn full_name(first: Option<&str>, last: Option<&str>) -> String {
     [first, last]

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::order::{
-    PayloadProblems, StorefrontLine, StorefrontOrder, cents, full_name, parse_json,
+    PayloadProblems, StorefrontLine, StorefrontOrder, cents, full_name, parse_json, storefront_sku,
 };
 use crate::error::FieldError;
 
@@ -111,17 +111,11 @@ pub fn parse(body: &[u8]) -> Result<StorefrontOrder, PayloadProblems> {
             }
             None => 0,
         };
-        let sku = item
-            .sku
-            .as_deref()
-            .map(str::trim)
-            .filter(|sku| !sku.is_empty())
-            .map(str::to_owned)
-            .or_else(|| item.variant_id.map(|id| format!("variant {id}")))
-            .or_else(|| item.product_id.map(|id| format!("product {id}")))
-            .unwrap_or_default();
         lines.push(StorefrontLine {
-            sku,
+            sku: storefront_sku(
+                item.sku.as_deref(),
+                [("variant", item.variant_id), ("product", item.product_id)],
+            ),
             title: item
                 .title
                 .clone()

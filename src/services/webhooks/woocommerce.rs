@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use super::order::{
     PayloadProblems, StorefrontLine, StorefrontOrder, cents_of, full_name, parse_json,
+    storefront_sku,
 };
 use crate::error::FieldError;
 
@@ -95,21 +96,14 @@ pub fn parse(body: &[u8]) -> Result<StorefrontOrder, PayloadProblems> {
             }),
             _ => 0,
         };
-        let sku = item
-            .sku
-            .as_deref()
-            .map(str::trim)
-            .filter(|sku| !sku.is_empty())
-            .map(str::to_owned)
-            .or_else(|| {
-                item.variation_id
-                    .filter(|id| *id != 0)
-                    .map(|id| format!("variation {id}"))
-            })
-            .or_else(|| item.product_id.map(|id| format!("product {id}")))
-            .unwrap_or_default();
         lines.push(StorefrontLine {
-            sku,
+            sku: storefront_sku(
+                item.sku.as_deref(),
+                [
+                    ("variation", item.variation_id),
+                    ("product", item.product_id),
+                ],
+            ),
             title: item.name.clone().unwrap_or_default(),
             quantity: item.quantity,
             unit_price_cents,

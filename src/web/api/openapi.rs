@@ -8,6 +8,7 @@ use actix_web::http::StatusCode;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::error::ApiErrorBody;
 use crate::web::api::json_response;
 
 #[derive(OpenApi)]
@@ -47,6 +48,37 @@ impl Modify for BearerAuth {
             ),
         );
     }
+}
+
+/// The refusals every route with a JSON body may answer.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code, reason = "describes answers; never built")]
+pub enum BodyRefusals {
+    #[response(status = 400, description = "The body is not JSON")]
+    Malformed(#[to_schema] ApiErrorBody<'static>),
+    #[response(status = 401, description = "No valid API token")]
+    Unauthorized(#[to_schema] ApiErrorBody<'static>),
+    #[response(status = 413, description = "The body is over 256 KiB")]
+    TooLarge(#[to_schema] ApiErrorBody<'static>),
+    #[response(
+        status = 422,
+        description = "A field is wrong; each is named in `details`"
+    )]
+    Invalid(#[to_schema] ApiErrorBody<'static>),
+    #[response(status = 503, description = "The database is not reachable; try again")]
+    Unavailable(#[to_schema] ApiErrorBody<'static>),
+}
+
+/// The refusals every read may answer.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code, reason = "describes answers; never built")]
+pub enum ReadRefusals {
+    #[response(status = 401, description = "No valid API token")]
+    Unauthorized(#[to_schema] ApiErrorBody<'static>),
+    #[response(status = 404, description = "Not found")]
+    NotFound(#[to_schema] ApiErrorBody<'static>),
+    #[response(status = 503, description = "The database is not reachable; try again")]
+    Unavailable(#[to_schema] ApiErrorBody<'static>),
 }
 
 /// This document.

@@ -13,6 +13,7 @@ use crate::services::orders::OrderView;
 use crate::services::orders::{self, NewOrder, NewOrderLine, Placed};
 use crate::startup::AppState;
 use crate::types::{Email, Reference, Sku};
+use crate::web::api::openapi::{BodyRefusals, ReadRefusals};
 use crate::web::api::{BearerToken, Problems, json_response, parse_date, parse_json};
 
 /// A new order from the storefront.
@@ -142,11 +143,7 @@ fn validate(body: OrderBody, request_hash: String) -> Result<NewOrder, AppError>
         (status = 201, description = "Placed", body = OrderView),
         (status = 200, description = "The same order was stored before", body = OrderView),
         (status = 409, description = "A different order has this number", body = ApiErrorBody),
-        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
-        (status = 401, description = "No valid API token", body = ApiErrorBody),
-        (status = 413, description = "The body is over 256 KiB", body = ApiErrorBody),
-        (status = 422, description = "A field is wrong; each is named", body = ApiErrorBody),
-        (status = 503, description = "The database is not reachable", body = ApiErrorBody),
+        BodyRefusals,
     ),
     security(("bearer" = []))
 )]
@@ -201,9 +198,7 @@ fn request_digest(body: &Bytes) -> String {
     params(("number" = String, Path, description = "The order number")),
     responses(
         (status = 200, description = "The order", body = OrderView),
-        (status = 401, description = "No valid API token", body = ApiErrorBody),
-        (status = 404, description = "Not found", body = ApiErrorBody),
-        (status = 503, description = "The database is not reachable", body = ApiErrorBody),
+        ReadRefusals,
     ),
     security(("bearer" = []))
 )]

@@ -5,12 +5,12 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use crate::error::ApiErrorBody;
 use crate::error::{ApiResult, AppError};
 use crate::services::catalog::{self, ProductChanges, Upserted};
 use crate::services::catalog::{Availability, ProductView};
 use crate::startup::AppState;
 use crate::types::Sku;
+use crate::web::api::openapi::{BodyRefusals, ReadRefusals};
 use crate::web::api::{BearerToken, Problems, json_response, parse_json};
 use crate::web::reads::Reads;
 
@@ -86,11 +86,7 @@ fn validate(sku: &str, body: ProductBody) -> Result<ProductChanges, AppError> {
     responses(
         (status = 201, description = "Created", body = ProductView),
         (status = 200, description = "Updated", body = ProductView),
-        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
-        (status = 401, description = "No valid API token", body = ApiErrorBody),
-        (status = 413, description = "The body is over 256 KiB", body = ApiErrorBody),
-        (status = 422, description = "A field is wrong; each is named", body = ApiErrorBody),
-        (status = 503, description = "The database is not reachable", body = ApiErrorBody),
+        BodyRefusals,
     ),
     security(("bearer" = []))
 )]
@@ -123,9 +119,7 @@ pub async fn upsert(
     params(("sku" = String, Path, description = "The product's SKU")),
     responses(
         (status = 200, description = "The product's availability", body = Availability),
-        (status = 401, description = "No valid API token", body = ApiErrorBody),
-        (status = 404, description = "Not found", body = ApiErrorBody),
-        (status = 503, description = "The database is not reachable", body = ApiErrorBody),
+        ReadRefusals,
     ),
     security(("bearer" = []))
 )]

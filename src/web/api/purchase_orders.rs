@@ -11,6 +11,7 @@ use crate::services::purchasing::{self, NewPurchaseOrder, Outcome, ReceiptLine};
 use crate::services::purchasing::{PurchaseOrderView, ReceiptView};
 use crate::startup::AppState;
 use crate::types::{Reference, Sku};
+use crate::web::api::openapi::BodyRefusals;
 use crate::web::api::{BearerToken, Problems, json_response, parse_date, parse_json};
 
 /// A purchase order from the purchasing system.
@@ -81,11 +82,7 @@ fn validate_lines(problems: &mut Problems, lines: &[LineBody]) -> Vec<(Sku, i32)
         (status = 201, description = "Created", body = PurchaseOrderView),
         (status = 200, description = "The same purchase order was stored before", body = PurchaseOrderView),
         (status = 409, description = "A different purchase order has this reference", body = ApiErrorBody),
-        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
-        (status = 401, description = "No valid API token", body = ApiErrorBody),
-        (status = 413, description = "The body is over 256 KiB", body = ApiErrorBody),
-        (status = 422, description = "A field is wrong; each is named", body = ApiErrorBody),
-        (status = 503, description = "The database is not reachable", body = ApiErrorBody),
+        BodyRefusals,
     ),
     security(("bearer" = []))
 )]
@@ -148,11 +145,7 @@ pub async fn create(
         (status = 200, description = "This Idempotency-Key was received before", body = ReceiptView),
         (status = 404, description = "No such purchase order", body = ApiErrorBody),
         (status = 409, description = "The purchase order is closed", body = ApiErrorBody),
-        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
-        (status = 401, description = "No valid API token", body = ApiErrorBody),
-        (status = 413, description = "The body is over 256 KiB", body = ApiErrorBody),
-        (status = 422, description = "A field is wrong; each is named", body = ApiErrorBody),
-        (status = 503, description = "The database is not reachable", body = ApiErrorBody),
+        BodyRefusals,
     ),
     security(("bearer" = []))
 )]

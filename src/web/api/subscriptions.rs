@@ -11,6 +11,7 @@ use crate::services::subscriptions;
 use crate::services::subscriptions::SubscriptionView;
 use crate::startup::AppState;
 use crate::types::{Email, Sku};
+use crate::web::api::openapi::BodyRefusals;
 use crate::web::api::{BearerToken, Problems, json_response, parse_json};
 
 /// A "notify me when it is back" sign-up.
@@ -31,11 +32,7 @@ pub struct SubscriptionBody {
         (status = 201, description = "Signed up", body = SubscriptionView),
         (status = 200, description = "Signed up before", body = SubscriptionView),
         (status = 404, description = "No such product", body = ApiErrorBody),
-        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
-        (status = 401, description = "No valid API token", body = ApiErrorBody),
-        (status = 413, description = "The body is over 256 KiB", body = ApiErrorBody),
-        (status = 422, description = "A field is wrong; each is named", body = ApiErrorBody),
-        (status = 503, description = "The database is not reachable", body = ApiErrorBody),
+        BodyRefusals,
     ),
     security(("bearer" = []))
 )]
