@@ -5,6 +5,7 @@ mod approvals;
 mod bad_input;
 mod browser;
 mod browser_helpers;
+mod browser_integrations;
 mod browser_walks;
 mod cli;
 mod engine_db;
