@@ -117,7 +117,7 @@ pub async fn save_secret(
     user.require(Role::Admin)?;
     let form = form.into_inner();
     let platform = Platform::parse(&form.platform)
-        .ok_or_else(|| AppError::Malformed("unknown platform".to_owned()))?;
+        .ok_or_else(|| AppError::Malformed("choose Shopify or WooCommerce".to_owned()))?;
     let (actor, env) = (user.actor(), state.settings.webhook_secrets.clone());
     let result = crate::db::blocking(&state.pool, move |conn| {
         integrations::set_secret(conn, &actor, &env, platform, &form.secret)

@@ -4,7 +4,7 @@
 //! Integrations page (so the platform retries it, and a retry after the fix takes it in).
 
 use actix_web::http::StatusCode;
-use actix_web::middleware::ErrorHandlers;
+use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
@@ -25,6 +25,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 crate::web::api::too_large_as_json,
             ))
+            // Reads the body whole first, so a sender of one too large sees the 413.
+            .wrap(from_fn(crate::web::input::read_webhook_body))
             .route("/shopify", web::post().to(shopify))
             .route("/woocommerce", web::post().to(woocommerce)),
     );

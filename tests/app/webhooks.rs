@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text};
 use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 use sha2::Sha256;
 
 use crate::helpers::{TestApp, spawn_app_with};
@@ -473,4 +473,99 @@ async fn a_woocommerce_order_comes_in_with_the_secret_set_on_the_page() {
     .get_result(&mut app.conn())
     .unwrap();
     assert_eq!(placed, "2017-03-22 19:28");
+}
+
+/// The example with one change made at a JSON pointer (`None` removes the value).
+fn changed(pointer: &str, value: Option<Value>) -> String {
+    let mut body: Value = serde_json::from_str(&fixture("shopify/orders_create.json")).unwrap();
+    let (parent, key) = pointer.rsplit_once('/').unwrap();
+    let parent = body.pointer_mut(parent).unwrap();
+    match (value, parent) {
+        (Some(value), Value::Array(items)) => items[key.parse::<usize>().unwrap()] = value,
+        (Some(value), Value::Object(map)) => {
+            map.insert(key.to_owned(), value);
+        }
+        (None, Value::Object(map)) => {
+            map.remove(key);
+        }
+        (value, node) => panic!("cannot set {pointer} to {value:?} in {node}"),
+    }
+    body.to_string()
+}
+
+#[tokio::test]
+async fn bad_payloads_are_refused_naming_the_field() {
+    let app = start().await;
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("not JSON", "{\"name\": \"#9999\", ".to_owned(), "body"),
+        ("JSON that is not an order", "[1, 2, 3]".to_owned(), "body"),
+        (
+            "a word for a quantity",
+            changed("/line_items/0/quantity", Some(json!("twelve"))),
+            "line_items[0].quantity",
+        ),
+        (
+            "a negative quantity",
+            changed("/line_items/0/quantity", Some(json!(-1))),
+            "line_items[0].quantity",
+        ),
+        (
+            "a quantity too big for any column",
+            changed("/line_items/0/quantity", Some(json!(1e20))),
+            "line_items[0].quantity",
+        ),
+        (
+            "a price that is not an amount",
+            changed(
+                "/line_items/0/price",
+                Some(json!("<script>alert(1)</script>")),
+            ),
+            "line_items[0].price",
+        ),
+        (
+            "a time that is not one",
+            changed("/created_at", Some(json!("yesterday"))),
+            "created_at",
+        ),
+        (
+            "no customer email anywhere",
+            changed("/customer/email", Some(json!("'; DROP TABLE orders; --")))
+                .replace("jon@example.com", ""),
+            "email",
+        ),
+        (
+            "no lines",
+            changed("/line_items", Some(json!([]))),
+            "line_items",
+        ),
+        (
+            "a line without a SKU or ids",
+            changed("/line_items/0/sku", None),
+            "line_items[0].sku",
+        ),
+    ];
+    for (i, (label, body, field)) in cases.iter().enumerate() {
+        let before = stored(&app);
+        let (status, answer) = shopify(&app, "orders/create", &format!("bad-{i}"), body).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{label}: {answer}"
+        );
+        assert_eq!(answer["details"][0]["field"], *field, "{label}: {answer}");
+        // No order, line or email; the delivery is kept for a person to see.
+        let [orders, lines, emails, deliveries] = stored(&app);
+        assert_eq!([orders, lines, emails], before[..3], "{label}");
+        assert_eq!(deliveries, before[3] + 1, "{label}");
+    }
+    // A body too large for any order: refused before it is read, nothing kept.
+    let before = stored(&app);
+    let huge = changed("/note", Some(json!("x".repeat(3 * 1024 * 1024))));
+    let (status, answer) = shopify(&app, "orders/create", "bad-huge", &huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{answer}");
+    assert_eq!(stored(&app), before);
+    // Unsigned, any of these stores nothing at all.
+    let (status, _) = send_shopify(&app, "orders/create", "bad-unsigned", &cases[2].1, "x").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(stored(&app), before);
 }

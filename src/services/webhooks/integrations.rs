@@ -295,21 +295,18 @@ pub fn map_and_replay(
             return Err(AppError::invalid_fields(problems));
         }
         let taken = super::replay_in(conn, id, today)?;
-        audit::record(
-            conn,
-            actor,
-            "webhook_replayed",
-            "integration",
-            Some(platform.as_str().to_owned()),
-            None,
-            Some(json!({
-                "delivery": id,
-                "outcome": match &taken {
-                    Ok(receipt) => receipt.message.clone(),
-                    Err((message, _)) => message.clone(),
-                },
-            })),
-        )?;
+        // A replay that is refused again changes nothing but what the page already says.
+        if let Ok(receipt) = &taken {
+            audit::record(
+                conn,
+                actor,
+                "webhook_replayed",
+                "integration",
+                Some(platform.as_str().to_owned()),
+                None,
+                Some(json!({ "delivery": id, "outcome": receipt.message })),
+            )?;
+        }
         Ok(taken)
     })?;
     outcome.map_err(|(message, details)| WebhookError::Refused { message, details })

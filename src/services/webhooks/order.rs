@@ -30,16 +30,33 @@ pub type PayloadProblems = Vec<FieldError>;
 
 /// Parses a JSON body into a platform's payload type, naming the field that does not fit.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, PayloadProblems> {
+    // serde would read a struct from a list too; an order is an object.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(vec![FieldError::new(
+            "body",
+            "the body is not a JSON object (an order)",
+        )]);
+    }
     let deserializer = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let path = error.path().to_string();
-        let message = error.into_inner().to_string();
+        let inner = error.into_inner();
+        let message = inner.to_string();
         let message = message
             .split(" at line ")
             .next()
             .unwrap_or(&message)
             .to_owned();
-        let field = if path == "." { "body".to_owned() } else { path };
+        if inner.is_syntax() || inner.is_eof() {
+            return vec![FieldError::new(
+                "body",
+                format!("the body is not valid JSON: {message}"),
+            )];
+        }
+        let field = match path.as_str() {
+            "." | "?" => "body".to_owned(),
+            _ => path,
+        };
         vec![FieldError::new(field, message)]
     })
 }
