@@ -2,7 +2,7 @@
 //! first run. Secrets never appear in `Debug` output or logs.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
@@ -40,6 +40,9 @@ pub struct Settings {
     pub database_replica_url: Option<String>,
     /// `DATABASE_REPLICA_MAX_LAG_MS`: a replica further behind than this is bypassed.
     pub replica_max_lag: std::time::Duration,
+    /// Proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`); from anyone else
+    /// the peer address is the client's.
+    pub trusted_proxies: Vec<IpBlock>,
 }
 
 /// The storefronts' webhook secrets from the environment.
@@ -113,6 +116,12 @@ impl Settings {
                 )?,
             None => std::time::Duration::from_secs(2),
         };
+        let trusted_proxies = match var("TRUSTED_PROXIES") {
+            Some(list) => {
+                IpBlock::parse_list(&list).map_err(|e| anyhow::anyhow!("TRUSTED_PROXIES: {e}"))?
+            }
+            None => Vec::new(),
+        };
         Ok(Self {
             database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
             bind_addr,
@@ -132,12 +141,74 @@ impl Settings {
             metrics_addr,
             database_replica_url: var("DATABASE_REPLICA_URL"),
             replica_max_lag,
+            trusted_proxies,
         })
     }
 
     /// True when cookies must carry the `Secure` flag.
     pub fn is_https(&self) -> bool {
         self.public_url.starts_with("https://")
+    }
+}
+
+/// One address or a CIDR block of them (`10.0.0.0/8`, `::1`), as `TRUSTED_PROXIES` lists
+/// them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpBlock {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl IpBlock {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text, None),
+        };
+        let network: IpAddr = address
+            .parse()
+            .map_err(|_| format!("{text:?} is not an IP address or a block like 10.0.0.0/8"))?;
+        let network = network.to_canonical();
+        let bits = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => bits,
+            Some(prefix) => prefix
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= bits)
+                .ok_or_else(|| format!("{text:?}: the prefix must be a number from 0 to {bits}"))?,
+        };
+        Ok(Self { network, prefix })
+    }
+
+    /// A comma-separated list; empty entries are skipped.
+    pub fn parse_list(text: &str) -> Result<Vec<Self>, String> {
+        text.split(',')
+            .filter(|entry| !entry.trim().is_empty())
+            .map(Self::parse)
+            .collect()
+    }
+
+    pub fn contains(&self, address: IpAddr) -> bool {
+        let masked = |bits: u128, width: u32| -> u128 {
+            let host_bits = width - u32::from(self.prefix);
+            if host_bits >= 128 {
+                0
+            } else {
+                bits >> host_bits
+            }
+        };
+        match (self.network, address.to_canonical()) {
+            (IpAddr::V4(network), IpAddr::V4(address)) => {
+                masked(u128::from(u32::from(network)), 32)
+                    == masked(u128::from(u32::from(address)), 32)
+            }
+            (IpAddr::V6(network), IpAddr::V6(address)) => {
+                masked(u128::from(network), 128) == masked(u128::from(address), 128)
+            }
+            _ => false,
+        }
     }
 }
 
@@ -176,6 +247,7 @@ impl fmt::Debug for Settings {
                 &self.database_replica_url.as_deref().map(redact_url),
             )
             .field("replica_max_lag", &self.replica_max_lag)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }
@@ -183,6 +255,24 @@ impl fmt::Debug for Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trusted_proxy_blocks() {
+        let blocks = IpBlock::parse_list("10.0.0.0/8, 192.168.1.7,fd00::/8").unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let trusted = |s: &str| blocks.iter().any(|b| b.contains(ip(s)));
+        assert!(trusted("10.200.3.4"));
+        assert!(trusted("::ffff:10.1.1.1"));
+        assert!(trusted("192.168.1.7"));
+        assert!(!trusted("192.168.1.8"));
+        assert!(!trusted("11.0.0.1"));
+        assert!(trusted("fd12::1"));
+        assert!(!trusted("fe80::1"));
+        assert!(IpBlock::parse("0.0.0.0/0").unwrap().contains(ip("8.8.8.8")));
+        assert!(IpBlock::parse("10.0.0.0/33").is_err());
+        assert!(IpBlock::parse("proxy.internal").is_err());
+        assert!(IpBlock::parse_list("").unwrap().is_empty());
+    }
 
     #[test]
     fn redacts_passwords_in_urls() {

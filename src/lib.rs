@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod csv_cells;
 pub mod db;
 pub mod domain;
 pub mod email;

@@ -405,10 +405,13 @@ fn play_history(
                     unit_price_cents: product.price_cents,
                 });
             }
-            let placed_at = Utc.from_utc_datetime(
-                &day.and_hms_opt(rng.random_range(7..22), rng.random_range(0..60), 0)
-                    .unwrap_or_default(),
-            );
+            // Today's orders are placed by now, not later today (intake refuses those).
+            let placed_at = Utc
+                .from_utc_datetime(
+                    &day.and_hms_opt(rng.random_range(7..22), rng.random_range(0..60), 0)
+                        .unwrap_or_default(),
+                )
+                .min(crate::clock::now());
             let order = NewOrder {
                 number: Reference::parse(&format!("SO-{order_number}"))
                     .map_err(|e| anyhow::anyhow!(e))?,

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod replica;
 pub mod schema;
+pub mod sessions;
 pub mod shop_settings;
 pub mod stock;
 pub mod users;

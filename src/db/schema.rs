@@ -311,6 +311,7 @@ diesel::table! {
         expiry_offers_cancel -> Bool,
         status_update_after_days -> Int4,
         updated_at -> Timestamptz,
+        placed_at_max_age_days -> Int4,
     }
 }
 
@@ -350,6 +351,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    user_sessions (token_hash) {
+        token_hash -> Text,
+        user_id -> Int8,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Int8,
         email -> Text,
@@ -357,7 +367,6 @@ diesel::table! {
         role -> Text,
         password_hash -> Text,
         disabled -> Bool,
-        session_epoch -> Int4,
         created_at -> Timestamptz,
     }
 }
@@ -420,6 +429,7 @@ diesel::joinable!(shipments -> users (created_by));
 diesel::joinable!(stock_movements -> products (product_id));
 diesel::joinable!(storefront_skus -> products (product_id));
 diesel::joinable!(stock_movements -> users (user_id));
+diesel::joinable!(user_sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
@@ -449,6 +459,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     stock_movements,
     storefront_skus,
     suppliers,
+    user_sessions,
     users,
     webhook_deliveries,
     webhook_secrets,

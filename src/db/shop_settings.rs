@@ -23,6 +23,8 @@ pub struct ShopSettings {
     pub expiry_offers_cancel: bool,
     pub status_update_after_days: i32,
     pub updated_at: DateTime<Utc>,
+    /// Orders placed longer ago than this many days are refused at intake.
+    pub placed_at_max_age_days: i32,
 }
 
 pub fn load(conn: &mut PgConnection) -> QueryResult<ShopSettings> {

@@ -71,7 +71,6 @@ pub struct User {
     pub role: String,
     pub password_hash: String,
     pub disabled: bool,
-    pub session_epoch: i32,
     pub created_at: DateTime<Utc>,
 }
 

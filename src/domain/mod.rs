@@ -30,5 +30,7 @@ pub use intake::{
 pub use lines::{Cancellation, LineError, LineUnits, shipment_of};
 pub use queue::{QueuePlace, QueuePolicy, sort_queue};
 pub use reliability::{Reliability, SlipHistory, slip_days};
-pub use stock::{StockError, StockLevels, StockStatus, stock_status, supply_known};
+pub use stock::{
+    MAX_UNITS, MAX_UNITS_TEXT, StockError, StockLevels, StockStatus, stock_status, supply_known,
+};
 pub use types::{LineId, Quantity, QuantityError, Sku, SkuError};

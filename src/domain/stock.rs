@@ -5,6 +5,13 @@ use std::fmt;
 
 use serde::Serialize;
 
+/// The most units a product may hold, and the most a stock figure (reorder point, safety
+/// stock) or a purchase-order line may name: one rule for the pages, the CSV import and
+/// the API.
+pub const MAX_UNITS: i32 = 10_000_000;
+/// [`MAX_UNITS`] as people read it, for messages.
+pub const MAX_UNITS_TEXT: &str = "10,000,000";
+
 /// The two stock columns of a product; available = on_hand - allocated.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct StockLevels {
@@ -25,7 +32,7 @@ pub enum StockError {
         /// Units the adjustment tried to remove.
         requested: u64,
     },
-    /// The result would not fit the stock columns.
+    /// The result would be more than [`MAX_UNITS`] (or less than none).
     TooManyUnits,
 }
 
@@ -48,7 +55,10 @@ impl StockLevels {
             }
         }
         let on_hand = i64::from(self.on_hand) + change;
-        let on_hand = u32::try_from(on_hand).map_err(|_| StockError::TooManyUnits)?;
+        let on_hand = u32::try_from(on_hand)
+            .ok()
+            .filter(|units| i64::from(*units) <= i64::from(MAX_UNITS))
+            .ok_or(StockError::TooManyUnits)?;
         Ok(StockLevels { on_hand, ..self })
     }
 
@@ -68,7 +78,9 @@ impl fmt::Display for StockError {
                 f,
                 "cannot remove {requested} units: only {available} are not reserved for orders"
             ),
-            StockError::TooManyUnits => f.write_str("the stock level would be out of range"),
+            StockError::TooManyUnits => {
+                write!(f, "a product holds at most {MAX_UNITS_TEXT} units")
+            }
         }
     }
 }
@@ -168,5 +180,24 @@ mod tests {
             })
         );
         assert_eq!(levels.received(5).map(|l| l.available()), Ok(8));
+    }
+
+    #[test]
+    fn no_product_holds_more_than_the_most_units() {
+        let levels = StockLevels {
+            on_hand: 10,
+            allocated: 0,
+        };
+        let room = i64::from(MAX_UNITS) - 10;
+        assert_eq!(
+            levels.adjusted(room).map(|l| l.on_hand),
+            Ok(MAX_UNITS as u32)
+        );
+        assert_eq!(levels.adjusted(room + 1), Err(StockError::TooManyUnits));
+        assert_eq!(
+            levels.adjusted(i64::from(i32::MAX)),
+            Err(StockError::TooManyUnits)
+        );
+        assert_eq!(MAX_UNITS_TEXT.replace(',', ""), MAX_UNITS.to_string());
     }
 }

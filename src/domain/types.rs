@@ -8,6 +8,13 @@ use serde::{Deserialize, Serialize};
 /// Database id of an order line; the engine only compares and echoes it.
 pub type LineId = i64;
 
+/// True for the characters that reorder text on screen: the bidi embeddings and
+/// overrides (U+202A-U+202E) and isolates (U+2066-U+2069). In an identifier they make
+/// `ABC-123` display as something else, so identifiers refuse them.
+pub fn is_direction_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 /// A product's stock-keeping unit: 1 to 64 visible characters, no spaces.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -20,7 +27,7 @@ pub enum SkuError {
     Empty,
     /// Longer than [`Sku::MAX_LEN`] characters.
     TooLong,
-    /// Contains whitespace or a control character.
+    /// Contains whitespace, a control character or a direction control.
     BadCharacter,
 }
 
@@ -37,7 +44,10 @@ impl Sku {
         if sku.chars().count() > Self::MAX_LEN {
             return Err(SkuError::TooLong);
         }
-        if sku.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if sku
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || is_direction_control(c))
+        {
             return Err(SkuError::BadCharacter);
         }
         Ok(Sku(sku.to_owned()))
@@ -79,7 +89,9 @@ impl fmt::Display for SkuError {
         match self {
             SkuError::Empty => f.write_str("a SKU cannot be empty"),
             SkuError::TooLong => write!(f, "a SKU has at most {} characters", Sku::MAX_LEN),
-            SkuError::BadCharacter => f.write_str("a SKU cannot contain spaces"),
+            SkuError::BadCharacter => {
+                f.write_str("a SKU cannot contain spaces, control characters or direction marks")
+            }
         }
     }
 }
@@ -187,6 +199,9 @@ mod tests {
         );
         assert_eq!(Sku::parse("   "), Err(SkuError::Empty));
         assert_eq!(Sku::parse("A B"), Err(SkuError::BadCharacter));
+        assert_eq!(Sku::parse("A\u{7}B"), Err(SkuError::BadCharacter));
+        assert_eq!(Sku::parse("KET\u{202E}100"), Err(SkuError::BadCharacter));
+        assert_eq!(Sku::parse("KET\u{2066}100"), Err(SkuError::BadCharacter));
         assert_eq!(Sku::parse(&"x".repeat(65)), Err(SkuError::TooLong));
     }
 }

@@ -13,7 +13,51 @@ use crate::db::users::Role;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::services::engine::Ctx;
 
-/// Changes a user's role; an admin cannot demote themselves (someone must stay admin).
+/// What the users page may change about one user; empty fields are left as they are.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct UserChanges {
+    #[serde(default)]
+    pub role: String,
+    /// "1" disables, "0" enables.
+    #[serde(default)]
+    pub disabled: String,
+    #[serde(default)]
+    pub new_password: String,
+}
+
+/// Applies the changes together (all or nothing); each ends the user's sessions.
+pub fn change_user(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    actor_id: i64,
+    user_id: i64,
+    changes: &UserChanges,
+) -> AppResult<()> {
+    let role: Option<Role> = match changes.role.as_str() {
+        "" => None,
+        text => Some(
+            text.parse()
+                .map_err(|message: String| AppError::invalid("role", message))?,
+        ),
+    };
+    conn.transaction(|conn| {
+        if let Some(role) = role {
+            change_role(conn, actor, actor_id, user_id, role)?;
+        }
+        match changes.disabled.as_str() {
+            "1" => set_disabled(conn, actor, actor_id, user_id, true)?,
+            "0" => set_disabled(conn, actor, actor_id, user_id, false)?,
+            _ => {}
+        }
+        if !changes.new_password.is_empty() {
+            crate::services::accounts::set_password(conn, actor, user_id, &changes.new_password)?;
+        }
+        Ok(())
+    })
+}
+
+/// Changes a user's role, ending their sessions; an admin cannot demote themselves
+/// (someone must stay admin).
 pub fn change_role(
     conn: &mut PgConnection,
     actor: &Actor,
@@ -36,6 +80,10 @@ pub fn change_role(
         diesel::update(users::table.find(user_id))
             .set(users::role.eq(role.as_str()))
             .execute(conn)?;
+        // A new role starts with a new sign-in: no session keeps what it was given.
+        if before != role.as_str() {
+            crate::db::sessions::end_all(conn, user_id)?;
+        }
         audit::record(
             conn,
             actor,
@@ -49,8 +97,8 @@ pub fn change_role(
     })
 }
 
-/// Disables or enables an account. Disabling ends the user's sessions at once (the
-/// session epoch moves on, and every request checks it).
+/// Disables or enables an account. Disabling ends the user's sessions at once (every
+/// request looks its session up).
 pub fn set_disabled(
     conn: &mut PgConnection,
     actor: &Actor,
@@ -71,11 +119,11 @@ pub fn set_disabled(
             .for_update()
             .first(conn)?;
         diesel::update(users::table.find(user_id))
-            .set((
-                users::disabled.eq(disabled),
-                users::session_epoch.eq(users::session_epoch + i32::from(disabled)),
-            ))
+            .set(users::disabled.eq(disabled))
             .execute(conn)?;
+        if disabled {
+            crate::db::sessions::end_all(conn, user_id)?;
+        }
         audit::record(
             conn,
             actor,
@@ -167,6 +215,9 @@ pub struct SettingsForm {
     pub expiry_offers_cancel: Option<String>,
     #[serde(default)]
     pub status_update_after_days: String,
+    /// Left out (an older form): unchanged.
+    #[serde(default)]
+    pub placed_at_max_age_days: Option<String>,
 }
 
 impl SettingsForm {
@@ -184,6 +235,7 @@ impl SettingsForm {
             expiry_limit_days: s.expiry_limit_days.to_string(),
             expiry_offers_cancel: on(s.expiry_offers_cancel),
             status_update_after_days: s.status_update_after_days.to_string(),
+            placed_at_max_age_days: Some(s.placed_at_max_age_days.to_string()),
         }
     }
 }
@@ -219,13 +271,13 @@ pub fn save_settings(
     today: NaiveDate,
 ) -> AppResult<()> {
     let mut problems = Vec::new();
-    let shop_name = form.shop_name.trim().to_owned();
-    if shop_name.is_empty() || shop_name.chars().count() > 100 {
-        problems.push(FieldError::new(
-            "shop_name",
-            "enter the shop's name (1 to 100 characters)",
-        ));
-    }
+    let shop_name = crate::types::single_line_of(
+        &form.shop_name,
+        100,
+        "enter the shop's name (1 to 100 characters)",
+    )
+    .map_err(|message| problems.push(FieldError::new("shop_name", message)))
+    .unwrap_or_default();
     let currency = form.currency.trim().to_uppercase();
     if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
         problems.push(FieldError::new(
@@ -264,11 +316,16 @@ pub fn save_settings(
         &form.status_update_after_days,
         1..=365,
     );
+    let max_order_age = form
+        .placed_at_max_age_days
+        .as_deref()
+        .map(|text| number(&mut problems, "placed_at_max_age_days", text, 1..=3650));
     if !problems.is_empty() {
         return Err(AppError::invalid_fields(problems));
     }
     conn.transaction(|conn| {
         let before = crate::db::shop_settings::load(conn)?;
+        let max_order_age = max_order_age.unwrap_or(before.placed_at_max_age_days);
         diesel::update(shop_settings::table)
             .set((
                 shop_settings::shop_name.eq(&shop_name),
@@ -282,6 +339,7 @@ pub fn save_settings(
                 shop_settings::expiry_limit_days.eq(expiry),
                 shop_settings::expiry_offers_cancel.eq(form.expiry_offers_cancel.is_some()),
                 shop_settings::status_update_after_days.eq(status_every),
+                shop_settings::placed_at_max_age_days.eq(max_order_age),
                 shop_settings::updated_at.eq(Utc::now()),
             ))
             .execute(conn)?;
@@ -322,6 +380,7 @@ fn settings_json(s: &ShopSettings) -> Value {
         "eta_worst_percentile": s.eta_worst_percentile, "delay_discount_percent": s.delay_discount_percent,
         "delay_discount_after_days": s.delay_discount_after_days, "expiry_limit_days": s.expiry_limit_days,
         "expiry_offers_cancel": s.expiry_offers_cancel, "status_update_after_days": s.status_update_after_days,
+        "placed_at_max_age_days": s.placed_at_max_age_days,
     })
 }
 

@@ -18,13 +18,10 @@ fn digest(token: &str) -> String {
 
 /// Makes a token named `name`; returns the token, which is not stored anywhere.
 pub fn create(conn: &mut PgConnection, actor: &Actor, name: &str) -> AppResult<String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(AppError::invalid(
-            "name",
-            "give the token a name of 1 to 100 characters",
-        ));
-    }
+    let name =
+        crate::types::single_line_of(name, 100, "give the token a name of 1 to 100 characters")
+            .map_err(|message| AppError::invalid("name", message))?;
+    let name = name.as_str();
     let token = format!("{PREFIX}{}", hex::encode(rand::rng().random::<[u8; 32]>()));
     conn.transaction(|conn| {
         let id: i64 = diesel::insert_into(api_tokens::table)

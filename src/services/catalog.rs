@@ -268,7 +268,11 @@ pub fn adjust(
                     "{} cannot lose {requested} units: only {available} are not allocated to orders",
                     product.sku
                 ),
-                domain::StockError::TooManyUnits => "that is more units than can be stored".to_owned(),
+                domain::StockError::TooManyUnits => format!(
+                    "{} would have {} units; {e}",
+                    product.sku,
+                    i64::from(product.on_hand) + i64::from(change)
+                ),
             },
         )
     })?;

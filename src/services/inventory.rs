@@ -10,11 +10,12 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Date, Int4, Int8, Nullable, Text, Timestamptz};
 use serde::Serialize;
 
+use crate::csv_cells;
 use crate::db::audit::{self, Actor};
 use crate::db::schema::suppliers;
 use crate::db::shop_settings;
 use crate::db::stock::{self, IncomingRow, QueueRow};
-use crate::domain::StockStatus;
+use crate::domain::{MAX_UNITS, MAX_UNITS_TEXT, StockStatus};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::services::catalog::{self, ProductChanges};
 use crate::services::engine::{self, Ctx};
@@ -480,10 +481,7 @@ pub fn product_detail(
     })
 }
 
-/// Largest count a form or a CSV may set.
-const MAX_UNITS: i32 = 1_000_000;
-
-/// A whole number of units from a form or a CSV cell, `0..=MAX_UNITS`.
+/// A whole number of units from a form or a CSV cell, `0..=MAX_UNITS` (as the API).
 pub fn parse_units(raw: &str) -> Result<i32, String> {
     let text = raw.trim();
     if text.is_empty() {
@@ -491,7 +489,7 @@ pub fn parse_units(raw: &str) -> Result<i32, String> {
     }
     match text.parse::<i64>() {
         Ok(n) if (0..=i64::from(MAX_UNITS)).contains(&n) => Ok(n as i32),
-        Ok(_) => Err(format!("must be between 0 and {MAX_UNITS}")),
+        Ok(_) => Err(format!("must be between 0 and {MAX_UNITS_TEXT}")),
         Err(_) => Err(format!(
             "{:?} is not a whole number",
             crate::types::truncate(text)
@@ -793,29 +791,32 @@ pub fn export_csv(rows: &[ProductRow]) -> anyhow::Result<Vec<u8>> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<&str> = EXPORT_HEADER.to_vec();
     header.push("unit_price");
-    writer.write_record(&header)?;
+    csv_cells::write_row(&mut writer, &header)?;
     for r in rows {
-        writer.write_record([
-            r.sku.clone(),
-            r.name.clone(),
-            r.supplier.clone().unwrap_or_default(),
-            r.on_hand.to_string(),
-            r.allocated.to_string(),
-            r.available.to_string(),
-            r.waiting_units.to_string(),
-            r.waiting_lines.to_string(),
-            r.incoming.to_string(),
-            r.next_arrival.map(|d| d.to_string()).unwrap_or_default(),
-            r.status.clone(),
-            r.reorder_point.to_string(),
-            r.safety_stock.to_string(),
-            if r.backorderable { "yes" } else { "no" }.to_owned(),
-            format!(
-                "{}.{:02}",
-                r.unit_price_cents / 100,
-                r.unit_price_cents % 100
-            ),
-        ])?;
+        csv_cells::write_row(
+            &mut writer,
+            [
+                r.sku.clone(),
+                r.name.clone(),
+                r.supplier.clone().unwrap_or_default(),
+                r.on_hand.to_string(),
+                r.allocated.to_string(),
+                r.available.to_string(),
+                r.waiting_units.to_string(),
+                r.waiting_lines.to_string(),
+                r.incoming.to_string(),
+                r.next_arrival.map(|d| d.to_string()).unwrap_or_default(),
+                r.status.clone(),
+                r.reorder_point.to_string(),
+                r.safety_stock.to_string(),
+                if r.backorderable { "yes" } else { "no" }.to_owned(),
+                format!(
+                    "{}.{:02}",
+                    r.unit_price_cents / 100,
+                    r.unit_price_cents % 100
+                ),
+            ],
+        )?;
     }
     Ok(writer.into_inner()?)
 }
@@ -943,7 +944,7 @@ fn parse_import(bytes: &[u8]) -> Result<Vec<ImportRow>, Vec<ImportProblem>> {
         for (column, cell) in columns.iter().zip(record.iter()) {
             match std::str::from_utf8(cell) {
                 Ok(text) => {
-                    cells.insert(column.as_str(), text.trim());
+                    cells.insert(column.as_str(), csv_cells::restore(text.trim()));
                 }
                 Err(_) => {
                     readable = false;
@@ -978,6 +979,13 @@ fn parse_import(bytes: &[u8]) -> Result<Vec<ImportRow>, Vec<ImportProblem>> {
         let text =
             |column: &str, max: usize, problems: &mut Vec<ImportProblem>| -> Option<String> {
                 let value = cells.get(column).copied().filter(|v| !v.is_empty())?;
+                let value = match crate::types::single_line(value) {
+                    Ok(value) => value,
+                    Err(message) => {
+                        problems.push(problem(row, column, message));
+                        return None;
+                    }
+                };
                 if value.chars().count() > max {
                     problems.push(problem(
                         row,
@@ -986,7 +994,7 @@ fn parse_import(bytes: &[u8]) -> Result<Vec<ImportRow>, Vec<ImportProblem>> {
                     ));
                     return None;
                 }
-                Some(value.to_owned())
+                Some(value)
             };
         let name = text("name", 300, &mut problems);
         let supplier = text("supplier", 200, &mut problems);

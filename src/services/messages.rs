@@ -689,11 +689,10 @@ fn paragraphs(body: &str) -> Vec<String> {
 
 fn check_compose(subject: &str, body: &str) -> AppResult<()> {
     let mut problems = Vec::new();
-    if subject.trim().is_empty() || subject.chars().count() > 200 {
-        problems.push(crate::error::FieldError::new(
-            "subject",
-            "a subject of 1 to 200 characters",
-        ));
+    if let Err(message) =
+        crate::types::single_line_of(subject, 200, "a subject of 1 to 200 characters")
+    {
+        problems.push(crate::error::FieldError::new("subject", message));
     }
     if body.trim().is_empty() || body.chars().count() > 10_000 {
         problems.push(crate::error::FieldError::new(

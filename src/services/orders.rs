@@ -193,6 +193,39 @@ pub fn place_order(
     })
 }
 
+/// How far ahead of the server's clock an order's time may be (clocks differ a little).
+pub const PLACED_AT_MAX_AHEAD_MINUTES: i64 = 5;
+
+/// An order's time decides its place in line, so one from the future, or older than the
+/// shop accepts (`placed_at_max_age_days`), would jump the queue: refused, naming
+/// `placed_at`. Every intake path goes through here.
+pub fn check_placed_at(
+    placed_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    max_age_days: i32,
+) -> AppResult<()> {
+    if placed_at > now + chrono::Duration::minutes(PLACED_AT_MAX_AHEAD_MINUTES) {
+        return Err(AppError::invalid(
+            "placed_at",
+            format!(
+                "the order time {} is in the future (more than {PLACED_AT_MAX_AHEAD_MINUTES} minutes after now, {})",
+                placed_at.to_rfc3339(),
+                now.format("%Y-%m-%dT%H:%M:%SZ")
+            ),
+        ));
+    }
+    if placed_at < now - chrono::Duration::days(i64::from(max_age_days)) {
+        return Err(AppError::invalid(
+            "placed_at",
+            format!(
+                "the order time {} is more than {max_age_days} days ago; the shop accepts orders placed within {max_age_days} days",
+                placed_at.to_rfc3339()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn intake(
     conn: &mut PgConnection,
     actor: &Actor,
@@ -200,6 +233,11 @@ fn intake(
     today: NaiveDate,
 ) -> AppResult<OrderView> {
     let settings = shop_settings::load(conn)?;
+    check_placed_at(
+        order.placed_at,
+        crate::clock::now(),
+        settings.placed_at_max_age_days,
+    )?;
     let ctx = Ctx {
         actor,
         today,

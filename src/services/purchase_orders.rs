@@ -310,18 +310,26 @@ pub struct DateChangePreview {
     pub earlier_lines: usize,
 }
 
-/// A date for a purchase order: not in the past, within two years.
+/// A date for a purchase order, on every path (the pages, the API): from a year before
+/// `today` (a late order still on its way) to two years after it. Outside that it is a
+/// typing slip, and would move every waiting customer's date with it.
 pub fn check_expected_date(date: NaiveDate, today: NaiveDate) -> AppResult<NaiveDate> {
-    if date < today {
+    let earliest = today
+        .checked_sub_months(chrono::Months::new(12))
+        .unwrap_or(NaiveDate::MIN);
+    let latest = today
+        .checked_add_months(chrono::Months::new(24))
+        .unwrap_or(NaiveDate::MAX);
+    if date < earliest {
         return Err(AppError::invalid(
             "expected_on",
-            "the expected date cannot be in the past",
+            format!("the expected date cannot be more than a year ago (before {earliest})"),
         ));
     }
-    if date > today + chrono::Duration::days(730) {
+    if date > latest {
         return Err(AppError::invalid(
             "expected_on",
-            "the expected date must be within two years",
+            format!("the expected date must be within two years (by {latest})"),
         ));
     }
     Ok(date)

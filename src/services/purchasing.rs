@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use crate::db::audit::{self, Actor};
 use crate::db::schema::{
-    products, purchase_order_lines, purchase_order_receipts, purchase_orders, receipt_lines,
-    stock_movements, suppliers,
+    products, purchase_order_date_changes, purchase_order_lines, purchase_order_receipts,
+    purchase_orders, receipt_lines, stock_movements, suppliers,
 };
 use crate::db::shop_settings;
 use crate::db::stock::{self, NewMovement};
@@ -161,6 +161,7 @@ pub fn create_purchase_order(
     order: NewPurchaseOrder,
     today: NaiveDate,
 ) -> AppResult<Outcome<PurchaseOrderView>> {
+    crate::services::purchase_orders::check_expected_date(order.expected_on, today)?;
     conn.transaction(|conn| {
         lock_reference(conn, order.reference.as_str())?;
         if let Some(stored) = purchase_order_view(conn, order.reference.as_str())? {
@@ -176,7 +177,19 @@ pub fn create_purchase_order(
                 .collect();
             asked.sort();
             have.sort();
-            let same = stored.supplier == order.supplier && asked == have;
+            // The date it was created with: a date moved since (on the page) does not make
+            // the original request a different one.
+            let created_on: NaiveDate = purchase_order_date_changes::table
+                .inner_join(purchase_orders::table)
+                .filter(purchase_orders::reference.eq(order.reference.as_str()))
+                .order(purchase_order_date_changes::id.asc())
+                .select(purchase_order_date_changes::old_expected_on)
+                .first(conn)
+                .optional()?
+                .unwrap_or(stored.expected_on);
+            let same = stored.supplier == order.supplier
+                && created_on == order.expected_on
+                && asked == have;
             return if same {
                 Ok(Outcome::AlreadyStored(stored))
             } else {

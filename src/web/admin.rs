@@ -103,38 +103,19 @@ pub async fn add(
     }
 }
 
-#[derive(Deserialize)]
-pub struct UserChange {
-    #[serde(default)]
-    role: String,
-    #[serde(default)]
-    disabled: String,
-}
-
-/// Changes a user's role or access (one form per action on the users page).
+/// Changes a user's role, access or password (one form per action on the users page);
+/// each ends the user's sessions.
 pub async fn change_user(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
-    form: web::Form<UserChange>,
+    form: web::Form<admin::UserChanges>,
 ) -> AppResult<HttpResponse> {
     user.require(Role::Admin)?;
     let (target, form) = (id.into_inner(), form.into_inner());
     let (actor, actor_id) = (user.actor(), user.id);
     let result = crate::db::blocking(&state.pool, move |conn| {
-        if !form.role.is_empty() {
-            let role: Role = form
-                .role
-                .parse()
-                .map_err(|message: String| AppError::invalid("role", message))?;
-            admin::change_role(conn, &actor, actor_id, target, role)?;
-        }
-        match form.disabled.as_str() {
-            "1" => admin::set_disabled(conn, &actor, actor_id, target, true)?,
-            "0" => admin::set_disabled(conn, &actor, actor_id, target, false)?,
-            _ => {}
-        }
-        Ok(())
+        admin::change_user(conn, &actor, actor_id, target, &form)
     })
     .await;
     match result {

@@ -44,19 +44,15 @@ pub async fn submit(
     form: web::Form<LoginForm>,
 ) -> AppResult<HttpResponse> {
     let LoginForm { email, password } = form.into_inner();
-    let ip = req
-        .connection_info()
-        .realip_remote_addr()
-        .unwrap_or("unknown")
-        .to_owned();
+    let ip = crate::web::client_ip::client_ip_text(&req);
     let attempt_email = email.clone();
     let outcome = crate::db::blocking(&state.pool, move |conn| {
         accounts::login(conn, &attempt_email, &password, &ip)
     })
     .await;
     let (status, error) = match outcome {
-        Ok(LoginOutcome::SignedIn(user)) => {
-            session::sign_in(&session, &user)?;
+        Ok(LoginOutcome::SignedIn { session_id, .. }) => {
+            session::sign_in(&session, &session_id)?;
             return Ok(HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, "/"))
                 .finish());
@@ -82,11 +78,42 @@ pub async fn submit(
         .body(body))
 }
 
-pub async fn logout(session: Session, user: Option<CurrentUser>) -> HttpResponse {
+/// Signing out ends this session on the server: a copy of the cookie stops working too.
+pub async fn logout(
+    state: web::Data<AppState>,
+    session: Session,
+    user: Option<CurrentUser>,
+) -> AppResult<HttpResponse> {
+    if let Some(session_id) = session::session_id(&session) {
+        crate::db::blocking(&state.pool, move |conn| {
+            accounts::sign_out(conn, &session_id)
+        })
+        .await?;
+    }
     if let Some(user) = user {
         tracing::info!(user = %user.email, "signed out");
     }
     session::sign_out(&session);
+    Ok(to_login())
+}
+
+/// "Sign out everywhere": every session of the user ends, on every device.
+pub async fn logout_everywhere(
+    state: web::Data<AppState>,
+    session: Session,
+    user: CurrentUser,
+) -> AppResult<HttpResponse> {
+    let (actor, user_id) = (user.actor(), user.id);
+    crate::db::blocking(&state.pool, move |conn| {
+        accounts::sign_out_everywhere(conn, &actor, user_id)
+    })
+    .await?;
+    tracing::info!(user = %user.email, "signed out everywhere");
+    session::sign_out(&session);
+    Ok(to_login())
+}
+
+fn to_login() -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/login"))
         .finish()

@@ -6,6 +6,7 @@ pub mod approvals;
 pub mod assets;
 pub mod auth;
 pub mod charts;
+pub mod client_ip;
 pub mod health;
 pub mod home;
 pub mod input;
@@ -20,6 +21,7 @@ pub mod purchase_orders;
 pub mod queue;
 pub mod reads;
 pub mod recent;
+pub mod redact;
 pub mod render;
 pub mod session;
 pub mod webhooks;
@@ -36,8 +38,18 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
      img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'";
 
-pub fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
+/// Browsers keep to https for a year once they have seen this over https.
+pub const STRICT_TRANSPORT_SECURITY: &str = "max-age=31536000; includeSubDomains";
+
+/// Headers on every response; `Strict-Transport-Security` when the server is reached over
+/// https (`PUBLIC_URL`).
+pub fn security_headers(https: bool) -> DefaultHeaders {
+    let headers = if https {
+        DefaultHeaders::new().add(("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY))
+    } else {
+        DefaultHeaders::new()
+    };
+    headers
         .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("X-Frame-Options", "DENY"))
@@ -107,6 +119,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/login", web::get().to(auth::show))
                 .route("/login", web::post().to(auth::submit))
                 .route("/logout", web::post().to(auth::logout))
+                .route(
+                    "/logout/everywhere",
+                    web::post().to(auth::logout_everywhere),
+                )
                 .route("/", web::get().to(home::show))
                 .route("/review/sign-off", web::post().to(home::sign_off))
                 .route("/queue", web::get().to(queue::show))
@@ -224,8 +240,12 @@ fn messages_routes(cfg: &mut web::ServiceConfig) {
             web::get().to(messages::html_body),
         )
         .route("/messages/{id}/retry", web::post().to(messages::retry))
+        // HEAD (link checkers, mail scanners) answers like GET without a body; neither
+        // changes anything.
         .route("/l/{token}", web::get().to(links::show))
+        .route("/l/{token}", web::head().to(links::show))
         .route("/l/{token}", web::post().to(links::confirm))
         .route("/unsubscribe/{token}", web::get().to(links::show))
+        .route("/unsubscribe/{token}", web::head().to(links::show))
         .route("/unsubscribe/{token}", web::post().to(links::confirm));
 }

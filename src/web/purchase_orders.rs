@@ -21,7 +21,7 @@ use crate::services::purchase_orders::{
 use crate::services::purchasing::{self, NewPurchaseOrder};
 use crate::services::reorder::{self, Suggestion};
 use crate::startup::AppState;
-use crate::types::{Reference, Sku};
+use crate::types::{Reference, Sku, single_line_of};
 use crate::web::orders::url_segment;
 use crate::web::render::{self, Frame, Words};
 use crate::web::session::CurrentUser;
@@ -293,13 +293,13 @@ impl NewInput {
         let reference = Reference::parse(&self.reference)
             .map_err(|e| errors.push(FieldError::new("reference", format!("Reference: {e}"))))
             .ok();
-        let supplier = self.supplier.trim().to_owned();
-        if supplier.is_empty() || supplier.chars().count() > 200 {
-            errors.push(FieldError::new(
-                "supplier",
-                "name the supplier (up to 200 characters)",
-            ));
-        }
+        let supplier = single_line_of(
+            &self.supplier,
+            200,
+            "name the supplier (up to 200 characters)",
+        )
+        .map_err(|e| errors.push(FieldError::new("supplier", e)))
+        .unwrap_or_default();
         let expected_on = match NaiveDate::parse_from_str(self.expected_on.trim(), "%Y-%m-%d") {
             Ok(date) => purchase_orders::check_expected_date(date, today)
                 .map_err(|e| errors.push(FieldError::new("expected_on", e.to_string())))
@@ -315,11 +315,15 @@ impl NewInput {
                 .map_err(|e| errors.push(FieldError::new(format!("lines[{i}].sku"), e.to_string())))
                 .ok();
             let qty = match line.qty.trim().parse::<i32>() {
-                Ok(q) if (1..=1_000_000).contains(&q) => Some(q),
+                Ok(q) if (1..=crate::domain::MAX_UNITS).contains(&q) => Some(q),
                 _ => {
                     errors.push(FieldError::new(
                         format!("lines[{i}].qty"),
-                        format!("line {}: order between 1 and 1,000,000 units", i + 1),
+                        format!(
+                            "line {}: order between 1 and {} units",
+                            i + 1,
+                            crate::domain::MAX_UNITS_TEXT
+                        ),
                     ));
                     None
                 }

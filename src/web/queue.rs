@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::csv_cells;
 use crate::error::{AppError, AppResult};
 use crate::services::backorders::{self, QueueCounts, QueueFilter, QueueLine, QueueSort};
 use crate::startup::AppState;
@@ -278,29 +279,31 @@ pub async fn export(
                 "lapsing",
                 "waited_too_long",
             ];
-            out.write_record(header)
-                .map_err(|e| AppError::Internal(e.into()))?;
+            csv_cells::write_row(&mut out, header).map_err(|e| AppError::Internal(e.into()))?;
             let date = |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
             for l in &lines {
-                out.write_record([
-                    l.order_number.clone(),
-                    l.customer_name.clone(),
-                    l.customer_email.clone(),
-                    l.sku.clone(),
-                    l.product_name.clone(),
-                    l.waiting.to_string(),
-                    l.placed_at.to_rfc3339(),
-                    l.age_days.to_string(),
-                    l.position.map(|p| p.to_string()).unwrap_or_default(),
-                    date(l.eta_likely),
-                    date(l.eta_worst),
-                    l.eta_is_estimate.to_string(),
-                    date(l.promised_on),
-                    l.delay_days.to_string(),
-                    l.overdue.to_string(),
-                    l.lapsing.to_string(),
-                    l.too_long.to_string(),
-                ])
+                csv_cells::write_row(
+                    &mut out,
+                    [
+                        l.order_number.clone(),
+                        l.customer_name.clone(),
+                        l.customer_email.clone(),
+                        l.sku.clone(),
+                        l.product_name.clone(),
+                        l.waiting.to_string(),
+                        l.placed_at.to_rfc3339(),
+                        l.age_days.to_string(),
+                        l.position.map(|p| p.to_string()).unwrap_or_default(),
+                        date(l.eta_likely),
+                        date(l.eta_worst),
+                        l.eta_is_estimate.to_string(),
+                        date(l.promised_on),
+                        l.delay_days.to_string(),
+                        l.overdue.to_string(),
+                        l.lapsing.to_string(),
+                        l.too_long.to_string(),
+                    ],
+                )
                 .map_err(|e| AppError::Internal(e.into()))?;
             }
             out.into_inner()

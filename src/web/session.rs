@@ -1,5 +1,6 @@
-//! Who is asking: the signed-in user from the encrypted session cookie, the CSRF token
-//! that every state-changing form and htmx request must carry, and role checks.
+//! Who is asking: the signed-in user, from the session id in the encrypted cookie looked up
+//! on the server (`accounts::session_user`), the CSRF token that every state-changing form
+//! and htmx request must carry, and role checks.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,21 +14,20 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError};
 use rand::Rng;
 
 use crate::db::audit::Actor;
-use crate::db::users::{self, Role};
+use crate::db::users::Role;
 use crate::error::AppError;
+use crate::services::accounts;
 use crate::startup::AppState;
 
-const USER_ID: &str = "uid";
-const EPOCH: &str = "epoch";
+/// The session's id: its row in `user_sessions` says whose it is and whether it lives.
+const SESSION_ID: &str = "sid";
 const CSRF: &str = "csrf";
-const SIGNED_IN_AT: &str = "at";
-/// A session ends after this long, however active.
-pub const SESSION_HOURS: i64 = 12;
 pub const CSRF_HEADER: &str = "X-CSRF-Token";
 pub const CSRF_FIELD: &str = "csrf_token";
 
-/// The signed-in staff member, loaded fresh from the database on every request so that a
-/// disabled account or a changed role takes effect at once.
+/// The signed-in staff member, loaded fresh from the database with the session on every
+/// request, so that an ended session, a disabled account or a changed role takes effect
+/// at once.
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
     pub id: i64,
@@ -72,29 +72,26 @@ impl FromRequest for CurrentUser {
         let state = req.app_data::<Data<AppState>>().cloned();
         Box::pin(async move {
             let state = state.ok_or_else(|| AppError::Internal(anyhow::anyhow!("no app state")))?;
-            let user_id = session
-                .get::<i64>(USER_ID)
+            let session_id = session
+                .get::<String>(SESSION_ID)
                 .ok()
                 .flatten()
                 .ok_or(AppError::LoginRequired)?;
-            let epoch = session.get::<i32>(EPOCH).ok().flatten().unwrap_or(-1);
-            let signed_in_at = session.get::<i64>(SIGNED_IN_AT).ok().flatten().unwrap_or(0);
-            if chrono::Utc::now().timestamp() - signed_in_at > SESSION_HOURS * 3600 {
-                session.purge();
-                return Err(AppError::LoginRequired);
-            }
-            let user =
-                crate::db::blocking(&state.pool, move |conn| Ok(users::find(conn, user_id)?))
-                    .await?;
+            // Looked up on every request: a session ended on the server (signed out, the
+            // account disabled, its role or password changed) stops here, cookie or not.
+            let user = crate::db::blocking(&state.pool, move |conn| {
+                accounts::session_user(conn, &session_id)
+            })
+            .await?;
             match user {
-                Some(user) if !user.disabled && user.session_epoch == epoch => Ok(CurrentUser {
+                Some(user) => Ok(CurrentUser {
                     id: user.id,
                     role: user.role(),
                     email: user.email,
                     name: user.name,
                     csrf: csrf_token(&session),
                 }),
-                _ => {
+                None => {
                     session.purge();
                     Err(AppError::LoginRequired)
                 }
@@ -113,23 +110,24 @@ pub fn csrf_token(session: &Session) -> String {
     token
 }
 
-/// Starts a fresh session for `user` (a new cookie and a new CSRF token, so nothing from
-/// before the sign-in carries over).
-pub fn sign_in(session: &Session, user: &users::User) -> Result<(), AppError> {
+/// Puts a new session (started by `accounts::login`) in a fresh cookie with a new CSRF
+/// token, so nothing from before the sign-in carries over.
+pub fn sign_in(session: &Session, session_id: &str) -> Result<(), AppError> {
     session.renew();
     session.clear();
-    let store = |key: &str, value: serde_json::Value| {
-        session
-            .insert(key, value)
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))
-    };
-    store(USER_ID, user.id.into())?;
-    store(EPOCH, user.session_epoch.into())?;
-    store(SIGNED_IN_AT, chrono::Utc::now().timestamp().into())?;
+    session
+        .insert(SESSION_ID, session_id)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))?;
     csrf_token(session);
     Ok(())
 }
 
+/// The id of the cookie's session, if it has one.
+pub fn session_id(session: &Session) -> Option<String> {
+    session.get::<String>(SESSION_ID).ok().flatten()
+}
+
+/// Forgets the cookie (the session on the server is ended by `accounts`).
 pub fn sign_out(session: &Session) {
     session.purge();
 }
@@ -139,8 +137,9 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Middleware: every POST, PUT, PATCH and DELETE outside the bearer-token API must carry
-/// the session's CSRF token, in the `X-CSRF-Token` header (htmx), a `csrf_token` form
-/// field, or (for file uploads) the `csrf_token` query parameter. Otherwise: 403.
+/// the session's CSRF token, in the `X-CSRF-Token` header (htmx) or a `csrf_token` field of
+/// the body (a form, or a multipart upload). Never from the address: a token there ends
+/// up in logs, histories and `Referer` headers. Otherwise: 403.
 pub async fn verify_csrf(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -154,16 +153,24 @@ pub async fn verify_csrf(
         .headers()
         .get(CSRF_HEADER)
         .and_then(|value| value.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| field(req.query_string().as_bytes(), CSRF_FIELD));
-    let is_form = req
+        .map(str::to_owned);
+    let content_type = req
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
-    if provided.is_none() && is_form {
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let is_form = content_type.starts_with("application/x-www-form-urlencoded");
+    let is_upload = content_type.starts_with("multipart/form-data");
+    if provided.is_none() && (is_form || is_upload) {
+        // The body was read whole before (`input::read_page_body`); it is put back for
+        // the handler.
         let body = req.extract::<Bytes>().await?;
-        provided = field(&body, CSRF_FIELD);
+        provided = if is_form {
+            field(&body, CSRF_FIELD)
+        } else {
+            multipart_field(req.headers(), body.clone(), CSRF_FIELD).await
+        };
         req.set_payload(actix_web::dev::Payload::from(body));
     }
     let valid = match (expected, provided) {
@@ -175,10 +182,42 @@ pub async fn verify_csrf(
     if valid {
         Ok(next.call(req).await?.map_into_left_body())
     } else {
-        tracing::warn!(path = %req.path(), "refused a request without a valid CSRF token");
+        tracing::warn!(
+            path = %crate::web::redact::target(req.path()),
+            "refused a request without a valid CSRF token"
+        );
         let response: HttpResponse = AppError::CsrfRejected.error_response();
         Ok(req.into_response(response).map_into_right_body())
     }
+}
+
+/// The text of a short field of a multipart body, if it has one by that name.
+async fn multipart_field(
+    headers: &actix_web::http::header::HeaderMap,
+    body: Bytes,
+    name: &str,
+) -> Option<String> {
+    use futures_util::StreamExt;
+    let stream =
+        futures_util::stream::once(async move { Ok::<_, actix_web::error::PayloadError>(body) });
+    let mut parts = actix_multipart::Multipart::new(headers, stream);
+    while let Some(Ok(mut part)) = parts.next().await {
+        let wanted = part.name() == Some(name);
+        let mut value = Vec::new();
+        while let Some(chunk) = part.next().await {
+            let chunk = chunk.ok()?;
+            if wanted {
+                value.extend_from_slice(&chunk);
+                if value.len() > 256 {
+                    return None;
+                }
+            }
+        }
+        if wanted {
+            return String::from_utf8(value).ok();
+        }
+    }
+    None
 }
 
 fn field(encoded: &[u8], name: &str) -> Option<String> {

@@ -3,53 +3,18 @@
 use backorder_desk::db::users::Role;
 use diesel::prelude::*;
 
-use crate::helpers::{PASSWORD, TestApp, csrf_in, spawn_app};
+use crate::helpers::{Browser, PASSWORD, TestApp, spawn_app};
 use crate::shop::{order, product, purchase_order, sql, text_of};
 
 /// A second person signed in to the same server, with a cookie jar of their own.
-struct Staff {
-    client: reqwest::Client,
-    base: String,
-}
+struct Staff;
 
 impl Staff {
-    async fn sign_in(app: &TestApp, role: Role) -> (Self, String) {
+    async fn sign_in(app: &TestApp, role: Role) -> (Browser, String) {
         let email = app.add_user(role);
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .cookie_store(true)
-            .build()
-            .unwrap();
-        let staff = Self {
-            client,
-            base: app.address.clone(),
-        };
-        let response = staff
-            .post("/login", &[("email", &email), ("password", PASSWORD)])
-            .await;
-        assert_eq!(response.status(), 303);
-        (staff, email)
-    }
-
-    async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        let page = self.get("/login").await.text().await.unwrap();
-        let token = csrf_in(&page).unwrap();
-        let mut form = fields.to_vec();
-        form.push(("csrf_token", &token));
-        self.client
-            .post(format!("{}{path}", self.base))
-            .form(&form)
-            .send()
-            .await
-            .unwrap()
+        let browser = Browser::new(app);
+        browser.sign_in(&email, PASSWORD).await;
+        (browser, email)
     }
 }
 
@@ -359,9 +324,16 @@ async fn an_admin_changes_roles_and_disabling_ends_the_session() {
             .unwrap()
     };
 
+    // A role change ends the user's sessions (issue 14): they sign in again and get the
+    // new role's pages.
     admin
         .post(&format!("/admin/users/{rep_id}"), &[("role", "manager")])
         .await;
+    assert_eq!(rep.get("/approvals").await.status(), 303);
+    let signed_in = rep
+        .post("/login", &[("email", &rep_email), ("password", PASSWORD)])
+        .await;
+    assert_eq!(signed_in.status(), 303);
     assert_eq!(rep.get("/approvals").await.status(), 200);
     assert!(
         text_of(&rep.get("/approvals").await.text().await.unwrap())

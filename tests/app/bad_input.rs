@@ -155,6 +155,12 @@ const FORM_ROUTES: &[FormRoute] = &[
         fields: &[],
     },
     FormRoute {
+        route: "POST /logout/everywhere",
+        path: "/logout/everywhere",
+        form: &[],
+        fields: &[],
+    },
+    FormRoute {
         route: "POST /review/sign-off",
         path: "/review/sign-off",
         form: &[],
@@ -248,7 +254,10 @@ const FORM_ROUTES: &[FormRoute] = &[
         route: "POST /admin/users/{id}",
         path: "/admin/users/{rep}",
         form: &[("role", "manager")],
-        fields: &[optional(checked("role", "use rep, manager or admin"))],
+        fields: &[
+            optional(checked("role", "use rep, manager or admin")),
+            optional(secret("new_password", "the password must be at")),
+        ],
     },
     FormRoute {
         route: "POST /admin/tokens",
@@ -370,7 +379,7 @@ const FORM_ROUTES: &[FormRoute] = &[
                 "enter the expected date|the expected date must be within two years",
             ),
             text("sku", "sku|add at least one line"),
-            checked("qty", "order between 1 and 1,000,000 units"),
+            checked("qty", "order between 1 and 10,000,000 units"),
         ],
     },
     FormRoute {
@@ -1699,10 +1708,10 @@ async fn upload(desk: &Desk, content_type: &str, body: Vec<u8>) -> Answer {
     desk.send(
         desk.app
             .client
-            .post(
-                desk.app
-                    .url(&format!("/inventory/import?csrf_token={}", desk.csrf)),
-            )
+            .post(desk.app.url("/inventory/import"))
+            // In the header, so the bodies below are sent exactly as written (the CSRF
+            // token is never taken from the address).
+            .header("X-CSRF-Token", &desk.csrf)
             .header("Content-Type", content_type)
             .body(body),
     )

@@ -195,6 +195,7 @@ pub fn test_settings(database: &TestDatabase) -> Settings {
         metrics_addr: None,
         database_replica_url: None,
         replica_max_lag: std::time::Duration::from_secs(2),
+        trusted_proxies: Vec::new(),
     }
 }
 
@@ -310,6 +311,64 @@ impl TestApp {
         let response = self.login(&email, PASSWORD).await;
         assert_eq!(response.status(), 303, "signing in as {role} failed");
         email
+    }
+}
+
+/// One person's browser: a cookie jar of its own.
+pub struct Browser {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Browser {
+    pub fn new(app: &TestApp) -> Self {
+        Self {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .cookie_store(true)
+                .build()
+                .unwrap(),
+            base: app.address.clone(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let page = self.get("/login").await.text().await.unwrap();
+        let token = csrf_in(&page).expect("a CSRF token");
+        let mut form = fields.to_vec();
+        form.push(("csrf_token", &token));
+        self.client
+            .post(format!("{}{path}", self.base))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Signs in; returns the session cookie as an attacker would copy it
+    /// (`bd_session=...`).
+    pub async fn sign_in(&self, email: &str, password: &str) -> String {
+        let response = self
+            .post("/login", &[("email", email), ("password", password)])
+            .await;
+        assert_eq!(response.status(), 303, "{email} signs in");
+        response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .find(|value| value.starts_with("bd_session="))
+            .and_then(|value| value.split(';').next())
+            .expect("a session cookie")
+            .to_owned()
     }
 }
 

@@ -119,11 +119,31 @@ pub fn backordered_shop(app: &TestApp) {
     place_order(app, "A-1002", "ANVIL-1", 2, 20);
 }
 
-/// A multipart body with one `file` field, as a browser sends an upload.
+/// A multipart body with the CSRF token and one `file` field, as a browser sends the
+/// upload form.
 pub async fn upload_csv(app: &TestApp, bytes: &[u8]) -> reqwest::Response {
     let token = app.csrf().await;
+    upload_to(app, "/inventory/import", Some(&token), bytes).await
+}
+
+/// An upload of `bytes` as the `file` field to `path`, with a `csrf_token` field when
+/// given.
+pub async fn upload_to(
+    app: &TestApp,
+    path: &str,
+    csrf: Option<&str>,
+    bytes: &[u8],
+) -> reqwest::Response {
     let boundary = "----backorder-desk-test-boundary";
     let mut body = Vec::new();
+    if let Some(token) = csrf {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
     body.extend_from_slice(
         format!(
             "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"products.csv\"\r\nContent-Type: text/csv\r\n\r\n"
@@ -133,7 +153,7 @@ pub async fn upload_csv(app: &TestApp, bytes: &[u8]) -> reqwest::Response {
     body.extend_from_slice(bytes);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     app.client
-        .post(app.url(&format!("/inventory/import?csrf_token={token}")))
+        .post(app.url(path))
         .header(
             "Content-Type",
             format!("multipart/form-data; boundary={boundary}"),

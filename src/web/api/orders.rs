@@ -12,7 +12,7 @@ use crate::error::{ApiResult, AppError};
 use crate::services::orders::OrderView;
 use crate::services::orders::{self, NewOrder, NewOrderLine, Placed};
 use crate::startup::AppState;
-use crate::types::{Email, Reference, Sku};
+use crate::types::{Email, Reference, Sku, single_line_of};
 use crate::web::api::openapi::{BodyRefusals, ReadRefusals};
 use crate::web::api::{BearerToken, Problems, json_response, parse_date, parse_json};
 
@@ -66,13 +66,16 @@ fn validate(body: OrderBody, request_hash: String) -> Result<NewOrder, AppError>
         ),
     };
     let email = problems.check("customer.email", Email::parse(&body.customer.email));
-    let name = body.customer.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 200 {
-        problems.add(
+    let name = problems
+        .check(
             "customer.name",
-            "give the customer's name (1 to 200 characters)",
-        );
-    }
+            single_line_of(
+                &body.customer.name,
+                200,
+                "give the customer's name (1 to 200 characters)",
+            ),
+        )
+        .unwrap_or_default();
     let optional_date = |problems: &mut Problems, field: &str, raw: &Option<String>| {
         raw.as_deref()
             .and_then(|raw| problems.check(field, parse_date(raw)))

@@ -5,11 +5,12 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 
+use crate::domain::{MAX_UNITS, MAX_UNITS_TEXT};
 use crate::error::{ApiResult, AppError};
 use crate::services::catalog::{self, ProductChanges, Upserted};
 use crate::services::catalog::{Availability, ProductView};
 use crate::startup::AppState;
-use crate::types::Sku;
+use crate::types::{Sku, single_line_of};
 use crate::web::api::openapi::{BodyRefusals, ReadRefusals};
 use crate::web::api::{BearerToken, Problems, json_response, parse_json};
 use crate::web::reads::Reads;
@@ -30,27 +31,31 @@ pub struct ProductBody {
 fn validate(sku: &str, body: ProductBody) -> Result<ProductChanges, AppError> {
     let mut problems = Problems::default();
     let sku = problems.check("sku", Sku::parse(sku).map_err(|e| e.to_string()));
-    let name = body.name.map(|n| n.trim().to_owned());
-    if let Some(name) = &name
-        && (name.is_empty() || name.chars().count() > 300)
-    {
-        problems.add("name", "the name must be 1 to 300 characters");
-    }
-    let supplier = body.supplier.map(|s| s.trim().to_owned());
-    if let Some(supplier) = &supplier
-        && (supplier.is_empty() || supplier.chars().count() > 200)
-    {
-        problems.add(
+    let name = body.name.and_then(|name| {
+        problems.check(
+            "name",
+            single_line_of(&name, 300, "the name must be 1 to 300 characters"),
+        )
+    });
+    let supplier = body.supplier.and_then(|supplier| {
+        problems.check(
             "supplier",
-            "the supplier's name must be 1 to 200 characters",
-        );
-    }
+            single_line_of(
+                &supplier,
+                200,
+                "the supplier's name must be 1 to 200 characters",
+            ),
+        )
+    });
     let mut count = |field: &str, value: Option<i64>| -> Option<i32> {
         let value = value?;
-        if (0..=10_000_000).contains(&value) {
+        if (0..=i64::from(MAX_UNITS)).contains(&value) {
             Some(value as i32)
         } else {
-            problems.add(field, "must be a whole number from 0 to 10000000");
+            problems.add(
+                field,
+                format!("must be a whole number from 0 to {MAX_UNITS_TEXT}"),
+            );
             None
         }
     };

@@ -5,12 +5,13 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 
+use crate::domain::{MAX_UNITS, MAX_UNITS_TEXT};
 use crate::error::ApiErrorBody;
 use crate::error::{ApiResult, AppError};
 use crate::services::purchasing::{self, NewPurchaseOrder, Outcome, ReceiptLine};
 use crate::services::purchasing::{PurchaseOrderView, ReceiptView};
 use crate::startup::AppState;
-use crate::types::{Reference, Sku};
+use crate::types::{Reference, Sku, single_line_of};
 use crate::web::api::openapi::BodyRefusals;
 use crate::web::api::{BearerToken, Problems, json_response, parse_date, parse_json};
 
@@ -53,10 +54,10 @@ fn validate_lines(problems: &mut Problems, lines: &[LineBody]) -> Vec<(Sku, i32)
             format!("lines[{i}].sku"),
             Sku::parse(&line.sku).map_err(|e| e.to_string()),
         );
-        if !(1..=10_000_000).contains(&line.quantity) {
+        if !(1..=i64::from(MAX_UNITS)).contains(&line.quantity) {
             problems.add(
                 format!("lines[{i}].quantity"),
-                "the quantity must be a whole number from 1 to 10000000",
+                format!("the quantity must be a whole number from 1 to {MAX_UNITS_TEXT}"),
             );
         }
         if let Some(sku) = sku {
@@ -98,10 +99,16 @@ pub async fn create(
         let body = parsed.map_err(|e| e.0)?;
         let mut problems = Problems::default();
         let reference = problems.check("reference", Reference::parse(&body.reference));
-        let supplier = body.supplier.trim().to_owned();
-        if supplier.is_empty() || supplier.chars().count() > 200 {
-            problems.add("supplier", "give the supplier's name (1 to 200 characters)");
-        }
+        let supplier = problems
+            .check(
+                "supplier",
+                single_line_of(
+                    &body.supplier,
+                    200,
+                    "give the supplier's name (1 to 200 characters)",
+                ),
+            )
+            .unwrap_or_default();
         let expected_on = problems.check("expected_on", parse_date(&body.expected_on));
         let lines = validate_lines(&mut problems, &body.lines);
         problems.into_result()?;
