@@ -860,12 +860,8 @@ impl Desk {
               ON p.id = l.purchase_order_id WHERE p.reference = 'PO-1'",
         );
         // A Shopify order waiting on the Integrations page for its unknown SKU.
-        let shopify_order = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/shopify/orders_create.json"
-        ))
-        .expect("the Shopify fixture")
-        .replace("SKU2006-001", "AV-SUNGLASS");
+        let shopify_order = crate::webhooks::fixture("shopify/orders_create.json")
+            .replace("SKU2006-001", "AV-SUNGLASS");
         let secrets = webhooks::EnvSecrets {
             shopify: Some("bad-input-secret".to_owned()),
             woocommerce: None,

@@ -56,12 +56,8 @@ async fn an_admin_sets_the_secret_maps_an_unknown_sku_and_replays_the_order() {
     );
 
     // Shopify sends an order whose SKU the shop knows by another name.
-    let body = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/shopify/orders_create.json"
-    ))
-    .unwrap()
-    .replace("SKU2006-001", "AV-SUNGLASS");
+    let body = crate::webhooks::fixture("shopify/orders_create.json")
+        .replace("SKU2006-001", "AV-SUNGLASS");
     let response = app
         .client
         .post(app.url("/webhooks/shopify"))

@@ -18,12 +18,24 @@ use crate::shop::{self, text_of};
 const SHOPIFY_SECRET: &str = "shpss_a-shopify-app-secret-for-tests";
 const WOO_SECRET: &str = "a WooCommerce webhook secret";
 
-fn fixture(path: &str) -> String {
-    std::fs::read_to_string(format!(
+/// A published example as the platform would send it today: its times moved to two days
+/// ago (the shop refuses orders placed long ago), all else as published.
+pub fn fixture(path: &str) -> String {
+    let published = std::fs::read_to_string(format!(
         "{}/tests/fixtures/{path}",
         env!("CARGO_MANIFEST_DIR")
     ))
-    .unwrap_or_else(|e| panic!("fixture {path}: {e}"))
+    .unwrap_or_else(|e| panic!("fixture {path}: {e}"));
+    let recent = chrono::Utc::now() - chrono::Duration::days(2);
+    published
+        .replace(
+            "2021-12-31T19:00:00-05:00",
+            &recent.format("%Y-%m-%dT%H:%M:%S+00:00").to_string(),
+        )
+        .replace(
+            "2017-03-22T19:28:02",
+            &recent.format("%Y-%m-%dT%H:%M:%S").to_string(),
+        )
 }
 
 /// What the platform sends: base64 of HMAC-SHA256 over the raw body.
@@ -467,12 +479,17 @@ async fn a_woocommerce_order_comes_in_with_the_secret_set_on_the_page() {
             },
         ]
     );
-    let placed: String = diesel::dsl::sql::<Text>(
-        "SELECT to_char(placed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') FROM orders WHERE number = '727'",
+    // Placed when WooCommerce says (date_created_gmt, UTC), not when it arrived.
+    let placed: f64 = diesel::dsl::sql::<diesel::sql_types::Double>(
+        "SELECT extract(epoch FROM placed_at)::float8 FROM orders WHERE number = '727'",
     )
     .get_result(&mut app.conn())
     .unwrap();
-    assert_eq!(placed, "2017-03-22 19:28");
+    let two_days_ago = (chrono::Utc::now() - chrono::Duration::days(2)).timestamp() as f64;
+    assert!(
+        (placed - two_days_ago).abs() < 300.0,
+        "{placed} vs {two_days_ago}"
+    );
 }
 
 /// The example with one change made at a JSON pointer (`None` removes the value).
@@ -525,6 +542,11 @@ async fn bad_payloads_are_refused_naming_the_field() {
         (
             "a time that is not one",
             changed("/created_at", Some(json!("yesterday"))),
+            "created_at",
+        ),
+        (
+            "an order placed years ago",
+            changed("/created_at", Some(json!("2021-12-31T19:00:00-05:00"))),
             "created_at",
         ),
         (

@@ -447,9 +447,20 @@ fn create(
             order: Some(number),
         })),
         Err(AppError::Invalid { message, details }) => {
+            // The intake names its own fields; the platform's payload names them so.
+            let placed_at = match platform {
+                Platform::Shopify => "created_at",
+                Platform::WooCommerce => "date_created_gmt",
+            };
             let details = details
                 .into_iter()
-                .map(|d| FieldError::new(d.field.replace("lines[", "line_items["), d.message))
+                .map(|d| {
+                    let field = match d.field.as_str() {
+                        "placed_at" => placed_at.to_owned(),
+                        other => other.replace("lines[", "line_items["),
+                    };
+                    FieldError::new(field, d.message)
+                })
                 .collect();
             let mut refusal = Refusal::new(message, details);
             refusal.order = Some(number);
