@@ -1,7 +1,6 @@
 //! Progress of long commands (`seed`, `simulate`, `inventory import`, `serve --demo` while
 //! it loads). On a terminal: an `indicatif` bar on standard error. Elsewhere (CI, logs, a
-//! pipe): a few plain lines, one when a stage starts, one at each quarter, one when it is
-//! done. Code below the command line takes a `&Progress` and reports to it; the web
+//! pipe): a few plain lines, one at each quarter of a stage and one when it is done. Code below the command line takes a `&Progress` and reports to it; the web
 //! server and the tests pass `Progress::hidden()`.
 
 use std::io::{IsTerminal, Write};
@@ -64,10 +63,9 @@ impl Progress {
         self.finish();
         let bar = match self.mode {
             Mode::Hidden => return,
-            Mode::Lines => {
-                line(&format!("{name}: 0 of {total}"));
-                None
-            }
+            // Lines start at the first quarter: a stage cut short by bad input in its
+            // first quarter leaves the error as the command's one line.
+            Mode::Lines => None,
             Mode::Bar => {
                 let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
                 let style = ProgressStyle::with_template(
@@ -157,9 +155,13 @@ impl Progress {
     }
 }
 
+/// A stage still open when the progress is dropped was cut short (an error): it ends
+/// without a "done" line, and a bar is cleared.
 impl Drop for Progress {
     fn drop(&mut self) {
-        self.finish();
+        if let Some(bar) = self.lock().take().and_then(|stage| stage.bar) {
+            bar.finish_and_clear();
+        }
     }
 }
 
