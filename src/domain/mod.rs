@@ -3,6 +3,7 @@
 //! No I/O and no clock here: callers pass `today` and the rows they loaded.
 
 pub mod allocation;
+pub mod answer;
 pub mod eta;
 pub mod flags;
 pub mod format;
@@ -12,6 +13,7 @@ pub mod lines;
 pub mod queue;
 pub mod reliability;
 pub mod stock;
+pub mod trend;
 pub mod types;
 
 pub use allocation::{LineAllocation, QueueAllocation, WaitingLine, allocate_down_queue};

@@ -76,6 +76,18 @@ pub fn label(kind: &str) -> &'static str {
 
 pub const STATUSES: [&str; 5] = ["queued", "sending", "sent", "failed", "dead"];
 
+/// Statuses as people read them: "Gave up" for `dead` (an address that can never work).
+pub fn status_label(status: &str) -> &'static str {
+    match status {
+        "queued" => "Queued",
+        "sending" => "Sending",
+        "sent" => "Sent",
+        "failed" => "Failed",
+        "dead" => "Gave up",
+        _ => "Unknown",
+    }
+}
+
 /// A rendered email, ready for the outbox.
 #[derive(Debug, Clone)]
 pub struct NewMessage {

@@ -141,7 +141,7 @@ pub struct QueueCounts {
 /// The flags as SQL over `l` (order_lines), `o` (orders); `$1` is today, `$2` the shop's
 /// wait limit in days.
 const FLAGS: &str = "
-    (l.promised_on < $1) AS overdue,
+    coalesce(l.promised_on < $1, false) AS overdue,
     (l.lapses_on IS NOT NULL AND (l.eta_worst IS NULL OR l.lapses_on < l.eta_worst)) AS lapsing,
     (l.placed_at < ($1 - $2)::timestamptz
         OR (l.wait_limit_on IS NOT NULL AND (l.eta_worst IS NULL OR l.eta_worst > l.wait_limit_on))) AS too_long";

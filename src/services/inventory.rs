@@ -420,6 +420,9 @@ pub struct ProductDetail {
     pub queue: Vec<QueueRow>,
     pub incoming: Vec<IncomingRow>,
     pub recent_subscriptions: i64,
+    /// The "notify me" list (see `subscriptions::sign_ups`) and how many there are in all.
+    pub sign_ups: Vec<crate::services::subscriptions::SignUp>,
+    pub sign_ups_total: i64,
 }
 
 /// The product's ledger, newest first, `LEDGER_PAGE` rows before `before` (a movement id).
@@ -471,7 +474,10 @@ pub fn product_detail(
         .filter(rs::unsubscribed_at.is_null())
         .count()
         .get_result(conn)?;
+    let (sign_ups, sign_ups_total) = crate::services::subscriptions::sign_ups(conn, product.id)?;
     Ok(ProductDetail {
+        sign_ups,
+        sign_ups_total,
         product,
         ledger,
         ledger_older,

@@ -7,71 +7,8 @@ use diesel::sql_types::{BigInt, Bool, Date, Int4, Nullable, Text, Timestamptz};
 use serde_json::json;
 
 use crate::db::audit::{self, Actor};
-use crate::db::schema::{notes, orders};
+use crate::db::schema::notes;
 use crate::error::{AppError, AppResult};
-
-#[derive(Debug, Clone, QueryableByName)]
-pub struct OrderMatch {
-    #[diesel(sql_type = Text)]
-    pub number: String,
-    #[diesel(sql_type = Text)]
-    pub customer_name: String,
-    #[diesel(sql_type = Text)]
-    pub customer_email: String,
-    #[diesel(sql_type = Timestamptz)]
-    pub placed_at: DateTime<Utc>,
-    #[diesel(sql_type = BigInt)]
-    pub waiting_lines: i64,
-    #[diesel(sql_type = Nullable<Date>)]
-    pub latest_eta: Option<NaiveDate>,
-}
-
-fn like_escape(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
-
-/// Orders whose number starts with `query`, or whose customer's email or name contains
-/// it (case-insensitive), newest first. Each kind of match is cut to `limit` before they
-/// are merged: the highest numbers (walking the number index backwards, so "SO-1", which
-/// starts a hundred thousand numbers, costs as little as a whole number) and the
-/// customers' newest orders (the planner walks orders by date when many customers match,
-/// or the few customers' orders when few do). The number prefix is a range on that index, not a LIKE,
-/// which the planner would answer from the slower trigram index.
-pub fn search(conn: &mut PgConnection, query: &str, limit: i64) -> QueryResult<Vec<OrderMatch>> {
-    let query = query.trim().to_lowercase();
-    if query.is_empty() {
-        return Ok(Vec::new());
-    }
-    let contains = format!("%{}%", like_escape(&query));
-    diesel::sql_query(
-        "WITH hits AS MATERIALIZED (
-             (SELECT id FROM orders
-               WHERE lower(number) ~>=~ $1 AND lower(number) ~<~ ($1 || chr(1114111))
-               ORDER BY lower(number) USING ~>~ LIMIT $3)
-             UNION
-             (SELECT id FROM orders
-               WHERE customer_id IN (SELECT id FROM customers
-                                      WHERE lower(email) LIKE $2 OR lower(name) LIKE $2)
-               ORDER BY placed_at DESC LIMIT $3)
-         )
-         SELECT o.number, c.name AS customer_name, c.email AS customer_email, o.placed_at,
-                count(l.id) FILTER (WHERE l.waiting > 0) AS waiting_lines,
-                max(l.eta_worst) FILTER (WHERE l.waiting > 0) AS latest_eta
-           FROM hits h
-           JOIN orders o ON o.id = h.id
-           JOIN customers c ON c.id = o.customer_id
-           JOIN order_lines l ON l.order_id = o.id
-          GROUP BY o.id, c.id
-          ORDER BY o.placed_at DESC, o.id DESC
-          LIMIT $3",
-    )
-    .bind::<Text, _>(query)
-    .bind::<Text, _>(contains)
-    .bind::<BigInt, _>(limit)
-    .load(conn)
-}
 
 #[derive(Debug, Clone, QueryableByName)]
 pub struct OrderHeader {
@@ -131,6 +68,12 @@ pub struct LineDetail {
     pub customer_choice: String,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     pub waiting_since: Option<DateTime<Utc>>,
+    #[diesel(sql_type = BigInt)]
+    pub product_id: i64,
+    #[diesel(sql_type = Nullable<Date>)]
+    pub lapses_on: Option<NaiveDate>,
+    #[diesel(sql_type = Nullable<Date>)]
+    pub wait_limit_on: Option<NaiveDate>,
 }
 
 impl LineDetail {
@@ -224,7 +167,7 @@ pub fn order_detail(conn: &mut PgConnection, number: &str) -> AppResult<OrderDet
     let lines = diesel::sql_query(
         "SELECT l.id, p.sku, p.name AS product_name, l.qty, l.allocated, l.shipped, l.cancelled, l.unit_price_cents,
                 l.promised_on, l.eta_likely, l.eta_worst, l.eta_is_estimate, l.eta_reason, l.queue_position,
-                l.customer_choice, l.waiting_since
+                l.customer_choice, l.waiting_since, l.product_id, l.lapses_on, l.wait_limit_on
            FROM order_lines l JOIN products p ON p.id = l.product_id
           WHERE l.order_id = $1 ORDER BY l.id",
     )
@@ -286,14 +229,7 @@ pub fn add_note(conn: &mut PgConnection, actor: &Actor, number: &str, body: &str
         ));
     }
     conn.transaction(|conn| {
-        let order_id: i64 = orders::table
-            .filter(orders::number.eq(number))
-            .select(orders::id)
-            .first(conn)
-            .optional()?
-            .ok_or_else(|| {
-                AppError::NotFound(format!("order {}", crate::types::truncate(number)))
-            })?;
+        let order_id = crate::services::order_actions::order_id(conn, number)?;
         let user_id = match actor {
             Actor::User { id, .. } => Some(*id),
             _ => None,

@@ -19,8 +19,8 @@ use crate::email::links::{LinkAction, LinkClaim, LinkMaker};
 use crate::email::outbox::{self, Kind, NewMessage};
 use crate::email::render::{self, ChoiceLinks, Mail, MailLine};
 use crate::error::{AppError, AppResult};
+use crate::services::choices::{self, Channel, Choice, ChoiceOutcome};
 use crate::services::engine::{Ctx, EtaRefresh, Filled};
-use crate::services::fulfilment;
 
 fn user_id(actor: &Actor) -> Option<i64> {
     match actor {
@@ -573,53 +573,6 @@ pub struct MessageDetail {
     pub order_number: Option<String>,
 }
 
-pub struct Overview {
-    pub counts: Vec<CountRow>,
-    pub rows: Vec<MessageRow>,
-    /// The id to continue after, when there are more.
-    pub next_before: Option<i64>,
-}
-
-pub const PAGE_SIZE: i64 = 50;
-
-/// Counts by status and kind, and one page of messages (newest first), filtered.
-pub fn overview(
-    conn: &mut PgConnection,
-    status: Option<&str>,
-    kind: Option<&str>,
-    before: Option<i64>,
-) -> AppResult<Overview> {
-    let counts: Vec<CountRow> = diesel::sql_query(
-        "SELECT status, kind, count(*) AS count FROM messages GROUP BY status, kind ORDER BY status, kind",
-    )
-    .load(conn)?;
-    let mut rows: Vec<MessageRow> = diesel::sql_query(
-        "SELECT m.id, m.kind, m.status, m.recipient, m.subject, m.attempts, m.last_error,
-                m.smtp_response, m.created_at, m.next_attempt_at, m.sent_at, o.number AS order_number
-           FROM messages m LEFT JOIN orders o ON o.id = m.order_id
-          WHERE ($1::text IS NULL OR m.status = $1) AND ($2::text IS NULL OR m.kind = $2)
-            AND ($3::int8 IS NULL OR m.id < $3)
-          ORDER BY m.id DESC
-          LIMIT $4",
-    )
-    .bind::<Nullable<Text>, _>(status)
-    .bind::<Nullable<Text>, _>(kind)
-    .bind::<Nullable<BigInt>, _>(before)
-    .bind::<BigInt, _>(PAGE_SIZE + 1)
-    .load(conn)?;
-    let next_before = if rows.len() as i64 > PAGE_SIZE {
-        rows.truncate(PAGE_SIZE as usize);
-        rows.last().map(|r| r.id)
-    } else {
-        None
-    };
-    Ok(Overview {
-        counts,
-        rows,
-        next_before,
-    })
-}
-
 pub fn detail(conn: &mut PgConnection, id: i64) -> AppResult<MessageDetail> {
     diesel::sql_query(
         "SELECT m.id, m.kind, m.status, m.idempotency_key, m.recipient, m.subject, m.body_text,
@@ -910,36 +863,6 @@ pub struct LinkSummary {
     pub used: bool,
 }
 
-#[derive(QueryableByName)]
-struct ScopeLine {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-    #[diesel(sql_type = Text)]
-    number: String,
-    #[diesel(sql_type = Text)]
-    email: String,
-    #[diesel(sql_type = Text)]
-    product: String,
-    #[diesel(sql_type = Int4)]
-    waiting: i32,
-    #[diesel(sql_type = Int4)]
-    allocated: i32,
-}
-
-fn scope_lines(conn: &mut PgConnection, claim: &LinkClaim) -> QueryResult<Vec<ScopeLine>> {
-    diesel::sql_query(
-        "SELECT l.id, o.number, c.email, p.name AS product,
-                l.waiting AS waiting, l.allocated
-           FROM orders o JOIN customers c ON c.id = o.customer_id
-           JOIN order_lines l ON l.order_id = o.id JOIN products p ON p.id = l.product_id
-          WHERE o.id = $1 AND ($2::int8 IS NULL OR l.id = $2)
-          ORDER BY l.id",
-    )
-    .bind::<BigInt, _>(claim.id)
-    .bind::<Nullable<BigInt>, _>(claim.line_id)
-    .load(conn)
-}
-
 fn link_used(conn: &mut PgConnection, nonce: &str) -> QueryResult<bool> {
     use crate::db::schema::link_uses::dsl as u;
     diesel::select(diesel::dsl::exists(u::link_uses.filter(u::nonce.eq(nonce)))).get_result(conn)
@@ -955,7 +878,7 @@ pub fn describe_link(conn: &mut PgConnection, claim: &LinkClaim) -> AppResult<Li
             used,
         });
     }
-    let lines = scope_lines(conn, claim)?;
+    let lines = choices::scope_lines(conn, claim.id, claim.line_id)?;
     if lines.is_empty() {
         return Err(AppError::not_found("the order"));
     }
@@ -975,16 +898,8 @@ pub fn describe_link(conn: &mut PgConnection, claim: &LinkClaim) -> AppResult<Li
 /// What a confirmed link did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkOutcome {
-    KeptWaiting,
-    Shipped {
-        units: i32,
-    },
-    /// "Ship what is ready": nothing is ready yet; the choice is recorded.
-    NothingReadyYet,
-    Cancelled {
-        units: i32,
-    },
-    NothingWaits,
+    /// The customer's choice, applied (see `choices::apply`).
+    Chosen(ChoiceOutcome),
     Unsubscribed,
     /// The link was used before: nothing changed.
     Reused,
@@ -1018,49 +933,20 @@ pub fn use_link(
             audit::record(conn, &Actor::System, "restock_unsubscribed", "restock_subscription", Some(claim.id.to_string()), None, None)?;
             return Ok(LinkOutcome::Unsubscribed);
         }
-        let lines = scope_lines(conn, claim)?;
-        let Some(first) = lines.first() else {
-            return Err(AppError::not_found("the order"));
+        let choice = match claim.action {
+            LinkAction::Wait => Choice::Wait,
+            LinkAction::ShipReady => Choice::ShipReady,
+            LinkAction::CancelWaiting => Choice::CancelWaiting,
+            LinkAction::Unsubscribe => return Ok(LinkOutcome::Unsubscribed),
         };
-        let actor = Actor::Customer { email: first.email.clone() };
-        let number = first.number.clone();
-        let waiting: Vec<&ScopeLine> = lines.iter().filter(|l| l.waiting > 0).collect();
-        let ids: Vec<i64> = waiting.iter().map(|l| l.id).collect();
-        diesel::sql_query("UPDATE order_lines SET customer_choice = $2 WHERE id = ANY($1)")
-            .bind::<Array<BigInt>, _>(&ids)
-            .bind::<Text, _>(claim.action.customer_choice())
-            .execute(conn)?;
-        let outcome = match claim.action {
-            LinkAction::Wait => LinkOutcome::KeptWaiting,
-            LinkAction::ShipReady => match fulfilment::ship_allocated(conn, &actor, &number, today) {
-                Ok(view) => LinkOutcome::Shipped { units: view.lines.iter().map(|(_, n)| n).sum() },
-                Err(AppError::Conflict(_)) => LinkOutcome::NothingReadyYet,
-                Err(other) => return Err(other),
-            },
-            LinkAction::CancelWaiting => {
-                if waiting.is_empty() {
-                    LinkOutcome::NothingWaits
-                } else {
-                    let mut units = 0;
-                    for line in &waiting {
-                        fulfilment::cancel_line(conn, &actor, line.id, Some(line.waiting), "the customer chose to cancel the waiting items", today)?;
-                        units += line.waiting;
-                    }
-                    LinkOutcome::Cancelled { units }
-                }
-            }
-            LinkAction::Unsubscribe => LinkOutcome::Unsubscribed,
-        };
-        audit::record(
-            conn,
-            &actor,
-            "customer_choice",
-            "order",
-            Some(number),
-            None,
-            Some(json!({ "choice": claim.action.customer_choice(), "lines": ids, "outcome": format!("{outcome:?}") })),
-        )?;
-        Ok(outcome)
+        let email = choices::scope_lines(conn, claim.id, claim.line_id)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| AppError::not_found("the order"))?
+            .email;
+        let actor = Actor::Customer { email };
+        let outcome = choices::apply(conn, &actor, claim.id, claim.line_id, choice, Channel::Link, today)?;
+        Ok(LinkOutcome::Chosen(outcome))
     })
 }
 

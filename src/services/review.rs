@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::db::audit::{self, Actor};
 use crate::db::schema::{day_reviews, users};
+use crate::domain::trend::TrendDay;
 use crate::error::AppResult;
 
 /// The headline figures of the waiting queue right now.
@@ -88,14 +89,15 @@ pub fn day_counts(conn: &mut PgConnection, day: NaiveDate) -> QueryResult<DayCou
     .get_result(conn)
 }
 
-/// Open backorder lines at the end of each of the last `days` days, oldest first. Walks
-/// back from today's count: open(d-1) = open(d) - started(d) + ended(d).
+/// Open backorder lines at the end of each of the last `days` days, oldest first, with
+/// what moved them each day. Walks back from today's count:
+/// open(d-1) = open(d) - started(d) + ended(d).
 pub fn open_lines_trend(
     conn: &mut PgConnection,
     today: NaiveDate,
     days: i64,
     open_now: i64,
-) -> QueryResult<Vec<(NaiveDate, i64)>> {
+) -> QueryResult<Vec<TrendDay>> {
     #[derive(QueryableByName)]
     struct PerDay {
         #[diesel(sql_type = Date)]
@@ -103,15 +105,20 @@ pub fn open_lines_trend(
         #[diesel(sql_type = BigInt)]
         started: i64,
         #[diesel(sql_type = BigInt)]
-        ended: i64,
+        filled: i64,
+        #[diesel(sql_type = BigInt)]
+        cancelled: i64,
     }
     let (since, _) = day_bounds(today - Duration::days(days - 1));
     let rows: Vec<PerDay> = diesel::sql_query(
-        "SELECT day, sum(started)::int8 AS started, sum(ended)::int8 AS ended FROM (
-             SELECT (waiting_since AT TIME ZONE current_setting('TimeZone'))::date AS day, 1 AS started, 0 AS ended
+        "SELECT day, sum(started)::int8 AS started, sum(filled)::int8 AS filled,
+                sum(cancelled)::int8 AS cancelled FROM (
+             SELECT (waiting_since AT TIME ZONE current_setting('TimeZone'))::date AS day,
+                    1 AS started, 0 AS filled, 0 AS cancelled
                FROM order_lines WHERE waiting_since >= $1
              UNION ALL
-             SELECT (waiting_ended_at AT TIME ZONE current_setting('TimeZone'))::date, 0, 1
+             SELECT (waiting_ended_at AT TIME ZONE current_setting('TimeZone'))::date, 0,
+                    (coalesce(waiting_ended_by, 'filled') = 'filled')::int, (waiting_ended_by = 'cancelled')::int
                FROM order_lines WHERE waiting_ended_at >= $1
          ) e GROUP BY day",
     )
@@ -121,10 +128,17 @@ pub fn open_lines_trend(
     let mut trend = Vec::with_capacity(days as usize);
     for back in 0..days {
         let day = today - Duration::days(back);
-        trend.push((day, open.max(0)));
-        if let Some(row) = rows.iter().find(|r| r.day == day) {
-            open = open - row.started + row.ended;
-        }
+        let row = rows.iter().find(|r| r.day == day);
+        let (started, filled, cancelled) =
+            row.map_or((0, 0, 0), |r| (r.started, r.filled, r.cancelled));
+        trend.push(TrendDay {
+            day,
+            open: open.max(0),
+            started,
+            filled,
+            cancelled,
+        });
+        open = open - started + filled + cancelled;
     }
     trend.reverse();
     Ok(trend)

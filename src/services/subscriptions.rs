@@ -50,3 +50,90 @@ pub fn subscribe(
         Ok((SubscriptionView { sku: product.sku, email: email.to_string(), status: "subscribed" }, created))
     })
 }
+
+/// One "notify me" sign-up, as the product page lists it.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct SignUp {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = Text)]
+    pub email: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    pub customer_name: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
+    pub notified_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
+    pub unsubscribed_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl SignUp {
+    pub fn is_waiting(&self) -> bool {
+        self.notified_at.is_none() && self.unsubscribed_at.is_none()
+    }
+}
+
+/// How many sign-ups the product page lists.
+pub const SIGN_UPS_SHOWN: i64 = 100;
+
+/// A product's sign-ups: those still waiting for stock first, then the ones emailed or
+/// removed, newest first in each; at most [`SIGN_UPS_SHOWN`], with the total.
+pub fn sign_ups(conn: &mut PgConnection, product_id: i64) -> QueryResult<(Vec<SignUp>, i64)> {
+    let rows = diesel::sql_query(
+        "SELECT r.id, r.email, c.name AS customer_name, r.created_at, r.notified_at, r.unsubscribed_at
+           FROM restock_subscriptions r
+           LEFT JOIN customers c ON lower(c.email) = lower(r.email)
+          WHERE r.product_id = $1
+          ORDER BY (r.notified_at IS NULL AND r.unsubscribed_at IS NULL) DESC, r.id DESC
+          LIMIT $2",
+    )
+    .bind::<BigInt, _>(product_id)
+    .bind::<BigInt, _>(SIGN_UPS_SHOWN)
+    .load(conn)?;
+    use crate::db::schema::restock_subscriptions as rs;
+    let total = rs::table
+        .filter(rs::product_id.eq(product_id))
+        .count()
+        .get_result(conn)?;
+    Ok((rows, total))
+}
+
+/// Takes a waiting sign-up off a product's list (it gets no email); audited. Returns the
+/// email that was removed.
+pub fn remove(conn: &mut PgConnection, actor: &Actor, sku: &str, id: i64) -> AppResult<String> {
+    conn.transaction(|conn| {
+        let product =
+            stock::find_by_sku(conn, sku)?.ok_or_else(|| AppError::not_found("that product"))?;
+        #[derive(QueryableByName)]
+        struct Removed {
+            #[diesel(sql_type = Text)]
+            email: String,
+        }
+        let removed: Option<Removed> = diesel::sql_query(
+            "UPDATE restock_subscriptions SET unsubscribed_at = now()
+              WHERE id = $1 AND product_id = $2 AND notified_at IS NULL AND unsubscribed_at IS NULL
+              RETURNING email",
+        )
+        .bind::<BigInt, _>(id)
+        .bind::<BigInt, _>(product.id)
+        .get_result(conn)
+        .optional()?;
+        let Some(removed) = removed else {
+            return Err(AppError::Conflict(
+                "That sign-up is not waiting any more: it was emailed or removed already."
+                    .to_owned(),
+            ));
+        };
+        audit::record(
+            conn,
+            actor,
+            "restock_subscription_removed",
+            "restock_subscription",
+            Some(id.to_string()),
+            Some(json!({ "sku": product.sku, "email": removed.email })),
+            None,
+        )?;
+        Ok(removed.email)
+    })
+}

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::db::users::{self, Role, User};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::services::{accounts, admin, api_tokens};
+use crate::services::{accounts, admin, api_tokens, audit_words};
 use crate::startup::AppState;
 use crate::web::orders::Words;
 use crate::web::render::{self, Frame};
@@ -287,8 +287,26 @@ struct AuditPage {
 }
 
 impl AuditPage {
-    fn json(value: &Option<serde_json::Value>) -> String {
-        value.as_ref().map(|v| v.to_string()).unwrap_or_default()
+    fn sentence(row: &admin::AuditRow) -> String {
+        audit_words::describe(
+            &row.action,
+            row.entity_id.as_deref(),
+            &row.before,
+            &row.after,
+        )
+    }
+
+    fn action_label(action: &str) -> String {
+        audit_words::action_label(action)
+    }
+
+    fn entity_label(entity: &str) -> &'static str {
+        audit_words::entity_label(entity)
+    }
+
+    /// "Riley Rep (rep@…)", "the customer (a@b)", "storefront (through the API)".
+    fn who(row: &admin::AuditRow) -> String {
+        crate::services::timeline::actor_words(&row.actor)
     }
 
     fn next_link(&self, before: &str) -> String {

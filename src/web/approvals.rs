@@ -282,7 +282,10 @@ pub async fn propose(
     Ok(HttpResponse::SeeOther()
         .insert_header((
             header::LOCATION,
-            format!("/orders/{}#proposals", url_segment(&number)),
+            format!(
+                "/orders/{}?done=proposal#feedback-proposal",
+                url_segment(&number)
+            ),
         ))
         .finish())
 }

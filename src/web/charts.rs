@@ -99,7 +99,7 @@ pub fn line_chart(id: &str, title: &str, y_label: &str, points: &[(String, i64)]
     svg
 }
 
-/// A horizontal bar chart of labelled values (e.g. top SKUs).
+/// A horizontal bar chart of labelled values (e.g. top products); `unit` is singular.
 pub fn bar_chart(id: &str, title: &str, unit: &str, bars: &[(String, i64)]) -> String {
     let row = 26.0;
     let (width, left, right, top) = (640.0, 210.0, 60.0, 8.0);
@@ -112,7 +112,7 @@ pub fn bar_chart(id: &str, title: &str, unit: &str, bars: &[(String, i64)]) -> S
     );
     let summary: Vec<String> = bars
         .iter()
-        .map(|(l, v)| format!("{l}: {v} {unit}"))
+        .map(|(l, v)| format!("{l}: {v} {unit}{}", if *v == 1 { "" } else { "s" }))
         .collect();
     let _ = write!(
         svg,

@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use crate::db::users::Role;
 use crate::domain::format::human_date;
+use crate::domain::trend::TrendDay;
 use crate::error::AppResult;
 use crate::services::review::{
     self, Attention, DayCounts, DuePurchaseOrder, Headline, LowStock, PromisesKept, TopSku,
@@ -36,6 +37,8 @@ struct HomePage {
     figures: Vec<Figure>,
     trend_svg: String,
     trend: Vec<(String, i64)>,
+    /// Sentences on the days the trend jumped.
+    trend_notes: Vec<String>,
     top_svg: String,
     top: Vec<TopSku>,
     due: Vec<DuePurchaseOrder>,
@@ -60,7 +63,8 @@ pub struct ReviewData {
     yesterday: Option<Headline>,
     today_counts: DayCounts,
     yesterday_counts: DayCounts,
-    trend: Vec<(NaiveDate, i64)>,
+    trend: Vec<TrendDay>,
+    trend_notes: Vec<String>,
     top: Vec<TopSku>,
     kept: PromisesKept,
     due: Vec<DuePurchaseOrder>,
@@ -70,9 +74,20 @@ pub struct ReviewData {
     currency: String,
 }
 
+/// The figures, each linking to its list only when there is something in it.
 fn figures(data: &ReviewData, words: &Words) -> Vec<Figure> {
+    let mut figures = all_figures(data, words);
+    for figure in &mut figures {
+        if figure.value == "0" {
+            figure.link = None;
+        }
+    }
+    figures
+}
+
+fn all_figures(data: &ReviewData, words: &Words) -> Vec<Figure> {
     let (t, y) = (&data.today_counts, &data.yesterday_counts);
-    let yesterday_open = data.trend.iter().rev().nth(1).map(|(_, v)| *v);
+    let yesterday_open = data.trend.iter().rev().nth(1).map(|d| d.open);
     let delta = |now: i64, before: i64| {
         Some(format!(
             "{} vs yesterday",
@@ -202,11 +217,23 @@ fn figures(data: &ReviewData, words: &Words) -> Vec<Figure> {
     ]
 }
 
+/// A product name short enough for a chart's label.
+fn short_name(name: &str) -> String {
+    const MAX: usize = 28;
+    if name.chars().count() <= MAX {
+        name.to_owned()
+    } else {
+        let cut: String = name.chars().take(MAX - 1).collect();
+        format!("{}…", cut.trim_end())
+    }
+}
+
 /// Counts everything the review shows (a dozen statements over the whole queue).
 fn count_review(conn: &mut diesel::PgConnection, today: NaiveDate) -> AppResult<ReviewData> {
     let headline = review::headline(conn, today)?;
     let trend = review::open_lines_trend(conn, today, 30, headline.open_lines)?;
     Ok(ReviewData {
+        trend_notes: crate::services::review_notes::explain(conn, &trend, today)?,
         // Kept with today's snapshot, a write, on the primary (`show`).
         yesterday: None,
         today_counts: review::day_counts(conn, today)?,
@@ -256,12 +283,12 @@ pub async fn show(
     let trend: Vec<(String, i64)> = data
         .trend
         .iter()
-        .map(|(d, v)| (human_date(*d, today), *v))
+        .map(|d| (human_date(d.day, today), d.open))
         .collect();
     let bars: Vec<(String, i64)> = data
         .top
         .iter()
-        .map(|t| (t.sku.clone(), t.customers))
+        .map(|t| (short_name(&t.name), t.customers))
         .collect();
     let page = HomePage {
         frame: Frame::new(&user, "review"),
@@ -275,11 +302,12 @@ pub async fn show(
         ),
         top_svg: charts::bar_chart(
             "top-skus",
-            "Top 10 backordered SKUs by waiting customers",
-            "customers",
+            "Top 10 backordered products by waiting customers",
+            "customer",
             &bars,
         ),
         trend,
+        trend_notes: data.trend_notes,
         words,
         headline: data.headline,
         top: data.top,

@@ -712,23 +712,56 @@ pub async fn notify_me(
     })
     .await;
     match outcome {
-        Ok(email) => {
-            let query: String = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("notified", &email)
-                .finish();
-            let location = format!(
-                "/inventory/{}?{query}#notify",
-                crate::web::orders::url_segment(&sku)
-            );
-            Ok(HttpResponse::SeeOther()
-                .insert_header((actix_web::http::header::LOCATION, location))
-                .finish())
-        }
+        Ok(email) => Ok(back_to_notify_me(&sku, "notified", &email)),
         Err(AppError::Invalid { message, .. }) => {
-            let mut page = product_page(&state, &user, sku, None).await?;
-            page.notify_error = Some(message);
-            Ok(render::form_answer(page.render()?, true))
+            notify_me_refused(&state, &user, sku, message).await
         }
+        Err(other) => Err(other),
+    }
+}
+
+/// Back to the product's "notify me" list, saying what happened to `email`.
+fn back_to_notify_me(sku: &str, what: &str, email: &str) -> HttpResponse {
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair(what, email)
+        .finish();
+    let location = format!(
+        "/inventory/{}?{query}#notify",
+        crate::web::orders::url_segment(sku)
+    );
+    HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .finish()
+}
+
+/// The product page with the notify-me form's problem beside it.
+async fn notify_me_refused(
+    state: &AppState,
+    user: &CurrentUser,
+    sku: String,
+    message: String,
+) -> AppResult<HttpResponse> {
+    let mut page = product_page(state, user, sku, None).await?;
+    page.notify_error = Some(message);
+    Ok(render::form_answer(page.render()?, true))
+}
+
+/// Takes a customer off the product's "notify me" list (audited); a plain form comes back
+/// to the list with what happened beside it.
+pub async fn remove_sign_up(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(String, i64)>,
+) -> AppResult<HttpResponse> {
+    let (sku, id) = path.into_inner();
+    let (actor, target) = (user.actor(), sku.clone());
+    let outcome = crate::db::blocking(&state.pool, move |conn| {
+        crate::services::subscriptions::remove(conn, &actor, &target, id)
+    })
+    .await;
+    match outcome {
+        Ok(email) => Ok(back_to_notify_me(&sku, "removed", &email)),
+        Err(AppError::Conflict(message)) => notify_me_refused(&state, &user, sku, message).await,
         Err(other) => Err(other),
     }
 }
@@ -737,6 +770,7 @@ pub async fn notify_me(
 pub struct ProductParams {
     ledger_before: Option<i64>,
     notified: Option<String>,
+    removed: Option<String>,
 }
 
 pub async fn show(
@@ -750,6 +784,11 @@ pub async fn show(
     if let Some(email) = &params.notified {
         page.notify_notice = Some(format!(
             "{email} will get one email when this product is back in stock."
+        ));
+    }
+    if let Some(email) = &params.removed {
+        page.notify_notice = Some(format!(
+            "{email} is off the list and will get no back-in-stock email."
         ));
     }
     if render::is_htmx(&req) {

@@ -9,6 +9,7 @@ use askama::Template;
 
 use crate::email::links::{self, LinkAction, LinkClaim, LinkError};
 use crate::error::AppResult;
+use crate::services::choices::ChoiceOutcome;
 use crate::services::messages::{self, LinkOutcome, LinkSummary};
 use crate::startup::AppState;
 use crate::web::render::{self, Frame};
@@ -150,11 +151,11 @@ pub async fn confirm(
     .await?;
     let (title, message) = match outcome {
         LinkOutcome::Reused => return used_page(frame),
-        LinkOutcome::KeptWaiting => ("Thank you", "We keep your place in the queue and ship everything together. We will write when it leaves us.".to_owned()),
-        LinkOutcome::Shipped { units } => ("On its way soon", format!("We are shipping the {units} {} ready now. The rest follows when it arrives.", if units == 1 { "item" } else { "items" })),
-        LinkOutcome::NothingReadyYet => ("Noted", "Nothing of your order is ready yet; we will ship each part as soon as it arrives instead of waiting for everything.".to_owned()),
-        LinkOutcome::Cancelled { units } => ("Cancelled", format!("We have cancelled the {units} waiting {}. You will not be charged for {}; an email confirms it.", if units == 1 { "item" } else { "items" }, if units == 1 { "it" } else { "them" })),
-        LinkOutcome::NothingWaits => ("Nothing to cancel", "Nothing on this order is waiting any more, so there was nothing to cancel.".to_owned()),
+        LinkOutcome::Chosen(ChoiceOutcome::KeptWaiting) => ("Thank you", "We keep your place in the queue and ship everything together. We will write when it leaves us.".to_owned()),
+        LinkOutcome::Chosen(ChoiceOutcome::Shipped { units }) => ("On its way soon", format!("We are shipping the {units} {} ready now. The rest follows when it arrives.", if units == 1 { "item" } else { "items" })),
+        LinkOutcome::Chosen(ChoiceOutcome::NothingReadyYet) => ("Noted", "Nothing of your order is ready yet; we will ship each part as soon as it arrives instead of waiting for everything.".to_owned()),
+        LinkOutcome::Chosen(ChoiceOutcome::Cancelled { units }) => ("Cancelled", format!("We have cancelled the {units} waiting {}. You will not be charged for {}; an email confirms it.", if units == 1 { "item" } else { "items" }, if units == 1 { "it" } else { "them" })),
+        LinkOutcome::Chosen(ChoiceOutcome::NothingWaits) => ("Nothing to cancel", "Nothing on this order is waiting any more, so there was nothing to cancel.".to_owned()),
         LinkOutcome::Unsubscribed => ("Unsubscribed", "You will get no more back-in-stock emails from us.".to_owned()),
     };
     page(frame, StatusCode::OK, title, message)

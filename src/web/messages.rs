@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::email::outbox::{self, Kind, STATUSES};
 use crate::error::{AppError, AppResult};
+use crate::services::message_search::{self, MessageFilter, SearchedFor};
 use crate::services::messages::{
     self, ComposeTarget, Composed, CountRow, MessageDetail, MessageRow,
 };
@@ -27,6 +28,8 @@ pub struct ListQuery {
     before: Option<i64>,
     #[serde(default)]
     done: String,
+    #[serde(default)]
+    q: String,
 }
 
 #[derive(Template)]
@@ -40,6 +43,9 @@ struct ListPage {
     kind: String,
     next_before: Option<i64>,
     done: String,
+    query: String,
+    matching: Option<i64>,
+    searched_for: SearchedFor,
 }
 
 impl ListPage {
@@ -92,15 +98,47 @@ impl ListPage {
         outbox::label(kind)
     }
 
+    fn status_label(&self, status: &str) -> &'static str {
+        outbox::status_label(status)
+    }
+
     fn filter_link(&self, status: &str, kind: &str) -> String {
-        let mut parts = Vec::new();
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        if !self.query.trim().is_empty() {
+            query.append_pair("q", self.query.trim());
+        }
         if !status.is_empty() {
-            parts.push(format!("status={status}"));
+            query.append_pair("status", status);
         }
         if !kind.is_empty() {
-            parts.push(format!("kind={kind}"));
+            query.append_pair("kind", kind);
         }
-        format!("/messages?{}", parts.join("&"))
+        format!("/messages?{}", query.finish())
+    }
+
+    /// "3 messages about SO-1042", "12 messages to ana@…": what the search found.
+    fn search_words(&self) -> Option<String> {
+        let n = self.matching?;
+        let messages = if n == 1 {
+            "1 message".to_owned()
+        } else {
+            format!("{} messages", crate::format::count(n))
+        };
+        Some(match &self.searched_for {
+            SearchedFor::Orders(numbers) if numbers.is_empty() => {
+                format!("No order number starts “{}”.", self.query.trim())
+            }
+            SearchedFor::Orders(numbers) if numbers.len() == 1 => {
+                format!("{messages} about order {}", numbers[0])
+            }
+            SearchedFor::Orders(numbers) => format!(
+                "{messages} about {} orders whose numbers start “{}”",
+                numbers.len(),
+                self.query.trim()
+            ),
+            SearchedFor::Email(email) => format!("{messages} to addresses starting “{email}”"),
+            SearchedFor::Nothing => return None,
+        })
     }
 
     fn next_link(&self, before: &i64) -> String {
@@ -129,9 +167,15 @@ pub async fn list(
         .find(|s| **s == query.status)
         .map(|s| s.to_string());
     let kind = Kind::parse(&query.kind).map(|k| k.as_str().to_owned());
-    let (s, k, before) = (status.clone(), kind.clone(), query.before);
+    let filter = MessageFilter {
+        status: status.clone(),
+        kind: kind.clone(),
+        query: query.q.chars().take(200).collect(),
+        before: query.before,
+    };
+    let text = filter.query.clone();
     let (overview, currency) = crate::db::blocking(&state.pool, move |conn| {
-        let overview = messages::overview(conn, s.as_deref(), k.as_deref(), before)?;
+        let overview = message_search::overview(conn, &filter)?;
         Ok((overview, crate::db::shop_settings::load(conn)?.currency))
     })
     .await?;
@@ -143,6 +187,9 @@ pub async fn list(
         status: status.unwrap_or_default(),
         kind: kind.unwrap_or_default(),
         next_before: overview.next_before,
+        query: text,
+        matching: overview.matching,
+        searched_for: overview.searched_for,
         done: match query.done.as_str() {
             "retried" => "The message is queued again.".to_owned(),
             "queued" => "Queued. The delivery worker sends it within seconds.".to_owned(),
@@ -162,6 +209,10 @@ struct DetailPage {
 impl DetailPage {
     fn label(&self) -> &'static str {
         outbox::label(&self.m.kind)
+    }
+
+    fn status_label(&self) -> &'static str {
+        outbox::status_label(&self.m.status)
     }
 
     fn can_retry(&self) -> bool {

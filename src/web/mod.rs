@@ -147,6 +147,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 )
                 .route("/orders/{number}/notes", web::post().to(orders::add_note))
                 .route(
+                    "/orders/{number}/choice",
+                    web::post().to(orders::record_choice),
+                )
+                .route(
                     "/orders/{number}/eta-update",
                     web::post().to(orders::send_eta_update),
                 )
@@ -198,6 +202,10 @@ fn inventory_routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/inventory/{sku}/notify-me",
             web::post().to(inventory::notify_me),
+        )
+        .route(
+            "/inventory/{sku}/notify-me/{id}/remove",
+            web::post().to(inventory::remove_sign_up),
         )
         .route("/purchase-orders", web::get().to(po::list))
         .route("/purchase-orders", web::post().to(po::create))

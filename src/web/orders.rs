@@ -3,12 +3,16 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use diesel::prelude::*;
 use serde::Deserialize;
 
+use crate::domain::answer::{LineAnswer, Standing};
 use crate::error::{AppError, AppResult};
+use crate::services::choices::{self, ChoiceOutcome};
 use crate::services::fulfilment;
-use crate::services::lookup::{self, EtaChange, LineDetail, OrderDetail, OrderMatch};
+use crate::services::lookup::{self, EtaChange, LineDetail, OrderDetail};
+use crate::services::order_actions;
+use crate::services::order_page::{self, OrderPageData};
+use crate::services::search::{self, SearchResults};
 use crate::startup::AppState;
 use crate::web::reads::Reads;
 pub use crate::web::render::Words;
@@ -20,14 +24,80 @@ use crate::web::session::CurrentUser;
 struct SearchPage {
     frame: Frame,
     query: String,
-    matches: Vec<OrderMatch>,
+    results: Option<SearchResults>,
+    /// The 1-based position of the page's first result.
+    from: usize,
     words: Words,
+}
+
+impl SearchPage {
+    fn matches(&self) -> &[search::OrderMatch] {
+        self.results
+            .as_ref()
+            .map(|r| r.matches.as_slice())
+            .unwrap_or_default()
+    }
+
+    /// "83 orders match", "1 order matches", "More than 10,000 orders match".
+    fn count_words(&self) -> String {
+        match self.results.as_ref().map(|r| r.total) {
+            Some(search::Total::Exactly(1)) => "1 order matches".to_owned(),
+            Some(search::Total::Exactly(n)) => {
+                format!("{} orders match", crate::format::count(n))
+            }
+            Some(search::Total::MoreThan(n)) => {
+                format!("More than {} orders match", crate::format::count(n))
+            }
+            None => String::new(),
+        }
+    }
+
+    fn showing(&self) -> Option<String> {
+        let shown = self.matches().len();
+        let results = self.results.as_ref()?;
+        let paged = self.from > 1 || results.next.is_some();
+        (paged && shown > 0).then(|| format!("showing {}–{}", self.from, self.from + shown - 1))
+    }
+
+    /// False for a customer query too short to search names (emails by their start only).
+    fn names_searched(&self) -> bool {
+        match self.results.as_ref().map(|r| &r.needle) {
+            Some(search::Needle::Customer { whole, words }) => search::searches_names(whole, words),
+            _ => true,
+        }
+    }
+
+    fn is_number(&self) -> bool {
+        self.results.as_ref().is_some_and(|r| r.read_as_number)
+    }
+
+    fn next_link(&self) -> Option<String> {
+        let next = self.results.as_ref()?.next.as_ref()?;
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("q", &self.query)
+            .append_pair("after", &next.to_param())
+            .append_pair("from", &(self.from + self.matches().len()).to_string())
+            .finish();
+        Some(format!("/orders?{query}"))
+    }
+
+    fn first_link(&self) -> Option<String> {
+        (self.from > 1).then(|| {
+            let query: String = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("q", &self.query)
+                .finish();
+            format!("/orders?{query}")
+        })
+    }
 }
 
 #[derive(Deserialize)]
 pub struct SearchQuery {
     #[serde(default)]
     q: String,
+    #[serde(default)]
+    after: String,
+    from: Option<usize>,
 }
 
 pub async fn search(
@@ -36,17 +106,33 @@ pub async fn search(
     user: CurrentUser,
     query: web::Query<SearchQuery>,
 ) -> AppResult<HttpResponse> {
-    let text: String = query.into_inner().q.chars().take(200).collect();
+    let query = query.into_inner();
+    let text: String = query.q.chars().take(200).collect();
+    let after = search::After::parse(&query.after);
+    let from = if after.is_some() {
+        query.from.unwrap_or(1).clamp(1, 1_000_000)
+    } else {
+        1
+    };
     let needle = text.clone();
-    let (matches, currency) = Reads::of(&req, &state)
+    let (results, currency) = Reads::of(&req, &state)
         .blocking(move |conn| {
-            let matches = lookup::search(conn, &needle, 25)?;
-            Ok((matches, crate::db::shop_settings::load(conn)?.currency))
+            let results = if needle.trim().is_empty() {
+                None
+            } else {
+                Some(search::search_orders(conn, &needle, after.as_ref())?)
+            };
+            Ok((results, crate::db::shop_settings::load(conn)?.currency))
         })
         .await?;
     let htmx = render::is_htmx(&req);
-    if !htmx && matches.len() == 1 {
-        let location = format!("/orders/{}", url_segment(&matches[0].number));
+    if let Some(found) = &results
+        && !htmx
+        && from == 1
+        && found.total == search::Total::Exactly(1)
+        && let [only] = found.matches.as_slice()
+    {
+        let location = format!("/orders/{}", url_segment(&only.number));
         return Ok(HttpResponse::SeeOther()
             .insert_header((header::LOCATION, location))
             .finish());
@@ -54,7 +140,8 @@ pub async fn search(
     let page = SearchPage {
         frame: Frame::new(&user, "orders"),
         query: text,
-        matches,
+        results,
+        from,
         words: Words {
             today: crate::clock::today(),
             currency,
@@ -74,19 +161,85 @@ pub fn url_segment(text: &str) -> String {
 }
 
 #[derive(Template)]
-#[template(path = "pages/order.html", blocks = ["lines", "notes"])]
+#[template(path = "pages/order.html", blocks = ["main"])]
 struct OrderPage {
     frame: Frame,
-    order: OrderDetail,
+    data: OrderPageData,
     words: Words,
-    error: Option<String>,
+    /// What the last action did (or why it did not), shown beside its control.
+    feedback: Option<Feedback>,
+    /// A cancellation asked for, waiting for its confirmation: (line id, reason).
+    confirm_cancel: Option<(i64, String)>,
+    /// The customer's choice to cancel what waits, waiting for its confirmation.
+    confirm_choice: bool,
     /// The problem with a proposed discount, shown beside its form.
     proposal_error: Option<String>,
 }
 
+/// The outcome of an action, for the control that did it ("ship", "eta-update",
+/// "cancel-12", "choice", "note", "proposal").
+pub struct Feedback {
+    control: String,
+    message: String,
+    failed: bool,
+}
+
 impl OrderPage {
+    fn order(&self) -> &OrderDetail {
+        &self.data.order
+    }
+
+    fn number(&self) -> String {
+        url_segment(&self.data.order.header.number)
+    }
+
+    fn feedback_for(&self, control: &str) -> Option<&Feedback> {
+        self.feedback.as_ref().filter(|f| f.control == control)
+    }
+
+    /// The reason given for cancelling `line`, while its confirmation is asked.
+    fn cancel_reason(&self, line: &LineDetail) -> Option<&String> {
+        self.confirm_cancel
+            .as_ref()
+            .filter(|(id, _)| *id == line.id)
+            .map(|(_, reason)| reason)
+    }
+
+    fn failed_at(&self, control: &str) -> bool {
+        self.feedback_for(control).is_some_and(|f| f.failed)
+    }
+
+    /// The lines in the answer's order: delayed and at-risk first.
+    fn lines_in_order(&self) -> Vec<(&LineDetail, &LineAnswer)> {
+        self.data
+            .answers
+            .iter()
+            .filter_map(|(i, answer)| self.data.order.lines.get(*i).map(|line| (line, answer)))
+            .collect()
+    }
+
+    /// The answers for lines that still wait, then one for the rest.
+    fn waiting_answers(&self) -> Vec<&LineAnswer> {
+        self.data
+            .answers
+            .iter()
+            .filter(|(_, a)| a.standing != Standing::Settled)
+            .map(|(_, a)| a)
+            .collect()
+    }
+
+    fn settled_answers(&self) -> Vec<&LineAnswer> {
+        self.data
+            .answers
+            .iter()
+            .filter(|(_, a)| a.standing == Standing::Settled)
+            .map(|(_, a)| a)
+            .collect()
+    }
+
     fn history_of(&self, line: &LineDetail) -> Vec<&EtaChange> {
-        self.order
+        self.data
+            .order
             .eta_changes
             .iter()
             .filter(|c| c.order_line_id == line.id)
@@ -108,15 +261,20 @@ impl OrderPage {
     }
 
     fn has_waiting(&self) -> bool {
-        self.order.lines.iter().any(|l| l.waiting() > 0)
+        self.data.order.lines.iter().any(|l| l.waiting() > 0)
     }
 
     fn can_ship(&self) -> bool {
-        self.order.lines.iter().any(|l| l.allocated > 0)
+        self.data.order.lines.iter().any(|l| l.allocated > 0)
+    }
+
+    fn waiting_units(&self) -> i32 {
+        self.data.order.lines.iter().map(|l| l.waiting()).sum()
     }
 
     fn order_value(&self) -> i64 {
-        self.order
+        self.data
+            .order
             .lines
             .iter()
             .map(|l| i64::from(l.qty - l.cancelled) * l.unit_price_cents)
@@ -124,7 +282,7 @@ impl OrderPage {
     }
 
     fn payment(&self) -> String {
-        let header = &self.order.header;
+        let header = &self.data.order.header;
         match header.payment_state.as_str() {
             "authorized" => match header.payment_authorized_until {
                 Some(until) if until < self.words.today => {
@@ -150,36 +308,98 @@ impl OrderPage {
         }
     }
 
-    fn choice(line: &LineDetail) -> &'static str {
-        match line.customer_choice.as_str() {
-            "ship_partial" => "Ship what is ready",
-            "cancel" => "Cancel the waiting items",
-            _ => "Wait for everything",
+    fn proposal_status(p: &crate::services::lookup::OrderProposal) -> &'static str {
+        match p.status.as_str() {
+            "approved" => "approved",
+            "rejected" => "rejected",
+            _ => "proposed, waiting for a manager",
         }
     }
+
+    fn choice(line: &LineDetail) -> &'static str {
+        choices::label(&line.customer_choice)
+    }
+
+    fn units(n: i32) -> String {
+        if n == 1 {
+            "1 unit".to_owned()
+        } else {
+            format!("{n} units")
+        }
+    }
+}
+
+/// What each action's success says, beside its control (the same words with or without
+/// htmx: a plain form comes back to `?done=<code>`).
+fn done_message(code: &str) -> Option<(&'static str, &'static str)> {
+    Some(match code {
+        "shipped" => (
+            "ship",
+            "Shipped what was reserved. The customer gets a shipment email; anything still waiting stays in line.",
+        ),
+        "eta-update" => (
+            "eta-update",
+            "Queued: the customer gets an email with the dates above within a minute.",
+        ),
+        "cancelled" => (
+            "lines",
+            "Cancelled. The units went to the next in line and the customer gets a cancellation email.",
+        ),
+        "choice-wait" => (
+            "choice",
+            "Recorded: the customer keeps waiting for everything.",
+        ),
+        "choice-ship" => (
+            "choice",
+            "Recorded and shipped what was ready; the rest follows when it arrives.",
+        ),
+        "choice-ship-later" => (
+            "choice",
+            "Recorded: nothing is ready yet, so each part ships as soon as it arrives.",
+        ),
+        "choice-cancel" => (
+            "choice",
+            "Recorded and cancelled the waiting items; the customer gets a cancellation email.",
+        ),
+        "choice-nothing" => ("choice", "Nothing was waiting, so nothing changed."),
+        "note" => ("note", "Note added."),
+        "proposal" => (
+            "proposal",
+            "Discount proposed. A manager decides it on the Approvals page.",
+        ),
+        _ => return None,
+    })
+}
+
+fn feedback_done(code: &str) -> Option<Feedback> {
+    done_message(code).map(|(control, message)| Feedback {
+        control: control.to_owned(),
+        message: message.to_owned(),
+        failed: false,
+    })
 }
 
 async fn load_page(
     state: &AppState,
     user: &CurrentUser,
     number: String,
-    error: Option<String>,
+    feedback: Option<Feedback>,
 ) -> AppResult<OrderPage> {
-    let (order, currency) = crate::db::blocking(&state.pool, move |conn| {
-        Ok((
-            lookup::order_detail(conn, &number)?,
-            crate::db::shop_settings::load(conn)?.currency,
-        ))
+    let today = crate::clock::today();
+    let data = crate::db::blocking(&state.pool, move |conn| {
+        order_page::load(conn, &number, today)
     })
     .await?;
     Ok(OrderPage {
         frame: Frame::new(user, "orders"),
-        order,
         words: Words {
-            today: crate::clock::today(),
-            currency,
+            today,
+            currency: data.currency.clone(),
         },
-        error,
+        data,
+        feedback,
+        confirm_cancel: None,
+        confirm_choice: false,
         proposal_error: None,
     })
 }
@@ -196,40 +416,65 @@ pub async fn with_proposal_error(
     Ok(render::form_answer(page.render()?, true))
 }
 
+#[derive(Deserialize)]
+pub struct ShowQuery {
+    #[serde(default)]
+    done: String,
+}
+
 pub async fn show(
     state: web::Data<AppState>,
     user: CurrentUser,
     number: web::Path<String>,
+    query: web::Query<ShowQuery>,
 ) -> AppResult<HttpResponse> {
-    render::html(&load_page(&state, &user, number.into_inner(), None).await?)
+    let feedback = feedback_done(&query.done);
+    render::html(&load_page(&state, &user, number.into_inner(), feedback).await?)
 }
 
-/// After an action: the changed block for htmx, or back to the page for a plain form.
+/// After an action: for htmx the page's main block with the outcome beside the control;
+/// for a plain form, back to the page (`?done=`), or the page with the problem in place.
 async fn answer(
     req: &HttpRequest,
     state: &AppState,
     user: &CurrentUser,
     number: String,
-    block: &str,
-    outcome: AppResult<()>,
+    control: &str,
+    outcome: AppResult<&'static str>,
 ) -> AppResult<HttpResponse> {
-    let error = match outcome {
-        Ok(()) => None,
-        Err(AppError::Invalid { message, .. } | AppError::Conflict(message)) => Some(message),
+    let feedback = match outcome {
+        Ok(code) => {
+            if !render::is_htmx(req) {
+                let location = format!(
+                    "/orders/{}?done={code}#feedback-{control}",
+                    url_segment(&number)
+                );
+                return Ok(HttpResponse::SeeOther()
+                    .insert_header((header::LOCATION, location))
+                    .finish());
+            }
+            feedback_done(code).map(|mut f| {
+                f.control = control.to_owned();
+                f
+            })
+        }
+        Err(AppError::Invalid { message, .. } | AppError::Conflict(message)) => Some(Feedback {
+            control: control.to_owned(),
+            message,
+            failed: true,
+        }),
         Err(other) => return Err(other),
     };
-    if !render::is_htmx(req) && error.is_none() {
-        let location = format!("/orders/{}", url_segment(&number));
-        return Ok(HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, location))
-            .finish());
-    }
-    let failed = error.is_some();
-    let page = load_page(state, user, number, error).await?;
-    let body = match (render::is_htmx(req), block) {
-        (true, "notes") => page.as_notes().render()?,
-        (true, _) => page.as_lines().render()?,
-        (false, _) => page.render()?,
+    let failed = feedback.as_ref().is_some_and(|f| f.failed);
+    let page = load_page(state, user, number, feedback).await?;
+    respond(req, &page, failed)
+}
+
+fn respond(req: &HttpRequest, page: &OrderPage, failed: bool) -> AppResult<HttpResponse> {
+    let body = if render::is_htmx(req) {
+        page.as_main().render()?
+    } else {
+        page.render()?
     };
     Ok(render::form_answer(body, failed))
 }
@@ -243,18 +488,22 @@ pub async fn ship(
     let number = number.into_inner();
     let (actor, target) = (user.actor(), number.clone());
     let outcome = crate::db::blocking(&state.pool, move |conn| {
-        fulfilment::ship_allocated(conn, &actor, &target, crate::clock::today()).map(|_| ())
+        fulfilment::ship_allocated(conn, &actor, &target, crate::clock::today()).map(|_| "shipped")
     })
     .await;
-    answer(&req, &state, &user, number, "lines", outcome).await
+    answer(&req, &state, &user, number, "ship", outcome).await
 }
 
 #[derive(Deserialize)]
 pub struct CancelForm {
     #[serde(default)]
     reason: String,
+    #[serde(default)]
+    confirm: String,
 }
 
+/// Cancelling a line's open units asks first (with or without JavaScript): the first post
+/// shows what will happen beside the line, the confirmed one cancels.
 pub async fn cancel_line(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -263,30 +512,37 @@ pub async fn cancel_line(
     form: web::Form<CancelForm>,
 ) -> AppResult<HttpResponse> {
     let (number, line_id) = path.into_inner();
-    let reason = form.into_inner().reason.trim().to_owned();
-    let outcome = if reason.is_empty() || reason.chars().count() > 500 {
-        Err(AppError::invalid(
+    let form = form.into_inner();
+    let reason = form.reason.trim().to_owned();
+    let control = format!("cancel-{line_id}");
+    if reason.is_empty() || reason.chars().count() > 500 {
+        let refused = Err(AppError::invalid(
             "reason",
             "give a reason for the cancellation (up to 500 characters)",
-        ))
-    } else {
-        let (actor, target) = (user.actor(), number.clone());
-        crate::db::blocking(&state.pool, move |conn| {
-            let belongs: bool = diesel::select(diesel::dsl::exists(
-                crate::db::schema::order_lines::table
-                    .inner_join(crate::db::schema::orders::table)
-                    .filter(crate::db::schema::order_lines::id.eq(line_id))
-                    .filter(crate::db::schema::orders::number.eq(&target)),
-            ))
-            .get_result(conn)?;
-            if !belongs {
-                return Err(AppError::not_found("that line on this order"));
-            }
-            fulfilment::cancel_line(conn, &actor, line_id, None, &reason, crate::clock::today())
-                .map(|_| ())
-        })
-        .await
-    };
+        ));
+        return answer(&req, &state, &user, number, &control, refused).await;
+    }
+    if form.confirm != "yes" {
+        let mut page = load_page(&state, &user, number, None).await?;
+        if !page.data.order.lines.iter().any(|l| l.id == line_id) {
+            return Err(AppError::not_found("that line on this order"));
+        }
+        page.confirm_cancel = Some((line_id, reason));
+        return respond(&req, &page, false);
+    }
+    let (actor, target) = (user.actor(), number.clone());
+    let outcome = crate::db::blocking(&state.pool, move |conn| {
+        order_actions::cancel_order_line(
+            conn,
+            &actor,
+            &target,
+            line_id,
+            &reason,
+            crate::clock::today(),
+        )
+        .map(|_| "cancelled")
+    })
+    .await;
     answer(&req, &state, &user, number, "lines", outcome).await
 }
 
@@ -300,22 +556,64 @@ pub async fn send_eta_update(
     let number = number.into_inner();
     let (actor, target) = (user.actor(), number.clone());
     let outcome = crate::db::blocking(&state.pool, move |conn| {
-        let order_id: i64 = crate::db::schema::orders::table
-            .filter(crate::db::schema::orders::number.eq(&target))
-            .select(crate::db::schema::orders::id)
-            .first(conn)
-            .optional()?
-            .ok_or_else(|| AppError::not_found("the order"))?;
-        if crate::services::messages::queue_eta_update(conn, &actor, order_id, crate::clock::today())? {
-            Ok(())
-        } else {
-            Err(AppError::Conflict(
-                "No update was queued: nothing on this order waits, or an update went out today already.".to_owned(),
-            ))
-        }
+        order_actions::queue_eta_update(conn, &actor, &target, crate::clock::today())
+            .map(|_| "eta-update")
     })
     .await;
-    answer(&req, &state, &user, number, "lines", outcome).await
+    answer(&req, &state, &user, number, "eta-update", outcome).await
+}
+
+#[derive(Deserialize)]
+pub struct ChoiceForm {
+    #[serde(default)]
+    choice: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+/// A rep records what the customer chose on the phone: the same engine path as the
+/// customer's own link, audited with the rep's name. Cancelling asks first.
+pub async fn record_choice(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    number: web::Path<String>,
+    form: web::Form<ChoiceForm>,
+) -> AppResult<HttpResponse> {
+    let number = number.into_inner();
+    let form = form.into_inner();
+    let Some(choice) = choices::Choice::parse(&form.choice) else {
+        let refused = Err(AppError::invalid(
+            "choice",
+            "choose what the customer wants",
+        ));
+        return answer(&req, &state, &user, number, "choice", refused).await;
+    };
+    if choice == choices::Choice::CancelWaiting && form.confirm != "yes" {
+        let mut page = load_page(&state, &user, number, None).await?;
+        page.confirm_choice = true;
+        return respond(&req, &page, false);
+    }
+    let (actor, target) = (user.actor(), number.clone());
+    let outcome = crate::db::blocking(&state.pool, move |conn| {
+        let outcome = choices::record_for_customer(
+            conn,
+            &actor,
+            &target,
+            None,
+            choice,
+            crate::clock::today(),
+        )?;
+        Ok(match outcome {
+            ChoiceOutcome::KeptWaiting => "choice-wait",
+            ChoiceOutcome::Shipped { .. } => "choice-ship",
+            ChoiceOutcome::NothingReadyYet => "choice-ship-later",
+            ChoiceOutcome::Cancelled { .. } => "choice-cancel",
+            ChoiceOutcome::NothingWaits => "choice-nothing",
+        })
+    })
+    .await;
+    answer(&req, &state, &user, number, "choice", outcome).await
 }
 
 #[derive(Deserialize)]
@@ -335,8 +633,8 @@ pub async fn add_note(
     let body = form.into_inner().body;
     let (actor, target) = (user.actor(), number.clone());
     let outcome = crate::db::blocking(&state.pool, move |conn| {
-        lookup::add_note(conn, &actor, &target, &body)
+        lookup::add_note(conn, &actor, &target, &body).map(|_| "note")
     })
     .await;
-    answer(&req, &state, &user, number, "notes", outcome).await
+    answer(&req, &state, &user, number, "note", outcome).await
 }

@@ -459,10 +459,14 @@ async fn settings_are_all_valid_or_nothing_changes_and_every_change_is_audited()
             .await
             .unwrap(),
     );
-    assert!(audit.contains("settings_changed"), "{audit}");
+    // Before and after in words (issue 16: no raw JSON or action codes on the page).
     assert!(
-        audit.contains("\"handling_days\":1") && audit.contains("\"handling_days\":2"),
+        audit.contains("Changed settings: handling days 1 to 2"),
         "before and after: {audit}"
+    );
+    assert!(
+        !audit.contains("settings_changed") && !audit.contains("\"handling_days\""),
+        "{audit}"
     );
     let logins = text_of(
         &admin
@@ -473,11 +477,11 @@ async fn settings_are_all_valid_or_nothing_changes_and_every_change_is_audited()
             .unwrap(),
     );
     let rows = logins
-        .split("Before After")
+        .split("What happened")
         .nth(1)
         .expect("the log's table");
     assert!(
-        rows.contains(" login ") && !rows.contains("settings_changed"),
+        rows.contains(" Signed in") && !rows.contains("Changed settings"),
         "{rows}"
     );
     let (rep, _) = Staff::sign_in(&app, Role::Rep).await;

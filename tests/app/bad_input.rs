@@ -235,6 +235,12 @@ const FORM_ROUTES: &[FormRoute] = &[
         fields: &[],
     },
     FormRoute {
+        route: "POST /orders/{number}/choice",
+        path: "/orders/W-1/choice",
+        form: &[("choice", "wait")],
+        fields: &[checked("choice", "choose what the customer wants")],
+    },
+    FormRoute {
         route: "POST /admin/users",
         path: "/admin/users",
         form: &[
@@ -360,6 +366,12 @@ const FORM_ROUTES: &[FormRoute] = &[
         path: "/inventory/KETTLE/notify-me",
         form: &[("email", "fan@example.com")],
         fields: &[checked("email", "is not an email address")],
+    },
+    FormRoute {
+        route: "POST /inventory/{sku}/notify-me/{id}/remove",
+        path: "/inventory/KETTLE/notify-me/{sign_up}/remove",
+        form: &[],
+        fields: &[],
     },
     FormRoute {
         route: "POST /purchase-orders",
@@ -670,7 +682,7 @@ const FREE_TEXT: &[FreeText] = &[
     FreeText {
         route: "POST /orders/{number}/lines/{line}/cancel",
         path: "/orders/W-4/lines/{line_4}/cancel",
-        send: Body::Form(&[("reason", "{markup}")]),
+        send: Body::Form(&[("reason", "{markup}"), ("confirm", "yes")]),
         stored: "SELECT count(*) FROM audit_log WHERE after->>'reason' = {markup}",
         shown: &[("/admin/audit", XSS_SCRIPT)],
     },
@@ -886,6 +898,12 @@ impl Desk {
             Err(webhooks::WebhookError::Refused { .. })
         ));
         let delivery = id(&app, "SELECT max(id) FROM webhook_deliveries");
+        shop::sql(
+            &app,
+            "INSERT INTO restock_subscriptions (product_id, email)
+             SELECT id, 'waiting-fan@example.com' FROM products WHERE sku = 'KETTLE'",
+        );
+        let sign_up = id(&app, "SELECT max(id) FROM restock_subscriptions");
         let date = |days: i64| (shop::today() + chrono::Duration::days(days)).to_string();
         let admin = app.add_user(Role::Admin);
         let values = vec![
@@ -901,6 +919,7 @@ impl Desk {
             ("{link}", link),
             ("{po_line}", po_line.to_string()),
             ("{delivery}", delivery.to_string()),
+            ("{sign_up}", sign_up.to_string()),
             ("{in_10_days}", date(10)),
             ("{in_12_days}", date(12)),
             ("{markup}", MARKUP.to_owned()),

@@ -219,14 +219,8 @@ impl Browser {
     /// Errors the page logged to the console (script errors, Content-Security-Policy
     /// violations, failed loads) since the last call.
     pub async fn console_errors(&self) -> Vec<String> {
-        let session = self
-            .client
-            .session_id()
-            .await
-            .expect("the session id")
-            .expect("a session");
         let response: serde_json::Value = reqwest::Client::new()
-            .post(format!("{}/session/{session}/se/log", self.driver_url))
+            .post(format!("{}/se/log", self.session_url().await))
             .json(&json!({ "type": "browser" }))
             .send()
             .await
@@ -241,6 +235,93 @@ impl Browser {
             .filter(|entry| entry["level"] == "SEVERE" || entry["level"] == "WARNING")
             .map(|entry| entry["message"].as_str().unwrap_or_default().to_owned())
             .collect()
+    }
+
+    /// chromedriver's address for this session's own commands.
+    async fn session_url(&self) -> String {
+        let session = self
+            .client
+            .session_id()
+            .await
+            .expect("the session id")
+            .expect("a session");
+        format!("{}/session/{session}", self.driver_url)
+    }
+
+    /// A chromedriver command of Chrome's own (DevTools), for what WebDriver cannot do.
+    async fn devtools(&self, command: &str, params: serde_json::Value) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/goog/cdp/execute", self.session_url().await))
+            .json(&json!({ "cmd": command, "params": params }))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{command}: {e}"));
+        assert!(
+            response.status().is_success(),
+            "{command}: {}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+
+    /// Makes the page `width` x `height` CSS pixels, as a desktop window or a phone's
+    /// screen of that size. Not the phone's wider "layout viewport": a page too wide for
+    /// the width shows as `document.documentElement.scrollWidth > innerWidth`.
+    pub async fn viewport(&self, width: u32, height: u32) {
+        self.devtools(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false }),
+        )
+        .await;
+    }
+
+    /// (`document.documentElement.scrollWidth`, `innerWidth`) of the page.
+    pub async fn widths(&self) -> (i64, i64) {
+        let value = self
+            .client
+            .execute(
+                "return [document.documentElement.scrollWidth, window.innerWidth];",
+                vec![],
+            )
+            .await
+            .expect("measure the page");
+        (
+            value[0].as_i64().expect("scrollWidth"),
+            value[1].as_i64().expect("innerWidth"),
+        )
+    }
+
+    /// axe-core's violations on the page as (rule, impact, help, first targets). The
+    /// vendored `axe.min.js` (tests/fixtures, see the README) is injected each time.
+    pub async fn axe(&self) -> Vec<(String, String, String, Vec<String>)> {
+        const AXE: &str = include_str!("../fixtures/axe-core-4.14.1.min.js");
+        self.client
+            .execute(
+                &format!("{AXE}\n;return typeof axe.run === 'function';"),
+                vec![],
+            )
+            .await
+            .expect("inject axe-core");
+        let found = self
+            .client
+            .execute_async(
+                "var done = arguments[arguments.length - 1];
+                 axe.run(document, { resultTypes: ['violations'] }).then(function (r) {
+                   done(r.violations.map(function (v) {
+                     return [v.id, v.impact || '', v.help,
+                             v.nodes.slice(0, 4).map(function (n) { return n.target.join(' '); })];
+                   }));
+                 }, function (e) { done([['axe-failed', 'critical', String(e), []]]); });",
+                vec![],
+            )
+            .await
+            .expect("run axe-core");
+        serde_json::from_value(found).expect("axe's violations")
+    }
+
+    /// Takes a PNG of what the page shows now.
+    pub async fn screenshot(&self, path: &Path) {
+        let png = self.client.screenshot().await.expect("a screenshot");
+        std::fs::write(path, png).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
     }
 
     /// Ends the browser session cleanly (Chromium quits); dropping kills whatever is left.

@@ -69,10 +69,26 @@ async fn a_rep_finds_an_order_by_email_reads_the_eta_and_ships_the_allocated_par
         "{page}"
     );
     assert!(page.contains("Ships by (told to the customer)"), "{page}");
+    // The internal reason (purchase order, supplier record) is a click away (issue 16).
     assert!(
-        page.contains("1st in line for KETTLE; PO-1042 brings 40 units on"),
+        !page.contains("1st in line for KETTLE; PO-1042 brings 40 units on"),
         "{page}"
     );
+    browser
+        .client
+        .find(fantoccini::Locator::XPath(
+            "//summary[normalize-space()='Why (internal)']",
+        ))
+        .await
+        .expect("the reason's summary")
+        .click()
+        .await
+        .expect("open the reason");
+    wait_for_text(
+        &browser,
+        "1st in line for KETTLE; PO-1042 brings 40 units on",
+    )
+    .await;
 
     browser.press("Ship what is allocated").await;
     let after = wait_for_text(&browser, "1 shipped").await;

@@ -953,12 +953,14 @@ async fn the_messages_page_counts_previews_composes_and_sends_bulk_updates() {
     let page = app.get("/messages").await.text().await.unwrap();
     let words = text_of(&page);
     assert!(words.contains("Backorder notice (2)"), "{words}");
-    for status in ["queued", "sending", "sent", "failed", "dead"] {
+    // Statuses in words (issue 16: "Gave up", never the internal `dead`).
+    for status in ["Queued", "Sending", "Sent", "Failed", "Gave up"] {
         assert!(
             words.contains(&format!("{status} (")),
             "{status} column: {words}"
         );
     }
+    assert!(!words.to_lowercase().contains("dead"), "{words}");
 
     let id = count(&app, "SELECT min(id) FROM messages");
     let detail = app

@@ -135,10 +135,34 @@ async fn cancelling_needs_a_reason_and_releases_units_to_the_next_in_line() {
         "nothing may change on a refused cancel: {page}"
     );
 
-    let done = app
+    // Cancelling asks first (issue 16), without JavaScript too: the first post only says
+    // what will happen, and changes nothing.
+    let asked = app
         .post_form(
             &format!("/orders/SO-A/lines/{line_id}/cancel"),
             &[("reason", "customer changed their mind")],
+        )
+        .await;
+    assert_eq!(asked.status(), 200);
+    let question = text_of(&asked.text().await.unwrap());
+    assert!(
+        question.contains("Cancel the 2 units of Product MUG not yet shipped?")
+            && question.contains("Yes, cancel 2 units"),
+        "{question}"
+    );
+    let page = text_of(&app.get("/orders/SO-A").await.text().await.unwrap());
+    assert!(
+        !page.contains("cancelled"),
+        "asking changed something: {page}"
+    );
+
+    let done = app
+        .post_form(
+            &format!("/orders/SO-A/lines/{line_id}/cancel"),
+            &[
+                ("reason", "customer changed their mind"),
+                ("confirm", "yes"),
+            ],
         )
         .await;
     assert_eq!(done.status(), 303);

@@ -558,7 +558,7 @@ async fn reorder_suggestions_start_a_purchase_order_for_one_supplier() {
     // ANVIL-1: available 0 + incoming 5 - waiting 9 - soft 1 = -5; to 2 + 1 -> order 8.
     let anvil = &page[page.find("ANVIL-1").unwrap()..];
     let cells: Vec<&str> = anvil
-        .split("<td class=\"num\">")
+        .split("class=\"num\">")
         .skip(1)
         .take(8)
         .map(|c| c.split('<').next().unwrap())

@@ -228,7 +228,7 @@ async fn shared_counts_are_counted_again_after_a_change_made_here() {
     let response = app
         .post_form(
             &format!("/orders/SO-1/lines/{line_id}/cancel"),
-            &[("reason", "customer asked")],
+            &[("reason", "customer asked"), ("confirm", "yes")],
         )
         .await;
     assert!(
@@ -239,4 +239,18 @@ async fn shared_counts_are_counted_again_after_a_change_made_here() {
     let text = text_of(&app.get("/queue").await.text().await.unwrap());
     assert!(text.contains("2 waiting lines for 2 customers"), "{text}");
     assert!(text.contains("SO-3") && !text.contains("SO-1 "), "{text}");
+}
+
+#[tokio::test]
+async fn a_line_with_no_date_and_no_promise_yet_shows_in_the_queue() {
+    let app = spawn_app().await;
+    product(&app, "CHAIR", 0, 24_000);
+    // One unit booked for a line of two, and no lead time: no date, so no promise yet.
+    purchase_order(&app, "PO-3", "CHAIR", 1, 4);
+    order(&app, "SO-1", "a@example.com", "Ann", "CHAIR", 2, 1);
+    app.login_as(Role::Rep).await;
+    let response = app.get("/queue").await;
+    assert_eq!(response.status(), 200);
+    let text = text_of(&response.text().await.unwrap());
+    assert!(text.contains("SO-1") && text.contains("no ETA"), "{text}");
 }

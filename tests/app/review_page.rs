@@ -59,12 +59,13 @@ async fn the_review_shows_the_queue_figures_trend_and_top_skus() {
         "a week ago: {}",
         numbers[22]
     );
-    // Top SKUs: TENT (2 customers) before LAMP (1), drawn with a title for screen readers.
+    // Top products: TENT (2 customers) before LAMP (1), drawn with a title for screen
+    // readers and labelled with the products' names (issue 16), not their codes.
     assert!(page.contains(
-        "<title id=\"top-skus-title\">Top 10 backordered SKUs by waiting customers</title>"
+        "<title id=\"top-skus-title\">Top 10 backordered products by waiting customers</title>"
     ));
     assert!(
-        page.contains("TENT: 2 customers; LAMP: 1 customers"),
+        page.contains("Product TENT: 2 customers; Product LAMP: 1 customer<"),
         "{page}"
     );
     // Lists that need a person: the overdue line and the purchase orders due this week.

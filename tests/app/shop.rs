@@ -82,6 +82,40 @@ pub fn order(
     .unwrap_or_else(|e| panic!("order {number}: {e}"));
 }
 
+/// An order of several lines (`(sku, quantity)`), placed `days_ago` days ago.
+pub fn order_of(
+    app: &TestApp,
+    number: &str,
+    email: &str,
+    name: &str,
+    lines: &[(&str, i32)],
+    days_ago: i64,
+) {
+    orders::place_order(
+        &mut app.conn(),
+        &Actor::System,
+        NewOrder {
+            number: Reference::parse(number).unwrap(),
+            placed_at: Utc::now() - Duration::days(days_ago),
+            customer_email: Email::parse(email).unwrap(),
+            customer_name: name.to_owned(),
+            lines: lines
+                .iter()
+                .map(|(sku, quantity)| NewOrderLine {
+                    sku: Sku::parse(sku).unwrap(),
+                    quantity: *quantity,
+                    unit_price_cents: 2_500,
+                })
+                .collect(),
+            payment_authorized_until: None,
+            max_wait_until: None,
+            request_hash: format!("test-{number}"),
+        },
+        today(),
+    )
+    .unwrap_or_else(|e| panic!("order {number}: {e}"));
+}
+
 /// Runs SQL against the test database (for arranging states that take days to happen).
 pub fn sql(app: &TestApp, statement: &str) {
     use diesel::RunQueryDsl;
