@@ -49,12 +49,23 @@ pub fn simulate_file(
     settings: &ReplaySettings,
     out: &mut impl Write,
 ) -> Result<Summary, SimError> {
+    simulate_file_with(path, settings, out, &crate::progress::Progress::hidden())
+}
+
+/// `simulate_file`, reporting the days replayed.
+pub fn simulate_file_with(
+    path: &Path,
+    settings: &ReplaySettings,
+    out: &mut impl Write,
+    progress: &crate::progress::Progress,
+) -> Result<Summary, SimError> {
     let text = std::fs::read_to_string(path).map_err(|source| SimError::Read {
         path: path.display().to_string(),
         source,
     })?;
     let events = parse(&text)?;
-    let replayed = replay(&events, settings)?;
+    let replayed = replay::replay_with(&events, settings, progress)?;
+    progress.finish();
     let summary = summarize(&replayed, settings.measured);
     write_report(&replayed, &summary, out)?;
     Ok(summary)
@@ -81,9 +92,22 @@ pub fn write_report(
 
 /// Writes a generated scenario as JSON lines.
 pub fn write_generated(settings: &GenerateSettings, out: &mut impl Write) -> std::io::Result<()> {
-    for event in generate(settings) {
-        out.write_all(to_json_line(&event).as_bytes())?;
+    write_generated_with(settings, out, &crate::progress::Progress::hidden())
+}
+
+/// `write_generated`, reporting the events written.
+pub fn write_generated_with(
+    settings: &GenerateSettings,
+    out: &mut impl Write,
+    progress: &crate::progress::Progress,
+) -> std::io::Result<()> {
+    let events = generate(settings);
+    progress.stage("Writing the scenario's events", events.len() as u64);
+    for event in &events {
+        out.write_all(to_json_line(event).as_bytes())?;
         out.write_all(b"\n")?;
+        progress.advance(1);
     }
+    progress.finish();
     out.flush()
 }
