@@ -1,5 +1,5 @@
 //! The command line: `serve`, `migrate`, `seed`, `user add`, `api-token create`, `worker`,
-//! `simulate`.
+//! `simulate`, `inventory import`. Long ones show their progress (`progress`).
 
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::Settings;
 use crate::db::audit::Actor;
 use crate::db::users::Role;
+use crate::progress::Progress;
 use crate::services::{accounts, passwords};
 use crate::startup::{self, Application};
 
@@ -45,6 +46,19 @@ enum Command {
     Simulate(SimulateArgs),
     /// Deliver queued emails (the worker alone; `serve` runs one too).
     Worker,
+    /// Manage the inventory.
+    #[command(subcommand)]
+    Inventory(InventoryCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum InventoryCommand {
+    /// Create or update products from a CSV file, as the Inventory page's import does:
+    /// every row valid or nothing changes.
+    Import {
+        /// The CSV file (columns as the page's export writes them).
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -144,7 +158,9 @@ pub fn run() -> anyhow::Result<()> {
             if let (false, Some(products), Some(orders)) = (args.demo, args.products, args.orders) {
                 let pool = startup::prepare_database(&settings)?;
                 let mut conn = pool.get()?;
-                let shop = crate::seed_large::load(&mut conn, products, orders)?;
+                let progress = Progress::for_command();
+                let shop = crate::seed_large::load_with(&mut conn, products, orders, &progress)?;
+                progress.finish();
                 println!(
                     "Seeded {} products, {} customers, {} orders ({} lines, {} waiting), {} open purchase order lines in {:.1} s.",
                     shop.products,
@@ -162,7 +178,10 @@ pub fn run() -> anyhow::Result<()> {
             }
             let pool = startup::prepare_database(&settings)?;
             let mut conn = pool.get()?;
-            let logins = crate::seed::load_demo(&mut conn, args.orders.unwrap_or(1500))?;
+            let progress = Progress::for_command();
+            let logins =
+                crate::seed::load_demo_with(&mut conn, args.orders.unwrap_or(1500), &progress)?;
+            progress.finish();
             print_logins(&logins);
             Ok(())
         }
@@ -179,15 +198,32 @@ pub fn run() -> anyhow::Result<()> {
         Command::Worker => {
             let pool = startup::prepare_database(&settings)?;
             actix_web::rt::System::new().block_on(async move {
+                // The worker's email send results, on METRICS_ADDR when it is set.
+                let metrics = match settings.metrics_addr {
+                    Some(addr) => {
+                        let source = crate::web::metrics::MetricsSource {
+                            pools: crate::db::replica::Pools::primary_only(pool.clone()),
+                        };
+                        let (server, port) = crate::web::metrics::listener(addr, source)?;
+                        println!("Metrics at http://{}:{port}/metrics", addr.ip());
+                        Some(actix_web::rt::spawn(server))
+                    }
+                    None => None,
+                };
                 let (_stop, running) = crate::email::worker::spawn(
                     pool,
                     &settings,
                     crate::email::worker::WorkerConfig::default(),
                 )?;
                 println!("Delivering emails; stop with Ctrl-C.");
-                running.await.context("the email worker stopped")
+                let stopped = running.await.context("the email worker stopped");
+                if let Some(metrics) = metrics {
+                    metrics.abort();
+                }
+                stopped
             })
         }
+        Command::Inventory(InventoryCommand::Import { file }) => import_inventory(&settings, &file),
         Command::User(UserCommand::Add {
             email,
             name,
@@ -235,7 +271,13 @@ fn simulate(args: &SimulateArgs) -> anyhow::Result<()> {
                 settings.measured = crate::sim::Measured::Naive;
             }
             settings.oracle = args.oracle;
-            crate::sim::simulate_files(&args.scenario, &settings, &mut out).map(|_| ())
+            crate::sim::simulate_files(
+                &args.scenario,
+                &settings,
+                &mut out,
+                &Progress::for_command(),
+            )
+            .map(|_| ())
         }
         [] => {
             let settings = crate::sim::GenerateSettings {
@@ -244,7 +286,8 @@ fn simulate(args: &SimulateArgs) -> anyhow::Result<()> {
                 products: args.products,
                 profile: args.profile,
             };
-            crate::sim::write_generated(&settings, &mut out).map_err(crate::sim::SimError::from)
+            crate::sim::write_generated_with(&settings, &mut out, &Progress::for_command())
+                .map_err(crate::sim::SimError::from)
         }
     };
     match result {
@@ -293,7 +336,9 @@ fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         let mut conn = pool.get()?;
         if crate::seed::is_empty(&mut conn)? {
             println!("Loading the demo shop (an empty database was found)...");
-            let logins = crate::seed::load_demo(&mut conn, 1500)?;
+            let progress = Progress::for_command();
+            let logins = crate::seed::load_demo_with(&mut conn, 1500, &progress)?;
+            progress.finish();
             print_logins(&logins);
         } else {
             println!("The database has data already; the demo shop was not loaded.");
@@ -316,8 +361,54 @@ fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             "Backorder Desk is serving at {public_url} (port {})",
             app.port()
         );
+        if let Some(port) = app.metrics_port() {
+            println!("Metrics without a token on port {port} (METRICS_ADDR)");
+        }
         app.run_until_stopped()
             .await
             .context("the web server stopped")
     })
+}
+
+/// `inventory import FILE`: the Inventory page's CSV import from the command line. Row
+/// problems are printed one a line (nothing is imported) and the exit code is 2.
+fn import_inventory(settings: &Settings, file: &std::path::Path) -> anyhow::Result<()> {
+    use crate::services::inventory::{self, ImportOutcome};
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let pool = startup::prepare_database(settings)?;
+    let mut conn = pool.get()?;
+    let progress = Progress::for_command();
+    let outcome = inventory::import_csv_with(
+        &mut conn,
+        &Actor::System,
+        &bytes,
+        crate::clock::today(),
+        &progress,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    progress.finish();
+    match outcome {
+        ImportOutcome::Imported { created, updated } => {
+            println!(
+                "Imported {}: {created} created, {updated} updated.",
+                file.display()
+            );
+            Ok(())
+        }
+        ImportOutcome::Rejected(problems) => {
+            for problem in &problems {
+                eprintln!(
+                    "row {}, {}: {}",
+                    problem.row, problem.column, problem.message
+                );
+            }
+            eprintln!(
+                "error: nothing was imported: {} problem{} in {}",
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" },
+                file.display()
+            );
+            std::process::exit(2);
+        }
+    }
 }

@@ -31,9 +31,34 @@ pub struct Settings {
     /// How long whole-queue figures (the queue's counts, the daily review) are shared
     /// between requests; see `web::recent`. Zero counts on every request.
     pub figures_max_age: std::time::Duration,
+    /// `SHOPIFY_WEBHOOK_SECRET`, `WOOCOMMERCE_WEBHOOK_SECRET`: they take precedence over
+    /// the secrets set on the Integrations page.
+    pub webhook_secrets: WebhookSecrets,
+    /// `METRICS_ADDR`: a second listener serving `/metrics` without a token.
+    pub metrics_addr: Option<SocketAddr>,
+    /// `DATABASE_REPLICA_URL`: a streaming replica for the pages that only read.
+    pub database_replica_url: Option<String>,
+    /// `DATABASE_REPLICA_MAX_LAG_MS`: a replica further behind than this is bypassed.
+    pub replica_max_lag: std::time::Duration,
     /// Proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`); from anyone else
     /// the peer address is the client's.
     pub trusted_proxies: Vec<IpBlock>,
+}
+
+/// The storefronts' webhook secrets from the environment.
+#[derive(Clone, Default)]
+pub struct WebhookSecrets {
+    pub shopify: Option<String>,
+    pub woocommerce: Option<String>,
+}
+
+impl fmt::Debug for WebhookSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookSecrets")
+            .field("shopify", &self.shopify.as_ref().map(|_| "***"))
+            .field("woocommerce", &self.woocommerce.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 impl Settings {
@@ -74,6 +99,23 @@ impl Settings {
                 .context("FIGURES_MAX_AGE_MS must be a number of milliseconds from 0 to 60000")?,
             None => std::time::Duration::from_secs(2),
         };
+        let metrics_addr = match var("METRICS_ADDR") {
+            Some(text) => Some(text.parse().with_context(|| {
+                format!("METRICS_ADDR {text:?} is not an address like 127.0.0.1:9090")
+            })?),
+            None => None,
+        };
+        let replica_max_lag = match var("DATABASE_REPLICA_MAX_LAG_MS") {
+            Some(n) => n
+                .parse()
+                .ok()
+                .filter(|n| (100..=600_000).contains(n))
+                .map(std::time::Duration::from_millis)
+                .context(
+                    "DATABASE_REPLICA_MAX_LAG_MS must be a number of milliseconds from 100 to 600000",
+                )?,
+            None => std::time::Duration::from_secs(2),
+        };
         let trusted_proxies = match var("TRUSTED_PROXIES") {
             Some(list) => {
                 IpBlock::parse_list(&list).map_err(|e| anyhow::anyhow!("TRUSTED_PROXIES: {e}"))?
@@ -92,6 +134,13 @@ impl Settings {
             pool_size,
             run_worker: true,
             figures_max_age,
+            webhook_secrets: WebhookSecrets {
+                shopify: var("SHOPIFY_WEBHOOK_SECRET"),
+                woocommerce: var("WOOCOMMERCE_WEBHOOK_SECRET"),
+            },
+            metrics_addr,
+            database_replica_url: var("DATABASE_REPLICA_URL"),
+            replica_max_lag,
             trusted_proxies,
         })
     }
@@ -191,6 +240,13 @@ impl fmt::Debug for Settings {
             )
             .field("pool_size", &self.pool_size)
             .field("figures_max_age", &self.figures_max_age)
+            .field("webhook_secrets", &self.webhook_secrets)
+            .field("metrics_addr", &self.metrics_addr)
+            .field(
+                "database_replica_url",
+                &self.database_replica_url.as_deref().map(redact_url),
+            )
+            .field("replica_max_lag", &self.replica_max_lag)
             .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }

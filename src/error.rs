@@ -10,7 +10,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Serialize;
 
 /// A problem with one field of a form or a JSON body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -232,10 +232,11 @@ impl std::fmt::Display for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ApiErrorBody<'a> {
-    error: String,
-    details: &'a [FieldError],
+/// Every refusal of the API: what is wrong, and each field that is wrong.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ApiErrorBody<'a> {
+    pub error: String,
+    pub details: &'a [FieldError],
 }
 
 impl ResponseError for ApiError {

@@ -10,6 +10,8 @@ pub mod domain;
 pub mod email;
 pub mod error;
 pub mod format;
+pub mod metrics;
+pub mod progress;
 pub mod seed;
 pub mod seed_large;
 pub mod services;

@@ -3,6 +3,7 @@
 //! services the server uses, so every order, receipt, ETA and promise comes from the
 //! engine.
 
+use crate::progress::Progress;
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use diesel::prelude::*;
 use rand::rngs::StdRng;
@@ -198,6 +199,15 @@ fn normalish(rng: &mut StdRng, mean: f64, spread: f64) -> f64 {
 }
 
 pub fn load_demo(conn: &mut PgConnection, order_count: u32) -> anyhow::Result<Vec<DemoLogin>> {
+    load_demo_with(conn, order_count, &Progress::hidden())
+}
+
+/// `load_demo`, reporting the days of history as it plays them.
+pub fn load_demo_with(
+    conn: &mut PgConnection,
+    order_count: u32,
+    progress: &Progress,
+) -> anyhow::Result<Vec<DemoLogin>> {
     let logins = demo_logins();
     let names = ["Riley Rep", "Morgan Manager", "Alex Admin"];
     for (login, name) in logins.iter().zip(names) {
@@ -215,22 +225,30 @@ pub fn load_demo(conn: &mut PgConnection, order_count: u32) -> anyhow::Result<Ve
         }
     }
     if order_count > 0 {
-        load_history(conn, order_count)?;
+        load_history(conn, order_count, progress)?;
     }
     Ok(logins)
 }
 
-fn load_history(conn: &mut PgConnection, order_count: u32) -> anyhow::Result<()> {
+fn load_history(
+    conn: &mut PgConnection,
+    order_count: u32,
+    progress: &Progress,
+) -> anyhow::Result<()> {
     // Thousands of small transactions: while seeding, this session does not wait for
     // each commit to reach the disk (a crash mid-seed loses demo data, never
     // consistency). The connection goes back to a pool, so the setting is put back.
     diesel::sql_query("SET synchronous_commit TO OFF").execute(conn)?;
-    let result = play_history(conn, order_count);
+    let result = play_history(conn, order_count, progress);
     diesel::sql_query("SET synchronous_commit TO DEFAULT").execute(conn)?;
     result
 }
 
-fn play_history(conn: &mut PgConnection, order_count: u32) -> anyhow::Result<()> {
+fn play_history(
+    conn: &mut PgConnection,
+    order_count: u32,
+    progress: &Progress,
+) -> anyhow::Result<()> {
     let err = |e: crate::error::AppError| anyhow::anyhow!("{e}");
     let mut rng = StdRng::seed_from_u64(20261122);
     let actor = Actor::System;
@@ -336,6 +354,7 @@ fn play_history(conn: &mut PgConnection, order_count: u32) -> anyhow::Result<()>
             email: u.email,
         })
         .ok_or_else(|| anyhow::anyhow!("the demo manager is missing"))?;
+    progress.stage("Demo shop: days of history", 61);
     for day_index in 0..=60 {
         let day = start + Duration::days(day_index);
         let mark = clock_now(conn)?;
@@ -485,7 +504,9 @@ fn play_history(conn: &mut PgConnection, order_count: u32) -> anyhow::Result<()>
         }
         decide_old_proposals(conn, &manager, day, &mut rng)?;
         backdate(conn, mark, day)?;
+        progress.advance(1);
     }
+    progress.finish();
     // Emails of past days went out on their day; today's wait for the delivery worker.
     diesel::sql_query(
         "UPDATE messages SET status = 'sent', attempts = 1, sent_at = created_at + interval '2 minutes',

@@ -8,6 +8,7 @@
 //! the per-product waiting counters match the lines, and every waiting line has a queue
 //! position, a promise and an ETA computed from the open purchase orders.
 
+use crate::progress::Progress;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -68,6 +69,16 @@ fn h(expr: &str) -> String {
 }
 
 pub fn load(conn: &mut PgConnection, products: u32, orders: u32) -> anyhow::Result<LargeShop> {
+    load_with(conn, products, orders, &Progress::hidden())
+}
+
+/// `load`, reporting each step (and each rebuilt index) as it is done.
+pub fn load_with(
+    conn: &mut PgConnection,
+    products: u32,
+    orders: u32,
+    progress: &Progress,
+) -> anyhow::Result<LargeShop> {
     if products < 10 {
         bail!("--products must be at least 10");
     }
@@ -123,14 +134,16 @@ pub fn load(conn: &mut PgConnection, products: u32, orders: u32) -> anyhow::Resu
             conn.batch_execute(&format!("DROP INDEX \"{}\"", index.name))?;
         }
 
-        step(conn, "suppliers", &format!(
+        // The steps below, one `step` each.
+        progress.stage("Large shop: loading", 9);
+        step(conn, progress, "suppliers", &format!(
             "INSERT INTO suppliers (id, name, email, lead_time_days, created_at)
              SELECT i, 'Supplier ' || lpad(i::text, 3, '0') || ' ' ||
                     (ARRAY['Works','Trading','Imports','Manufacturing','Goods'])[1 + (i % 5)::int],
                     'orders@supplier' || i || '.example', 7 + (i * 7) % 35, now() - interval '3 years'
              FROM generate_series(1::bigint, {suppliers}) i"
         ))?;
-        step(conn, "products", &format!(
+        step(conn, progress, "products", &format!(
             "INSERT INTO products (id, sku, name, supplier_id, reorder_point, safety_stock,
                                    backorderable, unit_price_cents, created_at, updated_at)
              SELECT i, 'SKU-' || lpad(i::text, 6, '0'),
@@ -145,7 +158,7 @@ pub fn load(conn: &mut PgConnection, products: u32, orders: u32) -> anyhow::Resu
             hs = h("i"),
             hp = h("i * 31"),
         ))?;
-        step(conn, "customers", &format!(
+        step(conn, progress, "customers", &format!(
             "INSERT INTO customers (id, email, name, tier, created_at)
              SELECT i, 'customer' || i || '@example.test',
                     (ARRAY['Ada','Ben','Chloe','Dan','Eva','Finn','Grace','Hugo','Iris','Jonas','Kim','Lena'])[1 + (i % 12)::int]
@@ -155,7 +168,7 @@ pub fn load(conn: &mut PgConnection, products: u32, orders: u32) -> anyhow::Resu
              FROM generate_series(1::bigint, {customers}) i"
         ))?;
         // A year of orders, oldest first; the last 9% are recent and still open.
-        step(conn, "orders", &format!(
+        step(conn, progress, "orders", &format!(
             "INSERT INTO orders (id, number, customer_id, placed_at, payment_authorized_until,
                                  payment_state, created_at)
              SELECT i, 'SO-' || lpad(i::text, 7, '0'), 1 + {hc} % {customers}, t.at,
@@ -172,7 +185,7 @@ pub fn load(conn: &mut PgConnection, products: u32, orders: u32) -> anyhow::Resu
         // cancelled, those of out-of-stock products after a wait of their own.
         // The copies of the order's fields are written here, set-based, with the row
         // trigger that keeps them (a lookup of the order per line) off for the load.
-        step(conn, "order lines", &format!(
+        step(conn, progress, "order lines", &format!(
             "ALTER TABLE order_lines DISABLE TRIGGER order_lines_copy_order_fields;
              INSERT INTO order_lines (order_id, product_id, customer_id, placed_at, qty, allocated,
                                       shipped, cancelled, unit_price_cents, promised_on,
@@ -219,7 +232,7 @@ pub fn load(conn: &mut PgConnection, products: u32, orders: u32) -> anyhow::Resu
         ))?;
 
         // The open lines (waiting or allocated): a few percent of all lines.
-        step(conn, "open lines", &format!(
+        step(conn, progress, "open lines", &format!(
             "CREATE TEMP TABLE seed_open_lines ON COMMIT DROP AS
              SELECT id, product_id, placed_at, allocated, qty - allocated - shipped - cancelled AS short,
                     {hw} AS h
@@ -234,7 +247,7 @@ pub fn load(conn: &mut PgConnection, products: u32, orders: u32) -> anyhow::Resu
         ))?;
         // Stock: what is allocated is on the shelf; out-of-stock products have nothing
         // more, the others a little free stock.
-        step(conn, "stock", &format!(
+        step(conn, progress, "stock", &format!(
             "UPDATE products p
              SET allocated = coalesce(a.allocated, 0), waiting_units = coalesce(w.units, 0),
                  waiting_lines = coalesce(w.lines, 0),
@@ -258,7 +271,7 @@ pub fn load(conn: &mut PgConnection, products: u32, orders: u32) -> anyhow::Resu
         // Purchase orders: eight received ones per supplier in the past (its delivery
         // history: a few days early to a week late), and one open line for every
         // out-of-stock product, in four waves per supplier (the first one overdue).
-        step(conn, "purchase orders", &format!(
+        step(conn, progress, "purchase orders", &format!(
             "INSERT INTO purchase_orders (reference, supplier_id, status, ordered_on, expected_on,
                                           received_on, created_at)
              SELECT 'PO-H-' || s.id || '-' || n, s.id, 'received',
@@ -299,7 +312,7 @@ pub fn load(conn: &mut PgConnection, products: u32, orders: u32) -> anyhow::Resu
         // ETAs: each waiting line is covered by the first open purchase order whose running
         // total of incoming units reaches the line's place in the queue; past them all, the
         // supplier's lead time gives an estimate.
-        step(conn, "etas",
+        step(conn, progress, "etas",
             "CREATE TEMP TABLE seed_incoming ON COMMIT DROP AS
              SELECT l.product_id, po.reference, po.expected_on, l.qty_ordered - l.qty_received AS units,
                     sum(l.qty_ordered - l.qty_received)
@@ -348,12 +361,19 @@ pub fn load(conn: &mut PgConnection, products: u32, orders: u32) -> anyhow::Resu
              WHERE l.id = e.id;"
         )?;
 
+        progress.stage("Large shop: rebuilding indexes", indexes.len() as u64);
         for index in &indexes {
             let started = Instant::now();
             conn.batch_execute(&index.definition)
                 .with_context(|| format!("rebuilding {}", index.name))?;
-            eprintln!("  index {}: {} ms", index.name, started.elapsed().as_millis());
+            progress.note(&format!(
+                "  index {}: {} ms",
+                index.name,
+                started.elapsed().as_millis()
+            ));
+            progress.advance(1);
         }
+        progress.finish();
         for fk in &foreign_keys {
             conn.batch_execute(&format!(
                 "ALTER TABLE {} ADD CONSTRAINT \"{}\" {}",
@@ -396,11 +416,12 @@ pub fn load(conn: &mut PgConnection, products: u32, orders: u32) -> anyhow::Resu
     })
 }
 
-/// Runs one step of the load and logs how long it took.
-fn step(conn: &mut PgConnection, what: &str, sql: &str) -> anyhow::Result<()> {
+/// Runs one step of the load and says how long it took.
+fn step(conn: &mut PgConnection, progress: &Progress, what: &str, sql: &str) -> anyhow::Result<()> {
     let started = Instant::now();
     conn.batch_execute(sql)
         .with_context(|| format!("loading {what}"))?;
-    eprintln!("  {what}: {} ms", started.elapsed().as_millis());
+    progress.note(&format!("  {what}: {} ms", started.elapsed().as_millis()));
+    progress.advance(1);
     Ok(())
 }

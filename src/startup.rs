@@ -26,6 +26,8 @@ use crate::web::recent::Recent;
 /// What every handler can reach.
 pub struct AppState {
     pub pool: PgPool,
+    /// Where the read-only pages read: the primary, or a replica (`web::reads`).
+    pub reads: crate::db::replica::Pools,
     pub settings: Settings,
     /// Signs self-service links in emails.
     pub link_key: Vec<u8>,
@@ -41,6 +43,8 @@ pub struct AppState {
 pub struct Application {
     port: u16,
     server: Server,
+    /// The `METRICS_ADDR` listener and its port, when set.
+    metrics: Option<(Server, u16)>,
     pub pool: PgPool,
 }
 
@@ -91,8 +95,31 @@ impl Application {
         };
         let secure = settings.is_https();
         let figures_max_age = settings.figures_max_age;
+        let replica = match &settings.database_replica_url {
+            Some(url) => Some(crate::db::replica::Replica::start(
+                url,
+                settings.pool_size,
+                settings.replica_max_lag,
+                pool.clone(),
+            )?),
+            None => None,
+        };
+        let reads = crate::db::replica::Pools {
+            primary: pool.clone(),
+            replica,
+        };
+        let metrics = match settings.metrics_addr {
+            Some(addr) => Some(crate::web::metrics::listener(
+                addr,
+                crate::web::metrics::MetricsSource {
+                    pools: reads.clone(),
+                },
+            )?),
+            None => None,
+        };
         let state = web::Data::new(AppState {
             pool: pool.clone(),
+            reads,
             settings,
             link_key,
             queue_counts: Recent::new(figures_max_age),
@@ -118,20 +145,35 @@ impl Application {
                 .app_data(web::PayloadConfig::default().limit(4 * 1024 * 1024))
                 .wrap(sessions)
                 .wrap(from_fn(crate::web::forget_figures_after_changes))
+                .wrap(from_fn(crate::web::reads::remember_changes))
                 .wrap(crate::web::security_headers(secure))
                 .wrap(TracingLogger::<crate::web::redact::RedactedRootSpan>::new())
+                .wrap(from_fn(crate::web::metrics::record_requests))
                 .configure(crate::web::routes)
         })
         .listen(listener)?
         .run();
-        Ok(Self { port, server, pool })
+        Ok(Self {
+            port,
+            server,
+            metrics,
+            pool,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// The port of the `METRICS_ADDR` listener, when there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(_, port)| *port)
+    }
+
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        match self.metrics {
+            Some((metrics, _)) => tokio::try_join!(self.server, metrics).map(|_| ()),
+            None => self.server.await,
+        }
     }
 }

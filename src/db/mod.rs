@@ -2,6 +2,7 @@
 //! run, and the `blocking` hop that runs one use case on one pooled connection.
 
 pub mod audit;
+pub mod replica;
 pub mod schema;
 pub mod sessions;
 pub mod shop_settings;
@@ -87,7 +88,7 @@ fn one_line(error: &dyn std::fmt::Display) -> String {
 /// workers take the cores other requests need, and JIT compilation costs more than the
 /// short queries of a page save (PERFORMANCE.md).
 #[derive(Debug, Clone, Copy)]
-struct SessionSettings;
+pub(crate) struct SessionSettings;
 
 impl diesel::r2d2::CustomizeConnection<PgConnection, diesel::r2d2::Error> for SessionSettings {
     fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
@@ -140,7 +141,8 @@ where
 {
     let pool = pool.clone();
     actix_web::web::block(move || {
-        let mut conn = pool.get()?;
+        let mut conn =
+            crate::metrics::waiting_for(&crate::metrics::PRIMARY_WAITING, || pool.get())?;
         work(&mut conn)
     })
     .await?

@@ -331,6 +331,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    storefront_skus (platform, storefront_sku) {
+        platform -> Text,
+        storefront_sku -> Text,
+        product_id -> Int8,
+        mapped_by -> Nullable<Int8>,
+        mapped_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     suppliers (id) {
         id -> Int8,
         name -> Text,
@@ -358,6 +368,31 @@ diesel::table! {
         password_hash -> Text,
         disabled -> Bool,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Int8,
+        platform -> Text,
+        delivery_key -> Text,
+        topic -> Text,
+        status -> Text,
+        order_number -> Nullable<Text>,
+        outcome -> Text,
+        payload -> Nullable<Text>,
+        unknown_skus -> Array<Text>,
+        received_at -> Timestamptz,
+        processed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    webhook_secrets (platform) {
+        platform -> Text,
+        secret -> Text,
+        updated_by -> Nullable<Int8>,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -392,6 +427,7 @@ diesel::joinable!(shipment_lines -> shipments (shipment_id));
 diesel::joinable!(shipments -> orders (order_id));
 diesel::joinable!(shipments -> users (created_by));
 diesel::joinable!(stock_movements -> products (product_id));
+diesel::joinable!(storefront_skus -> products (product_id));
 diesel::joinable!(stock_movements -> users (user_id));
 diesel::joinable!(user_sessions -> users (user_id));
 
@@ -421,7 +457,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     shipments,
     shop_settings,
     stock_movements,
+    storefront_skus,
     suppliers,
     user_sessions,
     users,
+    webhook_deliveries,
+    webhook_secrets,
 );

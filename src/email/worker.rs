@@ -156,6 +156,7 @@ impl Mailer {
             (message.id, untried)
         }));
         for (id, outcome) in &outcomes {
+            crate::metrics::record_email_result(outcome);
             match outcome {
                 Outcome::Sent { .. } => tracing::debug!(id, "email sent"),
                 Outcome::Deferred { error: None, .. } => {}

@@ -32,7 +32,8 @@ pub enum Upserted {
     Updated(ProductView),
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A product as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ProductView {
     pub sku: String,
     pub name: String,
@@ -45,16 +46,32 @@ pub struct ProductView {
     pub reorder_point: i32,
     pub safety_stock: i32,
     pub unit_price_cents: i64,
+    #[schema(schema_with = stock_status_schema)]
     pub status: StockStatus,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Whether a SKU can be sold now, and when a new order for one unit would ship.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Availability {
     pub sku: String,
+    #[schema(schema_with = stock_status_schema)]
     pub status: StockStatus,
     pub available: i32,
     pub eta_likely: Option<NaiveDate>,
     pub eta_worst: Option<NaiveDate>,
+}
+
+/// A string schema that allows only `words` (for the API's document).
+pub fn word_schema(words: &[&str]) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(words.iter().copied()))
+        .build()
+}
+
+/// The stock statuses as the domain writes them (`StockStatus`, snake_case).
+fn stock_status_schema() -> utoipa::openapi::Object {
+    word_schema(&["in_stock", "low_stock", "backorder", "out_of_stock"])
 }
 
 /// The supplier's id, created on first mention. An existing supplier is read without a

@@ -2,6 +2,7 @@
 //! CSV export), one product with its ledger, queue and incoming supply, inline settings,
 //! stock adjustments with a reason, and the all-or-nothing CSV import.
 
+use crate::progress::Progress;
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -1065,10 +1066,22 @@ pub fn import_csv(
     bytes: &[u8],
     today: NaiveDate,
 ) -> AppResult<ImportOutcome> {
+    import_csv_with(conn, actor, bytes, today, &Progress::hidden())
+}
+
+/// `import_csv`, reporting each row as it is stored (the command line's import).
+pub fn import_csv_with(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    bytes: &[u8],
+    today: NaiveDate,
+    progress: &Progress,
+) -> AppResult<ImportOutcome> {
     let rows = match parse_import(bytes) {
         Ok(rows) => rows,
         Err(problems) => return Ok(ImportOutcome::Rejected(problems)),
     };
+    progress.stage("Importing products", rows.len() as u64);
     let outcome = conn.transaction::<_, ImportError, _>(|conn| {
         let skus: Vec<String> = rows.iter().map(|r| r.sku.as_str().to_owned()).collect();
         let existing: HashMap<String, i64> = stock::ids_by_sku(conn, &skus)?.into_iter().collect();
@@ -1097,6 +1110,7 @@ pub fn import_csv(
                 safety_stock: row.safety_stock,
                 unit_price_cents: row.unit_price_cents,
             };
+            progress.advance(1);
             match catalog::upsert_product(conn, actor, changes, today) {
                 Ok(catalog::Upserted::Created(_)) => created += 1,
                 Ok(catalog::Upserted::Updated(_)) => updated += 1,

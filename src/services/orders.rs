@@ -42,14 +42,17 @@ pub enum Placed {
     AlreadyStored(OrderView),
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// An order as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OrderView {
     pub number: String,
+    #[schema(schema_with = order_status_schema)]
     pub status: &'static str,
     pub lines: Vec<OrderLineView>,
 }
 
-#[derive(Debug, Clone, Serialize, QueryableByName)]
+/// A line of an order: units, what waits, and the ETA with its reason.
+#[derive(Debug, Clone, Serialize, QueryableByName, utoipa::ToSchema)]
 pub struct OrderLineView {
     #[diesel(sql_type = Text)]
     pub sku: String,
@@ -73,6 +76,19 @@ pub struct OrderLineView {
     pub promised_on: Option<NaiveDate>,
     #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
     pub reason: Option<String>,
+}
+
+/// The words `order_status` answers.
+pub const ORDER_STATUSES: [&str; 5] = [
+    "cancelled",
+    "shipped",
+    "backordered",
+    "partially_shipped",
+    "ready_to_ship",
+];
+
+fn order_status_schema() -> utoipa::openapi::Object {
+    crate::services::catalog::word_schema(&ORDER_STATUSES)
 }
 
 /// The order's state in one word, from its lines.

@@ -38,7 +38,8 @@ pub enum Outcome<T> {
     AlreadyStored(T),
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A purchase order as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PurchaseOrderView {
     pub reference: String,
     pub supplier: String,
@@ -47,14 +48,15 @@ pub struct PurchaseOrderView {
     pub lines: Vec<PurchaseOrderLineView>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct PurchaseOrderLineView {
     pub sku: String,
     pub quantity: i32,
     pub received: i32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// What a receipt took in and which waiting orders it served.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReceiptView {
     pub reference: String,
     pub status: String,
@@ -64,13 +66,13 @@ pub struct ReceiptView {
     pub allocated: Vec<AllocatedUnits>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReceivedUnits {
     pub sku: String,
     pub quantity: i32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AllocatedUnits {
     pub order: String,
     pub sku: String,

@@ -10,7 +10,8 @@ use crate::db::stock;
 use crate::error::{AppError, AppResult};
 use crate::types::{Email, Sku};
 
-#[derive(Debug, Clone, Serialize)]
+/// A "notify me" sign-up as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SubscriptionView {
     pub sku: String,
     pub email: String,

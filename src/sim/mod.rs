@@ -56,10 +56,11 @@ pub fn simulate_files(
     paths: &[std::path::PathBuf],
     settings: &ReplaySettings,
     out: &mut impl Write,
+    progress: &crate::progress::Progress,
 ) -> Result<Summary, SimError> {
     let mut replays = Vec::with_capacity(paths.len());
     for path in paths {
-        replays.push(replay_file(path, settings)?);
+        replays.push(replay_file(path, settings, progress)?);
     }
     let summary = summarize_pooled(&replays, settings.measured);
     for replayed in &replays {
@@ -102,14 +103,20 @@ pub fn simulate_files(
     Ok(summary)
 }
 
-/// Reads and replays one scenario file.
-pub fn replay_file(path: &Path, settings: &ReplaySettings) -> Result<Replay, SimError> {
+/// Reads and replays one scenario file, reporting the days replayed.
+pub fn replay_file(
+    path: &Path,
+    settings: &ReplaySettings,
+    progress: &crate::progress::Progress,
+) -> Result<Replay, SimError> {
     let text = std::fs::read_to_string(path).map_err(|source| SimError::Read {
         path: path.display().to_string(),
         source,
     })?;
     let events = parse(&text)?;
-    Ok(replay(&events, settings)?)
+    let replayed = replay::replay_with(&events, settings, progress)?;
+    progress.finish();
+    Ok(replayed)
 }
 
 /// Writes the per-line outcomes.
@@ -123,9 +130,22 @@ fn write_lines(replayed: &Replay, out: &mut impl Write) -> std::io::Result<()> {
 
 /// Writes a generated scenario as JSON lines.
 pub fn write_generated(settings: &GenerateSettings, out: &mut impl Write) -> std::io::Result<()> {
-    for event in generate(settings) {
-        out.write_all(to_json_line(&event).as_bytes())?;
+    write_generated_with(settings, out, &crate::progress::Progress::hidden())
+}
+
+/// `write_generated`, reporting the events written.
+pub fn write_generated_with(
+    settings: &GenerateSettings,
+    out: &mut impl Write,
+    progress: &crate::progress::Progress,
+) -> std::io::Result<()> {
+    let events = generate(settings);
+    progress.stage("Writing the scenario's events", events.len() as u64);
+    for event in &events {
+        out.write_all(to_json_line(event).as_bytes())?;
         out.write_all(b"\n")?;
+        progress.advance(1);
     }
+    progress.finish();
     out.flush()
 }

@@ -123,6 +123,15 @@ pub struct Replay {
 
 /// Replays `events` (in day order) through a fresh shop.
 pub fn replay(events: &[Event], settings: &ReplaySettings) -> Result<Replay, ScenarioError> {
+    replay_with(events, settings, &crate::progress::Progress::hidden())
+}
+
+/// `replay`, reporting each day replayed.
+pub fn replay_with(
+    events: &[Event],
+    settings: &ReplaySettings,
+    progress: &crate::progress::Progress,
+) -> Result<Replay, ScenarioError> {
     let Some(first) = events.first() else {
         return Ok(Replay {
             lines: Vec::new(),
@@ -173,7 +182,9 @@ pub fn replay(events: &[Event], settings: &ReplaySettings) -> Result<Replay, Sce
         unpromised: BTreeMap::new(),
     };
     let mut next = 0;
+    progress.stage("Replaying days", u64::from(last_day - first.day) + 1);
     for day in first.day..=last_day {
+        progress.advance(1);
         run.ship_ready(day);
         run.receive_arrivals(day)?;
         while let Some(event) = events.get(next).filter(|e| e.day == day) {

@@ -15,6 +15,7 @@ use crate::services::review::{
 use crate::startup::AppState;
 use crate::web::charts;
 use crate::web::orders::Words;
+use crate::web::reads::Reads;
 use crate::web::render::{self, Frame};
 use crate::web::session::CurrentUser;
 
@@ -231,10 +232,10 @@ fn short_name(name: &str) -> String {
 fn count_review(conn: &mut diesel::PgConnection, today: NaiveDate) -> AppResult<ReviewData> {
     let headline = review::headline(conn, today)?;
     let trend = review::open_lines_trend(conn, today, 30, headline.open_lines)?;
-    let yesterday = review::snapshot(conn, today, &headline)?;
     Ok(ReviewData {
         trend_notes: crate::services::review_notes::explain(conn, &trend, today)?,
-        yesterday,
+        // Kept with today's snapshot, a write, on the primary (`show`).
+        yesterday: None,
         today_counts: review::day_counts(conn, today)?,
         yesterday_counts: review::day_counts(conn, today - Duration::days(1))?,
         top: review::top_skus(conn)?,
@@ -256,13 +257,22 @@ pub async fn show(
 ) -> AppResult<HttpResponse> {
     let today = crate::clock::today();
     let shared = state.clone();
+    let reads = Reads::of(&req, &state);
     // A connection is taken only to count: requests served the shared answer (or waiting
     // for it) hold none, so they cannot starve the pool while one request counts.
     let data = actix_web::web::block(move || {
-        shared.review.get(&today, || {
+        let count = || -> AppResult<ReviewData> {
+            let mut data = reads.run(|conn| count_review(conn, today))?;
             let mut conn = shared.pool.get()?;
-            count_review(&mut conn, today)
-        })
+            data.yesterday = review::snapshot(&mut conn, today, &data.headline)?;
+            Ok(data)
+        };
+        // Someone who just changed something counts afresh (`web::reads`).
+        if reads.fresh() {
+            count().map(std::sync::Arc::new)
+        } else {
+            shared.review.get(&today, count)
+        }
     })
     .await??;
     let data = std::sync::Arc::unwrap_or_clone(data);

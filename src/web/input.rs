@@ -104,13 +104,29 @@ pub async fn read_page_body(
 /// Middleware for the JSON API: reads the body whole, refusing one over the limit in the
 /// API's JSON.
 pub async fn read_api_body(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static, BoxBody>>, actix_web::Error> {
+    read_json_body(req, next, crate::web::api::MAX_BODY_BYTES).await
+}
+
+/// The same for the storefronts' webhooks, whose orders may be larger.
+pub async fn read_webhook_body(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static, BoxBody>>, actix_web::Error> {
+    read_json_body(req, next, crate::web::webhooks::MAX_BODY_BYTES).await
+}
+
+async fn read_json_body(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
+    limit: usize,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static, BoxBody>>, actix_web::Error> {
     if !has_body(&req) {
         return Ok(next.call(req).await?.map_into_left_body());
     }
-    match read_body(&mut req, crate::web::api::MAX_BODY_BYTES).await? {
+    match read_body(&mut req, limit).await? {
         Body::Whole(body) => req.set_payload(Payload::from(body)),
         Body::TooLarge => {
             let response = ApiError(AppError::PayloadTooLarge).error_response();

@@ -20,6 +20,7 @@ use crate::services::inventory::{
 };
 use crate::startup::AppState;
 use crate::web::orders::url_segment;
+use crate::web::reads::Reads;
 use crate::web::render::{self, Frame, Words};
 use crate::web::session::CurrentUser;
 
@@ -248,21 +249,22 @@ async fn words(state: &AppState) -> AppResult<Words> {
 }
 
 async fn list_page(
-    state: &AppState,
+    reads: Reads,
     user: &CurrentUser,
     params: ListParams,
     import_problems: Vec<ImportProblem>,
     notice: Option<String>,
 ) -> AppResult<InventoryPage> {
     let query = params.query();
-    let (page, suppliers, currency) = crate::db::blocking(&state.pool, move |conn| {
-        Ok((
-            inventory::product_page(conn, &query)?,
-            inventory::suppliers(conn)?,
-            crate::db::shop_settings::load(conn)?.currency,
-        ))
-    })
-    .await?;
+    let (page, suppliers, currency) = reads
+        .blocking(move |conn| {
+            Ok((
+                inventory::product_page(conn, &query)?,
+                inventory::suppliers(conn)?,
+                crate::db::shop_settings::load(conn)?.currency,
+            ))
+        })
+        .await?;
     Ok(InventoryPage {
         frame: Frame::new(user, "inventory"),
         params,
@@ -284,7 +286,8 @@ pub async fn list(
     user: CurrentUser,
     params: web::Query<ListParams>,
 ) -> AppResult<HttpResponse> {
-    let page = list_page(&state, &user, params.into_inner(), Vec::new(), None).await?;
+    let reads = Reads::of(&req, &state);
+    let page = list_page(reads, &user, params.into_inner(), Vec::new(), None).await?;
     if render::is_htmx(&req) {
         return Ok(render::html_string(page.as_results().render()?));
     }
@@ -293,16 +296,18 @@ pub async fn list(
 
 /// The filtered view as CSV (every matching product, in the view's order).
 pub async fn export(
+    req: HttpRequest,
     state: web::Data<AppState>,
     _user: CurrentUser,
     params: web::Query<ListParams>,
 ) -> AppResult<HttpResponse> {
     let query = params.into_inner().query();
-    let body = crate::db::blocking(&state.pool, move |conn| {
-        let rows = inventory::export_rows(conn, &query)?;
-        Ok(inventory::export_csv(&rows)?)
-    })
-    .await?;
+    let body = Reads::of(&req, &state)
+        .blocking(move |conn| {
+            let rows = inventory::export_rows(conn, &query)?;
+            Ok(inventory::export_csv(&rows)?)
+        })
+        .await?;
     let filename = format!("inventory-{}.csv", crate::clock::today());
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
@@ -368,7 +373,8 @@ pub async fn import(
         ),
         ImportOutcome::Rejected(problems) => (problems, None, true),
     };
-    let page = list_page(&state, &user, ListParams::default(), problems, notice).await?;
+    let reads = Reads::primary(&state);
+    let page = list_page(reads, &user, ListParams::default(), problems, notice).await?;
     Ok(render::form_answer(page.render()?, failed))
 }
 

@@ -10,17 +10,21 @@ pub mod client_ip;
 pub mod health;
 pub mod home;
 pub mod input;
+pub mod integrations;
 pub mod inventory;
 pub mod links;
 pub mod messages;
+pub mod metrics;
 pub mod orders;
 pub mod pages;
 pub mod purchase_orders;
 pub mod queue;
+pub mod reads;
 pub mod recent;
 pub mod redact;
 pub mod render;
 pub mod session;
+pub mod webhooks;
 
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::web;
@@ -102,8 +106,10 @@ pub fn extra_nav(_user: &CurrentUser) -> Vec<NavItem> {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(metrics::with_token))
         .route("/static/{path:.*}", web::get().to(assets::serve))
         .configure(api::routes)
+        .configure(webhooks::routes)
         .service(
             web::scope("")
                 .wrap(from_fn(session::verify_csrf))
@@ -161,7 +167,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 )
                 .route("/admin/settings", web::get().to(admin::settings))
                 .route("/admin/settings", web::post().to(admin::save_settings))
-                .route("/admin/audit", web::get().to(admin::audit_log)),
+                .route("/admin/audit", web::get().to(admin::audit_log))
+                .configure(integrations_routes),
+        );
+}
+
+/// The Integrations page (admins only).
+fn integrations_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin/integrations", web::get().to(integrations::show))
+        .route(
+            "/admin/integrations/secrets",
+            web::post().to(integrations::save_secret),
+        )
+        .route(
+            "/admin/integrations/deliveries/{id}/replay",
+            web::post().to(integrations::replay),
         );
 }
 

@@ -14,6 +14,7 @@ use crate::services::order_actions;
 use crate::services::order_page::{self, OrderPageData};
 use crate::services::search::{self, SearchResults};
 use crate::startup::AppState;
+use crate::web::reads::Reads;
 pub use crate::web::render::Words;
 use crate::web::render::{self, Frame};
 use crate::web::session::CurrentUser;
@@ -114,15 +115,16 @@ pub async fn search(
         1
     };
     let needle = text.clone();
-    let (results, currency) = crate::db::blocking(&state.pool, move |conn| {
-        let results = if needle.trim().is_empty() {
-            None
-        } else {
-            Some(search::search_orders(conn, &needle, after.as_ref())?)
-        };
-        Ok((results, crate::db::shop_settings::load(conn)?.currency))
-    })
-    .await?;
+    let (results, currency) = Reads::of(&req, &state)
+        .blocking(move |conn| {
+            let results = if needle.trim().is_empty() {
+                None
+            } else {
+                Some(search::search_orders(conn, &needle, after.as_ref())?)
+            };
+            Ok((results, crate::db::shop_settings::load(conn)?.currency))
+        })
+        .await?;
     let htmx = render::is_htmx(&req);
     if let Some(found) = &results
         && !htmx

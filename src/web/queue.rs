@@ -11,6 +11,7 @@ use crate::error::{AppError, AppResult};
 use crate::services::backorders::{self, QueueCounts, QueueFilter, QueueLine, QueueSort};
 use crate::startup::AppState;
 use crate::web::orders::{Words, url_segment};
+use crate::web::reads::Reads;
 use crate::web::render::{self, Frame};
 use crate::web::session::CurrentUser;
 
@@ -164,6 +165,7 @@ impl QueuePage {
 
 async fn load(
     state: &web::Data<AppState>,
+    reads: Reads,
     params: &QueueParams,
 ) -> AppResult<(
     Vec<QueueLine>,
@@ -178,26 +180,34 @@ async fn load(
     let cursor = params.cursor();
     let today = crate::clock::today();
     let shared = state.clone();
-    crate::db::blocking(&state.pool, move |conn| {
-        use crate::db::schema::suppliers;
-        use diesel::prelude::*;
-        let settings = crate::db::shop_settings::load(conn)?;
-        let limit = settings.expiry_limit_days;
-        let (lines, more) = backorders::page(conn, &filter, sort, cursor, PAGE_SIZE, today, limit)?;
-        let counts = shared
-            .queue_counts
-            .get(&(filter.clone(), today), || {
-                backorders::counts(conn, &filter, today, limit)
-            })?
-            .as_ref()
-            .clone();
-        let suppliers = suppliers::table
-            .order(suppliers::name)
-            .select((suppliers::id, suppliers::name))
-            .load(conn)?;
-        Ok((lines, more, counts, suppliers, settings.currency, limit))
-    })
-    .await
+    let fresh = reads.fresh();
+    reads
+        .blocking(move |conn| {
+            use crate::db::schema::suppliers;
+            use diesel::prelude::*;
+            let settings = crate::db::shop_settings::load(conn)?;
+            let limit = settings.expiry_limit_days;
+            let (lines, more) =
+                backorders::page(conn, &filter, sort, cursor, PAGE_SIZE, today, limit)?;
+            // Someone who just changed something counts afresh (`web::reads`).
+            let counts = if fresh {
+                backorders::counts(conn, &filter, today, limit)?
+            } else {
+                shared
+                    .queue_counts
+                    .get(&(filter.clone(), today), || {
+                        backorders::counts(conn, &filter, today, limit)
+                    })?
+                    .as_ref()
+                    .clone()
+            };
+            let suppliers = suppliers::table
+                .order(suppliers::name)
+                .select((suppliers::id, suppliers::name))
+                .load(conn)?;
+            Ok((lines, more, counts, suppliers, settings.currency, limit))
+        })
+        .await
 }
 
 pub async fn show(
@@ -207,7 +217,8 @@ pub async fn show(
     params: web::Query<QueueParams>,
 ) -> AppResult<HttpResponse> {
     let params = params.into_inner();
-    let (lines, more, counts, suppliers, currency, _) = load(&state, &params).await?;
+    let reads = Reads::of(&req, &state);
+    let (lines, more, counts, suppliers, currency, _) = load(&state, reads, &params).await?;
     let next_cursor = if more {
         lines
             .last()
@@ -235,6 +246,7 @@ pub async fn show(
 
 /// The filtered view as CSV (all pages).
 pub async fn export(
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
     params: web::Query<QueueParams>,
@@ -243,60 +255,61 @@ pub async fn export(
     let filter = params.filter();
     let sort = params.sort();
     let today = crate::clock::today();
-    let body = crate::db::blocking(&state.pool, move |conn| {
-        let limit = crate::db::shop_settings::load(conn)?.expiry_limit_days;
-        let (lines, _) = backorders::page(conn, &filter, sort, None, 1_000_000, today, limit)?;
-        let mut out = csv::Writer::from_writer(Vec::new());
-        let header = [
-            "order",
-            "customer",
-            "email",
-            "sku",
-            "product",
-            "waiting",
-            "placed_at",
-            "age_days",
-            "position",
-            "eta_likely",
-            "eta_worst",
-            "eta_is_estimate",
-            "promised_on",
-            "delay_days",
-            "overdue",
-            "lapsing",
-            "waited_too_long",
-        ];
-        csv_cells::write_row(&mut out, header).map_err(|e| AppError::Internal(e.into()))?;
-        let date = |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
-        for l in &lines {
-            csv_cells::write_row(
-                &mut out,
-                [
-                    l.order_number.clone(),
-                    l.customer_name.clone(),
-                    l.customer_email.clone(),
-                    l.sku.clone(),
-                    l.product_name.clone(),
-                    l.waiting.to_string(),
-                    l.placed_at.to_rfc3339(),
-                    l.age_days.to_string(),
-                    l.position.map(|p| p.to_string()).unwrap_or_default(),
-                    date(l.eta_likely),
-                    date(l.eta_worst),
-                    l.eta_is_estimate.to_string(),
-                    date(l.promised_on),
-                    l.delay_days.to_string(),
-                    l.overdue.to_string(),
-                    l.lapsing.to_string(),
-                    l.too_long.to_string(),
-                ],
-            )
-            .map_err(|e| AppError::Internal(e.into()))?;
-        }
-        out.into_inner()
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))
-    })
-    .await?;
+    let body = Reads::of(&req, &state)
+        .blocking(move |conn| {
+            let limit = crate::db::shop_settings::load(conn)?.expiry_limit_days;
+            let (lines, _) = backorders::page(conn, &filter, sort, None, 1_000_000, today, limit)?;
+            let mut out = csv::Writer::from_writer(Vec::new());
+            let header = [
+                "order",
+                "customer",
+                "email",
+                "sku",
+                "product",
+                "waiting",
+                "placed_at",
+                "age_days",
+                "position",
+                "eta_likely",
+                "eta_worst",
+                "eta_is_estimate",
+                "promised_on",
+                "delay_days",
+                "overdue",
+                "lapsing",
+                "waited_too_long",
+            ];
+            csv_cells::write_row(&mut out, header).map_err(|e| AppError::Internal(e.into()))?;
+            let date = |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
+            for l in &lines {
+                csv_cells::write_row(
+                    &mut out,
+                    [
+                        l.order_number.clone(),
+                        l.customer_name.clone(),
+                        l.customer_email.clone(),
+                        l.sku.clone(),
+                        l.product_name.clone(),
+                        l.waiting.to_string(),
+                        l.placed_at.to_rfc3339(),
+                        l.age_days.to_string(),
+                        l.position.map(|p| p.to_string()).unwrap_or_default(),
+                        date(l.eta_likely),
+                        date(l.eta_worst),
+                        l.eta_is_estimate.to_string(),
+                        date(l.promised_on),
+                        l.delay_days.to_string(),
+                        l.overdue.to_string(),
+                        l.lapsing.to_string(),
+                        l.too_long.to_string(),
+                    ],
+                )
+                .map_err(|e| AppError::Internal(e.into()))?;
+            }
+            out.into_inner()
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))
+        })
+        .await?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((

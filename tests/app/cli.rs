@@ -23,7 +23,7 @@ const SETTINGS: [&str; 9] = [
 
 /// Runs `backorder-desk args...` against `database_url`, with `stdin` piped in, in an
 /// empty working directory (so no `.env` file is read).
-fn desk(database_url: &str, args: &[&str], stdin: &str) -> Output {
+pub fn desk(database_url: &str, args: &[&str], stdin: &str) -> Output {
     let workdir = TempDir::new("bd-cli");
     let mut command = Command::new(env!("CARGO_BIN_EXE_backorder-desk"));
     for name in SETTINGS {
@@ -44,11 +44,11 @@ fn desk(database_url: &str, args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().expect("wait for backorder-desk")
 }
 
-fn stdout(output: &Output) -> String {
+pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn stderr(output: &Output) -> String {
+pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 

@@ -162,6 +162,9 @@ impl Drop for TestDatabase {
 
 pub struct TestApp {
     pub address: String,
+    /// The `METRICS_ADDR` listener, when the test set one.
+    #[allow(dead_code, reason = "for the metrics tests")]
+    pub metrics_address: Option<String>,
     pub pool: PgPool,
     pub client: reqwest::Client,
     /// Where the app writes emails (tests run without an SMTP server unless they start one).
@@ -188,6 +191,10 @@ pub fn test_settings(database: &TestDatabase) -> Settings {
         run_worker: false,
         // Tests change rows directly between pages; the sharing has its own tests.
         figures_max_age: std::time::Duration::ZERO,
+        webhook_secrets: Default::default(),
+        metrics_addr: None,
+        database_replica_url: None,
+        replica_max_lag: std::time::Duration::from_secs(2),
         trusted_proxies: Vec::new(),
     }
 }
@@ -208,6 +215,9 @@ pub async fn spawn_app_on(
     let pool = db::connect(&settings.database_url, settings.pool_size).expect("pool");
     let app = Application::build(settings.clone(), pool.clone()).expect("build the app");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = app
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -216,6 +226,7 @@ pub async fn spawn_app_on(
         .unwrap();
     TestApp {
         address,
+        metrics_address,
         pool,
         client,
         mail_dir: settings.mail_dir.clone(),

@@ -3,6 +3,7 @@
 //! `{"error": ..., "details": [...]}`. Each handler authenticates and does its work in
 //! one blocking hop.
 
+pub mod openapi;
 pub mod orders;
 pub mod products;
 pub mod purchase_orders;
@@ -34,6 +35,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .wrap(ErrorHandlers::new().handler(StatusCode::PAYLOAD_TOO_LARGE, too_large_as_json))
             // Reads the body whole first, so a sender of one too large sees that 413.
             .wrap(from_fn(crate::web::input::read_api_body))
+            .route("/openapi.json", web::get().to(openapi::document))
             .route("/orders", web::post().to(orders::create))
             .route("/orders/{number}", web::get().to(orders::show))
             .route("/products/{sku}", web::put().to(products::upsert))
@@ -56,7 +58,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-fn too_large_as_json<B>(
+pub(crate) fn too_large_as_json<B>(
     response: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let (request, _) = response.into_parts();

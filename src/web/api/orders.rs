@@ -7,33 +7,41 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use crate::error::ApiErrorBody;
 use crate::error::{ApiResult, AppError};
+use crate::services::orders::OrderView;
 use crate::services::orders::{self, NewOrder, NewOrderLine, Placed};
 use crate::startup::AppState;
 use crate::types::{Email, Reference, Sku, single_line_of};
+use crate::web::api::openapi::{BodyRefusals, ReadRefusals};
 use crate::web::api::{BearerToken, Problems, json_response, parse_date, parse_json};
 
-#[derive(Debug, Deserialize)]
+/// A new order from the storefront.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct OrderBody {
+pub struct OrderBody {
     number: String,
+    #[schema(format = DateTime)]
     placed_at: Option<String>,
     customer: CustomerBody,
     lines: Vec<LineBody>,
+    #[schema(format = Date)]
     payment_authorized_until: Option<String>,
+    #[schema(format = Date)]
     max_wait_until: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CustomerBody {
+pub struct CustomerBody {
     email: String,
     name: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = OrderLineBody)]
 #[serde(deny_unknown_fields)]
-struct LineBody {
+pub struct LineBody {
     sku: String,
     quantity: i64,
     unit_price_cents: i64,
@@ -128,6 +136,20 @@ fn validate(body: OrderBody, request_hash: String) -> Result<NewOrder, AppError>
     }
 }
 
+/// Places an order: free stock first, the rest queued; idempotent by order number.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orders",
+    tag = "orders",
+    request_body = OrderBody,
+    responses(
+        (status = 201, description = "Placed", body = OrderView),
+        (status = 200, description = "The same order was stored before", body = OrderView),
+        (status = 409, description = "A different order has this number", body = ApiErrorBody),
+        BodyRefusals,
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -171,6 +193,18 @@ fn request_digest(body: &Bytes) -> String {
     }
 }
 
+/// An order's status, and per line what waits and when it ships.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orders/{number}",
+    tag = "orders",
+    params(("number" = String, Path, description = "The order number")),
+    responses(
+        (status = 200, description = "The order", body = OrderView),
+        ReadRefusals,
+    ),
+    security(("bearer" = []))
+)]
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -8,13 +8,17 @@ use serde::Deserialize;
 use crate::domain::{MAX_UNITS, MAX_UNITS_TEXT};
 use crate::error::{ApiResult, AppError};
 use crate::services::catalog::{self, ProductChanges, Upserted};
+use crate::services::catalog::{Availability, ProductView};
 use crate::startup::AppState;
 use crate::types::{Sku, single_line_of};
+use crate::web::api::openapi::{BodyRefusals, ReadRefusals};
 use crate::web::api::{BearerToken, Problems, json_response, parse_json};
+use crate::web::reads::Reads;
 
-#[derive(Debug, Deserialize)]
+/// A product's fields to set; `name` is required when the SKU is new.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ProductBody {
+pub struct ProductBody {
     name: Option<String>,
     supplier: Option<String>,
     on_hand: Option<i64>,
@@ -77,6 +81,20 @@ fn validate(sku: &str, body: ProductBody) -> Result<ProductChanges, AppError> {
     })
 }
 
+/// Creates or updates a product; a rise in `on_hand` allocates down the queue.
+#[utoipa::path(
+    put,
+    path = "/api/v1/products/{sku}",
+    tag = "products",
+    params(("sku" = String, Path, description = "The product's SKU")),
+    request_body = ProductBody,
+    responses(
+        (status = 201, description = "Created", body = ProductView),
+        (status = 200, description = "Updated", body = ProductView),
+        BodyRefusals,
+    ),
+    security(("bearer" = []))
+)]
 pub async fn upsert(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -98,6 +116,18 @@ pub async fn upsert(
     })
 }
 
+/// Can the SKU be sold now, and when would a new order for one unit ship?
+#[utoipa::path(
+    get,
+    path = "/api/v1/products/{sku}/availability",
+    tag = "products",
+    params(("sku" = String, Path, description = "The product's SKU")),
+    responses(
+        (status = 200, description = "The product's availability", body = Availability),
+        ReadRefusals,
+    ),
+    security(("bearer" = []))
+)]
 pub async fn availability(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -108,15 +138,35 @@ pub async fn availability(
     let shared = state.clone();
     // The storefront asks this for every product page it shows: the answer (and the
     // token's check) is shared between requests for a moment (`web::recent`).
-    let view = crate::db::blocking(&state.pool, move |conn| {
-        token.authenticate_recent(conn, &shared.api_tokens)?;
-        let today = crate::clock::today();
-        shared.availability.get(&(sku.clone(), today), || {
-            catalog::availability(conn, &sku, today)?.ok_or_else(|| {
-                AppError::NotFound(format!("product {}", crate::types::truncate(&sku)))
-            })
+    let view = if state.reads.replica.is_none() {
+        crate::db::blocking(&state.pool, move |conn| {
+            token.authenticate_recent(conn, &shared.api_tokens)?;
+            availability_of(conn, &shared, &sku)
         })
-    })
-    .await?;
+        .await?
+    } else {
+        // The token's check notes when it was last used: a write, the primary's. The
+        // answer is read from the replica (`web::reads`).
+        let tokens = state.clone();
+        crate::db::blocking(&state.pool, move |conn| {
+            token.authenticate_recent(conn, &tokens.api_tokens)
+        })
+        .await?;
+        Reads::for_program(&state)
+            .blocking(move |conn| availability_of(conn, &shared, &sku))
+            .await?
+    };
     Ok(json_response(StatusCode::OK, view.as_ref()))
+}
+
+fn availability_of(
+    conn: &mut diesel::PgConnection,
+    state: &AppState,
+    sku: &str,
+) -> Result<std::sync::Arc<catalog::Availability>, AppError> {
+    let today = crate::clock::today();
+    state.availability.get(&(sku.to_owned(), today), || {
+        catalog::availability(conn, sku, today)?
+            .ok_or_else(|| AppError::NotFound(format!("product {}", crate::types::truncate(sku))))
+    })
 }

@@ -6,31 +6,38 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::domain::{MAX_UNITS, MAX_UNITS_TEXT};
+use crate::error::ApiErrorBody;
 use crate::error::{ApiResult, AppError};
 use crate::services::purchasing::{self, NewPurchaseOrder, Outcome, ReceiptLine};
+use crate::services::purchasing::{PurchaseOrderView, ReceiptView};
 use crate::startup::AppState;
 use crate::types::{Reference, Sku, single_line_of};
+use crate::web::api::openapi::BodyRefusals;
 use crate::web::api::{BearerToken, Problems, json_response, parse_date, parse_json};
 
-#[derive(Debug, Deserialize)]
+/// A purchase order from the purchasing system.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PurchaseOrderBody {
+pub struct PurchaseOrderBody {
     reference: String,
     supplier: String,
+    #[schema(format = Date)]
     expected_on: String,
     lines: Vec<LineBody>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = PurchaseOrderLineBody)]
 #[serde(deny_unknown_fields)]
-struct LineBody {
+pub struct LineBody {
     sku: String,
     quantity: i64,
 }
 
-#[derive(Debug, Deserialize)]
+/// Goods received against a purchase order.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ReceiptBody {
+pub struct ReceiptBody {
     lines: Vec<LineBody>,
 }
 
@@ -66,6 +73,20 @@ fn validate_lines(problems: &mut Problems, lines: &[LineBody]) -> Vec<(Sku, i32)
     out
 }
 
+/// Creates a purchase order; idempotent by reference.
+#[utoipa::path(
+    post,
+    path = "/api/v1/purchase-orders",
+    tag = "purchase orders",
+    request_body = PurchaseOrderBody,
+    responses(
+        (status = 201, description = "Created", body = PurchaseOrderView),
+        (status = 200, description = "The same purchase order was stored before", body = PurchaseOrderView),
+        (status = 409, description = "A different purchase order has this reference", body = ApiErrorBody),
+        BodyRefusals,
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -115,6 +136,26 @@ pub async fn create(
     })
 }
 
+/// Receives goods (in part or whole) and allocates them down each product's queue; the
+/// same `Idempotency-Key` again is received once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/purchase-orders/{reference}/receipts",
+    tag = "purchase orders",
+    params(
+        ("reference" = String, Path, description = "The purchase order's reference"),
+        ("Idempotency-Key" = Option<String>, Header, description = "The same key again is received once"),
+    ),
+    request_body = ReceiptBody,
+    responses(
+        (status = 201, description = "Received", body = ReceiptView),
+        (status = 200, description = "This Idempotency-Key was received before", body = ReceiptView),
+        (status = 404, description = "No such purchase order", body = ApiErrorBody),
+        (status = 409, description = "The purchase order is closed", body = ApiErrorBody),
+        BodyRefusals,
+    ),
+    security(("bearer" = []))
+)]
 pub async fn receive(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -5,19 +5,37 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 
+use crate::error::ApiErrorBody;
 use crate::error::{ApiResult, AppError};
 use crate::services::subscriptions;
+use crate::services::subscriptions::SubscriptionView;
 use crate::startup::AppState;
 use crate::types::{Email, Sku};
+use crate::web::api::openapi::BodyRefusals;
 use crate::web::api::{BearerToken, Problems, json_response, parse_json};
 
-#[derive(Debug, Deserialize)]
+/// A "notify me when it is back" sign-up.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SubscriptionBody {
+pub struct SubscriptionBody {
     sku: String,
     email: String,
 }
 
+/// Signs an email up for one back-in-stock email about a SKU.
+#[utoipa::path(
+    post,
+    path = "/api/v1/restock-subscriptions",
+    tag = "products",
+    request_body = SubscriptionBody,
+    responses(
+        (status = 201, description = "Signed up", body = SubscriptionView),
+        (status = 200, description = "Signed up before", body = SubscriptionView),
+        (status = 404, description = "No such product", body = ApiErrorBody),
+        BodyRefusals,
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
