@@ -63,13 +63,14 @@ enum InventoryCommand {
 
 #[derive(Debug, Args)]
 struct SimulateArgs {
-    /// A scenario: JSON lines, one event each, in day order.
+    /// A scenario: JSON lines, one event each, in day order. Give it more than once
+    /// to replay several and summarize them pooled.
     #[arg(
         long,
         required_unless_present = "generate",
         conflicts_with = "generate"
     )]
-    scenario: Option<std::path::PathBuf>,
+    scenario: Vec<std::path::PathBuf>,
     /// Write a generated scenario to standard output instead.
     #[arg(long)]
     generate: bool,
@@ -82,12 +83,20 @@ struct SimulateArgs {
     /// With --generate: number of products.
     #[arg(long, default_value_t = 30, requires = "generate")]
     products: u32,
+    /// With --generate: which generated world (ETA.md describes both).
+    #[arg(long, value_enum, default_value_t = crate::sim::Profile::One, requires = "generate")]
+    profile: crate::sim::Profile,
     /// The percentile of the sampled dates told to customers as the promise.
     #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u8).range(50..=99), conflicts_with = "generate")]
     worst_percentile: u8,
     /// Measure the naive promise (`expected_day`) in the summary instead.
     #[arg(long, conflicts_with = "generate")]
     naive: bool,
+    /// Also date every line as an oracle that knows each supplier's true slips (generated
+    /// scenarios carry them): each line gets `oracle_day`, and the summary line gets
+    /// "product", "naive" and "oracle" side by side.
+    #[arg(long, conflicts_with = "generate")]
+    oracle: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -254,21 +263,28 @@ pub fn run() -> anyhow::Result<()> {
 /// Bad scenario input is one line on standard error and exit code 2.
 fn simulate(args: &SimulateArgs) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let result = match &args.scenario {
-        Some(path) => {
+    let result = match args.scenario.as_slice() {
+        [_, ..] => {
             let mut settings = crate::sim::ReplaySettings::default();
             settings.eta.worst_percentile = args.worst_percentile;
             if args.naive {
                 settings.measured = crate::sim::Measured::Naive;
             }
-            crate::sim::simulate_file_with(path, &settings, &mut out, &Progress::for_command())
-                .map(|_| ())
+            settings.oracle = args.oracle;
+            crate::sim::simulate_files(
+                &args.scenario,
+                &settings,
+                &mut out,
+                &Progress::for_command(),
+            )
+            .map(|_| ())
         }
-        None => {
+        [] => {
             let settings = crate::sim::GenerateSettings {
                 days: args.days,
                 seed: args.seed,
                 products: args.products,
+                profile: args.profile,
             };
             crate::sim::write_generated_with(&settings, &mut out, &Progress::for_command())
                 .map_err(crate::sim::SimError::from)

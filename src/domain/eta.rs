@@ -5,27 +5,20 @@
 //! Choices made here, for whoever tunes them (measured in ETA.md):
 //! - A purchase order not yet received arrives after `today` (today's receipts
 //!   are booked before ETAs are computed; the simulation does exactly that).
-//!   Its slip is drawn from its supplier's slips conditioned on being larger
-//!   than the days it is already overdue (DESIGN §4.7).
-//! - The slips are a Kaplan-Meier estimate: received orders are slips seen
-//!   whole; the supplier's orders still open past their date (any product,
-//!   [`SupplierFacts::unreceived_expected_on`]) are slips known only to be
-//!   larger than their overdue days, so long delays count while they last.
-//! - Every draw mixes that estimate with a smoothed model, weighted as
-//!   [`SMOOTHING_WEIGHT`] slips against those still possible: late
-//!   deliveries are 1 + a geometric number of days, fitted to the late and
-//!   the open overdue orders with a wide prior of [`PRIOR_DELIVERIES`]
-//!   deliveries. So a young history is not trusted as if it were long, and an
-//!   order overdue past most or all of its history waits a fitted tail (the
-//!   geometric tail is memoryless: beyond the history, the remaining delay
-//!   does not shrink as the days pass), never "tomorrow for certain".
-//! - With no history (no received and no overdue order of the supplier), an
-//!   order arrives on its expected date (tomorrow if that has passed); likely
-//!   and worst are then the same date.
+//!   Its slip is drawn from its supplier's estimated slips conditioned on being
+//!   larger than the days it is already overdue (DESIGN §4.7).
+//! - The estimate ([`SlipPrior::supplier_estimate`], module notes of
+//!   `reliability.rs`): the supplier's deliveries, its unreceived orders as
+//!   censored slips, and the shop's pooled slips as the prior, shrunk toward the
+//!   supplier's own as its deliveries accumulate.
+//! - A shop with no evidence at all (no delivery and no order past its date
+//!   anywhere) has nothing to go by: an order arrives on its expected date
+//!   (tomorrow if that has passed), and likely and worst are the same date.
+//!   Products without a supplier do the same.
 //! - Lines past all known supply get a reorder placed today: `today + lead
 //!   time` (the letter of DESIGN §4.6, no handling days: it is a rough
-//!   estimate) plus a slip drawn as above (no history: no slip), but never
-//!   before the last known purchase order lands, since they need its units too.
+//!   estimate) plus a slip drawn as above, but never before the last known
+//!   purchase order lands, since they need its units too.
 //! - Handling days (receiving to shelf) are added to every purchase order.
 //! - One sample pass over a product's purchase orders serves its whole queue;
 //!   the seed is fixed, so the same shop state gives the same dates.
@@ -33,13 +26,13 @@
 use std::fmt;
 
 use chrono::{Days, NaiveDate};
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::allocation::WaitingLine;
 use super::format::{human_date, ordinal, units_phrase};
-use super::reliability::{Reliability, SlipHistory, nearest_rank};
+use super::reliability::{Reliability, SlipDistribution, SlipHistory, SlipPrior, nearest_rank};
 use super::types::Sku;
 
 /// The fixed seed: the same shop state always gives the same dates, so a page
@@ -98,7 +91,7 @@ pub struct SupplierFacts {
 }
 
 /// Everything that can refill a product, as loaded for an ETA.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ProductSupply {
     /// The product.
     pub sku: Sku,
@@ -108,6 +101,8 @@ pub struct ProductSupply {
     pub incoming: Vec<IncomingPurchaseOrder>,
     /// The supplier, if the product has one.
     pub supplier: Option<SupplierFacts>,
+    /// The shop's pooled slips ([`SlipPrior::new`] over every supplier).
+    pub prior: SlipPrior,
 }
 
 /// What covers a line's units, in the plain walk by expected dates.
@@ -183,7 +178,38 @@ pub fn project_queue(
     settings: &EtaSettings,
 ) -> Vec<LineEta> {
     let waiting: Vec<u32> = queue.iter().map(|line| line.waiting_units).collect();
-    project(today, supply, &waiting, settings)
+    project(
+        today,
+        supply,
+        &waiting,
+        settings,
+        supply_slips(today, supply).as_ref(),
+    )
+}
+
+/// [`project_queue`] with the slips drawn from `slips` instead of the estimate
+/// from the supplier's evidence (None: purchase orders come on their expected
+/// dates). `simulate --oracle` scores a promiser that knows each supplier's
+/// true slips this way, through the very same queue walk.
+pub fn project_queue_with_slips(
+    today: NaiveDate,
+    supply: &ProductSupply,
+    queue: &[WaitingLine],
+    settings: &EtaSettings,
+    slips: Option<&SlipDistribution>,
+) -> Vec<LineEta> {
+    let waiting: Vec<u32> = queue.iter().map(|line| line.waiting_units).collect();
+    project(today, supply, &waiting, settings, slips)
+}
+
+/// The slips the product's purchase orders are drawn from, if any evidence.
+fn supply_slips(today: NaiveDate, supply: &ProductSupply) -> Option<SlipDistribution> {
+    let supplier = supply.supplier.as_ref()?;
+    supply.prior.supplier_estimate(
+        today,
+        supplier.slips.slips(),
+        &supplier.unreceived_expected_on,
+    )
 }
 
 /// The ETA a new order for one unit would get: a line appended to the queue.
@@ -195,7 +221,13 @@ pub fn eta_for_new_order(
 ) -> LineEta {
     let mut waiting: Vec<u32> = queue.iter().map(|line| line.waiting_units).collect();
     waiting.push(1);
-    let mut etas = project(today, supply, &waiting, settings);
+    let mut etas = project(
+        today,
+        supply,
+        &waiting,
+        settings,
+        supply_slips(today, supply).as_ref(),
+    );
     match etas.pop() {
         Some(eta) => eta,
         // Unreachable (one line in, one out), but an unknown date is the honest fallback.
@@ -228,6 +260,7 @@ fn project(
     supply: &ProductSupply,
     waiting: &[u32],
     settings: &EtaSettings,
+    model: Option<&SlipDistribution>,
 ) -> Vec<LineEta> {
     let mut orders: Vec<&IncomingPurchaseOrder> = supply
         .incoming
@@ -243,28 +276,8 @@ fn project(
 
     let covers = plain_walk(supply.available_now, &orders, waiting);
 
-    // Without history every sample is the same, so one will do.
-    let model = supply.supplier.as_ref().and_then(|s| {
-        let overdue: Vec<i64> = s
-            .unreceived_expected_on
-            .iter()
-            .map(|&expected| (today - expected).num_days())
-            .filter(|&days| days > 0)
-            .collect();
-        (!s.slips.is_empty() || !overdue.is_empty()).then(|| SlipModel::new(&s.slips, &overdue))
-    });
-    let conditionals: Vec<Conditional> = match &model {
-        Some(model) => orders
-            .iter()
-            .map(|po| model.given_later_than((today - po.expected_on).num_days()))
-            .collect(),
-        None => Vec::new(),
-    };
     // A reorder placed today, for lines past all known supply.
-    let reorder = match (&model, lead_time_days) {
-        (Some(model), Some(lead)) => Some(model.given_later_than(-i64::from(lead))),
-        _ => None,
-    };
+    let reorder = lead_time_days.map(|lead| -i64::from(lead));
     let samples = match model {
         Some(_) if !orders.is_empty() || reorder.is_some() => settings.samples.max(1) as usize,
         _ => 1,
@@ -274,23 +287,24 @@ fn project(
     let mut arrivals: Vec<(NaiveDate, u32)> = Vec::with_capacity(orders.len());
     for _ in 0..samples {
         arrivals.clear();
-        for (at, po) in orders.iter().enumerate() {
-            let arrival = match (&model, conditionals.get(at)) {
-                (Some(model), Some(given)) => {
-                    let slip = model.draw(given, &mut rng);
+        for po in &orders {
+            let arrival = match model {
+                Some(model) => {
+                    let overdue = (today - po.expected_on).num_days();
+                    let slip = model.draw_later_than(overdue, &mut rng);
                     po.expected_on
                         .checked_add_signed(chrono::Duration::days(slip))
                         .map_or(tomorrow, |arrival| arrival.max(tomorrow))
                 }
-                _ => po.expected_on.max(tomorrow),
+                None => po.expected_on.max(tomorrow),
             };
             arrivals.push((on_shelf(arrival), po.outstanding_units));
         }
         arrivals.sort_by_key(|&(date, _)| date);
         let last_arrival = arrivals.last().map(|&(date, _)| date);
-        let reordered = match (&model, &reorder, lead_date) {
+        let reordered = match (model, reorder, lead_date) {
             (Some(model), Some(given), Some(lead)) => {
-                let slip = model.draw(given, &mut rng);
+                let slip = model.draw_later_than(given, &mut rng);
                 lead.checked_add_signed(chrono::Duration::days(slip))
                     .map(|arrival| arrival.max(tomorrow))
             }
@@ -333,7 +347,7 @@ fn project(
         // Each sample is ordered along the queue, so its percentiles are too;
         // the running maximum only guards that promise against rounding.
         let likely = nearest_rank(&line_dates, 50).map(|d| floor_likely.map_or(d, |f| f.max(d)));
-        let worst = nearest_rank(&line_dates, settings.worst_percentile)
+        let worst = closest_date(&line_dates, settings.worst_percentile)
             .map(|d| floor_worst.map_or(d, |f| f.max(d)));
         floor_likely = likely.or(floor_likely);
         floor_worst = worst.or(floor_worst);
@@ -377,6 +391,30 @@ fn project(
     etas
 }
 
+/// The date whose share of samples on or before it is closest to `percent`
+/// (ties go to the later date). Ship dates come in whole days with heavy
+/// atoms (an on-time purchase order lands many samples on one day), so the
+/// first date reaching `percent` (nearest rank) is often kept far more often
+/// than said: 97% instead of 90% when the day before holds 85%. Taking the
+/// closer of the two keeps the promise's percentile true on average.
+fn closest_date(sorted: &[NaiveDate], percent: u8) -> Option<NaiveDate> {
+    let reached = nearest_rank(sorted, percent)?;
+    let n = sorted.len() as f64;
+    let target = f64::from(percent.min(100)) / 100.0;
+    let before = sorted.partition_point(|&d| d < reached);
+    let through = sorted.partition_point(|&d| d <= reached);
+    if before == 0 {
+        return Some(reached);
+    }
+    let share_before = before as f64 / n;
+    let share_through = through as f64 / n;
+    if target - share_before < share_through - target {
+        Some(sorted[before - 1])
+    } else {
+        Some(reached)
+    }
+}
+
 /// Which supply completes each line when purchase orders come on their
 /// expected dates; whether a line is past all known supply does not depend on
 /// when they come, only on how many units they bring.
@@ -399,159 +437,6 @@ fn plain_walk(available: u32, orders: &[&IncomingPurchaseOrder], waiting: &[u32]
             }
         })
         .collect()
-}
-
-/// Pseudo-observations of the smoothed model in every conditional draw: the
-/// slips still possible for an order (all of a young history, or the few left
-/// beyond a long overdue) are shrunk toward it by this many.
-const SMOOTHING_WEIGHT: f64 = 6.0;
-/// Pseudo-deliveries of the prior behind the smoothed model's two figures:
-/// half of deliveries late, by 1 + [`PRIOR_MEAN_EXTRA_DAYS`] days on average.
-/// Wide on purpose, so a young history does not look better than it is.
-const PRIOR_DELIVERIES: f64 = 5.0;
-const PRIOR_LATE_SHARE: f64 = 0.5;
-const PRIOR_MEAN_EXTRA_DAYS: f64 = 10.0;
-
-/// A supplier's slips as the sampler draws them (see the module notes): the
-/// Kaplan-Meier estimate from received slips and still-open overdue orders,
-/// mixed with a smoothed model whose late slips are 1 + a geometric number of
-/// days fitted to the same data.
-struct SlipModel {
-    /// Kaplan-Meier point masses at the recorded slips, ascending.
-    masses: Vec<(i32, f64)>,
-    /// Kaplan-Meier mass beyond the largest recorded slip (open orders later
-    /// than any received one).
-    beyond: f64,
-    /// The largest recorded slip.
-    largest: i32,
-    /// Observations behind the estimate (received and still open overdue).
-    observations: f64,
-    /// Smoothed model: share of late deliveries.
-    late_share: f64,
-    /// Smoothed model: chance a late delivery is yet another day later.
-    continue_late: f64,
-    /// Recorded on-time slips (<= 0), ascending, for the smoothed model.
-    on_time: Vec<i32>,
-}
-
-impl SlipModel {
-    fn new(history: &SlipHistory, overdue: &[i64]) -> SlipModel {
-        let slips = history.slips();
-        let censored: Vec<i64> = overdue.iter().copied().filter(|&k| k >= 0).collect();
-        // Kaplan-Meier: at each recorded slip t, the orders still at risk are
-        // the received ones with slip >= t and the open ones overdue >= t days.
-        let mut masses = Vec::new();
-        let mut surviving = 1.0;
-        let mut at = 0;
-        while at < slips.len() {
-            let t = slips[at];
-            let ties = slips[at..].iter().take_while(|&&s| s == t).count();
-            let at_risk =
-                (slips.len() - at) + censored.iter().filter(|&&k| k >= i64::from(t)).count();
-            let mass = surviving * ties as f64 / at_risk as f64;
-            masses.push((t, mass));
-            surviving -= mass;
-            at += ties;
-        }
-        let late_events: Vec<i32> = slips.iter().copied().filter(|&s| s > 0).collect();
-        let late = late_events.len() as f64 + censored.len() as f64;
-        let total = slips.len() as f64 + censored.len() as f64;
-        let late_share = (late + PRIOR_DELIVERIES * PRIOR_LATE_SHARE) / (total + PRIOR_DELIVERIES);
-        // Days late beyond the first: a geometric fit, censored orders adding
-        // days without an end.
-        let extra: f64 = late_events.iter().map(|&s| f64::from(s - 1)).sum::<f64>()
-            + censored.iter().map(|&k| k as f64).sum::<f64>()
-            + PRIOR_DELIVERIES * PRIOR_MEAN_EXTRA_DAYS;
-        let ends = late_events.len() as f64 + PRIOR_DELIVERIES;
-        SlipModel {
-            masses,
-            beyond: surviving.max(0.0),
-            largest: slips.last().copied().unwrap_or(0),
-            observations: total,
-            late_share,
-            continue_late: extra / (extra + ends),
-            on_time: slips.iter().copied().filter(|&s| s <= 0).collect(),
-        }
-    }
-
-    /// How to draw the slip of an order known to be later than `overdue` days.
-    fn given_later_than(&self, overdue: i64) -> Conditional {
-        let mut empirical: Vec<(i64, f64)> = Vec::new();
-        let mut total = 0.0;
-        for &(slip, mass) in &self.masses {
-            if i64::from(slip) > overdue {
-                total += mass;
-                empirical.push((i64::from(slip), total));
-            }
-        }
-        let beyond_from = i64::from(self.largest).max(overdue);
-        total += self.beyond;
-        // Count of observations still possible; the smoothed model weighs in
-        // as SMOOTHING_WEIGHT more.
-        let left = self.observations * total;
-        let smoothed = SMOOTHING_WEIGHT / (SMOOTHING_WEIGHT + left);
-        Conditional {
-            empirical,
-            empirical_total: total,
-            beyond_from,
-            smoothed,
-            overdue,
-        }
-    }
-
-    /// A geometric number of further late days.
-    fn more_days(&self, rng: &mut StdRng) -> i64 {
-        let u: f64 = rng.random::<f64>();
-        let q = self.continue_late.clamp(1e-9, 1.0 - 1e-9);
-        ((1.0 - u).ln() / q.ln()).floor().min(3650.0) as i64
-    }
-
-    fn draw(&self, given: &Conditional, rng: &mut StdRng) -> i64 {
-        let overdue = given.overdue;
-        if given.empirical_total > 0.0 && rng.random::<f64>() >= given.smoothed {
-            let pick = rng.random::<f64>() * given.empirical_total;
-            if let Some(&(slip, _)) = given.empirical.iter().find(|&&(_, cum)| pick < cum) {
-                return slip;
-            }
-            return given.beyond_from + 1 + self.more_days(rng);
-        }
-        // The smoothed model, conditioned on slip > overdue.
-        if overdue >= 0 {
-            return overdue + 1 + self.more_days(rng);
-        }
-        let on_time: Vec<i32> = self
-            .on_time
-            .iter()
-            .copied()
-            .filter(|&s| i64::from(s) > overdue)
-            .collect();
-        let still_possible = if self.on_time.is_empty() {
-            1.0
-        } else {
-            on_time.len() as f64 / self.on_time.len() as f64
-        };
-        let early = (1.0 - self.late_share) * still_possible;
-        if rng.random::<f64>() * (self.late_share + early) < self.late_share {
-            1 + self.more_days(rng)
-        } else if on_time.is_empty() {
-            0
-        } else {
-            i64::from(on_time[rng.random_range(0..on_time.len())])
-        }
-    }
-}
-
-/// A slip distribution conditioned on an order's overdue days.
-struct Conditional {
-    /// Cumulative Kaplan-Meier masses of the slips still possible.
-    empirical: Vec<(i64, f64)>,
-    /// Their total, with the mass beyond the largest recorded slip.
-    empirical_total: f64,
-    /// Beyond-mass slips are later than this.
-    beyond_from: i64,
-    /// Chance of drawing from the smoothed model instead.
-    smoothed: f64,
-    overdue: i64,
 }
 
 impl EtaReason {
@@ -606,6 +491,7 @@ impl fmt::Display for EtaReason {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::reliability::SupplierEvidence;
     use proptest::prelude::*;
 
     fn today() -> NaiveDate {
@@ -634,6 +520,7 @@ mod tests {
             available_now: available,
             incoming,
             supplier,
+            prior: SlipPrior::default(),
         }
     }
 
@@ -795,6 +682,52 @@ mod tests {
     }
 
     #[test]
+    fn a_young_history_with_its_late_orders_still_open_does_not_look_good() {
+        // Issue 19's reproduction: the supplier's first deliveries came early,
+        // its other orders are still open, two of them well overdue. Counting
+        // only the deliveries, the promise would be no later than the naive
+        // date; with the open orders censored it waits for a late delivery.
+        let early = supplier(Some(30), &[-2, -1, -1]);
+        let mut open = early.clone();
+        if let Some(facts) = open.as_mut() {
+            facts.unreceived_expected_on = vec![in_days(-8), in_days(-5), in_days(1)];
+        }
+        let eta = |facts: &Option<SupplierFacts>| {
+            let product = supply(0, vec![po("PO-1", 10, 10)], facts.clone());
+            project_queue(today(), &product, &queue(&[4]), &EtaSettings::default())[0].clone()
+        };
+        let (flattering, honest) = (eta(&early), eta(&open));
+        assert_eq!(honest.expected, Some(in_days(10)));
+        assert!(honest.worst >= Some(in_days(20)), "{:?}", honest.worst);
+        assert!(
+            honest.worst.unwrap() >= flattering.worst.unwrap() + chrono::Duration::days(5),
+            "honest {:?}, record only {:?}",
+            honest.worst,
+            flattering.worst
+        );
+    }
+
+    #[test]
+    fn a_new_supplier_is_dated_from_the_shop_pool_not_its_quoted_date() {
+        let often_late: Vec<i32> = (0..60).map(|i| if i % 3 == 0 { 12 } else { 0 }).collect();
+        let other = [SupplierEvidence {
+            slips: &often_late,
+            unreceived_expected_on: &[],
+        }];
+        let mut product = supply(0, vec![po("PO-1", 10, 10)], supplier(Some(30), &[]));
+        let settings = EtaSettings::default();
+        let quoted = &project_queue(today(), &product, &queue(&[4]), &settings)[0];
+        assert_eq!(quoted.worst, Some(in_days(10)), "nothing known anywhere");
+        product.prior = SlipPrior::new(today(), &other);
+        let pooled = &project_queue(today(), &product, &queue(&[4]), &settings)[0];
+        assert!(
+            pooled.worst >= Some(in_days(18)),
+            "the shop's suppliers are late: {:?}",
+            pooled.worst
+        );
+    }
+
+    #[test]
     fn lead_time_estimate_adds_a_drawn_slip() {
         let slips = [4; 40];
         let product = supply(0, vec![], supplier(Some(14), &slips));
@@ -817,7 +750,9 @@ mod tests {
         let likely = eta.likely.unwrap();
         let worst = eta.worst.unwrap();
         assert!((in_days(13)..=in_days(16)).contains(&likely), "{likely}");
-        assert!((in_days(18)..=in_days(19)).contains(&worst), "{worst}");
+        // The record's 90th percentile is a slip of 8; ten deliveries leave the
+        // fitted model a say in the tail past 9, so a few days more.
+        assert!((in_days(18)..=in_days(22)).contains(&worst), "{worst}");
     }
 
     #[test]

@@ -8,7 +8,6 @@ pub mod eta;
 pub mod flags;
 pub mod format;
 pub mod intake;
-pub mod ledger;
 pub mod lines;
 pub mod queue;
 pub mod reliability;
@@ -31,7 +30,9 @@ pub use intake::{
 };
 pub use lines::{Cancellation, LineError, LineUnits, shipment_of};
 pub use queue::{QueuePlace, QueuePolicy, sort_queue};
-pub use reliability::{Reliability, SlipHistory, slip_days};
+pub use reliability::{
+    Reliability, SlipDistribution, SlipHistory, SlipPrior, SupplierEvidence, slip_days,
+};
 pub use stock::{
     MAX_UNITS, MAX_UNITS_TEXT, StockError, StockLevels, StockStatus, stock_status, supply_known,
 };

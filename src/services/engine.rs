@@ -226,7 +226,7 @@ pub fn refresh_etas(
     if rows.is_empty() {
         return Ok(EtaRefresh::default());
     }
-    let supply = super::eta::product_supply(conn, product)?;
+    let supply = super::eta::product_supply(conn, product, ctx.today)?;
     let waiting: Vec<u32> = rows.iter().map(|row| row.waiting().max(0) as u32).collect();
     let projections = super::eta::project(ctx, &supply, &waiting);
 

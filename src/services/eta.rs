@@ -1,17 +1,18 @@
 //! Loading what the ETA projection needs (open purchase orders, the supplier's slip
 //! history) and turning the domain's projection into what is stored and shown.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
+use chrono::NaiveDate;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt};
+use diesel::sql_types::{Array, BigInt, Date, Int4};
 
 use crate::db::schema::{purchase_order_receipts, purchase_orders, suppliers};
 use crate::db::shop_settings::ShopSettings;
 use crate::db::stock::{self, Product};
 use crate::domain::{
-    self, EtaSettings, IncomingPurchaseOrder, LineEta, ProductSupply, SlipHistory, SupplierFacts,
-    WaitingLine,
+    self, EtaSettings, IncomingPurchaseOrder, LineEta, ProductSupply, SlipHistory, SlipPrior,
+    SupplierEvidence, SupplierFacts, WaitingLine,
 };
 use crate::error::AppResult;
 use crate::services::engine::{Ctx, StoredEta};
@@ -25,8 +26,12 @@ pub fn eta_settings(settings: &ShopSettings) -> EtaSettings {
     }
 }
 
-/// Everything that can refill `product`.
-pub fn product_supply(conn: &mut PgConnection, product: &Product) -> AppResult<ProductSupply> {
+/// Everything that can refill `product`, with the shop's pooled slips on `today`.
+pub fn product_supply(
+    conn: &mut PgConnection,
+    product: &Product,
+    today: NaiveDate,
+) -> AppResult<ProductSupply> {
     let incoming = stock::incoming(conn, product.id)?
         .into_iter()
         .map(|row| IncomingPurchaseOrder {
@@ -70,7 +75,69 @@ pub fn product_supply(conn: &mut PgConnection, product: &Product) -> AppResult<P
         available_now: product.available().max(0) as u32,
         incoming,
         supplier,
+        prior: shop_prior(conn, today)?,
     })
+}
+
+/// The prior of every supplier's slip estimate (DESIGN §4.7): each supplier's receipt
+/// slips and unreceived open purchase orders, counted in two grouped queries.
+fn shop_prior(conn: &mut PgConnection, today: NaiveDate) -> AppResult<SlipPrior> {
+    #[derive(QueryableByName)]
+    struct Slips {
+        #[diesel(sql_type = BigInt)]
+        supplier_id: i64,
+        #[diesel(sql_type = Int4)]
+        slip_days: i32,
+        #[diesel(sql_type = BigInt)]
+        receipts: i64,
+    }
+    #[derive(QueryableByName)]
+    struct Unreceived {
+        #[diesel(sql_type = BigInt)]
+        supplier_id: i64,
+        #[diesel(sql_type = Date)]
+        expected_on: NaiveDate,
+        #[diesel(sql_type = BigInt)]
+        orders: i64,
+    }
+    let slips: Vec<Slips> = diesel::sql_query(
+        "SELECT po.supplier_id, (r.received_on - r.expected_on)::int4 AS slip_days, count(*) AS receipts
+           FROM purchase_order_receipts r
+           JOIN purchase_orders po ON po.id = r.purchase_order_id
+          GROUP BY 1, 2",
+    )
+    .load(conn)?;
+    let unreceived: Vec<Unreceived> = diesel::sql_query(
+        "SELECT po.supplier_id, po.expected_on, count(*) AS orders
+           FROM purchase_orders po
+          WHERE po.status = 'open'
+            AND NOT EXISTS (SELECT 1 FROM purchase_order_receipts r WHERE r.purchase_order_id = po.id)
+          GROUP BY 1, 2",
+    )
+    .load(conn)?;
+    let mut by_supplier: BTreeMap<i64, (Vec<i32>, Vec<NaiveDate>)> = BTreeMap::new();
+    for row in slips {
+        let entry = by_supplier.entry(row.supplier_id).or_default();
+        entry.0.extend(std::iter::repeat_n(
+            row.slip_days,
+            row.receipts.max(0) as usize,
+        ));
+    }
+    for row in unreceived {
+        let entry = by_supplier.entry(row.supplier_id).or_default();
+        entry.1.extend(std::iter::repeat_n(
+            row.expected_on,
+            row.orders.max(0) as usize,
+        ));
+    }
+    let evidence: Vec<SupplierEvidence<'_>> = by_supplier
+        .values()
+        .map(|(slips, unreceived)| SupplierEvidence {
+            slips,
+            unreceived_expected_on: unreceived,
+        })
+        .collect();
+    Ok(SlipPrior::new(today, &evidence))
 }
 
 fn stored(eta: LineEta) -> StoredEta {
@@ -105,7 +172,7 @@ pub fn new_order_eta(
     ctx: &Ctx<'_>,
     product: &Product,
 ) -> AppResult<StoredEta> {
-    let supply = product_supply(conn, product)?;
+    let supply = product_supply(conn, product, ctx.today)?;
     let ahead = [WaitingLine {
         line_id: 0,
         waiting_units: product.waiting_units.max(0) as u32,

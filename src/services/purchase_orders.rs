@@ -369,7 +369,7 @@ pub fn preview_date_change(
         }
         let queue = engine::queue(conn, product.id, &ctx.queue_policy())?;
         let waiting: Vec<u32> = queue.iter().map(|l| l.waiting().max(0) as u32).collect();
-        let supply = eta::product_supply(conn, &product)?;
+        let supply = eta::product_supply(conn, &product, ctx.today)?;
         let mut moved = supply.clone();
         for po in moved
             .incoming

@@ -1,17 +1,18 @@
 //! Replaying a history day by day through the in-memory [`Shop`], so every
-//! allocation and every date comes from the engine the server uses. The only
-//! thing kept from the engine is each purchase order's real arrival day,
-//! until that day comes.
+//! allocation and every date comes from the engine the server uses. Kept from
+//! the engine: each purchase order's real arrival day, until that day comes,
+//! and the suppliers' true slips, which only the oracle promiser uses.
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Days, NaiveDate, NaiveTime};
 use serde::Serialize;
 
+use super::ledger::{NewOrder, NewProduct, OrderRecord, Shop, ShopError};
 use super::scenario::{Event, EventKind, ScenarioError};
-use crate::domain::ledger::{NewOrder, NewProduct, OrderRecord, Shop, ShopError};
 use crate::domain::{
-    EtaSettings, LineEta, LineId, Quantity, QueuePolicy, RequestedLine, Sku, promised_date,
+    EtaSettings, LineEta, LineId, Quantity, QueuePolicy, RequestedLine, Sku, SlipDistribution,
+    promised_date,
 };
 
 /// Day 0 of every scenario.
@@ -38,6 +39,8 @@ pub enum Measured {
     Worst,
     /// The plain expected-date covering date a naive system would tell.
     Naive,
+    /// The worst case of a promiser that knows every supplier's true slips.
+    Oracle,
 }
 
 /// How to replay.
@@ -47,6 +50,8 @@ pub struct ReplaySettings {
     pub eta: EtaSettings,
     /// The date the summary takes as the promise.
     pub measured: Measured,
+    /// Also date every line as the oracle would (needs the suppliers' `truth`).
+    pub oracle: bool,
 }
 
 impl Default for ReplaySettings {
@@ -60,6 +65,7 @@ impl Default for ReplaySettings {
                 ..EtaSettings::default()
             },
             measured: Measured::Worst,
+            oracle: false,
         }
     }
 }
@@ -81,6 +87,11 @@ pub struct LineOutcome {
     pub likely_day: Option<i64>,
     /// The naive day: purchase orders on their expected dates.
     pub expected_day: Option<i64>,
+    /// With `--oracle`: the worst-case day of a promiser knowing the true slips.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oracle_day: Option<i64>,
+    /// Deliveries on the supplier's record when the promise was made.
+    pub supplier_deliveries: Option<u32>,
     /// The day it shipped whole.
     pub shipped_day: Option<i64>,
 }
@@ -140,9 +151,31 @@ pub fn replay_with(
     let last_event = events.last().map_or(0, |e| e.day);
     let last_day = last_event.max(last_arrival).saturating_add(1);
 
+    let mut truths = HashMap::new();
+    for event in events {
+        if let EventKind::Supplier {
+            name,
+            truth: Some(truth),
+            ..
+        } = &event.kind
+        {
+            truths.insert(name.clone(), truth.distribution());
+        }
+    }
+    if settings.oracle
+        && let Some(event) = events.iter().find(
+            |e| matches!(&e.kind, EventKind::Supplier { name, .. } if !truths.contains_key(name)),
+        )
+    {
+        return Err(ScenarioError::new(
+            event.line,
+            "--oracle needs each supplier's true slips (`truth`), which only generated scenarios carry",
+        ));
+    }
     let mut run = Run {
         shop: Shop::new(QueuePolicy::default()),
         settings: settings.eta,
+        oracle: settings.oracle.then_some(truths),
         lines: Vec::new(),
         arrivals: BTreeMap::new(),
         fully_allocated_on: BTreeMap::new(),
@@ -170,6 +203,8 @@ pub fn replay_with(
 struct Run {
     shop: Shop,
     settings: EtaSettings,
+    /// Each supplier's true slips, when the oracle dates lines too.
+    oracle: Option<HashMap<String, SlipDistribution>>,
     /// Indexed by line id - 1 (the shop gives ids in placing order).
     lines: Vec<LineOutcome>,
     /// Day -> (reference, units, the event's line) arriving that day.
@@ -225,7 +260,9 @@ impl Run {
     fn apply(&mut self, event: &Event) -> Result<(), String> {
         let today = event.day;
         match &event.kind {
-            EventKind::Supplier { name, lead_days } => {
+            EventKind::Supplier {
+                name, lead_days, ..
+            } => {
                 self.shop.add_supplier(name, *lead_days);
             }
             EventKind::Product {
@@ -303,6 +340,8 @@ impl Run {
                         promised_day: None,
                         likely_day: None,
                         expected_day: None,
+                        oracle_day: None,
+                        supplier_deliveries: None,
                         shipped_day: None,
                     });
                     self.note_if_complete(id, today);
@@ -341,6 +380,25 @@ impl Run {
             .project_etas(sku, date_of(today), &self.settings)
             .into_iter()
             .collect();
+        let supplier = self
+            .shop
+            .product(sku)
+            .and_then(|p| p.supplier.as_ref())
+            .and_then(|name| self.shop.suppliers().iter().find(|s| &s.name == name));
+        let deliveries = supplier.map(|s| u32::try_from(s.slips.len()).unwrap_or(u32::MAX));
+        let oracle: HashMap<LineId, LineEta> = match (&self.oracle, supplier) {
+            (Some(truths), Some(supplier)) => self
+                .shop
+                .project_etas_with_slips(
+                    sku,
+                    date_of(today),
+                    &self.settings,
+                    truths.get(&supplier.name),
+                )
+                .into_iter()
+                .collect(),
+            _ => HashMap::new(),
+        };
         waiting.retain(|&id| {
             let Some(eta) = etas.get(&id) else {
                 // No longer waiting (filled before it got a date): nothing to promise.
@@ -353,6 +411,8 @@ impl Run {
                 outcome.promised_day = Some(day_of(promised));
                 outcome.likely_day = eta.likely.map(day_of);
                 outcome.expected_day = eta.expected.map(day_of);
+                outcome.oracle_day = oracle.get(&id).and_then(|o| o.worst).map(day_of);
+                outcome.supplier_deliveries = deliveries;
             }
             false
         });
@@ -379,33 +439,50 @@ fn line_index(id: LineId) -> usize {
 
 /// How the promises of `replay` fared, measuring the date `measured` picks.
 pub fn summarize(replay: &Replay, measured: Measured) -> Summary {
+    summarize_pooled(std::slice::from_ref(replay), measured)
+}
+
+/// [`summarize`] over several replays as one set of lines (seeds pooled).
+pub fn summarize_pooled(replays: &[Replay], measured: Measured) -> Summary {
+    summarize_where(replays, measured, |_| true)
+}
+
+/// [`summarize_pooled`] over the lines `counted` picks.
+pub fn summarize_where(
+    replays: &[Replay],
+    measured: Measured,
+    counted: impl Fn(&LineOutcome) -> bool,
+) -> Summary {
     let mut lines = 0u64;
     let mut kept = 0u64;
     let mut padding = Vec::new();
     let mut errors = Vec::new();
-    for line in &replay.lines {
-        let promise = match measured {
-            Measured::Worst => line.promised_day,
-            // Only lines that got a real promise count, so both measures
-            // cover the same lines.
-            Measured::Naive => line.promised_day.and(line.expected_day),
-        };
-        let Some(promise) = promise else {
-            continue;
-        };
-        let decided = line.shipped_day.is_some() || promise < i64::from(replay.last_day);
-        if !decided {
-            continue;
-        }
-        lines += 1;
-        if line.shipped_day.is_some_and(|shipped| shipped <= promise) {
-            kept += 1;
-        }
-        if let Some(expected) = line.expected_day {
-            padding.push((promise - expected) as f64);
-        }
-        if let Some(shipped) = line.shipped_day {
-            errors.push((shipped - promise).abs() as f64);
+    for replay in replays {
+        for line in replay.lines.iter().filter(|l| counted(l)) {
+            let promise = match measured {
+                Measured::Worst => line.promised_day,
+                // Only lines that got a real promise count, so every measure
+                // covers the same lines.
+                Measured::Naive => line.promised_day.and(line.expected_day),
+                Measured::Oracle => line.promised_day.and(line.oracle_day),
+            };
+            let Some(promise) = promise else {
+                continue;
+            };
+            let decided = line.shipped_day.is_some() || promise < i64::from(replay.last_day);
+            if !decided {
+                continue;
+            }
+            lines += 1;
+            if line.shipped_day.is_some_and(|shipped| shipped <= promise) {
+                kept += 1;
+            }
+            if let Some(expected) = line.expected_day {
+                padding.push((promise - expected) as f64);
+            }
+            if let Some(shipped) = line.shipped_day {
+                errors.push((shipped - promise).abs() as f64);
+            }
         }
     }
     Summary {

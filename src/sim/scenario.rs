@@ -8,10 +8,11 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::generate::SupplierTruth;
 use crate::domain::{Quantity, Sku};
 
 /// One event of the history.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum EventKind {
     /// A supplier and its quoted lead time.
@@ -21,6 +22,10 @@ pub enum EventKind {
         /// Days from ordering to arrival it quotes; null when unknown.
         #[serde(default)]
         lead_days: Option<u32>,
+        /// How it really delivers (generated scenarios): only `simulate
+        /// --oracle` reads it; the engine never sees it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        truth: Option<SupplierTruth>,
     },
     /// A product and its opening stock.
     Product {
@@ -58,7 +63,7 @@ pub enum EventKind {
 }
 
 /// An event, the day it happens and where it was read.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Event {
     /// 1-based line number in the scenario (0 for generated events).
     pub line: usize,

@@ -11,7 +11,7 @@ use backorder_desk::services::catalog::{self, ProductChanges};
 use backorder_desk::services::orders::{self, NewOrder, NewOrderLine};
 use backorder_desk::services::purchasing::{self, NewPurchaseOrder, ReceiptLine};
 use backorder_desk::services::{fulfilment, review};
-use backorder_desk::sim::{EventKind, GenerateSettings, ReplaySettings, generate, replay};
+use backorder_desk::sim::{EventKind, GenerateSettings, Profile, ReplaySettings, generate, replay};
 use backorder_desk::types::{Email, Reference};
 use chrono::{Duration, NaiveDate, NaiveTime};
 use diesel::prelude::*;
@@ -31,6 +31,7 @@ fn the_reviews_promises_kept_matches_simulate_on_the_same_history() {
         days: 90,
         seed: 11,
         products: 8,
+        profile: Profile::One,
     });
     let simulated = replay(&events, &ReplaySettings::default()).expect("the replay");
     let today = backorder_desk::clock::today();
@@ -82,7 +83,9 @@ fn the_reviews_promises_kept_matches_simulate_on_the_same_history() {
         while let Some(event) = events.get(next).filter(|e| e.day == day) {
             next += 1;
             match &event.kind {
-                EventKind::Supplier { name, lead_days } => {
+                EventKind::Supplier {
+                    name, lead_days, ..
+                } => {
                     let id = catalog::supplier_id(conn, name).unwrap();
                     diesel::sql_query("UPDATE suppliers SET lead_time_days = $2 WHERE id = $1")
                         .bind::<diesel::sql_types::BigInt, _>(id)

@@ -1,25 +1,30 @@
-//! A whole shop in memory, changed only through the engine's functions and
-//! keeping a ledger of every stock movement. The property tests check the
-//! invariants of DESIGN §4.11 on it, and `simulate` (issue 9) replays a
-//! history through it day by day, so there is no second engine to drift.
+//! The simulator's shop: a whole shop in memory, changed only through the
+//! engine's functions and keeping a ledger of every stock movement. The
+//! property tests check the invariants of DESIGN §4.11 on it, and `simulate`
+//! replays a history through it day by day, so there is no second engine to
+//! drift. Everything a replay asks per event is indexed (by product, supplier,
+//! purchase order and order), so a replay is linear in its events.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use super::allocation::{QueueAllocation, WaitingLine, allocate_down_queue};
-use super::eta::{
+use crate::domain::allocation::{QueueAllocation, WaitingLine, allocate_down_queue};
+use crate::domain::eta::{
     EtaSettings, IncomingPurchaseOrder, LineEta, ProductSupply, SupplierFacts, eta_for_new_order,
-    project_queue,
+    project_queue, project_queue_with_slips,
 };
-use super::intake::{IntakeRefused, ProductForIntake, RequestedLine, take_order};
-use super::lines::{LineError, LineUnits};
-use super::queue::{QueuePlace, QueuePolicy, sort_queue};
-use super::reliability::{SlipHistory, slip_days};
-use super::stock::{StockError, StockLevels, StockStatus, stock_status, supply_known};
-use super::types::{LineId, Quantity, Sku};
+use crate::domain::intake::{IntakeRefused, ProductForIntake, RequestedLine, take_order};
+use crate::domain::lines::{LineError, LineUnits};
+use crate::domain::queue::{QueuePlace, QueuePolicy, sort_queue};
+use crate::domain::reliability::{
+    SlipDistribution, SlipHistory, SlipPrior, SupplierEvidence, slip_days,
+};
+use crate::domain::stock::{StockError, StockLevels, StockStatus, stock_status, supply_known};
+use crate::domain::types::{LineId, Quantity, Sku};
 
 /// A supplier and its delivery record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -229,6 +234,19 @@ pub struct Shop {
     // each order's line positions (line ids are positions + 1).
     order_at: HashMap<String, usize>,
     order_lines: Vec<Vec<usize>>,
+    product_at: HashMap<Sku, usize>,
+    supplier_at: HashMap<String, usize>,
+    purchase_order_at: HashMap<String, usize>,
+    /// Per product: its purchase orders with units still to come.
+    open_orders: Vec<Vec<usize>>,
+    /// Per product: its lines still waiting for units, in placing order.
+    waiting: Vec<Vec<usize>>,
+    /// Per supplier: its purchase orders with nothing received yet.
+    unreceived: Vec<Vec<usize>>,
+    /// Bumped whenever the slip evidence changes.
+    evidence_version: u64,
+    /// The shop's prior for (day, evidence version): one a day, not one a projection.
+    prior: RefCell<Option<(NaiveDate, u64, SlipPrior)>>,
 }
 
 impl Shop {
@@ -272,7 +290,7 @@ impl Shop {
 
     /// A product by SKU.
     pub fn product(&self, sku: &Sku) -> Option<&ProductRecord> {
-        self.products.iter().find(|p| &p.sku == sku)
+        self.product_at.get(sku).map(|&at| &self.products[at])
     }
 
     /// A line by id.
@@ -287,13 +305,18 @@ impl Shop {
 
     /// Adds a supplier; adding a known name updates its lead time.
     pub fn add_supplier(&mut self, name: &str, lead_time_days: Option<u32>) {
-        match self.suppliers.iter_mut().find(|s| s.name == name) {
-            Some(supplier) => supplier.lead_time_days = lead_time_days,
-            None => self.suppliers.push(SupplierRecord {
-                name: name.to_owned(),
-                lead_time_days,
-                slips: SlipHistory::default(),
-            }),
+        match self.supplier_at.get(name) {
+            Some(&at) => self.suppliers[at].lead_time_days = lead_time_days,
+            None => {
+                self.supplier_at
+                    .insert(name.to_owned(), self.suppliers.len());
+                self.suppliers.push(SupplierRecord {
+                    name: name.to_owned(),
+                    lead_time_days,
+                    slips: SlipHistory::default(),
+                });
+                self.unreceived.push(Vec::new());
+            }
         }
     }
 
@@ -303,7 +326,7 @@ impl Shop {
             return Err(ShopError::DuplicateProduct(product.sku));
         }
         if let Some(name) = &product.supplier
-            && !self.suppliers.iter().any(|s| &s.name == name)
+            && !self.supplier_at.contains_key(name)
         {
             return Err(ShopError::UnknownSupplier(name.clone()));
         }
@@ -316,6 +339,10 @@ impl Shop {
                 reference: "opening stock".to_owned(),
             });
         }
+        self.product_at
+            .insert(product.sku.clone(), self.products.len());
+        self.open_orders.push(Vec::new());
+        self.waiting.push(Vec::new());
         self.products.push(ProductRecord {
             sku: product.sku,
             levels: StockLevels {
@@ -345,10 +372,16 @@ impl Shop {
         if self.order_at.contains_key(&new.order.number) {
             return Err(ShopError::DuplicateOrder(new.order.number));
         }
-        let products: Vec<ProductForIntake> = self
-            .products
+        let mut wanted: Vec<usize> = new
+            .lines
             .iter()
-            .filter(|p| new.lines.iter().any(|l| l.sku == p.sku))
+            .filter_map(|l| self.product_at.get(&l.sku).copied())
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let products: Vec<ProductForIntake> = wanted
+            .iter()
+            .map(|&at| &self.products[at])
             .map(|p| ProductForIntake {
                 sku: p.sku.clone(),
                 available: p.levels.available(),
@@ -362,8 +395,11 @@ impl Shop {
         for (requested, intake) in new.lines.iter().zip(&plan.lines) {
             let id = self.lines.last().map_or(1, |l| l.id + 1);
             positions.push(self.lines.len());
-            if let Some(product) = self.products.iter_mut().find(|p| p.sku == requested.sku) {
-                product.levels.allocated += intake.allocated;
+            if let Some(&product_at) = self.product_at.get(&requested.sku) {
+                self.products[product_at].levels.allocated += intake.allocated;
+                if intake.allocated < requested.quantity.get() {
+                    self.waiting[product_at].push(self.lines.len());
+                }
             }
             if intake.allocated > 0 {
                 self.movements.push(StockMovement {
@@ -397,16 +433,17 @@ impl Shop {
         units: Quantity,
         expected_on: NaiveDate,
     ) -> Result<(), ShopError> {
-        if self.product(sku).is_none() {
-            return Err(ShopError::UnknownProduct(sku.clone()));
-        }
-        if self
-            .purchase_orders
-            .iter()
-            .any(|po| po.reference == reference)
-        {
+        let product_at = self.product_index(sku)?;
+        if self.purchase_order_at.contains_key(reference) {
             return Err(ShopError::DuplicatePurchaseOrder(reference.to_owned()));
         }
+        let at = self.purchase_orders.len();
+        self.purchase_order_at.insert(reference.to_owned(), at);
+        self.open_orders[product_at].push(at);
+        if let Some(supplier_at) = self.supplier_index(product_at) {
+            self.unreceived[supplier_at].push(at);
+        }
+        self.evidence_version += 1;
         self.purchase_orders.push(PurchaseOrderRecord {
             reference: reference.to_owned(),
             sku: sku.clone(),
@@ -423,12 +460,9 @@ impl Shop {
         reference: &str,
         expected_on: NaiveDate,
     ) -> Result<(), ShopError> {
-        let po = self
-            .purchase_orders
-            .iter_mut()
-            .find(|po| po.reference == reference)
-            .ok_or_else(|| ShopError::UnknownPurchaseOrder(reference.to_owned()))?;
-        po.expected_on = expected_on;
+        let at = self.purchase_order_index(reference)?;
+        self.purchase_orders[at].expected_on = expected_on;
+        self.evidence_version += 1;
         Ok(())
     }
 
@@ -440,11 +474,7 @@ impl Shop {
         units: Quantity,
         arrived_on: NaiveDate,
     ) -> Result<QueueAllocation, ShopError> {
-        let at = self
-            .purchase_orders
-            .iter()
-            .position(|po| po.reference == reference)
-            .ok_or_else(|| ShopError::UnknownPurchaseOrder(reference.to_owned()))?;
+        let at = self.purchase_order_index(reference)?;
         let po = &self.purchase_orders[at];
         let outstanding = po.ordered - po.received;
         if units.get() > outstanding {
@@ -464,15 +494,13 @@ impl Shop {
             allocated_change: 0,
             reference: reference.to_owned(),
         });
-        if first_receipt {
-            let supplier_name = self.products[product_at].supplier.clone();
-            if let Some(supplier) = self
-                .suppliers
-                .iter_mut()
-                .find(|s| Some(&s.name) == supplier_name.as_ref())
-            {
-                supplier.slips.record(slip);
-            }
+        if self.purchase_orders[at].received == self.purchase_orders[at].ordered {
+            self.open_orders[product_at].retain(|&po| po != at);
+        }
+        if first_receipt && let Some(supplier_at) = self.supplier_index(product_at) {
+            self.suppliers[supplier_at].slips.record(slip);
+            self.unreceived[supplier_at].retain(|&po| po != at);
+            self.evidence_version += 1;
         }
         self.allocate_free(product_at)
     }
@@ -566,10 +594,12 @@ impl Shop {
 
     /// The product's waiting lines in queue order.
     pub fn queue(&self, sku: &Sku) -> Vec<WaitingLine> {
-        let mut waiting: Vec<(&LineRecord, QueuePlace)> = self
-            .lines
+        let Some(&product_at) = self.product_at.get(sku) else {
+            return Vec::new();
+        };
+        let mut waiting: Vec<(&LineRecord, QueuePlace)> = self.waiting[product_at]
             .iter()
-            .filter(|l| &l.sku == sku && l.units.waiting() > 0)
+            .map(|&at| &self.lines[at])
             .filter_map(|l| {
                 let order = self.order(&l.order_number)?;
                 Some((
@@ -594,28 +624,21 @@ impl Shop {
     }
 
     /// What can refill the product, as the ETA projection takes it.
-    pub fn supply(&self, sku: &Sku) -> Option<ProductSupply> {
-        let product = self.product(sku)?;
-        let supplier = self.supplier_of(product).map(|s| SupplierFacts {
-            name: s.name.clone(),
-            lead_time_days: s.lead_time_days,
-            slips: s.slips.clone(),
-            unreceived_expected_on: self
-                .purchase_orders
-                .iter()
-                .filter(|po| {
-                    po.received == 0
-                        && self
-                            .product(&po.sku)
-                            .is_some_and(|p| p.supplier.as_ref() == Some(&s.name))
-                })
-                .map(|po| po.expected_on)
-                .collect(),
+    pub fn supply(&self, sku: &Sku, today: NaiveDate) -> Option<ProductSupply> {
+        let product_at = *self.product_at.get(sku)?;
+        let product = &self.products[product_at];
+        let supplier = self.supplier_index(product_at).map(|at| {
+            let s = &self.suppliers[at];
+            SupplierFacts {
+                name: s.name.clone(),
+                lead_time_days: s.lead_time_days,
+                slips: s.slips.clone(),
+                unreceived_expected_on: self.unreceived_expected_on(at),
+            }
         });
-        let incoming = self
-            .purchase_orders
+        let incoming = self.open_orders[product_at]
             .iter()
-            .filter(|po| &po.sku == sku && po.received < po.ordered)
+            .map(|&at| &self.purchase_orders[at])
             .map(|po| IncomingPurchaseOrder {
                 reference: po.reference.clone(),
                 outstanding_units: po.ordered - po.received,
@@ -627,7 +650,40 @@ impl Shop {
             available_now: product.levels.available(),
             incoming,
             supplier,
+            prior: self.prior(today),
         })
+    }
+
+    /// The shop's pooled slips on `today` (computed once per day and change).
+    pub fn prior(&self, today: NaiveDate) -> SlipPrior {
+        if let Some((day, version, prior)) = &*self.prior.borrow()
+            && *day == today
+            && *version == self.evidence_version
+        {
+            return prior.clone();
+        }
+        let dates: Vec<Vec<NaiveDate>> = (0..self.suppliers.len())
+            .map(|at| self.unreceived_expected_on(at))
+            .collect();
+        let evidence: Vec<SupplierEvidence<'_>> = self
+            .suppliers
+            .iter()
+            .zip(&dates)
+            .map(|(s, dates)| SupplierEvidence {
+                slips: s.slips.slips(),
+                unreceived_expected_on: dates,
+            })
+            .collect();
+        let prior = SlipPrior::new(today, &evidence);
+        *self.prior.borrow_mut() = Some((today, self.evidence_version, prior.clone()));
+        prior
+    }
+
+    fn unreceived_expected_on(&self, supplier_at: usize) -> Vec<NaiveDate> {
+        self.unreceived[supplier_at]
+            .iter()
+            .map(|&po| self.purchase_orders[po].expected_on)
+            .collect()
     }
 
     /// ETAs of the product's queue, in queue order.
@@ -637,11 +693,28 @@ impl Shop {
         today: NaiveDate,
         settings: &EtaSettings,
     ) -> Vec<(LineId, LineEta)> {
-        let Some(supply) = self.supply(sku) else {
+        let Some(supply) = self.supply(sku, today) else {
             return Vec::new();
         };
         let queue = self.queue(sku);
         let etas = project_queue(today, &supply, &queue, settings);
+        queue.iter().map(|l| l.line_id).zip(etas).collect()
+    }
+
+    /// [`Shop::project_etas`] with the slips drawn from `slips` instead of the
+    /// engine's estimate: how a promiser knowing them would date the queue.
+    pub fn project_etas_with_slips(
+        &self,
+        sku: &Sku,
+        today: NaiveDate,
+        settings: &EtaSettings,
+        slips: Option<&SlipDistribution>,
+    ) -> Vec<(LineId, LineEta)> {
+        let Some(supply) = self.supply(sku, today) else {
+            return Vec::new();
+        };
+        let queue = self.queue(sku);
+        let etas = project_queue_with_slips(today, &supply, &queue, settings, slips);
         queue.iter().map(|l| l.line_id).zip(etas).collect()
     }
 
@@ -652,7 +725,7 @@ impl Shop {
         today: NaiveDate,
         settings: &EtaSettings,
     ) -> Option<LineEta> {
-        let supply = self.supply(sku)?;
+        let supply = self.supply(sku, today)?;
         Some(eta_for_new_order(
             today,
             &supply,
@@ -677,25 +750,32 @@ impl Shop {
     }
 
     fn product_index(&self, sku: &Sku) -> Result<usize, ShopError> {
-        self.products
-            .iter()
-            .position(|p| &p.sku == sku)
+        self.product_at
+            .get(sku)
+            .copied()
             .ok_or_else(|| ShopError::UnknownProduct(sku.clone()))
     }
 
-    fn supplier_of(&self, product: &ProductRecord) -> Option<&SupplierRecord> {
-        let name = product.supplier.as_ref()?;
-        self.suppliers.iter().find(|s| &s.name == name)
+    fn purchase_order_index(&self, reference: &str) -> Result<usize, ShopError> {
+        self.purchase_order_at
+            .get(reference)
+            .copied()
+            .ok_or_else(|| ShopError::UnknownPurchaseOrder(reference.to_owned()))
+    }
+
+    fn supplier_index(&self, product_at: usize) -> Option<usize> {
+        let name = self.products[product_at].supplier.as_ref()?;
+        self.supplier_at.get(name).copied()
     }
 
     fn supply_known(&self, product: &ProductRecord) -> bool {
-        let open_po = self
-            .purchase_orders
-            .iter()
-            .any(|po| po.sku == product.sku && po.received < po.ordered);
+        let Some(&at) = self.product_at.get(&product.sku) else {
+            return false;
+        };
         supply_known(
-            open_po,
-            self.supplier_of(product).and_then(|s| s.lead_time_days),
+            !self.open_orders[at].is_empty(),
+            self.supplier_index(at)
+                .and_then(|s| self.suppliers[s].lead_time_days),
         )
     }
 
@@ -719,6 +799,8 @@ impl Shop {
                 reference: line.order_number.clone(),
             });
         }
+        let lines = &self.lines;
+        self.waiting[product_at].retain(|&at| lines[at].units.waiting() > 0);
         Ok(outcome)
     }
 }
