@@ -1,6 +1,8 @@
 //! Self-service links in emails: a claim (what to do, for which order, until when) signed
 //! with HMAC-SHA256, so a customer can act without logging in. A link is single-use: its
-//! nonce goes into `link_uses` when it is used.
+//! nonce goes into `link_uses` when it is used. The one exception is the order's status
+//! link (`LinkAction::Status`): read-only, never used up, and valid for as long as the
+//! order says (see `services::order_status`), not for a fixed number of days.
 //!
 //! The key and the public URL are read from the database, not from `AppState`, because
 //! links are rendered inside the transaction that queues the email (services, the seed,
@@ -34,6 +36,8 @@ pub enum LinkAction {
     CancelWaiting,
     /// Stop back-in-stock emails (the id is a restock subscription).
     Unsubscribe,
+    /// Read the order's live status page (changes nothing; never used up).
+    Status,
 }
 
 impl LinkAction {
@@ -43,6 +47,7 @@ impl LinkAction {
             Self::ShipReady => "ship",
             Self::CancelWaiting => "cancel",
             Self::Unsubscribe => "unsub",
+            Self::Status => "status",
         }
     }
 
@@ -52,6 +57,7 @@ impl LinkAction {
             "ship" => Self::ShipReady,
             "cancel" => Self::CancelWaiting,
             "unsub" => Self::Unsubscribe,
+            "status" => Self::Status,
             _ => return None,
         })
     }
@@ -59,7 +65,7 @@ impl LinkAction {
     /// The `order_lines.customer_choice` this action records.
     pub fn customer_choice(self) -> &'static str {
         match self {
-            Self::Wait | Self::Unsubscribe => "wait",
+            Self::Wait | Self::Unsubscribe | Self::Status => "wait",
             Self::ShipReady => "ship_partial",
             Self::CancelWaiting => "cancel",
         }
@@ -128,8 +134,30 @@ pub fn sign(key: &[u8], claim: &LinkClaim) -> String {
     )
 }
 
-/// Checks the signature (in constant time) and the expiry.
+/// Checks the signature (in constant time) and the expiry of a one-use link (a choice or
+/// an unsubscribe); a status link is refused here, so it can never act.
 pub fn verify(key: &[u8], token: &str, now_unix: i64) -> Result<LinkClaim, LinkError> {
+    let claim = decode(key, token)?;
+    if claim.action == LinkAction::Status {
+        return Err(LinkError::Tampered);
+    }
+    if claim.expires_at < now_unix {
+        return Err(LinkError::Expired);
+    }
+    Ok(claim)
+}
+
+/// Checks the signature of an order's status link. Its expiry is the order's: the caller
+/// checks the order's state when the page is viewed (`services::order_status`).
+pub fn verify_status(key: &[u8], token: &str) -> Result<LinkClaim, LinkError> {
+    let claim = decode(key, token)?;
+    if claim.action != LinkAction::Status {
+        return Err(LinkError::Tampered);
+    }
+    Ok(claim)
+}
+
+fn decode(key: &[u8], token: &str) -> Result<LinkClaim, LinkError> {
     let (payload_b64, signature_b64) = token.split_once('.').ok_or(LinkError::Tampered)?;
     let payload = URL_SAFE_NO_PAD
         .decode(payload_b64)
@@ -156,9 +184,6 @@ pub fn verify(key: &[u8], token: &str, now_unix: i64) -> Result<LinkClaim, LinkE
         },
         _ => return Err(LinkError::Tampered),
     };
-    if claim.expires_at < now_unix {
-        return Err(LinkError::Expired);
-    }
     Ok(claim)
 }
 
@@ -215,8 +240,22 @@ impl LinkMaker {
         let token = sign(&self.key, &LinkClaim::new(action, id, line_id));
         match action {
             LinkAction::Unsubscribe => format!("{}/unsubscribe/{token}", self.base),
+            LinkAction::Status => format!("{}/s/{token}", self.base),
             _ => format!("{}/l/{token}", self.base),
         }
+    }
+
+    /// The order's status page: one stable link per order (no expiry or nonce of its
+    /// own, since it is never used up and lives as long as the order says).
+    pub fn status_url(&self, order_id: i64) -> String {
+        let claim = LinkClaim {
+            action: LinkAction::Status,
+            id: order_id,
+            line_id: None,
+            expires_at: 0,
+            nonce: "0".to_owned(),
+        };
+        format!("{}/s/{}", self.base, sign(&self.key, &claim))
     }
 }
 
@@ -254,6 +293,28 @@ mod tests {
         assert_eq!(verify(KEY, "garbage", 0), Err(LinkError::Tampered));
         assert_eq!(
             verify(KEY, &format!("{token}x"), 0),
+            Err(LinkError::Tampered)
+        );
+    }
+
+    #[test]
+    fn a_status_link_only_opens_the_status_page() {
+        let status = sign(
+            KEY,
+            &LinkClaim {
+                action: LinkAction::Status,
+                id: 42,
+                line_id: None,
+                expires_at: 0,
+                nonce: "0".to_owned(),
+            },
+        );
+        assert_eq!(verify(KEY, &status, 0), Err(LinkError::Tampered));
+        assert_eq!(verify_status(KEY, &status).map(|c| c.id), Ok(42));
+        let choice = sign(KEY, &LinkClaim::new(LinkAction::Wait, 42, None));
+        assert_eq!(verify_status(KEY, &choice), Err(LinkError::Tampered));
+        assert_eq!(
+            verify_status(b"another key", &status),
             Err(LinkError::Tampered)
         );
     }

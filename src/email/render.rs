@@ -82,6 +82,8 @@ pub struct Mail {
     pub paragraphs: Vec<String>,
     pub subject: Option<String>,
     pub unsubscribe: Option<String>,
+    /// The order's live status page ("Follow your order"), in every order email.
+    pub status_url: Option<String>,
 }
 
 impl Mail {
