@@ -33,4 +33,5 @@ mod security;
 mod seed_large;
 mod shop;
 mod smtp_sink;
+mod status_page;
 mod webhooks;
