@@ -1,8 +1,9 @@
 //! Self-service links in emails: a claim (what to do, for which order, until when) signed
 //! with HMAC-SHA256, so a customer can act without logging in. A link is single-use: its
-//! nonce goes into `link_uses` when it is used. The one exception is the order's status
-//! link (`LinkAction::Status`): read-only, never used up, and valid for as long as the
-//! order says (see `services::order_status`), not for a fixed number of days.
+//! nonce goes into `link_uses` when it is used. An order's status link ("Follow your
+//! order") is a claim of its own kind, signed with the same key: read-only, never used up,
+//! and valid for as long as the order says (`services::order_status`), so it has no
+//! expiry or nonce of its own; `verify` refuses it and `verify_status` takes only it.
 //!
 //! The key and the public URL are read from the database, not from `AppState`, because
 //! links are rendered inside the transaction that queues the email (services, the seed,
@@ -36,8 +37,6 @@ pub enum LinkAction {
     CancelWaiting,
     /// Stop back-in-stock emails (the id is a restock subscription).
     Unsubscribe,
-    /// Read the order's live status page (changes nothing; never used up).
-    Status,
 }
 
 impl LinkAction {
@@ -47,7 +46,6 @@ impl LinkAction {
             Self::ShipReady => "ship",
             Self::CancelWaiting => "cancel",
             Self::Unsubscribe => "unsub",
-            Self::Status => "status",
         }
     }
 
@@ -57,7 +55,6 @@ impl LinkAction {
             "ship" => Self::ShipReady,
             "cancel" => Self::CancelWaiting,
             "unsub" => Self::Unsubscribe,
-            "status" => Self::Status,
             _ => return None,
         })
     }
@@ -65,7 +62,7 @@ impl LinkAction {
     /// The `order_lines.customer_choice` this action records.
     pub fn customer_choice(self) -> &'static str {
         match self {
-            Self::Wait | Self::Unsubscribe | Self::Status => "wait",
+            Self::Wait | Self::Unsubscribe => "wait",
             Self::ShipReady => "ship_partial",
             Self::CancelWaiting => "cancel",
         }
@@ -125,8 +122,11 @@ fn mac(key: &[u8], payload: &str) -> HmacSha256 {
 
 /// The token that goes into the URL: the payload and its signature.
 pub fn sign(key: &[u8], claim: &LinkClaim) -> String {
-    let payload = claim.payload();
-    let signature = mac(key, &payload).finalize().into_bytes();
+    sign_payload(key, &claim.payload())
+}
+
+fn sign_payload(key: &[u8], payload: &str) -> String {
+    let signature = mac(key, payload).finalize().into_bytes();
     format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(payload.as_bytes()),
@@ -134,30 +134,8 @@ pub fn sign(key: &[u8], claim: &LinkClaim) -> String {
     )
 }
 
-/// Checks the signature (in constant time) and the expiry of a one-use link (a choice or
-/// an unsubscribe); a status link is refused here, so it can never act.
-pub fn verify(key: &[u8], token: &str, now_unix: i64) -> Result<LinkClaim, LinkError> {
-    let claim = decode(key, token)?;
-    if claim.action == LinkAction::Status {
-        return Err(LinkError::Tampered);
-    }
-    if claim.expires_at < now_unix {
-        return Err(LinkError::Expired);
-    }
-    Ok(claim)
-}
-
-/// Checks the signature of an order's status link. Its expiry is the order's: the caller
-/// checks the order's state when the page is viewed (`services::order_status`).
-pub fn verify_status(key: &[u8], token: &str) -> Result<LinkClaim, LinkError> {
-    let claim = decode(key, token)?;
-    if claim.action != LinkAction::Status {
-        return Err(LinkError::Tampered);
-    }
-    Ok(claim)
-}
-
-fn decode(key: &[u8], token: &str) -> Result<LinkClaim, LinkError> {
+/// The payload of `token` when its signature is right (checked in constant time).
+fn signed_payload(key: &[u8], token: &str) -> Result<String, LinkError> {
     let (payload_b64, signature_b64) = token.split_once('.').ok_or(LinkError::Tampered)?;
     let payload = URL_SAFE_NO_PAD
         .decode(payload_b64)
@@ -170,6 +148,31 @@ fn decode(key: &[u8], token: &str) -> Result<LinkClaim, LinkError> {
     mac(key, &payload)
         .verify_slice(&signature)
         .map_err(|_| LinkError::Tampered)?;
+    Ok(payload)
+}
+
+/// The claim kind of an order's status link.
+const STATUS_KIND: &str = "status";
+
+/// The token of order `order_id`'s status link: one stable token per order.
+pub fn sign_status(key: &[u8], order_id: i64) -> String {
+    sign_payload(key, &format!("1.{STATUS_KIND}.{order_id}.0.0.0"))
+}
+
+/// The order a status link is for, when its signature is right and it is a status link
+/// (a self-service link is not). Whether it still works is the order's to say.
+pub fn verify_status(key: &[u8], token: &str) -> Result<i64, LinkError> {
+    let payload = signed_payload(key, token)?;
+    match payload.split('.').collect::<Vec<_>>().as_slice() {
+        ["1", STATUS_KIND, id, "0", "0", "0"] => id.parse().map_err(|_| LinkError::Tampered),
+        _ => Err(LinkError::Tampered),
+    }
+}
+
+/// Checks the signature (in constant time) and the expiry of a self-service link; a
+/// status link is not one (its kind is no `LinkAction`), so it is refused as tampered.
+pub fn verify(key: &[u8], token: &str, now_unix: i64) -> Result<LinkClaim, LinkError> {
+    let payload = signed_payload(key, token)?;
     let parts: Vec<&str> = payload.split('.').collect();
     let claim = match parts.as_slice() {
         ["1", action, id, line, expires, nonce] => LinkClaim {
@@ -184,6 +187,9 @@ fn decode(key: &[u8], token: &str) -> Result<LinkClaim, LinkError> {
         },
         _ => return Err(LinkError::Tampered),
     };
+    if claim.expires_at < now_unix {
+        return Err(LinkError::Expired);
+    }
     Ok(claim)
 }
 
@@ -240,22 +246,13 @@ impl LinkMaker {
         let token = sign(&self.key, &LinkClaim::new(action, id, line_id));
         match action {
             LinkAction::Unsubscribe => format!("{}/unsubscribe/{token}", self.base),
-            LinkAction::Status => format!("{}/s/{token}", self.base),
             _ => format!("{}/l/{token}", self.base),
         }
     }
 
-    /// The order's status page: one stable link per order (no expiry or nonce of its
-    /// own, since it is never used up and lives as long as the order says).
+    /// The order's status page ("Follow your order").
     pub fn status_url(&self, order_id: i64) -> String {
-        let claim = LinkClaim {
-            action: LinkAction::Status,
-            id: order_id,
-            line_id: None,
-            expires_at: 0,
-            nonce: "0".to_owned(),
-        };
-        format!("{}/s/{}", self.base, sign(&self.key, &claim))
+        format!("{}/s/{}", self.base, sign_status(&self.key, order_id))
     }
 }
 
@@ -299,22 +296,16 @@ mod tests {
 
     #[test]
     fn a_status_link_only_opens_the_status_page() {
-        let status = sign(
-            KEY,
-            &LinkClaim {
-                action: LinkAction::Status,
-                id: 42,
-                line_id: None,
-                expires_at: 0,
-                nonce: "0".to_owned(),
-            },
-        );
+        let status = sign_status(KEY, 42);
+        assert_eq!(verify_status(KEY, &status), Ok(42));
         assert_eq!(verify(KEY, &status, 0), Err(LinkError::Tampered));
-        assert_eq!(verify_status(KEY, &status).map(|c| c.id), Ok(42));
         let choice = sign(KEY, &LinkClaim::new(LinkAction::Wait, 42, None));
         assert_eq!(verify_status(KEY, &choice), Err(LinkError::Tampered));
+        assert_eq!(verify_status(b"another key", &status), Err(LinkError::Tampered));
+        let (_, signature) = status.split_once('.').unwrap();
+        let (other, _) = sign_status(KEY, 43).split_once('.').map(|(p, s)| (p.to_owned(), s.to_owned())).unwrap();
         assert_eq!(
-            verify_status(b"another key", &status),
+            verify_status(KEY, &format!("{other}.{signature}")),
             Err(LinkError::Tampered)
         );
     }

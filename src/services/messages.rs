@@ -940,8 +940,6 @@ pub fn use_link(
             LinkAction::ShipReady => Choice::ShipReady,
             LinkAction::CancelWaiting => Choice::CancelWaiting,
             LinkAction::Unsubscribe => return Ok(LinkOutcome::Unsubscribed),
-            // `links::verify` refuses status links; one that got here changes nothing.
-            LinkAction::Status => return Err(AppError::not_found("the link")),
         };
         let email = choices::scope_lines(conn, claim.id, claim.line_id)?
             .into_iter()

@@ -33,7 +33,7 @@ impl LinkPage {
             Some(LinkAction::ShipReady) => "Yes, ship what is ready now",
             Some(LinkAction::CancelWaiting) => "Yes, cancel the waiting items",
             Some(LinkAction::Unsubscribe) => "Yes, unsubscribe me",
-            Some(LinkAction::Status) | None => "Confirm",
+            None => "Confirm",
         }
     }
 }
@@ -98,8 +98,6 @@ fn question(claim: &LinkClaim, summary: &LinkSummary) -> String {
             if waiting == 1 { "item" } else { "items" }
         ),
         LinkAction::Unsubscribe => "Stop all back-in-stock emails to this address?".to_owned(),
-        // Never here: `links::verify` refuses status links.
-        LinkAction::Status => String::new(),
     }
 }
 

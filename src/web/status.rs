@@ -49,7 +49,7 @@ fn page(
 
 pub async fn show(state: web::Data<AppState>, path: web::Path<String>) -> AppResult<HttpResponse> {
     let token = path.into_inner();
-    let Ok(claim) = links::verify_status(&state.link_key, &token) else {
+    let Ok(order_id) = links::verify_status(&state.link_key, &token) else {
         return page(
             StatusCode::NOT_FOUND,
             String::new(),
@@ -59,7 +59,7 @@ pub async fn show(state: web::Data<AppState>, path: web::Path<String>) -> AppRes
         );
     };
     let view = crate::db::blocking(&state.pool, move |conn| {
-        order_status::view(conn, claim.id, crate::clock::now())
+        order_status::view(conn, order_id, crate::clock::now())
     })
     .await?;
     match view {
