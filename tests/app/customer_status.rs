@@ -131,6 +131,10 @@ async fn the_email_links_to_a_status_page_with_place_dates_countdown_and_the_cho
 
     let (status, body) = page(&app, &path_of(&link)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // Small: the page is plain HTML (and one small stylesheet), no script.
+    eprintln!("status page: {} bytes of HTML", body.len());
+    assert!(body.len() < 12_000, "{} bytes", body.len());
+    assert!(!body.contains("<script"), "{body}");
     let text = text_of(&body);
     let kettle = "SELECT l.{} FROM order_lines l JOIN orders o ON o.id = l.order_id
                    JOIN products p ON p.id = l.product_id WHERE o.number = 'W-200' AND p.sku = 'KETTLE'";
