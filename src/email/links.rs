@@ -301,9 +301,15 @@ mod tests {
         assert_eq!(verify(KEY, &status, 0), Err(LinkError::Tampered));
         let choice = sign(KEY, &LinkClaim::new(LinkAction::Wait, 42, None));
         assert_eq!(verify_status(KEY, &choice), Err(LinkError::Tampered));
-        assert_eq!(verify_status(b"another key", &status), Err(LinkError::Tampered));
+        assert_eq!(
+            verify_status(b"another key", &status),
+            Err(LinkError::Tampered)
+        );
         let (_, signature) = status.split_once('.').unwrap();
-        let (other, _) = sign_status(KEY, 43).split_once('.').map(|(p, s)| (p.to_owned(), s.to_owned())).unwrap();
+        let (other, _) = sign_status(KEY, 43)
+            .split_once('.')
+            .map(|(p, s)| (p.to_owned(), s.to_owned()))
+            .unwrap();
         assert_eq!(
             verify_status(KEY, &format!("{other}.{signature}")),
             Err(LinkError::Tampered)

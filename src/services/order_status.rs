@@ -69,7 +69,9 @@ pub struct OrderStatus {
 pub enum StatusView {
     Live(Box<OrderStatus>),
     /// Finished more than `DAYS_AFTER_FINISHED` days ago, or no such order.
-    Expired { shop: String },
+    Expired {
+        shop: String,
+    },
 }
 
 #[derive(QueryableByName)]

@@ -65,13 +65,21 @@ pub async fn show(state: web::Data<AppState>, path: web::Path<String>) -> AppRes
     match view {
         StatusView::Live(status) => {
             let title = format!("Order {}", status.order_number);
-            page(StatusCode::OK, status.shop.clone(), &title, String::new(), Some(*status))
+            page(
+                StatusCode::OK,
+                status.shop.clone(),
+                &title,
+                String::new(),
+                Some(*status),
+            )
         }
         StatusView::Expired { shop } => page(
             StatusCode::GONE,
             shop,
             "This link has expired",
-            format!("Your order's status page works while anything on it is waiting, and for {DAYS_AFTER_FINISHED} days after the last item was sent or cancelled. This order finished longer ago than that. If you have a question about it, just reply to any of our emails; a person reads every answer."),
+            format!(
+                "Your order's status page works while anything on it is waiting, and for {DAYS_AFTER_FINISHED} days after the last item was sent or cancelled. This order finished longer ago than that. If you have a question about it, just reply to any of our emails; a person reads every answer."
+            ),
             None,
         ),
     }

@@ -96,8 +96,7 @@ async fn page(app: &TestApp, path: &str) -> (StatusCode, String) {
 }
 
 #[tokio::test]
-async fn the_email_links_to_a_status_page_with_place_dates_countdown_and_the_choices_that_apply()
-{
+async fn the_email_links_to_a_status_page_with_place_dates_countdown_and_the_choices_that_apply() {
     let app = spawn_app().await;
     two_waiting_orders(&app);
     let sink = Sink::start().await;
@@ -178,8 +177,18 @@ async fn the_email_links_to_a_status_page_with_place_dates_countdown_and_the_cho
     }
     // Nothing internal: no supplier, purchase order, reliability or the stored reason.
     let reason = one_text(&app, &kettle.replace("{}", "eta_reason"));
-    assert!(reason.contains("PO-1"), "the stored reason is internal: {reason}");
-    for internal in ["Acme", "PO-1", "on time", "reliab", "supplier", reason.as_str()] {
+    assert!(
+        reason.contains("PO-1"),
+        "the stored reason is internal: {reason}"
+    );
+    for internal in [
+        "Acme",
+        "PO-1",
+        "on time",
+        "reliab",
+        "supplier",
+        reason.as_str(),
+    ] {
         assert!(!body.contains(internal), "{internal:?} shown in {body}");
     }
 
@@ -203,7 +212,11 @@ async fn only_choices_that_apply_are_offered() {
     product(&app, "KETTLE", 0, 2_500);
     purchase_order(&app, "PO-1", "KETTLE", 10, 5);
     order(&app, "W-300", "ada@example.com", "Ada", "KETTLE", 1, 0);
-    let (status, body) = page(&app, &path_of(&status_link(&app, "backorder_notice", "W-300"))).await;
+    let (status, body) = page(
+        &app,
+        &path_of(&status_link(&app, "backorder_notice", "W-300")),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let text = text_of(&body);
     assert!(text.contains("Place in line 1st in line"), "{text}");
@@ -246,7 +259,10 @@ async fn a_tampered_or_other_orders_token_is_refused() {
         assert_eq!(status, StatusCode::NOT_FOUND, "{what}: {body}");
         let text = text_of(&body);
         assert!(text.contains("This link does not work"), "{what}: {text}");
-        assert!(!text.contains("W-200") && !text.contains("KETTLE"), "{what}: {text}");
+        assert!(
+            !text.contains("W-200") && !text.contains("KETTLE"),
+            "{what}: {text}"
+        );
     }
     // A status token does not act as a choice link either.
     let status_token = &ada["/s/".len()..];
@@ -304,7 +320,12 @@ async fn on_a_phone_the_status_page_fits_reads_by_headings_and_axe_finds_nothing
         return;
     };
     let app = spawn_app().await;
-    shop::product(&app, "CHAIR-ERGONOMIC-PROFESSIONAL-EXTRA-LONG-NAME", 0, 24_000);
+    shop::product(
+        &app,
+        "CHAIR-ERGONOMIC-PROFESSIONAL-EXTRA-LONG-NAME",
+        0,
+        24_000,
+    );
     two_waiting_orders(&app);
     purchase_order(
         &app,
@@ -340,7 +361,10 @@ async fn on_a_phone_the_status_page_fits_reads_by_headings_and_axe_finds_nothing
     };
     for (product, place) in [
         ("KETTLE", "3rd in line"),
-        ("CHAIR-ERGONOMIC-PROFESSIONAL-EXTRA-LONG-NAME", "1st in line"),
+        (
+            "CHAIR-ERGONOMIC-PROFESSIONAL-EXTRA-LONG-NAME",
+            "1st in line",
+        ),
     ] {
         let shown = browser
             .client
@@ -416,7 +440,9 @@ async fn on_a_phone_the_status_page_fits_reads_by_headings_and_axe_finds_nothing
     assert!(errors.is_empty(), "the browser reported: {errors:#?}");
 
     // The page for a broken link fits too.
-    browser.goto(&app.url(&path_of(&link[..link.len() - 10]))).await;
+    browser
+        .goto(&app.url(&path_of(&link[..link.len() - 10])))
+        .await;
     browser.heading("This link does not work").await;
     let (scroll_width, inner_width) = browser.widths().await;
     assert!(scroll_width <= inner_width);
