@@ -310,3 +310,16 @@ fn waits_for(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_countdown_reads_in_whole_days() {
+        assert_eq!(countdown(12), "ships within 12 days");
+        assert_eq!(countdown(1), "ships within 1 day");
+        assert_eq!(countdown(0), "ships any day now");
+        assert_eq!(countdown(-3), "ships any day now");
+    }
+}
