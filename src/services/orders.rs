@@ -277,6 +277,13 @@ fn intake(
     // held them, so lock order is time order and the queue (placed_at, then id) is
     // first come, first served under any concurrency.
     let placed_at = order.placed_at.unwrap_or_else(crate::clock::now);
+    // Free units while lines wait (every restock fills the queue, so this is a repair) go
+    // down the queue first, earliest placed_at first, never to the newcomer.
+    for product in products.iter_mut() {
+        if product.available() > 0 && product.waiting_lines > 0 {
+            engine::fill_queue(conn, &ctx, product, None)?;
+        }
+    }
     // Whether a product can be backordered matters only when the order takes more than
     // is free; most orders are served from the shelf and skip the question.
     let short = products.iter().any(|p| {

@@ -10,6 +10,7 @@ mod browser_pages;
 mod browser_walks;
 mod cli;
 mod engine_db;
+mod fair_intake;
 mod faults;
 mod foundation;
 mod helpers;
