@@ -7,6 +7,7 @@ mod browser;
 mod browser_helpers;
 mod browser_integrations;
 mod browser_pages;
+mod browser_queue;
 mod browser_walks;
 mod cli;
 mod engine_db;

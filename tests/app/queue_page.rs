@@ -292,7 +292,7 @@ fn supplied_product(app: &crate::helpers::TestApp, sku: &str, supplier: &str) {
 }
 
 /// Two suppliers: Acme's TENT has 3 waiting lines, Borealis's LAMP and OAR have 4.
-async fn two_suppliers() -> (crate::helpers::TestApp, i64) {
+pub async fn two_suppliers() -> (crate::helpers::TestApp, i64) {
     let app = spawn_app().await;
     supplied_product(&app, "TENT", "Acme");
     supplied_product(&app, "LAMP", "Borealis");
