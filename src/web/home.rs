@@ -12,12 +12,12 @@ use crate::error::AppResult;
 use crate::services::review::{
     self, Attention, DayCounts, DuePurchaseOrder, Headline, LowStock, PromisesKept, TopSku,
 };
-use crate::startup::AppState;
 use crate::web::charts;
 use crate::web::orders::Words;
 use crate::web::reads::Reads;
 use crate::web::render::{self, Frame};
 use crate::web::session::CurrentUser;
+use crate::web::state::AppState;
 
 /// One figure with its change against yesterday, when there is one.
 pub struct Figure {
