@@ -395,7 +395,10 @@ pub fn run_bulk(
     )?;
     let mut customers: Vec<(i64, String, Vec<String>)> = Vec::new();
     for target in &targets {
-        match customers.iter_mut().find(|(id, _, _)| *id == target.customer_id) {
+        match customers
+            .iter_mut()
+            .find(|(id, _, _)| *id == target.customer_id)
+        {
             Some((_, _, orders)) => {
                 if !orders.contains(&target.order_number) {
                     orders.push(target.order_number.clone());

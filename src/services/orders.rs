@@ -237,11 +237,7 @@ fn intake(
 ) -> AppResult<OrderView> {
     let settings = shop_settings::load(conn)?;
     if let Some(given) = order.placed_at {
-        check_placed_at(
-            given,
-            crate::clock::now(),
-            settings.placed_at_max_age_days,
-        )?;
+        check_placed_at(given, crate::clock::now(), settings.placed_at_max_age_days)?;
     }
     let ctx = Ctx {
         actor,

@@ -73,7 +73,11 @@ async fn filtering_the_queue_in_place_then_previewing_touches_exactly_the_lines_
         .execute("return window.stillTheSamePage === true;", vec![])
         .await
         .expect("read the mark");
-    assert_eq!(same, serde_json::json!(true), "the filter reloaded the page");
+    assert_eq!(
+        same,
+        serde_json::json!(true),
+        "the filter reloaded the page"
+    );
     let text = browser.text().await;
     assert!(text.contains("4 waiting lines for 4 customers"), "{text}");
 

@@ -66,7 +66,11 @@ fn send_all_at_once(url: String, token: String, bodies: Vec<Value>) -> Vec<u16> 
                         }
                         // Stored by an earlier try whose answer was lost: 200, the same order.
                         let placed = status == 201 || (retried && status == 200);
-                        assert!(placed, "{status}: {}", response.text().await.unwrap_or_default());
+                        assert!(
+                            placed,
+                            "{status}: {}",
+                            response.text().await.unwrap_or_default()
+                        );
                         return status;
                     }
                 })
@@ -131,7 +135,11 @@ fn assert_stock_and_queue(api: &Api, lines: &[Line]) {
     let given: i32 = lines.iter().map(|l| l.allocated).sum();
     assert_eq!(given, allocated, "the product's count matches its lines");
     assert!(allocated <= on_hand, "oversold: {allocated} of {on_hand}");
-    assert_eq!(i64::from(allocated), UNITS, "every unit went to someone waiting");
+    assert_eq!(
+        i64::from(allocated),
+        UNITS,
+        "every unit went to someone waiting"
+    );
 
     let mut waiting: Vec<&Line> = lines.iter().filter(|l| l.waiting > 0).collect();
     assert_eq!(waiting.len(), ORDERS - UNITS as usize);

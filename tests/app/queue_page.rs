@@ -377,7 +377,8 @@ async fn after_filtering_in_place_the_preview_and_the_csv_hold_exactly_the_lines
     let rows: Vec<&str> = body.lines().skip(1).collect();
     assert_eq!(rows.len(), shown, "{body}");
     assert!(
-        rows.iter().all(|row| row.contains(",LAMP,") || row.contains(",OAR,")),
+        rows.iter()
+            .all(|row| row.contains(",LAMP,") || row.contains(",OAR,")),
         "{body}"
     );
 
@@ -387,7 +388,9 @@ async fn after_filtering_in_place_the_preview_and_the_csv_hold_exactly_the_lines
         "{fragment}"
     );
     assert!(
-        fragment.contains(&format!("href=\"/queue?supplier={borealis}&#38;overdue=1\"")),
+        fragment.contains(&format!(
+            "href=\"/queue?supplier={borealis}&#38;overdue=1\""
+        )),
         "{fragment}"
     );
 }
@@ -455,9 +458,14 @@ async fn a_rep_cannot_bulk_cancel_more_lines_than_the_shop_allows_and_a_manager_
     let preview = app.post_form("/queue/bulk", &cancel).await;
     let html = preview.text().await.unwrap();
     let text = text_of(&html);
-    assert!(text.contains("This touches 4 lines of 4 customers"), "{text}");
     assert!(
-        text.contains("Cancelling more than 3 lines at once needs a manager. Nothing was cancelled."),
+        text.contains("This touches 4 lines of 4 customers"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "Cancelling more than 3 lines at once needs a manager. Nothing was cancelled."
+        ),
         "{text}"
     );
     assert!(!html.contains("Confirm: "), "{html}");
@@ -474,7 +482,11 @@ async fn a_rep_cannot_bulk_cancel_more_lines_than_the_shop_allows_and_a_manager_
     let acme = text_of(
         &app.post_form(
             "/queue/bulk",
-            &[("action", "cancel"), ("scope", "all"), ("query", "sku=TENT")],
+            &[
+                ("action", "cancel"),
+                ("scope", "all"),
+                ("query", "sku=TENT"),
+            ],
         )
         .await
         .text()
@@ -492,7 +504,10 @@ async fn a_rep_cannot_bulk_cancel_more_lines_than_the_shop_allows_and_a_manager_
             .await
             .unwrap(),
     );
-    assert!(preview.contains("as a manager you may confirm it"), "{preview}");
+    assert!(
+        preview.contains("as a manager you may confirm it"),
+        "{preview}"
+    );
     let done = app.post_form("/queue/bulk", &confirm).await;
     assert_eq!(done.status(), 200);
     assert!(
