@@ -366,6 +366,8 @@ pub struct BulkOutcome {
     pub over_limit: bool,
     /// What was done, once confirmed.
     pub done: Option<String>,
+    /// Why a confirmation changed nothing (a field to fill in).
+    pub refused: Option<String>,
 }
 
 impl BulkOutcome {
@@ -423,34 +425,37 @@ pub fn run_bulk(
         cancel_limit,
         over_limit: request.action == BulkAction::Cancel && targets.len() > cancel_limit,
         done: None,
+        refused: None,
     };
     if !request.confirm || (outcome.over_limit && !by_manager) {
         return Ok(outcome);
     }
     let customers = outcome.customers;
-    outcome.done = Some(match request.action {
-        BulkAction::Cancel => {
-            let done = cancel_lines(conn, actor, &targets, &request.reason, today)?;
-            format!("Cancelled the waiting units of {done} lines for {customers} customers.")
-        }
-        BulkAction::EtaUpdate => {
-            let queued = send_eta_updates(conn, actor, &targets, today)?;
+    let done = match request.action {
+        BulkAction::Cancel => cancel_lines(conn, actor, &targets, &request.reason, today).map(
+            |done| format!("Cancelled the waiting units of {done} lines for {customers} customers."),
+        ),
+        BulkAction::EtaUpdate => send_eta_updates(conn, actor, &targets, today).map(|queued| {
             format!(
                 "Queued {queued} ETA update emails ({customers} customers; an order gets at most one a day)."
             )
-        }
-        BulkAction::Discount => {
-            let proposed = propose_discounts(
-                conn,
-                actor,
-                &targets,
-                &request.discount_kind,
-                &request.discount_value,
-                &request.reason,
-            )?;
-            format!("Proposed {proposed} discounts for approval.")
-        }
-    });
+        }),
+        BulkAction::Discount => propose_discounts(
+            conn,
+            actor,
+            &targets,
+            &request.discount_kind,
+            &request.discount_value,
+            &request.reason,
+        )
+        .map(|proposed| format!("Proposed {proposed} discounts for approval.")),
+    };
+    match done {
+        Ok(done) => outcome.done = Some(done),
+        // Bad input (no reason, no value): nothing changed; the preview stays, with why.
+        Err(AppError::Invalid { message, .. }) => outcome.refused = Some(message),
+        Err(other) => return Err(other),
+    }
     Ok(outcome)
 }
 

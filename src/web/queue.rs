@@ -414,7 +414,10 @@ pub async fn bulk(
     })
     .await;
     let (outcome, error) = match result {
-        Ok(outcome) => (outcome, None),
+        Ok(outcome) => {
+            let refused = outcome.refused.clone();
+            (outcome, refused)
+        }
         Err(AppError::Invalid { message, .. }) => (BulkOutcome::default(), Some(message)),
         Err(other) => return Err(other),
     };

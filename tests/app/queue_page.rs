@@ -105,6 +105,13 @@ async fn a_bulk_cancel_previews_then_runs_in_one_go() {
         )
         .await;
     assert_eq!(refused.status(), 422, "a cancellation needs a reason");
+    // The preview stays with the refusal, so the person still sees what it would touch.
+    let text = text_of(&refused.text().await.unwrap());
+    assert!(
+        text.contains("give a reason for the cancellation")
+            && text.contains("This touches 2 lines of 2 customers"),
+        "{text}"
+    );
     assert!(text_of(&app.get("/queue").await.text().await.unwrap()).contains("3 waiting lines"));
 
     let done = app
