@@ -22,6 +22,8 @@ use crate::web::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct OrderBody {
     number: String,
+    /// When the storefront took the order; it decides the place in line. Left out: the
+    /// server's clock when the order is taken in.
     #[schema(format = DateTime)]
     placed_at: Option<String>,
     customer: CustomerBody,
