@@ -7,7 +7,7 @@ use crate::db::PgPool;
 use crate::db::audit::Actor;
 use crate::services::backorders::{QueueCounts, QueueFilter};
 use crate::services::catalog::Availability;
-use crate::web::home::ReviewData;
+use crate::services::review::ReviewData;
 use crate::web::recent::Recent;
 
 pub struct AppState {
