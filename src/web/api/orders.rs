@@ -7,20 +7,23 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiErrorBody;
-use crate::error::{ApiResult, AppError};
+use crate::error::AppError;
 use crate::services::orders::OrderView;
 use crate::services::orders::{self, NewOrder, NewOrderLine, Placed};
-use crate::startup::AppState;
 use crate::types::{Email, Reference, Sku, single_line_of};
 use crate::web::api::openapi::{BodyRefusals, ReadRefusals};
 use crate::web::api::{BearerToken, Problems, json_response, parse_date, parse_json};
+use crate::web::errors::ApiErrorBody;
+use crate::web::errors::ApiResult;
+use crate::web::state::AppState;
 
 /// A new order from the storefront.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderBody {
     number: String,
+    /// When the storefront took the order; it decides the place in line. Left out: the
+    /// server's clock when the order is taken in.
     #[schema(format = DateTime)]
     placed_at: Option<String>,
     customer: CustomerBody,
@@ -51,12 +54,13 @@ pub struct LineBody {
 fn validate(body: OrderBody, request_hash: String) -> Result<NewOrder, AppError> {
     let mut problems = Problems::default();
     let number = problems.check("number", Reference::parse(&body.number));
+    // Without a time of its own the order is stamped at intake, under its products' locks.
     let placed_at = match body.placed_at.as_deref() {
-        None => Some(Utc::now()),
+        None => Some(None),
         Some(raw) => problems.check(
             "placed_at",
             DateTime::parse_from_rfc3339(raw.trim())
-                .map(|t| t.with_timezone(&Utc))
+                .map(|t| Some(t.with_timezone(&Utc)))
                 .map_err(|_| {
                     format!(
                         "{:?} is not a time like 2026-11-22T10:30:00Z",
