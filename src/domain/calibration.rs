@@ -57,7 +57,9 @@ pub struct PromiseRecord {
 
 /// The first day whose promises count on `today`.
 pub fn window_start(today: NaiveDate) -> NaiveDate {
-    today.checked_sub_days(Days::new(WINDOW_DAYS)).unwrap_or(today)
+    today
+        .checked_sub_days(Days::new(WINDOW_DAYS))
+        .unwrap_or(today)
 }
 
 /// Whether a promise counts on `today`, and if so whether it was kept:
@@ -139,7 +141,11 @@ mod tests {
             resolved: 1_000,
             kept: 900,
         };
-        assert!(over.worst_level_bp(90) < 9_000, "{}", over.worst_level_bp(90));
+        assert!(
+            over.worst_level_bp(90) < 9_000,
+            "{}",
+            over.worst_level_bp(90)
+        );
         assert!(under.worst_level_bp(90) > 9_000);
         assert_eq!(exact.worst_level_bp(90), 9_000);
         // Never below the median, never past halfway to certainty.

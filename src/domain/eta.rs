@@ -356,8 +356,8 @@ fn project(
         // Each sample is ordered along the queue, so its percentiles are too;
         // the running maximum only guards that promise against rounding.
         let likely = nearest_rank(&line_dates, 50).map(|d| floor_likely.map_or(d, |f| f.max(d)));
-        let worst = closest_date(&line_dates, worst_level_bp)
-            .map(|d| floor_worst.map_or(d, |f| f.max(d)));
+        let worst =
+            closest_date(&line_dates, worst_level_bp).map(|d| floor_worst.map_or(d, |f| f.max(d)));
         floor_likely = likely.or(floor_likely);
         floor_worst = worst.or(floor_worst);
         let (covered_by, expected) = match cover {

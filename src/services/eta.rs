@@ -12,8 +12,7 @@ use crate::db::shop_settings::ShopSettings;
 use crate::db::stock::{self, Product};
 use crate::domain::{
     self, EtaSettings, IncomingPurchaseOrder, LineEta, ProductSupply, PromiseRecord, SlipHistory,
-    SlipPrior,
-    SupplierEvidence, SupplierFacts, WaitingLine,
+    SlipPrior, SupplierEvidence, SupplierFacts, WaitingLine,
 };
 use crate::error::AppResult;
 use crate::services::events::{Ctx, StoredEta};
