@@ -4,6 +4,7 @@
 
 pub mod allocation;
 pub mod answer;
+pub mod calibration;
 pub mod eta;
 pub mod flags;
 pub mod format;
@@ -16,6 +17,7 @@ pub mod trend;
 pub mod types;
 
 pub use allocation::{LineAllocation, QueueAllocation, WaitingLine, allocate_down_queue};
+pub use calibration::{PromiseRecord, promise_outcome};
 pub use eta::{
     CoveredBy, EtaReason, EtaSettings, IncomingPurchaseOrder, LineEta, ProductSupply,
     SupplierFacts, eta_for_new_order, project_queue,
