@@ -358,7 +358,12 @@ pub fn save_settings(
                 today,
                 settings: &after_settings,
             };
-            crate::services::purchasing::refresh_products(conn, &ctx, &waiting)?;
+            crate::services::purchasing::refresh_products(
+                conn,
+                &ctx,
+                &waiting,
+                &crate::domain::EtaCause::ScheduleChanged,
+            )?;
         }
         audit::record(
             conn,
