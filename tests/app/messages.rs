@@ -635,7 +635,16 @@ fn ctx_refresh(app: &TestApp, product_sku: &str) {
         app,
         &format!("SELECT id FROM products WHERE sku = '{product_sku}'"),
     );
-    conn.transaction(|conn| purchasing::refresh_products(conn, &ctx, &[id]))
+    conn.transaction(|conn| {
+        purchasing::refresh_products(
+            conn,
+            &ctx,
+            &[id],
+            &backorder_desk::domain::EtaCause::SupplierDateMoved {
+                reference: "PO-1".to_owned(),
+            },
+        )
+    })
         .unwrap();
 }
 
