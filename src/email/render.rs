@@ -344,6 +344,14 @@ mod tests {
             was: Some("Tue 3 Dec".to_owned()),
             days_late: 3,
             product: Some("Kettle".to_owned()),
+            news: vec![DateNews {
+                product: "Kettle".to_owned(),
+                later: true,
+                now: Some("Fri 6 Dec".to_owned()),
+                was: "Tue 3 Dec".to_owned(),
+                days: 3,
+                why: Some("Our supplier moved its delivery to a later date.".to_owned()),
+            }],
             ..Mail::default()
         }
     }
@@ -365,8 +373,16 @@ mod tests {
             );
             assert!(!r.html.contains("<script>"));
         }
-        let delay = render(Kind::DelayNotice, &mail).unwrap();
+        let mut in_body = mail.clone();
+        in_body.news_in_body = true;
+        let delay = render(Kind::DelayNotice, &in_body).unwrap();
         assert!(delay.text.contains("Fri 6 Dec") && delay.text.contains("sorry"));
+        let said = "Kettle: now ships by Fri 6 Dec instead of Tue 3 Dec (3 days later). Our supplier moved its delivery to a later date.";
+        assert_eq!(delay.text.matches(said).count(), 1, "{}", delay.text);
+        assert_eq!(delay.html.matches(said).count(), 1, "{}", delay.html);
+        // Any other email of the order says it too, above the lines.
+        let restock = render(Kind::Restock, &mail).unwrap();
+        assert_eq!(restock.text.matches(said).count(), 1, "{}", restock.text);
         assert!(delay.text.contains("http://x/l/c") && delay.html.contains("http://x/l/c"));
     }
 }
