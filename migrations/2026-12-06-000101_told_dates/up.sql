@@ -30,11 +30,14 @@ CREATE TABLE eta_update_causes (
     order_line_id BIGINT PRIMARY KEY REFERENCES order_lines (id) ON DELETE CASCADE,
     order_id BIGINT NOT NULL REFERENCES eta_updates_pending (order_id) ON DELETE CASCADE,
     cause TEXT NOT NULL CHECK (cause IN ('supplier_date', 'po_cancelled', 'queue_ahead',
-        'receipt_short', 'stock', 'schedule', 'supply')),
+        'receipt_short', 'stock', 'schedule', 'supply', 'delivery_late', 'supplier_record')),
     reference TEXT,
     changed_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 CREATE INDEX eta_update_causes_order_idx ON eta_update_causes (order_id);
+-- A customer's last date-change email (one per customer per window, too).
+CREATE INDEX messages_customer_kind_idx ON messages (customer_id, kind, created_at)
+    WHERE customer_id IS NOT NULL;
 
 ALTER TABLE shop_settings
     ADD COLUMN eta_update_window_hours INTEGER NOT NULL DEFAULT 24

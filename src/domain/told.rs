@@ -24,6 +24,10 @@ pub enum EtaCause {
     ScheduleChanged,
     /// New or changed supply (a purchase order created, a full receipt).
     SupplyChanged,
+    /// The purchase order the line waits for is overdue and still not here.
+    DeliveryLate { reference: String },
+    /// The suppliers' recent deliveries ran later than planned, so the dates allow more.
+    SupplierRecord,
 }
 
 impl EtaCause {
@@ -36,6 +40,8 @@ impl EtaCause {
             EtaCause::StockCorrected => "stock",
             EtaCause::ScheduleChanged => "schedule",
             EtaCause::SupplyChanged => "supply",
+            EtaCause::DeliveryLate { .. } => "delivery_late",
+            EtaCause::SupplierRecord => "supplier_record",
         }
     }
 
@@ -43,7 +49,8 @@ impl EtaCause {
         match self {
             EtaCause::SupplierDateMoved { reference }
             | EtaCause::PurchaseOrderCancelled { reference }
-            | EtaCause::ReceiptShort { reference } => Some(reference),
+            | EtaCause::ReceiptShort { reference }
+            | EtaCause::DeliveryLate { reference } => Some(reference),
             _ => None,
         }
     }
@@ -60,6 +67,8 @@ impl EtaCause {
             "stock" => EtaCause::StockCorrected,
             "schedule" => EtaCause::ScheduleChanged,
             "supply" => EtaCause::SupplyChanged,
+            "delivery_late" => EtaCause::DeliveryLate { reference },
+            "supplier_record" => EtaCause::SupplierRecord,
             _ => return None,
         })
     }
@@ -84,6 +93,12 @@ impl EtaCause {
             }
             EtaCause::ScheduleChanged => "We changed how we plan and pack shipments.",
             EtaCause::SupplyChanged => "Our supplier's deliveries changed.",
+            EtaCause::DeliveryLate { .. } => {
+                "The delivery it waits for is late and has not arrived yet."
+            }
+            EtaCause::SupplierRecord => {
+                "Our supplier's recent deliveries ran later than planned, so we allow more time."
+            }
         }
     }
 
@@ -99,6 +114,8 @@ impl EtaCause {
             EtaCause::StockCorrected => "stock was corrected".to_owned(),
             EtaCause::ScheduleChanged => "the shop's settings changed".to_owned(),
             EtaCause::SupplyChanged => "supply changed".to_owned(),
+            EtaCause::DeliveryLate { reference } => format!("{reference} is overdue"),
+            EtaCause::SupplierRecord => "the suppliers' record changed".to_owned(),
         }
     }
 }
@@ -176,6 +193,10 @@ mod tests {
             EtaCause::StockCorrected,
             EtaCause::ScheduleChanged,
             EtaCause::SupplyChanged,
+            EtaCause::DeliveryLate {
+                reference: "PO-4".to_owned(),
+            },
+            EtaCause::SupplierRecord,
         ] {
             let back = EtaCause::from_stored(cause.code(), cause.reference().map(str::to_owned));
             assert_eq!(back, Some(cause));

@@ -329,13 +329,53 @@ pub fn refresh_etas(
                 order_id: row.order_id,
                 told,
                 new_worst: eta.worst,
-                cause: cause.clone(),
+                cause: real_cause(cause, row, position, eta, ctx.today),
             });
         }
         changed.push(row.line_id, eta, position, promised, dates_changed);
     }
     changed.store(conn)?;
     Ok(effects)
+}
+
+/// What really moved a line later, given the event that recomputed its queue. A refresh
+/// also re-reads time: a line waiting on an overdue purchase order drifts later every day
+/// it does not come, whatever event recomputed it, and new receipts change what the
+/// suppliers' record says. Naming the event in those cases would be untrue (an order
+/// placed behind the line did not take its units).
+fn real_cause(
+    event: &EtaCause,
+    row: &QueueRow,
+    position: i32,
+    eta: &StoredEta,
+    today: NaiveDate,
+) -> EtaCause {
+    let about_its_delivery = match (&eta.covering_po, event.reference()) {
+        (Some((covering, _)), Some(reference)) => covering == reference,
+        _ => false,
+    };
+    if about_its_delivery {
+        return event.clone();
+    }
+    if let Some((reference, expected_on)) = &eta.covering_po
+        && *expected_on < today
+        && !matches!(
+            event,
+            EtaCause::PurchaseOrderCancelled { .. } | EtaCause::StockCorrected
+        )
+    {
+        return EtaCause::DeliveryLate {
+            reference: reference.clone(),
+        };
+    }
+    match event {
+        // Moved back in line: an order ahead of it took more.
+        EtaCause::QueueAhead if row.queue_position.is_some_and(|old| position > old) => {
+            EtaCause::QueueAhead
+        }
+        EtaCause::QueueAhead | EtaCause::SupplyChanged => EtaCause::SupplierRecord,
+        other => other.clone(),
+    }
 }
 
 /// A worst-case date that moved later (or went away, or came after none).
@@ -354,6 +394,8 @@ pub struct StoredEta {
     pub worst: Option<NaiveDate>,
     pub is_estimate: bool,
     pub reason: String,
+    /// The purchase order whose units complete the line, and its expected date.
+    pub covering_po: Option<(String, NaiveDate)>,
 }
 
 #[derive(Default)]

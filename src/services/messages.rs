@@ -337,7 +337,27 @@ pub fn send_due_eta_updates(
             let Some(pending) = pending else {
                 return Ok::<_, AppError>(None);
             };
-            let shop = shop_settings::load(conn)?.shop_name;
+            let settings = shop_settings::load(conn)?;
+            let window = chrono::Duration::hours(i64::from(settings.eta_update_window_hours.max(1)));
+            // At most one date-change email per customer in a window, too: a customer
+            // with two orders waiting on one delivery hears of them a window apart, not
+            // seconds apart. Another worker on the same customer: try again in a minute.
+            let (locked, last_sent) = customer_turn(conn, pending.order_id)?;
+            let postpone_to = if !locked {
+                Some(now + chrono::Duration::minutes(1))
+            } else {
+                last_sent
+                    .filter(|last| *last > now - window)
+                    .map(|last| last.min(now) + window)
+            };
+            if let Some(due) = postpone_to {
+                diesel::sql_query("UPDATE eta_updates_pending SET due_at = $2 WHERE order_id = $1")
+                    .bind::<BigInt, _>(pending.order_id)
+                    .bind::<Timestamptz, _>(due)
+                    .execute(conn)?;
+                return Ok(Some(false));
+            }
+            let shop = settings.shop_name;
             let mail = order_mails(conn, &[pending.order_id], &shop, today)?
                 .remove(&pending.order_id);
             // Read first: the causes go with the pending row.
@@ -375,6 +395,31 @@ pub fn send_due_eta_updates(
         }
     }
     Ok(queued)
+}
+
+/// Whether this transaction may send the order's customer a date-change email now
+/// (an advisory lock per customer: row locks on customers are taken by intake, which
+/// also waits on pending rows), and when their last one was queued.
+fn customer_turn(
+    conn: &mut PgConnection,
+    order_id: i64,
+) -> QueryResult<(bool, Option<DateTime<Utc>>)> {
+    #[derive(QueryableByName)]
+    struct Turn {
+        #[diesel(sql_type = Bool)]
+        locked: bool,
+        #[diesel(sql_type = Nullable<Timestamptz>)]
+        last_sent: Option<DateTime<Utc>>,
+    }
+    let turn: Turn = diesel::sql_query(
+        "SELECT pg_try_advisory_xact_lock(hashtextextended('backorder-desk:eta-change:' || o.customer_id, 0)) AS locked,
+                (SELECT max(m.created_at) FROM messages m
+                  WHERE m.customer_id = o.customer_id AND m.kind = 'delay_notice') AS last_sent
+           FROM orders o WHERE o.id = $1",
+    )
+    .bind::<BigInt, _>(order_id)
+    .get_result(conn)?;
+    Ok((turn.locked, turn.last_sent))
 }
 
 /// After free units went down a product's queue: one restock email per order that got

@@ -413,3 +413,46 @@ async fn workers_sending_due_updates_at_once_queue_each_once() {
         20
     );
 }
+
+/// Issue 13: "in the demo shop 71 order-days got two or more delay notices, seconds
+/// apart". The demo replays its history through the services, with the worker's job run
+/// each day: no customer (nor order) gets two date-change emails within one window, and
+/// every one of them states a date later than the one its customer was told before.
+#[tokio::test]
+async fn the_demo_shop_sends_no_customer_two_eta_change_emails_in_one_window() {
+    let app = spawn_app().await;
+    backorder_desk::seed::load_demo(&mut app.conn(), 400).expect("the demo shop");
+    let emails = count(
+        &app,
+        "SELECT count(*) FROM messages WHERE kind = 'delay_notice'",
+    );
+    assert!(emails > 10, "the demo has dates that move: {emails}");
+    for who in ["customer_id", "order_id"] {
+        assert_eq!(
+            count(
+                &app,
+                &format!(
+                    "SELECT count(*) FROM (
+                       SELECT created_at - lag(created_at) OVER (PARTITION BY {who} ORDER BY created_at) AS gap
+                         FROM messages WHERE kind = 'delay_notice') g
+                      WHERE gap < interval '24 hours'"
+                ),
+            ),
+            0,
+            "two date-change emails to one {who} within 24 hours"
+        );
+    }
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM messages m WHERE m.kind = 'delay_notice' AND NOT EXISTS (
+               SELECT 1 FROM told_dates t WHERE t.message_id = m.id AND t.told_on > (
+                 SELECT p.told_on FROM told_dates p
+                  WHERE p.order_line_id = t.order_line_id AND p.id < t.id
+                  ORDER BY p.id DESC LIMIT 1))
+               AND m.body_text NOT LIKE '%no longer have a date%'"
+        ),
+        0,
+        "every date-change email tells a date later than the last one told"
+    );
+}
