@@ -456,3 +456,81 @@ async fn the_demo_shop_sends_no_customer_two_eta_change_emails_in_one_window() {
         "every date-change email tells a date later than the last one told"
     );
 }
+
+/// The window is a shop setting on the admin page: labelled, described, checked by the
+/// field, and what the next pending update is due by.
+#[tokio::test]
+async fn the_window_is_a_labelled_setting_checked_by_its_field_and_used_for_the_due_time() {
+    let app = spawn_app().await;
+    app.login_as(backorder_desk::db::users::Role::Admin).await;
+    let page = app.get("/admin/settings").await.text().await.unwrap();
+    assert!(page.contains(
+        "<label for=\"s-eta_update_window_hours\">Send at most one date-change email per order in (hours)</label>"
+    ));
+    assert!(
+        page.contains("name=\"eta_update_window_hours\" inputmode=\"numeric\" value=\"24\""),
+        "24 hours by default"
+    );
+    let mut form: Vec<(String, String)> = Vec::new();
+    for name in [
+        "shop_name",
+        "currency",
+        "handling_days",
+        "eta_worst_percentile",
+        "delay_discount_percent",
+        "delay_discount_after_days",
+        "expiry_limit_days",
+        "status_update_after_days",
+        "placed_at_max_age_days",
+    ] {
+        let marker = format!("name=\"{name}\" ");
+        let at = page.find(&marker).unwrap_or_else(|| panic!("no {name}"));
+        let value_at = page[at..].find("value=\"").unwrap() + at + "value=\"".len();
+        let end = page[value_at..].find('"').unwrap() + value_at;
+        form.push((name.to_owned(), page[value_at..end].to_owned()));
+    }
+    let app = &app;
+    let post = |hours: &'static str| {
+        let mut fields = form.clone();
+        fields.push(("eta_update_window_hours".to_owned(), hours.to_owned()));
+        async move {
+            let fields: Vec<(&str, &str)> = fields
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            app.post_form("/admin/settings", &fields).await
+        }
+    };
+    for bad in ["0", "169", "a day"] {
+        let refused = post(bad).await;
+        assert_eq!(refused.status(), 422, "{bad}");
+        let html = refused.text().await.unwrap();
+        assert!(
+            html.contains("id=\"e-eta_update_window_hours\" class=\"field-error\">enter a whole number from 1 to 168"),
+            "{bad}: the message is by the field"
+        );
+    }
+    assert_eq!(
+        count(&app, "SELECT eta_update_window_hours::int8 FROM shop_settings"),
+        24,
+        "nothing changed"
+    );
+    assert_eq!(post("2").await.status(), 303);
+
+    shop::product(&app, "KETTLE", 0, 2_500);
+    shop::purchase_order(&app, "PO-1", "KETTLE", 10, 10);
+    shop::order(&app, "W-1", "ada@example.com", "Ada", "KETTLE", 1, 0);
+    move_po(&app, "PO-1", 25);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT round(extract(epoch FROM due_at - first_changed_at))::int8 FROM eta_updates_pending"
+        ),
+        2 * 3600
+    );
+    let in_three_hours = Utc::now() + Duration::hours(3);
+    assert_eq!(
+        messages::send_due_eta_updates(&mut app.conn(), in_three_hours, today()).unwrap(),
+        1
+    );
+}
