@@ -88,9 +88,7 @@ impl EtaCause {
             EtaCause::ReceiptShort { .. } => {
                 "The delivery that arrived was smaller than ordered, so it waits for the rest."
             }
-            EtaCause::StockCorrected => {
-                "Units we had counted on turned out not to be available."
-            }
+            EtaCause::StockCorrected => "Units we had counted on turned out not to be available.",
             EtaCause::ScheduleChanged => "We changed how we plan and pack shipments.",
             EtaCause::SupplyChanged => "Our supplier's deliveries changed.",
             EtaCause::DeliveryLate { .. } => {

@@ -242,7 +242,10 @@ impl EtaEffects {
 }
 
 /// The last date each line's customer was told, for the lines given.
-pub fn last_told(conn: &mut PgConnection, line_ids: &[i64]) -> QueryResult<HashMap<i64, NaiveDate>> {
+pub fn last_told(
+    conn: &mut PgConnection,
+    line_ids: &[i64],
+) -> QueryResult<HashMap<i64, NaiveDate>> {
     #[derive(QueryableByName)]
     struct Row {
         #[diesel(sql_type = BigInt)]
@@ -259,7 +262,10 @@ pub fn last_told(conn: &mut PgConnection, line_ids: &[i64]) -> QueryResult<HashM
     )
     .bind::<Array<BigInt>, _>(line_ids)
     .load(conn)?;
-    Ok(rows.into_iter().map(|r| (r.order_line_id, r.told_on)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.order_line_id, r.told_on))
+        .collect())
 }
 
 /// Recomputes the ETA, reason, queue position and (on first wait) the promise of every

@@ -316,12 +316,8 @@ pub fn cancel_line(
             Some(&format!("released from {number}")),
         )?;
         if product.waiting_lines > 0 {
-            let effects = engine::refresh_etas(
-                conn,
-                &ctx,
-                &product,
-                &crate::domain::EtaCause::QueueAhead,
-            )?;
+            let effects =
+                engine::refresh_etas(conn, &ctx, &product, &crate::domain::EtaCause::QueueAhead)?;
             crate::services::notify::eta_changes(conn, &ctx, effects)?;
         }
         update_payment_state(conn, line.order_id)?;

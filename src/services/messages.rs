@@ -15,9 +15,9 @@ use crate::db::audit::{self, Actor};
 use crate::db::shop_settings;
 use crate::db::stock::Product;
 use crate::domain::format::human_date;
+use crate::domain::{EtaCause, Told, against_told};
 use crate::email::links::{LinkAction, LinkClaim, LinkMaker};
 use crate::email::outbox::{self, Kind, NewMessage};
-use crate::domain::{EtaCause, Told, against_told};
 use crate::email::render::{self, ChoiceLinks, DateNews, Mail, MailLine};
 use crate::error::{AppError, AppResult};
 use crate::services::choices::{self, Channel, Choice, ChoiceOutcome};
@@ -338,7 +338,8 @@ pub fn send_due_eta_updates(
                 return Ok::<_, AppError>(None);
             };
             let settings = shop_settings::load(conn)?;
-            let window = chrono::Duration::hours(i64::from(settings.eta_update_window_hours.max(1)));
+            let window =
+                chrono::Duration::hours(i64::from(settings.eta_update_window_hours.max(1)));
             // At most one date-change email per customer in a window, too: a customer
             // with two orders waiting on one delivery hears of them a window apart, not
             // seconds apart. Another worker on the same customer: try again in a minute.
@@ -358,8 +359,8 @@ pub fn send_due_eta_updates(
                 return Ok(Some(false));
             }
             let shop = settings.shop_name;
-            let mail = order_mails(conn, &[pending.order_id], &shop, today)?
-                .remove(&pending.order_id);
+            let mail =
+                order_mails(conn, &[pending.order_id], &shop, today)?.remove(&pending.order_id);
             // Read first: the causes go with the pending row.
             diesel::sql_query("DELETE FROM eta_updates_pending WHERE order_id = $1")
                 .bind::<BigInt, _>(pending.order_id)
@@ -634,9 +635,7 @@ pub fn queue_discount_offer(
         });
         om.mail.coupon = coupon;
         let key = format!("discount:{proposal_id}");
-        Ok(
-            enqueue_order_mail(conn, &om, Kind::DiscountOffer, key, user_id(actor))?.is_some(),
-        )
+        Ok(enqueue_order_mail(conn, &om, Kind::DiscountOffer, key, user_id(actor))?.is_some())
     })
 }
 

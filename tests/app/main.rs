@@ -32,6 +32,6 @@ mod screenshots;
 mod security;
 mod seed_large;
 mod shop;
-mod told;
 mod smtp_sink;
+mod told;
 mod webhooks;

@@ -645,7 +645,7 @@ fn ctx_refresh(app: &TestApp, product_sku: &str) {
             },
         )
     })
-        .unwrap();
+    .unwrap();
 }
 
 /// The worker's periodic job as it runs once the date-change window (24 h) is over.
@@ -671,7 +671,11 @@ async fn the_backorder_and_delay_notices_are_queued_once_per_order_and_new_date(
     );
     ctx_refresh(&app, "KETTLE");
     ctx_refresh(&app, "KETTLE");
-    assert_eq!(kinds(&app), vec!["backorder_notice"], "not before the window");
+    assert_eq!(
+        kinds(&app),
+        vec!["backorder_notice"],
+        "not before the window"
+    );
     assert_eq!(send_due_updates(&app), 1);
     assert_eq!(send_due_updates(&app), 0);
     assert_eq!(kinds(&app), vec!["backorder_notice", "delay_notice"]);

@@ -57,12 +57,8 @@ fn start_worker(app: &TestApp, sink: &Sink) -> tokio::sync::watch::Sender<bool> 
 
 /// The worker's periodic job, run as it would be a day and an hour from now.
 fn a_day_later(app: &TestApp) -> usize {
-    messages::send_due_eta_updates(
-        &mut app.conn(),
-        Utc::now() + Duration::hours(25),
-        today(),
-    )
-    .unwrap()
+    messages::send_due_eta_updates(&mut app.conn(), Utc::now() + Duration::hours(25), today())
+        .unwrap()
 }
 
 fn move_po(app: &TestApp, reference: &str, days: i64) {
@@ -300,15 +296,21 @@ async fn urgent_facts_go_out_at_once_and_carry_the_news_so_the_update_is_not_sen
         &app,
         "SELECT l.id FROM order_lines l JOIN products p ON p.id = l.product_id WHERE p.sku = 'KETTLE'",
     );
-    fulfilment::cancel_line(&mut app.conn(), &Actor::System, line, Some(1), "asked", today())
-        .unwrap();
+    fulfilment::cancel_line(
+        &mut app.conn(),
+        &Actor::System,
+        line,
+        Some(1),
+        "asked",
+        today(),
+    )
+    .unwrap();
     let received = settle(&sink, 3).await;
     assert_eq!(received[2].subject(), "Order W-1: Product KETTLE cancelled");
 }
 
 #[tokio::test]
-async fn several_lines_of_one_order_later_make_one_email_naming_each_and_good_news_is_said()
-{
+async fn several_lines_of_one_order_later_make_one_email_naming_each_and_good_news_is_said() {
     let app = spawn_app().await;
     let sink = Sink::start().await;
     let _worker = start_worker(&app, &sink);
@@ -387,12 +389,8 @@ async fn workers_sending_due_updates_at_once_queue_each_once() {
             std::thread::spawn(move || {
                 let mut conn = pool.get().unwrap();
                 start.wait();
-                messages::send_due_eta_updates(
-                    &mut conn,
-                    Utc::now() + Duration::hours(25),
-                    today(),
-                )
-                .unwrap()
+                messages::send_due_eta_updates(&mut conn, Utc::now() + Duration::hours(25), today())
+                    .unwrap()
             })
         })
         .collect();
@@ -511,19 +509,22 @@ async fn the_window_is_a_labelled_setting_checked_by_its_field_and_used_for_the_
         );
     }
     assert_eq!(
-        count(&app, "SELECT eta_update_window_hours::int8 FROM shop_settings"),
+        count(
+            app,
+            "SELECT eta_update_window_hours::int8 FROM shop_settings"
+        ),
         24,
         "nothing changed"
     );
     assert_eq!(post("2").await.status(), 303);
 
-    shop::product(&app, "KETTLE", 0, 2_500);
-    shop::purchase_order(&app, "PO-1", "KETTLE", 10, 10);
-    shop::order(&app, "W-1", "ada@example.com", "Ada", "KETTLE", 1, 0);
-    move_po(&app, "PO-1", 25);
+    shop::product(app, "KETTLE", 0, 2_500);
+    shop::purchase_order(app, "PO-1", "KETTLE", 10, 10);
+    shop::order(app, "W-1", "ada@example.com", "Ada", "KETTLE", 1, 0);
+    move_po(app, "PO-1", 25);
     assert_eq!(
         count(
-            &app,
+            app,
             "SELECT round(extract(epoch FROM due_at - first_changed_at))::int8 FROM eta_updates_pending"
         ),
         2 * 3600
