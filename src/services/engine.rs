@@ -9,45 +9,10 @@ use chrono::{NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Date, Int4, Nullable, Text};
 
-use crate::db::audit::Actor;
-use crate::db::shop_settings::ShopSettings;
 use crate::db::stock::{self, NewMovement, Product, QueueRow};
 use crate::domain::{self, EtaCause, QueuePlace, QueuePolicy, WaitingLine};
 use crate::error::AppResult;
-
-/// What an event needs besides its own data.
-pub struct Ctx<'a> {
-    pub actor: &'a Actor,
-    pub today: NaiveDate,
-    pub settings: &'a ShopSettings,
-}
-
-impl Ctx<'_> {
-    pub fn user_id(&self) -> Option<i64> {
-        match self.actor {
-            Actor::User { id, .. } => Some(*id),
-            _ => None,
-        }
-    }
-
-    pub fn queue_policy(&self) -> QueuePolicy {
-        QueuePolicy {
-            higher_tier_first: self.settings.queue_tier_first,
-            soonest_lapsing_first: self.settings.queue_lapsing_first,
-        }
-    }
-}
-
-/// Units given to a waiting line by a fill.
-#[derive(Debug, Clone)]
-pub struct Filled {
-    pub line_id: i64,
-    pub order_id: i64,
-    pub order_number: String,
-    pub units: i32,
-    /// The line waits for nothing more.
-    pub complete: bool,
-}
+pub use crate::services::events::{Ctx, Delayed, EtaEffects, Filled, LaterThanTold, StoredEta};
 
 fn place_of(row: &QueueRow) -> QueuePlace {
     QueuePlace {
@@ -194,51 +159,6 @@ pub fn change_product(
     product.waiting_units = waiting_units;
     product.waiting_lines = waiting_lines;
     Ok(())
-}
-
-/// A line whose new worst-case date falls after its promise (DESIGN §4.8): the discount
-/// policy's input.
-#[derive(Debug, Clone)]
-pub struct Delayed {
-    pub line_id: i64,
-    pub order_id: i64,
-    pub promised_on: NaiveDate,
-    pub new_worst: NaiveDate,
-    pub days_late: i64,
-}
-
-/// A line whose date moved later than the last date its customer was told: news for the
-/// order's coalesced ETA-change email, with what moved it.
-#[derive(Debug, Clone)]
-pub struct LaterThanTold {
-    pub line_id: i64,
-    pub order_id: i64,
-    pub told: NaiveDate,
-    /// `None`: the line has no date any more.
-    pub new_worst: Option<NaiveDate>,
-    pub cause: EtaCause,
-}
-
-/// What an ETA refresh changed that people must hear of. The refresh only stores dates;
-/// the use case hands these to `notify::eta_changes` (one place, after all its refreshes),
-/// so nothing is queued as a hidden side effect deep inside the engine.
-#[must_use = "hand the effects of an ETA refresh to notify::eta_changes"]
-#[derive(Debug, Default)]
-pub struct EtaEffects {
-    /// Lines that got their first promise now (backorder notices).
-    pub first_promises: Vec<(i64, i64)>,
-    /// Lines later than the customer was told.
-    pub later_than_told: Vec<LaterThanTold>,
-    /// Lines whose date moved past their promise (the delay discount policy).
-    pub delayed: Vec<Delayed>,
-}
-
-impl EtaEffects {
-    pub fn extend(&mut self, other: EtaEffects) {
-        self.first_promises.extend(other.first_promises);
-        self.later_than_told.extend(other.later_than_told);
-        self.delayed.extend(other.delayed);
-    }
 }
 
 /// The last date each line's customer was told, for the lines given.
@@ -391,17 +311,6 @@ fn moved_later(before: Option<NaiveDate>, after: Option<NaiveDate>) -> bool {
         (Some(_), None) | (None, Some(_)) => true,
         (None, None) => false,
     }
-}
-
-/// One line's projection, as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredEta {
-    pub likely: Option<NaiveDate>,
-    pub worst: Option<NaiveDate>,
-    pub is_estimate: bool,
-    pub reason: String,
-    /// The purchase order whose units complete the line, and its expected date.
-    pub covering_po: Option<(String, NaiveDate)>,
 }
 
 #[derive(Default)]

@@ -21,7 +21,7 @@ use crate::email::outbox::{self, Kind, NewMessage};
 use crate::email::render::{self, ChoiceLinks, DateNews, Mail, MailLine};
 use crate::error::{AppError, AppResult};
 use crate::services::choices::{self, Channel, Choice, ChoiceOutcome};
-use crate::services::engine::{Ctx, Filled};
+use crate::services::events::{Ctx, Filled};
 
 fn user_id(actor: &Actor) -> Option<i64> {
     match actor {

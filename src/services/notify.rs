@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Int4, Nullable, Text};
 
 use crate::error::AppResult;
-use crate::services::engine::{Ctx, EtaEffects, LaterThanTold};
+use crate::services::events::{Ctx, EtaEffects, LaterThanTold};
 
 /// Acts on what the refreshes of one use case changed.
 pub fn eta_changes(conn: &mut PgConnection, ctx: &Ctx<'_>, effects: EtaEffects) -> AppResult<()> {

@@ -19,6 +19,7 @@ use crate::domain::EtaCause;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::services::catalog;
 use crate::services::engine::{self, Ctx};
+use crate::services::reorder::Suggestion;
 use crate::types::{Reference, Sku};
 
 pub struct NewPurchaseOrder {
@@ -153,6 +154,82 @@ fn products_for(conn: &mut PgConnection, skus: &[&Sku]) -> AppResult<HashMap<Str
     }
 }
 
+/// A date for a purchase order, on every path (the pages, the API): from a year before
+/// `today` (a late order still on its way) to two years after it. Outside that it is a
+/// typing slip, and would move every waiting customer's date with it.
+pub fn check_expected_date(date: NaiveDate, today: NaiveDate) -> AppResult<NaiveDate> {
+    let earliest = today
+        .checked_sub_months(chrono::Months::new(12))
+        .unwrap_or(NaiveDate::MIN);
+    let latest = today
+        .checked_add_months(chrono::Months::new(24))
+        .unwrap_or(NaiveDate::MAX);
+    if date < earliest {
+        return Err(AppError::invalid(
+            "expected_on",
+            format!("the expected date cannot be more than a year ago (before {earliest})"),
+        ));
+    }
+    if date > latest {
+        return Err(AppError::invalid(
+            "expected_on",
+            format!("the expected date must be within two years (by {latest})"),
+        ));
+    }
+    Ok(date)
+}
+
+/// Days from ordering to delivery assumed for a supplier that has not said.
+pub const DEFAULT_LEAD_TIME_DAYS: i64 = 14;
+
+/// What the "new purchase order" form starts from: a fresh reference and, for a chosen
+/// supplier, the date its lead time gives and what is worth ordering from it.
+pub struct PurchaseOrderDraft {
+    pub reference: String,
+    pub suppliers: Vec<(i64, String)>,
+    /// The chosen supplier's name.
+    pub supplier: Option<String>,
+    pub expected_on: NaiveDate,
+    pub suggestions: Vec<Suggestion>,
+}
+
+pub fn draft(
+    conn: &mut PgConnection,
+    supplier_id: Option<i64>,
+    today: NaiveDate,
+) -> AppResult<PurchaseOrderDraft> {
+    let mut draft = PurchaseOrderDraft {
+        reference: next_reference(conn, today)?,
+        suppliers: super::inventory::suppliers(conn)?,
+        supplier: None,
+        expected_on: today + chrono::Duration::days(DEFAULT_LEAD_TIME_DAYS),
+        suggestions: Vec::new(),
+    };
+    if let Some(supplier_id) = supplier_id {
+        let (name, lead_time): (String, Option<i32>) = suppliers::table
+            .find(supplier_id)
+            .select((suppliers::name, suppliers::lead_time_days))
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| AppError::not_found("that supplier"))?;
+        let lead_time = lead_time.map_or(DEFAULT_LEAD_TIME_DAYS, |days| i64::from(days.max(1)));
+        draft.supplier = Some(name);
+        draft.expected_on = today + chrono::Duration::days(lead_time);
+        draft.suggestions = super::reorder::suggestions(conn, Some(supplier_id))?;
+    }
+    Ok(draft)
+}
+
+/// A fresh reference: "PO-" and the date, numbered within the day.
+fn next_reference(conn: &mut PgConnection, today: NaiveDate) -> AppResult<String> {
+    let prefix = format!("PO-{}-", today.format("%Y%m%d"));
+    let taken: i64 = purchase_orders::table
+        .filter(purchase_orders::reference.like(format!("{prefix}%")))
+        .count()
+        .get_result(conn)?;
+    Ok(format!("{prefix}{}", taken + 1))
+}
+
 /// Creates a purchase order; its units become supply for the products' ETAs. The same
 /// order again is answered with the stored one; a different one under its reference is
 /// a conflict.
@@ -162,7 +239,7 @@ pub fn create_purchase_order(
     order: NewPurchaseOrder,
     today: NaiveDate,
 ) -> AppResult<Outcome<PurchaseOrderView>> {
-    crate::services::purchase_orders::check_expected_date(order.expected_on, today)?;
+    check_expected_date(order.expected_on, today)?;
     conn.transaction(|conn| {
         lock_reference(conn, order.reference.as_str())?;
         if let Some(stored) = purchase_order_view(conn, order.reference.as_str())? {
