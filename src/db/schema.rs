@@ -313,6 +313,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         placed_at_max_age_days -> Int4,
         eta_update_window_hours -> Int4,
+        bulk_cancel_max_lines -> Int4,
     }
 }
 

@@ -27,6 +27,8 @@ pub struct ShopSettings {
     pub placed_at_max_age_days: i32,
     /// ETA-change emails are coalesced: at most one per order in this many hours.
     pub eta_update_window_hours: i32,
+    /// A bulk cancel of more lines than this needs a manager.
+    pub bulk_cancel_max_lines: i32,
 }
 
 pub fn load(conn: &mut PgConnection) -> QueryResult<ShopSettings> {

@@ -221,6 +221,7 @@ pub struct SettingsForm {
     /// Left out (an older form): unchanged.
     #[serde(default)]
     pub eta_update_window_hours: Option<String>,
+    pub bulk_cancel_max_lines: Option<String>,
 }
 
 impl SettingsForm {
@@ -240,6 +241,7 @@ impl SettingsForm {
             status_update_after_days: s.status_update_after_days.to_string(),
             placed_at_max_age_days: Some(s.placed_at_max_age_days.to_string()),
             eta_update_window_hours: Some(s.eta_update_window_hours.to_string()),
+            bulk_cancel_max_lines: Some(s.bulk_cancel_max_lines.to_string()),
         }
     }
 }
@@ -328,6 +330,10 @@ pub fn save_settings(
         .eta_update_window_hours
         .as_deref()
         .map(|text| number(&mut problems, "eta_update_window_hours", text, 1..=168));
+    let bulk_cancel_max = form
+        .bulk_cancel_max_lines
+        .as_deref()
+        .map(|text| number(&mut problems, "bulk_cancel_max_lines", text, 0..=100_000));
     if !problems.is_empty() {
         return Err(AppError::invalid_fields(problems));
     }
@@ -335,6 +341,7 @@ pub fn save_settings(
         let before = crate::db::shop_settings::load(conn)?;
         let max_order_age = max_order_age.unwrap_or(before.placed_at_max_age_days);
         let eta_window = eta_window.unwrap_or(before.eta_update_window_hours);
+        let bulk_cancel_max = bulk_cancel_max.unwrap_or(before.bulk_cancel_max_lines);
         diesel::update(shop_settings::table)
             .set((
                 shop_settings::shop_name.eq(&shop_name),
@@ -350,6 +357,7 @@ pub fn save_settings(
                 shop_settings::status_update_after_days.eq(status_every),
                 shop_settings::placed_at_max_age_days.eq(max_order_age),
                 shop_settings::eta_update_window_hours.eq(eta_window),
+                shop_settings::bulk_cancel_max_lines.eq(bulk_cancel_max),
                 shop_settings::updated_at.eq(Utc::now()),
             ))
             .execute(conn)?;
@@ -397,6 +405,7 @@ fn settings_json(s: &ShopSettings) -> Value {
         "expiry_offers_cancel": s.expiry_offers_cancel, "status_update_after_days": s.status_update_after_days,
         "placed_at_max_age_days": s.placed_at_max_age_days,
         "eta_update_window_hours": s.eta_update_window_hours,
+        "bulk_cancel_max_lines": s.bulk_cancel_max_lines,
     })
 }
 

@@ -118,6 +118,7 @@ fn setting_name(key: &str) -> String {
         "eta_update_window_hours" => {
             "at most one date-change email per order in (hours)".to_owned()
         }
+        "bulk_cancel_max_lines" => "bulk cancel without a manager (lines)".to_owned(),
         other => other.replace('_', " "),
     }
 }

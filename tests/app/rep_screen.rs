@@ -654,6 +654,7 @@ async fn every_setting_says_what_it_changes() {
         "status_update_after_days",
         "placed_at_max_age_days",
         "eta_update_window_hours",
+        "bulk_cancel_max_lines",
     ] {
         assert!(
             html.contains(&format!("aria-describedby=\"h-{field}")),
