@@ -20,6 +20,7 @@ pub mod monitoring;
 pub mod notify;
 pub mod order_actions;
 pub mod order_page;
+pub mod order_status;
 pub mod orders;
 pub mod passwords;
 pub mod proposals;
