@@ -13,6 +13,7 @@ pub mod lines;
 pub mod queue;
 pub mod reliability;
 pub mod stock;
+pub mod told;
 pub mod trend;
 pub mod types;
 
@@ -38,4 +39,5 @@ pub use reliability::{
 pub use stock::{
     MAX_UNITS, MAX_UNITS_TEXT, StockError, StockLevels, StockStatus, stock_status, supply_known,
 };
+pub use told::{EtaCause, Told, against_told};
 pub use types::{LineId, Quantity, QuantityError, Sku, SkuError};

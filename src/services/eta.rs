@@ -178,6 +178,14 @@ fn stored(eta: LineEta) -> StoredEta {
         worst: eta.worst,
         is_estimate: eta.is_estimate,
         reason: eta.reason.to_sentence(),
+        covering_po: match eta.reason.covered_by {
+            domain::CoveredBy::PurchaseOrder {
+                reference,
+                expected_on,
+                ..
+            } => Some((reference, expected_on)),
+            _ => None,
+        },
     }
 }
 
