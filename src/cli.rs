@@ -213,7 +213,10 @@ pub fn run() -> anyhow::Result<()> {
                 let (_stop, running) = crate::email::worker::spawn(
                     pool,
                     &settings,
-                    crate::email::worker::WorkerConfig::default(),
+                    crate::email::worker::WorkerConfig {
+                        periodic: Some(crate::services::messages::periodic_jobs),
+                        ..Default::default()
+                    },
                 )?;
                 println!("Delivering emails; stop with Ctrl-C.");
                 let stopped = running.await.context("the email worker stopped");
@@ -351,7 +354,10 @@ fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             Some(crate::email::worker::spawn(
                 pool.clone(),
                 &settings,
-                crate::email::worker::WorkerConfig::default(),
+                crate::email::worker::WorkerConfig {
+                    periodic: Some(crate::services::messages::periodic_jobs),
+                    ..Default::default()
+                },
             )?)
         } else {
             None

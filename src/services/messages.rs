@@ -641,6 +641,23 @@ pub fn queue_discount_offer(
     })
 }
 
+/// What the delivery worker runs every minute (`email::worker::WorkerConfig::periodic`):
+/// the date-change emails whose window is over (each order claimed with SKIP LOCKED, so
+/// every worker may run this at once), then the status updates (`run_periodic`).
+pub fn periodic_jobs(conn: &mut PgConnection) -> anyhow::Result<()> {
+    let today = crate::clock::today();
+    let changes = send_due_eta_updates(conn, crate::clock::now(), today)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if changes > 0 {
+        tracing::info!(changes, "ETA-change emails queued");
+    }
+    let queued = run_periodic(conn, today).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if queued > 0 {
+        tracing::info!(queued, "periodic status updates queued");
+    }
+    Ok(())
+}
+
 /// The periodic jobs: give back claims of vanished workers, and queue a status update for
 /// every order still waiting whose customer heard nothing for the shop's number of days.
 /// An advisory lock makes one instance do each round. Returns the updates queued.

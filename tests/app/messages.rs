@@ -46,6 +46,7 @@ fn fast() -> WorkerConfig {
         backoff_base: Duration::from_millis(40),
         backoff_max: Duration::from_millis(300),
         periodic_every: Duration::from_secs(3600),
+        periodic: Some(backorder_desk::services::messages::periodic_jobs),
         ..WorkerConfig::default()
     }
 }
