@@ -146,6 +146,81 @@ pub(crate) fn scope_lines(
     .load(conn)
 }
 
+/// Where an order (or the line a link is about) stands, for what a customer may still
+/// choose: the self-service page offers only what applies, in words that are true.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    /// Units in scope still waiting for stock.
+    pub waiting: i32,
+    /// Units of the whole order reserved and not shipped ("Ship what is ready" ships them).
+    pub ready: i32,
+    /// Units of the whole order shipped already.
+    pub shipped: i32,
+    /// Units in scope still to ship (waiting or ready).
+    pub open: i32,
+    /// Units in scope cancelled.
+    pub cancelled: i32,
+}
+
+impl Standing {
+    /// Why `choice` does not apply now, in the customer's words; `None` when it does.
+    pub fn refusal(&self, choice: Choice, order: &str) -> Option<String> {
+        if self.open == 0 {
+            return Some(if self.cancelled > 0 && self.shipped == 0 {
+                format!("Order {order} was cancelled, so there is nothing left to choose.")
+            } else {
+                format!("Everything on order {order} has been sent or settled, so there is nothing left to choose.")
+            });
+        }
+        if self.waiting == 0 {
+            return Some(format!(
+                "Nothing on order {order} is waiting for stock any more: what is left is reserved for you and ships soon."
+            ));
+        }
+        match choice {
+            Choice::ShipReady if self.ready == 0 => Some(format!(
+                "Nothing on order {order} is ready to ship yet, so there is nothing to send now. We keep your place in the queue."
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// The standing of the order (or one line of it) a choice is about.
+pub fn standing(conn: &mut PgConnection, order_id: i64, line_id: Option<i64>) -> QueryResult<Standing> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Int4)]
+        waiting: i32,
+        #[diesel(sql_type = Int4)]
+        ready: i32,
+        #[diesel(sql_type = Int4)]
+        shipped: i32,
+        #[diesel(sql_type = Int4)]
+        open: i32,
+        #[diesel(sql_type = Int4)]
+        cancelled: i32,
+    }
+    let row: Row = diesel::sql_query(
+        "SELECT coalesce(sum(l.waiting) FILTER (WHERE $2::int8 IS NULL OR l.id = $2), 0)::int4 AS waiting,
+                coalesce(sum(l.allocated), 0)::int4 AS ready,
+                coalesce(sum(l.shipped), 0)::int4 AS shipped,
+                coalesce(sum(l.qty - l.shipped - l.cancelled) FILTER (WHERE $2::int8 IS NULL OR l.id = $2), 0)::int4 AS open,
+                coalesce(sum(l.cancelled) FILTER (WHERE $2::int8 IS NULL OR l.id = $2), 0)::int4 AS cancelled
+           FROM order_lines l WHERE l.order_id = $1",
+    )
+    .bind::<BigInt, _>(order_id)
+    .bind::<Nullable<BigInt>, _>(line_id)
+    .get_result(conn)?;
+    Ok(Standing {
+        waiting: row.waiting,
+        ready: row.ready,
+        shipped: row.shipped,
+        open: row.open,
+        cancelled: row.cancelled,
+    })
+}
+
 /// Applies the customer's choice to the order's lines (or one line) in the caller's
 /// transaction: records it on the waiting lines, ships or cancels through the engine, and
 /// audits it as done by `actor` (the customer for a link, the rep who took the call).
