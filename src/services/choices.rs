@@ -166,10 +166,10 @@ impl Standing {
     /// Why `choice` does not apply now, in the customer's words; `None` when it does.
     pub fn refusal(&self, choice: Choice, order: &str) -> Option<String> {
         if self.open == 0 {
-            return Some(if self.cancelled > 0 && self.shipped == 0 {
-                format!("Order {order} was cancelled, so there is nothing left to choose.")
-            } else {
-                format!("Everything on order {order} has been sent or settled, so there is nothing left to choose.")
+            return Some(match (self.shipped > 0, self.cancelled > 0) {
+                (false, _) => format!("Order {order} was cancelled, so there is nothing left to choose."),
+                (true, false) => format!("Everything on order {order} has been sent, so there is nothing left to choose."),
+                (true, true) => format!("Order {order} is finished: part of it was sent and the rest cancelled, so there is nothing left to choose."),
             });
         }
         if self.waiting == 0 {
