@@ -147,14 +147,17 @@ pub fn propose(
                 .filter(discount_proposals::status.eq("proposed")),
         ))
         .get_result(conn)?;
-        if open {
-            return Err(AppError::invalid(
+        let already_open = || {
+            AppError::invalid(
                 "order",
                 format!(
                     "order {} has a discount proposal waiting for a decision already; a manager decides that one first",
                     crate::types::truncate(order_number)
                 ),
-            ));
+            )
+        };
+        if open {
+            return Err(already_open());
         }
         let id: i64 = diesel::insert_into(discount_proposals::table)
             .values((
@@ -165,7 +168,15 @@ pub fn propose(
                 discount_proposals::proposed_by.eq(proposed_by),
             ))
             .returning(discount_proposals::id)
-            .get_result(conn)?;
+            .get_result(conn)
+            .map_err(|error| match error {
+                // Another proposal for the order was stored between the check and here.
+                diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                ) => already_open(),
+                other => other.into(),
+            })?;
         audit::record(
             conn,
             actor,
