@@ -11,34 +11,13 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-use chrono::NaiveDate;
 use sha2::{Digest, Sha512};
 use tracing_actix_web::TracingLogger;
 
 use crate::config::Settings;
-use crate::db::audit::Actor;
 use crate::db::{self, PgPool};
-use crate::services::backorders::{QueueCounts, QueueFilter};
-use crate::services::catalog::Availability;
-use crate::web::home::ReviewData;
 use crate::web::recent::Recent;
-
-/// What every handler can reach.
-pub struct AppState {
-    pub pool: PgPool,
-    /// Where the read-only pages read: the primary, or a replica (`web::reads`).
-    pub reads: crate::db::replica::Pools,
-    pub settings: Settings,
-    /// Signs self-service links in emails.
-    pub link_key: Vec<u8>,
-    /// The queue's filter counts, shared between requests for a moment (`web::recent`).
-    pub queue_counts: Recent<(QueueFilter, NaiveDate), QueueCounts>,
-    /// The daily review's figures, likewise.
-    pub review: Recent<NaiveDate, ReviewData>,
-    /// Availability answers by SKU and day, and API tokens' checks, likewise.
-    pub availability: Recent<(String, NaiveDate), Availability>,
-    pub api_tokens: Recent<String, Actor>,
-}
+use crate::web::state::AppState;
 
 pub struct Application {
     port: u16,

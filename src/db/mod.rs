@@ -140,7 +140,7 @@ where
     T: Send + 'static,
 {
     let pool = pool.clone();
-    actix_web::web::block(move || {
+    tokio::task::spawn_blocking(move || {
         let mut conn =
             crate::metrics::waiting_for(&crate::metrics::PRIMARY_WAITING, || pool.get())?;
         work(&mut conn)

@@ -256,6 +256,6 @@ impl Pools {
         T: Send + 'static,
     {
         let pools = self.clone();
-        actix_web::web::block(move || pools.read(fresh, work)).await?
+        tokio::task::spawn_blocking(move || pools.read(fresh, work)).await?
     }
 }

@@ -18,7 +18,7 @@ use crate::db::stock::{self, Product};
 use crate::domain::{self, WaitingLine};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::services::engine::{self, Ctx};
-use crate::services::purchasing::{self, ReceiptView};
+use crate::services::purchasing::{self, ReceiptView, check_expected_date};
 
 /// One purchase order in the list.
 #[derive(Debug, Clone, QueryableByName)]
@@ -295,32 +295,6 @@ fn product_ids(conn: &mut PgConnection, po_id: i64) -> QueryResult<Vec<i64>> {
         .filter(pl::purchase_order_id.eq(po_id))
         .select(pl::product_id)
         .load(conn)
-}
-
-/// What a new expected date would do to the customers waiting on the order's products.
-/// A date for a purchase order, on every path (the pages, the API): from a year before
-/// `today` (a late order still on its way) to two years after it. Outside that it is a
-/// typing slip, and would move every waiting customer's date with it.
-pub fn check_expected_date(date: NaiveDate, today: NaiveDate) -> AppResult<NaiveDate> {
-    let earliest = today
-        .checked_sub_months(chrono::Months::new(12))
-        .unwrap_or(NaiveDate::MIN);
-    let latest = today
-        .checked_add_months(chrono::Months::new(24))
-        .unwrap_or(NaiveDate::MAX);
-    if date < earliest {
-        return Err(AppError::invalid(
-            "expected_on",
-            format!("the expected date cannot be more than a year ago (before {earliest})"),
-        ));
-    }
-    if date > latest {
-        return Err(AppError::invalid(
-            "expected_on",
-            format!("the expected date must be within two years (by {latest})"),
-        ));
-    }
-    Ok(date)
 }
 
 fn products(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<Product>> {

@@ -152,6 +152,31 @@ fn products_for(conn: &mut PgConnection, skus: &[&Sku]) -> AppResult<HashMap<Str
     }
 }
 
+/// A date for a purchase order, on every path (the pages, the API): from a year before
+/// `today` (a late order still on its way) to two years after it. Outside that it is a
+/// typing slip, and would move every waiting customer's date with it.
+pub fn check_expected_date(date: NaiveDate, today: NaiveDate) -> AppResult<NaiveDate> {
+    let earliest = today
+        .checked_sub_months(chrono::Months::new(12))
+        .unwrap_or(NaiveDate::MIN);
+    let latest = today
+        .checked_add_months(chrono::Months::new(24))
+        .unwrap_or(NaiveDate::MAX);
+    if date < earliest {
+        return Err(AppError::invalid(
+            "expected_on",
+            format!("the expected date cannot be more than a year ago (before {earliest})"),
+        ));
+    }
+    if date > latest {
+        return Err(AppError::invalid(
+            "expected_on",
+            format!("the expected date must be within two years (by {latest})"),
+        ));
+    }
+    Ok(date)
+}
+
 /// Creates a purchase order; its units become supply for the products' ETAs. The same
 /// order again is answered with the stored one; a different one under its reference is
 /// a conflict.
@@ -161,7 +186,7 @@ pub fn create_purchase_order(
     order: NewPurchaseOrder,
     today: NaiveDate,
 ) -> AppResult<Outcome<PurchaseOrderView>> {
-    crate::services::purchase_orders::check_expected_date(order.expected_on, today)?;
+    check_expected_date(order.expected_on, today)?;
     conn.transaction(|conn| {
         lock_reference(conn, order.reference.as_str())?;
         if let Some(stored) = purchase_order_view(conn, order.reference.as_str())? {

@@ -383,3 +383,44 @@ pub fn snapshot(
         },
     ))
 }
+
+/// Everything the review shows, counted together; which the web layer shares between
+/// requests for a moment.
+#[derive(Clone)]
+pub struct ReviewData {
+    pub headline: Headline,
+    pub yesterday: Option<Headline>,
+    pub today_counts: DayCounts,
+    pub yesterday_counts: DayCounts,
+    pub trend: Vec<TrendDay>,
+    pub trend_notes: Vec<String>,
+    pub top: Vec<TopSku>,
+    pub kept: PromisesKept,
+    pub due: Vec<DuePurchaseOrder>,
+    pub low: (Vec<LowStock>, i64),
+    pub attention: Attention,
+    pub reviewed: Option<(String, DateTime<Utc>)>,
+    pub currency: String,
+}
+
+/// Counts everything the review shows (a dozen statements over the whole queue).
+pub fn daily(conn: &mut PgConnection, today: NaiveDate) -> AppResult<ReviewData> {
+    let headline = headline(conn, today)?;
+    let trend = open_lines_trend(conn, today, 30, headline.open_lines)?;
+    Ok(ReviewData {
+        trend_notes: super::review_notes::explain(conn, &trend, today)?,
+        // Yesterday's figures come from the snapshot, a write the caller makes on the primary.
+        yesterday: None,
+        today_counts: day_counts(conn, today)?,
+        yesterday_counts: day_counts(conn, today - Duration::days(1))?,
+        top: top_skus(conn)?,
+        kept: promises_kept(conn, today)?,
+        due: purchase_orders_due(conn, today)?,
+        low: low_stock(conn)?,
+        attention: attention(conn)?,
+        reviewed: reviewed(conn, today)?,
+        currency: crate::db::shop_settings::load(conn)?.currency,
+        headline,
+        trend,
+    })
+}

@@ -8,10 +8,10 @@ use serde::Deserialize;
 use crate::db::users::{self, Role, User};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::services::{accounts, admin, api_tokens, audit_words};
-use crate::startup::AppState;
 use crate::web::orders::Words;
 use crate::web::render::{self, Frame};
 use crate::web::session::CurrentUser;
+use crate::web::state::AppState;
 
 #[derive(Template)]
 #[template(path = "pages/admin_users.html")]

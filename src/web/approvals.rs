@@ -9,10 +9,10 @@ use serde::Deserialize;
 use crate::db::users::Role;
 use crate::error::{AppError, AppResult};
 use crate::services::proposals::{self, Decision, ProposalRow};
-use crate::startup::AppState;
 use crate::web::orders::{Words, url_segment};
 use crate::web::render::{self, Frame};
 use crate::web::session::CurrentUser;
+use crate::web::state::AppState;
 
 #[derive(Template)]
 #[template(path = "pages/approvals.html")]

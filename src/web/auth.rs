@@ -8,9 +8,9 @@ use serde::Deserialize;
 
 use crate::error::AppResult;
 use crate::services::accounts::{self, LoginOutcome};
-use crate::startup::AppState;
 use crate::web::render::{self, Frame};
 use crate::web::session::{self, CurrentUser};
+use crate::web::state::AppState;
 
 #[derive(Template)]
 #[template(path = "pages/login.html")]

@@ -48,7 +48,7 @@ fn parse_entry(entry: &str) -> Option<IpAddr> {
 /// The client's address as text for a request, `unknown` when there is no peer.
 pub fn client_ip_text(req: &actix_web::HttpRequest) -> String {
     let trusted = req
-        .app_data::<actix_web::web::Data<crate::startup::AppState>>()
+        .app_data::<actix_web::web::Data<crate::web::state::AppState>>()
         .map(|state| state.settings.trusted_proxies.as_slice())
         .unwrap_or_default();
     client_ip(req.peer_addr(), req.headers(), trusted)

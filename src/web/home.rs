@@ -3,21 +3,20 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::db::users::Role;
 use crate::domain::format::human_date;
-use crate::domain::trend::TrendDay;
 use crate::error::AppResult;
 use crate::services::review::{
-    self, Attention, DayCounts, DuePurchaseOrder, Headline, LowStock, PromisesKept, TopSku,
+    self, Attention, DuePurchaseOrder, Headline, LowStock, ReviewData, TopSku,
 };
-use crate::startup::AppState;
 use crate::web::charts;
 use crate::web::orders::Words;
 use crate::web::reads::Reads;
 use crate::web::render::{self, Frame};
 use crate::web::session::CurrentUser;
+use crate::web::state::AppState;
 
 /// One figure with its change against yesterday, when there is one.
 pub struct Figure {
@@ -53,25 +52,6 @@ impl HomePage {
     fn is_overdue(&self, po: &DuePurchaseOrder) -> bool {
         po.expected_on < self.words.today
     }
-}
-
-/// Everything the review shows, counted together; shared between requests for a
-/// moment (`web::recent`).
-#[derive(Clone)]
-pub struct ReviewData {
-    headline: Headline,
-    yesterday: Option<Headline>,
-    today_counts: DayCounts,
-    yesterday_counts: DayCounts,
-    trend: Vec<TrendDay>,
-    trend_notes: Vec<String>,
-    top: Vec<TopSku>,
-    kept: PromisesKept,
-    due: Vec<DuePurchaseOrder>,
-    low: (Vec<LowStock>, i64),
-    attention: Attention,
-    reviewed: Option<(String, DateTime<Utc>)>,
-    currency: String,
 }
 
 /// The figures, each linking to its list only when there is something in it.
@@ -228,28 +208,6 @@ fn short_name(name: &str) -> String {
     }
 }
 
-/// Counts everything the review shows (a dozen statements over the whole queue).
-fn count_review(conn: &mut diesel::PgConnection, today: NaiveDate) -> AppResult<ReviewData> {
-    let headline = review::headline(conn, today)?;
-    let trend = review::open_lines_trend(conn, today, 30, headline.open_lines)?;
-    Ok(ReviewData {
-        trend_notes: crate::services::review_notes::explain(conn, &trend, today)?,
-        // Kept with today's snapshot, a write, on the primary (`show`).
-        yesterday: None,
-        today_counts: review::day_counts(conn, today)?,
-        yesterday_counts: review::day_counts(conn, today - Duration::days(1))?,
-        top: review::top_skus(conn)?,
-        kept: review::promises_kept(conn, today)?,
-        due: review::purchase_orders_due(conn, today)?,
-        low: review::low_stock(conn)?,
-        attention: review::attention(conn)?,
-        reviewed: review::reviewed(conn, today)?,
-        currency: crate::db::shop_settings::load(conn)?.currency,
-        headline,
-        trend,
-    })
-}
-
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -262,7 +220,7 @@ pub async fn show(
     // for it) hold none, so they cannot starve the pool while one request counts.
     let data = actix_web::web::block(move || {
         let count = || -> AppResult<ReviewData> {
-            let mut data = reads.run(|conn| count_review(conn, today))?;
+            let mut data = reads.run(|conn| review::daily(conn, today))?;
             let mut conn = shared.pool.get()?;
             data.yesterday = review::snapshot(&mut conn, today, &data.headline)?;
             Ok(data)

@@ -14,7 +14,8 @@ use actix_web::web::{self, Bytes, BytesMut};
 use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use futures_util::StreamExt;
 
-use crate::error::{ApiError, AppError};
+use crate::error::AppError;
+use crate::web::errors::ApiError;
 
 /// The largest form a page accepts.
 pub const FORM_LIMIT: usize = 256 * 1024;

@@ -11,10 +11,10 @@ use crate::db::users::Role;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::services::webhooks::integrations::{self, DeliveryRow, SecretState};
 use crate::services::webhooks::{Platform, WebhookError};
-use crate::startup::AppState;
 use crate::web::orders::Words;
 use crate::web::render::{self, Frame};
 use crate::web::session::CurrentUser;
+use crate::web::state::AppState;
 
 #[derive(Template)]
 #[template(path = "pages/admin_integrations.html")]

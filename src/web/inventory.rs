@@ -18,11 +18,11 @@ use crate::services::inventory::{
     self, AdjustmentReason, Cursor, ImportOutcome, ImportProblem, ProductDetail, ProductPage,
     ProductQuery, ProductRow, ProductSort, StatusFilter, StockSettings,
 };
-use crate::startup::AppState;
 use crate::web::orders::url_segment;
 use crate::web::reads::Reads;
 use crate::web::render::{self, Frame, Words};
 use crate::web::session::CurrentUser;
+use crate::web::state::AppState;
 
 /// The largest CSV file an import reads.
 const MAX_IMPORT_BYTES: usize = 4 * 1024 * 1024;

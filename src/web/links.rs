@@ -11,9 +11,9 @@ use crate::email::links::{self, LinkAction, LinkClaim, LinkError};
 use crate::error::AppResult;
 use crate::services::choices::{Choice, ChoiceOutcome};
 use crate::services::messages::{self, LinkOutcome, LinkSummary};
-use crate::startup::AppState;
 use crate::web::render::{self, Frame};
 use crate::web::session::csrf_token;
+use crate::web::state::AppState;
 
 #[derive(Template)]
 #[template(path = "pages/link.html")]

@@ -14,10 +14,10 @@ use crate::services::message_search::{self, MessageFilter, SearchedFor};
 use crate::services::messages::{
     self, ComposeTarget, Composed, CountRow, MessageDetail, MessageRow,
 };
-use crate::startup::AppState;
 use crate::web::orders::Words;
 use crate::web::render::{self, Frame};
 use crate::web::session::CurrentUser;
+use crate::web::state::AppState;
 
 #[derive(Deserialize, Default)]
 pub struct ListQuery {

@@ -14,11 +14,12 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, ResponseError, web};
 use anyhow::Context;
 
 use crate::db::replica::Pools;
-use crate::error::{ApiError, AppError};
+use crate::error::AppError;
 use crate::metrics::{self as recorded, PRIMARY_WAITING, REPLICA_WAITING};
 use crate::services::monitoring::{self, ShopGauges};
-use crate::startup::AppState;
 use crate::web::api::BearerToken;
+use crate::web::errors::ApiError;
+use crate::web::state::AppState;
 
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 

@@ -7,6 +7,7 @@ pub mod assets;
 pub mod auth;
 pub mod charts;
 pub mod client_ip;
+pub mod errors;
 pub mod health;
 pub mod home;
 pub mod input;
@@ -24,14 +25,15 @@ pub mod recent;
 pub mod redact;
 pub mod render;
 pub mod session;
+pub mod state;
 pub mod webhooks;
 
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::web;
 
-use crate::startup::AppState;
 use crate::web::render::NavItem;
 use crate::web::session::CurrentUser;
+use crate::web::state::AppState;
 
 /// Only the app's own scripts and styles; no inline code, no framing.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \

@@ -13,11 +13,11 @@ use crate::services::lookup::{self, EtaChange, LineDetail, OrderDetail};
 use crate::services::order_actions;
 use crate::services::order_page::{self, OrderPageData};
 use crate::services::search::{self, SearchResults};
-use crate::startup::AppState;
 use crate::web::reads::Reads;
 pub use crate::web::render::Words;
 use crate::web::render::{self, Frame};
 use crate::web::session::CurrentUser;
+use crate::web::state::AppState;
 
 #[derive(Template)]
 #[template(path = "pages/orders_search.html", blocks = ["results"])]

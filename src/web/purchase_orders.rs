@@ -20,11 +20,11 @@ use crate::services::purchase_orders::{
 };
 use crate::services::purchasing::{self, NewPurchaseOrder};
 use crate::services::reorder::{self, Suggestion};
-use crate::startup::AppState;
 use crate::types::{Reference, Sku, single_line_of};
 use crate::web::orders::url_segment;
 use crate::web::render::{self, Frame, Words};
 use crate::web::session::CurrentUser;
+use crate::web::state::AppState;
 
 fn see_other(location: String) -> HttpResponse {
     HttpResponse::SeeOther()
@@ -301,7 +301,7 @@ impl NewInput {
         .map_err(|e| errors.push(FieldError::new("supplier", e)))
         .unwrap_or_default();
         let expected_on = match NaiveDate::parse_from_str(self.expected_on.trim(), "%Y-%m-%d") {
-            Ok(date) => purchase_orders::check_expected_date(date, today)
+            Ok(date) => purchasing::check_expected_date(date, today)
                 .map_err(|e| errors.push(FieldError::new("expected_on", e.to_string())))
                 .ok(),
             Err(_) => {

@@ -9,11 +9,11 @@ use serde::Deserialize;
 use crate::csv_cells;
 use crate::error::{AppError, AppResult};
 use crate::services::backorders::{self, QueueCounts, QueueFilter, QueueLine, QueueSort};
-use crate::startup::AppState;
 use crate::web::orders::{Words, url_segment};
 use crate::web::reads::Reads;
 use crate::web::render::{self, Frame};
 use crate::web::session::CurrentUser;
+use crate::web::state::AppState;
 
 pub const PAGE_SIZE: i64 = 50;
 

@@ -17,7 +17,7 @@ use diesel::PgConnection;
 
 use crate::db::replica::Pools;
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::web::state::AppState;
 
 pub const COOKIE: &str = "bd_primary_until";
 

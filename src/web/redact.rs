@@ -67,7 +67,7 @@ impl RootSpanBuilder for RedactedRootSpan {
                 .map(|p| p.as_str())
                 .unwrap_or_default(),
         );
-        let state = request.app_data::<actix_web::web::Data<crate::startup::AppState>>();
+        let state = request.app_data::<actix_web::web::Data<crate::web::state::AppState>>();
         let trusted = state
             .map(|state| state.settings.trusted_proxies.as_slice())
             .unwrap_or_default();

@@ -17,7 +17,7 @@ use crate::db::audit::Actor;
 use crate::db::users::Role;
 use crate::error::AppError;
 use crate::services::accounts;
-use crate::startup::AppState;
+use crate::web::state::AppState;
 
 /// The session's id: its row in `user_sessions` says whose it is and whether it lives.
 const SESSION_ID: &str = "sid";

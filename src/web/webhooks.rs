@@ -9,10 +9,11 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 
-use crate::error::{ApiError, FieldError};
+use crate::error::FieldError;
 use crate::services::webhooks::{self, Delivery, Platform, WebhookError};
-use crate::startup::AppState;
 use crate::web::api::json_response;
+use crate::web::errors::ApiError;
+use crate::web::state::AppState;
 
 /// Far above a real order's payload (a 500-line Shopify order is about 750 KiB).
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;

@@ -19,8 +19,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::db::audit::Actor;
-use crate::error::{ApiError, AppError, FieldError};
+use crate::error::{AppError, FieldError};
 use crate::services::api_tokens;
+use crate::web::errors::ApiError;
 use crate::web::recent::Recent;
 
 /// The largest JSON body accepted: far above any real order, far below harm.

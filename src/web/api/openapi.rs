@@ -8,8 +8,8 @@ use actix_web::http::StatusCode;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::error::ApiErrorBody;
 use crate::web::api::json_response;
+use crate::web::errors::ApiErrorBody;
 
 #[derive(OpenApi)]
 #[openapi(

@@ -7,14 +7,15 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiErrorBody;
-use crate::error::{ApiResult, AppError};
+use crate::error::AppError;
 use crate::services::orders::OrderView;
 use crate::services::orders::{self, NewOrder, NewOrderLine, Placed};
-use crate::startup::AppState;
 use crate::types::{Email, Reference, Sku, single_line_of};
 use crate::web::api::openapi::{BodyRefusals, ReadRefusals};
 use crate::web::api::{BearerToken, Problems, json_response, parse_date, parse_json};
+use crate::web::errors::ApiErrorBody;
+use crate::web::errors::ApiResult;
+use crate::web::state::AppState;
 
 /// A new order from the storefront.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -6,14 +6,15 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::domain::{MAX_UNITS, MAX_UNITS_TEXT};
-use crate::error::{ApiResult, AppError};
+use crate::error::AppError;
 use crate::services::catalog::{self, ProductChanges, Upserted};
 use crate::services::catalog::{Availability, ProductView};
-use crate::startup::AppState;
 use crate::types::{Sku, single_line_of};
 use crate::web::api::openapi::{BodyRefusals, ReadRefusals};
 use crate::web::api::{BearerToken, Problems, json_response, parse_json};
+use crate::web::errors::ApiResult;
 use crate::web::reads::Reads;
+use crate::web::state::AppState;
 
 /// A product's fields to set; `name` is required when the SKU is new.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

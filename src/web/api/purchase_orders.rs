@@ -6,14 +6,15 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::domain::{MAX_UNITS, MAX_UNITS_TEXT};
-use crate::error::ApiErrorBody;
-use crate::error::{ApiResult, AppError};
+use crate::error::AppError;
 use crate::services::purchasing::{self, NewPurchaseOrder, Outcome, ReceiptLine};
 use crate::services::purchasing::{PurchaseOrderView, ReceiptView};
-use crate::startup::AppState;
 use crate::types::{Reference, Sku, single_line_of};
 use crate::web::api::openapi::BodyRefusals;
 use crate::web::api::{BearerToken, Problems, json_response, parse_date, parse_json};
+use crate::web::errors::ApiErrorBody;
+use crate::web::errors::ApiResult;
+use crate::web::state::AppState;
 
 /// A purchase order from the purchasing system.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

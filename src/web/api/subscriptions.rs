@@ -5,14 +5,15 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use crate::error::ApiErrorBody;
-use crate::error::{ApiResult, AppError};
+use crate::error::AppError;
 use crate::services::subscriptions;
 use crate::services::subscriptions::SubscriptionView;
-use crate::startup::AppState;
 use crate::types::{Email, Sku};
 use crate::web::api::openapi::BodyRefusals;
 use crate::web::api::{BearerToken, Problems, json_response, parse_json};
+use crate::web::errors::ApiErrorBody;
+use crate::web::errors::ApiResult;
+use crate::web::state::AppState;
 
 /// A "notify me when it is back" sign-up.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
