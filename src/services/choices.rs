@@ -167,9 +167,15 @@ impl Standing {
     pub fn refusal(&self, choice: Choice, order: &str) -> Option<String> {
         if self.open == 0 {
             return Some(match (self.shipped > 0, self.cancelled > 0) {
-                (false, _) => format!("Order {order} was cancelled, so there is nothing left to choose."),
-                (true, false) => format!("Everything on order {order} has been sent, so there is nothing left to choose."),
-                (true, true) => format!("Order {order} is finished: part of it was sent and the rest cancelled, so there is nothing left to choose."),
+                (false, _) => {
+                    format!("Order {order} was cancelled, so there is nothing left to choose.")
+                }
+                (true, false) => format!(
+                    "Everything on order {order} has been sent, so there is nothing left to choose."
+                ),
+                (true, true) => format!(
+                    "Order {order} is finished: part of it was sent and the rest cancelled, so there is nothing left to choose."
+                ),
             });
         }
         if self.waiting == 0 {
@@ -187,7 +193,11 @@ impl Standing {
 }
 
 /// The standing of the order (or one line of it) a choice is about.
-pub fn standing(conn: &mut PgConnection, order_id: i64, line_id: Option<i64>) -> QueryResult<Standing> {
+pub fn standing(
+    conn: &mut PgConnection,
+    order_id: i64,
+    line_id: Option<i64>,
+) -> QueryResult<Standing> {
     #[derive(QueryableByName)]
     struct Row {
         #[diesel(sql_type = Int4)]

@@ -714,8 +714,9 @@ pub fn preview_change(
     let outcome = conn.transaction::<(), DryRun, _>(|conn| {
         let (po_id, _) = lock_open(conn, reference).map_err(DryRun::Refused)?;
         let before = told_dates(conn, po_id)?;
-        let last_message: i64 = diesel::dsl::sql::<Int8>("SELECT coalesce(max(id), 0) FROM messages")
-            .get_result(conn)?;
+        let last_message: i64 =
+            diesel::dsl::sql::<Int8>("SELECT coalesce(max(id), 0) FROM messages")
+                .get_result(conn)?;
         match change {
             PoChange::Cancel => cancel(conn, actor, reference, today),
             PoChange::MoveTo(date) => change_expected_date(conn, actor, reference, date, today),

@@ -64,27 +64,28 @@ async fn load(state: &AppState, user: &CurrentUser) -> AppResult<ApprovalsPage> 
     let today = crate::clock::today();
     let user_id = user.id;
     let is_manager = user.is_manager();
-    let (pending, mut withdrawn, mut mine, currency) = crate::db::blocking(&state.pool, move |conn| {
-        let (pending, withdrawn) = if is_manager {
-            (
-                proposals::list(conn, "proposed", None, today)?,
-                proposals::list(conn, "withdrawn", None, today)?,
-            )
-        } else {
-            (Vec::new(), Vec::new())
-        };
-        let mut mine = Vec::new();
-        for status in ["proposed", "approved", "rejected", "withdrawn"] {
-            mine.extend(proposals::list(conn, status, Some(user_id), today)?);
-        }
-        Ok((
-            pending,
-            withdrawn,
-            mine,
-            crate::db::shop_settings::load(conn)?.currency,
-        ))
-    })
-    .await?;
+    let (pending, mut withdrawn, mut mine, currency) =
+        crate::db::blocking(&state.pool, move |conn| {
+            let (pending, withdrawn) = if is_manager {
+                (
+                    proposals::list(conn, "proposed", None, today)?,
+                    proposals::list(conn, "withdrawn", None, today)?,
+                )
+            } else {
+                (Vec::new(), Vec::new())
+            };
+            let mut mine = Vec::new();
+            for status in ["proposed", "approved", "rejected", "withdrawn"] {
+                mine.extend(proposals::list(conn, status, Some(user_id), today)?);
+            }
+            Ok((
+                pending,
+                withdrawn,
+                mine,
+                crate::db::shop_settings::load(conn)?.currency,
+            ))
+        })
+        .await?;
     mine.sort_by_key(|p| std::cmp::Reverse(p.created_at));
     withdrawn.sort_by_key(|p| std::cmp::Reverse(p.decided_at));
     withdrawn.truncate(20);

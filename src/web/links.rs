@@ -122,7 +122,9 @@ fn no_longer_applies(frame: Frame, why: String) -> AppResult<HttpResponse> {
         frame,
         StatusCode::OK,
         "This choice no longer applies",
-        format!("{why} Nothing was changed. If you want something else, just reply to the email and we will help."),
+        format!(
+            "{why} Nothing was changed. If you want something else, just reply to the email and we will help."
+        ),
     )
 }
 

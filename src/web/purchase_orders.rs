@@ -15,8 +15,8 @@ use crate::db::users::Role;
 use crate::domain::format::ordinal;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::services::purchase_orders::{
-    self, ChangePreview, ListStatus, PoChange, PurchaseOrderDetail, PurchaseOrderRow, ReceiptPreview,
-    ReceiveQuantity, Release,
+    self, ChangePreview, ListStatus, PoChange, PurchaseOrderDetail, PurchaseOrderRow,
+    ReceiptPreview, ReceiveQuantity, Release,
 };
 use crate::services::purchasing::{self, NewPurchaseOrder};
 use crate::services::reorder::{self, Suggestion};
@@ -651,7 +651,13 @@ pub async fn change_date(
     let reference = reference.into_inner();
     let today = crate::clock::today();
     if form.confirm != "yes" {
-        let outcome = preview(&state, &user, reference.clone(), parse_date(&form.expected_on)).await;
+        let outcome = preview(
+            &state,
+            &user,
+            reference.clone(),
+            parse_date(&form.expected_on),
+        )
+        .await;
         let mut page = order_page(&state, &user, reference).await?;
         page.date_value = form.expected_on.clone();
         let failed = match outcome {

@@ -221,7 +221,10 @@ async fn purchase_order_dates_follow_one_rule_on_the_pages_and_the_api() {
     let moved = app
         .post_form(
             "/purchase-orders/PO-2/expected-date",
-            &[("expected_on", &in_days(700).to_string()), ("confirm", "yes")],
+            &[
+                ("expected_on", &in_days(700).to_string()),
+                ("confirm", "yes"),
+            ],
         )
         .await;
     assert_eq!(moved.status(), 303);

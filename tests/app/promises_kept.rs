@@ -66,14 +66,24 @@ async fn open_and_confirm(app: &TestApp, path: &str) -> (String, StatusCode, Str
         .await
         .unwrap();
     let status = response.status();
-    (text_of(&page), status, text_of(&response.text().await.unwrap()))
+    (
+        text_of(&page),
+        status,
+        text_of(&response.text().await.unwrap()),
+    )
 }
 
 fn untouched(app: &TestApp) -> (i64, i64, String) {
     (
         count(app, "SELECT count(*) FROM link_uses"),
-        count(app, "SELECT count(*) FROM messages WHERE kind IN ('shipment', 'cancellation')"),
-        text(app, "SELECT string_agg(customer_choice, ',' ORDER BY id) FROM order_lines"),
+        count(
+            app,
+            "SELECT count(*) FROM messages WHERE kind IN ('shipment', 'cancellation')",
+        ),
+        text(
+            app,
+            "SELECT string_agg(customer_choice, ',' ORDER BY id) FROM order_lines",
+        ),
     )
 }
 
@@ -92,7 +102,10 @@ async fn with_nothing_ready_no_ship_now_is_offered_and_an_old_ship_link_changes_
         !email.contains("Ship what is ready now"),
         "nothing is ready, so shipping it now is not offered: {email}"
     );
-    let html = text(&app, "SELECT body_html FROM messages WHERE kind = 'backorder_notice'");
+    let html = text(
+        &app,
+        "SELECT body_html FROM messages WHERE kind = 'backorder_notice'",
+    );
     assert!(!html.contains("Ship what is ready now"), "{html}");
 
     let order_id = count(&app, "SELECT id FROM orders");
@@ -104,7 +117,10 @@ async fn with_nothing_ready_no_ship_now_is_offered_and_an_old_ship_link_changes_
         page.contains("Nothing on order W-1 is ready to ship yet"),
         "{page}"
     );
-    assert!(!page.contains("Yes, ship what is ready now"), "no button: {page}");
+    assert!(
+        !page.contains("Yes, ship what is ready now"),
+        "no button: {page}"
+    );
     assert_eq!(status, StatusCode::OK);
     assert!(answer.contains("Nothing was changed"), "{answer}");
     assert_eq!(untouched(&app), before, "nothing changed");
@@ -122,7 +138,10 @@ async fn after_part_has_shipped_keep_waiting_speaks_of_the_rest() {
 
     let (_, status, answer) = open_and_confirm(&app, &ship).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(answer.contains("We are shipping the 1 item ready now"), "{answer}");
+    assert!(
+        answer.contains("We are shipping the 1 item ready now"),
+        "{answer}"
+    );
 
     let page = text_of(&app.get(&keep).await.text().await.unwrap());
     assert!(
@@ -234,10 +253,23 @@ async fn two_late_lines_of_one_order_get_one_policy_proposal_and_the_database_al
     product(&app, "LAMP", 0, 2_500);
     purchase_order(&app, "PO-1", "TENT", 10, 10);
     purchase_order(&app, "PO-2", "LAMP", 10, 12);
-    order_of(&app, "SO-1", "ana@example.com", "Ana", &[("TENT", 1), ("LAMP", 1)], 3);
+    order_of(
+        &app,
+        "SO-1",
+        "ana@example.com",
+        "Ana",
+        &[("TENT", 1), ("LAMP", 1)],
+        3,
+    );
     // Two promises, both broken by more than the policy's 7 days.
-    sql(&app, "UPDATE order_lines SET promised_on = CURRENT_DATE - 10 WHERE product_id = (SELECT id FROM products WHERE sku = 'TENT')");
-    sql(&app, "UPDATE order_lines SET promised_on = CURRENT_DATE - 9 WHERE product_id = (SELECT id FROM products WHERE sku = 'LAMP')");
+    sql(
+        &app,
+        "UPDATE order_lines SET promised_on = CURRENT_DATE - 10 WHERE product_id = (SELECT id FROM products WHERE sku = 'TENT')",
+    );
+    sql(
+        &app,
+        "UPDATE order_lines SET promised_on = CURRENT_DATE - 9 WHERE product_id = (SELECT id FROM products WHERE sku = 'LAMP')",
+    );
     refresh_all(&app);
     refresh_all(&app);
 
@@ -278,7 +310,10 @@ async fn two_late_lines_of_one_order_get_one_policy_proposal_and_the_database_al
     refresh_all(&app);
     assert_eq!(count(&app, "SELECT count(*) FROM discount_proposals"), 1);
     assert_eq!(
-        count(&app, "SELECT count(*) FROM discount_proposals WHERE coupon_code IS NOT NULL"),
+        count(
+            &app,
+            "SELECT count(*) FROM discount_proposals WHERE coupon_code IS NOT NULL"
+        ),
         1
     );
 }
@@ -290,13 +325,17 @@ async fn the_policy_reason_says_expected_after_the_promise_while_the_promised_da
     purchase_order(&app, "PO-1", "TENT", 10, 30);
     order(&app, "SO-1", "ana@example.com", "Ana", "TENT", 1, 0);
     // Promised in 2 days; the purchase order comes in 30: weeks after the promise.
-    sql(&app, "UPDATE order_lines SET promised_on = CURRENT_DATE + 2");
+    sql(
+        &app,
+        "UPDATE order_lines SET promised_on = CURRENT_DATE + 2",
+    );
     refresh_all(&app);
 
     let promised_on = today() + chrono::Duration::days(2);
-    let worst: chrono::NaiveDate = diesel::dsl::sql::<diesel::sql_types::Date>("SELECT eta_worst FROM order_lines")
-        .get_result(&mut app.conn())
-        .unwrap();
+    let worst: chrono::NaiveDate =
+        diesel::dsl::sql::<diesel::sql_types::Date>("SELECT eta_worst FROM order_lines")
+            .get_result(&mut app.conn())
+            .unwrap();
     let late = (worst - promised_on).num_days();
     assert!(late > 7, "{worst}");
     let reason = text(&app, "SELECT reason FROM discount_proposals");
@@ -306,7 +345,15 @@ async fn the_policy_reason_says_expected_after_the_promise_while_the_promised_da
         backorder_desk::domain::format::human_date(worst, today()),
     );
     assert_eq!(reason, expected);
-    let page = text_of(&manager(&app).await.get("/approvals").await.text().await.unwrap());
+    let page = text_of(
+        &manager(&app)
+            .await
+            .get("/approvals")
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
     assert!(page.contains(&expected), "{page}");
     assert!(!page.contains("days past the promised date"), "{page}");
 }
@@ -317,26 +364,58 @@ async fn a_proposal_for_an_order_the_customer_cancelled_is_withdrawn_with_the_re
     product(&app, "TENT", 0, 2_500);
     purchase_order(&app, "PO-1", "TENT", 10, 10);
     order(&app, "SO-1", "ana@example.com", "Ana", "TENT", 2, 3);
-    sql(&app, "UPDATE order_lines SET promised_on = CURRENT_DATE - 10");
+    sql(
+        &app,
+        "UPDATE order_lines SET promised_on = CURRENT_DATE - 10",
+    );
     refresh_all(&app);
-    assert_eq!(text(&app, "SELECT status FROM discount_proposals"), "proposed");
+    assert_eq!(
+        text(&app, "SELECT status FROM discount_proposals"),
+        "proposed"
+    );
 
     // The customer cancels through the link in their email.
     let cancel = link_path(&backorder_text(&app), "Cancel the waiting items:");
     let (_, status, answer) = open_and_confirm(&app, &cancel).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(answer.contains("We have cancelled the 2 waiting items"), "{answer}");
+    assert!(
+        answer.contains("We have cancelled the 2 waiting items"),
+        "{answer}"
+    );
 
-    assert_eq!(text(&app, "SELECT status FROM discount_proposals"), "withdrawn");
     assert_eq!(
-        count(&app, "SELECT count(*) FROM audit_log WHERE action = 'discount_withdrawn'"),
+        text(&app, "SELECT status FROM discount_proposals"),
+        "withdrawn"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM audit_log WHERE action = 'discount_withdrawn'"
+        ),
         1
     );
-    let page = text_of(&manager(&app).await.get("/approvals").await.text().await.unwrap());
+    let page = text_of(
+        &manager(&app)
+            .await
+            .get("/approvals")
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
     assert!(page.contains("Waiting for a decision (0)"), "{page}");
     assert!(page.contains("Withdrawn: nothing left to ship"), "{page}");
-    assert!(page.contains("SO-1 Ana 10% off withdrawn: the order was cancelled"), "{page}");
-    assert_eq!(count(&app, "SELECT count(*) FROM messages WHERE kind = 'discount_offer'"), 0);
+    assert!(
+        page.contains("SO-1 Ana 10% off withdrawn: the order was cancelled"),
+        "{page}"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM messages WHERE kind = 'discount_offer'"
+        ),
+        0
+    );
 }
 
 #[tokio::test]
@@ -345,7 +424,10 @@ async fn approving_a_proposal_for_an_order_shipped_in_full_withdraws_it_instead(
     product(&app, "TENT", 0, 2_500);
     purchase_order(&app, "PO-1", "TENT", 10, 10);
     order(&app, "SO-1", "ana@example.com", "Ana", "TENT", 2, 3);
-    sql(&app, "UPDATE order_lines SET promised_on = CURRENT_DATE - 10");
+    sql(
+        &app,
+        "UPDATE order_lines SET promised_on = CURRENT_DATE - 10",
+    );
     refresh_all(&app);
     let id = count(&app, "SELECT id FROM discount_proposals");
     // Shipped by a path that does not know about proposals (an import, a fix by hand).
@@ -353,17 +435,37 @@ async fn approving_a_proposal_for_an_order_shipped_in_full_withdraws_it_instead(
 
     let boss = manager(&app).await;
     let response = boss
-        .post(&format!("/approvals/{id}/decide"), &[("decision", "approve")])
+        .post(
+            &format!("/approvals/{id}/decide"),
+            &[("decision", "approve")],
+        )
         .await;
     assert_eq!(response.status(), 422);
     let page = text_of(&response.text().await.unwrap());
     assert!(
-        page.contains("Not approved: withdrawn: everything on the order has shipped; no coupon was issued."),
+        page.contains(
+            "Not approved: withdrawn: everything on the order has shipped; no coupon was issued."
+        ),
         "{page}"
     );
-    assert_eq!(text(&app, "SELECT status FROM discount_proposals"), "withdrawn");
-    assert_eq!(count(&app, "SELECT count(*) FROM discount_proposals WHERE coupon_code IS NOT NULL"), 0);
-    assert_eq!(count(&app, "SELECT count(*) FROM messages WHERE kind = 'discount_offer'"), 0);
+    assert_eq!(
+        text(&app, "SELECT status FROM discount_proposals"),
+        "withdrawn"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM discount_proposals WHERE coupon_code IS NOT NULL"
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM messages WHERE kind = 'discount_offer'"
+        ),
+        0
+    );
 }
 
 // --- Words ---
@@ -376,8 +478,22 @@ async fn a_status_update_marks_only_the_waiting_items_with_words_for_one_or_seve
     product(&app, "STOVE", 0, 2_500);
     purchase_order(&app, "PO-1", "LAMP", 10, 10);
     purchase_order(&app, "PO-2", "STOVE", 10, 10);
-    order_of(&app, "SO-1", "ana@example.com", "Ana", &[("TENT", 1), ("LAMP", 1), ("STOVE", 1)], 0);
-    order_of(&app, "SO-2", "bo@example.com", "Bo", &[("TENT", 1), ("LAMP", 1)], 0);
+    order_of(
+        &app,
+        "SO-1",
+        "ana@example.com",
+        "Ana",
+        &[("TENT", 1), ("LAMP", 1), ("STOVE", 1)],
+        0,
+    );
+    order_of(
+        &app,
+        "SO-2",
+        "bo@example.com",
+        "Bo",
+        &[("TENT", 1), ("LAMP", 1)],
+        0,
+    );
     let ids: Vec<i64> = diesel::dsl::sql::<BigInt>("SELECT id FROM orders ORDER BY id")
         .load(&mut app.conn())
         .unwrap();
@@ -387,19 +503,32 @@ async fn a_status_update_marks_only_the_waiting_items_with_words_for_one_or_seve
     let update = |number: &str| {
         text(
             &app,
-            &format!("SELECT m.body_text FROM messages m JOIN orders o ON o.id = m.order_id WHERE m.kind = 'status_update' AND o.number = '{number}'"),
+            &format!(
+                "SELECT m.body_text FROM messages m JOIN orders o ON o.id = m.order_id WHERE m.kind = 'status_update' AND o.number = '{number}'"
+            ),
         )
     };
 
     let two = update("SO-1");
     let marked: Vec<&str> = two.lines().filter(|l| l.contains("<--")).collect();
     assert_eq!(marked.len(), 2, "{two}");
-    assert!(marked.iter().all(|l| l.ends_with("<-- this email is about these items")), "{two}");
-    assert!(marked.iter().all(|l| !l.contains("TENT")), "the ready item is not what this is about: {two}");
+    assert!(
+        marked
+            .iter()
+            .all(|l| l.ends_with("<-- this email is about these items")),
+        "{two}"
+    );
+    assert!(
+        marked.iter().all(|l| !l.contains("TENT")),
+        "the ready item is not what this is about: {two}"
+    );
 
     let one = update("SO-2");
     let marked: Vec<&str> = one.lines().filter(|l| l.contains("<--")).collect();
     assert_eq!(marked.len(), 1, "{one}");
-    assert!(marked[0].contains("LAMP") && marked[0].ends_with("<-- this email is about this item"), "{one}");
+    assert!(
+        marked[0].contains("LAMP") && marked[0].ends_with("<-- this email is about this item"),
+        "{one}"
+    );
     let _ = shop::today();
 }

@@ -253,7 +253,13 @@ async fn a_date_change_says_who_gets_a_later_eta_before_it_is_confirmed() {
         )
         .await;
     assert_eq!(unconfirmed.status(), 200);
-    assert!(unconfirmed.text().await.unwrap().contains("name=\"confirm\" value=\"yes\""));
+    assert!(
+        unconfirmed
+            .text()
+            .await
+            .unwrap()
+            .contains("name=\"confirm\" value=\"yes\"")
+    );
     assert_eq!(po_state(&app, "PO-100").1, today() + Duration::days(10));
     assert_eq!(eta_worst(&app, "A-1001"), Some(before));
 
@@ -453,8 +459,18 @@ async fn cancelling_an_open_purchase_order_recomputes_etas() {
     // The first click previews; only the preview's confirmation cancels.
     let preview = app.post_form("/purchase-orders/PO-100/cancel", &[]).await;
     assert_eq!(preview.status(), 200);
-    assert!(preview.text().await.unwrap().contains("Confirm: cancel purchase order PO-100"));
-    assert_eq!(po_state(&app, "PO-100").0, "open", "a preview changes nothing");
+    assert!(
+        preview
+            .text()
+            .await
+            .unwrap()
+            .contains("Confirm: cancel purchase order PO-100")
+    );
+    assert_eq!(
+        po_state(&app, "PO-100").0,
+        "open",
+        "a preview changes nothing"
+    );
     assert!(eta_worst(&app, "A-1001").is_some());
 
     let response = app
@@ -628,7 +644,15 @@ fn two_waiting_on_po_1(app: &TestApp) {
     crate::shop::product(app, "KETTLE", 0, 2_500);
     crate::shop::purchase_order(app, "PO-1", "KETTLE", 4, 5);
     crate::shop::purchase_order(app, "PO-2", "KETTLE", 10, 40);
-    crate::shop::order(app, "W-1", "ada@example.com", "Ada Lovelace", "KETTLE", 2, 2);
+    crate::shop::order(
+        app,
+        "W-1",
+        "ada@example.com",
+        "Ada Lovelace",
+        "KETTLE",
+        2,
+        2,
+    );
     crate::shop::order(app, "W-2", "bo@example.com", "Bo Diddley", "KETTLE", 2, 1);
 }
 
@@ -641,7 +665,8 @@ fn message_count(app: &TestApp, kind: &str) -> i64 {
 }
 
 #[tokio::test]
-async fn cancelling_a_purchase_order_previews_lines_new_dates_and_emails_then_needs_a_confirmation() {
+async fn cancelling_a_purchase_order_previews_lines_new_dates_and_emails_then_needs_a_confirmation()
+{
     let app = spawn_app().await;
     two_waiting_on_po_1(&app);
     app.login_as(Role::Manager).await;
@@ -651,7 +676,10 @@ async fn cancelling_a_purchase_order_previews_lines_new_dates_and_emails_then_ne
     assert_eq!(preview.status(), 200);
     let page = preview.text().await.unwrap();
     let text = crate::shop::text_of(&page);
-    assert!(text.contains("Cancelling PO-1: nothing has changed yet"), "{text}");
+    assert!(
+        text.contains("Cancelling PO-1: nothing has changed yet"),
+        "{text}"
+    );
     assert!(
         page.contains("2 waiting customers</strong> will get a later ETA (2 lines)"),
         "{page}"
@@ -680,13 +708,21 @@ async fn cancelling_a_purchase_order_previews_lines_new_dates_and_emails_then_ne
         .await;
     assert_eq!(confirmed.status(), 303);
     assert_eq!(po_state(&app, "PO-1").0, "cancelled");
-    assert_eq!(message_count(&app, "delay_notice"), 2, "the emails the preview named");
+    assert_eq!(
+        message_count(&app, "delay_notice"),
+        2,
+        "the emails the preview named"
+    );
     // The preview showed each line's date before and after, as they now are.
     let after = eta_worst(&app, "W-1").expect("a date from PO-2");
     assert!(after > before);
     let words = |d: NaiveDate| backorder_desk::domain::format::human_date(d, today());
     assert!(
-        text.contains(&format!("W-1 Ada Lovelace KETTLE {} {}", words(before), words(after))),
+        text.contains(&format!(
+            "W-1 Ada Lovelace KETTLE {} {}",
+            words(before),
+            words(after)
+        )),
         "{text}"
     );
 }
@@ -706,7 +742,10 @@ async fn moving_a_date_previews_the_emails_and_an_earlier_date_sends_none() {
         .await;
     assert_eq!(preview.status(), 200);
     let text = crate::shop::text_of(&preview.text().await.unwrap());
-    assert!(text.contains("2 emails will go out, to 2 customers: Ada and Bo."), "{text}");
+    assert!(
+        text.contains("2 emails will go out, to 2 customers: Ada and Bo."),
+        "{text}"
+    );
     assert_eq!(po_state(&app, "PO-1").1, today() + Duration::days(5));
     assert_eq!(message_count(&app, "delay_notice"), 0);
 
@@ -721,6 +760,9 @@ async fn moving_a_date_previews_the_emails_and_an_earlier_date_sends_none() {
         .await
         .unwrap();
     let earlier = crate::shop::text_of(&earlier);
-    assert!(earlier.contains("2 lines get an earlier date."), "{earlier}");
+    assert!(
+        earlier.contains("2 lines get an earlier date."),
+        "{earlier}"
+    );
     assert!(earlier.contains("No email will go out."), "{earlier}");
 }
