@@ -491,7 +491,7 @@ impl OrderPage {
     fn told(&self, date: &Option<NaiveDate>) -> String {
         match date {
             Some(date) => self.words.date(date),
-            None => "no date (nothing else on order)".to_owned(),
+            None => "no date yet".to_owned(),
         }
     }
 
