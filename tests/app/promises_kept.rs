@@ -394,15 +394,11 @@ async fn a_proposal_for_an_order_the_customer_cancelled_is_withdrawn_with_the_re
         ),
         1
     );
-    let page = text_of(
-        &manager(&app)
-            .await
-            .get("/approvals")
-            .await
-            .text()
-            .await
-            .unwrap(),
-    );
+    let boss = manager(&app).await;
+    let history = text_of(&boss.get("/orders/SO-1").await.text().await.unwrap());
+    assert!(history.contains("Discount withdrawn: 10% off"), "{history}");
+    assert!(!history.contains("Discount rejected"), "{history}");
+    let page = text_of(&boss.get("/approvals").await.text().await.unwrap());
     assert!(page.contains("Waiting for a decision (0)"), "{page}");
     assert!(page.contains("Withdrawn: nothing left to ship"), "{page}");
     assert!(
