@@ -9,7 +9,6 @@ pub mod db;
 pub mod domain;
 pub mod email;
 pub mod error;
-pub mod format;
 pub mod metrics;
 pub mod progress;
 pub mod seed;
@@ -18,5 +17,8 @@ pub mod services;
 pub mod sim;
 pub mod startup;
 pub mod telemetry;
-pub mod types;
 pub mod web;
+
+/// Shared words, numbers and checked values live in the domain; these are their short
+/// paths (`crate::format::money`, `crate::types::Email`), used by pages and templates.
+pub use domain::{format, types};

@@ -9,45 +9,10 @@ use chrono::{NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Date, Int4, Nullable, Text};
 
-use crate::db::audit::Actor;
-use crate::db::shop_settings::ShopSettings;
 use crate::db::stock::{self, NewMovement, Product, QueueRow};
 use crate::domain::{self, QueuePlace, QueuePolicy, WaitingLine};
 use crate::error::AppResult;
-
-/// What an event needs besides its own data.
-pub struct Ctx<'a> {
-    pub actor: &'a Actor,
-    pub today: NaiveDate,
-    pub settings: &'a ShopSettings,
-}
-
-impl Ctx<'_> {
-    pub fn user_id(&self) -> Option<i64> {
-        match self.actor {
-            Actor::User { id, .. } => Some(*id),
-            _ => None,
-        }
-    }
-
-    pub fn queue_policy(&self) -> QueuePolicy {
-        QueuePolicy {
-            higher_tier_first: self.settings.queue_tier_first,
-            soonest_lapsing_first: self.settings.queue_lapsing_first,
-        }
-    }
-}
-
-/// Units given to a waiting line by a fill.
-#[derive(Debug, Clone)]
-pub struct Filled {
-    pub line_id: i64,
-    pub order_id: i64,
-    pub order_number: String,
-    pub units: i32,
-    /// The line waits for nothing more.
-    pub complete: bool,
-}
+pub use crate::services::events::{Ctx, Delayed, EtaRefresh, Filled, StoredEta};
 
 fn place_of(row: &QueueRow) -> QueuePlace {
     QueuePlace {
@@ -196,24 +161,6 @@ pub fn change_product(
     Ok(())
 }
 
-/// A line whose new worst-case date falls after its promise (DESIGN §4.8).
-#[derive(Debug, Clone)]
-pub struct Delayed {
-    pub line_id: i64,
-    pub order_id: i64,
-    pub promised_on: NaiveDate,
-    pub new_worst: NaiveDate,
-    pub days_late: i64,
-}
-
-/// What the ETA projection changed, for the caller to tell customers about.
-#[derive(Debug, Default)]
-pub struct EtaRefresh {
-    /// Lines that got their first promise now (backorder notices).
-    pub first_promises: Vec<(i64, i64)>,
-    pub delayed: Vec<Delayed>,
-}
-
 /// Recomputes the ETA, reason, queue position and (on first wait) the promise of every
 /// waiting line of a product, keeping the history of each change, and queues a delay
 /// notice for each line whose date moved past its promise.
@@ -270,15 +217,6 @@ pub fn refresh_etas(
     // The delay policy may propose a discount for lines that became late (never twice).
     super::proposals::propose_for_delays(conn, ctx, &refresh.delayed)?;
     Ok(refresh)
-}
-
-/// One line's projection, as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredEta {
-    pub likely: Option<NaiveDate>,
-    pub worst: Option<NaiveDate>,
-    pub is_estimate: bool,
-    pub reason: String,
 }
 
 #[derive(Default)]

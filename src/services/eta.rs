@@ -15,7 +15,7 @@ use crate::domain::{
     SupplierEvidence, SupplierFacts, WaitingLine,
 };
 use crate::error::AppResult;
-use crate::services::engine::{Ctx, StoredEta};
+use crate::services::events::{Ctx, StoredEta};
 
 pub fn eta_settings(settings: &ShopSettings) -> EtaSettings {
     EtaSettings {

@@ -20,7 +20,7 @@ use crate::email::outbox::{self, Kind, NewMessage};
 use crate::email::render::{self, ChoiceLinks, Mail, MailLine};
 use crate::error::{AppError, AppResult};
 use crate::services::choices::{self, Channel, Choice, ChoiceOutcome};
-use crate::services::engine::{Ctx, EtaRefresh, Filled};
+use crate::services::events::{Ctx, EtaRefresh, Filled};
 
 fn user_id(actor: &Actor) -> Option<i64> {
     match actor {

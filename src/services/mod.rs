@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod choices;
 pub mod engine;
 pub mod eta;
+pub mod events;
 pub mod fulfilment;
 pub mod inventory;
 pub mod lookup;

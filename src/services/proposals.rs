@@ -12,7 +12,7 @@ use crate::db::schema::{discount_proposals, orders, users};
 use crate::db::users::Role;
 use crate::domain::{self, DiscountPolicy};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::services::engine::{Ctx, Delayed};
+use crate::services::events::{Ctx, Delayed};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DiscountKind {

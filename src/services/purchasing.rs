@@ -18,6 +18,7 @@ use crate::db::stock::{self, NewMovement};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::services::catalog;
 use crate::services::engine::{self, Ctx};
+use crate::services::reorder::Suggestion;
 use crate::types::{Reference, Sku};
 
 pub struct NewPurchaseOrder {
@@ -175,6 +176,57 @@ pub fn check_expected_date(date: NaiveDate, today: NaiveDate) -> AppResult<Naive
         ));
     }
     Ok(date)
+}
+
+/// Days from ordering to delivery assumed for a supplier that has not said.
+pub const DEFAULT_LEAD_TIME_DAYS: i64 = 14;
+
+/// What the "new purchase order" form starts from: a fresh reference and, for a chosen
+/// supplier, the date its lead time gives and what is worth ordering from it.
+pub struct PurchaseOrderDraft {
+    pub reference: String,
+    pub suppliers: Vec<(i64, String)>,
+    /// The chosen supplier's name.
+    pub supplier: Option<String>,
+    pub expected_on: NaiveDate,
+    pub suggestions: Vec<Suggestion>,
+}
+
+pub fn draft(
+    conn: &mut PgConnection,
+    supplier_id: Option<i64>,
+    today: NaiveDate,
+) -> AppResult<PurchaseOrderDraft> {
+    let mut draft = PurchaseOrderDraft {
+        reference: next_reference(conn, today)?,
+        suppliers: super::inventory::suppliers(conn)?,
+        supplier: None,
+        expected_on: today + chrono::Duration::days(DEFAULT_LEAD_TIME_DAYS),
+        suggestions: Vec::new(),
+    };
+    if let Some(supplier_id) = supplier_id {
+        let (name, lead_time): (String, Option<i32>) = suppliers::table
+            .find(supplier_id)
+            .select((suppliers::name, suppliers::lead_time_days))
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| AppError::not_found("that supplier"))?;
+        let lead_time = lead_time.map_or(DEFAULT_LEAD_TIME_DAYS, |days| i64::from(days.max(1)));
+        draft.supplier = Some(name);
+        draft.expected_on = today + chrono::Duration::days(lead_time);
+        draft.suggestions = super::reorder::suggestions(conn, Some(supplier_id))?;
+    }
+    Ok(draft)
+}
+
+/// A fresh reference: "PO-" and the date, numbered within the day.
+fn next_reference(conn: &mut PgConnection, today: NaiveDate) -> AppResult<String> {
+    let prefix = format!("PO-{}-", today.format("%Y%m%d"));
+    let taken: i64 = purchase_orders::table
+        .filter(purchase_orders::reference.like(format!("{prefix}%")))
+        .count()
+        .get_result(conn)?;
+    Ok(format!("{prefix}{}", taken + 1))
 }
 
 /// Creates a purchase order; its units become supply for the products' ETAs. The same

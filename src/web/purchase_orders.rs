@@ -18,7 +18,7 @@ use crate::services::purchase_orders::{
     self, ChangePreview, ListStatus, PoChange, PurchaseOrderDetail, PurchaseOrderRow,
     ReceiptPreview, ReceiveQuantity, Release,
 };
-use crate::services::purchasing::{self, NewPurchaseOrder};
+use crate::services::purchasing::{self, NewPurchaseOrder, PurchaseOrderDraft};
 use crate::services::reorder::{self, Suggestion};
 use crate::types::{Reference, Sku, single_line_of};
 use crate::web::orders::url_segment;
@@ -159,35 +159,28 @@ pub async fn new_form(
     user.require(Role::Manager)?;
     let supplier_id = params.supplier_id;
     let today = crate::clock::today();
-    let (suppliers, prefill, reference) = crate::db::blocking(&state.pool, move |conn| {
-        let suppliers = crate::services::inventory::suppliers(conn)?;
-        let prefill = match supplier_id {
-            Some(id) => Some(prefill_for(conn, id, today)?),
-            None => None,
-        };
-        let reference = next_reference(conn, today)?;
-        Ok((suppliers, prefill, reference))
+    let draft = crate::db::blocking(&state.pool, move |conn| {
+        purchasing::draft(conn, supplier_id, today)
     })
     .await?;
-    let (supplier, expected_on, lines) = match &prefill {
-        Some((supplier, expected, suggestions)) => (
-            supplier.clone(),
-            expected.to_string(),
-            suggestions
-                .iter()
-                .map(|s| LineInput {
-                    sku: s.sku.clone(),
-                    qty: s.suggested.to_string(),
-                    ..LineInput::blank()
-                })
-                .collect(),
-        ),
-        None => (
-            String::new(),
-            (today + chrono::Duration::days(14)).to_string(),
-            vec![LineInput::blank()],
-        ),
-    };
+    let PurchaseOrderDraft {
+        reference,
+        suppliers,
+        supplier,
+        expected_on,
+        suggestions,
+    } = draft;
+    let expected_on = expected_on.to_string();
+    let from_suggestions = supplier.is_some();
+    let supplier = supplier.unwrap_or_default();
+    let lines: Vec<LineInput> = suggestions
+        .iter()
+        .map(|s| LineInput {
+            sku: s.sku.clone(),
+            qty: s.suggested.to_string(),
+            ..LineInput::blank()
+        })
+        .collect();
     render::html(&NewPage {
         frame: Frame::new(&user, "purchase_orders"),
         reference,
@@ -201,42 +194,8 @@ pub async fn new_form(
         suppliers,
         errors: Vec::new(),
         message: None,
-        from_suggestions: prefill.is_some(),
+        from_suggestions,
     })
-}
-
-/// The supplier's name, the date its lead time gives, and what to order from it.
-fn prefill_for(
-    conn: &mut diesel::PgConnection,
-    supplier_id: i64,
-    today: NaiveDate,
-) -> AppResult<(String, NaiveDate, Vec<Suggestion>)> {
-    use crate::db::schema::suppliers;
-    use diesel::prelude::*;
-    let (name, lead_time): (String, Option<i32>) = suppliers::table
-        .find(supplier_id)
-        .select((suppliers::name, suppliers::lead_time_days))
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| AppError::not_found("that supplier"))?;
-    let expected = today + chrono::Duration::days(i64::from(lead_time.unwrap_or(14).max(1)));
-    Ok((
-        name,
-        expected,
-        reorder::suggestions(conn, Some(supplier_id))?,
-    ))
-}
-
-/// A fresh reference: "PO-" and the date, numbered within the day.
-fn next_reference(conn: &mut diesel::PgConnection, today: NaiveDate) -> AppResult<String> {
-    use crate::db::schema::purchase_orders;
-    use diesel::prelude::*;
-    let prefix = format!("PO-{}-", today.format("%Y%m%d"));
-    let taken: i64 = purchase_orders::table
-        .filter(purchase_orders::reference.like(format!("{prefix}%")))
-        .count()
-        .get_result(conn)?;
-    Ok(format!("{prefix}{}", taken + 1))
 }
 
 pub async fn new_line(user: CurrentUser) -> AppResult<HttpResponse> {

@@ -1,0 +1,71 @@
+//! What an event in the shop carries (who, which day, the shop's settings) and what the
+//! engine reports back to the use case that ran it, for the messages and proposals that
+//! follow. Its own module so those can read it without importing the engine that calls
+//! them.
+
+use chrono::NaiveDate;
+
+use crate::db::audit::Actor;
+use crate::db::shop_settings::ShopSettings;
+use crate::domain::QueuePolicy;
+
+/// What an event needs besides its own data.
+pub struct Ctx<'a> {
+    pub actor: &'a Actor,
+    pub today: NaiveDate,
+    pub settings: &'a ShopSettings,
+}
+
+impl Ctx<'_> {
+    pub fn user_id(&self) -> Option<i64> {
+        match self.actor {
+            Actor::User { id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+
+    pub fn queue_policy(&self) -> QueuePolicy {
+        QueuePolicy {
+            higher_tier_first: self.settings.queue_tier_first,
+            soonest_lapsing_first: self.settings.queue_lapsing_first,
+        }
+    }
+}
+
+/// Units given to a waiting line by a fill.
+#[derive(Debug, Clone)]
+pub struct Filled {
+    pub line_id: i64,
+    pub order_id: i64,
+    pub order_number: String,
+    pub units: i32,
+    /// The line waits for nothing more.
+    pub complete: bool,
+}
+
+/// A line whose new worst-case date falls after its promise (DESIGN §4.8).
+#[derive(Debug, Clone)]
+pub struct Delayed {
+    pub line_id: i64,
+    pub order_id: i64,
+    pub promised_on: NaiveDate,
+    pub new_worst: NaiveDate,
+    pub days_late: i64,
+}
+
+/// What the ETA projection changed, for the caller to tell customers about.
+#[derive(Debug, Default)]
+pub struct EtaRefresh {
+    /// Lines that got their first promise now (backorder notices).
+    pub first_promises: Vec<(i64, i64)>,
+    pub delayed: Vec<Delayed>,
+}
+
+/// One line's projection, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEta {
+    pub likely: Option<NaiveDate>,
+    pub worst: Option<NaiveDate>,
+    pub is_estimate: bool,
+    pub reason: String,
+}
