@@ -415,7 +415,7 @@ fn play_history(
             let order = NewOrder {
                 number: Reference::parse(&format!("SO-{order_number}"))
                     .map_err(|e| anyhow::anyhow!(e))?,
-                placed_at,
+                placed_at: Some(placed_at),
                 customer_email: Email::parse(email).map_err(|e| anyhow::anyhow!(e))?,
                 customer_name: name.clone(),
                 lines,

@@ -312,6 +312,7 @@ diesel::table! {
         status_update_after_days -> Int4,
         updated_at -> Timestamptz,
         placed_at_max_age_days -> Int4,
+        bulk_cancel_max_lines -> Int4,
     }
 }
 

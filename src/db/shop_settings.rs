@@ -25,6 +25,8 @@ pub struct ShopSettings {
     pub updated_at: DateTime<Utc>,
     /// Orders placed longer ago than this many days are refused at intake.
     pub placed_at_max_age_days: i32,
+    /// A bulk cancel of more lines than this needs a manager.
+    pub bulk_cancel_max_lines: i32,
 }
 
 pub fn load(conn: &mut PgConnection) -> QueryResult<ShopSettings> {

@@ -218,6 +218,9 @@ pub struct SettingsForm {
     /// Left out (an older form): unchanged.
     #[serde(default)]
     pub placed_at_max_age_days: Option<String>,
+    /// Left out (an older form): unchanged.
+    #[serde(default)]
+    pub bulk_cancel_max_lines: Option<String>,
 }
 
 impl SettingsForm {
@@ -236,6 +239,7 @@ impl SettingsForm {
             expiry_offers_cancel: on(s.expiry_offers_cancel),
             status_update_after_days: s.status_update_after_days.to_string(),
             placed_at_max_age_days: Some(s.placed_at_max_age_days.to_string()),
+            bulk_cancel_max_lines: Some(s.bulk_cancel_max_lines.to_string()),
         }
     }
 }
@@ -320,12 +324,17 @@ pub fn save_settings(
         .placed_at_max_age_days
         .as_deref()
         .map(|text| number(&mut problems, "placed_at_max_age_days", text, 1..=3650));
+    let bulk_cancel_max = form
+        .bulk_cancel_max_lines
+        .as_deref()
+        .map(|text| number(&mut problems, "bulk_cancel_max_lines", text, 0..=100_000));
     if !problems.is_empty() {
         return Err(AppError::invalid_fields(problems));
     }
     conn.transaction(|conn| {
         let before = crate::db::shop_settings::load(conn)?;
         let max_order_age = max_order_age.unwrap_or(before.placed_at_max_age_days);
+        let bulk_cancel_max = bulk_cancel_max.unwrap_or(before.bulk_cancel_max_lines);
         diesel::update(shop_settings::table)
             .set((
                 shop_settings::shop_name.eq(&shop_name),
@@ -340,6 +349,7 @@ pub fn save_settings(
                 shop_settings::expiry_offers_cancel.eq(form.expiry_offers_cancel.is_some()),
                 shop_settings::status_update_after_days.eq(status_every),
                 shop_settings::placed_at_max_age_days.eq(max_order_age),
+                shop_settings::bulk_cancel_max_lines.eq(bulk_cancel_max),
                 shop_settings::updated_at.eq(Utc::now()),
             ))
             .execute(conn)?;
@@ -381,6 +391,7 @@ fn settings_json(s: &ShopSettings) -> Value {
         "delay_discount_after_days": s.delay_discount_after_days, "expiry_limit_days": s.expiry_limit_days,
         "expiry_offers_cancel": s.expiry_offers_cancel, "status_update_after_days": s.status_update_after_days,
         "placed_at_max_age_days": s.placed_at_max_age_days,
+        "bulk_cancel_max_lines": s.bulk_cancel_max_lines,
     })
 }
 

@@ -300,6 +300,10 @@ pub struct Target {
     pub order_id: i64,
     #[diesel(sql_type = BigInt)]
     pub customer_id: i64,
+    #[diesel(sql_type = Text)]
+    pub customer_name: String,
+    #[diesel(sql_type = Text)]
+    pub order_number: String,
 }
 
 pub fn targets(
@@ -310,8 +314,8 @@ pub fn targets(
     limit_days: i32,
 ) -> QueryResult<Vec<Target>> {
     let mut sql = format!(
-        "SELECT l.id AS line_id, l.order_id, l.customer_id {}{}",
-        from_for(filter),
+        "SELECT l.id AS line_id, l.order_id, l.customer_id, c.name AS customer_name,
+                o.number AS order_number {FROM}{}",
         where_clause(filter, true)
     );
     sql.push_str(" AND ($7::int8[] IS NULL OR l.id = ANY($7)) ORDER BY l.placed_at, l.id");
@@ -323,6 +327,136 @@ pub fn targets(
     )
     .bind::<Nullable<Array<BigInt>>, _>(selected.map(<[i64]>::to_vec))
     .load(conn)
+}
+
+/// How many customers a preview names before "and N more".
+pub const PREVIEW_CUSTOMERS: usize = 10;
+
+/// A bulk action as asked for on the queue page.
+pub struct BulkRequest {
+    pub action: BulkAction,
+    pub filter: QueueFilter,
+    /// The lines ticked; `None` for every line the filter matches.
+    pub selected: Option<Vec<i64>>,
+    /// Run it (otherwise only preview).
+    pub confirm: bool,
+    pub reason: String,
+    pub discount_kind: String,
+    pub discount_value: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkAction {
+    Cancel,
+    EtaUpdate,
+    Discount,
+}
+
+/// What a bulk action touches, what it did, or why it may not run for this person.
+#[derive(Debug, Clone, Default)]
+pub struct BulkOutcome {
+    pub lines: usize,
+    pub customers: usize,
+    /// The first customers affected, in queue order, with their lines' order numbers.
+    pub first_customers: Vec<(String, Vec<String>)>,
+    /// The shop's limit on a bulk cancel without a manager.
+    pub cancel_limit: usize,
+    /// Set when the action is a cancel over the limit: said to a manager as a note, to
+    /// anyone else as the reason it cannot run.
+    pub over_limit: bool,
+    /// What was done, once confirmed.
+    pub done: Option<String>,
+    /// Why a confirmation changed nothing (a field to fill in).
+    pub refused: Option<String>,
+}
+
+impl BulkOutcome {
+    /// Customers beyond those named.
+    pub fn more_customers(&self) -> usize {
+        self.customers.saturating_sub(self.first_customers.len())
+    }
+}
+
+/// Previews a bulk action over exactly the lines the filter (and the ticks) select, and
+/// runs it when confirmed. Cancelling more lines than the shop's limit needs a manager:
+/// for anyone else the preview says so and a confirmation changes nothing.
+pub fn run_bulk(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    by_manager: bool,
+    request: &BulkRequest,
+    today: NaiveDate,
+) -> AppResult<BulkOutcome> {
+    let settings = crate::db::shop_settings::load(conn)?;
+    let targets = targets(
+        conn,
+        &request.filter,
+        request.selected.as_deref(),
+        today,
+        settings.expiry_limit_days,
+    )?;
+    let mut customers: Vec<(i64, String, Vec<String>)> = Vec::new();
+    for target in &targets {
+        match customers
+            .iter_mut()
+            .find(|(id, _, _)| *id == target.customer_id)
+        {
+            Some((_, _, orders)) => {
+                if !orders.contains(&target.order_number) {
+                    orders.push(target.order_number.clone());
+                }
+            }
+            None => customers.push((
+                target.customer_id,
+                target.customer_name.clone(),
+                vec![target.order_number.clone()],
+            )),
+        }
+    }
+    let cancel_limit = settings.bulk_cancel_max_lines.max(0) as usize;
+    let mut outcome = BulkOutcome {
+        lines: targets.len(),
+        customers: customers.len(),
+        first_customers: customers
+            .into_iter()
+            .take(PREVIEW_CUSTOMERS)
+            .map(|(_, name, orders)| (name, orders))
+            .collect(),
+        cancel_limit,
+        over_limit: request.action == BulkAction::Cancel && targets.len() > cancel_limit,
+        done: None,
+        refused: None,
+    };
+    if !request.confirm || (outcome.over_limit && !by_manager) {
+        return Ok(outcome);
+    }
+    let customers = outcome.customers;
+    let done = match request.action {
+        BulkAction::Cancel => cancel_lines(conn, actor, &targets, &request.reason, today).map(
+            |done| format!("Cancelled the waiting units of {done} lines for {customers} customers."),
+        ),
+        BulkAction::EtaUpdate => send_eta_updates(conn, actor, &targets, today).map(|queued| {
+            format!(
+                "Queued {queued} ETA update emails ({customers} customers; an order gets at most one a day)."
+            )
+        }),
+        BulkAction::Discount => propose_discounts(
+            conn,
+            actor,
+            &targets,
+            &request.discount_kind,
+            &request.discount_value,
+            &request.reason,
+        )
+        .map(|proposed| format!("Proposed {proposed} discounts for approval.")),
+    };
+    match done {
+        Ok(done) => outcome.done = Some(done),
+        // Bad input (no reason, no value): nothing changed; the preview stays, with why.
+        Err(AppError::Invalid { message, .. }) => outcome.refused = Some(message),
+        Err(other) => return Err(other),
+    }
+    Ok(outcome)
 }
 
 /// Cancels the waiting part of every target line, in one transaction.

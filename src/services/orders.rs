@@ -21,7 +21,10 @@ use crate::types::{Email, Reference, Sku};
 
 pub struct NewOrder {
     pub number: Reference,
-    pub placed_at: DateTime<Utc>,
+    /// When the storefront took the order. `None`: the server's clock at intake, read
+    /// once the order's products are locked, so that of two orders racing for the same
+    /// units the one that gets the lock first is also the earlier one in the queue.
+    pub placed_at: Option<DateTime<Utc>>,
     pub customer_email: Email,
     pub customer_name: String,
     pub lines: Vec<NewOrderLine>,
@@ -233,11 +236,9 @@ fn intake(
     today: NaiveDate,
 ) -> AppResult<OrderView> {
     let settings = shop_settings::load(conn)?;
-    check_placed_at(
-        order.placed_at,
-        crate::clock::now(),
-        settings.placed_at_max_age_days,
-    )?;
+    if let Some(given) = order.placed_at {
+        check_placed_at(given, crate::clock::now(), settings.placed_at_max_age_days)?;
+    }
     let ctx = Ctx {
         actor,
         today,
@@ -268,6 +269,17 @@ fn intake(
     }
     let id_list: Vec<i64> = ids.values().copied().collect();
     let mut products = stock::lock_products(conn, &id_list)?;
+    // Read only now: an order that waited for these locks is stamped after the one that
+    // held them, so lock order is time order and the queue (placed_at, then id) is
+    // first come, first served under any concurrency.
+    let placed_at = order.placed_at.unwrap_or_else(crate::clock::now);
+    // Free units while lines wait (every restock fills the queue, so this is a repair) go
+    // down the queue first, earliest placed_at first, never to the newcomer.
+    for product in products.iter_mut() {
+        if product.available() > 0 && product.waiting_lines > 0 {
+            engine::fill_queue(conn, &ctx, product, None)?;
+        }
+    }
     // Whether a product can be backordered matters only when the order takes more than
     // is free; most orders are served from the shelf and skip the question.
     let short = products.iter().any(|p| {
@@ -327,7 +339,7 @@ fn intake(
         .values((
             orders::number.eq(order.number.as_str()),
             orders::customer_id.eq(customer_id),
-            orders::placed_at.eq(order.placed_at),
+            orders::placed_at.eq(placed_at),
             orders::payment_authorized_until.eq(order.payment_authorized_until),
             orders::max_wait_until.eq(order.max_wait_until),
             orders::request_hash.eq(&order.request_hash),
@@ -344,11 +356,11 @@ fn intake(
                 order_lines::order_id.eq(order_id),
                 order_lines::product_id.eq(ids[line.sku.as_str()]),
                 order_lines::customer_id.eq(customer_id),
-                order_lines::placed_at.eq(order.placed_at),
+                order_lines::placed_at.eq(placed_at),
                 order_lines::qty.eq(line.quantity),
                 order_lines::allocated.eq(taken.allocated as i32),
                 order_lines::unit_price_cents.eq(line.unit_price_cents),
-                order_lines::waiting_since.eq((taken.backordered > 0).then_some(order.placed_at)),
+                order_lines::waiting_since.eq((taken.backordered > 0).then_some(placed_at)),
             )
         })
         .collect();

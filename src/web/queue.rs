@@ -8,7 +8,9 @@ use serde::Deserialize;
 
 use crate::csv_cells;
 use crate::error::{AppError, AppResult};
-use crate::services::backorders::{self, QueueCounts, QueueFilter, QueueLine, QueueSort};
+use crate::services::backorders::{
+    self, BulkAction, BulkOutcome, BulkRequest, QueueCounts, QueueFilter, QueueLine, QueueSort,
+};
 use crate::web::orders::{Words, url_segment};
 use crate::web::reads::Reads;
 use crate::web::render::{self, Frame};
@@ -107,7 +109,7 @@ impl QueueParams {
 }
 
 #[derive(Template)]
-#[template(path = "pages/queue.html", blocks = ["table"])]
+#[template(path = "pages/queue.html", blocks = ["table", "overview"])]
 struct QueuePage {
     frame: Frame,
     params: QueueParams,
@@ -239,7 +241,11 @@ pub async fn show(
         },
     };
     if render::is_htmx(&req) {
-        return Ok(render::html_string(page.as_table().render()?));
+        // The results, and out of band the counts and quick filters: every part of the
+        // page that carries the filter is replaced with it.
+        let mut body = page.as_table().render()?;
+        body.push_str(&page.as_overview().render()?);
+        return Ok(render::html_string(body));
     }
     render::html(&page)
 }
@@ -327,9 +333,9 @@ struct BulkPage {
     scope: String,
     query: String,
     selected: Vec<i64>,
-    lines: usize,
-    customers: usize,
-    done: Option<String>,
+    outcome: BulkOutcome,
+    /// A rep asked to cancel more lines than the shop lets a rep cancel at once.
+    needs_manager: bool,
     error: Option<String>,
     reason: String,
     kind: String,
@@ -345,10 +351,18 @@ impl BulkPage {
             _ => "Unknown action",
         }
     }
+
+    fn lines(&self) -> usize {
+        self.outcome.lines
+    }
+
+    fn customers(&self) -> usize {
+        self.outcome.customers
+    }
 }
 
-/// Bulk actions: the first post previews (how many lines and customers), the second
-/// (with `confirm`) runs the action in one transaction and reports.
+/// Bulk actions: the first post previews (how many lines and customers, and who), the
+/// second (with `confirm`) runs the action in one transaction and reports.
 pub async fn bulk(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -366,85 +380,68 @@ pub async fn bulk(
     let scope = get("scope");
     let query = get("query");
     let reason = get("reason");
-    let confirm = get("confirm") == "1";
     let selected: Vec<i64> = fields
         .iter()
         .filter(|(k, _)| k == "line")
         .filter_map(|(_, v)| v.parse().ok())
         .collect();
-    if !matches!(action.as_str(), "cancel" | "eta_update" | "discount") {
-        return Err(AppError::invalid("action", "choose an action"));
-    }
+    let bulk_action = match action.as_str() {
+        "cancel" => BulkAction::Cancel,
+        "eta_update" => BulkAction::EtaUpdate,
+        "discount" => BulkAction::Discount,
+        _ => return Err(AppError::invalid("action", "choose an action")),
+    };
     if scope != "all" && selected.is_empty() {
         return Err(AppError::invalid(
             "line",
             "select at least one line, or choose every line the filter matches",
         ));
     }
-    let params: QueueParams = serde_urlencoded_params(&query);
-    let filter = params.filter();
-    let today = crate::clock::today();
-    let chosen = if scope == "all" {
-        None
-    } else {
-        Some(selected.clone())
+    let request = BulkRequest {
+        action: bulk_action,
+        filter: serde_urlencoded_params(&query).filter(),
+        selected: (scope != "all").then(|| selected.clone()),
+        confirm: get("confirm") == "1",
+        reason: reason.clone(),
+        discount_kind: get("kind"),
+        discount_value: get("value"),
     };
     let actor = user.actor();
-    let run_reason = reason.clone();
-    let action_name = action.clone();
-    let (kind, value) = (get("kind"), get("value"));
-    let outcome = crate::db::blocking(&state.pool, move |conn| {
-        let limit = crate::db::shop_settings::load(conn)?.expiry_limit_days;
-        let targets = backorders::targets(conn, &filter, chosen.as_deref(), today, limit)?;
-        let customers = targets
-            .iter()
-            .map(|t| t.customer_id)
-            .collect::<std::collections::HashSet<_>>()
-            .len();
-        if !confirm {
-            return Ok((targets.len(), customers, None));
-        }
-        let done = match action_name.as_str() {
-            "cancel" => {
-                let done = backorders::cancel_lines(conn, &actor, &targets, &run_reason, today)?;
-                format!("Cancelled the waiting units of {done} lines for {customers} customers.")
-            }
-            "eta_update" => {
-                let queued = backorders::send_eta_updates(conn, &actor, &targets, today)?;
-                format!(
-                    "Queued {queued} ETA update emails ({customers} customers; an order gets at most one a day)."
-                )
-            }
-            _ => {
-                let proposed =
-                    backorders::propose_discounts(conn, &actor, &targets, &kind, &value, &run_reason)?;
-                format!("Proposed {proposed} discounts for approval.")
-            }
-        };
-        Ok((targets.len(), customers, Some(done)))
+    let by_manager = user.is_manager();
+    let today = crate::clock::today();
+    let result = crate::db::blocking(&state.pool, move |conn| {
+        backorders::run_bulk(conn, &actor, by_manager, &request, today)
     })
     .await;
-    let (lines, customers, done, error) = match outcome {
-        Ok((lines, customers, done)) => (lines, customers, done, None),
-        Err(AppError::Invalid { message, .. }) => (0, 0, None, Some(message)),
+    let (outcome, error) = match result {
+        Ok(outcome) => {
+            let refused = outcome.refused.clone();
+            (outcome, refused)
+        }
+        Err(AppError::Invalid { message, .. }) => (BulkOutcome::default(), Some(message)),
         Err(other) => return Err(other),
     };
+    let needs_manager = outcome.over_limit && !by_manager;
+    // A rep who confirms anyway (an old tab, a crafted post) is refused, and nothing changed.
+    let refused = needs_manager && get("confirm") == "1";
     let page = BulkPage {
         frame: Frame::new(&user, "queue"),
         action,
         scope,
         query,
         selected,
-        lines,
-        customers,
-        done,
+        outcome,
+        needs_manager,
         error,
         reason,
         kind: get("kind"),
         value: get("value"),
     };
-    let failed = page.error.is_some();
-    Ok(render::form_answer(page.render()?, failed))
+    let mut response = render::form_answer(page.render()?, page.error.is_some());
+    if refused {
+        *response.status_mut() = actix_web::http::StatusCode::FORBIDDEN;
+    }
+    Ok(response)
 }
 
 fn serde_urlencoded_params(query: &str) -> QueueParams {

@@ -308,7 +308,7 @@ fn run_events(
                 let turn = placing.lock().unwrap();
                 let order = NewOrder {
                     number: Reference::parse(&format!("T{thread}-{event}")).unwrap(),
-                    placed_at: Utc::now(),
+                    placed_at: Some(Utc::now()),
                     customer_email: Email::parse(&format!("c{customer}@example.com")).unwrap(),
                     customer_name: format!("Customer {customer}"),
                     lines,

@@ -44,7 +44,7 @@ pub fn place_order(app: &TestApp, number: &str, sku: &str, qty: i32, minutes_ago
         &Actor::System,
         NewOrder {
             number: Reference::parse(number).unwrap(),
-            placed_at: Utc::now() - Duration::minutes(minutes_ago),
+            placed_at: Some(Utc::now() - Duration::minutes(minutes_ago)),
             customer_email: Email::parse(&format!("{}@customers.test", number.to_lowercase()))
                 .unwrap(),
             customer_name: format!("Customer of {number}"),

@@ -703,7 +703,7 @@ async fn a_receipt_queues_one_restock_email_per_order_and_shipping_and_cancellin
         &Actor::System,
         backorder_desk::services::orders::NewOrder {
             number: backorder_desk::types::Reference::parse("W-400").unwrap(),
-            placed_at: chrono::Utc::now(),
+            placed_at: Some(chrono::Utc::now()),
             customer_email: Email::parse("joe@example.com").unwrap(),
             customer_name: "Joe".to_owned(),
             lines: ["KETTLE", "TEAPOT"]

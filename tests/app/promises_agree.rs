@@ -151,7 +151,7 @@ fn the_reviews_promises_kept_matches_simulate_on_the_same_history() {
                 } => {
                     let order = NewOrder {
                         number: Reference::parse(number).unwrap(),
-                        placed_at: on.and_time(NaiveTime::MIN).and_utc(),
+                        placed_at: Some(on.and_time(NaiveTime::MIN).and_utc()),
                         customer_email: Email::parse(&format!(
                             "{}@example.com",
                             number.to_lowercase()

@@ -105,6 +105,13 @@ async fn a_bulk_cancel_previews_then_runs_in_one_go() {
         )
         .await;
     assert_eq!(refused.status(), 422, "a cancellation needs a reason");
+    // The preview stays with the refusal, so the person still sees what it would touch.
+    let text = text_of(&refused.text().await.unwrap());
+    assert!(
+        text.contains("give a reason for the cancellation")
+            && text.contains("This touches 2 lines of 2 customers"),
+        "{text}"
+    );
     assert!(text_of(&app.get("/queue").await.text().await.unwrap()).contains("3 waiting lines"));
 
     let done = app
@@ -253,4 +260,267 @@ async fn a_line_with_no_date_and_no_promise_yet_shows_in_the_queue() {
     assert_eq!(response.status(), 200);
     let text = text_of(&response.text().await.unwrap());
     assert!(text.contains("SO-1") && text.contains("no ETA"), "{text}");
+}
+
+/// A product of `supplier` with an open purchase order from it (so lines can wait).
+fn supplied_product(app: &crate::helpers::TestApp, sku: &str, supplier: &str) {
+    use backorder_desk::db::audit::Actor;
+    use backorder_desk::services::catalog::{self, ProductChanges};
+    use backorder_desk::services::purchasing::{self, NewPurchaseOrder};
+    use backorder_desk::types::{Reference, Sku};
+    catalog::upsert_product(
+        &mut app.conn(),
+        &Actor::System,
+        ProductChanges {
+            sku: Sku::parse(sku).unwrap(),
+            name: Some(format!("Product {sku}")),
+            supplier: Some(supplier.to_owned()),
+            on_hand: Some(0),
+            backorderable: Some(true),
+            reorder_point: Some(2),
+            safety_stock: None,
+            unit_price_cents: Some(1_000),
+        },
+        crate::shop::today(),
+    )
+    .unwrap();
+    purchasing::create_purchase_order(
+        &mut app.conn(),
+        &Actor::System,
+        NewPurchaseOrder {
+            reference: Reference::parse(&format!("PO-{sku}")).unwrap(),
+            supplier: supplier.to_owned(),
+            expected_on: crate::shop::today() + chrono::Duration::days(5),
+            lines: vec![(Sku::parse(sku).unwrap(), 50)],
+        },
+        crate::shop::today(),
+    )
+    .unwrap();
+}
+
+/// Two suppliers: Acme's TENT has 3 waiting lines, Borealis's LAMP and OAR have 4.
+pub async fn two_suppliers() -> (crate::helpers::TestApp, i64) {
+    let app = spawn_app().await;
+    supplied_product(&app, "TENT", "Acme");
+    supplied_product(&app, "LAMP", "Borealis");
+    supplied_product(&app, "OAR", "Borealis");
+    for (i, (sku, name)) in [
+        ("TENT", "Ann"),
+        ("LAMP", "Bob"),
+        ("TENT", "Cy"),
+        ("OAR", "Dee"),
+        ("LAMP", "Eve"),
+        ("TENT", "Fay"),
+        ("OAR", "Gus"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let number = format!("SO-{}", i + 1);
+        let email = format!("{}@example.com", name.to_lowercase());
+        order(&app, &number, &email, name, sku, 1, 7 - i as i64);
+    }
+    let borealis: i64 = {
+        use diesel::prelude::*;
+        diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "SELECT id FROM suppliers WHERE name = 'Borealis'",
+        )
+        .get_result(&mut app.conn())
+        .unwrap()
+    };
+    (app, borealis)
+}
+
+/// The value of the first `attribute="..."` after `marker` in `html`, unescaped.
+fn attribute_after(html: &str, marker: &str, attribute: &str) -> Option<String> {
+    let rest = &html[html.find(marker)?..];
+    let start = rest.find(&format!("{attribute}=\""))? + attribute.len() + 2;
+    let value = &rest[start..start + rest[start..].find('"')?];
+    Some(value.replace("&#38;", "&").replace("&amp;", "&"))
+}
+
+#[tokio::test]
+async fn after_filtering_in_place_the_preview_and_the_csv_hold_exactly_the_lines_shown() {
+    let (app, borealis) = two_suppliers().await;
+    app.login_as(Role::Manager).await;
+
+    // What htmx swaps in when the supplier is chosen on the page.
+    let fragment = app
+        .get_htmx(&format!("/queue?supplier={borealis}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let shown = fragment.matches("name=\"line\"").count();
+    assert_eq!(shown, 4, "{fragment}");
+
+    // The bulk form and the CSV link that came with the lines carry the same filter.
+    let query = attribute_after(&fragment, "name=\"query\"", "value")
+        .expect("the bulk form's query is in the swapped fragment");
+    let csv = attribute_after(&fragment, "<p class=\"actions\"><a href", "href")
+        .filter(|href| href.starts_with("/queue.csv?"))
+        .expect("the CSV link is in the swapped fragment");
+    assert_eq!(query, format!("supplier={borealis}"));
+
+    let preview = app
+        .post_form(
+            "/queue/bulk",
+            &[("action", "cancel"), ("scope", "all"), ("query", &query)],
+        )
+        .await;
+    let text = text_of(&preview.text().await.unwrap());
+    assert!(
+        text.contains(&format!("This touches {shown} lines of {shown} customers")),
+        "{text}"
+    );
+    // The first customers affected, in queue order, with their orders.
+    assert!(
+        text.contains("Customers affected Bob (SO-2) Dee (SO-4) Eve (SO-5) Gus (SO-7)"),
+        "{text}"
+    );
+    assert!(!text.contains("Ann"), "{text}");
+
+    let body = app.get(&csv).await.text().await.unwrap();
+    let rows: Vec<&str> = body.lines().skip(1).collect();
+    assert_eq!(rows.len(), shown, "{body}");
+    assert!(
+        rows.iter()
+            .all(|row| row.contains(",LAMP,") || row.contains(",OAR,")),
+        "{body}"
+    );
+
+    // The counts and quick filters come along out of band, with the same filter.
+    assert!(
+        text_of(&fragment).contains("4 waiting lines for 4 customers"),
+        "{fragment}"
+    );
+    assert!(
+        fragment.contains(&format!(
+            "href=\"/queue?supplier={borealis}&#38;overdue=1\""
+        )),
+        "{fragment}"
+    );
+}
+
+#[tokio::test]
+async fn a_rep_cannot_bulk_cancel_more_lines_than_the_shop_allows_and_a_manager_can() {
+    let (app, borealis) = two_suppliers().await;
+    let admin = app.add_user(Role::Admin);
+    app.login(&admin, crate::helpers::PASSWORD).await;
+
+    // The limit is a setting with a label, checked like every other.
+    let page = app.get("/admin/settings").await.text().await.unwrap();
+    assert!(
+        page.contains(
+            "<label for=\"s-bulk_cancel_max_lines\">Bulk cancel without a manager: up to this many lines</label>"
+        ),
+        "{page}"
+    );
+    let mut fields: Vec<(String, String)> = [
+        "shop_name",
+        "currency",
+        "handling_days",
+        "eta_worst_percentile",
+        "delay_discount_percent",
+        "delay_discount_after_days",
+        "expiry_limit_days",
+        "status_update_after_days",
+        "placed_at_max_age_days",
+    ]
+    .iter()
+    .map(|name| {
+        let value = attribute_after(&page, &format!("name=\"{name}\""), "value").unwrap();
+        (name.to_string(), value)
+    })
+    .collect();
+    fields.push(("bulk_cancel_max_lines".into(), "many".into()));
+    let form: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let refused = app.post_form("/admin/settings", &form).await;
+    assert_eq!(refused.status(), 422);
+    let html = refused.text().await.unwrap();
+    assert!(
+        html.contains("<small id=\"e-bulk_cancel_max_lines\" class=\"field-error\">enter a whole number from 0 to 100000</small>"),
+        "{html}"
+    );
+    fields.pop();
+    fields.push(("bulk_cancel_max_lines".into(), "3".into()));
+    let form: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let saved = app.post_form("/admin/settings", &form).await;
+    assert_eq!(saved.status(), 303);
+
+    // A rep asks to cancel Borealis's 4 lines: told why not, with no button to confirm.
+    app.login_as(Role::Rep).await;
+    let query = format!("supplier={borealis}");
+    let cancel = [
+        ("action", "cancel"),
+        ("scope", "all"),
+        ("query", query.as_str()),
+    ];
+    let preview = app.post_form("/queue/bulk", &cancel).await;
+    let html = preview.text().await.unwrap();
+    let text = text_of(&html);
+    assert!(
+        text.contains("This touches 4 lines of 4 customers"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "Cancelling more than 3 lines at once needs a manager. Nothing was cancelled."
+        ),
+        "{text}"
+    );
+    assert!(!html.contains("Confirm: "), "{html}");
+
+    // Confirming anyway (an old tab) is refused and changes nothing.
+    let mut confirm = cancel.to_vec();
+    confirm.extend([("confirm", "1"), ("reason", "supplier stopped")]);
+    let forced = app.post_form("/queue/bulk", &confirm).await;
+    assert_eq!(forced.status(), 403);
+    let queue = text_of(&app.get("/queue").await.text().await.unwrap());
+    assert!(queue.contains("7 waiting lines"), "{queue}");
+
+    // Three lines are within the rep's limit.
+    let acme = text_of(
+        &app.post_form(
+            "/queue/bulk",
+            &[
+                ("action", "cancel"),
+                ("scope", "all"),
+                ("query", "sku=TENT"),
+            ],
+        )
+        .await
+        .text()
+        .await
+        .unwrap(),
+    );
+    assert!(acme.contains("Confirm: Cancel the waiting units"), "{acme}");
+
+    // A manager sees the same preview, is told it is over the limit, and may confirm.
+    app.login_as(Role::Manager).await;
+    let preview = text_of(
+        &app.post_form("/queue/bulk", &cancel)
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert!(
+        preview.contains("as a manager you may confirm it"),
+        "{preview}"
+    );
+    let done = app.post_form("/queue/bulk", &confirm).await;
+    assert_eq!(done.status(), 200);
+    assert!(
+        text_of(&done.text().await.unwrap())
+            .contains("Cancelled the waiting units of 4 lines for 4 customers")
+    );
+    let queue = text_of(&app.get("/queue").await.text().await.unwrap());
+    assert!(queue.contains("3 waiting lines"), "{queue}");
 }

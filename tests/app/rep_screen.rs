@@ -634,6 +634,7 @@ async fn every_setting_says_what_it_changes() {
         "expiry_offers_cancel",
         "status_update_after_days",
         "placed_at_max_age_days",
+        "bulk_cancel_max_lines",
     ] {
         assert!(
             html.contains(&format!("aria-describedby=\"h-{field}")),

@@ -65,7 +65,7 @@ pub fn order(
         &Actor::System,
         NewOrder {
             number: Reference::parse(number).unwrap(),
-            placed_at,
+            placed_at: Some(placed_at),
             customer_email: Email::parse(email).unwrap(),
             customer_name: name.to_owned(),
             lines: vec![NewOrderLine {
@@ -96,7 +96,7 @@ pub fn order_of(
         &Actor::System,
         NewOrder {
             number: Reference::parse(number).unwrap(),
-            placed_at: Utc::now() - Duration::days(days_ago),
+            placed_at: Some(Utc::now() - Duration::days(days_ago)),
             customer_email: Email::parse(email).unwrap(),
             customer_name: name.to_owned(),
             lines: lines

@@ -349,7 +349,7 @@ fn order_digest(platform: Platform, order: &NewOrder) -> String {
         platform.as_str(),
         order.number,
         order.customer_email.as_str().to_lowercase(),
-        order.placed_at.timestamp()
+        order.placed_at.map_or(0, |t| t.timestamp())
     ));
     for line in &order.lines {
         hasher.update(format!(
@@ -424,7 +424,7 @@ fn create(
     };
     let mut new_order = NewOrder {
         number,
-        placed_at: order.placed_at,
+        placed_at: Some(order.placed_at),
         customer_email,
         customer_name,
         lines,

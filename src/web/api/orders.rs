@@ -22,6 +22,8 @@ use crate::web::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct OrderBody {
     number: String,
+    /// When the storefront took the order; it decides the place in line. Left out: the
+    /// server's clock when the order is taken in.
     #[schema(format = DateTime)]
     placed_at: Option<String>,
     customer: CustomerBody,
@@ -52,12 +54,13 @@ pub struct LineBody {
 fn validate(body: OrderBody, request_hash: String) -> Result<NewOrder, AppError> {
     let mut problems = Problems::default();
     let number = problems.check("number", Reference::parse(&body.number));
+    // Without a time of its own the order is stamped at intake, under its products' locks.
     let placed_at = match body.placed_at.as_deref() {
-        None => Some(Utc::now()),
+        None => Some(None),
         Some(raw) => problems.check(
             "placed_at",
             DateTime::parse_from_rfc3339(raw.trim())
-                .map(|t| t.with_timezone(&Utc))
+                .map(|t| Some(t.with_timezone(&Utc)))
                 .map_err(|_| {
                     format!(
                         "{:?} is not a time like 2026-11-22T10:30:00Z",
