@@ -1,6 +1,9 @@
 //! Self-service links in emails: a claim (what to do, for which order, until when) signed
 //! with HMAC-SHA256, so a customer can act without logging in. A link is single-use: its
-//! nonce goes into `link_uses` when it is used.
+//! nonce goes into `link_uses` when it is used. An order's status link ("Follow your
+//! order") is a claim of its own kind, signed with the same key: read-only, never used up,
+//! and valid for as long as the order says (`services::order_status`), so it has no
+//! expiry or nonce of its own; `verify` refuses it and `verify_status` takes only it.
 //!
 //! The key and the public URL are read from the database, not from `AppState`, because
 //! links are rendered inside the transaction that queues the email (services, the seed,
@@ -119,8 +122,11 @@ fn mac(key: &[u8], payload: &str) -> HmacSha256 {
 
 /// The token that goes into the URL: the payload and its signature.
 pub fn sign(key: &[u8], claim: &LinkClaim) -> String {
-    let payload = claim.payload();
-    let signature = mac(key, &payload).finalize().into_bytes();
+    sign_payload(key, &claim.payload())
+}
+
+fn sign_payload(key: &[u8], payload: &str) -> String {
+    let signature = mac(key, payload).finalize().into_bytes();
     format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(payload.as_bytes()),
@@ -128,8 +134,8 @@ pub fn sign(key: &[u8], claim: &LinkClaim) -> String {
     )
 }
 
-/// Checks the signature (in constant time) and the expiry.
-pub fn verify(key: &[u8], token: &str, now_unix: i64) -> Result<LinkClaim, LinkError> {
+/// The payload of `token` when its signature is right (checked in constant time).
+fn signed_payload(key: &[u8], token: &str) -> Result<String, LinkError> {
     let (payload_b64, signature_b64) = token.split_once('.').ok_or(LinkError::Tampered)?;
     let payload = URL_SAFE_NO_PAD
         .decode(payload_b64)
@@ -142,6 +148,31 @@ pub fn verify(key: &[u8], token: &str, now_unix: i64) -> Result<LinkClaim, LinkE
     mac(key, &payload)
         .verify_slice(&signature)
         .map_err(|_| LinkError::Tampered)?;
+    Ok(payload)
+}
+
+/// The claim kind of an order's status link.
+const STATUS_KIND: &str = "status";
+
+/// The token of order `order_id`'s status link: one stable token per order.
+pub fn sign_status(key: &[u8], order_id: i64) -> String {
+    sign_payload(key, &format!("1.{STATUS_KIND}.{order_id}.0.0.0"))
+}
+
+/// The order a status link is for, when its signature is right and it is a status link
+/// (a self-service link is not). Whether it still works is the order's to say.
+pub fn verify_status(key: &[u8], token: &str) -> Result<i64, LinkError> {
+    let payload = signed_payload(key, token)?;
+    match payload.split('.').collect::<Vec<_>>().as_slice() {
+        ["1", STATUS_KIND, id, "0", "0", "0"] => id.parse().map_err(|_| LinkError::Tampered),
+        _ => Err(LinkError::Tampered),
+    }
+}
+
+/// Checks the signature (in constant time) and the expiry of a self-service link; a
+/// status link is not one (its kind is no `LinkAction`), so it is refused as tampered.
+pub fn verify(key: &[u8], token: &str, now_unix: i64) -> Result<LinkClaim, LinkError> {
+    let payload = signed_payload(key, token)?;
     let parts: Vec<&str> = payload.split('.').collect();
     let claim = match parts.as_slice() {
         ["1", action, id, line, expires, nonce] => LinkClaim {
@@ -233,6 +264,11 @@ impl LinkMaker {
             _ => format!("{}/l/{token}", self.base),
         }
     }
+
+    /// The order's status page ("Follow your order").
+    pub fn status_url(&self, order_id: i64) -> String {
+        format!("{}/s/{}", self.base, sign_status(&self.key, order_id))
+    }
 }
 
 #[cfg(test)]
@@ -269,6 +305,28 @@ mod tests {
         assert_eq!(verify(KEY, "garbage", 0), Err(LinkError::Tampered));
         assert_eq!(
             verify(KEY, &format!("{token}x"), 0),
+            Err(LinkError::Tampered)
+        );
+    }
+
+    #[test]
+    fn a_status_link_only_opens_the_status_page() {
+        let status = sign_status(KEY, 42);
+        assert_eq!(verify_status(KEY, &status), Ok(42));
+        assert_eq!(verify(KEY, &status, 0), Err(LinkError::Tampered));
+        let choice = sign(KEY, &LinkClaim::new(LinkAction::Wait, 42, None));
+        assert_eq!(verify_status(KEY, &choice), Err(LinkError::Tampered));
+        assert_eq!(
+            verify_status(b"another key", &status),
+            Err(LinkError::Tampered)
+        );
+        let (_, signature) = status.split_once('.').unwrap();
+        let (other, _) = sign_status(KEY, 43)
+            .split_once('.')
+            .map(|(p, s)| (p.to_owned(), s.to_owned()))
+            .unwrap();
+        assert_eq!(
+            verify_status(KEY, &format!("{other}.{signature}")),
             Err(LinkError::Tampered)
         );
     }

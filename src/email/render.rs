@@ -66,6 +66,8 @@ pub struct Mail {
     pub shop: String,
     pub name: String,
     pub order_number: Option<String>,
+    /// The order's live status page ("Follow your order"), in every order email.
+    pub status_url: Option<String>,
     pub lines: Vec<MailLine>,
     pub links: Option<ChoiceLinks>,
     /// The new date (delay notice).

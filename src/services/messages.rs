@@ -119,6 +119,7 @@ fn order_mails(
     )
     .bind::<Array<BigInt>, _>(order_ids)
     .load(conn)?;
+    let links = LinkMaker::load(conn)?;
     let mut mails: BTreeMap<i64, OrderMail> = BTreeMap::new();
     for row in rows {
         let entry = mails.entry(row.order_id).or_insert_with(|| OrderMail {
@@ -129,6 +130,7 @@ fn order_mails(
                 shop: shop.to_owned(),
                 name: row.customer_name.clone(),
                 order_number: Some(row.number.clone()),
+                status_url: Some(links.status_url(row.order_id)),
                 ..Mail::default()
             },
             line_ids: Vec::new(),

@@ -19,6 +19,7 @@ pub mod messages;
 pub mod monitoring;
 pub mod order_actions;
 pub mod order_page;
+pub mod order_status;
 pub mod orders;
 pub mod passwords;
 pub mod proposals;

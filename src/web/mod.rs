@@ -26,6 +26,7 @@ pub mod redact;
 pub mod render;
 pub mod session;
 pub mod state;
+pub mod status;
 pub mod webhooks;
 
 use actix_web::middleware::{DefaultHeaders, from_fn};
@@ -257,5 +258,8 @@ fn messages_routes(cfg: &mut web::ServiceConfig) {
         .route("/l/{token}", web::post().to(links::confirm))
         .route("/unsubscribe/{token}", web::get().to(links::show))
         .route("/unsubscribe/{token}", web::head().to(links::show))
-        .route("/unsubscribe/{token}", web::post().to(links::confirm));
+        .route("/unsubscribe/{token}", web::post().to(links::confirm))
+        // The order's status page: read-only, never used up (GET and HEAD only).
+        .route("/s/{token}", web::get().to(status::show))
+        .route("/s/{token}", web::head().to(status::show));
 }

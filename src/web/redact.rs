@@ -1,6 +1,6 @@
 //! Request logs without secrets. Each request is logged with its method, route, target,
 //! status and request id, but a target can carry a token: a self-service link's
-//! (`/l/...`, `/unsubscribe/...`) or any query parameter named like one (`csrf_token=`,
+//! (`/l/...`, `/unsubscribe/...`, `/s/...`) or any query parameter named like one (`csrf_token=`,
 //! `token=`, ...). Those are replaced by `[redacted]` before anything is logged. (Bearer
 //! tokens travel in a header that is never logged.)
 
@@ -12,7 +12,7 @@ use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 
 const REDACTED: &str = "[redacted]";
 /// Paths whose next segment is a customer's signed link.
-const LINK_PREFIXES: [&str; 2] = ["/l/", "/unsubscribe/"];
+const LINK_PREFIXES: [&str; 3] = ["/l/", "/unsubscribe/", "/s/"];
 /// Query parameters whose names contain one of these are secrets.
 const SECRET_NAMES: [&str; 3] = ["token", "password", "secret"];
 
@@ -116,6 +116,7 @@ mod tests {
     #[test]
     fn tokens_leave_the_target() {
         assert_eq!(target("/l/abc.def-ghi"), "/l/[redacted]");
+        assert_eq!(target("/s/abc.def-ghi"), "/s/[redacted]");
         assert_eq!(
             target("/unsubscribe/abc?x=1"),
             "/unsubscribe/[redacted]?x=1"

@@ -10,6 +10,7 @@ mod browser_pages;
 mod browser_queue;
 mod browser_walks;
 mod cli;
+mod customer_status;
 mod engine_db;
 mod fair_intake;
 mod faults;

@@ -1,0 +1,325 @@
+//! The customer's live status page for one order (reached by the signed link in every
+//! order email, no login): per line its place in line, its dates, what it waits for in
+//! the customer's words, a countdown, and the choices that apply now. Read-only: viewing
+//! it changes nothing. Nothing internal is shown (no supplier, no purchase-order
+//! reference, no reliability, no stored reason): what a line waits for is worded here
+//! from facts (the engine's own cover walk over the open purchase orders).
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Date, Int4, Nullable, Text, Timestamptz};
+
+use crate::db::schema::products;
+use crate::db::shop_settings;
+use crate::db::stock::{self, Product};
+use crate::domain::{self, CoveredBy, WaitingLine, human_date, ordinal, units_phrase};
+use crate::email::links::{LinkAction, LinkMaker};
+use crate::error::AppResult;
+use crate::services::choices::{self, Choice};
+
+/// How long the page keeps working after the last line of the order finished.
+pub const DAYS_AFTER_FINISHED: i64 = 30;
+
+/// One line of the order as the customer reads it.
+#[derive(Debug, Clone)]
+pub struct StatusLine {
+    pub product: String,
+    pub qty: i32,
+    /// "1 sent, 1 on its way to us", "Sent", "Cancelled".
+    pub state: String,
+    /// Units still waiting for stock.
+    pub waiting: i32,
+    /// "3rd in line" (waiting lines only).
+    pub place: Option<String>,
+    /// "Tue 3 Dec" (waiting lines with a date).
+    pub likely: Option<String>,
+    pub worst: Option<String>,
+    /// The dates are an estimate (past all known deliveries).
+    pub estimate: bool,
+    /// "the next delivery, due Wed 9 Dec".
+    pub waits_for: Option<String>,
+    /// "ships within 12 days".
+    pub countdown: Option<String>,
+}
+
+/// A choice the customer may make now, as the one-use self-service link.
+#[derive(Debug, Clone)]
+pub struct StatusChoice {
+    pub label: &'static str,
+    pub hint: &'static str,
+    pub url: String,
+}
+
+/// The page for an order whose link still works.
+#[derive(Debug, Clone)]
+pub struct OrderStatus {
+    pub shop: String,
+    pub order_number: String,
+    pub placed_on: String,
+    /// One sentence on the order as a whole.
+    pub summary: String,
+    pub lines: Vec<StatusLine>,
+    pub choices: Vec<StatusChoice>,
+    /// When nothing waits any more: the last day the page works.
+    pub works_until: Option<String>,
+}
+
+/// What the status link shows.
+#[derive(Debug, Clone)]
+pub enum StatusView {
+    Live(Box<OrderStatus>),
+    /// Finished more than `DAYS_AFTER_FINISHED` days ago, or no such order.
+    Expired {
+        shop: String,
+    },
+}
+
+#[derive(QueryableByName)]
+struct Row {
+    #[diesel(sql_type = BigInt)]
+    line_id: i64,
+    #[diesel(sql_type = BigInt)]
+    product_id: i64,
+    #[diesel(sql_type = Text)]
+    number: String,
+    #[diesel(sql_type = Timestamptz)]
+    placed_at: DateTime<Utc>,
+    #[diesel(sql_type = Text)]
+    product: String,
+    #[diesel(sql_type = Int4)]
+    qty: i32,
+    #[diesel(sql_type = Int4)]
+    allocated: i32,
+    #[diesel(sql_type = Int4)]
+    shipped: i32,
+    #[diesel(sql_type = Int4)]
+    cancelled: i32,
+    #[diesel(sql_type = Int4)]
+    waiting: i32,
+    #[diesel(sql_type = Nullable<Date>)]
+    eta_likely: Option<NaiveDate>,
+    #[diesel(sql_type = Nullable<Date>)]
+    eta_worst: Option<NaiveDate>,
+    #[diesel(sql_type = Bool)]
+    eta_is_estimate: bool,
+    #[diesel(sql_type = Nullable<Int4>)]
+    queue_position: Option<i32>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    completed_at: Option<DateTime<Utc>>,
+}
+
+/// The status page of `order_id` as of `now` (the link's signature is checked by the
+/// caller; whether it still works is decided here, from the order).
+pub fn view(conn: &mut PgConnection, order_id: i64, now: DateTime<Utc>) -> AppResult<StatusView> {
+    let today = crate::clock::today();
+    let settings = shop_settings::load(conn)?;
+    let shop = settings.shop_name.clone();
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT l.id AS line_id, l.product_id, o.number, o.placed_at, p.name AS product, l.qty,
+                l.allocated, l.shipped, l.cancelled, l.waiting, l.eta_likely, l.eta_worst,
+                l.eta_is_estimate, l.queue_position, l.completed_at
+           FROM orders o JOIN order_lines l ON l.order_id = o.id
+           JOIN products p ON p.id = l.product_id
+          WHERE o.id = $1
+          ORDER BY l.id",
+    )
+    .bind::<BigInt, _>(order_id)
+    .load(conn)?;
+    let Some(first) = rows.first() else {
+        return Ok(StatusView::Expired { shop });
+    };
+    let open = rows.iter().any(|r| r.qty - r.shipped - r.cancelled > 0);
+    let works_until = if open {
+        None
+    } else {
+        match rows.iter().filter_map(|r| r.completed_at).max() {
+            Some(last) if now - last <= Duration::days(DAYS_AFTER_FINISHED) => {
+                Some(last + Duration::days(DAYS_AFTER_FINISHED))
+            }
+            _ => return Ok(StatusView::Expired { shop }),
+        }
+    };
+    let number = first.number.clone();
+    let placed_on = human_date(first.placed_at.date_naive(), today);
+
+    let eta_settings = super::eta::eta_settings(&settings);
+    let mut lines = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let waits_for = if row.waiting > 0 {
+            Some(waits_for(conn, row, today, &eta_settings)?)
+        } else {
+            None
+        };
+        lines.push(status_line(row, waits_for, today));
+    }
+
+    let standing = choices::standing(conn, order_id, None)?;
+    let links = LinkMaker::load(conn)?;
+    let offered = [
+        (
+            Choice::Wait,
+            LinkAction::Wait,
+            "Keep waiting",
+            "We ship everything as soon as it is here.",
+        ),
+        (
+            Choice::ShipReady,
+            LinkAction::ShipReady,
+            "Ship what is ready now",
+            "The rest follows when it arrives, at no extra shipping cost.",
+        ),
+        (
+            Choice::CancelWaiting,
+            LinkAction::CancelWaiting,
+            "Cancel the waiting items",
+            "You are not charged for them.",
+        ),
+    ];
+    let choices = offered
+        .into_iter()
+        .filter(|(choice, ..)| standing.refusal(*choice, &number).is_none())
+        .map(|(_, action, label, hint)| StatusChoice {
+            label,
+            hint,
+            url: links.url(action, order_id, None),
+        })
+        .collect();
+
+    let waiting: i32 = rows.iter().map(|r| r.waiting).sum();
+    let ready: i32 = rows.iter().map(|r| r.allocated).sum();
+    let summary = if waiting > 0 {
+        format!(
+            "{} of this order {} on {} way to us. Each line below says when it ships.",
+            units_phrase(waiting.max(0) as u64, "item"),
+            if waiting == 1 { "is" } else { "are" },
+            if waiting == 1 { "its" } else { "their" },
+        )
+    } else if ready > 0 {
+        "Nothing is waiting for stock any more: what is left is reserved for you and ships soon."
+            .to_owned()
+    } else {
+        "This order is finished: nothing is waiting any more.".to_owned()
+    };
+    Ok(StatusView::Live(Box::new(OrderStatus {
+        shop,
+        order_number: number,
+        placed_on,
+        summary,
+        lines,
+        choices,
+        works_until: works_until.map(|t| human_date(t.date_naive(), today)),
+    })))
+}
+
+fn status_line(row: &Row, waits_for: Option<String>, today: NaiveDate) -> StatusLine {
+    let mut parts = Vec::new();
+    if row.shipped > 0 {
+        parts.push(format!("{} sent", row.shipped));
+    }
+    if row.allocated > 0 {
+        parts.push(format!("{} reserved for you, ships soon", row.allocated));
+    }
+    if row.waiting > 0 {
+        parts.push(format!("{} waiting for stock", row.waiting));
+    }
+    if row.cancelled > 0 {
+        parts.push(format!("{} cancelled", row.cancelled));
+    }
+    let waits = row.waiting > 0;
+    let worst = row.eta_worst.filter(|_| waits);
+    StatusLine {
+        product: row.product.clone(),
+        qty: row.qty,
+        state: parts.join("; "),
+        waiting: row.waiting,
+        place: row
+            .queue_position
+            .filter(|_| waits)
+            .map(|p| format!("{} in line", ordinal(p.max(1) as u32))),
+        likely: row
+            .eta_likely
+            .filter(|_| waits)
+            .map(|d| human_date(d, today)),
+        worst: worst.map(|d| human_date(d, today)),
+        estimate: row.eta_is_estimate,
+        waits_for,
+        countdown: worst.map(|d| countdown((d - today).num_days())),
+    }
+}
+
+/// "ships within 12 days".
+fn countdown(days: i64) -> String {
+    if days <= 0 {
+        "ships any day now".to_owned()
+    } else {
+        format!("ships within {}", units_phrase(days as u64, "day"))
+    }
+}
+
+/// What a waiting line waits for, in the customer's words, from the same walk the engine
+/// dates it by: the product's queue in its stored order against its open purchase orders.
+fn waits_for(
+    conn: &mut PgConnection,
+    row: &Row,
+    today: NaiveDate,
+    settings: &domain::EtaSettings,
+) -> AppResult<String> {
+    let product: Product = products::table
+        .find(row.product_id)
+        .select(Product::as_select())
+        .first(conn)?;
+    let supply = super::eta::product_supply(conn, &product, today)?;
+    let mut queue = stock::waiting_lines(conn, row.product_id)?;
+    queue.sort_by_key(|q| (q.queue_position.unwrap_or(i32::MAX), q.placed_at, q.line_id));
+    let waiting: Vec<WaitingLine> = queue
+        .iter()
+        .map(|q| WaitingLine {
+            line_id: q.line_id,
+            waiting_units: q.waiting().max(0) as u32,
+        })
+        .collect();
+    let Some(at) = queue.iter().position(|q| q.line_id == row.line_id) else {
+        return Ok("new stock; we will write with a date as soon as we have one".to_owned());
+    };
+    // Purchase orders on their expected dates (no slips drawn): only what covers the line
+    // is read here; the dates shown are the stored ones.
+    let etas = domain::eta::project_queue_with_slips(today, &supply, &waiting, settings, None);
+    let next_delivery = supply
+        .incoming
+        .iter()
+        .filter(|po| po.outstanding_units > 0)
+        .map(|po| po.expected_on)
+        .min();
+    Ok(match etas.get(at).map(|eta| &eta.reason.covered_by) {
+        Some(CoveredBy::StockNow) => "stock that has just come in, being counted".to_owned(),
+        Some(CoveredBy::PurchaseOrder { expected_on, .. }) => {
+            let due = human_date(*expected_on, today);
+            if *expected_on < today {
+                format!("a delivery that was due {due} and is running late")
+            } else if Some(*expected_on) == next_delivery {
+                format!("the next delivery, due {due}")
+            } else {
+                format!("a later delivery, due {due}")
+            }
+        }
+        Some(CoveredBy::LeadTimeEstimate { .. }) => {
+            "a new delivery we are arranging; its date is our estimate".to_owned()
+        }
+        Some(CoveredBy::Unknown) | None => {
+            "a new delivery; we will write with a date as soon as we have one".to_owned()
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_countdown_reads_in_whole_days() {
+        assert_eq!(countdown(12), "ships within 12 days");
+        assert_eq!(countdown(1), "ships within 1 day");
+        assert_eq!(countdown(0), "ships any day now");
+        assert_eq!(countdown(-3), "ships any day now");
+    }
+}
