@@ -342,7 +342,10 @@ pub fn change_expected_date(
             ))
             .execute(conn)?;
         let ids = product_ids(conn, po_id)?;
-        purchasing::refresh_products(conn, &ctx, &ids)?;
+        let cause = crate::domain::EtaCause::SupplierDateMoved {
+            reference: reference.to_owned(),
+        };
+        purchasing::refresh_products(conn, &ctx, &ids, &cause)?;
         audit::record(
             conn,
             actor,
@@ -375,7 +378,10 @@ pub fn cancel(
             .set(purchase_orders::status.eq("cancelled"))
             .execute(conn)?;
         let ids = product_ids(conn, po_id)?;
-        purchasing::refresh_products(conn, &ctx, &ids)?;
+        let cause = crate::domain::EtaCause::PurchaseOrderCancelled {
+            reference: reference.to_owned(),
+        };
+        purchasing::refresh_products(conn, &ctx, &ids, &cause)?;
         audit::record(
             conn,
             actor,
@@ -743,11 +749,19 @@ pub fn preview_change(
             name: Option<String>,
         }
         // Rows this transaction queued: newer than the last one, stamped with its time.
+        // With them, the ETA-change emails this transaction made due (coalesced per order,
+        // sent when the shop's window ends): one per order whose lines it moved later.
         let queued: Vec<Queued> = diesel::sql_query(
-            "SELECT m.kind, m.customer_id, c.name FROM messages m
-               LEFT JOIN customers c ON c.id = m.customer_id
-              WHERE m.id > $1 AND m.created_at = now()
-              ORDER BY m.id",
+            "SELECT kind, customer_id, name FROM (
+                 SELECT m.id, m.kind, m.customer_id, c.name FROM messages m
+                   LEFT JOIN customers c ON c.id = m.customer_id
+                  WHERE m.id > $1 AND m.created_at = now()
+                 UNION ALL
+                 SELECT DISTINCT ON (o.id) 4611686018427387904 + o.id, 'delay_notice', o.customer_id, c.name
+                   FROM eta_update_causes u JOIN orders o ON o.id = u.order_id
+                   JOIN customers c ON c.id = o.customer_id
+                  WHERE u.changed_at = now()
+             ) q ORDER BY id",
         )
         .bind::<Int8, _>(last_message)
         .load(conn)?;

@@ -236,7 +236,13 @@ fn refresh_all(app: &TestApp) {
         .load(&mut app.conn())
         .unwrap();
     sql(app, "UPDATE order_lines SET eta_worst = NULL");
-    purchasing::refresh_products(&mut app.conn(), &ctx, &ids).unwrap();
+    purchasing::refresh_products(
+        &mut app.conn(),
+        &ctx,
+        &ids,
+        &backorder_desk::domain::EtaCause::SupplyChanged,
+    )
+    .unwrap();
 }
 
 async fn manager(app: &TestApp) -> Browser {
