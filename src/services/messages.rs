@@ -1073,6 +1073,8 @@ pub struct LinkSummary {
     /// (product, waiting units, ready units) of the lines in scope.
     pub lines: Vec<(String, i32, i32)>,
     pub used: bool,
+    /// Where the order stands now (not for unsubscribe links).
+    pub standing: Option<choices::Standing>,
 }
 
 fn link_used(conn: &mut PgConnection, nonce: &str) -> QueryResult<bool> {
@@ -1088,6 +1090,7 @@ pub fn describe_link(conn: &mut PgConnection, claim: &LinkClaim) -> AppResult<Li
             product: None,
             lines: Vec::new(),
             used,
+            standing: None,
         });
     }
     let lines = choices::scope_lines(conn, claim.id, claim.line_id)?;
@@ -1104,6 +1107,7 @@ pub fn describe_link(conn: &mut PgConnection, claim: &LinkClaim) -> AppResult<Li
             .map(|l| (l.product.clone(), l.waiting, l.allocated))
             .collect(),
         used,
+        standing: Some(choices::standing(conn, claim.id, claim.line_id)?),
     })
 }
 
@@ -1115,6 +1119,9 @@ pub enum LinkOutcome {
     Unsubscribed,
     /// The link was used before: nothing changed.
     Reused,
+    /// The choice no longer applies (nothing ready, nothing waiting, order finished):
+    /// nothing changed, the link still works, and this says why.
+    NoLongerApplies(String),
 }
 
 /// Applies a verified link once: records its nonce, then the customer's choice through
@@ -1125,6 +1132,21 @@ pub fn use_link(
     today: NaiveDate,
 ) -> AppResult<LinkOutcome> {
     conn.transaction(|conn| {
+        if claim.action != LinkAction::Unsubscribe && !link_used(conn, &claim.nonce)? {
+            let choice = match claim.action {
+                LinkAction::ShipReady => Choice::ShipReady,
+                LinkAction::CancelWaiting => Choice::CancelWaiting,
+                _ => Choice::Wait,
+            };
+            let number = choices::scope_lines(conn, claim.id, claim.line_id)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| AppError::not_found("the order"))?
+                .number;
+            if let Some(why) = choices::standing(conn, claim.id, claim.line_id)?.refusal(choice, &number) {
+                return Ok(LinkOutcome::NoLongerApplies(why));
+            }
+        }
         let inserted = diesel::sql_query(
             "INSERT INTO link_uses (nonce, order_line_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )

@@ -25,6 +25,7 @@ mod openapi;
 mod orders_page;
 mod progress;
 mod promises_agree;
+mod promises_kept;
 mod purchase_orders_page;
 mod queue_page;
 mod rep_screen;
