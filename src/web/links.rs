@@ -10,7 +10,7 @@ use askama::Template;
 use crate::email::links::{self, LinkAction, LinkClaim, LinkError};
 use crate::error::AppResult;
 use crate::services::choices::{Choice, ChoiceOutcome};
-use crate::services::messages::{self, LinkOutcome, LinkSummary};
+use crate::services::self_service::{self, LinkOutcome, LinkSummary};
 use crate::web::render::{self, Frame};
 use crate::web::session::csrf_token;
 use crate::web::state::AppState;
@@ -141,7 +141,7 @@ pub async fn show(
     };
     let for_summary = claim.clone();
     let summary = crate::db::blocking(&state.pool, move |conn| {
-        messages::describe_link(conn, &for_summary)
+        self_service::describe_link(conn, &for_summary)
     })
     .await?;
     if summary.used {
@@ -182,7 +182,7 @@ pub async fn confirm(
         Err(error) => return refused(frame, error),
     };
     let outcome = crate::db::blocking(&state.pool, move |conn| {
-        messages::use_link(conn, &claim, crate::clock::today())
+        self_service::use_link(conn, &claim, crate::clock::today())
     })
     .await?;
     let (title, message) = match outcome {
