@@ -11,6 +11,7 @@ pub mod intake;
 pub mod lines;
 pub mod queue;
 pub mod reliability;
+pub mod sourcing;
 pub mod stock;
 pub mod trend;
 pub mod types;

@@ -29,6 +29,7 @@ pub mod reorder;
 pub mod review;
 pub mod review_notes;
 pub mod search;
+pub mod sourcing;
 pub mod subscriptions;
 pub mod timeline;
 pub mod webhooks;
