@@ -55,7 +55,8 @@ impl ProductSupplier {
     /// "on time 87%, usually 2 days late", or that there is no history yet.
     pub fn reliability_text(&self) -> String {
         match self.reliability {
-            Some(r) => format!("{r} over {} deliveries", r.deliveries),
+            Some(r) if r.deliveries == 1 => format!("{r} (1 delivery)"),
+            Some(r) => format!("{r} ({} deliveries)", r.deliveries),
             None => "no deliveries yet".to_owned(),
         }
     }

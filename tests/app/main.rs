@@ -36,4 +36,5 @@ mod security;
 mod seed_large;
 mod shop;
 mod smtp_sink;
+mod suppliers;
 mod webhooks;
