@@ -79,33 +79,7 @@ fn stock_status_schema() -> utoipa::openapi::Object {
     word_schema(&["in_stock", "low_stock", "backorder", "out_of_stock"])
 }
 
-/// The supplier's id, created on first mention. An existing supplier is read without a
-/// row lock: callers lock products after this, and an event holding a product takes a key
-/// share on its supplier when it updates the product twice, so a lock here could deadlock.
-pub fn supplier_id(conn: &mut PgConnection, name: &str) -> QueryResult<i64> {
-    let find = |conn: &mut PgConnection| {
-        suppliers::table
-            .filter(suppliers::name.eq(name))
-            .select(suppliers::id)
-            .first::<i64>(conn)
-            .optional()
-    };
-    if let Some(id) = find(conn)? {
-        return Ok(id);
-    }
-    let inserted = diesel::insert_into(suppliers::table)
-        .values(suppliers::name.eq(name))
-        .on_conflict(suppliers::name)
-        .do_nothing()
-        .returning(suppliers::id)
-        .get_result::<i64>(conn)
-        .optional()?;
-    match inserted {
-        Some(id) => Ok(id),
-        // Another request made it a moment ago.
-        None => find(conn)?.ok_or(diesel::result::Error::NotFound),
-    }
-}
+pub use super::sourcing::supplier_id;
 
 fn status_of(conn: &mut PgConnection, product: &Product) -> AppResult<StockStatus> {
     let known =

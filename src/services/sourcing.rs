@@ -66,6 +66,34 @@ impl ProductSupplier {
     }
 }
 
+/// The supplier's id, created on first mention. An existing supplier is read without a
+/// row lock: callers lock products after this, and an event holding a product takes a key
+/// share on its supplier when it updates the product twice, so a lock here could deadlock.
+pub fn supplier_id(conn: &mut PgConnection, name: &str) -> QueryResult<i64> {
+    let find = |conn: &mut PgConnection| {
+        suppliers::table
+            .filter(suppliers::name.eq(name))
+            .select(suppliers::id)
+            .first::<i64>(conn)
+            .optional()
+    };
+    if let Some(id) = find(conn)? {
+        return Ok(id);
+    }
+    let inserted = diesel::insert_into(suppliers::table)
+        .values(suppliers::name.eq(name))
+        .on_conflict(suppliers::name)
+        .do_nothing()
+        .returning(suppliers::id)
+        .get_result::<i64>(conn)
+        .optional()?;
+    match inserted {
+        Some(id) => Ok(id),
+        // Another request made it a moment ago.
+        None => find(conn)?.ok_or(diesel::result::Error::NotFound),
+    }
+}
+
 /// Each supplier's reliability from its receipts.
 pub fn reliabilities(
     conn: &mut PgConnection,
@@ -224,7 +252,7 @@ pub fn replace(
     for (position, entry) in entries.iter().enumerate() {
         let name = crate::types::single_line_of(&entry.name, 200, "")
             .map_err(|m| AppError::invalid("suppliers", m))?;
-        let supplier_id = super::catalog::supplier_id(conn, &name)?;
+        let supplier_id = supplier_id(conn, &name)?;
         primary = primary.or(Some(supplier_id));
         rows.push((
             product_suppliers::product_id.eq(product_id),
