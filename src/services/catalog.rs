@@ -220,7 +220,13 @@ pub fn upsert_product(
             }
         }
         if product.waiting_lines > 0 {
-            engine::refresh_etas(conn, &ctx, &product)?;
+            let effects = engine::refresh_etas(
+                conn,
+                &ctx,
+                &product,
+                &crate::domain::EtaCause::StockCorrected,
+            )?;
+            crate::services::notify::eta_changes(conn, &ctx, effects)?;
         }
         let after = view(conn, &product)?;
         audit::record(

@@ -37,4 +37,5 @@ mod seed_large;
 mod shop;
 mod smtp_sink;
 mod suppliers;
+mod told;
 mod webhooks;
