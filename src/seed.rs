@@ -256,11 +256,12 @@ fn two_suppliers(
         return None;
     }
     let second = (primary + 1) % SUPPLIERS.len();
-    let entry = |profile: &SupplierProfile, percent: i64| crate::services::sourcing::SupplierEntry {
-        name: profile.name.to_owned(),
-        lead_time_days: Some(profile.lead_days as i32),
-        unit_cost_cents: Some(price_cents * percent / 100),
-    };
+    let entry =
+        |profile: &SupplierProfile, percent: i64| crate::services::sourcing::SupplierEntry {
+            name: profile.name.to_owned(),
+            lead_time_days: Some(profile.lead_days as i32),
+            unit_cost_cents: Some(price_cents * percent / 100),
+        };
     Some(vec![
         entry(&SUPPLIERS[primary], 45),
         entry(&SUPPLIERS[second], if item == 0 { 52 } else { 40 }),

@@ -57,23 +57,38 @@ mod tests {
 
     #[test]
     fn the_sooner_supplier_wins_even_when_dearer() {
-        let options = [terms(Some(30), Some(500), None), terms(Some(10), Some(900), None)];
+        let options = [
+            terms(Some(30), Some(500), None),
+            terms(Some(10), Some(900), None),
+        ];
         assert_eq!(choose(day(), &options), Some(1));
     }
 
     #[test]
     fn a_tie_goes_to_the_cheaper() {
-        let options = [terms(Some(10), Some(900), None), terms(Some(10), Some(700), None)];
+        let options = [
+            terms(Some(10), Some(900), None),
+            terms(Some(10), Some(700), None),
+        ];
         assert_eq!(choose(day(), &options), Some(1));
-        let unknown_cost = [terms(Some(10), None, None), terms(Some(10), Some(700), None)];
+        let unknown_cost = [
+            terms(Some(10), None, None),
+            terms(Some(10), Some(700), None),
+        ];
         assert_eq!(choose(day(), &unknown_cost), Some(1));
     }
 
     #[test]
     fn the_usual_slip_moves_the_date() {
         // 10 days but usually 8 late, against 14 days on time.
-        let options = [terms(Some(10), Some(500), Some(8)), terms(Some(14), Some(900), Some(0))];
-        assert_eq!(options[0].arrives_on(day()), Some(day() + Duration::days(18)));
+        let options = [
+            terms(Some(10), Some(500), Some(8)),
+            terms(Some(14), Some(900), Some(0)),
+        ];
+        assert_eq!(
+            options[0].arrives_on(day()),
+            Some(day() + Duration::days(18))
+        );
         assert_eq!(choose(day(), &options), Some(1));
     }
 
@@ -87,6 +102,9 @@ mod tests {
 
     #[test]
     fn an_early_supplier_never_arrives_before_today() {
-        assert_eq!(terms(Some(1), None, Some(-5)).arrives_on(day()), Some(day()));
+        assert_eq!(
+            terms(Some(1), None, Some(-5)).arrives_on(day()),
+            Some(day())
+        );
     }
 }

@@ -204,7 +204,8 @@ pub fn upsert_product(
             (None, None) => {}
         }
         if changes.suppliers.is_some() {
-            product = stock::find_by_sku(conn, &product.sku)?.ok_or(diesel::result::Error::NotFound)?;
+            product =
+                stock::find_by_sku(conn, &product.sku)?.ok_or(diesel::result::Error::NotFound)?;
         }
         if let Some(on_hand) = changes.on_hand {
             let change = on_hand - product.on_hand;

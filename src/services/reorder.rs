@@ -167,8 +167,20 @@ pub fn suggestions(
         .filter(|s| supplier_id.is_none() || s.supplier_id == supplier_id)
         .collect();
     out.sort_by(|a, b| {
-        (a.supplier.is_none(), &a.supplier, std::cmp::Reverse(a.uncovered), std::cmp::Reverse(a.soft_demand), &a.sku)
-            .cmp(&(b.supplier.is_none(), &b.supplier, std::cmp::Reverse(b.uncovered), std::cmp::Reverse(b.soft_demand), &b.sku))
+        (
+            a.supplier.is_none(),
+            &a.supplier,
+            std::cmp::Reverse(a.uncovered),
+            std::cmp::Reverse(a.soft_demand),
+            &a.sku,
+        )
+            .cmp(&(
+                b.supplier.is_none(),
+                &b.supplier,
+                std::cmp::Reverse(b.uncovered),
+                std::cmp::Reverse(b.soft_demand),
+                &b.sku,
+            ))
     });
     Ok(out)
 }

@@ -101,13 +101,19 @@ pub fn reliabilities(
 ) -> AppResult<HashMap<i64, Reliability>> {
     let mut slips: HashMap<i64, Vec<i32>> = HashMap::new();
     for row in stock::supplier_slips(conn, supplier_ids)? {
-        slips.entry(row.supplier_id).or_default().push(row.slip_days);
+        slips
+            .entry(row.supplier_id)
+            .or_default()
+            .push(row.slip_days);
     }
     Ok(slips
         .into_iter()
         .filter_map(|(id, slips)| Some((id, SlipHistory::new(slips).reliability()?)))
         .collect())
 }
+
+/// product id, supplier id, name, lead time, unit cost.
+type TermsRow = (i64, i64, String, Option<i32>, Option<i64>);
 
 /// The suppliers of these products, each list in order (primary first). A primary not
 /// in the table (rows written before it, e.g. the large seed) is listed first with the
@@ -116,7 +122,7 @@ pub fn of_products(
     conn: &mut PgConnection,
     product_ids: &[i64],
 ) -> AppResult<HashMap<i64, Vec<ProductSupplier>>> {
-    let rows: Vec<(i64, i64, String, Option<i32>, Option<i64>)> = product_suppliers::table
+    let rows: Vec<TermsRow> = product_suppliers::table
         .inner_join(suppliers::table)
         .filter(product_suppliers::product_id.eq_any(product_ids))
         .order((product_suppliers::product_id, product_suppliers::position))
@@ -207,19 +213,19 @@ pub fn check_entries(field: &str, entries: &[SupplierEntry]) -> Vec<crate::error
                 let key = name.to_lowercase();
                 if seen.contains(&key) {
                     problems.push(crate::error::FieldError::new(
-                        &at("name"),
+                        at("name"),
                         format!("{name} is listed twice"),
                     ));
                 }
                 seen.push(key);
             }
-            Err(message) => problems.push(crate::error::FieldError::new(&at("name"), message)),
+            Err(message) => problems.push(crate::error::FieldError::new(at("name"), message)),
         }
         if let Some(days) = entry.lead_time_days
             && !(0..=MAX_LEAD_TIME_DAYS).contains(&i64::from(days))
         {
             problems.push(crate::error::FieldError::new(
-                &at("lead_time_days"),
+                at("lead_time_days"),
                 format!("must be a whole number of days from 0 to {MAX_LEAD_TIME_DAYS}"),
             ));
         }
@@ -227,7 +233,7 @@ pub fn check_entries(field: &str, entries: &[SupplierEntry]) -> Vec<crate::error
             && !(0..=MAX_UNIT_COST_CENTS).contains(&cents)
         {
             problems.push(crate::error::FieldError::new(
-                &at("unit_cost_cents"),
+                at("unit_cost_cents"),
                 "must be 0 or more cents",
             ));
         }
@@ -325,7 +331,12 @@ fn lock_product(conn: &mut PgConnection, sku: &str) -> AppResult<i64> {
 
 /// Adds a supplier to a product (product page), or updates its terms if listed; the
 /// first supplier of a product without one becomes its primary. Audited.
-pub fn add(conn: &mut PgConnection, actor: &Actor, sku: &str, entry: SupplierEntry) -> AppResult<()> {
+pub fn add(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    sku: &str,
+    entry: SupplierEntry,
+) -> AppResult<()> {
     let problems = check_entries("supplier", std::slice::from_ref(&entry));
     if !problems.is_empty() {
         // The page's fields are "name", "lead_time_days", "unit_cost_cents".
@@ -374,7 +385,10 @@ pub fn remove(conn: &mut PgConnection, actor: &Actor, sku: &str, name: &str) -> 
         if list.len() == before.len() {
             return Err(AppError::invalid(
                 "name",
-                format!("{} is not one of this product's suppliers", crate::types::truncate(name)),
+                format!(
+                    "{} is not one of this product's suppliers",
+                    crate::types::truncate(name)
+                ),
             ));
         }
         replace(conn, product_id, &list)?;

@@ -14,11 +14,11 @@ use crate::db::stock::{IncomingRow, QueueRow};
 use crate::db::users::Role;
 use crate::domain::format::ordinal;
 use crate::error::{AppError, AppResult, FieldError};
-use crate::services::sourcing::{self, SupplierEntry};
 use crate::services::inventory::{
     self, AdjustmentReason, Cursor, ImportOutcome, ImportProblem, ProductDetail, ProductPage,
     ProductQuery, ProductRow, ProductSort, StatusFilter, StockSettings,
 };
+use crate::services::sourcing::{self, SupplierEntry};
 use crate::web::orders::url_segment;
 use crate::web::reads::Reads;
 use crate::web::render::{self, Frame, Words};
@@ -720,7 +720,11 @@ fn parse_cents(raw: &str) -> Result<Option<i64>, String> {
     if !digits(whole) || !digits(fraction) || whole.len() > 9 {
         return Err(message());
     }
-    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| message())? };
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| message())?
+    };
     let fraction: i64 = format!("{fraction:0<2}").parse().map_err(|_| message())?;
     Ok(Some(whole * 100 + fraction))
 }

@@ -461,8 +461,12 @@ async fn every_route_answers_as_the_document_says() {
     let mut fields: Vec<&String> = entry["properties"].as_object().unwrap().keys().collect();
     fields.sort();
     assert_eq!(fields, ["lead_time_days", "name", "unit_cost_cents"]);
-    let product_suppliers = &document["components"]["schemas"]["ProductBody"]["properties"]["suppliers"];
-    assert!(product_suppliers.to_string().contains("SupplierBody"), "{product_suppliers}");
+    let product_suppliers =
+        &document["components"]["schemas"]["ProductBody"]["properties"]["suppliers"];
+    assert!(
+        product_suppliers.to_string().contains("SupplierBody"),
+        "{product_suppliers}"
+    );
 
     // The document itself.
     let doc = "/api/v1/openapi.json";

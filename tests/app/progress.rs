@@ -45,7 +45,10 @@ fn seeding_the_demo_shop_reports_its_days_in_a_few_lines() {
     )
     .get_result(&mut database.connect())
     .unwrap();
-    assert!((3..=20).contains(&two), "{two} demo products with two suppliers");
+    assert!(
+        (3..=20).contains(&two),
+        "{two} demo products with two suppliers"
+    );
 }
 
 #[test]

@@ -121,7 +121,12 @@ async fn bad_supplier_entries_are_refused_by_name_and_change_nothing() {
             &json!({ "supplier": "Cobalt", "suppliers": [{ "name": "Beta" }] }),
         )
         .await;
-    assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, Some("supplier"));
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("supplier"),
+    );
     assert_eq!(count(), before, "a refusal changes nothing");
 }
 
@@ -237,7 +242,10 @@ async fn the_suggestion_names_the_sooner_supplier_then_the_cheaper_and_shows_bot
                { "name": "Beta Parts", "lead_time_days": 25, "unit_cost_cents": 900 }]),
     )
     .await;
-    assert_eq!(chosen(&api, "SKU-SLIP").supplier.as_deref(), Some("Beta Parts"));
+    assert_eq!(
+        chosen(&api, "SKU-SLIP").supplier.as_deref(),
+        Some("Beta Parts")
+    );
 
     // The page lists each under its chosen supplier with both options.
     let app = &api.app;
@@ -248,9 +256,18 @@ async fn the_suggestion_names_the_sooner_supplier_then_the_cheaper_and_shows_bot
         .text()
         .await
         .unwrap();
-    assert!(page.contains("<strong>Beta Parts (suggested)</strong>"), "{page}");
-    assert!(page.contains("<strong>Cobalt Works (suggested)</strong>"), "{page}");
-    assert!(page.contains("Acme Supply:"), "the other option is shown: {page}");
+    assert!(
+        page.contains("<strong>Beta Parts (suggested)</strong>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<strong>Cobalt Works (suggested)</strong>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Acme Supply:"),
+        "the other option is shown: {page}"
+    );
     assert!(page.contains("€9.00 each"), "{page}");
     assert!(page.contains("on time 0%, usually 25 days late"), "{page}");
 }
@@ -269,46 +286,84 @@ async fn the_product_page_lists_the_suppliers_and_a_manager_adds_and_removes_one
     app.login_as(Role::Manager).await;
     let page = app.get("/inventory/SKU-PAGE").await.text().await.unwrap();
     let section = &page[page.find("id=\"suppliers\"").expect("a suppliers section")..];
-    assert!(section.contains("Acme Supply <small>(primary)</small>"), "{section}");
-    assert!(section.contains("30 days") && section.contains("€5.00"), "{section}");
-    assert!(section.contains("Beta Parts") && section.contains("10 days") && section.contains("€9.00"));
-    assert!(section.contains("no deliveries yet"), "reliability beside each: {section}");
+    assert!(
+        section.contains("Acme Supply <small>(primary)</small>"),
+        "{section}"
+    );
+    assert!(
+        section.contains("30 days") && section.contains("€5.00"),
+        "{section}"
+    );
+    assert!(
+        section.contains("Beta Parts") && section.contains("10 days") && section.contains("€9.00")
+    );
+    assert!(
+        section.contains("no deliveries yet"),
+        "reliability beside each: {section}"
+    );
     assert!(section.contains("<label for=\"supplier-lead-time\">Lead time in days</label>"));
 
     // A bad lead time is refused by its field and changes nothing.
     let refused = app
         .post_form(
             "/inventory/SKU-PAGE/suppliers",
-            &[("name", "Cobalt Works"), ("lead_time_days", "soon"), ("unit_cost", "7")],
+            &[
+                ("name", "Cobalt Works"),
+                ("lead_time_days", "soon"),
+                ("unit_cost", "7"),
+            ],
         )
         .await;
     assert_eq!(refused.status(), 422);
     let body = refused.text().await.unwrap();
     assert!(body.contains("id=\"supplier-lead-time-error\""), "{body}");
-    assert!(body.contains("value=\"Cobalt Works\""), "the form keeps what was typed");
+    assert!(
+        body.contains("value=\"Cobalt Works\""),
+        "the form keeps what was typed"
+    );
     let refused = app
         .post_form(
             "/inventory/SKU-PAGE/suppliers",
-            &[("name", "Cobalt Works"), ("lead_time_days", "400"), ("unit_cost", "")],
+            &[
+                ("name", "Cobalt Works"),
+                ("lead_time_days", "400"),
+                ("unit_cost", ""),
+            ],
         )
         .await;
     assert_eq!(refused.status(), 422);
-    assert!(refused.text().await.unwrap().contains("id=\"supplier-lead-time-error\""));
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("id=\"supplier-lead-time-error\"")
+    );
     assert_eq!(api.count("SELECT count(*) FROM product_suppliers"), 2);
 
     let added = app
         .post_form(
             "/inventory/SKU-PAGE/suppliers",
-            &[("name", "Cobalt Works"), ("lead_time_days", "7"), ("unit_cost", "6.50")],
+            &[
+                ("name", "Cobalt Works"),
+                ("lead_time_days", "7"),
+                ("unit_cost", "6.50"),
+            ],
         )
         .await;
     assert_eq!(added.status(), 303);
     let page = app.get("/inventory/SKU-PAGE").await.text().await.unwrap();
-    assert!(page.contains("Cobalt Works") && page.contains("€6.50"), "{page}");
+    assert!(
+        page.contains("Cobalt Works") && page.contains("€6.50"),
+        "{page}"
+    );
 
     // Removing the primary makes the next one primary.
     let removed = app
-        .post_form("/inventory/SKU-PAGE/suppliers/remove", &[("name", "Acme Supply")])
+        .post_form(
+            "/inventory/SKU-PAGE/suppliers/remove",
+            &[("name", "Acme Supply")],
+        )
         .await;
     assert_eq!(removed.status(), 303);
     let (_, product) = api.put("/api/v1/products/SKU-PAGE", &json!({})).await;
@@ -328,7 +383,10 @@ async fn a_rep_sees_the_suppliers_but_cannot_change_them() {
     app.login_as(Role::Rep).await;
     let page = app.get("/inventory/SKU-REP").await.text().await.unwrap();
     assert!(page.contains("Acme Supply <small>(primary)</small>"));
-    assert!(!page.contains("/suppliers/remove"), "no remove button for a rep");
+    assert!(
+        !page.contains("/suppliers/remove"),
+        "no remove button for a rep"
+    );
     let refused = app
         .post_form("/inventory/SKU-REP/suppliers", &[("name", "Beta Parts")])
         .await;
