@@ -244,6 +244,30 @@ fn load_history(
     result
 }
 
+/// A few demo products (the first style of each category's first two items) can also be
+/// bought from the next supplier: sooner or later, dearer or cheaper (issue 18, part 3).
+fn two_suppliers(
+    item: usize,
+    style: usize,
+    primary: usize,
+    price_cents: i64,
+) -> Option<Vec<crate::services::sourcing::SupplierEntry>> {
+    if item > 1 || style != 0 {
+        return None;
+    }
+    let second = (primary + 1) % SUPPLIERS.len();
+    let entry =
+        |profile: &SupplierProfile, percent: i64| crate::services::sourcing::SupplierEntry {
+            name: profile.name.to_owned(),
+            lead_time_days: Some(profile.lead_days as i32),
+            unit_cost_cents: Some(price_cents * percent / 100),
+        };
+    Some(vec![
+        entry(&SUPPLIERS[primary], 45),
+        entry(&SUPPLIERS[second], if item == 0 { 52 } else { 40 }),
+    ])
+}
+
 fn play_history(
     conn: &mut PgConnection,
     order_count: u32,
@@ -295,6 +319,7 @@ fn play_history(
                         reorder_point: Some(reorder_point),
                         safety_stock: Some(reorder_point / 2),
                         unit_price_cents: Some(price_cents),
+                        suppliers: two_suppliers(i, s, supplier, price_cents),
                     },
                     start,
                 )

@@ -197,6 +197,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    product_suppliers (product_id, supplier_id) {
+        product_id -> Int8,
+        supplier_id -> Int8,
+        lead_time_days -> Nullable<Int4>,
+        unit_cost_cents -> Nullable<Int8>,
+        position -> Int4,
+    }
+}
+
+diesel::table! {
     purchase_order_date_changes (id) {
         id -> Int8,
         purchase_order_id -> Int8,
@@ -441,6 +451,8 @@ diesel::joinable!(order_lines -> customers (customer_id));
 diesel::joinable!(order_lines -> orders (order_id));
 diesel::joinable!(order_lines -> products (product_id));
 diesel::joinable!(orders -> customers (customer_id));
+diesel::joinable!(product_suppliers -> products (product_id));
+diesel::joinable!(product_suppliers -> suppliers (supplier_id));
 diesel::joinable!(products -> suppliers (supplier_id));
 diesel::joinable!(purchase_order_date_changes -> purchase_orders (purchase_order_id));
 diesel::joinable!(purchase_order_date_changes -> users (changed_by));
@@ -478,6 +490,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     order_line_eta_changes,
     order_lines,
     orders,
+    product_suppliers,
     products,
     purchase_order_date_changes,
     purchase_order_lines,

@@ -12,6 +12,7 @@ pub mod intake;
 pub mod lines;
 pub mod queue;
 pub mod reliability;
+pub mod sourcing;
 pub mod stock;
 pub mod told;
 pub mod trend;

@@ -12,6 +12,7 @@ use crate::db::stock::{self, NewMovement, Product};
 use crate::domain::{self, StockStatus};
 use crate::error::{AppError, AppResult};
 use crate::services::engine::{self, Ctx};
+use crate::services::sourcing::{self, ProductSupplier, SupplierEntry};
 use crate::types::Sku;
 
 /// Fields to set on a product; `None` leaves a field as it is (or at its default on create).
@@ -25,6 +26,8 @@ pub struct ProductChanges {
     pub reorder_point: Option<i32>,
     pub safety_stock: Option<i32>,
     pub unit_price_cents: Option<i64>,
+    /// Replaces the product's suppliers (the first becomes the primary) when given.
+    pub suppliers: Option<Vec<SupplierEntry>>,
 }
 
 pub enum Upserted {
@@ -48,6 +51,8 @@ pub struct ProductView {
     pub unit_price_cents: i64,
     #[schema(schema_with = stock_status_schema)]
     pub status: StockStatus,
+    /// Every supplier of the product, the primary (`supplier`) first.
+    pub suppliers: Vec<ProductSupplier>,
 }
 
 /// Whether a SKU can be sold now, and when a new order for one unit would ship.
@@ -74,33 +79,7 @@ fn stock_status_schema() -> utoipa::openapi::Object {
     word_schema(&["in_stock", "low_stock", "backorder", "out_of_stock"])
 }
 
-/// The supplier's id, created on first mention. An existing supplier is read without a
-/// row lock: callers lock products after this, and an event holding a product takes a key
-/// share on its supplier when it updates the product twice, so a lock here could deadlock.
-pub fn supplier_id(conn: &mut PgConnection, name: &str) -> QueryResult<i64> {
-    let find = |conn: &mut PgConnection| {
-        suppliers::table
-            .filter(suppliers::name.eq(name))
-            .select(suppliers::id)
-            .first::<i64>(conn)
-            .optional()
-    };
-    if let Some(id) = find(conn)? {
-        return Ok(id);
-    }
-    let inserted = diesel::insert_into(suppliers::table)
-        .values(suppliers::name.eq(name))
-        .on_conflict(suppliers::name)
-        .do_nothing()
-        .returning(suppliers::id)
-        .get_result::<i64>(conn)
-        .optional()?;
-    match inserted {
-        Some(id) => Ok(id),
-        // Another request made it a moment ago.
-        None => find(conn)?.ok_or(diesel::result::Error::NotFound),
-    }
-}
+pub use super::sourcing::supplier_id;
 
 fn status_of(conn: &mut PgConnection, product: &Product) -> AppResult<StockStatus> {
     let known =
@@ -136,6 +115,7 @@ pub fn view(conn: &mut PgConnection, product: &Product) -> AppResult<ProductView
         safety_stock: product.safety_stock,
         unit_price_cents: product.unit_price_cents,
         status: status_of(conn, product)?,
+        suppliers: sourcing::of_product(conn, product.id)?,
     })
 }
 
@@ -208,6 +188,25 @@ pub fn upsert_product(
                 (product, None)
             }
         };
+        match (&changes.suppliers, supplier_id) {
+            (Some(list), _) => {
+                if let (Some(primary), Some(first)) = (&changes.supplier, list.first())
+                    && !primary.eq_ignore_ascii_case(first.name.trim())
+                {
+                    return Err(AppError::invalid(
+                        "supplier",
+                        "the primary supplier must be the first of suppliers",
+                    ));
+                }
+                sourcing::replace(conn, product.id, list)?;
+            }
+            (None, Some(primary)) => sourcing::make_primary(conn, product.id, primary)?,
+            (None, None) => {}
+        }
+        if changes.suppliers.is_some() {
+            product =
+                stock::find_by_sku(conn, &product.sku)?.ok_or(diesel::result::Error::NotFound)?;
+        }
         if let Some(on_hand) = changes.on_hand {
             let change = on_hand - product.on_hand;
             if change != 0 {

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Date, Int4};
 
-use crate::db::schema::{purchase_order_receipts, purchase_orders, suppliers};
+use crate::db::schema::{product_suppliers, purchase_order_receipts, purchase_orders, suppliers};
 use crate::db::shop_settings::ShopSettings;
 use crate::db::stock::{self, Product};
 use crate::domain::{
@@ -32,6 +32,8 @@ pub fn product_supply(
     product: &Product,
     today: NaiveDate,
 ) -> AppResult<ProductSupply> {
+    // Every open purchase order for the SKU, whatever its supplier (a product can be
+    // bought from several): the primary's history below only shapes their slips.
     let incoming = stock::incoming(conn, product.id)?
         .into_iter()
         .map(|row| IncomingPurchaseOrder {
@@ -46,6 +48,14 @@ pub fn product_supply(
                 .find(supplier_id)
                 .select((suppliers::name, suppliers::lead_time_days))
                 .first(conn)?;
+            // The product's own terms with its primary supplier, when set.
+            let lead_time = product_suppliers::table
+                .find((product.id, supplier_id))
+                .select(product_suppliers::lead_time_days)
+                .first::<Option<i32>>(conn)
+                .optional()?
+                .flatten()
+                .or(lead_time);
             let slips = stock::supplier_slips(conn, &[supplier_id])?
                 .into_iter()
                 .map(|row| row.slip_days);
@@ -244,6 +254,7 @@ pub fn supply_known(conn: &mut PgConnection, products: &[Product]) -> AppResult<
            LEFT JOIN suppliers s ON s.id = p.supplier_id
           WHERE p.id = ANY($1)
             AND (s.lead_time_days IS NOT NULL
+                 OR EXISTS (SELECT 1 FROM product_suppliers ps WHERE ps.product_id = p.id AND ps.lead_time_days IS NOT NULL)
                  OR EXISTS (SELECT 1 FROM purchase_order_lines pl JOIN purchase_orders po ON po.id = pl.purchase_order_id
                              WHERE pl.product_id = p.id AND pl.qty_received < pl.qty_ordered AND po.status = 'open'))",
     )

@@ -423,6 +423,8 @@ pub struct ProductDetail {
     /// The "notify me" list (see `subscriptions::sign_ups`) and how many there are in all.
     pub sign_ups: Vec<crate::services::subscriptions::SignUp>,
     pub sign_ups_total: i64,
+    /// Its suppliers, the primary first, with their terms and reliability.
+    pub suppliers: Vec<crate::services::sourcing::ProductSupplier>,
 }
 
 /// The product's ledger, newest first, `LEDGER_PAGE` rows before `before` (a movement id).
@@ -475,7 +477,9 @@ pub fn product_detail(
         .count()
         .get_result(conn)?;
     let (sign_ups, sign_ups_total) = crate::services::subscriptions::sign_ups(conn, product.id)?;
+    let suppliers = crate::services::sourcing::of_product(conn, product.id)?;
     Ok(ProductDetail {
+        suppliers,
         sign_ups,
         sign_ups_total,
         product,
@@ -601,6 +605,7 @@ pub fn update_settings(
             reorder_point: Some(settings.reorder_point),
             safety_stock: Some(settings.safety_stock),
             unit_price_cents: None,
+            suppliers: None,
         },
         today,
     )?;
@@ -1110,6 +1115,7 @@ pub fn import_csv_with(
                 reorder_point: row.reorder_point,
                 safety_stock: row.safety_stock,
                 unit_price_cents: row.unit_price_cents,
+                suppliers: None,
             };
             progress.advance(1);
             match catalog::upsert_product(conn, actor, changes, today) {

@@ -31,6 +31,7 @@ pub mod review;
 pub mod review_notes;
 pub mod search;
 pub mod self_service;
+pub mod sourcing;
 pub mod subscriptions;
 pub mod timeline;
 pub mod webhooks;

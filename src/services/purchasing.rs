@@ -215,7 +215,7 @@ pub fn draft(
         let lead_time = lead_time.map_or(DEFAULT_LEAD_TIME_DAYS, |days| i64::from(days.max(1)));
         draft.supplier = Some(name);
         draft.expected_on = today + chrono::Duration::days(lead_time);
-        draft.suggestions = super::reorder::suggestions(conn, Some(supplier_id))?;
+        draft.suggestions = super::reorder::suggestions(conn, Some(supplier_id), today)?;
     }
     Ok(draft)
 }

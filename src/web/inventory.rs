@@ -18,6 +18,7 @@ use crate::services::inventory::{
     self, AdjustmentReason, Cursor, ImportOutcome, ImportProblem, ProductDetail, ProductPage,
     ProductQuery, ProductRow, ProductSort, StatusFilter, StockSettings,
 };
+use crate::services::sourcing::{self, SupplierEntry};
 use crate::web::orders::url_segment;
 use crate::web::reads::Reads;
 use crate::web::render::{self, Frame, Words};
@@ -604,11 +605,17 @@ struct ProductPageTemplate {
     /// The "notify me" form's outcome: a confirmation, or the problem with the email.
     notify_notice: Option<String>,
     notify_error: Option<String>,
+    supplier_form: SupplierForm,
+    supplier_errors: Vec<FieldError>,
 }
 
 impl ProductPageTemplate {
     fn settings_error(&self, field: &str) -> Option<&str> {
         error_for(&self.settings_errors, field)
+    }
+
+    fn supplier_error(&self, field: &str) -> Option<&str> {
+        error_for(&self.supplier_errors, field)
     }
 
     fn reasons(&self) -> [AdjustmentReason; 5] {
@@ -683,7 +690,136 @@ async fn product_page(
         adjust_error: None,
         notify_notice: None,
         notify_error: None,
+        supplier_form: SupplierForm::default(),
+        supplier_errors: Vec::new(),
     })
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SupplierForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    lead_time_days: String,
+    #[serde(default)]
+    unit_cost: String,
+}
+
+/// An amount of money as typed ("12.50", "12"), in cents.
+fn parse_cents(raw: &str) -> Result<Option<i64>, String> {
+    let text = raw.trim().trim_start_matches(['$', '€', '£']).trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let message = || "enter the unit cost as an amount like 12.50".to_owned();
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if whole.is_empty() && fraction.is_empty() || fraction.len() > 2 {
+        return Err(message());
+    }
+    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    if !digits(whole) || !digits(fraction) || whole.len() > 9 {
+        return Err(message());
+    }
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| message())?
+    };
+    let fraction: i64 = format!("{fraction:0<2}").parse().map_err(|_| message())?;
+    Ok(Some(whole * 100 + fraction))
+}
+
+impl SupplierForm {
+    fn entry(&self) -> Result<SupplierEntry, AppError> {
+        let mut problems = Vec::new();
+        let lead_time_days = match self.lead_time_days.trim() {
+            "" => None,
+            text => match text.parse::<i32>() {
+                Ok(days) => Some(days),
+                Err(_) => {
+                    problems.push(FieldError::new(
+                        "lead_time_days",
+                        "enter the lead time as a whole number of days",
+                    ));
+                    None
+                }
+            },
+        };
+        let unit_cost_cents = parse_cents(&self.unit_cost).unwrap_or_else(|message| {
+            problems.push(FieldError::new("unit_cost", message));
+            None
+        });
+        if !problems.is_empty() {
+            return Err(AppError::invalid_fields(problems));
+        }
+        Ok(SupplierEntry {
+            name: self.name.clone(),
+            lead_time_days,
+            unit_cost_cents,
+        })
+    }
+}
+
+/// Adds a supplier to the product, or changes its terms if listed (managers only).
+pub async fn add_supplier(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    sku: web::Path<String>,
+    form: web::Form<SupplierForm>,
+) -> AppResult<HttpResponse> {
+    user.require(Role::Manager)?;
+    let sku = sku.into_inner();
+    let form = form.into_inner();
+    let outcome = match form.entry() {
+        Ok(entry) => {
+            let (actor, target) = (user.actor(), sku.clone());
+            crate::db::blocking(&state.pool, move |conn| {
+                sourcing::add(conn, &actor, &target, entry)
+            })
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(()) => Ok(see_other(format!("{}#suppliers", product_href(&sku)))),
+        Err(AppError::Invalid { details, .. }) => {
+            let mut page = product_page(&state, &user, sku, None).await?;
+            page.supplier_form = form;
+            // The service names the cost in cents; the form asks for an amount.
+            page.supplier_errors = details
+                .into_iter()
+                .map(|e| match e.field.as_str() {
+                    "unit_cost_cents" => FieldError::new("unit_cost", e.message),
+                    _ => e,
+                })
+                .collect();
+            Ok(render::form_answer(page.render()?, true))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RemoveSupplierForm {
+    #[serde(default)]
+    name: String,
+}
+
+/// Removes a supplier from the product (managers only).
+pub async fn remove_supplier(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    sku: web::Path<String>,
+    form: web::Form<RemoveSupplierForm>,
+) -> AppResult<HttpResponse> {
+    user.require(Role::Manager)?;
+    let sku = sku.into_inner();
+    let (actor, target, name) = (user.actor(), sku.clone(), form.into_inner().name);
+    crate::db::blocking(&state.pool, move |conn| {
+        sourcing::remove(conn, &actor, &target, &name)
+    })
+    .await?;
+    Ok(see_other(format!("{}#suppliers", product_href(&sku))))
 }
 
 #[derive(Deserialize)]

@@ -203,6 +203,14 @@ fn inventory_routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/inventory/{sku}/adjust", web::post().to(inventory::adjust))
         .route(
+            "/inventory/{sku}/suppliers",
+            web::post().to(inventory::add_supplier),
+        )
+        .route(
+            "/inventory/{sku}/suppliers/remove",
+            web::post().to(inventory::remove_supplier),
+        )
+        .route(
             "/inventory/{sku}/notify-me",
             web::post().to(inventory::notify_me),
         )

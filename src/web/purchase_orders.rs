@@ -378,11 +378,18 @@ struct SuggestionsPage {
     frame: Frame,
     groups: Vec<SupplierGroup>,
     can_edit: bool,
+    words: Words,
 }
 
 pub async fn suggestions(state: web::Data<AppState>, user: CurrentUser) -> AppResult<HttpResponse> {
-    let all =
-        crate::db::blocking(&state.pool, |conn| Ok(reorder::suggestions(conn, None)?)).await?;
+    let today = crate::clock::today();
+    let (all, currency) = crate::db::blocking(&state.pool, move |conn| {
+        Ok((
+            reorder::suggestions(conn, None, today)?,
+            crate::db::shop_settings::load(conn)?.currency,
+        ))
+    })
+    .await?;
     let mut groups: Vec<SupplierGroup> = Vec::new();
     for suggestion in all {
         match groups.last_mut() {
@@ -403,6 +410,7 @@ pub async fn suggestions(state: web::Data<AppState>, user: CurrentUser) -> AppRe
         frame: Frame::new(&user, "purchase_orders"),
         groups,
         can_edit: user.is_manager(),
+        words: Words { today, currency },
     })
 }
 

@@ -348,6 +348,26 @@ const FORM_ROUTES: &[FormRoute] = &[
         ],
     },
     FormRoute {
+        route: "POST /inventory/{sku}/suppliers",
+        path: "/inventory/MUG/suppliers",
+        form: &[
+            ("name", "Beta Parts"),
+            ("lead_time_days", "7"),
+            ("unit_cost", "6.50"),
+        ],
+        fields: &[
+            text("name", "the supplier's name must be 1 to 200 characters"),
+            optional(checked(
+                "lead_time_days",
+                "enter the lead time as a whole number of days",
+            )),
+            optional(checked(
+                "unit_cost",
+                "enter the unit cost as an amount like 12.50",
+            )),
+        ],
+    },
+    FormRoute {
         route: "POST /inventory/{sku}/adjust",
         path: "/inventory/MUG/adjust",
         form: &[
@@ -470,6 +490,9 @@ const SWEPT_ELSEWHERE: &[(&str, &str)] = &[
     // for a person by design: `webhooks::bad_payloads_are_refused_naming_the_field`.
     ("POST /webhooks/shopify", "webhooks.rs"),
     ("POST /webhooks/woocommerce", "webhooks.rs"),
+    // A name from the product's list; removal is checked in
+    // `suppliers::the_product_page_lists_the_suppliers_and_a_manager_adds_and_removes_one`.
+    ("POST /inventory/{sku}/suppliers/remove", "suppliers.rs"),
 ];
 
 /// A JSON API route with a body it accepts as it is.
@@ -729,6 +752,17 @@ const FREE_TEXT: &[FreeText] = &[
         ]),
         stored: "SELECT count(*) FROM shop_settings WHERE shop_name = {markup}",
         shown: &[("/admin/settings", "{markup}")],
+    },
+    FreeText {
+        route: "POST /inventory/{sku}/suppliers",
+        path: "/inventory/MUG/suppliers",
+        send: Body::Form(&[("name", "{markup}"), ("lead_time_days", "7")]),
+        // Supplier names are unique and another line may have made this one: count its
+        // place on the product's list.
+        stored:
+            "SELECT count(*) FROM product_suppliers ps JOIN suppliers s ON s.id = ps.supplier_id
+                  WHERE position({markup} in s.name) > 0",
+        shown: &[("/inventory/MUG", "{markup}")],
     },
     FreeText {
         route: "POST /inventory/{sku}/adjust",

@@ -37,5 +37,6 @@ mod security;
 mod seed_large;
 mod shop;
 mod smtp_sink;
+mod suppliers;
 mod told;
 mod webhooks;

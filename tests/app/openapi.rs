@@ -258,7 +258,9 @@ async fn every_route_answers_as_the_document_says() {
 
     // Products.
     let kettle = json!({ "name": "Kettle", "supplier": "Acme Supply", "on_hand": 1,
-                         "backorderable": true, "reorder_point": 5, "unit_price_cents": 3499 });
+                         "backorderable": true, "reorder_point": 5, "unit_price_cents": 3499,
+                         "suppliers": [{ "name": "Acme Supply", "lead_time_days": 9, "unit_cost_cents": 1200 },
+                                       { "name": "Beta Parts" }] });
     let (status, _) = c
         .call("PUT", p, "/api/v1/products/KET-001", Some(kettle), true)
         .await;
@@ -450,6 +452,20 @@ async fn every_route_answers_as_the_document_says() {
     assert_eq!(
         c.call("POST", subs, subs, Some(nobody), true).await.0,
         StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    // The product's suppliers: as PUT takes them, closed like every object.
+    let (_, document) = c.api.get("/api/v1/openapi.json").await;
+    let entry = &document["components"]["schemas"]["SupplierBody"];
+    assert_eq!(entry["additionalProperties"], json!(false), "{entry}");
+    let mut fields: Vec<&String> = entry["properties"].as_object().unwrap().keys().collect();
+    fields.sort();
+    assert_eq!(fields, ["lead_time_days", "name", "unit_cost_cents"]);
+    let product_suppliers =
+        &document["components"]["schemas"]["ProductBody"]["properties"]["suppliers"];
+    assert!(
+        product_suppliers.to_string().contains("SupplierBody"),
+        "{product_suppliers}"
     );
 
     // The document itself.

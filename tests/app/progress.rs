@@ -38,6 +38,17 @@ fn seeding_the_demo_shop_reports_its_days_in_a_few_lines() {
         "{}",
         stdout(&output)
     );
+    // A few demo products can be bought from two suppliers (issue 18, part 3).
+    let two: i64 = diesel::dsl::sql::<BigInt>(
+        "SELECT count(*) FROM (SELECT product_id FROM product_suppliers
+                                GROUP BY product_id HAVING count(*) = 2) t",
+    )
+    .get_result(&mut database.connect())
+    .unwrap();
+    assert!(
+        (3..=20).contains(&two),
+        "{two} demo products with two suppliers"
+    );
 }
 
 #[test]

@@ -9,6 +9,7 @@ use crate::domain::{MAX_UNITS, MAX_UNITS_TEXT};
 use crate::error::AppError;
 use crate::services::catalog::{self, ProductChanges, Upserted};
 use crate::services::catalog::{Availability, ProductView};
+use crate::services::sourcing::{self, SupplierEntry};
 use crate::types::{Sku, single_line_of};
 use crate::web::api::openapi::{BodyRefusals, ReadRefusals};
 use crate::web::api::{BearerToken, Problems, json_response, parse_json};
@@ -27,6 +28,17 @@ pub struct ProductBody {
     reorder_point: Option<i64>,
     safety_stock: Option<i64>,
     unit_price_cents: Option<i64>,
+    /// Replaces the product's suppliers, in order; the first is the primary (`supplier`).
+    suppliers: Option<Vec<SupplierBody>>,
+}
+
+/// One supplier of the product with its terms; an unknown name is created.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SupplierBody {
+    name: String,
+    lead_time_days: Option<i32>,
+    unit_cost_cents: Option<i64>,
 }
 
 fn validate(sku: &str, body: ProductBody) -> Result<ProductChanges, AppError> {
@@ -68,6 +80,28 @@ fn validate(sku: &str, body: ProductBody) -> Result<ProductChanges, AppError> {
     {
         problems.add("unit_price_cents", "must be 0 or more cents");
     }
+    let suppliers = body.suppliers.map(|list| {
+        list.into_iter()
+            .map(|entry| SupplierEntry {
+                name: entry.name,
+                lead_time_days: entry.lead_time_days,
+                unit_cost_cents: entry.unit_cost_cents,
+            })
+            .collect::<Vec<_>>()
+    });
+    if let Some(list) = &suppliers {
+        for problem in sourcing::check_entries("suppliers", list) {
+            problems.add(&problem.field, problem.message);
+        }
+        if let (Some(primary), Some(first)) = (&supplier, list.first())
+            && !primary.eq_ignore_ascii_case(first.name.trim())
+        {
+            problems.add(
+                "supplier",
+                "the primary supplier must be the first of suppliers",
+            );
+        }
+    }
     problems.into_result()?;
     let sku = sku.ok_or_else(|| AppError::invalid("sku", "the SKU is not valid"))?;
     Ok(ProductChanges {
@@ -79,6 +113,7 @@ fn validate(sku: &str, body: ProductBody) -> Result<ProductChanges, AppError> {
         reorder_point,
         safety_stock,
         unit_price_cents: body.unit_price_cents,
+        suppliers,
     })
 }
 
