@@ -295,6 +295,7 @@ fn play_history(
                         reorder_point: Some(reorder_point),
                         safety_stock: Some(reorder_point / 2),
                         unit_price_cents: Some(price_cents),
+                        preorder_release_on: None,
                     },
                     start,
                 )

@@ -192,7 +192,14 @@ impl Mailer {
                 let pool = self.pool.clone();
                 let result = tokio::task::spawn_blocking(move || {
                     let mut conn = pool.get()?;
-                    crate::services::messages::run_periodic(&mut conn, crate::clock::today())
+                    let today = crate::clock::today();
+                    // Pre-orders whose release day has come: held stock goes down the queue.
+                    let released = crate::services::catalog::release_preorders(&mut conn, today)
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    if released > 0 {
+                        tracing::info!(released, "pre-order lines filled on their release day");
+                    }
+                    crate::services::messages::run_periodic(&mut conn, today)
                         .map_err(|e| anyhow::anyhow!("{e}"))
                 })
                 .await;

@@ -25,6 +25,8 @@ pub struct ProductChanges {
     pub reorder_point: Option<i32>,
     pub safety_stock: Option<i32>,
     pub unit_price_cents: Option<i64>,
+    /// `Some(None)` clears a pre-order's release day.
+    pub preorder_release_on: Option<Option<NaiveDate>>,
 }
 
 pub enum Upserted {
@@ -46,6 +48,8 @@ pub struct ProductView {
     pub reorder_point: i32,
     pub safety_stock: i32,
     pub unit_price_cents: i64,
+    /// A pre-order's release day (null: not a pre-order).
+    pub preorder_release_on: Option<NaiveDate>,
     #[schema(schema_with = stock_status_schema)]
     pub status: StockStatus,
 }
@@ -59,6 +63,8 @@ pub struct Availability {
     pub available: i32,
     pub eta_likely: Option<NaiveDate>,
     pub eta_worst: Option<NaiveDate>,
+    /// A pre-order's release day, while it is ahead (`status` is then `preorder`).
+    pub preorder_release_on: Option<NaiveDate>,
 }
 
 /// A string schema that allows only `words` (for the API's document).
@@ -71,7 +77,13 @@ pub fn word_schema(words: &[&str]) -> utoipa::openapi::Object {
 
 /// The stock statuses as the domain writes them (`StockStatus`, snake_case).
 fn stock_status_schema() -> utoipa::openapi::Object {
-    word_schema(&["in_stock", "low_stock", "backorder", "out_of_stock"])
+    word_schema(&[
+        "in_stock",
+        "low_stock",
+        "backorder",
+        "out_of_stock",
+        "preorder",
+    ])
 }
 
 /// The supplier's id, created on first mention. An existing supplier is read without a
@@ -102,7 +114,14 @@ pub fn supplier_id(conn: &mut PgConnection, name: &str) -> QueryResult<i64> {
     }
 }
 
-fn status_of(conn: &mut PgConnection, product: &Product) -> AppResult<StockStatus> {
+fn status_of(
+    conn: &mut PgConnection,
+    product: &Product,
+    today: NaiveDate,
+) -> AppResult<StockStatus> {
+    if product.held_for_release(today) {
+        return Ok(StockStatus::Preorder);
+    }
     let known =
         super::eta::supply_known(conn, std::slice::from_ref(product))?.contains(&product.id);
     Ok(domain::stock_status(
@@ -113,7 +132,11 @@ fn status_of(conn: &mut PgConnection, product: &Product) -> AppResult<StockStatu
     ))
 }
 
-pub fn view(conn: &mut PgConnection, product: &Product) -> AppResult<ProductView> {
+pub fn view(
+    conn: &mut PgConnection,
+    product: &Product,
+    today: NaiveDate,
+) -> AppResult<ProductView> {
     let supplier = match product.supplier_id {
         Some(id) => Some(
             suppliers::table
@@ -135,7 +158,8 @@ pub fn view(conn: &mut PgConnection, product: &Product) -> AppResult<ProductView
         reorder_point: product.reorder_point,
         safety_stock: product.safety_stock,
         unit_price_cents: product.unit_price_cents,
-        status: status_of(conn, product)?,
+        preorder_release_on: product.preorder_release_on,
+        status: status_of(conn, product, today)?,
     })
 }
 
@@ -171,7 +195,7 @@ pub fn upsert_product(
         let created = existing.is_none();
         let (mut product, before) = match existing {
             Some(product) => {
-                let before = serde_json::to_value(view(conn, &product)?).ok();
+                let before = serde_json::to_value(view(conn, &product, today)?).ok();
                 let product = diesel::update(products::table.find(product.id))
                     .set((
                         changes.name.as_ref().map(|n| products::name.eq(n.clone())),
@@ -182,6 +206,9 @@ pub fn upsert_product(
                         changes
                             .unit_price_cents
                             .map(|n| products::unit_price_cents.eq(n)),
+                        changes
+                            .preorder_release_on
+                            .map(|d| products::preorder_release_on.eq(d)),
                         products::updated_at.eq(chrono::Utc::now()),
                     ))
                     .returning(Product::as_returning())
@@ -202,6 +229,7 @@ pub fn upsert_product(
                         products::reorder_point.eq(changes.reorder_point.unwrap_or(0)),
                         products::safety_stock.eq(changes.safety_stock.unwrap_or(0)),
                         products::unit_price_cents.eq(changes.unit_price_cents.unwrap_or(0)),
+                        products::preorder_release_on.eq(changes.preorder_release_on.flatten()),
                     ))
                     .returning(Product::as_returning())
                     .get_result(conn)?;
@@ -221,10 +249,14 @@ pub fn upsert_product(
                 )?;
             }
         }
+        // A release day cleared or moved to today lets held stock go down the queue.
+        if product.available() > 0 && product.waiting_lines > 0 {
+            engine::fill_queue(conn, &ctx, &mut product, None)?;
+        }
         if product.waiting_lines > 0 {
             engine::refresh_etas(conn, &ctx, &product)?;
         }
-        let after = view(conn, &product)?;
+        let after = view(conn, &product, today)?;
         audit::record(
             conn,
             actor,
@@ -306,14 +338,14 @@ pub fn availability(
         return Ok(None);
     };
     let settings = shop_settings::load(conn)?;
-    let status = status_of(conn, &product)?;
+    let status = status_of(conn, &product, today)?;
     let (eta_likely, eta_worst) = match status {
         StockStatus::OutOfStock => (None, None),
         StockStatus::InStock | StockStatus::LowStock => {
             let ships = today + chrono::Duration::days(i64::from(settings.handling_days.max(0)));
             (Some(ships), Some(ships))
         }
-        StockStatus::Backorder => {
+        StockStatus::Backorder | StockStatus::Preorder => {
             let ctx = Ctx {
                 actor: &Actor::System,
                 today,
@@ -329,5 +361,38 @@ pub fn availability(
         available: product.available(),
         eta_likely,
         eta_worst,
+        preorder_release_on: product.preorder_release_on.filter(|&d| d > today),
     }))
+}
+
+/// The periodic job's half of a pre-order's release: every product whose release day has
+/// come, with stock held and lines waiting, fills its queue (each product in its own
+/// transaction, locked). Returns the lines served.
+pub fn release_preorders(conn: &mut PgConnection, today: NaiveDate) -> AppResult<usize> {
+    let due: Vec<i64> = products::table
+        .filter(products::preorder_release_on.le(today))
+        .filter(products::waiting_lines.gt(0))
+        .filter(products::on_hand.gt(products::allocated))
+        .select(products::id)
+        .load(conn)?;
+    let mut served = 0;
+    for id in due {
+        served += conn.transaction(|conn| -> AppResult<usize> {
+            let settings = shop_settings::load(conn)?;
+            let ctx = Ctx {
+                actor: &Actor::System,
+                today,
+                settings: &settings,
+            };
+            let Some(mut product) = stock::lock_products(conn, &[id])?.pop() else {
+                return Ok(0);
+            };
+            let filled = engine::fill_queue(conn, &ctx, &mut product, None)?;
+            if product.waiting_lines > 0 {
+                engine::refresh_etas(conn, &ctx, &product)?;
+            }
+            Ok(filled.len())
+        })?;
+    }
+    Ok(served)
 }

@@ -76,6 +76,7 @@ pub fn product_supply(
         incoming,
         supplier,
         prior: shop_prior(conn, today)?,
+        release_on: product.preorder_release_on,
     })
 }
 

@@ -601,6 +601,7 @@ pub fn update_settings(
             reorder_point: Some(settings.reorder_point),
             safety_stock: Some(settings.safety_stock),
             unit_price_cents: None,
+            preorder_release_on: None,
         },
         today,
     )?;
@@ -1109,6 +1110,7 @@ pub fn import_csv_with(
                 reorder_point: row.reorder_point,
                 safety_stock: row.safety_stock,
                 unit_price_cents: row.unit_price_cents,
+                preorder_release_on: None,
             };
             progress.advance(1);
             match catalog::upsert_product(conn, actor, changes, today) {

@@ -651,6 +651,7 @@ impl Shop {
             incoming,
             supplier,
             prior: self.prior(today),
+            release_on: None,
         })
     }
 

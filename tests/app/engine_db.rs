@@ -243,6 +243,7 @@ fn product(raw: &str, on_hand: i32) -> ProductChanges {
         reorder_point: None,
         safety_stock: None,
         unit_price_cents: Some(1000),
+        preorder_release_on: None,
     }
 }
 

@@ -31,6 +31,7 @@ pub fn add_product(app: &TestApp, sku: &str, name: &str, supplier: &str, on_hand
             reorder_point: Some(2),
             safety_stock: Some(1),
             unit_price_cents: Some(1250),
+            preorder_release_on: None,
         },
         today(),
     )

@@ -280,6 +280,7 @@ fn supplied_product(app: &crate::helpers::TestApp, sku: &str, supplier: &str) {
             reorder_point: Some(2),
             safety_stock: None,
             unit_price_cents: Some(1_000),
+            preorder_release_on: None,
         },
         crate::shop::today(),
     )

@@ -27,6 +27,7 @@ pub fn product(app: &TestApp, sku: &str, on_hand: i32, price_cents: i64) {
             reorder_point: Some(2),
             safety_stock: None,
             unit_price_cents: Some(price_cents),
+            preorder_release_on: None,
         },
         today(),
     )

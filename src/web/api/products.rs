@@ -27,6 +27,17 @@ pub struct ProductBody {
     reorder_point: Option<i64>,
     safety_stock: Option<i64>,
     unit_price_cents: Option<i64>,
+    /// A pre-order's release day, `YYYY-MM-DD`; null clears it (no longer a pre-order).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, format = Date)]
+    preorder_release_on: Option<Option<String>>,
+}
+
+/// A field that may be null: `Some(None)` when it is sent as null, `None` when absent.
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
 }
 
 fn validate(sku: &str, body: ProductBody) -> Result<ProductChanges, AppError> {
@@ -68,6 +79,13 @@ fn validate(sku: &str, body: ProductBody) -> Result<ProductChanges, AppError> {
     {
         problems.add("unit_price_cents", "must be 0 or more cents");
     }
+    let preorder_release_on = match body.preorder_release_on {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(raw)) => problems
+            .check("preorder_release_on", super::parse_date(&raw))
+            .map(Some),
+    };
     problems.into_result()?;
     let sku = sku.ok_or_else(|| AppError::invalid("sku", "the SKU is not valid"))?;
     Ok(ProductChanges {
@@ -79,6 +97,7 @@ fn validate(sku: &str, body: ProductBody) -> Result<ProductChanges, AppError> {
         reorder_point,
         safety_stock,
         unit_price_cents: body.unit_price_cents,
+        preorder_release_on,
     })
 }
 
