@@ -59,6 +59,8 @@ struct OrderLineRow {
     eta_worst: Option<NaiveDate>,
     #[diesel(sql_type = Bool)]
     eta_is_estimate: bool,
+    #[diesel(sql_type = Nullable<Date>)]
+    preorder_release_on: Option<NaiveDate>,
 }
 
 /// An order as an email sees it: who gets it and what it says about the lines.
@@ -109,7 +111,7 @@ fn order_mails(
     let rows: Vec<OrderLineRow> = diesel::sql_query(
         "SELECT o.id AS order_id, o.number, c.id AS customer_id, c.email, c.name AS customer_name,
                 l.id AS line_id, p.name AS product, p.sku, l.qty, l.allocated, l.shipped,
-                l.cancelled, l.eta_worst, l.eta_is_estimate
+                l.cancelled, l.eta_worst, l.eta_is_estimate, p.preorder_release_on
            FROM orders o
            JOIN customers c ON c.id = o.customer_id
            JOIN order_lines l ON l.order_id = o.id
@@ -150,6 +152,12 @@ fn order_mails(
                 .flatten()
                 .map(|d| human_date(d, today)),
             estimate: row.eta_is_estimate,
+            // A pre-order line, while its release day is ahead.
+            releases_on: (waiting > 0)
+                .then_some(row.preorder_release_on)
+                .flatten()
+                .filter(|&d| d > today)
+                .map(|d| human_date(d, today)),
             this_time: 0,
             focus: false,
         });

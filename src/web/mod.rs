@@ -203,6 +203,10 @@ fn inventory_routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/inventory/{sku}/adjust", web::post().to(inventory::adjust))
         .route(
+            "/inventory/{sku}/preorder",
+            web::post().to(inventory::save_preorder),
+        )
+        .route(
             "/inventory/{sku}/notify-me",
             web::post().to(inventory::notify_me),
         )
