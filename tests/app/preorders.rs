@@ -242,3 +242,29 @@ async fn the_product_page_sets_and_clears_the_release_day_and_pages_say_pre_orde
         json!(null)
     );
 }
+
+#[test]
+fn the_demo_shop_has_a_pre_order_with_customers_queued_for_its_release() {
+    use diesel::prelude::*;
+    use diesel::sql_types::{BigInt, Date, Nullable};
+
+    let database = crate::helpers::TestDatabase::new();
+    let mut conn = database.connect();
+    backorder_desk::seed::load_demo(&mut conn, 60).expect("seed the demo shop");
+
+    let release: Option<chrono::NaiveDate> = diesel::dsl::sql::<Nullable<Date>>(
+        "SELECT max(preorder_release_on) FROM products",
+    )
+    .get_result(&mut conn)
+    .unwrap();
+    let release = release.expect("a pre-order product");
+    assert!(release > today(), "released on {release}");
+    let queued: i64 = diesel::dsl::sql::<BigInt>(&format!(
+        "SELECT count(*) FROM order_lines l JOIN products p ON p.id = l.product_id
+          WHERE p.preorder_release_on IS NOT NULL AND l.waiting > 0 AND l.allocated = 0
+            AND l.eta_worst >= '{release}' AND l.eta_reason LIKE 'pre-order: releases on %'"
+    ))
+    .get_result(&mut conn)
+    .unwrap();
+    assert_eq!(queued, 4, "the demo's pre-orders wait for the release");
+}
