@@ -358,7 +358,12 @@ pub fn availability(
     Ok(Some(Availability {
         sku: product.sku.clone(),
         status,
-        available: product.available(),
+        // Held for the release: nothing can be taken from the shelf yet.
+        available: if status == StockStatus::Preorder {
+            0
+        } else {
+            product.available()
+        },
         eta_likely,
         eta_worst,
         preorder_release_on: product.preorder_release_on.filter(|&d| d > today),

@@ -84,6 +84,7 @@ async fn availability_says_preorder_with_dates_from_the_release_day() {
     let (status, body) = api.get("/api/v1/products/GAME-2/availability").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "preorder");
+    assert_eq!(body["available"], 0, "20 on the shelf, held for the release");
     assert_eq!(body["preorder_release_on"], date_json(in_days(10)));
     let likely = body["eta_likely"].as_str().expect("a likely date");
     let worst = body["eta_worst"].as_str().expect("a worst date");
