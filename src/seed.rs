@@ -418,6 +418,18 @@ fn play_history(
     progress.stage("Demo shop: days of history", 61);
     for day_index in 0..=60 {
         let day = start + Duration::days(day_index);
+        // The delivery worker's job for the day first: date-change emails whose window
+        // (first change + the shop's window) is over by this afternoon, rendered from the
+        // state then. They are dated noon, before the day's events, so one order's emails
+        // are a whole window apart, as the worker keeps them in a live shop.
+        let sending = clock_now(conn)?;
+        crate::services::messages::send_due_eta_updates(
+            conn,
+            day_noon(day) + Duration::hours(6),
+            day,
+        )
+        .map_err(err)?;
+        pin_to(conn, sending, day_noon(day))?;
         let mark = clock_now(conn)?;
         // Goods that arrive today are received first.
         let (arriving, later): (Vec<_>, Vec<_>) = in_flight
@@ -624,6 +636,24 @@ fn day_noon(day: NaiveDate) -> chrono::DateTime<Utc> {
         .unwrap_or_else(|| Utc.from_utc_datetime(&day.and_hms_opt(12, 0, 0).unwrap_or_default()))
 }
 
+/// Dates the emails queued (and the dates they told) since `mark` at `at` exactly.
+fn pin_to(
+    conn: &mut PgConnection,
+    mark: chrono::DateTime<Utc>,
+    at: chrono::DateTime<Utc>,
+) -> anyhow::Result<()> {
+    for statement in [
+        "UPDATE messages SET created_at = $2, next_attempt_at = $2 WHERE created_at >= $1",
+        "UPDATE told_dates SET told_at = $2 WHERE told_at >= $1",
+    ] {
+        diesel::sql_query(statement)
+            .bind::<diesel::sql_types::Timestamptz, _>(mark)
+            .bind::<diesel::sql_types::Timestamptz, _>(at)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
 /// Moves the timestamps written while replaying `day` (real time, from `mark` on) into
 /// that day, keeping their order, so the review's trends, "today" counts and promises
 /// kept read the demo's history as it would have happened.
@@ -632,7 +662,7 @@ fn backdate(
     mark: chrono::DateTime<Utc>,
     day: NaiveDate,
 ) -> anyhow::Result<()> {
-    const COLUMNS: [(&str, &str); 16] = [
+    const COLUMNS: [(&str, &str); 21] = [
         ("order_lines", "waiting_ended_at"),
         ("order_lines", "completed_at"),
         ("order_lines", "created_at"),
@@ -649,6 +679,11 @@ fn backdate(
         ("purchase_orders", "created_at"),
         ("purchase_order_receipts", "created_at"),
         ("products", "updated_at"),
+        ("told_dates", "told_at"),
+        ("eta_updates_pending", "first_changed_at"),
+        ("eta_updates_pending", "last_changed_at"),
+        ("eta_updates_pending", "due_at"),
+        ("eta_update_causes", "changed_at"),
     ];
     for (table, column) in COLUMNS {
         diesel::sql_query(format!(

@@ -68,9 +68,11 @@ const SHOP: [&str; 3] = [
 ///   weighing as 8 orders: before day 3 one order was at risk and did not
 ///   come, on day 3 it came. So P(slip <= s) is 0.48 at 2, 0.60 at 3 (the
 ///   median: likely day 34), 0.888 at 12, 0.903 at 13 and 0.916 at 14. The
-///   promise is the day whose sampled share is closest to 90%; with 400
-///   samples that is slip 14: promised day 30 + 14 + 1 = 45. Naive 31. PO-2
-///   comes on day 33, O-3 ships day 34.
+///   shop's one resolved promise (O-2's, day 18) was broken, so the level is
+///   calibrated up from 90% (`domain::calibration`): 0.90 + 3 x 0.9 / (1 +
+///   400) = 90.7%. The promise is the day whose sampled share is closest to
+///   that; with 400 samples that is slip 14: promised day 30 + 14 + 1 = 45.
+///   Naive 31. PO-2 comes on day 33, O-3 ships day 34.
 #[test]
 fn a_small_history_replays_to_the_dates_worked_out_by_hand() {
     let mut scenario = SHOP.to_vec();
@@ -241,9 +243,11 @@ fn the_worst_case_keeps_far_more_promises_than_the_naive_date() {
 }
 
 /// DESIGN §4.7-4.8: the promise is the 90th percentile, so about 90% should be
-/// kept, from the first day, in both generated worlds; and about as often as a
-/// promiser knowing the true slips keeps its own (ETA.md has the figures over
-/// ten seeds, and why even that promiser keeps a few points more than 90%).
+/// kept, from the first day, in both generated worlds (issue 19, target 3).
+/// The slip model alone keeps 93.6% (profile 1) and 94.2% (profile 2) of
+/// this year's promises, as a promiser knowing the true slips keeps 93.7% and
+/// 90.2% of its own; calibrating the level from the shop's resolved promises
+/// brings them to 92.0% and 91.0% (ETA.md has the figures over ten seeds).
 #[test]
 fn kept_share_is_calibrated_to_the_promised_percentile_in_both_worlds() {
     for profile in [Profile::One, Profile::Two] {
@@ -251,8 +255,8 @@ fn kept_share_is_calibrated_to_the_promised_percentile_in_both_worlds() {
         let kept = summarize(replayed, Measured::Worst).kept_share.unwrap();
         let oracle = summarize(replayed, Measured::Oracle).kept_share.unwrap();
         assert!(
-            (kept - 0.90).abs() <= 0.05,
-            "{profile:?}: kept {kept} is not within 90 ± 5%"
+            (kept - 0.90).abs() <= 0.025,
+            "{profile:?}: kept {kept} is not within 90 ± 2.5%"
         );
         assert!(
             (kept - oracle).abs() <= 0.05,

@@ -313,6 +313,7 @@ diesel::table! {
         status_update_after_days -> Int4,
         updated_at -> Timestamptz,
         placed_at_max_age_days -> Int4,
+        eta_update_window_hours -> Int4,
         bulk_cancel_max_lines -> Int4,
     }
 }
@@ -398,6 +399,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    told_dates (id) {
+        id -> Int8,
+        order_line_id -> Int8,
+        told_on -> Date,
+        message_id -> Nullable<Int8>,
+        told_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    eta_updates_pending (order_id) {
+        order_id -> Int8,
+        first_changed_at -> Timestamptz,
+        last_changed_at -> Timestamptz,
+        due_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    eta_update_causes (order_line_id) {
+        order_line_id -> Int8,
+        order_id -> Int8,
+        cause -> Text,
+        reference -> Nullable<Text>,
+        changed_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(api_tokens -> users (created_by));
 diesel::joinable!(audit_log -> users (user_id));
 diesel::joinable!(day_reviews -> users (reviewed_by));
@@ -440,6 +470,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     customers,
     day_reviews,
     discount_proposals,
+    eta_update_causes,
+    eta_updates_pending,
     link_uses,
     login_attempts,
     messages,
@@ -461,6 +493,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     stock_movements,
     storefront_skus,
     suppliers,
+    told_dates,
     user_sessions,
     users,
     webhook_deliveries,

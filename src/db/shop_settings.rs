@@ -25,6 +25,8 @@ pub struct ShopSettings {
     pub updated_at: DateTime<Utc>,
     /// Orders placed longer ago than this many days are refused at intake.
     pub placed_at_max_age_days: i32,
+    /// ETA-change emails are coalesced: at most one per order in this many hours.
+    pub eta_update_window_hours: i32,
     /// A bulk cancel of more lines than this needs a manager.
     pub bulk_cancel_max_lines: i32,
 }

@@ -14,12 +14,14 @@ pub struct Delivery {
     pub expected_on: NaiveDate,
 }
 
-/// The delay email about a line, if one was queued: the date it told and how it went.
+/// The last date an email told the customer about a line, which email, and how it went.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DelayEmail {
+pub struct ToldDate {
     pub told: NaiveDate,
     pub queued_on: NaiveDate,
     pub delivery: EmailDelivery,
+    /// The email, as the rep calls it ("delay email", "backorder email").
+    pub email: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,7 +49,10 @@ pub struct LineFacts {
     pub units_ahead: u32,
     /// The product's booked deliveries (any order).
     pub deliveries: Vec<Delivery>,
-    pub delay_email: Option<DelayEmail>,
+    /// What the customer was last told about the line.
+    pub told: Option<ToldDate>,
+    /// When the order's coalesced date-change email is due, if one is pending.
+    pub update_due: Option<NaiveDate>,
     /// The card authorization lapses before the line can ship.
     pub authorization_lapses_on: Option<NaiveDate>,
     /// The customer's latest acceptable date, when the line's date passes it.
@@ -241,15 +246,7 @@ pub fn answer(line: &LineFacts, today: NaiveDate) -> LineAnswer {
                 }
                 Cover::Beyond => place.clone(),
             };
-            let told = match line.promised_on {
-                Some(promised) if worst > promised => Some(promised_words(line, promised, worst, today)),
-                Some(promised) if worst < promised => Some(format!(
-                    "that is sooner than the {} we told the customer",
-                    date(promised)
-                )),
-                Some(_) => Some("that is the date we told the customer".to_owned()),
-                None => None,
-            };
+            let told = told_words(line, worst, today);
             match told {
                 Some(told) => parts.push(format!("{why}; {told}.")),
                 None => parts.push(format!("{why}.")),
@@ -285,34 +282,56 @@ pub fn answer(line: &LineFacts, today: NaiveDate) -> LineAnswer {
     }
 }
 
-/// "we told the customer Wed 16 Dec before, so they have had a delay email".
-fn promised_words(
-    line: &LineFacts,
-    promised: NaiveDate,
-    worst: NaiveDate,
-    today: NaiveDate,
-) -> String {
+/// What the customer was told against the date now, from the last date an email told
+/// them (not from the promise: a customer told Mon 14 Dec who now gets Thu 10 Dec has
+/// good news, not a delay).
+fn told_words(line: &LineFacts, worst: NaiveDate, today: NaiveDate) -> Option<String> {
     let date = |d: NaiveDate| human_date(d, today);
-    let before = format!("we told the customer {} before", date(promised));
-    match &line.delay_email {
-        Some(email) if email.told == worst => match email.delivery {
-            EmailDelivery::Sent => format!(
-                "{before}, so they have had a delay email (sent {})",
-                date(email.queued_on)
+    let Some(told) = &line.told else {
+        return line
+            .promised_on
+            .map(|promised| format!("we told the customer {} before", date(promised)));
+    };
+    let email = &told.email;
+    Some(if worst > told.told {
+        let last = format!("we last told the customer {} ({email})", date(told.told));
+        match line.update_due {
+            Some(due) => format!(
+                "{last}; an email with the new date and why goes out {}",
+                if due <= today {
+                    "today".to_owned()
+                } else {
+                    date(due)
+                }
             ),
-            EmailDelivery::OnItsWay => {
-                format!("{before}; a delay email with the new date is on its way")
+            None => format!("{last}; they have not been told the new date yet"),
+        }
+    } else if worst < told.told {
+        format!(
+            "that is sooner than the {} we last told the customer",
+            date(told.told)
+        )
+    } else {
+        match line.promised_on {
+            // The date told is later than the promise: say how they heard of it.
+            Some(promised) if promised < worst => {
+                let before = format!("we told the customer {} before", date(promised));
+                match told.delivery {
+                    EmailDelivery::Sent => format!(
+                        "{before}, so they have had a {email} with this date (sent {})",
+                        date(told.queued_on)
+                    ),
+                    EmailDelivery::OnItsWay => {
+                        format!("{before}; a {email} with the new date is on its way")
+                    }
+                    EmailDelivery::Failed => format!(
+                        "{before}; the {email} with the new date could not be delivered, so they do not know yet"
+                    ),
+                }
             }
-            EmailDelivery::Failed => format!(
-                "{before}; the delay email with the new date could not be delivered, so they do not know yet"
-            ),
-        },
-        Some(email) => format!(
-            "{before} and {} in a delay email; the newest date has not been sent yet",
-            date(email.told)
-        ),
-        None => format!("{before}; they have not been told the new date yet"),
-    }
+            _ => "that is the date we told the customer".to_owned(),
+        }
+    })
 }
 
 trait LowercaseFirst {
@@ -376,11 +395,13 @@ mod tests {
                 units: 10,
                 expected_on: day(12, 9),
             }],
-            delay_email: Some(DelayEmail {
+            told: Some(ToldDate {
                 told: day(12, 25),
                 queued_on: day(12, 1),
                 delivery: EmailDelivery::Sent,
+                email: "delay email".to_owned(),
             }),
+            update_due: None,
             authorization_lapses_on: None,
             wait_limit_passed: None,
         }
@@ -395,28 +416,50 @@ mod tests {
             answer.sentence,
             "The USB-C dock ships by Fri 25 Dec. It is first in line for the next delivery, \
              due Wed 9 Dec; we told the customer Wed 16 Dec before, so they have had a delay \
-             email (sent Tue 1 Dec)."
+             email with this date (sent Tue 1 Dec)."
         );
     }
 
     #[test]
-    fn a_delay_not_yet_told_says_so() {
+    fn a_date_later_than_last_told_says_when_the_customer_hears_of_it() {
         let mut line = waiting_line();
-        line.delay_email = None;
-        assert!(
-            answer(&line, today())
-                .sentence
-                .ends_with("they have not been told the new date yet.")
-        );
-        line.delay_email = Some(DelayEmail {
+        line.told = Some(ToldDate {
             told: day(12, 20),
             queued_on: day(11, 28),
             delivery: EmailDelivery::Sent,
+            email: "restock email".to_owned(),
         });
+        let sentence = answer(&line, today()).sentence;
         assert!(
-            answer(&line, today()).sentence.ends_with(
-                "and Sun 20 Dec in a delay email; the newest date has not been sent yet."
-            )
+            sentence.ends_with(
+                "we last told the customer Sun 20 Dec (restock email); they have not been told the new date yet."
+            ),
+            "{sentence}"
+        );
+        line.update_due = Some(day(12, 2));
+        assert!(
+            answer(&line, today())
+                .sentence
+                .ends_with("an email with the new date and why goes out Wed 2 Dec.")
+        );
+    }
+
+    #[test]
+    fn a_date_sooner_than_last_told_is_not_a_delay_to_the_customer() {
+        // The issue's case: told Mon 14 Dec, the date is now Thu 10 Dec, promised Fri 4 Dec.
+        let mut line = waiting_line();
+        line.promised_on = Some(day(12, 4));
+        line.eta_worst = Some(day(12, 10));
+        line.told = Some(ToldDate {
+            told: day(12, 14),
+            queued_on: day(11, 28),
+            delivery: EmailDelivery::Sent,
+            email: "delay email".to_owned(),
+        });
+        let sentence = answer(&line, today()).sentence;
+        assert!(
+            sentence.ends_with("that is sooner than the Mon 14 Dec we last told the customer."),
+            "{sentence}"
         );
     }
 
@@ -509,7 +552,7 @@ mod tests {
         let delayed = waiting_line();
         let mut later = waiting_line();
         later.eta_worst = Some(day(12, 30));
-        later.delay_email = None;
+        later.told = None;
         let order = [on_time, shipped, delayed, later];
         let sorted: Vec<usize> = summarise(&order, today())
             .into_iter()

@@ -31,6 +31,7 @@ use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
 use super::allocation::WaitingLine;
+use super::calibration::PromiseRecord;
 use super::format::{human_date, ordinal, units_phrase};
 use super::reliability::{Reliability, SlipDistribution, SlipHistory, SlipPrior, nearest_rank};
 use super::types::Sku;
@@ -106,6 +107,9 @@ pub struct ProductSupply {
     /// A pre-order's release day: nothing ships before it, so no date is earlier than
     /// the release day plus the handling days.
     pub release_on: Option<NaiveDate>,
+    /// How the shop's recent promises fared: the worst case's level is
+    /// calibrated from it ([`PromiseRecord::worst_level_bp`]).
+    pub promises: PromiseRecord,
 }
 
 /// What covers a line's units, in the plain walk by expected dates.
@@ -188,14 +192,16 @@ pub fn project_queue(
         supply,
         &waiting,
         settings,
+        supply.promises.worst_level_bp(settings.worst_percentile),
         supply_slips(today, supply).as_ref(),
     )
 }
 
 /// [`project_queue`] with the slips drawn from `slips` instead of the estimate
 /// from the supplier's evidence (None: purchase orders come on their expected
-/// dates). `simulate --oracle` scores a promiser that knows each supplier's
-/// true slips this way, through the very same queue walk.
+/// dates), and the worst case at the percentile itself, not calibrated from
+/// the shop's record. `simulate --oracle` scores a promiser that knows each
+/// supplier's true slips this way, through the very same queue walk.
 pub fn project_queue_with_slips(
     today: NaiveDate,
     supply: &ProductSupply,
@@ -204,7 +210,8 @@ pub fn project_queue_with_slips(
     slips: Option<&SlipDistribution>,
 ) -> Vec<LineEta> {
     let waiting: Vec<u32> = queue.iter().map(|line| line.waiting_units).collect();
-    project(today, supply, &waiting, settings, slips)
+    let level_bp = u32::from(settings.worst_percentile.min(100)) * 100;
+    project(today, supply, &waiting, settings, level_bp, slips)
 }
 
 /// The slips the product's purchase orders are drawn from, if any evidence.
@@ -231,6 +238,7 @@ pub fn eta_for_new_order(
         supply,
         &waiting,
         settings,
+        supply.promises.worst_level_bp(settings.worst_percentile),
         supply_slips(today, supply).as_ref(),
     );
     match etas.pop() {
@@ -266,6 +274,7 @@ fn project(
     supply: &ProductSupply,
     waiting: &[u32],
     settings: &EtaSettings,
+    worst_level_bp: u32,
     model: Option<&SlipDistribution>,
 ) -> Vec<LineEta> {
     let mut orders: Vec<&IncomingPurchaseOrder> = supply
@@ -356,8 +365,8 @@ fn project(
         // Each sample is ordered along the queue, so its percentiles are too;
         // the running maximum only guards that promise against rounding.
         let likely = nearest_rank(&line_dates, 50).map(|d| floor_likely.map_or(d, |f| f.max(d)));
-        let worst = closest_date(&line_dates, settings.worst_percentile)
-            .map(|d| floor_worst.map_or(d, |f| f.max(d)));
+        let worst =
+            closest_date(&line_dates, worst_level_bp).map(|d| floor_worst.map_or(d, |f| f.max(d)));
         floor_likely = likely.or(floor_likely);
         floor_worst = worst.or(floor_worst);
         let (covered_by, expected) = match cover {
@@ -401,23 +410,29 @@ fn project(
     etas
 }
 
-/// The date whose share of samples on or before it is closest to `percent`
-/// (ties go to the later date). Ship dates come in whole days with heavy
-/// atoms (an on-time purchase order lands many samples on one day), so the
-/// first date reaching `percent` (nearest rank) is often kept far more often
-/// than said: 97% instead of 90% when the day before holds 85%. Taking the
-/// closer of the two keeps the promise's percentile true on average.
-fn closest_date(sorted: &[NaiveDate], percent: u8) -> Option<NaiveDate> {
-    let reached = nearest_rank(sorted, percent)?;
-    let n = sorted.len() as f64;
-    let target = f64::from(percent.min(100)) / 100.0;
+/// The date whose share of samples on or before it is closest to `level_bp`
+/// basis points (ties go to the later date). Ship dates come in whole days
+/// with heavy atoms (an on-time purchase order lands many samples on one
+/// day), so the first date reaching the level (nearest rank) is often kept
+/// far more often than said: 97% instead of 90% when the day before holds
+/// 85%. Taking the closer of the two keeps the promise's level true on
+/// average.
+fn closest_date(sorted: &[NaiveDate], level_bp: u32) -> Option<NaiveDate> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let n = sorted.len();
+    let level_bp = level_bp.min(10_000);
+    let rank = (level_bp as usize * n).div_ceil(10_000).max(1);
+    let reached = sorted[rank - 1];
+    let target = f64::from(level_bp) / 10_000.0;
     let before = sorted.partition_point(|&d| d < reached);
     let through = sorted.partition_point(|&d| d <= reached);
     if before == 0 {
         return Some(reached);
     }
-    let share_before = before as f64 / n;
-    let share_through = through as f64 / n;
+    let share_before = before as f64 / n as f64;
+    let share_through = through as f64 / n as f64;
     if target - share_before < share_through - target {
         Some(sorted[before - 1])
     } else {
@@ -535,6 +550,7 @@ mod tests {
             supplier,
             prior: SlipPrior::default(),
             release_on: None,
+            promises: PromiseRecord::default(),
         }
     }
 

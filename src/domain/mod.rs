@@ -4,6 +4,7 @@
 
 pub mod allocation;
 pub mod answer;
+pub mod calibration;
 pub mod eta;
 pub mod flags;
 pub mod format;
@@ -12,10 +13,12 @@ pub mod lines;
 pub mod queue;
 pub mod reliability;
 pub mod stock;
+pub mod told;
 pub mod trend;
 pub mod types;
 
 pub use allocation::{LineAllocation, QueueAllocation, WaitingLine, allocate_down_queue};
+pub use calibration::{PromiseRecord, promise_outcome};
 pub use eta::{
     CoveredBy, EtaReason, EtaSettings, IncomingPurchaseOrder, LineEta, ProductSupply,
     SupplierFacts, eta_for_new_order, project_queue,
@@ -36,4 +39,5 @@ pub use reliability::{
 pub use stock::{
     MAX_UNITS, MAX_UNITS_TEXT, StockError, StockLevels, StockStatus, stock_status, supply_known,
 };
+pub use told::{EtaCause, Told, against_told};
 pub use types::{LineId, Quantity, QuantityError, Sku, SkuError};

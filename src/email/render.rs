@@ -65,6 +65,52 @@ impl MailLine {
     }
 }
 
+/// A waiting line whose date is not the one the customer was last told: later (the news
+/// of an ETA-change email, with its cause) or sooner (good news).
+#[derive(Debug, Clone, Default)]
+pub struct DateNews {
+    pub product: String,
+    /// Later than told (or no date any more); false: sooner.
+    pub later: bool,
+    /// The date now; `None` when there is none any more.
+    pub now: Option<String>,
+    /// The date last told.
+    pub was: String,
+    /// Days between the two.
+    pub days: i64,
+    /// What moved it, in the customer's words.
+    pub why: Option<String>,
+}
+
+impl DateNews {
+    pub fn sentence(&self) -> String {
+        let days = if self.days == 1 {
+            "1 day".to_owned()
+        } else {
+            format!("{} days", self.days)
+        };
+        let why = self
+            .why
+            .as_deref()
+            .map(|w| format!(" {w}"))
+            .unwrap_or_default();
+        match (&self.now, self.later) {
+            (Some(now), true) => format!(
+                "{}: now ships by {now} instead of {} ({days} later).{why}",
+                self.product, self.was
+            ),
+            (None, _) => format!(
+                "{}: we no longer have a date for it (we told you {}); we will write as soon as we have one.{why}",
+                self.product, self.was
+            ),
+            (Some(now), false) => format!(
+                "{}: now ships by {now}, {days} sooner than the {} we told you.",
+                self.product, self.was
+            ),
+        }
+    }
+}
+
 /// The three choices in backorder and delay notices.
 #[derive(Debug, Clone)]
 pub struct ChoiceLinks {
@@ -97,6 +143,11 @@ pub struct Mail {
     pub paragraphs: Vec<String>,
     pub subject: Option<String>,
     pub unsubscribe: Option<String>,
+    /// Lines whose date differs from the one last told. Every email with the order's
+    /// lines says it (so no email states a later date without saying sorry and why); the
+    /// ETA-change email says it in its body (`news_in_body`) instead of above the lines.
+    pub news: Vec<DateNews>,
+    pub news_in_body: bool,
 }
 
 impl Mail {
@@ -120,6 +171,27 @@ impl Mail {
     pub fn only_preorders(&self) -> bool {
         let waiting = self.waiting_lines();
         !waiting.is_empty() && waiting.iter().all(|l| l.releases_on.is_some())
+    }
+
+    pub fn later_news(&self) -> Vec<&DateNews> {
+        self.news.iter().filter(|n| n.later).collect()
+    }
+
+    pub fn sooner_news(&self) -> Vec<&DateNews> {
+        self.news.iter().filter(|n| !n.later).collect()
+    }
+
+    /// "the Kettle" or "2 items", for the ETA-change email's subject and first sentence.
+    pub fn later_subject(&self) -> String {
+        match self.later_news().as_slice() {
+            [one] => one.product.clone(),
+            many => format!("{} items", many.len()),
+        }
+    }
+
+    /// The news block shows above the lines of this email.
+    pub fn news_above_lines(&self) -> bool {
+        !self.news_in_body && !self.news.is_empty()
     }
 
     fn order(&self) -> &str {
@@ -232,7 +304,7 @@ pub fn render(kind: Kind, m: &Mail) -> askama::Result<Rendered> {
         Kind::DelayNotice => (
             format!(
                 "Order {order}: {} will be later than we said, sorry",
-                m.product_name()
+                m.later_subject()
             ),
             pair(DelayText { m }, DelayHtml { m })?,
         ),
@@ -308,6 +380,14 @@ mod tests {
             was: Some("Tue 3 Dec".to_owned()),
             days_late: 3,
             product: Some("Kettle".to_owned()),
+            news: vec![DateNews {
+                product: "Kettle".to_owned(),
+                later: true,
+                now: Some("Fri 6 Dec".to_owned()),
+                was: "Tue 3 Dec".to_owned(),
+                days: 3,
+                why: Some("Our supplier moved its delivery to a later date.".to_owned()),
+            }],
             ..Mail::default()
         }
     }
@@ -329,8 +409,16 @@ mod tests {
             );
             assert!(!r.html.contains("<script>"));
         }
-        let delay = render(Kind::DelayNotice, &mail).unwrap();
+        let mut in_body = mail.clone();
+        in_body.news_in_body = true;
+        let delay = render(Kind::DelayNotice, &in_body).unwrap();
         assert!(delay.text.contains("Fri 6 Dec") && delay.text.contains("sorry"));
+        let said = "Kettle: now ships by Fri 6 Dec instead of Tue 3 Dec (3 days later). Our supplier moved its delivery to a later date.";
+        assert_eq!(delay.text.matches(said).count(), 1, "{}", delay.text);
+        assert_eq!(delay.html.matches(said).count(), 1, "{}", delay.html);
+        // Any other email of the order says it too, above the lines.
+        let restock = render(Kind::Restock, &mail).unwrap();
+        assert_eq!(restock.text.matches(said).count(), 1, "{}", restock.text);
         assert!(delay.text.contains("http://x/l/c") && delay.html.contains("http://x/l/c"));
     }
 }

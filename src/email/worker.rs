@@ -3,8 +3,10 @@
 //! server's answers (one transaction a batch), and retries temporary failures with
 //! exponential backoff and jitter. A server that cannot be reached at all is not a
 //! message's failure: the worker puts the messages back uncounted and pauses, then tries
-//! one message at a time until the server answers. It also runs the periodic status
-//! updates, behind a PostgreSQL advisory lock so one instance does each round.
+//! one message at a time until the server answers. It also runs the periodic jobs: the
+//! coalesced ETA-change emails whose window is over (claimed per order with `SKIP
+//! LOCKED`), and the status updates, behind a PostgreSQL advisory lock so one instance
+//! does each round.
 //!
 //! Waking: enqueueing sends `NOTIFY bd_outbox`, but diesel 2.2 (what Cargo.lock holds
 //! under rust-version 1.85) has no API to receive notifications, so an idle worker looks
@@ -198,6 +200,17 @@ impl Mailer {
                         .map_err(|e| anyhow::anyhow!("{e}"))?;
                     if released > 0 {
                         tracing::info!(released, "pre-order lines filled on their release day");
+                    }
+                    // Coalesced ETA-change emails whose window is over (each order claimed
+                    // with SKIP LOCKED, so every worker may run this at once).
+                    let changes = crate::services::messages::send_due_eta_updates(
+                        &mut conn,
+                        crate::clock::now(),
+                        today,
+                    )
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    if changes > 0 {
+                        tracing::info!(changes, "ETA-change emails queued");
                     }
                     crate::services::messages::run_periodic(&mut conn, today)
                         .map_err(|e| anyhow::anyhow!("{e}"))

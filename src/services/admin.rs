@@ -220,6 +220,7 @@ pub struct SettingsForm {
     pub placed_at_max_age_days: Option<String>,
     /// Left out (an older form): unchanged.
     #[serde(default)]
+    pub eta_update_window_hours: Option<String>,
     pub bulk_cancel_max_lines: Option<String>,
 }
 
@@ -239,6 +240,7 @@ impl SettingsForm {
             expiry_offers_cancel: on(s.expiry_offers_cancel),
             status_update_after_days: s.status_update_after_days.to_string(),
             placed_at_max_age_days: Some(s.placed_at_max_age_days.to_string()),
+            eta_update_window_hours: Some(s.eta_update_window_hours.to_string()),
             bulk_cancel_max_lines: Some(s.bulk_cancel_max_lines.to_string()),
         }
     }
@@ -324,6 +326,10 @@ pub fn save_settings(
         .placed_at_max_age_days
         .as_deref()
         .map(|text| number(&mut problems, "placed_at_max_age_days", text, 1..=3650));
+    let eta_window = form
+        .eta_update_window_hours
+        .as_deref()
+        .map(|text| number(&mut problems, "eta_update_window_hours", text, 1..=168));
     let bulk_cancel_max = form
         .bulk_cancel_max_lines
         .as_deref()
@@ -334,6 +340,7 @@ pub fn save_settings(
     conn.transaction(|conn| {
         let before = crate::db::shop_settings::load(conn)?;
         let max_order_age = max_order_age.unwrap_or(before.placed_at_max_age_days);
+        let eta_window = eta_window.unwrap_or(before.eta_update_window_hours);
         let bulk_cancel_max = bulk_cancel_max.unwrap_or(before.bulk_cancel_max_lines);
         diesel::update(shop_settings::table)
             .set((
@@ -349,6 +356,7 @@ pub fn save_settings(
                 shop_settings::expiry_offers_cancel.eq(form.expiry_offers_cancel.is_some()),
                 shop_settings::status_update_after_days.eq(status_every),
                 shop_settings::placed_at_max_age_days.eq(max_order_age),
+                shop_settings::eta_update_window_hours.eq(eta_window),
                 shop_settings::bulk_cancel_max_lines.eq(bulk_cancel_max),
                 shop_settings::updated_at.eq(Utc::now()),
             ))
@@ -368,7 +376,12 @@ pub fn save_settings(
                 today,
                 settings: &after_settings,
             };
-            crate::services::purchasing::refresh_products(conn, &ctx, &waiting)?;
+            crate::services::purchasing::refresh_products(
+                conn,
+                &ctx,
+                &waiting,
+                &crate::domain::EtaCause::ScheduleChanged,
+            )?;
         }
         audit::record(
             conn,
@@ -391,6 +404,7 @@ fn settings_json(s: &ShopSettings) -> Value {
         "delay_discount_after_days": s.delay_discount_after_days, "expiry_limit_days": s.expiry_limit_days,
         "expiry_offers_cancel": s.expiry_offers_cancel, "status_update_after_days": s.status_update_after_days,
         "placed_at_max_age_days": s.placed_at_max_age_days,
+        "eta_update_window_hours": s.eta_update_window_hours,
         "bulk_cancel_max_lines": s.bulk_cancel_max_lines,
     })
 }

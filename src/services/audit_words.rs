@@ -115,6 +115,9 @@ fn setting_name(key: &str) -> String {
         "expiry_offers_cancel" => "offer to cancel long waits".to_owned(),
         "status_update_after_days" => "status update after (days without news)".to_owned(),
         "placed_at_max_age_days" => "refuse orders placed more than (days) ago".to_owned(),
+        "eta_update_window_hours" => {
+            "at most one date-change email per order in (hours)".to_owned()
+        }
         "bulk_cancel_max_lines" => "bulk cancel without a manager (lines)".to_owned(),
         other => other.replace('_', " "),
     }

@@ -254,7 +254,13 @@ pub fn upsert_product(
             engine::fill_queue(conn, &ctx, &mut product, None)?;
         }
         if product.waiting_lines > 0 {
-            engine::refresh_etas(conn, &ctx, &product)?;
+            let effects = engine::refresh_etas(
+                conn,
+                &ctx,
+                &product,
+                &crate::domain::EtaCause::StockCorrected,
+            )?;
+            crate::services::notify::eta_changes(conn, &ctx, effects)?;
         }
         let after = view(conn, &product, today)?;
         audit::record(
@@ -394,7 +400,13 @@ pub fn release_preorders(conn: &mut PgConnection, today: NaiveDate) -> AppResult
             };
             let filled = engine::fill_queue(conn, &ctx, &mut product, None)?;
             if product.waiting_lines > 0 {
-                engine::refresh_etas(conn, &ctx, &product)?;
+                let effects = engine::refresh_etas(
+                    conn,
+                    &ctx,
+                    &product,
+                    &crate::domain::EtaCause::SupplyChanged,
+                )?;
+                crate::services::notify::eta_changes(conn, &ctx, effects)?;
             }
             Ok(filled.len())
         })?;

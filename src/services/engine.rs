@@ -10,9 +10,9 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Date, Int4, Nullable, Text};
 
 use crate::db::stock::{self, NewMovement, Product, QueueRow};
-use crate::domain::{self, QueuePlace, QueuePolicy, WaitingLine};
+use crate::domain::{self, EtaCause, QueuePlace, QueuePolicy, WaitingLine};
 use crate::error::AppResult;
-pub use crate::services::events::{Ctx, Delayed, EtaRefresh, Filled, StoredEta};
+pub use crate::services::events::{Ctx, Delayed, EtaEffects, Filled, LaterThanTold, StoredEta};
 
 fn place_of(row: &QueueRow) -> QueuePlace {
     QueuePlace {
@@ -163,29 +163,67 @@ pub fn change_product(
     Ok(())
 }
 
+/// The last date each line's customer was told, for the lines given.
+pub fn last_told(
+    conn: &mut PgConnection,
+    line_ids: &[i64],
+) -> QueryResult<HashMap<i64, NaiveDate>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = BigInt)]
+        order_line_id: i64,
+        #[diesel(sql_type = Date)]
+        told_on: NaiveDate,
+    }
+    if line_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT DISTINCT ON (order_line_id) order_line_id, told_on FROM told_dates
+          WHERE order_line_id = ANY($1) ORDER BY order_line_id, id DESC",
+    )
+    .bind::<Array<BigInt>, _>(line_ids)
+    .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.order_line_id, r.told_on))
+        .collect())
+}
+
 /// Recomputes the ETA, reason, queue position and (on first wait) the promise of every
-/// waiting line of a product, keeping the history of each change, and queues a delay
-/// notice for each line whose date moved past its promise.
+/// waiting line of a product, keeping the history of each change. Returns what customers
+/// must hear of: lines later than they were told (with `cause`, what the caller did that
+/// moved them) and lines past their promise.
 pub fn refresh_etas(
     conn: &mut PgConnection,
     ctx: &Ctx<'_>,
     product: &Product,
-) -> AppResult<EtaRefresh> {
+    cause: &EtaCause,
+) -> AppResult<EtaEffects> {
     let rows = queue(conn, product.id, &ctx.queue_policy())?;
     if rows.is_empty() {
-        return Ok(EtaRefresh::default());
+        return Ok(EtaEffects::default());
     }
     let supply = super::eta::product_supply(conn, product, ctx.today)?;
     let waiting: Vec<u32> = rows.iter().map(|row| row.waiting().max(0) as u32).collect();
     let projections = super::eta::project(ctx, &supply, &waiting);
 
-    let mut refresh = EtaRefresh::default();
+    // Lines whose date moved later: compared with what their customers were told.
+    let moved_later: Vec<i64> = rows
+        .iter()
+        .zip(&projections)
+        .filter(|(row, eta)| moved_later(row.eta_worst, eta.worst))
+        .map(|(row, _)| row.line_id)
+        .collect();
+    let told = last_told(conn, &moved_later)?;
+
+    let mut effects = EtaEffects::default();
     let mut changed = ChangedLines::default();
     for (position, (row, eta)) in rows.iter().zip(&projections).enumerate() {
         let position = position as i32 + 1;
         let promised = row.promised_on.or(eta.worst);
         if row.promised_on.is_none() && promised.is_some() {
-            refresh.first_promises.push((row.line_id, row.order_id));
+            effects.first_promises.push((row.line_id, row.order_id));
         }
         // The history keeps changes of the dates; a reworded reason alone is not news.
         let dates_changed = row.eta_likely != eta.likely
@@ -203,7 +241,7 @@ pub fn refresh_etas(
             && new_worst > promised_on
             && row.eta_worst != Some(new_worst)
         {
-            refresh.delayed.push(Delayed {
+            effects.delayed.push(Delayed {
                 line_id: row.line_id,
                 order_id: row.order_id,
                 promised_on,
@@ -211,14 +249,70 @@ pub fn refresh_etas(
                 days_late: (new_worst - promised_on).num_days(),
             });
         }
+        if let Some(told) = told.get(&row.line_id).copied()
+            && domain::against_told(Some(told), eta.worst).is_bad_news()
+        {
+            effects.later_than_told.push(LaterThanTold {
+                line_id: row.line_id,
+                order_id: row.order_id,
+                told,
+                new_worst: eta.worst,
+                cause: real_cause(cause, row, position, eta, ctx.today),
+            });
+        }
         changed.push(row.line_id, eta, position, promised, dates_changed);
     }
     changed.store(conn)?;
-    // Delay notices are queued here, so every caller that moves dates tells customers.
-    super::messages::after_eta_refresh(conn, ctx, &refresh)?;
-    // The delay policy may propose a discount for lines that became late (never twice).
-    super::proposals::propose_for_delays(conn, ctx, &refresh.delayed)?;
-    Ok(refresh)
+    Ok(effects)
+}
+
+/// What really moved a line later, given the event that recomputed its queue. A refresh
+/// also re-reads time: a line waiting on an overdue purchase order drifts later every day
+/// it does not come, whatever event recomputed it, and new receipts change what the
+/// suppliers' record says. Naming the event in those cases would be untrue (an order
+/// placed behind the line did not take its units).
+fn real_cause(
+    event: &EtaCause,
+    row: &QueueRow,
+    position: i32,
+    eta: &StoredEta,
+    today: NaiveDate,
+) -> EtaCause {
+    let about_its_delivery = match (&eta.covering_po, event.reference()) {
+        (Some((covering, _)), Some(reference)) => covering == reference,
+        _ => false,
+    };
+    if about_its_delivery {
+        return event.clone();
+    }
+    if let Some((reference, expected_on)) = &eta.covering_po
+        && *expected_on < today
+        && !matches!(
+            event,
+            EtaCause::PurchaseOrderCancelled { .. } | EtaCause::StockCorrected
+        )
+    {
+        return EtaCause::DeliveryLate {
+            reference: reference.clone(),
+        };
+    }
+    match event {
+        // Moved back in line: an order ahead of it took more.
+        EtaCause::QueueAhead if row.queue_position.is_some_and(|old| position > old) => {
+            EtaCause::QueueAhead
+        }
+        EtaCause::QueueAhead | EtaCause::SupplyChanged => EtaCause::SupplierRecord,
+        other => other.clone(),
+    }
+}
+
+/// A worst-case date that moved later (or went away, or came after none).
+fn moved_later(before: Option<NaiveDate>, after: Option<NaiveDate>) -> bool {
+    match (before, after) {
+        (Some(before), Some(after)) => after > before,
+        (Some(_), None) | (None, Some(_)) => true,
+        (None, None) => false,
+    }
 }
 
 #[derive(Default)]

@@ -11,8 +11,8 @@ use crate::db::schema::{purchase_order_receipts, purchase_orders, suppliers};
 use crate::db::shop_settings::ShopSettings;
 use crate::db::stock::{self, Product};
 use crate::domain::{
-    self, EtaSettings, IncomingPurchaseOrder, LineEta, ProductSupply, SlipHistory, SlipPrior,
-    SupplierEvidence, SupplierFacts, WaitingLine,
+    self, EtaSettings, IncomingPurchaseOrder, LineEta, ProductSupply, PromiseRecord, SlipHistory,
+    SlipPrior, SupplierEvidence, SupplierFacts, WaitingLine,
 };
 use crate::error::AppResult;
 use crate::services::events::{Ctx, StoredEta};
@@ -77,6 +77,38 @@ pub fn product_supply(
         supplier,
         prior: shop_prior(conn, today)?,
         release_on: product.preorder_release_on,
+        promises: shop_promises(conn, today)?,
+    })
+}
+
+/// How the shop's recent promises fared (`domain::calibration`), in one grouped query
+/// over the promises of the window: the same outcomes as `domain::promise_outcome`,
+/// judged as the daily review judges them (`services::review::promises_kept`).
+fn shop_promises(conn: &mut PgConnection, today: NaiveDate) -> AppResult<PromiseRecord> {
+    #[derive(QueryableByName)]
+    struct Counts {
+        #[diesel(sql_type = BigInt)]
+        resolved: i64,
+        #[diesel(sql_type = BigInt)]
+        kept: i64,
+    }
+    let counts: Counts = diesel::sql_query(
+        "SELECT count(*) FILTER (WHERE kept OR promised_on < $1) AS resolved,
+                count(*) FILTER (WHERE kept) AS kept
+           FROM (SELECT promised_on,
+                        coalesce(completed_at IS NOT NULL AND shipped > 0
+                                 AND (completed_at AT TIME ZONE current_setting('TimeZone'))::date < $1
+                                 AND (completed_at AT TIME ZONE current_setting('TimeZone'))::date <= promised_on,
+                                 false) AS kept
+                   FROM order_lines
+                  WHERE promised_on >= $2 AND cancelled < qty) l",
+    )
+    .bind::<Date, _>(today)
+    .bind::<Date, _>(domain::calibration::window_start(today))
+    .get_result(conn)?;
+    Ok(PromiseRecord {
+        resolved: counts.resolved.max(0) as u64,
+        kept: counts.kept.max(0) as u64,
     })
 }
 
@@ -147,6 +179,14 @@ fn stored(eta: LineEta) -> StoredEta {
         worst: eta.worst,
         is_estimate: eta.is_estimate,
         reason: eta.reason.to_sentence(),
+        covering_po: match eta.reason.covered_by {
+            domain::CoveredBy::PurchaseOrder {
+                reference,
+                expected_on,
+                ..
+            } => Some((reference, expected_on)),
+            _ => None,
+        },
     }
 }
 

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 
 use crate::db::audit::Actor;
 use crate::db::shop_settings::ShopSettings;
-use crate::domain::QueuePolicy;
+use crate::domain::{EtaCause, QueuePolicy};
 
 /// What an event needs besides its own data.
 pub struct Ctx<'a> {
@@ -43,7 +43,8 @@ pub struct Filled {
     pub complete: bool,
 }
 
-/// A line whose new worst-case date falls after its promise (DESIGN §4.8).
+/// A line whose new worst-case date falls after its promise (DESIGN §4.8): the discount
+/// policy's input.
 #[derive(Debug, Clone)]
 pub struct Delayed {
     pub line_id: i64,
@@ -53,12 +54,38 @@ pub struct Delayed {
     pub days_late: i64,
 }
 
-/// What the ETA projection changed, for the caller to tell customers about.
+/// A line whose date moved later than the last date its customer was told: news for the
+/// order's coalesced ETA-change email, with what moved it.
+#[derive(Debug, Clone)]
+pub struct LaterThanTold {
+    pub line_id: i64,
+    pub order_id: i64,
+    pub told: NaiveDate,
+    /// `None`: the line has no date any more.
+    pub new_worst: Option<NaiveDate>,
+    pub cause: EtaCause,
+}
+
+/// What an ETA refresh changed that people must hear of. The refresh only stores dates;
+/// the use case hands these to `notify::eta_changes` (one place, after all its refreshes),
+/// so nothing is queued as a hidden side effect deep inside the engine.
+#[must_use = "hand the effects of an ETA refresh to notify::eta_changes"]
 #[derive(Debug, Default)]
-pub struct EtaRefresh {
+pub struct EtaEffects {
     /// Lines that got their first promise now (backorder notices).
     pub first_promises: Vec<(i64, i64)>,
+    /// Lines later than the customer was told.
+    pub later_than_told: Vec<LaterThanTold>,
+    /// Lines whose date moved past their promise (the delay discount policy).
     pub delayed: Vec<Delayed>,
+}
+
+impl EtaEffects {
+    pub fn extend(&mut self, other: EtaEffects) {
+        self.first_promises.extend(other.first_promises);
+        self.later_than_told.extend(other.later_than_told);
+        self.delayed.extend(other.delayed);
+    }
 }
 
 /// One line's projection, as stored.
@@ -68,4 +95,6 @@ pub struct StoredEta {
     pub worst: Option<NaiveDate>,
     pub is_estimate: bool,
     pub reason: String,
+    /// The purchase order whose units complete the line, and its expected date.
+    pub covering_po: Option<(String, NaiveDate)>,
 }

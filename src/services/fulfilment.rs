@@ -316,7 +316,9 @@ pub fn cancel_line(
             Some(&format!("released from {number}")),
         )?;
         if product.waiting_lines > 0 {
-            engine::refresh_etas(conn, &ctx, &product)?;
+            let effects =
+                engine::refresh_etas(conn, &ctx, &product, &crate::domain::EtaCause::QueueAhead)?;
+            crate::services::notify::eta_changes(conn, &ctx, effects)?;
         }
         update_payment_state(conn, line.order_id)?;
         crate::services::messages::queue_cancellation(

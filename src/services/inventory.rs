@@ -15,7 +15,7 @@ use crate::db::audit::{self, Actor};
 use crate::db::schema::suppliers;
 use crate::db::shop_settings;
 use crate::db::stock::{self, IncomingRow, QueueRow};
-use crate::domain::{MAX_UNITS, MAX_UNITS_TEXT, StockStatus};
+use crate::domain::{EtaCause, MAX_UNITS, MAX_UNITS_TEXT, StockStatus};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::services::catalog::{self, ProductChanges};
 use crate::services::engine::{self, Ctx};
@@ -753,7 +753,8 @@ pub fn adjust_stock(
         };
         let filled = catalog::adjust(conn, &ctx, &mut product, change, &text, None)?;
         if product.waiting_lines > 0 {
-            engine::refresh_etas(conn, &ctx, &product)?;
+            let effects = engine::refresh_etas(conn, &ctx, &product, &EtaCause::StockCorrected)?;
+            crate::services::notify::eta_changes(conn, &ctx, effects)?;
         }
         audit::record(
             conn,

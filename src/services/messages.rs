@@ -15,12 +15,13 @@ use crate::db::audit::{self, Actor};
 use crate::db::shop_settings;
 use crate::db::stock::Product;
 use crate::domain::format::human_date;
+use crate::domain::{EtaCause, Told, against_told};
 use crate::email::links::{LinkAction, LinkClaim, LinkMaker};
 use crate::email::outbox::{self, Kind, NewMessage};
-use crate::email::render::{self, ChoiceLinks, Mail, MailLine};
+use crate::email::render::{self, ChoiceLinks, DateNews, Mail, MailLine};
 use crate::error::{AppError, AppResult};
 use crate::services::choices::{self, Channel, Choice, ChoiceOutcome};
-use crate::services::events::{Ctx, EtaRefresh, Filled};
+use crate::services::events::{Ctx, Filled};
 
 fn user_id(actor: &Actor) -> Option<i64> {
     match actor {
@@ -61,6 +62,14 @@ struct OrderLineRow {
     eta_is_estimate: bool,
     #[diesel(sql_type = Nullable<Date>)]
     preorder_release_on: Option<NaiveDate>,
+    /// The last date an email stated for the line.
+    #[diesel(sql_type = Nullable<Date>)]
+    told_on: Option<NaiveDate>,
+    /// What moved the line later, while an ETA-change email is pending.
+    #[diesel(sql_type = Nullable<Text>)]
+    cause: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    cause_reference: Option<String>,
 }
 
 /// An order as an email sees it: who gets it and what it says about the lines.
@@ -71,6 +80,10 @@ pub struct OrderMail {
     pub recipient: String,
     pub mail: Mail,
     line_ids: Vec<i64>,
+    /// The date each waiting line's email states (`None`: not waiting, or no date).
+    dates: Vec<Option<NaiveDate>>,
+    /// Each line is later than told (or lost its date).
+    later: Vec<bool>,
 }
 
 impl OrderMail {
@@ -83,6 +96,11 @@ impl OrderMail {
 
     fn waits(&self) -> bool {
         self.mail.lines.iter().any(|l| l.waiting > 0)
+    }
+
+    /// Later than told, or no date any more: the news of an ETA-change email.
+    fn has_bad_news(&self) -> bool {
+        self.later.iter().any(|later| *later)
     }
 
     fn message(&self, kind: Kind, key: String, created_by: Option<i64>) -> AppResult<NewMessage> {
@@ -101,6 +119,76 @@ impl OrderMail {
     }
 }
 
+/// How a waiting line's date stands against the last one told, in the customer's words.
+fn date_news(row: &OrderLineRow, today: NaiveDate) -> Option<DateNews> {
+    let why = || {
+        row.cause
+            .as_deref()
+            .and_then(|code| EtaCause::from_stored(code, row.cause_reference.clone()))
+            .map(|cause| cause.customer_words().to_owned())
+    };
+    let (later, now, told, days, why) = match against_told(row.told_on, row.eta_worst) {
+        Told::Later { told, now } => (true, Some(now), told, (now - told).num_days(), why()),
+        Told::NoDateNow { told } => (true, None, told, 0, why()),
+        Told::Earlier { told, now } => (false, Some(now), told, (told - now).num_days(), None),
+        Told::NeverTold | Told::AsTold => return None,
+    };
+    Some(DateNews {
+        product: row.product.clone(),
+        later,
+        now: now.map(|d| human_date(d, today)),
+        was: human_date(told, today),
+        days,
+        why,
+    })
+}
+
+/// Queues an order's email and notes the date it states for each waiting line: what the
+/// customer was last told. Returns the new message's id (`None`: queued before).
+fn enqueue_order_mail(
+    conn: &mut PgConnection,
+    om: &OrderMail,
+    kind: Kind,
+    key: String,
+    created_by: Option<i64>,
+) -> AppResult<Option<i64>> {
+    let message = om.message(kind, key, created_by)?;
+    let id = outbox::enqueue(conn, &message)?;
+    if id.is_some() {
+        record_told(conn, &[(om, message.idempotency_key.as_str())])?;
+    }
+    Ok(id)
+}
+
+/// Appends the dates these queued emails state (by their keys) to `told_dates`, in one
+/// statement. Append-only: no row another event may hold is locked.
+fn record_told(conn: &mut PgConnection, mails: &[(&OrderMail, &str)]) -> QueryResult<()> {
+    let (mut lines, mut dates, mut keys) = (Vec::new(), Vec::new(), Vec::new());
+    for (om, key) in mails {
+        for (line_id, date) in om.line_ids.iter().zip(&om.dates) {
+            if let Some(date) = date {
+                lines.push(*line_id);
+                dates.push(*date);
+                keys.push(key.to_string());
+            }
+        }
+    }
+    if lines.is_empty() {
+        return Ok(());
+    }
+    diesel::sql_query(
+        "INSERT INTO told_dates (order_line_id, told_on, message_id)
+         SELECT u.line, u.day, m.id
+           FROM unnest($1::int8[], $2::date[], $3::text[]) AS u(line, day, key)
+           JOIN messages m ON m.idempotency_key = u.key",
+    )
+    .bind::<Array<BigInt>, _>(lines)
+    .bind::<Array<Date>, _>(dates)
+    .bind::<Array<Text>, _>(keys)
+    .execute(conn)?;
+    Ok(())
+}
+
 /// The orders' mails in one query, keyed by order id.
 fn order_mails(
     conn: &mut PgConnection,
@@ -111,11 +199,15 @@ fn order_mails(
     let rows: Vec<OrderLineRow> = diesel::sql_query(
         "SELECT o.id AS order_id, o.number, c.id AS customer_id, c.email, c.name AS customer_name,
                 l.id AS line_id, p.name AS product, p.sku, l.qty, l.allocated, l.shipped,
-                l.cancelled, l.eta_worst, l.eta_is_estimate, p.preorder_release_on
+                l.cancelled, l.eta_worst, l.eta_is_estimate, t.told_on, k.cause,
+                k.reference AS cause_reference, p.preorder_release_on
            FROM orders o
            JOIN customers c ON c.id = o.customer_id
            JOIN order_lines l ON l.order_id = o.id
            JOIN products p ON p.id = l.product_id
+           LEFT JOIN LATERAL (SELECT told_on FROM told_dates t WHERE t.order_line_id = l.id
+                               ORDER BY t.id DESC LIMIT 1) t ON l.waiting > 0
+           LEFT JOIN eta_update_causes k ON k.order_line_id = l.id AND l.waiting > 0
           WHERE o.id = ANY($1)
           ORDER BY o.id, l.id",
     )
@@ -136,9 +228,16 @@ fn order_mails(
                 ..Mail::default()
             },
             line_ids: Vec::new(),
+            dates: Vec::new(),
+            later: Vec::new(),
         });
         let waiting = row.qty - row.allocated - row.shipped - row.cancelled;
         entry.line_ids.push(row.line_id);
+        let date = (waiting > 0).then_some(row.eta_worst).flatten();
+        entry.dates.push(date);
+        let news = (waiting > 0).then(|| date_news(&row, today)).flatten();
+        entry.later.push(news.as_ref().is_some_and(|n| n.later));
+        entry.mail.news.extend(news);
         entry.mail.lines.push(MailLine {
             name: row.product,
             sku: row.sku,
@@ -202,49 +301,136 @@ pub fn queue_backorder_notice(
     for line in &mut om.mail.lines {
         line.focus = line.waiting > 0;
     }
-    let message = om.message(
+    enqueue_order_mail(
+        conn,
+        &om,
         Kind::BackorderNotice,
         format!("backorder:{order_id}"),
         ctx.user_id(),
     )?;
-    outbox::enqueue(conn, &message)?;
     Ok(())
 }
 
-/// Delay notices for lines whose date moved past the promise: one per line and new date.
-pub fn after_eta_refresh(
+/// Sends the ETA-change emails that are due at `now` (the delivery worker's clock; tests
+/// set it): one per order, rendered from the order as it is now, covering every line later
+/// than its customer was told, with the cause of each. An order with nothing left to tell
+/// (the dates moved back, an email since stated them, nothing waits) sends nothing. Each
+/// pending order is claimed with `FOR UPDATE SKIP LOCKED` and removed in the transaction
+/// that queues its email, so any number of workers send each once. Returns the emails
+/// queued.
+pub fn send_due_eta_updates(
     conn: &mut PgConnection,
-    ctx: &Ctx<'_>,
-    refresh: &EtaRefresh,
-) -> AppResult<()> {
-    if refresh.delayed.is_empty() {
-        return Ok(());
+    now: DateTime<Utc>,
+    today: NaiveDate,
+) -> AppResult<usize> {
+    #[derive(QueryableByName)]
+    struct Pending {
+        #[diesel(sql_type = BigInt)]
+        order_id: i64,
+        #[diesel(sql_type = Timestamptz)]
+        first_changed_at: DateTime<Utc>,
     }
-    let order_ids: Vec<i64> = refresh.delayed.iter().map(|d| d.order_id).collect();
-    let mails = order_mails(conn, &order_ids, &ctx.settings.shop_name, ctx.today)?;
-    let links = LinkMaker::load(conn)?;
-    for delayed in &refresh.delayed {
-        let Some(mut om) = mails.get(&delayed.order_id).cloned() else {
-            continue;
-        };
-        om.focus(delayed.line_id, 0);
-        om.mail.product = om
-            .line_ids
-            .iter()
-            .position(|id| *id == delayed.line_id)
-            .map(|i| om.mail.lines[i].name.clone());
-        om.mail.date = Some(human_date(delayed.new_worst, ctx.today));
-        om.mail.was = Some(human_date(delayed.promised_on, ctx.today));
-        om.mail.days_late = delayed.days_late;
-        om.mail.links = Some(choice_links(
-            &links,
-            delayed.order_id,
-            Some(delayed.line_id),
-        ));
-        let key = format!("delay:{}:{}", delayed.line_id, delayed.new_worst);
-        outbox::enqueue(conn, &om.message(Kind::DelayNotice, key, ctx.user_id())?)?;
+    let mut queued = 0;
+    // A bounded round, so one tick never holds the worker for long.
+    for _ in 0..500 {
+        let done = conn.transaction(|conn| {
+            let pending: Option<Pending> = diesel::sql_query(
+                "SELECT order_id, first_changed_at FROM eta_updates_pending
+                  WHERE due_at <= $1
+                  ORDER BY due_at, order_id
+                  LIMIT 1
+                  FOR UPDATE SKIP LOCKED",
+            )
+            .bind::<Timestamptz, _>(now)
+            .get_result(conn)
+            .optional()?;
+            let Some(pending) = pending else {
+                return Ok::<_, AppError>(None);
+            };
+            let settings = shop_settings::load(conn)?;
+            let window =
+                chrono::Duration::hours(i64::from(settings.eta_update_window_hours.max(1)));
+            // At most one date-change email per customer in a window, too: a customer
+            // with two orders waiting on one delivery hears of them a window apart, not
+            // seconds apart. Another worker on the same customer: try again in a minute.
+            let (locked, last_sent) = customer_turn(conn, pending.order_id)?;
+            let postpone_to = if !locked {
+                Some(now + chrono::Duration::minutes(1))
+            } else {
+                last_sent
+                    .filter(|last| *last > now - window)
+                    .map(|last| last.min(now) + window)
+            };
+            if let Some(due) = postpone_to {
+                diesel::sql_query("UPDATE eta_updates_pending SET due_at = $2 WHERE order_id = $1")
+                    .bind::<BigInt, _>(pending.order_id)
+                    .bind::<Timestamptz, _>(due)
+                    .execute(conn)?;
+                return Ok(Some(false));
+            }
+            let shop = settings.shop_name;
+            let mail =
+                order_mails(conn, &[pending.order_id], &shop, today)?.remove(&pending.order_id);
+            // Read first: the causes go with the pending row.
+            diesel::sql_query("DELETE FROM eta_updates_pending WHERE order_id = $1")
+                .bind::<BigInt, _>(pending.order_id)
+                .execute(conn)?;
+            let Some(mut om) = mail.filter(OrderMail::has_bad_news) else {
+                return Ok(Some(false));
+            };
+            om.mail.news_in_body = true;
+            let links = LinkMaker::load(conn)?;
+            let later_lines: Vec<usize> = (0..om.later.len()).filter(|i| om.later[*i]).collect();
+            // One line: the email and its links are about it; several: about the order.
+            let line_id = match later_lines.as_slice() {
+                [one] => {
+                    om.mail.lines[*one].focus = true;
+                    om.mail.product = Some(om.mail.lines[*one].name.clone());
+                    Some(om.line_ids[*one])
+                }
+                _ => None,
+            };
+            om.mail.links = Some(choice_links(&links, pending.order_id, line_id));
+            let key = format!(
+                "eta-change:{}:{}",
+                pending.order_id,
+                pending.first_changed_at.timestamp_micros()
+            );
+            enqueue_order_mail(conn, &om, Kind::DelayNotice, key, None)?;
+            Ok(Some(true))
+        })?;
+        match done {
+            None => break,
+            Some(true) => queued += 1,
+            Some(false) => {}
+        }
     }
-    Ok(())
+    Ok(queued)
+}
+
+/// Whether this transaction may send the order's customer a date-change email now
+/// (an advisory lock per customer: row locks on customers are taken by intake, which
+/// also waits on pending rows), and when their last one was queued.
+fn customer_turn(
+    conn: &mut PgConnection,
+    order_id: i64,
+) -> QueryResult<(bool, Option<DateTime<Utc>>)> {
+    #[derive(QueryableByName)]
+    struct Turn {
+        #[diesel(sql_type = Bool)]
+        locked: bool,
+        #[diesel(sql_type = Nullable<Timestamptz>)]
+        last_sent: Option<DateTime<Utc>>,
+    }
+    let turn: Turn = diesel::sql_query(
+        "SELECT pg_try_advisory_xact_lock(hashtextextended('backorder-desk:eta-change:' || o.customer_id, 0)) AS locked,
+                (SELECT max(m.created_at) FROM messages m
+                  WHERE m.customer_id = o.customer_id AND m.kind = 'delay_notice') AS last_sent
+           FROM orders o WHERE o.id = $1",
+    )
+    .bind::<BigInt, _>(order_id)
+    .get_result(conn)?;
+    Ok((turn.locked, turn.last_sent))
 }
 
 /// After free units went down a product's queue: one restock email per order that got
@@ -278,6 +464,12 @@ pub fn after_fill(
                 })
                 .collect::<AppResult<Vec<_>>>()?;
             outbox::enqueue_or_rerender(conn, &messages)?;
+            let told: Vec<(&OrderMail, &str)> = chunk
+                .iter()
+                .zip(&messages)
+                .map(|(om, m)| (*om, m.idempotency_key.as_str()))
+                .collect();
+            record_told(conn, &told)?;
         }
     }
     if product.available() > 0 {
@@ -356,12 +548,13 @@ pub fn queue_shipment(
         om.focus(*line_id, *units);
     }
     om.mail.partial = is_partial;
-    let message = om.message(
+    enqueue_order_mail(
+        conn,
+        &om,
         Kind::Shipment,
         format!("shipment:{shipment_id}"),
         user_id(actor),
     )?;
-    outbox::enqueue(conn, &message)?;
     Ok(())
 }
 
@@ -385,7 +578,7 @@ pub fn queue_cancellation(
         .position(|id| *id == line_id)
         .map(|i| om.mail.lines[i].name.clone());
     let key = format!("cancel:{line_id}:{cancelled_after}");
-    outbox::enqueue(conn, &om.message(Kind::Cancellation, key, user_id(actor))?)?;
+    enqueue_order_mail(conn, &om, Kind::Cancellation, key, user_id(actor))?;
     Ok(())
 }
 
@@ -407,7 +600,7 @@ pub fn queue_eta_update(
             line.focus = line.waiting > 0;
         }
         let key = format!("eta-update:{order_id}:{today}");
-        let queued = outbox::enqueue(conn, &om.message(Kind::StatusUpdate, key, user_id(actor))?)?;
+        let queued = enqueue_order_mail(conn, &om, Kind::StatusUpdate, key, user_id(actor))?;
         if queued.is_some() {
             audit::record(
                 conn,
@@ -452,10 +645,7 @@ pub fn queue_discount_offer(
         });
         om.mail.coupon = coupon;
         let key = format!("discount:{proposal_id}");
-        Ok(
-            outbox::enqueue(conn, &om.message(Kind::DiscountOffer, key, user_id(actor))?)?
-                .is_some(),
-        )
+        Ok(enqueue_order_mail(conn, &om, Kind::DiscountOffer, key, user_id(actor))?.is_some())
     })
 }
 
@@ -500,7 +690,7 @@ pub fn run_periodic(conn: &mut PgConnection, today: NaiveDate) -> AppResult<usiz
         let mut queued = 0;
         for om in mails.values() {
             let key = format!("status:{}:{today}", om.order_id);
-            if outbox::enqueue(conn, &om.message(Kind::StatusUpdate, key, None)?)?.is_some() {
+            if enqueue_order_mail(conn, om, Kind::StatusUpdate, key, None)?.is_some() {
                 queued += 1;
             }
         }
@@ -769,6 +959,9 @@ pub fn compose(
                     created_by: user_id(actor),
                 },
             )?;
+            if let (Some(_), Some(om)) = (queued, &om) {
+                record_told(conn, &[(om, &format!("custom:{compose_id}"))])?;
+            }
             if let Some(id) = queued {
                 audit::record(
                     conn,
@@ -843,8 +1036,8 @@ pub fn bulk_update(
                 first = Some(message.clone());
             }
             recipients.push(om.recipient.clone());
-            if send {
-                outbox::enqueue(conn, &message)?;
+            if send && outbox::enqueue(conn, &message)?.is_some() {
+                record_told(conn, &[(om, &message.idempotency_key)])?;
             }
         }
         if send {

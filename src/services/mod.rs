@@ -17,6 +17,7 @@ pub mod lookup;
 pub mod message_search;
 pub mod messages;
 pub mod monitoring;
+pub mod notify;
 pub mod order_actions;
 pub mod order_page;
 pub mod order_status;

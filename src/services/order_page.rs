@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Date, Int4, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Date, Int4, Nullable, Text, Timestamptz};
 
-use crate::domain::answer::{self, DelayEmail, Delivery, EmailDelivery, LineAnswer, LineFacts};
+use crate::domain::answer::{self, Delivery, EmailDelivery, LineAnswer, LineFacts, ToldDate};
 use crate::error::AppResult;
 use crate::services::lookup::{self, LineDetail, OrderDetail};
 use crate::services::timeline::{self, TimelineEntry};
@@ -64,17 +64,37 @@ struct AheadRow {
 }
 
 #[derive(QueryableByName)]
-struct DelayRow {
-    #[diesel(sql_type = Text)]
-    idempotency_key: String,
-    #[diesel(sql_type = Text)]
-    status: String,
+struct ToldRow {
+    #[diesel(sql_type = BigInt)]
+    order_line_id: i64,
+    #[diesel(sql_type = Date)]
+    told_on: NaiveDate,
     #[diesel(sql_type = Timestamptz)]
-    created_at: DateTime<Utc>,
+    told_at: DateTime<Utc>,
+    #[diesel(sql_type = Nullable<Text>)]
+    status: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    kind: Option<String>,
+}
+
+/// The email as a rep calls it in a sentence.
+fn email_words(kind: Option<&str>) -> String {
+    match kind {
+        Some("delay_notice") => "delay email".to_owned(),
+        Some("backorder_notice") => "backorder email".to_owned(),
+        Some("status_update") => "status update".to_owned(),
+        Some("restock") => "reservation email".to_owned(),
+        Some("shipment") => "shipment email".to_owned(),
+        Some("cancellation") => "cancellation email".to_owned(),
+        Some("discount_offer") => "discount email".to_owned(),
+        Some("custom") => "rep's email".to_owned(),
+        _ => "order email".to_owned(),
+    }
 }
 
 /// The facts behind each line's answer: the deliveries booked for its product, the units
-/// ahead of it in the queue (from the partial index of waiting lines), the delay emails.
+/// ahead of it in the queue (from the partial index of waiting lines), the last date each
+/// line's customer was told (and by which email), and a pending date-change email.
 fn line_facts(
     conn: &mut PgConnection,
     order: &OrderDetail,
@@ -88,7 +108,8 @@ fn line_facts(
         .collect();
     let mut deliveries: HashMap<i64, Vec<Delivery>> = HashMap::new();
     let mut ahead: HashMap<i64, i64> = HashMap::new();
-    let mut delay_emails: HashMap<i64, DelayEmail> = HashMap::new();
+    let mut told: HashMap<i64, ToldDate> = HashMap::new();
+    let mut update_due = None;
     if !waiting_products.is_empty() {
         let rows: Vec<DeliveryRow> = diesel::sql_query(
             "SELECT pl.product_id, (pl.qty_ordered - pl.qty_received) AS units, po.expected_on
@@ -119,41 +140,44 @@ fn line_facts(
             .into_iter()
             .map(|r| (r.line_id, r.units_ahead))
             .collect();
-        // Delay notices name their line and the date they told: `delay:{line}:{date}`.
-        let rows: Vec<DelayRow> = diesel::sql_query(
-            "SELECT idempotency_key, status, created_at FROM messages
-              WHERE order_id = $1 AND kind = 'delay_notice' ORDER BY id",
+        let rows: Vec<ToldRow> = diesel::sql_query(
+            "SELECT DISTINCT ON (t.order_line_id) t.order_line_id, t.told_on, t.told_at,
+                    m.status, m.kind
+               FROM order_lines l
+               JOIN told_dates t ON t.order_line_id = l.id
+               LEFT JOIN messages m ON m.id = t.message_id
+              WHERE l.order_id = $1 AND l.waiting > 0
+              ORDER BY t.order_line_id, t.id DESC",
         )
         .bind::<BigInt, _>(order.header.id)
         .load(conn)?;
         for row in rows {
-            let mut parts = row.idempotency_key.splitn(3, ':');
-            let (Some("delay"), Some(line), Some(date)) =
-                (parts.next(), parts.next(), parts.next())
-            else {
-                continue;
-            };
-            let (Ok(line_id), Ok(told)) = (line.parse::<i64>(), date.parse::<NaiveDate>()) else {
-                continue;
-            };
-            delay_emails.insert(
-                line_id,
-                DelayEmail {
-                    told,
-                    queued_on: row.created_at.with_timezone(&chrono::Local).date_naive(),
-                    delivery: match row.status.as_str() {
-                        "sent" => EmailDelivery::Sent,
-                        "failed" | "dead" => EmailDelivery::Failed,
-                        _ => EmailDelivery::OnItsWay,
+            told.insert(
+                row.order_line_id,
+                ToldDate {
+                    told: row.told_on,
+                    queued_on: row.told_at.with_timezone(&chrono::Local).date_naive(),
+                    delivery: match row.status.as_deref() {
+                        Some("failed" | "dead") => EmailDelivery::Failed,
+                        Some("queued" | "sending") => EmailDelivery::OnItsWay,
+                        _ => EmailDelivery::Sent,
                     },
+                    email: email_words(row.kind.as_deref()),
                 },
             );
         }
+        use crate::db::schema::eta_updates_pending as pending;
+        update_due = pending::table
+            .find(order.header.id)
+            .select(pending::due_at)
+            .first::<DateTime<Utc>>(conn)
+            .optional()?
+            .map(|due| due.with_timezone(&chrono::Local).date_naive());
     }
     Ok(order
         .lines
         .iter()
-        .map(|line| facts_of(line, &deliveries, &ahead, &mut delay_emails, today))
+        .map(|line| facts_of(line, &deliveries, &ahead, &mut told, update_due, today))
         .collect())
 }
 
@@ -161,7 +185,8 @@ fn facts_of(
     line: &LineDetail,
     deliveries: &HashMap<i64, Vec<Delivery>>,
     ahead: &HashMap<i64, i64>,
-    delay_emails: &mut HashMap<i64, DelayEmail>,
+    told: &mut HashMap<i64, ToldDate>,
+    update_due: Option<NaiveDate>,
     today: NaiveDate,
 ) -> LineFacts {
     let count = |n: i32| n.max(0) as u32;
@@ -187,7 +212,8 @@ fn facts_of(
             .get(&line.product_id)
             .cloned()
             .unwrap_or_default(),
-        delay_email: delay_emails.remove(&line.id),
+        told: told.remove(&line.id),
+        update_due,
         authorization_lapses_on: if line.waiting() > 0 { lapses } else { None },
         wait_limit_passed: if line.waiting() > 0 { limit } else { None },
     }

@@ -375,6 +375,7 @@ fn intake(
         .get_results(conn)?;
 
     let mut movements = Vec::new();
+    let mut effects = engine::EtaEffects::default();
     for product in &mut products {
         let mut allocated = 0;
         let mut backordered = 0;
@@ -401,9 +402,17 @@ fn intake(
         }
         engine::change_product(conn, product, 0, allocated, backordered, waiting_lines)?;
         if backordered > 0 {
-            engine::refresh_etas(conn, &ctx, product)?;
+            // A line placed ahead of others (an earlier `placed_at`, a higher tier) moves
+            // them back.
+            effects.extend(engine::refresh_etas(
+                conn,
+                &ctx,
+                product,
+                &crate::domain::EtaCause::QueueAhead,
+            )?);
         }
     }
+    crate::services::notify::eta_changes(conn, &ctx, effects)?;
     stock::record_movements(conn, &movements)?;
     if plan.lines.iter().any(|taken| taken.backordered > 0) {
         crate::services::messages::queue_backorder_notice(conn, &ctx, order_id)?;

@@ -426,7 +426,10 @@ pub fn change_expected_date(
             ))
             .execute(conn)?;
         let ids = product_ids(conn, po_id)?;
-        purchasing::refresh_products(conn, &ctx, &ids)?;
+        let cause = crate::domain::EtaCause::SupplierDateMoved {
+            reference: reference.to_owned(),
+        };
+        purchasing::refresh_products(conn, &ctx, &ids, &cause)?;
         audit::record(
             conn,
             actor,
@@ -459,7 +462,10 @@ pub fn cancel(
             .set(purchase_orders::status.eq("cancelled"))
             .execute(conn)?;
         let ids = product_ids(conn, po_id)?;
-        purchasing::refresh_products(conn, &ctx, &ids)?;
+        let cause = crate::domain::EtaCause::PurchaseOrderCancelled {
+            reference: reference.to_owned(),
+        };
+        purchasing::refresh_products(conn, &ctx, &ids, &cause)?;
         audit::record(
             conn,
             actor,

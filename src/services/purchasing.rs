@@ -15,6 +15,7 @@ use crate::db::schema::{
 };
 use crate::db::shop_settings;
 use crate::db::stock::{self, NewMovement};
+use crate::domain::EtaCause;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::services::catalog;
 use crate::services::engine::{self, Ctx};
@@ -313,7 +314,7 @@ pub fn create_purchase_order(
         diesel::insert_into(purchase_order_lines::table)
             .values(rows)
             .execute(conn)?;
-        refresh_products(conn, &ctx, &product_ids)?;
+        refresh_products(conn, &ctx, &product_ids, &EtaCause::SupplyChanged)?;
         let view = purchase_order_view(conn, order.reference.as_str())?
             .ok_or_else(|| AppError::not_found("the purchase order"))?;
         audit::record(
@@ -329,18 +330,22 @@ pub fn create_purchase_order(
     })
 }
 
-/// Recomputes the ETAs of these products' queues, under their locks.
+/// Recomputes the ETAs of these products' queues, under their locks, and tells the
+/// customers whose dates `cause` moved later than they were told (coalesced, see
+/// `notify`).
 pub fn refresh_products(
     conn: &mut PgConnection,
     ctx: &Ctx<'_>,
     product_ids: &[i64],
+    cause: &EtaCause,
 ) -> AppResult<()> {
+    let mut effects = engine::EtaEffects::default();
     for product in stock::lock_products(conn, product_ids)? {
         if product.waiting_lines > 0 {
-            engine::refresh_etas(conn, ctx, &product)?;
+            effects.extend(engine::refresh_etas(conn, ctx, &product, cause)?);
         }
     }
-    Ok(())
+    crate::services::notify::eta_changes(conn, ctx, effects)
 }
 
 /// Receives units of a purchase order: stock goes up, the queue is filled in order, ETAs
@@ -449,6 +454,7 @@ pub fn receive(
         }
 
         let product_ids: Vec<i64> = lines.iter().map(|l| po_lines[l.sku.as_str()].1).collect();
+        let mut effects = engine::EtaEffects::default();
         for mut product in stock::lock_products(conn, &product_ids)? {
             let units: i32 = lines.iter().filter(|l| l.sku.as_str() == product.sku).map(|l| l.quantity).sum();
             engine::change_product(conn, &mut product, units, 0, 0, 0)?;
@@ -466,10 +472,19 @@ pub fn receive(
                 }],
             )?;
             engine::fill_queue(conn, &ctx, &mut product, Some(&receipt_reference))?;
+            // A receipt that leaves units of the product outstanding came short: lines
+            // waiting on those units now wait on an overdue remainder.
+            let outstanding = lines.iter().find(|l| l.sku.as_str() == product.sku).map_or(0, |l| po_lines[l.sku.as_str()].2);
+            let cause = if units < outstanding {
+                EtaCause::ReceiptShort { reference: reference.to_owned() }
+            } else {
+                EtaCause::SupplyChanged
+            };
             if product.waiting_lines > 0 {
-                engine::refresh_etas(conn, &ctx, &product)?;
+                effects.extend(engine::refresh_etas(conn, &ctx, &product, &cause)?);
             }
         }
+        crate::services::notify::eta_changes(conn, &ctx, effects)?;
         let view = receipt_view(conn, receipt_id)?;
         audit::record(conn, actor, "purchase_order_received", "purchase_order", Some(reference.to_owned()), None, serde_json::to_value(&view).ok())?;
         Ok(Outcome::Created(view))

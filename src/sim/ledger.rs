@@ -13,6 +13,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::domain::allocation::{QueueAllocation, WaitingLine, allocate_down_queue};
+use crate::domain::calibration::{PromiseRecord, promise_outcome};
 use crate::domain::eta::{
     EtaSettings, IncomingPurchaseOrder, LineEta, ProductSupply, SupplierFacts, eta_for_new_order,
     project_queue, project_queue_with_slips,
@@ -100,6 +101,10 @@ pub struct LineRecord {
     pub sku: Sku,
     /// Its unit columns.
     pub units: LineUnits,
+    /// The first worst case told (DESIGN §4.8), once it waited and got one.
+    pub promised_on: Option<NaiveDate>,
+    /// The day it shipped whole, if it did.
+    pub completed_on: Option<NaiveDate>,
 }
 
 /// A purchase order line.
@@ -247,6 +252,11 @@ pub struct Shop {
     evidence_version: u64,
     /// The shop's prior for (day, evidence version): one a day, not one a projection.
     prior: RefCell<Option<(NaiveDate, u64, SlipPrior)>>,
+    /// Lines that got a promise, in promising order.
+    promised: Vec<usize>,
+    /// The record of resolved promises for a day: it only counts what was
+    /// resolved before that day, so one a day serves every projection.
+    promises: RefCell<Option<(NaiveDate, PromiseRecord)>>,
 }
 
 impl Shop {
@@ -415,6 +425,8 @@ impl Shop {
                 order_number: new.order.number.clone(),
                 sku: requested.sku.clone(),
                 units: LineUnits::new(requested.quantity, intake.allocated),
+                promised_on: None,
+                completed_on: None,
             });
             ids.push(id);
         }
@@ -548,6 +560,12 @@ impl Shop {
 
     /// Ships what is allocated on one line; returns the units shipped.
     pub fn ship_line(&mut self, id: LineId) -> Result<u32, ShopError> {
+        self.ship_line_on(id, None)
+    }
+
+    /// [`Shop::ship_line`] on a day: a line shipped whole then is complete on
+    /// that day, which is what its promise is judged by.
+    pub fn ship_line_on(&mut self, id: LineId, on: Option<NaiveDate>) -> Result<u32, ShopError> {
         let at = self.line_position(id).ok_or(ShopError::UnknownLine(id))?;
         let product_at = self.product_index(&self.lines[at].sku)?;
         let line = &mut self.lines[at];
@@ -556,6 +574,9 @@ impl Shop {
             return Ok(0);
         }
         line.units = after;
+        if after.open() == 0 && after.shipped > 0 && line.completed_on.is_none() {
+            line.completed_on = on;
+        }
         let levels = &mut self.products[product_at].levels;
         levels.on_hand -= shipped;
         levels.allocated -= shipped;
@@ -652,7 +673,41 @@ impl Shop {
             supplier,
             prior: self.prior(today),
             release_on: None,
+            promises: self.promises(today),
         })
+    }
+
+    /// Records the first promise told for a line (later ones are ignored, as
+    /// the server keeps `promised_on`).
+    pub fn promise_line(&mut self, id: LineId, promised_on: NaiveDate) -> Result<(), ShopError> {
+        let at = self.line_position(id).ok_or(ShopError::UnknownLine(id))?;
+        if self.lines[at].promised_on.is_none() {
+            self.lines[at].promised_on = Some(promised_on);
+            self.promised.push(at);
+        }
+        Ok(())
+    }
+
+    /// How the shop's promises fared as of `today` ([`promise_outcome`]; one
+    /// count a day).
+    pub fn promises(&self, today: NaiveDate) -> PromiseRecord {
+        if let Some((day, record)) = &*self.promises.borrow()
+            && *day == today
+        {
+            return *record;
+        }
+        let mut record = PromiseRecord::default();
+        for &at in &self.promised {
+            let line = &self.lines[at];
+            if line.units.cancelled >= line.units.quantity {
+                continue;
+            }
+            if let Some(promised_on) = line.promised_on {
+                record.count(promise_outcome(today, promised_on, line.completed_on));
+            }
+        }
+        *self.promises.borrow_mut() = Some((today, record));
+        record
     }
 
     /// The shop's pooled slips on `today` (computed once per day and change).

@@ -226,7 +226,7 @@ impl Run {
         for id in ready {
             self.fully_allocated_on.remove(&id);
             // A fully allocated line always ships whole; an unknown id cannot occur.
-            if self.shop.ship_line(id).is_ok()
+            if self.shop.ship_line_on(id, Some(date_of(today))).is_ok()
                 && let Some(outcome) = self.outcome(id)
             {
                 outcome.shipped_day = Some(i64::from(today));
@@ -407,6 +407,8 @@ impl Run {
             let Some(promised) = promised_date(None, eta.worst) else {
                 return true;
             };
+            // The line is the shop's and waits: it takes the promise.
+            let _ = self.shop.promise_line(id, promised);
             if let Some(outcome) = self.lines.get_mut(line_index(id)) {
                 outcome.promised_day = Some(day_of(promised));
                 outcome.likely_day = eta.likely.map(day_of);

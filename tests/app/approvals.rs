@@ -288,7 +288,13 @@ async fn the_delay_policy_proposes_once_per_delay_and_managers_approve_in_bulk()
             .load(&mut app.conn())
             .unwrap();
         sql(&app, "UPDATE order_lines SET eta_worst = NULL");
-        purchasing::refresh_products(&mut app.conn(), &ctx, &ids).unwrap();
+        purchasing::refresh_products(
+            &mut app.conn(),
+            &ctx,
+            &ids,
+            &backorder_desk::domain::EtaCause::SupplyChanged,
+        )
+        .unwrap();
     };
     refresh();
     refresh();

@@ -37,4 +37,5 @@ mod security;
 mod seed_large;
 mod shop;
 mod smtp_sink;
+mod told;
 mod webhooks;

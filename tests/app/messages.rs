@@ -635,8 +635,27 @@ fn ctx_refresh(app: &TestApp, product_sku: &str) {
         app,
         &format!("SELECT id FROM products WHERE sku = '{product_sku}'"),
     );
-    conn.transaction(|conn| purchasing::refresh_products(conn, &ctx, &[id]))
-        .unwrap();
+    conn.transaction(|conn| {
+        purchasing::refresh_products(
+            conn,
+            &ctx,
+            &[id],
+            &backorder_desk::domain::EtaCause::SupplierDateMoved {
+                reference: "PO-1".to_owned(),
+            },
+        )
+    })
+    .unwrap();
+}
+
+/// The worker's periodic job as it runs once the date-change window (24 h) is over.
+fn send_due_updates(app: &TestApp) -> usize {
+    messages::send_due_eta_updates(
+        &mut app.conn(),
+        chrono::Utc::now() + chrono::Duration::hours(25),
+        today(),
+    )
+    .unwrap()
 }
 
 #[tokio::test]
@@ -644,13 +663,21 @@ async fn the_backorder_and_delay_notices_are_queued_once_per_order_and_new_date(
     let app = spawn_app().await;
     waiting_order(&app, "W-300", "ivy@example.com");
     assert_eq!(kinds(&app), vec!["backorder_notice"]);
-    // The supplier slips: the promise is broken once, whatever recomputes it.
+    // The supplier slips: the customer hears of it once, whatever recomputes it, when the
+    // order's date-change window is over (issue 13: coalesced, not one email per change).
     sql(
         &app,
         "UPDATE purchase_orders SET expected_on = expected_on + 20",
     );
     ctx_refresh(&app, "KETTLE");
     ctx_refresh(&app, "KETTLE");
+    assert_eq!(
+        kinds(&app),
+        vec!["backorder_notice"],
+        "not before the window"
+    );
+    assert_eq!(send_due_updates(&app), 1);
+    assert_eq!(send_due_updates(&app), 0);
     assert_eq!(kinds(&app), vec!["backorder_notice", "delay_notice"]);
     let delay = text(
         &app,
@@ -661,12 +688,13 @@ async fn the_backorder_and_delay_notices_are_queued_once_per_order_and_new_date(
         "{delay}"
     );
     assert!(delay.contains("Cancel the waiting items:"));
-    // It slips further: a new date, a new notice.
+    // It slips further: a new date, a new notice (in the next window).
     sql(
         &app,
         "UPDATE purchase_orders SET expected_on = expected_on + 10",
     );
     ctx_refresh(&app, "KETTLE");
+    assert_eq!(send_due_updates(&app), 1);
     assert_eq!(
         count(
             &app,

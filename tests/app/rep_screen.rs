@@ -174,6 +174,16 @@ async fn search_forgives_the_way_people_type_numbers_names_and_emails() {
     );
 }
 
+/// The worker's periodic job as it runs once the date-change window (24 h) is over.
+fn send_due_updates(app: &TestApp) -> usize {
+    backorder_desk::services::messages::send_due_eta_updates(
+        &mut app.conn(),
+        chrono::Utc::now() + chrono::Duration::hours(25),
+        today(),
+    )
+    .unwrap()
+}
+
 #[tokio::test]
 async fn the_answer_says_each_waiting_line_in_a_sentence_delayed_and_at_risk_first() {
     let app = spawn_app().await;
@@ -193,7 +203,8 @@ async fn the_answer_says_each_waiting_line_in_a_sentence_delayed_and_at_risk_fir
         &[("LAMP", 1), ("DOCK", 1), ("CHAIR", 2)],
         1,
     );
-    // The dock's delivery moves a week later: the promise slips, a delay email is queued.
+    // The dock's delivery moves a week later: the promise slips, and once the order's
+    // date-change window is over a delay email is queued (issue 13: coalesced).
     purchase_orders::change_expected_date(
         &mut app.conn(),
         &Actor::System,
@@ -203,6 +214,12 @@ async fn the_answer_says_each_waiting_line_in_a_sentence_delayed_and_at_risk_fir
     )
     .unwrap();
     app.login_as(Role::Rep).await;
+    let pending = page_text(&app, "/orders/SO-77").await;
+    assert!(
+        pending.contains("an email with the new date and why goes out"),
+        "the rep sees that the customer will hear of it: {pending}"
+    );
+    send_due_updates(&app);
 
     let page = page_text(&app, "/orders/SO-77").await;
     let answer = between(&page, "What to tell the customer", "Actions");
@@ -261,6 +278,8 @@ async fn the_history_has_every_kind_of_entry_newest_first_and_emails_open() {
         today(),
     )
     .unwrap();
+    // The date-change window is over before the shipment (issue 13: coalesced).
+    send_due_updates(&app);
     let rep = app.login_as(Role::Rep).await;
     let manager = app.add_user(Role::Manager);
     assert_eq!(app.post_form("/orders/SO-5/ship", &[]).await.status(), 303);
@@ -634,6 +653,7 @@ async fn every_setting_says_what_it_changes() {
         "expiry_offers_cancel",
         "status_update_after_days",
         "placed_at_max_age_days",
+        "eta_update_window_hours",
         "bulk_cancel_max_lines",
     ] {
         assert!(
