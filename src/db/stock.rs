@@ -36,7 +36,8 @@ impl Product {
     /// A pre-order before its release day: orders are queued whatever is on the shelf, and
     /// stock received is held (not allocated) until the release day.
     pub fn held_for_release(&self, today: NaiveDate) -> bool {
-        self.preorder_release_on.is_some_and(|release| today < release)
+        self.preorder_release_on
+            .is_some_and(|release| today < release)
     }
 }
 

@@ -475,7 +475,11 @@ impl EtaReason {
 impl fmt::Display for EtaReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(release) = self.releases_on {
-            write!(f, "pre-order: releases on {}; ", human_date(release, self.as_of))?;
+            write!(
+                f,
+                "pre-order: releases on {}; ",
+                human_date(release, self.as_of)
+            )?;
         }
         write!(f, "{} in line for {}; ", ordinal(self.position), self.sku)?;
         match &self.covered_by {

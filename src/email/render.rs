@@ -296,7 +296,9 @@ pub fn render(kind: Kind, m: &Mail) -> askama::Result<Rendered> {
                     "Order {order}: your pre-order is confirmed, releases on {}",
                     line.releases_on.as_deref().unwrap_or_default()
                 ),
-                Some(_) => format!("Order {order}: your pre-order is confirmed, and part of it is on its way to us"),
+                Some(_) => format!(
+                    "Order {order}: your pre-order is confirmed, and part of it is on its way to us"
+                ),
                 None => format!("Order {order}: part of it is on its way to us"),
             },
             pair(BackorderText { m }, BackorderHtml { m })?,

@@ -330,7 +330,10 @@ async fn every_route_answers_as_the_document_says() {
     let (status, body) = c
         .call("GET", a, "/api/v1/products/GAME-1/availability", None, true)
         .await;
-    assert_eq!((status, body["status"].clone()), (StatusCode::OK, json!("preorder")));
+    assert_eq!(
+        (status, body["status"].clone()),
+        (StatusCode::OK, json!("preorder"))
+    );
     let (status, body) = c
         .call(
             "PUT",
@@ -351,7 +354,10 @@ async fn every_route_answers_as_the_document_says() {
             true,
         )
         .await;
-    assert_eq!((status, body["preorder_release_on"].clone()), (StatusCode::OK, json!(null)));
+    assert_eq!(
+        (status, body["preorder_release_on"].clone()),
+        (StatusCode::OK, json!(null))
+    );
     let (status, _) = c
         .call("GET", a, "/api/v1/products/NOPE/availability", None, true)
         .await;

@@ -42,7 +42,10 @@ async fn the_release_day_is_set_cleared_and_a_bad_one_refused_through_the_api() 
 
     let release = in_days(14);
     let set = api
-        .product("GAME-1", json!({ "preorder_release_on": date_json(release) }))
+        .product(
+            "GAME-1",
+            json!({ "preorder_release_on": date_json(release) }),
+        )
         .await;
     assert_eq!(set["preorder_release_on"], date_json(release));
     assert_eq!(set["status"], "preorder");
@@ -70,8 +73,11 @@ async fn the_release_day_is_set_cleared_and_a_bad_one_refused_through_the_api() 
     assert_eq!(cleared["preorder_release_on"], json!(null));
     assert_eq!(cleared["status"], "in_stock");
     // A field not sent keeps the release day.
-    api.product("GAME-1", json!({ "preorder_release_on": date_json(release) }))
-        .await;
+    api.product(
+        "GAME-1",
+        json!({ "preorder_release_on": date_json(release) }),
+    )
+    .await;
     let kept = api.product("GAME-1", json!({ "reorder_point": 1 })).await;
     assert_eq!(kept["preorder_release_on"], date_json(release));
 }
@@ -84,12 +90,18 @@ async fn availability_says_preorder_with_dates_from_the_release_day() {
     let (status, body) = api.get("/api/v1/products/GAME-2/availability").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "preorder");
-    assert_eq!(body["available"], 0, "20 on the shelf, held for the release");
+    assert_eq!(
+        body["available"], 0,
+        "20 on the shelf, held for the release"
+    );
     assert_eq!(body["preorder_release_on"], date_json(in_days(10)));
     let likely = body["eta_likely"].as_str().expect("a likely date");
     let worst = body["eta_worst"].as_str().expect("a worst date");
     let release = in_days(10).format("%Y-%m-%d").to_string();
-    assert!(likely >= release.as_str() && worst >= release.as_str(), "{body}");
+    assert!(
+        likely >= release.as_str() && worst >= release.as_str(),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -123,7 +135,10 @@ async fn an_order_before_release_is_queued_from_the_release_day_and_told_pre_ord
     );
     assert!(!subject.contains("backorder"), "{subject}");
     let (plain, html) = mail.parts();
-    assert!(plain.contains("Thank you for your pre-order P-100."), "{plain}");
+    assert!(
+        plain.contains("Thank you for your pre-order P-100."),
+        "{plain}"
+    );
     assert!(
         plain.contains("2 x Product GAME-3 (GAME-3): 2 pre-ordered: releases on "),
         "{plain}"
@@ -138,8 +153,12 @@ async fn stock_received_before_release_is_held_and_the_release_day_fills_the_que
     preorder(&api, "GAME-4", 0, 1).await;
     api.order("P-200", "GAME-4", 2, 5).await;
     api.order("P-201", "GAME-4", 1, 0).await;
-    api.purchase_order("PO-400", today(), json!([{ "sku": "GAME-4", "quantity": 5 }]))
-        .await;
+    api.purchase_order(
+        "PO-400",
+        today(),
+        json!([{ "sku": "GAME-4", "quantity": 5 }]),
+    )
+    .await;
 
     let (status, body) = api
         .receive(
@@ -161,9 +180,15 @@ async fn stock_received_before_release_is_held_and_the_release_day_fills_the_que
     assert_eq!(api.order_line("P-200").await["allocated"], 0);
 
     // The release day: the queue is filled in order.
-    assert_eq!(catalog::release_preorders(&mut conn, in_days(1)).unwrap(), 2);
+    assert_eq!(
+        catalog::release_preorders(&mut conn, in_days(1)).unwrap(),
+        2
+    );
     let first = api.order_line("P-200").await;
-    assert_eq!((first["allocated"].clone(), first["waiting"].clone()), (json!(2), json!(0)));
+    assert_eq!(
+        (first["allocated"].clone(), first["waiting"].clone()),
+        (json!(2), json!(0))
+    );
     let second = api.order_line("P-201").await;
     assert_eq!(second["allocated"], 1, "{second}");
     let after = api.product("GAME-4", json!({})).await;
@@ -177,8 +202,11 @@ async fn clearing_the_release_day_lets_held_stock_go_down_the_queue() {
     api.order("P-300", "GAME-5", 3, 0).await;
     assert_eq!(api.order_line("P-300").await["allocated"], 0);
 
-    api.product("GAME-5", json!({ "preorder_release_on": date_json(today()) }))
-        .await;
+    api.product(
+        "GAME-5",
+        json!({ "preorder_release_on": date_json(today()) }),
+    )
+    .await;
 
     let line = api.order_line("P-300").await;
     assert_eq!(line["allocated"], 3, "{line}");
@@ -216,7 +244,10 @@ async fn the_product_page_sets_and_clears_the_release_day_and_pages_say_pre_orde
         .post_form(
             "/inventory/GAME-6/preorder",
             &[
-                ("preorder_release_on", &release.format("%Y-%m-%d").to_string()),
+                (
+                    "preorder_release_on",
+                    &release.format("%Y-%m-%d").to_string(),
+                ),
                 ("action", "save"),
             ],
         )
@@ -224,13 +255,22 @@ async fn the_product_page_sets_and_clears_the_release_day_and_pages_say_pre_orde
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
     let page = app.get("/inventory/GAME-6").await.text().await.unwrap();
     let day = release.format("%a %-d %b").to_string();
-    assert!(page.contains(&format!("A pre-order: releases on <strong>{day}")), "{page}");
+    assert!(
+        page.contains(&format!("A pre-order: releases on <strong>{day}")),
+        "{page}"
+    );
 
     api.order("P-400", "GAME-6", 1, 0).await;
     let order = app.get("/orders/P-400").await.text().await.unwrap();
-    assert!(order.contains(&format!("1 pre-ordered, releases {day}")), "{order}");
+    assert!(
+        order.contains(&format!("1 pre-ordered, releases {day}")),
+        "{order}"
+    );
     let queue = app.get("/queue").await.text().await.unwrap();
-    assert!(queue.contains(&format!("pre-order, releases {day}")), "{queue}");
+    assert!(
+        queue.contains(&format!("pre-order, releases {day}")),
+        "{queue}"
+    );
 
     let cleared = app
         .post_form("/inventory/GAME-6/preorder", &[("action", "clear")])
@@ -253,11 +293,10 @@ fn the_demo_shop_has_a_pre_order_with_customers_queued_for_its_release() {
     let mut conn = database.connect();
     backorder_desk::seed::load_demo(&mut conn, 60).expect("seed the demo shop");
 
-    let release: Option<chrono::NaiveDate> = diesel::dsl::sql::<Nullable<Date>>(
-        "SELECT max(preorder_release_on) FROM products",
-    )
-    .get_result(&mut conn)
-    .unwrap();
+    let release: Option<chrono::NaiveDate> =
+        diesel::dsl::sql::<Nullable<Date>>("SELECT max(preorder_release_on) FROM products")
+            .get_result(&mut conn)
+            .unwrap();
     let release = release.expect("a pre-order product");
     assert!(release > today(), "released on {release}");
     let queued: i64 = diesel::dsl::sql::<BigInt>(&format!(
