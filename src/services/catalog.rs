@@ -63,7 +63,9 @@ pub struct Availability {
     pub available: i32,
     pub eta_likely: Option<NaiveDate>,
     pub eta_worst: Option<NaiveDate>,
-    /// A pre-order's release day, while it is ahead (`status` is then `preorder`).
+    /// A pre-order's release day, while it is ahead (`status` is then `preorder`); left
+    /// out otherwise, so the answer for other products is as it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub preorder_release_on: Option<NaiveDate>,
 }
 
