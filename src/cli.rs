@@ -197,6 +197,11 @@ pub fn run() -> anyhow::Result<()> {
         Command::Simulate(args) => simulate(&args),
         Command::Worker => {
             let pool = startup::prepare_database(&settings)?;
+            // The server's PUBLIC_URL wins; a worker alone fills it in only when unset.
+            {
+                let mut conn = pool.get().context("cannot get a database connection")?;
+                crate::email::links::register_public_url_if_unset(&mut conn, &settings.public_url)?;
+            }
             actix_web::rt::System::new().block_on(async move {
                 // The worker's email send results, on METRICS_ADDR when it is set.
                 let metrics = match settings.metrics_addr {
@@ -213,7 +218,10 @@ pub fn run() -> anyhow::Result<()> {
                 let (_stop, running) = crate::email::worker::spawn(
                     pool,
                     &settings,
-                    crate::email::worker::WorkerConfig::default(),
+                    crate::email::worker::WorkerConfig {
+                        periodic: Some(crate::services::catalog::periodic_jobs),
+                        ..Default::default()
+                    },
                 )?;
                 println!("Delivering emails; stop with Ctrl-C.");
                 let stopped = running.await.context("the email worker stopped");
@@ -332,6 +340,8 @@ fn print_logins(logins: &[crate::seed::DemoLogin]) {
 
 fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let pool = startup::prepare_database(&settings)?;
+    // Before the demo shop, whose emails carry links.
+    startup::register_public_url(&pool, &settings)?;
     if demo {
         let mut conn = pool.get()?;
         if crate::seed::is_empty(&mut conn)? {
@@ -351,7 +361,10 @@ fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             Some(crate::email::worker::spawn(
                 pool.clone(),
                 &settings,
-                crate::email::worker::WorkerConfig::default(),
+                crate::email::worker::WorkerConfig {
+                    periodic: Some(crate::services::catalog::periodic_jobs),
+                    ..Default::default()
+                },
             )?)
         } else {
             None

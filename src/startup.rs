@@ -28,6 +28,7 @@ pub struct Application {
 }
 
 /// Checks the database, migrates it and returns a pool: the first steps of every command.
+/// It stores nothing about this process (see `register_public_url`).
 pub fn prepare_database(settings: &Settings) -> anyhow::Result<PgPool> {
     db::ensure_database(&settings.database_url)?;
     let pool = db::connect(&settings.database_url, settings.pool_size)?;
@@ -36,9 +37,17 @@ pub fn prepare_database(settings: &Settings) -> anyhow::Result<PgPool> {
     if applied > 0 {
         tracing::info!(applied, "database migrated");
     }
-    crate::email::links::register_public_url(&mut conn, &settings.public_url)?;
     drop(conn);
     Ok(pool)
+}
+
+/// Makes this instance's `PUBLIC_URL` the one links in emails start with. Only `serve`
+/// calls it (and `worker`, when no server has said yet): a one-off command such as
+/// `api-token create`, run with another environment, must not point customers elsewhere.
+pub fn register_public_url(pool: &PgPool, settings: &Settings) -> anyhow::Result<()> {
+    let mut conn = pool.get().context("cannot get a database connection")?;
+    crate::email::links::register_public_url(&mut conn, &settings.public_url)?;
+    Ok(())
 }
 
 /// The secret behind cookies: `SESSION_SECRET`, or one kept in the database.

@@ -2,6 +2,7 @@
 //! services. These checks read the code's own `use` paths, so a new import that points
 //! upward fails here with the file and line that made it.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -95,5 +96,116 @@ fn the_domain_knows_no_database_and_no_services() {
         found.is_empty(),
         "the domain reaches outward:\n{}",
         found.join("\n")
+    );
+}
+
+/// Service modules (a file or a folder under `src/services`) and the others each uses.
+fn service_imports() -> BTreeMap<String, BTreeSet<String>> {
+    let services = src().join("services");
+    let modules: BTreeSet<String> = fs::read_dir(&services)
+        .expect("src/services")
+        .map(|entry| entry.expect("an entry").path())
+        .filter_map(|path| {
+            let name = path.file_stem()?.to_str()?.to_owned();
+            (name != "mod").then_some(name)
+        })
+        .collect();
+    let mut imports = BTreeMap::new();
+    for module in &modules {
+        let file = services.join(format!("{module}.rs"));
+        let files = if file.exists() {
+            vec![file]
+        } else {
+            rust_files(&services.join(module))
+        };
+        let mut uses = BTreeSet::new();
+        for file in files {
+            let text = fs::read_to_string(&file).expect("a readable source file");
+            let code: String = text
+                .lines()
+                .map(|line| line.split("//").next().unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join(" ");
+            for named in paths_after(&code, &["crate::services::", "super::"]) {
+                if named != *module && modules.contains(&named) {
+                    uses.insert(named);
+                }
+            }
+        }
+        imports.insert(module.clone(), uses);
+    }
+    imports
+}
+
+/// The first name of every path that follows one of `prefixes`: `engine` in
+/// `super::engine::Ctx`, and `engine` and `eta` in `crate::services::{engine::Ctx, eta}`.
+fn paths_after(code: &str, prefixes: &[&str]) -> Vec<String> {
+    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut names = Vec::new();
+    for prefix in prefixes {
+        for (at, _) in code.match_indices(prefix) {
+            let rest = &code[at + prefix.len()..];
+            if let Some(group) = rest.strip_prefix('{') {
+                // Top-level items of the group, up to its closing brace.
+                let mut depth = 0;
+                let mut item_start = true;
+                for (i, c) in group.char_indices() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' if depth == 0 => break,
+                        '}' => depth -= 1,
+                        ',' if depth == 0 => item_start = true,
+                        c if item_start && is_name(c) => {
+                            let name: String =
+                                group[i..].chars().take_while(|c| is_name(*c)).collect();
+                            names.push(name);
+                            item_start = false;
+                        }
+                        _ => {}
+                    }
+                }
+            } else {
+                names.push(rest.chars().take_while(|c| is_name(*c)).collect());
+            }
+        }
+    }
+    names
+}
+
+#[test]
+fn service_modules_form_no_import_cycle() {
+    let imports = service_imports();
+    // Depth-first search; a module met again while still on the path closes a cycle.
+    fn visit<'a>(
+        module: &'a str,
+        imports: &'a BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<&'a str>,
+        done: &mut BTreeSet<&'a str>,
+        cycles: &mut Vec<String>,
+    ) {
+        if let Some(start) = path.iter().position(|m| *m == module) {
+            let mut cycle = path[start..].to_vec();
+            cycle.push(module);
+            cycles.push(cycle.join(" -> "));
+            return;
+        }
+        if !done.insert(module) {
+            return;
+        }
+        path.push(module);
+        for next in imports.get(module).into_iter().flatten() {
+            visit(next, imports, path, done, cycles);
+        }
+        path.pop();
+    }
+    let mut cycles = Vec::new();
+    let mut done = BTreeSet::new();
+    for module in imports.keys() {
+        visit(module, &imports, &mut Vec::new(), &mut done, &mut cycles);
+    }
+    assert!(
+        cycles.is_empty(),
+        "service modules that import each other:\n{}",
+        cycles.join("\n")
     );
 }

@@ -78,7 +78,7 @@ impl Default for DiscountPolicy {
 pub struct DiscountSuggestion {
     /// Percent off.
     pub percent: u8,
-    /// Days past the promise that triggered it.
+    /// Days the new date falls after the promise (the promised day may still be ahead).
     pub days_late: u32,
 }
 
@@ -95,7 +95,7 @@ impl fmt::Display for DiscountSuggestion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}% off: {} past the promised date",
+            "{}% off: expected {} after the promised date",
             self.percent,
             units_phrase(u64::from(self.days_late), "day")
         )
@@ -223,7 +223,7 @@ mod tests {
         assert_eq!((suggestion.percent, suggestion.days_late), (10, 8));
         assert_eq!(
             suggestion.to_string(),
-            "10% off: 8 days past the promised date"
+            "10% off: expected 8 days after the promised date"
         );
     }
 

@@ -205,7 +205,8 @@ pub fn signing_key(conn: &mut PgConnection) -> QueryResult<Vec<u8>> {
 }
 
 /// Remembers where customers reach the server, for links rendered by any process (the
-/// web app, the worker, the seed) against this database.
+/// web app, the worker, the seed) against this database. Only the serving instance calls
+/// it (`startup::Application::build`, `serve`); other commands read what it stored.
 pub fn register_public_url(conn: &mut PgConnection, public_url: &str) -> QueryResult<()> {
     diesel::insert_into(app_secrets::table)
         .values((
@@ -219,6 +220,20 @@ pub fn register_public_url(conn: &mut PgConnection, public_url: &str) -> QueryRe
     Ok(())
 }
 
+/// Stores `public_url` only when no instance has registered one yet: the `worker`
+/// command, which may run beside a server that knows better.
+pub fn register_public_url_if_unset(conn: &mut PgConnection, public_url: &str) -> QueryResult<()> {
+    diesel::insert_into(app_secrets::table)
+        .values((
+            app_secrets::name.eq(PUBLIC_URL_ROW),
+            app_secrets::value.eq(public_url),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The serving instance's URL, or the default address before any server has run.
 pub fn public_url(conn: &mut PgConnection) -> QueryResult<String> {
     Ok(app_secrets::table
         .find(PUBLIC_URL_ROW)

@@ -173,6 +173,20 @@ impl Mail {
         !waiting.is_empty() && waiting.iter().all(|l| l.releases_on.is_some())
     }
 
+    /// "Ship what is ready now" is offered only when something is ready.
+    pub fn offers_ship_ready(&self) -> bool {
+        self.lines.iter().any(|l| l.ready > 0)
+    }
+
+    /// The lines list marks the lines an email is about; "this item" or "these items".
+    pub fn focus_note(&self) -> &'static str {
+        if self.lines.iter().filter(|l| l.focus).count() > 1 {
+            "<-- this email is about these items"
+        } else {
+            "<-- this email is about this item"
+        }
+    }
+
     pub fn later_news(&self) -> Vec<&DateNews> {
         self.news.iter().filter(|n| n.later).collect()
     }

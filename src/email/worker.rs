@@ -24,6 +24,7 @@ use super::outbox::{self, Claimed, Outcome};
 use super::transport::{SendError, Transport};
 use crate::config::Settings;
 use crate::db::PgPool;
+use diesel::PgConnection;
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -46,7 +47,14 @@ pub struct WorkerConfig {
     pub unreachable_max: Duration,
     /// How often the periodic jobs run.
     pub periodic_every: Duration,
+    /// The shop's periodic jobs (status updates, date-change emails whose window is
+    /// over), handed in by whoever starts the worker: the worker only delivers and keeps
+    /// time, so it depends on nothing above it.
+    pub periodic: Option<PeriodicJobs>,
 }
+
+/// One round of the periodic jobs, on a connection of the worker's pool.
+pub type PeriodicJobs = fn(&mut PgConnection) -> anyhow::Result<()>;
 
 impl Default for WorkerConfig {
     fn default() -> Self {
@@ -60,6 +68,7 @@ impl Default for WorkerConfig {
             unreachable_base: Duration::from_secs(1),
             unreachable_max: Duration::from_secs(15),
             periodic_every: Duration::from_secs(60),
+            periodic: None,
         }
     }
 }
@@ -189,38 +198,18 @@ impl Mailer {
             if *stop.borrow() {
                 return;
             }
-            if tokio::time::Instant::now() >= next_periodic {
+            if let Some(jobs) = self.config.periodic
+                && tokio::time::Instant::now() >= next_periodic
+            {
                 next_periodic = tokio::time::Instant::now() + self.config.periodic_every;
                 let pool = self.pool.clone();
                 let result = tokio::task::spawn_blocking(move || {
                     let mut conn = pool.get()?;
-                    let today = crate::clock::today();
-                    // Pre-orders whose release day has come: held stock goes down the queue.
-                    let released = crate::services::catalog::release_preorders(&mut conn, today)
-                        .map_err(|e| anyhow::anyhow!("{e}"))?;
-                    if released > 0 {
-                        tracing::info!(released, "pre-order lines filled on their release day");
-                    }
-                    // Coalesced ETA-change emails whose window is over (each order claimed
-                    // with SKIP LOCKED, so every worker may run this at once).
-                    let changes = crate::services::messages::send_due_eta_updates(
-                        &mut conn,
-                        crate::clock::now(),
-                        today,
-                    )
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-                    if changes > 0 {
-                        tracing::info!(changes, "ETA-change emails queued");
-                    }
-                    crate::services::messages::run_periodic(&mut conn, today)
-                        .map_err(|e| anyhow::anyhow!("{e}"))
+                    jobs(&mut conn)
                 })
                 .await;
                 match result {
-                    Ok(Ok(queued)) if queued > 0 => {
-                        tracing::info!(queued, "periodic status updates queued")
-                    }
-                    Ok(Ok(_)) => {}
+                    Ok(Ok(())) => {}
                     Ok(Err(error)) => tracing::warn!(%error, "periodic email jobs failed"),
                     Err(error) => tracing::warn!(%error, "periodic email jobs panicked"),
                 }

@@ -30,6 +30,7 @@ pub fn action_label(action: &str) -> String {
         "discount_proposed" => "Discount proposed",
         "discount_approved" => "Discount approved",
         "discount_rejected" => "Discount rejected",
+        "discount_withdrawn" => "Discount withdrawn",
         "api_token_created" => "API token created",
         "api_token_revoked" => "API token revoked",
         "login" => "Signed in",
@@ -303,6 +304,11 @@ pub fn describe(
             None => format!("Approved discount {id}"),
         },
         "discount_rejected" => format!("Rejected discount {id}"),
+        "discount_withdrawn" => format!(
+            "Withdrew discount {id} for order {} ({})",
+            text(after, "order").unwrap_or("?"),
+            text(after, "reason").unwrap_or("nothing is left to ship")
+        ),
         "api_token_created" => format!(
             "Created the API token “{}”",
             text(after, "name").unwrap_or("?")

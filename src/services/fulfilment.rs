@@ -194,6 +194,8 @@ pub fn ship_allocated(
             None,
             serde_json::to_value(&view).ok(),
         )?;
+        // A discount proposal for an order now shipped in full is withdrawn, with why.
+        crate::services::proposals::withdraw_if_finished(conn, actor, &[order_id])?;
         Ok(view)
     })
 }
@@ -351,6 +353,8 @@ pub fn cancel_line(
                 json!({ "line": line_id, "units": asked, "released": released, "reason": reason }),
             ),
         )?;
+        // Likewise for an order with nothing left to ship after this cancellation.
+        crate::services::proposals::withdraw_if_finished(conn, actor, &[line.order_id])?;
         Ok(view)
     })
 }

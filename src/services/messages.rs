@@ -1,7 +1,6 @@
 //! Customer messaging use cases: what each event queues (backorder, delay, restock,
 //! shipment, cancellation, back in stock, status updates), what reps do on the Messages
-//! page (preview, retry, compose, bulk update), and what a customer's self-service link
-//! does. Every email is rendered and queued in the caller's transaction, under an
+//! page (preview, retry, compose, bulk update). Every email is rendered and queued in the caller's transaction, under an
 //! idempotency key that names its event, so nothing is queued twice.
 
 use std::collections::BTreeMap;
@@ -16,11 +15,10 @@ use crate::db::shop_settings;
 use crate::db::stock::Product;
 use crate::domain::format::human_date;
 use crate::domain::{EtaCause, Told, against_told};
-use crate::email::links::{LinkAction, LinkClaim, LinkMaker};
+use crate::email::links::{LinkAction, LinkMaker};
 use crate::email::outbox::{self, Kind, NewMessage};
 use crate::email::render::{self, ChoiceLinks, DateNews, Mail, MailLine};
 use crate::error::{AppError, AppResult};
-use crate::services::choices::{self, Channel, Choice, ChoiceOutcome};
 use crate::services::events::{Ctx, Filled};
 
 fn user_id(actor: &Actor) -> Option<i64> {
@@ -649,6 +647,23 @@ pub fn queue_discount_offer(
     })
 }
 
+/// What the delivery worker runs every minute (`email::worker::WorkerConfig::periodic`):
+/// the date-change emails whose window is over (each order claimed with SKIP LOCKED, so
+/// every worker may run this at once), then the status updates (`run_periodic`).
+pub fn periodic_jobs(conn: &mut PgConnection) -> anyhow::Result<()> {
+    let today = crate::clock::today();
+    let changes = send_due_eta_updates(conn, crate::clock::now(), today)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if changes > 0 {
+        tracing::info!(changes, "ETA-change emails queued");
+    }
+    let queued = run_periodic(conn, today).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if queued > 0 {
+        tracing::info!(queued, "periodic status updates queued");
+    }
+    Ok(())
+}
+
 /// The periodic jobs: give back claims of vanished workers, and queue a status update for
 /// every order still waiting whose customer heard nothing for the shop's number of days.
 /// An advisory lock makes one instance do each round. Returns the updates queued.
@@ -1051,105 +1066,6 @@ pub fn bulk_update(
             text: first.body_text,
             html: first.body_html,
         })
-    })
-}
-
-// ---------------------------------------------------------------------------------------
-// Self-service links.
-
-/// What a link will do, for its confirmation page.
-pub struct LinkSummary {
-    pub order_number: Option<String>,
-    pub product: Option<String>,
-    /// (product, waiting units, ready units) of the lines in scope.
-    pub lines: Vec<(String, i32, i32)>,
-    pub used: bool,
-}
-
-fn link_used(conn: &mut PgConnection, nonce: &str) -> QueryResult<bool> {
-    use crate::db::schema::link_uses::dsl as u;
-    diesel::select(diesel::dsl::exists(u::link_uses.filter(u::nonce.eq(nonce)))).get_result(conn)
-}
-
-pub fn describe_link(conn: &mut PgConnection, claim: &LinkClaim) -> AppResult<LinkSummary> {
-    let used = link_used(conn, &claim.nonce)?;
-    if claim.action == LinkAction::Unsubscribe {
-        return Ok(LinkSummary {
-            order_number: None,
-            product: None,
-            lines: Vec::new(),
-            used,
-        });
-    }
-    let lines = choices::scope_lines(conn, claim.id, claim.line_id)?;
-    if lines.is_empty() {
-        return Err(AppError::not_found("the order"));
-    }
-    Ok(LinkSummary {
-        order_number: lines.first().map(|l| l.number.clone()),
-        product: claim
-            .line_id
-            .and_then(|_| lines.first().map(|l| l.product.clone())),
-        lines: lines
-            .iter()
-            .map(|l| (l.product.clone(), l.waiting, l.allocated))
-            .collect(),
-        used,
-    })
-}
-
-/// What a confirmed link did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LinkOutcome {
-    /// The customer's choice, applied (see `choices::apply`).
-    Chosen(ChoiceOutcome),
-    Unsubscribed,
-    /// The link was used before: nothing changed.
-    Reused,
-}
-
-/// Applies a verified link once: records its nonce, then the customer's choice through
-/// the engine, in one transaction.
-pub fn use_link(
-    conn: &mut PgConnection,
-    claim: &LinkClaim,
-    today: NaiveDate,
-) -> AppResult<LinkOutcome> {
-    conn.transaction(|conn| {
-        let inserted = diesel::sql_query(
-            "INSERT INTO link_uses (nonce, order_line_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind::<Text, _>(&claim.nonce)
-        .bind::<Nullable<BigInt>, _>(claim.line_id)
-        .execute(conn)?;
-        if inserted == 0 {
-            return Ok(LinkOutcome::Reused);
-        }
-        if claim.action == LinkAction::Unsubscribe {
-            diesel::sql_query(
-                "UPDATE restock_subscriptions SET unsubscribed_at = now()
-                  WHERE unsubscribed_at IS NULL
-                    AND lower(email) = (SELECT lower(email) FROM restock_subscriptions WHERE id = $1)",
-            )
-            .bind::<BigInt, _>(claim.id)
-            .execute(conn)?;
-            audit::record(conn, &Actor::System, "restock_unsubscribed", "restock_subscription", Some(claim.id.to_string()), None, None)?;
-            return Ok(LinkOutcome::Unsubscribed);
-        }
-        let choice = match claim.action {
-            LinkAction::Wait => Choice::Wait,
-            LinkAction::ShipReady => Choice::ShipReady,
-            LinkAction::CancelWaiting => Choice::CancelWaiting,
-            LinkAction::Unsubscribe => return Ok(LinkOutcome::Unsubscribed),
-        };
-        let email = choices::scope_lines(conn, claim.id, claim.line_id)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| AppError::not_found("the order"))?
-            .email;
-        let actor = Actor::Customer { email };
-        let outcome = choices::apply(conn, &actor, claim.id, claim.line_id, choice, Channel::Link, today)?;
-        Ok(LinkOutcome::Chosen(outcome))
     })
 }
 

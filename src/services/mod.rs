@@ -30,6 +30,7 @@ pub mod reorder;
 pub mod review;
 pub mod review_notes;
 pub mod search;
+pub mod self_service;
 pub mod subscriptions;
 pub mod timeline;
 pub mod webhooks;

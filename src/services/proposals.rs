@@ -140,6 +140,25 @@ pub fn propose(
             Actor::User { id, .. } => Some(*id),
             _ => None,
         };
+        // One open proposal per order (a unique index keeps it so under any concurrency).
+        let open: bool = diesel::select(diesel::dsl::exists(
+            discount_proposals::table
+                .filter(discount_proposals::order_id.eq(order_id))
+                .filter(discount_proposals::status.eq("proposed")),
+        ))
+        .get_result(conn)?;
+        let already_open = || {
+            AppError::invalid(
+                "order",
+                format!(
+                    "order {} has a discount proposal waiting for a decision already; a manager decides that one first",
+                    crate::types::truncate(order_number)
+                ),
+            )
+        };
+        if open {
+            return Err(already_open());
+        }
         let id: i64 = diesel::insert_into(discount_proposals::table)
             .values((
                 discount_proposals::order_id.eq(order_id),
@@ -149,7 +168,15 @@ pub fn propose(
                 discount_proposals::proposed_by.eq(proposed_by),
             ))
             .returning(discount_proposals::id)
-            .get_result(conn)?;
+            .get_result(conn)
+            .map_err(|error| match error {
+                // Another proposal for the order was stored between the check and here.
+                diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                ) => already_open(),
+                other => other.into(),
+            })?;
         audit::record(
             conn,
             actor,
@@ -163,8 +190,10 @@ pub fn propose(
     })
 }
 
-/// The delay policy's proposals for lines that just became late: one per order and broken
-/// promise (the policy key is unique), so a date that keeps moving does not pile them up.
+/// The delay policy's proposals for lines that just became late: at most one per order,
+/// ever (the policy key is the order), so a date that keeps moving, or two late lines of
+/// one order, do not pile them up; and none while another proposal for the order is open
+/// (the database allows one open proposal per order).
 pub fn propose_for_delays(
     conn: &mut PgConnection,
     ctx: &Ctx<'_>,
@@ -183,25 +212,97 @@ pub fn propose_for_delays(
         let Some(suggestion) = domain::suggest_discount(&policy, &delay) else {
             continue;
         };
-        // One proposal per order and broken promise, however often the date moves after.
-        let key = format!("delay:{}:{}", late.order_id, late.promised_on);
-        let inserted = diesel::insert_into(discount_proposals::table)
-            .values((
-                discount_proposals::order_id.eq(late.order_id),
-                discount_proposals::kind.eq("percent"),
-                discount_proposals::value.eq(i32::from(suggestion.percent)),
-                discount_proposals::reason.eq(format!(
-                    "Delay policy: now {} days past the promised date ({})",
-                    suggestion.days_late,
-                    domain::format::human_date(late.promised_on, ctx.today)
-                )),
-                discount_proposals::policy_key.eq(&key),
-            ))
-            .on_conflict_do_nothing()
-            .execute(conn)?;
+        // Keys before issue 13 carried the line's promise ("delay:order:date"), so two
+        // lines of one order made two proposals; any policy proposal counts.
+        let key = format!("delay:{}", late.order_id);
+        let inserted = diesel::sql_query(
+            "INSERT INTO discount_proposals (order_id, kind, value, reason, policy_key)
+             SELECT $1, 'percent', $2, $3, $4
+              WHERE NOT EXISTS (SELECT 1 FROM discount_proposals
+                                 WHERE order_id = $1 AND (policy_key IS NOT NULL OR status = 'proposed'))
+             ON CONFLICT DO NOTHING",
+        )
+        .bind::<BigInt, _>(late.order_id)
+        .bind::<Int4, _>(i32::from(suggestion.percent))
+        .bind::<Text, _>(policy_reason(
+            suggestion.days_late,
+            late.promised_on,
+            late.new_worst,
+            ctx.today,
+        ))
+        .bind::<Text, _>(&key)
+        .execute(conn)?;
         made += inserted;
     }
     Ok(made)
+}
+
+/// The policy's reason in words that stay true whether the promised day is still ahead
+/// or already past: "Delay policy: expected 14 days after the promised date (promised Wed
+/// 16 Dec, now expected Wed 30 Dec)".
+pub fn policy_reason(
+    days_late: u32,
+    promised_on: NaiveDate,
+    expected: NaiveDate,
+    today: NaiveDate,
+) -> String {
+    format!(
+        "Delay policy: expected {} after the promised date (promised {}, now expected {})",
+        crate::domain::format::units_phrase(u64::from(days_late), "day"),
+        domain::format::human_date(promised_on, today),
+        domain::format::human_date(expected, today),
+    )
+}
+
+/// Withdraws the open proposals of these orders when nothing on them is left to ship
+/// (everything shipped or cancelled), with the reason on the proposal and in the audit
+/// log. Called by fulfilment after a shipment or cancellation, in its transaction.
+pub fn withdraw_if_finished(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    order_ids: &[i64],
+) -> AppResult<usize> {
+    #[derive(QueryableByName)]
+    struct Withdrawn {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+        #[diesel(sql_type = Text)]
+        number: String,
+        #[diesel(sql_type = Text)]
+        note: String,
+    }
+    let withdrawn: Vec<Withdrawn> = diesel::sql_query(
+        "WITH finished AS (
+             SELECT o.id, o.number,
+                    CASE WHEN sum(l.shipped) = 0 THEN 'withdrawn: the order was cancelled'
+                         WHEN sum(l.cancelled) = 0 THEN 'withdrawn: everything on the order has shipped'
+                         ELSE 'withdrawn: nothing on the order is left to ship (the rest was cancelled)'
+                    END AS note
+               FROM orders o JOIN order_lines l ON l.order_id = o.id
+              WHERE o.id = ANY($1)
+              GROUP BY o.id, o.number
+             HAVING sum(l.qty - l.shipped - l.cancelled) = 0
+         )
+         UPDATE discount_proposals d
+            SET status = 'withdrawn', decided_at = now(), decision_note = f.note
+           FROM finished f
+          WHERE d.order_id = f.id AND d.status = 'proposed'
+         RETURNING d.id, f.number, f.note",
+    )
+    .bind::<diesel::sql_types::Array<BigInt>, _>(order_ids)
+    .load(conn)?;
+    for w in &withdrawn {
+        audit::record(
+            conn,
+            actor,
+            "discount_withdrawn",
+            "discount_proposal",
+            Some(w.id.to_string()),
+            Some(json!({ "status": "proposed" })),
+            Some(json!({ "status": "withdrawn", "order": w.number, "reason": w.note })),
+        )?;
+    }
+    Ok(withdrawn.len())
 }
 
 /// What a manager decides.
@@ -216,11 +317,13 @@ pub enum Decision {
     },
 }
 
-/// The result of a decision: the coupon on approval.
+/// The result of a decision: the coupon on approval; or, when the order has nothing
+/// left to ship, no decision: the proposal was withdrawn, and why.
 #[derive(Debug, Clone)]
 pub struct Decided {
     pub proposal_id: i64,
     pub coupon_code: Option<String>,
+    pub withdrawn: Option<String>,
 }
 
 /// A coupon code nobody can guess: 12 characters from an alphabet without look-alikes
@@ -276,6 +379,15 @@ pub fn decide(
         if proposed_by == Some(*user_id) {
             return Err(AppError::Conflict("you proposed this discount, so another manager must decide it".to_owned()));
         }
+        // An order with nothing left to ship gets no coupon: the proposal is withdrawn
+        // (and stays so: this is not an error, so the transaction keeps it).
+        if withdraw_if_finished(conn, actor, &[order_id])? > 0 {
+            let note: Option<String> = discount_proposals::table
+                .find(proposal_id)
+                .select(discount_proposals::decision_note)
+                .first(conn)?;
+            return Ok(Decided { proposal_id, coupon_code: None, withdrawn: note.or(Some("withdrawn".to_owned())) });
+        }
         let now = Utc::now();
         let decided = match decision {
             Decision::Approve { value: new_value } => {
@@ -297,7 +409,7 @@ pub fn decide(
                     ))
                     .execute(conn)?;
                 queue_offer(conn, actor, proposal_id)?;
-                Decided { proposal_id, coupon_code: Some(code) }
+                Decided { proposal_id, coupon_code: Some(code), withdrawn: None }
             }
             Decision::Reject { note } => {
                 let note = note.trim().to_owned();
@@ -312,7 +424,7 @@ pub fn decide(
                         discount_proposals::decision_note.eq(Some(note)),
                     ))
                     .execute(conn)?;
-                Decided { proposal_id, coupon_code: None }
+                Decided { proposal_id, coupon_code: None, withdrawn: None }
             }
         };
         audit::record(

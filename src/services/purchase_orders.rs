@@ -1,7 +1,9 @@
 //! The purchase-order pages' use cases beside `purchasing` (create, receive): the list, one
 //! order with its history and receipts, changing the expected date and cancelling (both
-//! recompute ETAs), and the previews shown before a date change or a receipt is confirmed.
-//! Previews run the engine on the loaded rows and store nothing.
+//! recompute ETAs), and the previews shown before a date change, a cancellation or a
+//! receipt is confirmed. A date change or cancellation is previewed by making it for
+//! real in a transaction that is rolled back (`preview_change`): the engine, its ETAs and
+//! the emails it would queue, and nothing stored.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -16,7 +18,6 @@ use crate::db::stock::{self, Product};
 use crate::domain::{self, WaitingLine};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::services::engine::{self, Ctx};
-use crate::services::eta;
 use crate::services::purchasing::{self, ReceiptView, check_expected_date};
 
 /// One purchase order in the list.
@@ -294,91 +295,6 @@ fn product_ids(conn: &mut PgConnection, po_id: i64) -> QueryResult<Vec<i64>> {
         .filter(pl::purchase_order_id.eq(po_id))
         .select(pl::product_id)
         .load(conn)
-}
-
-/// What a new expected date would do to the customers waiting on the order's products.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DateChangePreview {
-    pub new_expected_on: NaiveDate,
-    /// Waiting lines whose told (worst-case) date would move later, and their customers.
-    pub later_lines: usize,
-    pub later_customers: usize,
-    /// Of those, lines pushed past their promise: each gets a delay email.
-    pub delayed_lines: usize,
-    pub delayed_customers: usize,
-    /// Lines whose date would move earlier.
-    pub earlier_lines: usize,
-}
-
-/// Projects every affected queue twice, with the stored and with the new date, and counts
-/// whose date told would move. Nothing is stored.
-pub fn preview_date_change(
-    conn: &mut PgConnection,
-    reference: &str,
-    new_expected_on: NaiveDate,
-    today: NaiveDate,
-) -> AppResult<DateChangePreview> {
-    check_expected_date(new_expected_on, today)?;
-    let (row, _) = header(conn, reference, today)?;
-    if row.status != "open" {
-        return Err(AppError::Conflict(format!(
-            "purchase order {reference} is {}; it can no longer be changed",
-            row.status
-        )));
-    }
-    let settings = shop_settings::load(conn)?;
-    let ctx = Ctx {
-        actor: &Actor::System,
-        today,
-        settings: &settings,
-    };
-    let mut preview = DateChangePreview {
-        new_expected_on,
-        ..DateChangePreview::default()
-    };
-    let (mut later, mut delayed) = (BTreeSet::new(), BTreeSet::new());
-    let ids = product_ids(conn, row.id)?;
-    for product in products(conn, &ids)? {
-        if product.waiting_lines == 0 {
-            continue;
-        }
-        let queue = engine::queue(conn, product.id, &ctx.queue_policy())?;
-        let waiting: Vec<u32> = queue.iter().map(|l| l.waiting().max(0) as u32).collect();
-        let supply = eta::product_supply(conn, &product, ctx.today)?;
-        let mut moved = supply.clone();
-        for po in moved
-            .incoming
-            .iter_mut()
-            .filter(|po| po.reference == reference)
-        {
-            po.expected_on = new_expected_on;
-        }
-        let before = eta::project(&ctx, &supply, &waiting);
-        let after = eta::project(&ctx, &moved, &waiting);
-        for ((line, old), new) in queue.iter().zip(&before).zip(&after) {
-            let later_now = match (old.worst, new.worst) {
-                (Some(old), Some(new)) => new > old,
-                (Some(_), None) => true,
-                _ => false,
-            };
-            if later_now {
-                preview.later_lines += 1;
-                later.insert(line.customer_id);
-                if let (Some(promised), Some(new)) = (line.promised_on, new.worst)
-                    && new > promised
-                    && line.eta_worst != Some(new)
-                {
-                    preview.delayed_lines += 1;
-                    delayed.insert(line.customer_id);
-                }
-            } else if matches!((old.worst, new.worst), (Some(old), Some(new)) if new < old) {
-                preview.earlier_lines += 1;
-            }
-        }
-    }
-    preview.later_customers = later.len();
-    preview.delayed_customers = delayed.len();
-    Ok(preview)
 }
 
 fn products(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<Product>> {
@@ -688,4 +604,195 @@ pub fn receive(
         purchasing::receive(conn, actor, reference, receipt, Some(key.clone()), today)?;
         Ok(())
     })
+}
+
+/// A change to an open purchase order that is previewed before it is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoChange {
+    Cancel,
+    MoveTo(NaiveDate),
+}
+
+/// One waiting line whose told (worst-case) date the change moves.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct MovedLine {
+    #[diesel(sql_type = Int8)]
+    pub line_id: i64,
+    #[diesel(sql_type = Text)]
+    pub order_number: String,
+    #[diesel(sql_type = Text)]
+    pub customer: String,
+    #[diesel(sql_type = Text)]
+    pub sku: String,
+    #[diesel(sql_type = Nullable<Date>)]
+    pub before: Option<NaiveDate>,
+    #[diesel(sql_type = Nullable<Date>)]
+    pub after: Option<NaiveDate>,
+}
+
+impl MovedLine {
+    /// Later, or no date at all any more.
+    pub fn is_later(&self) -> bool {
+        match (self.before, self.after) {
+            (Some(before), Some(after)) => after > before,
+            (Some(_), None) => true,
+            _ => false,
+        }
+    }
+}
+
+/// What a date change or cancellation would do: the lines whose dates move, and the
+/// emails that would go out (all kinds the engine queues for it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangePreview {
+    pub change: PoChange,
+    pub lines: Vec<MovedLine>,
+    /// Emails that would be queued, and to how many customers.
+    pub emails: usize,
+    pub emailed_customers: usize,
+    /// The first names of the first customers emailed, in order.
+    pub first_names: Vec<String>,
+    /// Customers who would get a delay notice (pushed past the date promised).
+    pub delayed_customers: usize,
+}
+
+impl ChangePreview {
+    pub fn later_lines(&self) -> usize {
+        self.lines.iter().filter(|l| l.is_later()).count()
+    }
+
+    pub fn later_customers(&self) -> usize {
+        self.lines
+            .iter()
+            .filter(|l| l.is_later())
+            .map(|l| &l.customer)
+            .collect::<BTreeSet<_>>()
+            .len()
+    }
+
+    pub fn earlier_lines(&self) -> usize {
+        self.lines.len() - self.later_lines()
+    }
+}
+
+/// How a previewed transaction ends: always rolled back, carrying the preview or the
+/// reason the change is refused.
+enum DryRun {
+    Preview(ChangePreview),
+    Refused(AppError),
+}
+
+impl From<diesel::result::Error> for DryRun {
+    fn from(error: diesel::result::Error) -> Self {
+        DryRun::Refused(error.into())
+    }
+}
+
+/// The waiting lines of the purchase order's products with their told dates.
+fn told_dates(conn: &mut PgConnection, po_id: i64) -> QueryResult<Vec<MovedLine>> {
+    diesel::sql_query(
+        "SELECT l.id AS line_id, o.number AS order_number, c.name AS customer, p.sku,
+                l.eta_worst AS before, l.eta_worst AS after
+           FROM order_lines l JOIN orders o ON o.id = l.order_id
+           JOIN customers c ON c.id = o.customer_id JOIN products p ON p.id = l.product_id
+          WHERE l.waiting > 0
+            AND l.product_id IN (SELECT product_id FROM purchase_order_lines WHERE purchase_order_id = $1)
+          ORDER BY l.id",
+    )
+    .bind::<Int8, _>(po_id)
+    .load(conn)
+}
+
+/// Makes the change (the same function the confirmation calls) inside a transaction that
+/// is always rolled back, and reports which waiting lines' dates moved and which emails
+/// the engine queued. Nothing is stored, no email leaves; a refusal (a date out of range,
+/// an order no longer open) is the same as the real change would give.
+pub fn preview_change(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    reference: &str,
+    change: PoChange,
+    today: NaiveDate,
+) -> AppResult<ChangePreview> {
+    if let PoChange::MoveTo(date) = change {
+        check_expected_date(date, today)?;
+    }
+    let outcome = conn.transaction::<(), DryRun, _>(|conn| {
+        let (po_id, _) = lock_open(conn, reference).map_err(DryRun::Refused)?;
+        let before = told_dates(conn, po_id)?;
+        let last_message: i64 =
+            diesel::dsl::sql::<Int8>("SELECT coalesce(max(id), 0) FROM messages")
+                .get_result(conn)?;
+        match change {
+            PoChange::Cancel => cancel(conn, actor, reference, today),
+            PoChange::MoveTo(date) => change_expected_date(conn, actor, reference, date, today),
+        }
+        .map_err(DryRun::Refused)?;
+        let after: HashMap<i64, Option<NaiveDate>> = told_dates(conn, po_id)?
+            .into_iter()
+            .map(|l| (l.line_id, l.after))
+            .collect();
+        let lines: Vec<MovedLine> = before
+            .into_iter()
+            .filter_map(|mut line| {
+                line.after = *after.get(&line.line_id)?;
+                (line.after != line.before).then_some(line)
+            })
+            .collect();
+        #[derive(QueryableByName)]
+        struct Queued {
+            #[diesel(sql_type = Text)]
+            kind: String,
+            #[diesel(sql_type = Nullable<Int8>)]
+            customer_id: Option<i64>,
+            #[diesel(sql_type = Nullable<Text>)]
+            name: Option<String>,
+        }
+        // Rows this transaction queued: newer than the last one, stamped with its time.
+        // With them, the ETA-change emails this transaction made due (coalesced per order,
+        // sent when the shop's window ends): one per order whose lines it moved later.
+        let queued: Vec<Queued> = diesel::sql_query(
+            "SELECT kind, customer_id, name FROM (
+                 SELECT m.id, m.kind, m.customer_id, c.name FROM messages m
+                   LEFT JOIN customers c ON c.id = m.customer_id
+                  WHERE m.id > $1 AND m.created_at = now()
+                 UNION ALL
+                 SELECT DISTINCT ON (o.id) 4611686018427387904 + o.id, 'delay_notice', o.customer_id, c.name
+                   FROM eta_update_causes u JOIN orders o ON o.id = u.order_id
+                   JOIN customers c ON c.id = o.customer_id
+                  WHERE u.changed_at = now()
+             ) q ORDER BY id",
+        )
+        .bind::<Int8, _>(last_message)
+        .load(conn)?;
+        let mut seen = BTreeSet::new();
+        let mut first_names = Vec::new();
+        for q in &queued {
+            if seen.insert(q.customer_id) && first_names.len() < 5 {
+                if let Some(name) = &q.name {
+                    first_names.push(name.split_whitespace().next().unwrap_or(name).to_owned());
+                }
+            }
+        }
+        Err(DryRun::Preview(ChangePreview {
+            change,
+            lines,
+            emails: queued.len(),
+            emailed_customers: seen.len(),
+            first_names,
+            delayed_customers: queued
+                .iter()
+                .filter(|q| q.kind == "delay_notice")
+                .map(|q| q.customer_id)
+                .collect::<BTreeSet<_>>()
+                .len(),
+        }))
+    });
+    match outcome {
+        Err(DryRun::Preview(preview)) => Ok(preview),
+        Err(DryRun::Refused(error)) => Err(error),
+        Ok(()) => Err(AppError::Internal(anyhow::anyhow!(
+            "a previewed change was not rolled back"
+        ))),
+    }
 }

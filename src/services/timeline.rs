@@ -645,6 +645,7 @@ fn discounts(
             let title = match (row.status.as_str(), &row.coupon_code) {
                 ("approved", Some(code)) => format!("Discount approved: {what}, coupon {code}"),
                 ("approved", None) => format!("Discount approved: {what}"),
+                ("withdrawn", _) => format!("Discount withdrawn: {what}"),
                 _ => format!("Discount rejected: {what}"),
             };
             let mut decided = entry(at, EntryKind::Discount, title);

@@ -19,6 +19,8 @@ use crate::web::state::AppState;
 struct ApprovalsPage {
     frame: Frame,
     pending: Vec<ProposalRow>,
+    /// Proposals withdrawn because their order has nothing left to ship, newest first.
+    withdrawn: Vec<ProposalRow>,
     mine: Vec<ProposalRow>,
     words: Words,
     is_manager: bool,
@@ -62,27 +64,35 @@ async fn load(state: &AppState, user: &CurrentUser) -> AppResult<ApprovalsPage> 
     let today = crate::clock::today();
     let user_id = user.id;
     let is_manager = user.is_manager();
-    let (pending, mut mine, currency) = crate::db::blocking(&state.pool, move |conn| {
-        let pending = if is_manager {
-            proposals::list(conn, "proposed", None, today)?
-        } else {
-            Vec::new()
-        };
-        let mut mine = Vec::new();
-        for status in ["proposed", "approved", "rejected"] {
-            mine.extend(proposals::list(conn, status, Some(user_id), today)?);
-        }
-        Ok((
-            pending,
-            mine,
-            crate::db::shop_settings::load(conn)?.currency,
-        ))
-    })
-    .await?;
+    let (pending, mut withdrawn, mut mine, currency) =
+        crate::db::blocking(&state.pool, move |conn| {
+            let (pending, withdrawn) = if is_manager {
+                (
+                    proposals::list(conn, "proposed", None, today)?,
+                    proposals::list(conn, "withdrawn", None, today)?,
+                )
+            } else {
+                (Vec::new(), Vec::new())
+            };
+            let mut mine = Vec::new();
+            for status in ["proposed", "approved", "rejected", "withdrawn"] {
+                mine.extend(proposals::list(conn, status, Some(user_id), today)?);
+            }
+            Ok((
+                pending,
+                withdrawn,
+                mine,
+                crate::db::shop_settings::load(conn)?.currency,
+            ))
+        })
+        .await?;
     mine.sort_by_key(|p| std::cmp::Reverse(p.created_at));
+    withdrawn.sort_by_key(|p| std::cmp::Reverse(p.decided_at));
+    withdrawn.truncate(20);
     Ok(ApprovalsPage {
         frame: Frame::new(user, "approvals"),
         pending,
+        withdrawn,
         mine,
         words: Words { today, currency },
         is_manager,
@@ -139,6 +149,13 @@ pub async fn decide(
     .await;
     let (message, failed) = match outcome {
         Ok(decided) => match decided.coupon_code {
+            _ if decided.withdrawn.is_some() => (
+                format!(
+                    "Not approved: {}; no coupon was issued.",
+                    decided.withdrawn.unwrap_or_default()
+                ),
+                true,
+            ),
             Some(code) => (
                 format!("Approved: coupon {code}; the offer email is queued."),
                 false,
@@ -160,7 +177,7 @@ pub async fn decide(
     let today = crate::clock::today();
     let (row, currency) = crate::db::blocking(&state.pool, move |conn| {
         let mut all = Vec::new();
-        for status in ["proposed", "approved", "rejected"] {
+        for status in ["proposed", "approved", "rejected", "withdrawn"] {
             all.extend(proposals::list(conn, status, None, today)?);
         }
         Ok((
@@ -219,8 +236,11 @@ pub async fn bulk_approve(
                         "bulk approval is for the delay policy's own proposals",
                     ));
                 }
-                proposals::decide(conn, &actor, role, id, Decision::Approve { value: None })?;
-                approved += 1;
+                let decided =
+                    proposals::decide(conn, &actor, role, id, Decision::Approve { value: None })?;
+                if decided.coupon_code.is_some() {
+                    approved += 1;
+                }
             }
             Ok(approved)
         })

@@ -9,8 +9,8 @@ use askama::Template;
 
 use crate::email::links::{self, LinkAction, LinkClaim, LinkError};
 use crate::error::AppResult;
-use crate::services::choices::ChoiceOutcome;
-use crate::services::messages::{self, LinkOutcome, LinkSummary};
+use crate::services::choices::{Choice, ChoiceOutcome};
+use crate::services::self_service::{self, LinkOutcome, LinkSummary};
 use crate::web::render::{self, Frame};
 use crate::web::session::csrf_token;
 use crate::web::state::AppState;
@@ -84,8 +84,12 @@ async fn verified(state: &AppState, token: &str) -> Result<LinkClaim, LinkError>
 fn question(claim: &LinkClaim, summary: &LinkSummary) -> String {
     let order = summary.order_number.clone().unwrap_or_default();
     let waiting: i32 = summary.lines.iter().map(|l| l.1).sum();
-    let ready: i32 = summary.lines.iter().map(|l| l.2).sum();
+    let shipped = summary.standing.is_some_and(|s| s.shipped > 0);
+    let ready = summary.standing.map_or(0, |s| s.ready);
     match claim.action {
+        LinkAction::Wait if shipped => format!(
+            "Keep waiting for the rest of order {order}? Part of it has been sent already; we send the rest together when the last item arrives."
+        ),
         LinkAction::Wait => format!(
             "Keep waiting for everything on order {order}? We ship it all together when the last item arrives."
         ),
@@ -101,6 +105,29 @@ fn question(claim: &LinkClaim, summary: &LinkSummary) -> String {
     }
 }
 
+/// The choice a link stands for (none for unsubscribe links).
+fn choice_of(action: LinkAction) -> Option<Choice> {
+    match action {
+        LinkAction::Wait => Some(Choice::Wait),
+        LinkAction::ShipReady => Some(Choice::ShipReady),
+        LinkAction::CancelWaiting => Some(Choice::CancelWaiting),
+        LinkAction::Unsubscribe => None,
+    }
+}
+
+/// "Nothing to choose": the page for a choice that no longer applies. Nothing changed
+/// and there is no button.
+fn no_longer_applies(frame: Frame, why: String) -> AppResult<HttpResponse> {
+    page(
+        frame,
+        StatusCode::OK,
+        "This choice no longer applies",
+        format!(
+            "{why} Nothing was changed. If you want something else, just reply to the email and we will help."
+        ),
+    )
+}
+
 pub async fn show(
     state: web::Data<AppState>,
     session: Session,
@@ -114,11 +141,20 @@ pub async fn show(
     };
     let for_summary = claim.clone();
     let summary = crate::db::blocking(&state.pool, move |conn| {
-        messages::describe_link(conn, &for_summary)
+        self_service::describe_link(conn, &for_summary)
     })
     .await?;
     if summary.used {
         return used_page(frame);
+    }
+    let refusal = match (choice_of(claim.action), summary.standing) {
+        (Some(choice), Some(standing)) => {
+            standing.refusal(choice, summary.order_number.as_deref().unwrap_or_default())
+        }
+        _ => None,
+    };
+    if let Some(why) = refusal {
+        return no_longer_applies(frame, why);
     }
     let post_to = match claim.action {
         LinkAction::Unsubscribe => format!("/unsubscribe/{token}"),
@@ -146,12 +182,13 @@ pub async fn confirm(
         Err(error) => return refused(frame, error),
     };
     let outcome = crate::db::blocking(&state.pool, move |conn| {
-        messages::use_link(conn, &claim, crate::clock::today())
+        self_service::use_link(conn, &claim, crate::clock::today())
     })
     .await?;
     let (title, message) = match outcome {
         LinkOutcome::Reused => return used_page(frame),
-        LinkOutcome::Chosen(ChoiceOutcome::KeptWaiting) => ("Thank you", "We keep your place in the queue and ship everything together. We will write when it leaves us.".to_owned()),
+        LinkOutcome::NoLongerApplies(why) => return no_longer_applies(frame, why),
+        LinkOutcome::Chosen(ChoiceOutcome::KeptWaiting) => ("Thank you", "We keep your place in the queue and send the rest of your order together when the last item arrives. We will write when it leaves us.".to_owned()),
         LinkOutcome::Chosen(ChoiceOutcome::Shipped { units }) => ("On its way soon", format!("We are shipping the {units} {} ready now. The rest follows when it arrives.", if units == 1 { "item" } else { "items" })),
         LinkOutcome::Chosen(ChoiceOutcome::NothingReadyYet) => ("Noted", "Nothing of your order is ready yet; we will ship each part as soon as it arrives instead of waiting for everything.".to_owned()),
         LinkOutcome::Chosen(ChoiceOutcome::Cancelled { units }) => ("Cancelled", format!("We have cancelled the {units} waiting {}. You will not be charged for {}; an email confirms it.", if units == 1 { "item" } else { "items" }, if units == 1 { "it" } else { "them" })),

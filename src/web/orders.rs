@@ -312,6 +312,7 @@ impl OrderPage {
         match p.status.as_str() {
             "approved" => "approved",
             "rejected" => "rejected",
+            "withdrawn" => "withdrawn: nothing is left to ship",
             _ => "proposed, waiting for a manager",
         }
     }

@@ -15,8 +15,8 @@ use crate::db::users::Role;
 use crate::domain::format::ordinal;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::services::purchase_orders::{
-    self, DateChangePreview, ListStatus, PurchaseOrderDetail, PurchaseOrderRow, ReceiptPreview,
-    ReceiveQuantity, Release,
+    self, ChangePreview, ListStatus, PoChange, PurchaseOrderDetail, PurchaseOrderRow,
+    ReceiptPreview, ReceiveQuantity, Release,
 };
 use crate::services::purchasing::{self, NewPurchaseOrder, PurchaseOrderDraft};
 use crate::services::reorder::{self, Suggestion};
@@ -414,16 +414,46 @@ struct OrderPage {
     words: Words,
     can_edit: bool,
     date_value: String,
-    date_preview: Option<DateChangePreview>,
+    date_preview: Option<ChangePreview>,
     date_error: Option<String>,
     receive_values: HashMap<i64, String>,
     receipt_preview: Option<ReceiptPreview>,
     receive_error: Option<String>,
     receipt_key: String,
     cancel_error: Option<String>,
+    /// What cancelling would do, shown before the confirmation.
+    cancel_preview: Option<ChangePreview>,
 }
 
 impl OrderPage {
+    /// "Ana, Bo, Cy and 4 more": who an email goes to, in a preview.
+    fn recipients(&self, p: &ChangePreview) -> String {
+        let named = p.first_names.len();
+        let mut text = match named {
+            0 => String::new(),
+            1 => p.first_names[0].clone(),
+            _ => format!(
+                "{} and {}",
+                p.first_names[..named - 1].join(", "),
+                p.first_names[named - 1]
+            ),
+        };
+        if p.emailed_customers > named {
+            if named > 1 {
+                text = p.first_names.join(", ");
+            }
+            text.push_str(&format!(" and {} more", p.emailed_customers - named));
+        }
+        text
+    }
+
+    fn told(&self, date: &Option<NaiveDate>) -> String {
+        match date {
+            Some(date) => self.words.date(date),
+            None => "no date yet".to_owned(),
+        }
+    }
+
     fn is_open(&self) -> bool {
         self.detail.header.status == "open"
     }
@@ -452,8 +482,9 @@ impl OrderPage {
         why
     }
 
-    fn plural(n: &usize, one: &str, many: &str) -> String {
-        format!("{n} {}", if *n == 1 { one } else { many })
+    fn plural(n: impl std::borrow::Borrow<usize>, one: &str, many: &str) -> String {
+        let n = *n.borrow();
+        format!("{n} {}", if n == 1 { one } else { many })
     }
 }
 
@@ -493,6 +524,7 @@ async fn order_page(
         receive_error: None,
         receipt_key: new_receipt_key(),
         cancel_error: None,
+        cancel_preview: None,
     })
 }
 
@@ -516,16 +548,7 @@ pub async fn show(
     };
     user.require(Role::Manager)?;
     page.date_value = date.clone();
-    let today = crate::clock::today();
-    let preview = match NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d") {
-        Ok(date) => {
-            crate::db::blocking(&state.pool, move |conn| {
-                purchase_orders::preview_date_change(conn, &reference, date, today)
-            })
-            .await
-        }
-        Err(_) => Err(AppError::invalid("expected_on", "enter a date")),
-    };
+    let preview = preview(&state, &user, reference, parse_date(&date)).await;
     let failed = match preview {
         Ok(preview) => {
             page.date_preview = Some(preview);
@@ -549,8 +572,34 @@ pub async fn show(
 pub struct DateForm {
     #[serde(default)]
     expected_on: String,
+    /// "yes" on the preview's confirmation; without it the change is only previewed.
+    #[serde(default)]
+    confirm: String,
 }
 
+fn parse_date(text: &str) -> AppResult<NaiveDate> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| AppError::invalid("expected_on", "enter a date"))
+}
+
+/// The dry run of a change (see `purchase_orders::preview_change`).
+async fn preview(
+    state: &AppState,
+    user: &CurrentUser,
+    reference: String,
+    change: AppResult<NaiveDate>,
+) -> AppResult<ChangePreview> {
+    let change = change?;
+    let actor = user.actor();
+    let today = crate::clock::today();
+    crate::db::blocking(&state.pool, move |conn| {
+        purchase_orders::preview_change(conn, &actor, &reference, PoChange::MoveTo(change), today)
+    })
+    .await
+}
+
+/// Moving the expected date: the first post (from a form without `confirm`) only shows
+/// the preview; the preview's own form confirms.
 pub async fn change_date(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -560,7 +609,30 @@ pub async fn change_date(
     user.require(Role::Manager)?;
     let reference = reference.into_inner();
     let today = crate::clock::today();
-    let outcome = match NaiveDate::parse_from_str(form.expected_on.trim(), "%Y-%m-%d") {
+    if form.confirm != "yes" {
+        let outcome = preview(
+            &state,
+            &user,
+            reference.clone(),
+            parse_date(&form.expected_on),
+        )
+        .await;
+        let mut page = order_page(&state, &user, reference).await?;
+        page.date_value = form.expected_on.clone();
+        let failed = match outcome {
+            Ok(preview) => {
+                page.date_preview = Some(preview);
+                false
+            }
+            Err(AppError::Invalid { message, .. } | AppError::Conflict(message)) => {
+                page.date_error = Some(message);
+                true
+            }
+            Err(other) => return Err(other),
+        };
+        return Ok(render::form_answer(page.render()?, failed));
+    }
+    let outcome = match parse_date(&form.expected_on) {
         Ok(date) => {
             let (actor, target) = (user.actor(), reference.clone());
             crate::db::blocking(&state.pool, move |conn| {
@@ -568,7 +640,7 @@ pub async fn change_date(
             })
             .await
         }
-        Err(_) => Err(AppError::invalid("expected_on", "enter a date")),
+        Err(error) => Err(error),
     };
     match outcome {
         Ok(()) => Ok(see_other(po_href(&reference))),
@@ -708,20 +780,42 @@ pub async fn receive(
     }
 }
 
+#[derive(Deserialize)]
+pub struct CancelForm {
+    /// "yes" on the preview's confirmation; without it the cancellation is only previewed.
+    #[serde(default)]
+    confirm: String,
+}
+
+/// Cancelling: the first post shows what it would do (lines, new dates, emails); the
+/// preview's form, with `confirm=yes`, cancels.
 pub async fn cancel(
     state: web::Data<AppState>,
     user: CurrentUser,
     reference: web::Path<String>,
+    form: web::Form<CancelForm>,
 ) -> AppResult<HttpResponse> {
     user.require(Role::Manager)?;
     let reference = reference.into_inner();
     let (actor, target) = (user.actor(), reference.clone());
+    let confirmed = form.confirm == "yes";
+    let today = crate::clock::today();
     let outcome = crate::db::blocking(&state.pool, move |conn| {
-        purchase_orders::cancel(conn, &actor, &target, crate::clock::today())
+        if confirmed {
+            purchase_orders::cancel(conn, &actor, &target, today).map(|()| None)
+        } else {
+            purchase_orders::preview_change(conn, &actor, &target, PoChange::Cancel, today)
+                .map(Some)
+        }
     })
     .await;
     match outcome {
-        Ok(()) => Ok(see_other(po_href(&reference))),
+        Ok(None) => Ok(see_other(po_href(&reference))),
+        Ok(Some(preview)) => {
+            let mut page = order_page(&state, &user, reference).await?;
+            page.cancel_preview = Some(preview);
+            render::html(&page)
+        }
         Err(AppError::Conflict(message)) => {
             let mut page = order_page(&state, &user, reference).await?;
             page.cancel_error = Some(message);

@@ -681,10 +681,12 @@ const FREE_TEXT: &[FreeText] = &[
     },
     FreeText {
         route: "POST /orders/{number}/proposals",
-        path: "/orders/W-5/proposals",
+        // W-2 (in stock): by this case the delay policy has proposed for W-5, and an
+        // order has at most one open proposal (issue 13).
+        path: "/orders/W-2/proposals",
         send: Body::Form(&[("kind", "percent"), ("value", "5"), ("reason", "{markup}")]),
         stored: "SELECT count(*) FROM discount_proposals WHERE reason = {markup}",
-        shown: &[("/approvals", "{markup}"), ("/orders/W-5", "{markup}")],
+        shown: &[("/approvals", "{markup}"), ("/orders/W-2", "{markup}")],
     },
     FreeText {
         route: "POST /orders/{number}/lines/{line}/cancel",

@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 use backorder_desk::db::users::find_by_email;
 use diesel::RunQueryDsl;
 
-use crate::helpers::{TempDir, TestDatabase, spawn_app_on};
+use crate::helpers::{TempDir, TestDatabase, spawn_app_on, spawn_app_with};
 
 /// Settings the binary reads; cleared so that the caller's environment cannot leak in.
 const SETTINGS: [&str; 9] = [
@@ -234,4 +234,35 @@ async fn seed_demo_prints_logins_that_work() {
     );
     let app = spawn_app_on(database, |_| {}).await;
     assert_eq!(app.login(email, password).await.status(), 303);
+}
+
+#[tokio::test]
+async fn api_token_create_does_not_change_the_links_in_emails() {
+    // The server runs with its own PUBLIC_URL and has registered it.
+    let app =
+        spawn_app_with(|settings| settings.public_url = "https://desk.shop.test".into()).await;
+
+    // An operator makes a token from a shell without PUBLIC_URL (so the command's own
+    // default would be http://127.0.0.1:8080).
+    let output = desk(
+        &app.database.url,
+        &["api-token", "create", "--name", "erp"],
+        "",
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    // The next email the server queues links to the server, not to the shell's default.
+    crate::shop::product(&app, "KETTLE", 0, 2_500);
+    crate::shop::purchase_order(&app, "PO-1", "KETTLE", 10, 5);
+    crate::shop::order(&app, "W-1", "ada@example.com", "Ada", "KETTLE", 2, 0);
+    let (text, html): (String, String) =
+        diesel::dsl::sql::<(diesel::sql_types::Text, diesel::sql_types::Text)>(
+            "SELECT body_text, body_html FROM messages WHERE kind = 'backorder_notice'",
+        )
+        .get_result(&mut app.conn())
+        .expect("a backorder notice");
+    assert!(text.contains("https://desk.shop.test/l/"), "{text}");
+    assert!(html.contains("https://desk.shop.test/l/"), "{html}");
+    assert!(!text.contains("127.0.0.1"), "{text}");
+    assert!(!html.contains("127.0.0.1"), "{html}");
 }

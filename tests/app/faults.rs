@@ -646,6 +646,7 @@ fn quick_worker(app: &TestApp, pool: PgPool, sink: &Sink) -> tokio::sync::watch:
     let config = WorkerConfig {
         idle_poll: Duration::from_millis(20),
         periodic_every: Duration::from_millis(100),
+        periodic: Some(backorder_desk::services::messages::periodic_jobs),
         ..WorkerConfig::default()
     };
     let (stop, _running) = worker::spawn(pool, &settings, config).expect("start a worker");

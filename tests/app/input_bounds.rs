@@ -208,10 +208,23 @@ async fn purchase_order_dates_follow_one_rule_on_the_pages_and_the_api() {
             .await;
         assert_eq!(response.status(), 422, "change to {date}");
     }
+    for date in &refused {
+        let response = app
+            .post_form(
+                "/purchase-orders/PO-2/expected-date",
+                &[("expected_on", date), ("confirm", "yes")],
+            )
+            .await;
+        assert_eq!(response.status(), 422, "confirmed change to {date}");
+    }
+    // A date in range is previewed first, then changed on confirmation.
     let moved = app
         .post_form(
             "/purchase-orders/PO-2/expected-date",
-            &[("expected_on", &in_days(700).to_string())],
+            &[
+                ("expected_on", &in_days(700).to_string()),
+                ("confirm", "yes"),
+            ],
         )
         .await;
     assert_eq!(moved.status(), 303);

@@ -26,6 +26,7 @@ mod orders_page;
 mod preorders;
 mod progress;
 mod promises_agree;
+mod promises_kept;
 mod purchase_orders_page;
 mod queue_page;
 mod rep_screen;

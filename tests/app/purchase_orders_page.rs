@@ -234,7 +234,7 @@ async fn a_date_change_says_who_gets_a_later_eta_before_it_is_confirmed() {
         "{fragment}"
     );
     assert!(
-        fragment.contains("pushed past the date promised"),
+        fragment.contains("moved later than they were told"),
         "{fragment}"
     );
     assert_eq!(
@@ -244,10 +244,29 @@ async fn a_date_change_says_who_gets_a_later_eta_before_it_is_confirmed() {
     );
     assert_eq!(eta_worst(&app, "A-1001"), Some(before));
 
-    let confirmed = app
+    // Posting the date without the preview's confirmation only previews it (a form
+    // from elsewhere, a double click): nothing changes.
+    let unconfirmed = app
         .post_form(
             "/purchase-orders/PO-100/expected-date",
             &[("expected_on", &later.to_string())],
+        )
+        .await;
+    assert_eq!(unconfirmed.status(), 200);
+    assert!(
+        unconfirmed
+            .text()
+            .await
+            .unwrap()
+            .contains("name=\"confirm\" value=\"yes\"")
+    );
+    assert_eq!(po_state(&app, "PO-100").1, today() + Duration::days(10));
+    assert_eq!(eta_worst(&app, "A-1001"), Some(before));
+
+    let confirmed = app
+        .post_form(
+            "/purchase-orders/PO-100/expected-date",
+            &[("expected_on", &later.to_string()), ("confirm", "yes")],
         )
         .await;
 
@@ -273,13 +292,18 @@ async fn a_date_change_says_who_gets_a_later_eta_before_it_is_confirmed() {
         .unwrap();
     assert!(page.contains("Expected-date history") && page.contains(" by Test Manager"));
 
-    let past = app
-        .post_form(
-            "/purchase-orders/PO-100/expected-date",
-            &[("expected_on", &(today() - Duration::days(400)).to_string())],
-        )
-        .await;
-    assert_eq!(past.status(), 422);
+    for confirm in ["", "yes"] {
+        let past = app
+            .post_form(
+                "/purchase-orders/PO-100/expected-date",
+                &[
+                    ("expected_on", &(today() - Duration::days(400)).to_string()),
+                    ("confirm", confirm),
+                ],
+            )
+            .await;
+        assert_eq!(past.status(), 422);
+    }
     assert_eq!(po_state(&app, "PO-100").1, later);
 }
 
@@ -432,7 +456,26 @@ async fn cancelling_an_open_purchase_order_recomputes_etas() {
     app.login_as(Role::Manager).await;
     assert!(eta_worst(&app, "A-1001").is_some());
 
-    let response = app.post_form("/purchase-orders/PO-100/cancel", &[]).await;
+    // The first click previews; only the preview's confirmation cancels.
+    let preview = app.post_form("/purchase-orders/PO-100/cancel", &[]).await;
+    assert_eq!(preview.status(), 200);
+    assert!(
+        preview
+            .text()
+            .await
+            .unwrap()
+            .contains("Confirm: cancel purchase order PO-100")
+    );
+    assert_eq!(
+        po_state(&app, "PO-100").0,
+        "open",
+        "a preview changes nothing"
+    );
+    assert!(eta_worst(&app, "A-1001").is_some());
+
+    let response = app
+        .post_form("/purchase-orders/PO-100/cancel", &[("confirm", "yes")])
+        .await;
 
     assert_eq!(response.status(), 303);
     assert_eq!(po_state(&app, "PO-100").0, "cancelled");
@@ -441,9 +484,13 @@ async fn cancelling_an_open_purchase_order_recomputes_etas() {
         None,
         "no supply is known any more"
     );
-    let again = app.post_form("/purchase-orders/PO-100/cancel", &[]).await;
-    assert_eq!(again.status(), 409);
-    assert!(again.text().await.unwrap().contains("PO-100 is cancelled"));
+    for confirm in ["", "yes"] {
+        let again = app
+            .post_form("/purchase-orders/PO-100/cancel", &[("confirm", confirm)])
+            .await;
+        assert_eq!(again.status(), 409);
+        assert!(again.text().await.unwrap().contains("PO-100 is cancelled"));
+    }
 }
 
 #[tokio::test]
@@ -510,12 +557,14 @@ async fn a_rep_sees_purchase_orders_but_every_change_is_refused() {
         )
         .await;
     assert_eq!(date.status(), 403);
-    assert_eq!(
-        app.post_form("/purchase-orders/PO-100/cancel", &[])
-            .await
-            .status(),
-        403
-    );
+    for confirm in ["", "yes"] {
+        assert_eq!(
+            app.post_form("/purchase-orders/PO-100/cancel", &[("confirm", confirm)])
+                .await
+                .status(),
+            403
+        );
+    }
 
     assert_eq!(
         po_state(&app, "PO-100"),
@@ -588,4 +637,136 @@ async fn reorder_suggestions_start_a_purchase_order_for_one_supplier() {
         !form.contains("value=\"NUT-3\""),
         "only this supplier's products"
     );
+}
+
+/// Two customers waiting on PO-1 (in 5 days); PO-2 (in 40 days) brings more behind it.
+fn two_waiting_on_po_1(app: &TestApp) {
+    crate::shop::product(app, "KETTLE", 0, 2_500);
+    crate::shop::purchase_order(app, "PO-1", "KETTLE", 4, 5);
+    crate::shop::purchase_order(app, "PO-2", "KETTLE", 10, 40);
+    crate::shop::order(
+        app,
+        "W-1",
+        "ada@example.com",
+        "Ada Lovelace",
+        "KETTLE",
+        2,
+        2,
+    );
+    crate::shop::order(app, "W-2", "bo@example.com", "Bo Diddley", "KETTLE", 2, 1);
+}
+
+fn message_count(app: &TestApp, kind: &str) -> i64 {
+    diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+        "SELECT count(*) FROM messages WHERE kind = '{kind}'"
+    ))
+    .get_result(&mut app.conn())
+    .unwrap()
+}
+
+#[tokio::test]
+async fn cancelling_a_purchase_order_previews_lines_new_dates_and_emails_then_needs_a_confirmation()
+{
+    let app = spawn_app().await;
+    two_waiting_on_po_1(&app);
+    app.login_as(Role::Manager).await;
+    let before = eta_worst(&app, "W-1").expect("a date from PO-1");
+
+    let preview = app.post_form("/purchase-orders/PO-1/cancel", &[]).await;
+    assert_eq!(preview.status(), 200);
+    let page = preview.text().await.unwrap();
+    let text = crate::shop::text_of(&page);
+    assert!(
+        text.contains("Cancelling PO-1: nothing has changed yet"),
+        "{text}"
+    );
+    assert!(
+        page.contains("2 waiting customers</strong> will get a later ETA (2 lines)"),
+        "{page}"
+    );
+    assert!(
+        text.contains(
+            "2 customers are moved later than they were told and will get a date-change email"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("2 emails will go out, to 2 customers: Ada and Bo."),
+        "{text}"
+    );
+    // Nothing changed, nothing was queued.
+    assert_eq!(po_state(&app, "PO-1").0, "open");
+    assert_eq!(eta_worst(&app, "W-1"), Some(before));
+    assert_eq!(message_count(&app, "delay_notice"), 0);
+    let audited: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "SELECT count(*) FROM audit_log WHERE action = 'purchase_order_cancelled'",
+    )
+    .get_result(&mut app.conn())
+    .unwrap();
+    assert_eq!(audited, 0);
+
+    let confirmed = app
+        .post_form("/purchase-orders/PO-1/cancel", &[("confirm", "yes")])
+        .await;
+    assert_eq!(confirmed.status(), 303);
+    assert_eq!(po_state(&app, "PO-1").0, "cancelled");
+    // The emails the preview named: one date-change email per order, due when the
+    // shop's coalescing window ends.
+    let due: i64 =
+        diesel::dsl::sql::<diesel::sql_types::BigInt>("SELECT count(*) FROM eta_updates_pending")
+            .get_result(&mut app.conn())
+            .unwrap();
+    assert_eq!(due, 2, "the emails the preview named");
+    // The preview showed each line's date before and after, as they now are.
+    let after = eta_worst(&app, "W-1").expect("a date from PO-2");
+    assert!(after > before);
+    let words = |d: NaiveDate| backorder_desk::domain::format::human_date(d, today());
+    assert!(
+        text.contains(&format!(
+            "W-1 Ada Lovelace KETTLE {} {}",
+            words(before),
+            words(after)
+        )),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn moving_a_date_previews_the_emails_and_an_earlier_date_sends_none() {
+    let app = spawn_app().await;
+    two_waiting_on_po_1(&app);
+    app.login_as(Role::Manager).await;
+    let later = today() + Duration::days(60);
+
+    let preview = app
+        .post_form(
+            "/purchase-orders/PO-1/expected-date",
+            &[("expected_on", &later.to_string())],
+        )
+        .await;
+    assert_eq!(preview.status(), 200);
+    let text = crate::shop::text_of(&preview.text().await.unwrap());
+    assert!(
+        text.contains("2 emails will go out, to 2 customers: Ada and Bo."),
+        "{text}"
+    );
+    assert_eq!(po_state(&app, "PO-1").1, today() + Duration::days(5));
+    assert_eq!(message_count(&app, "delay_notice"), 0);
+
+    // An earlier date tells nobody anything: the preview says so.
+    let earlier = app
+        .get(&format!(
+            "/purchase-orders/PO-1?expected_on={}",
+            today() + Duration::days(3)
+        ))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let earlier = crate::shop::text_of(&earlier);
+    assert!(
+        earlier.contains("2 lines get an earlier date."),
+        "{earlier}"
+    );
+    assert!(earlier.contains("No email will go out."), "{earlier}");
 }

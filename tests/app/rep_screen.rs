@@ -8,7 +8,8 @@ use backorder_desk::email::links::{LinkAction, LinkClaim};
 use backorder_desk::services::inventory::{self, AdjustmentReason};
 use backorder_desk::services::proposals::{self, Decision};
 use backorder_desk::services::purchasing::{self, ReceiptLine};
-use backorder_desk::services::{messages, purchase_orders, subscriptions};
+use backorder_desk::services::self_service;
+use backorder_desk::services::{purchase_orders, subscriptions};
 use backorder_desk::types::{Email, Sku};
 use chrono::Duration;
 use diesel::prelude::*;
@@ -463,7 +464,7 @@ async fn a_choice_phoned_in_runs_through_the_engine_and_is_audited_with_who_reco
     order(&app, "SO-9", "cy@example.com", "Cy Costa", "MUG", 2, 1);
     let order_id = count(&app, "SELECT id FROM orders WHERE number = 'SO-9'");
     let claim = LinkClaim::new(LinkAction::CancelWaiting, order_id, None);
-    messages::use_link(&mut app.conn(), &claim, today()).unwrap();
+    self_service::use_link(&mut app.conn(), &claim, today()).unwrap();
     let admin = app.add_user(Role::Admin);
     app.client.post(app.url("/logout")).send().await.unwrap();
     app.login(&admin, crate::helpers::PASSWORD).await;

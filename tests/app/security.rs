@@ -590,7 +590,10 @@ async fn a_purchase_order_sent_again_with_another_date_is_a_conflict() {
         .app
         .post_form(
             "/purchase-orders/PO-77/expected-date",
-            &[("expected_on", &in_days(20).to_string())],
+            &[
+                ("expected_on", &in_days(20).to_string()),
+                ("confirm", "yes"),
+            ],
         )
         .await;
     assert_eq!(moved.status(), 303);

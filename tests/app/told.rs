@@ -48,6 +48,7 @@ fn start_worker(app: &TestApp, sink: &Sink) -> tokio::sync::watch::Sender<bool> 
     let config = WorkerConfig {
         idle_poll: StdDuration::from_millis(20),
         periodic_every: StdDuration::from_secs(3600),
+        periodic: Some(backorder_desk::services::messages::periodic_jobs),
         ..WorkerConfig::default()
     };
     worker::spawn(app.pool.clone(), &settings, config)

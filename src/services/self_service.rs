@@ -1,0 +1,129 @@
+//! A customer's self-service link (from an email): what it will do, for its confirmation
+//! page, and doing it once. The choice itself is `choices::apply`, the same as a rep's.
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
+
+use crate::db::audit::{self, Actor};
+use crate::email::links::{LinkAction, LinkClaim};
+use crate::error::{AppError, AppResult};
+use crate::services::choices::{self, Channel, Choice, ChoiceOutcome};
+
+/// What a link will do, for its confirmation page.
+pub struct LinkSummary {
+    pub order_number: Option<String>,
+    pub product: Option<String>,
+    /// (product, waiting units, ready units) of the lines in scope.
+    pub lines: Vec<(String, i32, i32)>,
+    pub used: bool,
+    /// Where the order stands now (not for unsubscribe links).
+    pub standing: Option<choices::Standing>,
+}
+
+fn link_used(conn: &mut PgConnection, nonce: &str) -> QueryResult<bool> {
+    use crate::db::schema::link_uses::dsl as u;
+    diesel::select(diesel::dsl::exists(u::link_uses.filter(u::nonce.eq(nonce)))).get_result(conn)
+}
+
+pub fn describe_link(conn: &mut PgConnection, claim: &LinkClaim) -> AppResult<LinkSummary> {
+    let used = link_used(conn, &claim.nonce)?;
+    if claim.action == LinkAction::Unsubscribe {
+        return Ok(LinkSummary {
+            order_number: None,
+            product: None,
+            lines: Vec::new(),
+            used,
+            standing: None,
+        });
+    }
+    let lines = choices::scope_lines(conn, claim.id, claim.line_id)?;
+    if lines.is_empty() {
+        return Err(AppError::not_found("the order"));
+    }
+    Ok(LinkSummary {
+        order_number: lines.first().map(|l| l.number.clone()),
+        product: claim
+            .line_id
+            .and_then(|_| lines.first().map(|l| l.product.clone())),
+        lines: lines
+            .iter()
+            .map(|l| (l.product.clone(), l.waiting, l.allocated))
+            .collect(),
+        used,
+        standing: Some(choices::standing(conn, claim.id, claim.line_id)?),
+    })
+}
+
+/// What a confirmed link did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkOutcome {
+    /// The customer's choice, applied (see `choices::apply`).
+    Chosen(ChoiceOutcome),
+    Unsubscribed,
+    /// The link was used before: nothing changed.
+    Reused,
+    /// The choice no longer applies (nothing ready, nothing waiting, order finished):
+    /// nothing changed, the link still works, and this says why.
+    NoLongerApplies(String),
+}
+
+/// Applies a verified link once: records its nonce, then the customer's choice through
+/// the engine, in one transaction.
+pub fn use_link(
+    conn: &mut PgConnection,
+    claim: &LinkClaim,
+    today: NaiveDate,
+) -> AppResult<LinkOutcome> {
+    conn.transaction(|conn| {
+        if claim.action != LinkAction::Unsubscribe && !link_used(conn, &claim.nonce)? {
+            let choice = match claim.action {
+                LinkAction::ShipReady => Choice::ShipReady,
+                LinkAction::CancelWaiting => Choice::CancelWaiting,
+                _ => Choice::Wait,
+            };
+            let number = choices::scope_lines(conn, claim.id, claim.line_id)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| AppError::not_found("the order"))?
+                .number;
+            if let Some(why) = choices::standing(conn, claim.id, claim.line_id)?.refusal(choice, &number) {
+                return Ok(LinkOutcome::NoLongerApplies(why));
+            }
+        }
+        let inserted = diesel::sql_query(
+            "INSERT INTO link_uses (nonce, order_line_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind::<Text, _>(&claim.nonce)
+        .bind::<Nullable<BigInt>, _>(claim.line_id)
+        .execute(conn)?;
+        if inserted == 0 {
+            return Ok(LinkOutcome::Reused);
+        }
+        if claim.action == LinkAction::Unsubscribe {
+            diesel::sql_query(
+                "UPDATE restock_subscriptions SET unsubscribed_at = now()
+                  WHERE unsubscribed_at IS NULL
+                    AND lower(email) = (SELECT lower(email) FROM restock_subscriptions WHERE id = $1)",
+            )
+            .bind::<BigInt, _>(claim.id)
+            .execute(conn)?;
+            audit::record(conn, &Actor::System, "restock_unsubscribed", "restock_subscription", Some(claim.id.to_string()), None, None)?;
+            return Ok(LinkOutcome::Unsubscribed);
+        }
+        let choice = match claim.action {
+            LinkAction::Wait => Choice::Wait,
+            LinkAction::ShipReady => Choice::ShipReady,
+            LinkAction::CancelWaiting => Choice::CancelWaiting,
+            LinkAction::Unsubscribe => return Ok(LinkOutcome::Unsubscribed),
+        };
+        let email = choices::scope_lines(conn, claim.id, claim.line_id)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| AppError::not_found("the order"))?
+            .email;
+        let actor = Actor::Customer { email };
+        let outcome = choices::apply(conn, &actor, claim.id, claim.line_id, choice, Channel::Link, today)?;
+        Ok(LinkOutcome::Chosen(outcome))
+    })
+}
