@@ -219,7 +219,7 @@ pub fn run() -> anyhow::Result<()> {
                     pool,
                     &settings,
                     crate::email::worker::WorkerConfig {
-                        periodic: Some(crate::services::messages::periodic_jobs),
+                        periodic: Some(crate::services::catalog::periodic_jobs),
                         ..Default::default()
                     },
                 )?;
@@ -362,7 +362,7 @@ fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
                 pool.clone(),
                 &settings,
                 crate::email::worker::WorkerConfig {
-                    periodic: Some(crate::services::messages::periodic_jobs),
+                    periodic: Some(crate::services::catalog::periodic_jobs),
                     ..Default::default()
                 },
             )?)

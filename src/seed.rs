@@ -58,6 +58,67 @@ struct SupplierProfile {
     slip_spread: f64,
 }
 
+/// The demo's pre-order: released in three weeks, a few customers already queued for it
+/// (stock is ordered to arrive before the release and will be held until the day).
+fn add_preorder(
+    conn: &mut PgConnection,
+    customers: &[(String, String)],
+    today: NaiveDate,
+) -> anyhow::Result<()> {
+    let err = |e: crate::error::AppError| anyhow::anyhow!("{e}");
+    let sku = "KIT-PRE1";
+    let release = today + Duration::days(21);
+    catalog::upsert_product(
+        conn,
+        &Actor::System,
+        ProductChanges {
+            sku: Sku::parse(sku).map_err(|e| anyhow::anyhow!("{e}"))?,
+            name: Some("Chef's knife, anniversary edition".to_owned()),
+            supplier: Some(SUPPLIERS[0].name.to_owned()),
+            on_hand: Some(0),
+            backorderable: Some(true),
+            reorder_point: Some(0),
+            safety_stock: Some(0),
+            unit_price_cents: Some(12_900),
+            suppliers: None,
+            preorder_release_on: Some(Some(release)),
+        },
+        today,
+    )
+    .map_err(err)?;
+    purchasing::create_purchase_order(
+        conn,
+        &Actor::System,
+        NewPurchaseOrder {
+            reference: Reference::parse("PO-PRE1").map_err(|e| anyhow::anyhow!(e))?,
+            supplier: SUPPLIERS[0].name.to_owned(),
+            expected_on: release - Duration::days(4),
+            lines: vec![(Sku::parse(sku).map_err(|e| anyhow::anyhow!("{e}"))?, 6)],
+        },
+        today,
+    )
+    .map_err(err)?;
+    for (i, (email, name)) in customers.iter().take(4).enumerate() {
+        let number = format!("SO-PRE-{}", i + 1);
+        let order = NewOrder {
+            number: Reference::parse(&number).map_err(|e| anyhow::anyhow!(e))?,
+            placed_at: None,
+            customer_email: Email::parse(email).map_err(|e| anyhow::anyhow!(e))?,
+            customer_name: name.clone(),
+            lines: vec![NewOrderLine {
+                sku: Sku::parse(sku).map_err(|e| anyhow::anyhow!("{e}"))?,
+                quantity: 1 + (i as i32 % 2),
+                unit_price_cents: 12_900,
+            }],
+            payment_authorized_until: Some(release + Duration::days(7)),
+            max_wait_until: None,
+            request_hash: format!("demo-{number}"),
+        };
+        crate::services::orders::place_order(conn, &Actor::System, order, today).map_err(err)?;
+    }
+    Ok(())
+}
+
 const SUPPLIERS: [SupplierProfile; 6] = [
     SupplierProfile {
         name: "Nordic Kitchenware",
@@ -320,6 +381,7 @@ fn play_history(
                         safety_stock: Some(reorder_point / 2),
                         unit_price_cents: Some(price_cents),
                         suppliers: two_suppliers(i, s, supplier, price_cents),
+                        preorder_release_on: None,
                     },
                     start,
                 )
@@ -544,6 +606,7 @@ fn play_history(
         progress.advance(1);
     }
     progress.finish();
+    add_preorder(conn, &customers, today)?;
     // Emails of past days went out on their day; today's wait for the delivery worker.
     diesel::sql_query(
         "UPDATE messages SET status = 'sent', attempts = 1, sent_at = created_at + interval '2 minutes',

@@ -193,6 +193,7 @@ diesel::table! {
         waiting_lines -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        preorder_release_on -> Nullable<Date>,
     }
 }
 

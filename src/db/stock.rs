@@ -24,11 +24,20 @@ pub struct Product {
     pub waiting_lines: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// A pre-order's release day: before it, orders queue and stock is held.
+    pub preorder_release_on: Option<NaiveDate>,
 }
 
 impl Product {
     pub fn available(&self) -> i32 {
         (self.on_hand - self.allocated).max(0)
+    }
+
+    /// A pre-order before its release day: orders are queued whatever is on the shelf, and
+    /// stock received is held (not allocated) until the release day.
+    pub fn held_for_release(&self, today: NaiveDate) -> bool {
+        self.preorder_release_on
+            .is_some_and(|release| today < release)
     }
 }
 

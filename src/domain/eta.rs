@@ -104,6 +104,9 @@ pub struct ProductSupply {
     pub supplier: Option<SupplierFacts>,
     /// The shop's pooled slips ([`SlipPrior::new`] over every supplier).
     pub prior: SlipPrior,
+    /// A pre-order's release day: nothing ships before it, so no date is earlier than
+    /// the release day plus the handling days.
+    pub release_on: Option<NaiveDate>,
     /// How the shop's recent promises fared: the worst case's level is
     /// calibrated from it ([`PromiseRecord::worst_level_bp`]).
     pub promises: PromiseRecord,
@@ -155,6 +158,8 @@ pub struct EtaReason {
     pub covered_by: CoveredBy,
     /// The supplier, when the line waits on one.
     pub supplier: Option<SupplierNote>,
+    /// A pre-order's release day, while it is still ahead.
+    pub releases_on: Option<NaiveDate>,
 }
 
 /// A waiting line's projected ship date.
@@ -250,6 +255,7 @@ pub fn eta_for_new_order(
                 sku: supply.sku.clone(),
                 covered_by: CoveredBy::Unknown,
                 supplier: None,
+                releases_on: supply.release_on.filter(|&release| release > today),
             },
         },
     }
@@ -348,8 +354,11 @@ fn project(
         name: s.name.clone(),
         reliability: s.slips.reliability(),
     });
-    let mut floor_likely: Option<NaiveDate> = None;
-    let mut floor_worst: Option<NaiveDate> = None;
+    // A pre-order ships on its release day at the earliest (after handling).
+    let releases_on = supply.release_on.filter(|&release| release > today);
+    let release_floor = releases_on.map(on_shelf);
+    let mut floor_likely: Option<NaiveDate> = release_floor;
+    let mut floor_worst: Option<NaiveDate> = release_floor;
     let mut etas = Vec::with_capacity(waiting.len());
     for (line, (cover, mut line_dates)) in covers.into_iter().zip(dates).enumerate() {
         line_dates.sort_unstable();
@@ -394,6 +403,7 @@ fn project(
                 sku: supply.sku.clone(),
                 covered_by,
                 supplier,
+                releases_on,
             },
         });
     }
@@ -464,6 +474,13 @@ impl EtaReason {
 
 impl fmt::Display for EtaReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(release) = self.releases_on {
+            write!(
+                f,
+                "pre-order: releases on {}; ",
+                human_date(release, self.as_of)
+            )?;
+        }
         write!(f, "{} in line for {}; ", ordinal(self.position), self.sku)?;
         match &self.covered_by {
             CoveredBy::StockNow => f.write_str("in stock now")?,
@@ -536,8 +553,44 @@ mod tests {
             incoming,
             supplier,
             prior: SlipPrior::default(),
+            release_on: None,
             promises: PromiseRecord::default(),
         }
+    }
+
+    #[test]
+    fn a_preorder_never_ships_before_its_release_day() {
+        let settings = EtaSettings {
+            handling_days: 1,
+            ..EtaSettings::default()
+        };
+        // Stock on the shelf and a purchase order due before the release in 10 days.
+        let mut preorder = supply(1, vec![po("PO-1", 5, 3)], supplier(Some(7), &[]));
+        preorder.release_on = Some(in_days(10));
+        let etas = project_queue(today(), &preorder, &queue(&[1, 2, 10]), &settings);
+        for eta in &etas[..2] {
+            assert_eq!(eta.likely, Some(in_days(11)));
+            assert_eq!(eta.worst, Some(in_days(11)));
+            assert!(
+                eta.reason
+                    .to_sentence()
+                    .starts_with("pre-order: releases on Sat 30 Nov; "),
+                "{}",
+                eta.reason
+            );
+        }
+        // Past all supply: the lead time from today (27 Nov) is still before the release.
+        assert_eq!(etas[2].worst, Some(in_days(11)));
+        // A release far away moves even the lead-time estimate.
+        preorder.release_on = Some(in_days(40));
+        let eta = eta_for_new_order(today(), &preorder, &queue(&[3]), &settings);
+        assert_eq!(eta.worst, Some(in_days(41)));
+        // On the release day the clamp is gone and the reason says nothing of it.
+        preorder.release_on = Some(today());
+        let etas = project_queue(today(), &preorder, &queue(&[1]), &settings);
+        assert_eq!(etas[0].worst, Some(today()));
+        assert!(etas[0].reason.releases_on.is_none());
+        assert!(!etas[0].reason.to_sentence().contains("pre-order"));
     }
 
     fn supplier(lead: Option<u32>, slips: &[i32]) -> Option<SupplierFacts> {

@@ -99,16 +99,19 @@ pub enum StockStatus {
     Backorder,
     /// None available and orders are refused.
     OutOfStock,
+    /// A pre-order before its release day: orders are taken and queued.
+    Preorder,
 }
 
 impl StockStatus {
-    /// The API's spelling: `in_stock`, `low_stock`, `backorder`, `out_of_stock`.
+    /// The API's spelling: `in_stock`, `low_stock`, `backorder`, `out_of_stock`, `preorder`.
     pub fn as_str(self) -> &'static str {
         match self {
             StockStatus::InStock => "in_stock",
             StockStatus::LowStock => "low_stock",
             StockStatus::Backorder => "backorder",
             StockStatus::OutOfStock => "out_of_stock",
+            StockStatus::Preorder => "preorder",
         }
     }
 
@@ -119,6 +122,7 @@ impl StockStatus {
             StockStatus::LowStock => "low stock",
             StockStatus::Backorder => "backorder",
             StockStatus::OutOfStock => "out of stock",
+            StockStatus::Preorder => "pre-order",
         }
     }
 }

@@ -20,6 +20,8 @@ pub struct MailLine {
     /// When the waiting units ship, as people read it ("Tue 3 Dec").
     pub date: Option<String>,
     pub estimate: bool,
+    /// A pre-order line's release day ("Tue 3 Dec"), while it is ahead.
+    pub releases_on: Option<String>,
     /// Units this email is about (shipped now, cancelled now, delayed).
     pub this_time: i32,
     /// The line the email is about.
@@ -36,7 +38,18 @@ impl MailLine {
         if self.ready > 0 {
             parts.push(format!("{} reserved for you, ships soon", self.ready));
         }
-        if self.waiting > 0 {
+        if let (true, Some(release)) = (self.waiting > 0, &self.releases_on) {
+            parts.push(match &self.date {
+                Some(date) => format!(
+                    "{} pre-ordered: releases on {release}, ships by {date}",
+                    self.waiting
+                ),
+                None => format!(
+                    "{} pre-ordered: releases on {release}, date to follow",
+                    self.waiting
+                ),
+            });
+        } else if self.waiting > 0 {
             parts.push(match &self.date {
                 Some(date) if self.estimate => {
                     format!("{} on the way to us, estimated by {date}", self.waiting)
@@ -144,6 +157,20 @@ impl Mail {
 
     pub fn focus_lines(&self) -> Vec<&MailLine> {
         self.lines.iter().filter(|l| l.focus).collect()
+    }
+
+    /// The waiting lines that are pre-orders before their release.
+    pub fn preorder_lines(&self) -> Vec<&MailLine> {
+        self.lines
+            .iter()
+            .filter(|l| l.waiting > 0 && l.releases_on.is_some())
+            .collect()
+    }
+
+    /// Everything that waits is a pre-order (the notice then speaks of pre-orders only).
+    pub fn only_preorders(&self) -> bool {
+        let waiting = self.waiting_lines();
+        !waiting.is_empty() && waiting.iter().all(|l| l.releases_on.is_some())
     }
 
     /// "Ship what is ready now" is offered only when something is ready.
@@ -278,7 +305,16 @@ pub fn render(kind: Kind, m: &Mail) -> askama::Result<Rendered> {
     let order = m.order();
     let (subject, (text, html)) = match kind {
         Kind::BackorderNotice => (
-            format!("Order {order}: part of it is on its way to us"),
+            match m.preorder_lines().first() {
+                Some(line) if m.only_preorders() => format!(
+                    "Order {order}: your pre-order is confirmed, releases on {}",
+                    line.releases_on.as_deref().unwrap_or_default()
+                ),
+                Some(_) => format!(
+                    "Order {order}: your pre-order is confirmed, and part of it is on its way to us"
+                ),
+                None => format!("Order {order}: part of it is on its way to us"),
+            },
             pair(BackorderText { m }, BackorderHtml { m })?,
         ),
         Kind::DelayNotice => (

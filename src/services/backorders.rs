@@ -119,6 +119,9 @@ pub struct QueueLine {
     pub too_long: bool,
     #[diesel(sql_type = BigInt)]
     pub value_cents: i64,
+    /// The product's release day, while it is a pre-order not yet released.
+    #[diesel(sql_type = Nullable<Date>)]
+    pub preorder_release_on: Option<NaiveDate>,
 }
 
 /// Lines matching each quick filter, within the product/supplier/tier/age selection.
@@ -236,6 +239,7 @@ pub fn page(
                 l.eta_likely, l.eta_worst, l.eta_is_estimate, l.promised_on,
                 greatest(coalesce(l.eta_worst - l.promised_on, 0), 0)::int8 AS delay_days,
                 (l.waiting * l.unit_price_cents)::int8 AS value_cents,
+                CASE WHEN p.preorder_release_on > $1 THEN p.preorder_release_on END AS preorder_release_on,
                 {FLAGS}
            {FROM}{}",
         where_clause(filter, true)

@@ -28,6 +28,8 @@ pub struct ProductChanges {
     pub unit_price_cents: Option<i64>,
     /// Replaces the product's suppliers (the first becomes the primary) when given.
     pub suppliers: Option<Vec<SupplierEntry>>,
+    /// `Some(None)` clears a pre-order's release day.
+    pub preorder_release_on: Option<Option<NaiveDate>>,
 }
 
 pub enum Upserted {
@@ -49,6 +51,8 @@ pub struct ProductView {
     pub reorder_point: i32,
     pub safety_stock: i32,
     pub unit_price_cents: i64,
+    /// A pre-order's release day (null: not a pre-order).
+    pub preorder_release_on: Option<NaiveDate>,
     #[schema(schema_with = stock_status_schema)]
     pub status: StockStatus,
     /// Every supplier of the product, the primary (`supplier`) first.
@@ -64,6 +68,10 @@ pub struct Availability {
     pub available: i32,
     pub eta_likely: Option<NaiveDate>,
     pub eta_worst: Option<NaiveDate>,
+    /// A pre-order's release day, while it is ahead (`status` is then `preorder`); left
+    /// out otherwise, so the answer for other products is as it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preorder_release_on: Option<NaiveDate>,
 }
 
 /// A string schema that allows only `words` (for the API's document).
@@ -76,12 +84,25 @@ pub fn word_schema(words: &[&str]) -> utoipa::openapi::Object {
 
 /// The stock statuses as the domain writes them (`StockStatus`, snake_case).
 fn stock_status_schema() -> utoipa::openapi::Object {
-    word_schema(&["in_stock", "low_stock", "backorder", "out_of_stock"])
+    word_schema(&[
+        "in_stock",
+        "low_stock",
+        "backorder",
+        "out_of_stock",
+        "preorder",
+    ])
 }
 
 pub use super::sourcing::supplier_id;
 
-fn status_of(conn: &mut PgConnection, product: &Product) -> AppResult<StockStatus> {
+fn status_of(
+    conn: &mut PgConnection,
+    product: &Product,
+    today: NaiveDate,
+) -> AppResult<StockStatus> {
+    if product.held_for_release(today) {
+        return Ok(StockStatus::Preorder);
+    }
     let known =
         super::eta::supply_known(conn, std::slice::from_ref(product))?.contains(&product.id);
     Ok(domain::stock_status(
@@ -92,7 +113,11 @@ fn status_of(conn: &mut PgConnection, product: &Product) -> AppResult<StockStatu
     ))
 }
 
-pub fn view(conn: &mut PgConnection, product: &Product) -> AppResult<ProductView> {
+pub fn view(
+    conn: &mut PgConnection,
+    product: &Product,
+    today: NaiveDate,
+) -> AppResult<ProductView> {
     let supplier = match product.supplier_id {
         Some(id) => Some(
             suppliers::table
@@ -114,8 +139,9 @@ pub fn view(conn: &mut PgConnection, product: &Product) -> AppResult<ProductView
         reorder_point: product.reorder_point,
         safety_stock: product.safety_stock,
         unit_price_cents: product.unit_price_cents,
-        status: status_of(conn, product)?,
         suppliers: sourcing::of_product(conn, product.id)?,
+        preorder_release_on: product.preorder_release_on,
+        status: status_of(conn, product, today)?,
     })
 }
 
@@ -151,7 +177,7 @@ pub fn upsert_product(
         let created = existing.is_none();
         let (mut product, before) = match existing {
             Some(product) => {
-                let before = serde_json::to_value(view(conn, &product)?).ok();
+                let before = serde_json::to_value(view(conn, &product, today)?).ok();
                 let product = diesel::update(products::table.find(product.id))
                     .set((
                         changes.name.as_ref().map(|n| products::name.eq(n.clone())),
@@ -162,6 +188,9 @@ pub fn upsert_product(
                         changes
                             .unit_price_cents
                             .map(|n| products::unit_price_cents.eq(n)),
+                        changes
+                            .preorder_release_on
+                            .map(|d| products::preorder_release_on.eq(d)),
                         products::updated_at.eq(chrono::Utc::now()),
                     ))
                     .returning(Product::as_returning())
@@ -182,6 +211,7 @@ pub fn upsert_product(
                         products::reorder_point.eq(changes.reorder_point.unwrap_or(0)),
                         products::safety_stock.eq(changes.safety_stock.unwrap_or(0)),
                         products::unit_price_cents.eq(changes.unit_price_cents.unwrap_or(0)),
+                        products::preorder_release_on.eq(changes.preorder_release_on.flatten()),
                     ))
                     .returning(Product::as_returning())
                     .get_result(conn)?;
@@ -220,6 +250,10 @@ pub fn upsert_product(
                 )?;
             }
         }
+        // A release day cleared or moved to today lets held stock go down the queue.
+        if product.available() > 0 && product.waiting_lines > 0 {
+            engine::fill_queue(conn, &ctx, &mut product, None)?;
+        }
         if product.waiting_lines > 0 {
             let effects = engine::refresh_etas(
                 conn,
@@ -229,7 +263,7 @@ pub fn upsert_product(
             )?;
             crate::services::notify::eta_changes(conn, &ctx, effects)?;
         }
-        let after = view(conn, &product)?;
+        let after = view(conn, &product, today)?;
         audit::record(
             conn,
             actor,
@@ -311,14 +345,14 @@ pub fn availability(
         return Ok(None);
     };
     let settings = shop_settings::load(conn)?;
-    let status = status_of(conn, &product)?;
+    let status = status_of(conn, &product, today)?;
     let (eta_likely, eta_worst) = match status {
         StockStatus::OutOfStock => (None, None),
         StockStatus::InStock | StockStatus::LowStock => {
             let ships = today + chrono::Duration::days(i64::from(settings.handling_days.max(0)));
             (Some(ships), Some(ships))
         }
-        StockStatus::Backorder => {
+        StockStatus::Backorder | StockStatus::Preorder => {
             let ctx = Ctx {
                 actor: &Actor::System,
                 today,
@@ -331,8 +365,64 @@ pub fn availability(
     Ok(Some(Availability {
         sku: product.sku.clone(),
         status,
-        available: product.available(),
+        // Held for the release: nothing can be taken from the shelf yet.
+        available: if status == StockStatus::Preorder {
+            0
+        } else {
+            product.available()
+        },
         eta_likely,
         eta_worst,
+        preorder_release_on: product.preorder_release_on.filter(|&d| d > today),
     }))
+}
+
+/// What the delivery worker runs every minute (`email::worker::WorkerConfig::periodic`):
+/// the pre-orders whose release day has come fill their queues, then the messages'
+/// periodic jobs (`messages::periodic_jobs`) send what is due, restock emails included.
+pub fn periodic_jobs(conn: &mut PgConnection) -> anyhow::Result<()> {
+    let released =
+        release_preorders(conn, crate::clock::today()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if released > 0 {
+        tracing::info!(released, "pre-order lines filled on their release day");
+    }
+    crate::services::messages::periodic_jobs(conn)
+}
+
+/// The periodic job's half of a pre-order's release: every product whose release day has
+/// come, with stock held and lines waiting, fills its queue (each product in its own
+/// transaction, locked). Returns the lines served.
+pub fn release_preorders(conn: &mut PgConnection, today: NaiveDate) -> AppResult<usize> {
+    let due: Vec<i64> = products::table
+        .filter(products::preorder_release_on.le(today))
+        .filter(products::waiting_lines.gt(0))
+        .filter(products::on_hand.gt(products::allocated))
+        .select(products::id)
+        .load(conn)?;
+    let mut served = 0;
+    for id in due {
+        served += conn.transaction(|conn| -> AppResult<usize> {
+            let settings = shop_settings::load(conn)?;
+            let ctx = Ctx {
+                actor: &Actor::System,
+                today,
+                settings: &settings,
+            };
+            let Some(mut product) = stock::lock_products(conn, &[id])?.pop() else {
+                return Ok(0);
+            };
+            let filled = engine::fill_queue(conn, &ctx, &mut product, None)?;
+            if product.waiting_lines > 0 {
+                let effects = engine::refresh_etas(
+                    conn,
+                    &ctx,
+                    &product,
+                    &crate::domain::EtaCause::SupplyChanged,
+                )?;
+                crate::services::notify::eta_changes(conn, &ctx, effects)?;
+            }
+            Ok(filled.len())
+        })?;
+    }
+    Ok(served)
 }

@@ -58,7 +58,9 @@ fn allocate_free_units(
     reference: Option<&str>,
 ) -> AppResult<Vec<Filled>> {
     let free = product.available();
-    if free <= 0 || product.waiting_lines == 0 {
+    // A pre-order's stock is held until its release day: the first event on or after
+    // that day (or `catalog::release_preorders`, run by the periodic job) fills the queue.
+    if free <= 0 || product.waiting_lines == 0 || product.held_for_release(ctx.today) {
         return Ok(Vec::new());
     }
     let rows = queue(conn, product.id, &ctx.queue_policy())?;

@@ -86,6 +86,7 @@ pub fn product_supply(
         incoming,
         supplier,
         prior: shop_prior(conn, today)?,
+        release_on: product.preorder_release_on,
         promises: shop_promises(conn, today)?,
     })
 }

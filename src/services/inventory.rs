@@ -189,10 +189,16 @@ pub struct ProductRow {
     pub next_arrival: Option<NaiveDate>,
     #[diesel(sql_type = Text)]
     pub status: String,
+    /// A pre-order's release day (None: not a pre-order).
+    #[diesel(sql_type = Nullable<Date>)]
+    pub preorder_release_on: Option<NaiveDate>,
 }
 
 impl ProductRow {
     pub fn status_label(&self) -> &'static str {
+        if self.status == StockStatus::Preorder.as_str() {
+            return StockStatus::Preorder.label();
+        }
         StatusFilter::parse(&self.status)
             .map(StatusFilter::label)
             .unwrap_or("unknown")
@@ -214,7 +220,9 @@ const PRODUCT_COLUMNS: &str = "
            greatest(p.on_hand - p.allocated, 0) AS available, p.waiting_units, p.waiting_lines,
            p.reorder_point, p.safety_stock, p.backorderable, p.unit_price_cents,
            coalesce(inc.units, 0)::int8 AS incoming, inc.next_arrival,
-           CASE WHEN p.on_hand - p.allocated <= 0 THEN
+           p.preorder_release_on,
+           CASE WHEN p.preorder_release_on > current_date THEN 'preorder'
+                WHEN p.on_hand - p.allocated <= 0 THEN
                      CASE WHEN p.backorderable AND (s.lead_time_days IS NOT NULL OR coalesce(inc.units, 0) > 0)
                           THEN 'backorder' ELSE 'out_of_stock' END
                 WHEN p.on_hand - p.allocated <= p.reorder_point THEN 'low_stock'
@@ -581,6 +589,39 @@ impl StockSettings {
     }
 }
 
+/// Makes a product a pre-order released on `release_on`, or (None) an ordinary product
+/// again; held stock goes down the queue once the day has come (`catalog::upsert_product`).
+pub fn set_preorder(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    sku: &str,
+    release_on: Option<NaiveDate>,
+    today: NaiveDate,
+) -> AppResult<()> {
+    let sku = Sku::parse(sku).map_err(|_| AppError::not_found("that product"))?;
+    if stock::find_by_sku(conn, sku.as_str())?.is_none() {
+        return Err(AppError::not_found("that product"));
+    }
+    catalog::upsert_product(
+        conn,
+        actor,
+        ProductChanges {
+            sku,
+            name: None,
+            supplier: None,
+            on_hand: None,
+            backorderable: None,
+            reorder_point: None,
+            safety_stock: None,
+            unit_price_cents: None,
+            suppliers: None,
+            preorder_release_on: Some(release_on),
+        },
+        today,
+    )?;
+    Ok(())
+}
+
 /// Sets a product's reorder point, safety stock and backorderable flag.
 pub fn update_settings(
     conn: &mut PgConnection,
@@ -606,6 +647,7 @@ pub fn update_settings(
             safety_stock: Some(settings.safety_stock),
             unit_price_cents: None,
             suppliers: None,
+            preorder_release_on: None,
         },
         today,
     )?;
@@ -1116,6 +1158,7 @@ pub fn import_csv_with(
                 safety_stock: row.safety_stock,
                 unit_price_cents: row.unit_price_cents,
                 suppliers: None,
+                preorder_release_on: None,
             };
             progress.advance(1);
             match catalog::upsert_product(conn, actor, changes, today) {

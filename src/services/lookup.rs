@@ -74,9 +74,17 @@ pub struct LineDetail {
     pub lapses_on: Option<NaiveDate>,
     #[diesel(sql_type = Nullable<Date>)]
     pub wait_limit_on: Option<NaiveDate>,
+    /// The product's pre-order release day, if it is a pre-order.
+    #[diesel(sql_type = Nullable<Date>)]
+    pub preorder_release_on: Option<NaiveDate>,
 }
 
 impl LineDetail {
+    /// The release day of a pre-order line still before release on `today`.
+    pub fn preorder_until(&self, today: &NaiveDate) -> Option<NaiveDate> {
+        self.preorder_release_on.filter(|release| release > today)
+    }
+
     pub fn waiting(&self) -> i32 {
         self.qty - self.allocated - self.shipped - self.cancelled
     }
@@ -167,7 +175,8 @@ pub fn order_detail(conn: &mut PgConnection, number: &str) -> AppResult<OrderDet
     let lines = diesel::sql_query(
         "SELECT l.id, p.sku, p.name AS product_name, l.qty, l.allocated, l.shipped, l.cancelled, l.unit_price_cents,
                 l.promised_on, l.eta_likely, l.eta_worst, l.eta_is_estimate, l.eta_reason, l.queue_position,
-                l.customer_choice, l.waiting_since, l.product_id, l.lapses_on, l.wait_limit_on
+                l.customer_choice, l.waiting_since, l.product_id, l.lapses_on, l.wait_limit_on,
+                p.preorder_release_on
            FROM order_lines l JOIN products p ON p.id = l.product_id
           WHERE l.order_id = $1 ORDER BY l.id",
     )

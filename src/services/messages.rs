@@ -58,6 +58,8 @@ struct OrderLineRow {
     eta_worst: Option<NaiveDate>,
     #[diesel(sql_type = Bool)]
     eta_is_estimate: bool,
+    #[diesel(sql_type = Nullable<Date>)]
+    preorder_release_on: Option<NaiveDate>,
     /// The last date an email stated for the line.
     #[diesel(sql_type = Nullable<Date>)]
     told_on: Option<NaiveDate>,
@@ -196,7 +198,7 @@ fn order_mails(
         "SELECT o.id AS order_id, o.number, c.id AS customer_id, c.email, c.name AS customer_name,
                 l.id AS line_id, p.name AS product, p.sku, l.qty, l.allocated, l.shipped,
                 l.cancelled, l.eta_worst, l.eta_is_estimate, t.told_on, k.cause,
-                k.reference AS cause_reference
+                k.reference AS cause_reference, p.preorder_release_on
            FROM orders o
            JOIN customers c ON c.id = o.customer_id
            JOIN order_lines l ON l.order_id = o.id
@@ -247,6 +249,12 @@ fn order_mails(
                 .flatten()
                 .map(|d| human_date(d, today)),
             estimate: row.eta_is_estimate,
+            // A pre-order line, while its release day is ahead.
+            releases_on: (waiting > 0)
+                .then_some(row.preorder_release_on)
+                .flatten()
+                .filter(|&d| d > today)
+                .map(|d| human_date(d, today)),
             this_time: 0,
             focus: false,
         });

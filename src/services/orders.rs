@@ -289,7 +289,7 @@ fn intake(
             .filter(|l| ids.get(l.sku.as_str()) == Some(&p.id))
             .map(|l| i64::from(l.quantity))
             .sum();
-        requested > i64::from(p.available().max(0))
+        requested > i64::from(p.available().max(0)) || p.held_for_release(today)
     });
     let supplied = if short {
         super::eta::supply_known(conn, &products)?
@@ -302,9 +302,14 @@ fn intake(
             Ok(ProductForIntake {
                 sku: domain::Sku::parse(&p.sku)
                     .map_err(|e| anyhow::anyhow!("stored SKU {:?}: {e}", p.sku))?,
-                available: p.available().max(0) as u32,
-                backorderable: p.backorderable,
-                supply_known: supplied.contains(&p.id),
+                // Before its release a pre-order takes every order into the queue.
+                available: if p.held_for_release(today) {
+                    0
+                } else {
+                    p.available().max(0) as u32
+                },
+                backorderable: p.backorderable || p.held_for_release(today),
+                supply_known: supplied.contains(&p.id) || p.held_for_release(today),
             })
         })
         .collect::<AppResult<_>>()?;

@@ -672,6 +672,7 @@ impl Shop {
             incoming,
             supplier,
             prior: self.prior(today),
+            release_on: None,
             promises: self.promises(today),
         })
     }

@@ -607,6 +607,9 @@ struct ProductPageTemplate {
     notify_error: Option<String>,
     supplier_form: SupplierForm,
     supplier_errors: Vec<FieldError>,
+    /// The pre-order form: the date as typed, and its problem.
+    preorder_form: String,
+    preorder_error: Option<String>,
 }
 
 impl ProductPageTemplate {
@@ -678,6 +681,12 @@ async fn product_page(
     Ok(ProductPageTemplate {
         frame: Frame::new(user, "inventory"),
         settings_form: SettingsForm::of(&detail.product),
+        preorder_form: detail
+            .product
+            .preorder_release_on
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_default(),
+        preorder_error: None,
         detail,
         words: Words { today, currency },
         can_edit: user.is_manager(),
@@ -820,6 +829,62 @@ pub async fn remove_supplier(
     })
     .await?;
     Ok(see_other(format!("{}#suppliers", product_href(&sku))))
+}
+
+#[derive(Deserialize)]
+pub struct PreorderForm {
+    #[serde(default)]
+    preorder_release_on: String,
+    /// `clear` (the "Not a pre-order" button) or the save button.
+    #[serde(default)]
+    action: String,
+}
+
+/// Sets or clears a product's pre-order release day (managers only).
+pub async fn save_preorder(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    sku: web::Path<String>,
+    form: web::Form<PreorderForm>,
+) -> AppResult<HttpResponse> {
+    user.require(Role::Manager)?;
+    let sku = sku.into_inner();
+    let form = form.into_inner();
+    let release_on = if form.action == "clear" {
+        Ok(None)
+    } else if form.preorder_release_on.trim().is_empty() {
+        Err("Release date: enter a date, or choose “Not a pre-order”".to_owned())
+    } else {
+        crate::web::api::parse_date(&form.preorder_release_on)
+            .map(Some)
+            .map_err(|e| format!("Release date: {e}"))
+    };
+    let outcome = match release_on {
+        Ok(release_on) => {
+            let (actor, target) = (user.actor(), sku.clone());
+            crate::db::blocking(&state.pool, move |conn| {
+                inventory::set_preorder(conn, &actor, &target, release_on, crate::clock::today())
+            })
+            .await
+        }
+        Err(message) => Err(AppError::invalid("preorder_release_on", message)),
+    };
+    match outcome {
+        Ok(()) => Ok(see_other(format!("{}#preorder", product_href(&sku)))),
+        Err(AppError::Invalid { message, details }) => {
+            let mut page = product_page(&state, &user, sku, None).await?;
+            page.preorder_form = form.preorder_release_on;
+            page.preorder_error = Some(
+                details
+                    .into_iter()
+                    .next()
+                    .map(|d| d.message)
+                    .unwrap_or(message),
+            );
+            Ok(render::form_answer(page.render()?, true))
+        }
+        Err(other) => Err(other),
+    }
 }
 
 #[derive(Deserialize)]

@@ -211,6 +211,10 @@ fn inventory_routes(cfg: &mut web::ServiceConfig) {
             web::post().to(inventory::remove_supplier),
         )
         .route(
+            "/inventory/{sku}/preorder",
+            web::post().to(inventory::save_preorder),
+        )
+        .route(
             "/inventory/{sku}/notify-me",
             web::post().to(inventory::notify_me),
         )

@@ -368,6 +368,12 @@ const FORM_ROUTES: &[FormRoute] = &[
         ],
     },
     FormRoute {
+        route: "POST /inventory/{sku}/preorder",
+        path: "/inventory/KETTLE/preorder",
+        form: &[("preorder_release_on", "2031-06-01"), ("action", "save")],
+        fields: &[checked("preorder_release_on", "release date:")],
+    },
+    FormRoute {
         route: "POST /inventory/{sku}/adjust",
         path: "/inventory/MUG/adjust",
         form: &[
@@ -549,6 +555,7 @@ const API_ROUTES: &[ApiRoute] = &[
             optional(json_checked("reorder_point")),
             optional(json_checked("safety_stock")),
             optional(json_checked("unit_price_cents")),
+            optional(json_checked("preorder_release_on")),
         ],
     },
     ApiRoute {

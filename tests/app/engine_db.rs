@@ -244,6 +244,7 @@ fn product(raw: &str, on_hand: i32) -> ProductChanges {
         safety_stock: None,
         unit_price_cents: Some(1000),
         suppliers: None,
+        preorder_release_on: None,
     }
 }
 

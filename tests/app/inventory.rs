@@ -32,6 +32,7 @@ pub fn add_product(app: &TestApp, sku: &str, name: &str, supplier: &str, on_hand
             safety_stock: Some(1),
             unit_price_cents: Some(1250),
             suppliers: None,
+            preorder_release_on: None,
         },
         today(),
     )

@@ -23,6 +23,7 @@ mod metrics;
 mod notify_me;
 mod openapi;
 mod orders_page;
+mod preorders;
 mod progress;
 mod promises_agree;
 mod promises_kept;

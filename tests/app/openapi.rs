@@ -321,6 +321,45 @@ async fn every_route_answers_as_the_document_says() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
+    // A pre-order: its release day on the product, `preorder` with the dates on availability.
+    let game = json!({ "name": "Game", "supplier": "Acme Supply", "on_hand": 3,
+                       "preorder_release_on": date_json(in_days(20)) });
+    let (status, body) = c
+        .call("PUT", p, "/api/v1/products/GAME-1", Some(game), true)
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(body["preorder_release_on"], date_json(in_days(20)));
+    let (status, body) = c
+        .call("GET", a, "/api/v1/products/GAME-1/availability", None, true)
+        .await;
+    assert_eq!(
+        (status, body["status"].clone()),
+        (StatusCode::OK, json!("preorder"))
+    );
+    let (status, body) = c
+        .call(
+            "PUT",
+            p,
+            "/api/v1/products/GAME-1",
+            Some(json!({ "preorder_release_on": "soon" })),
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["details"][0]["field"], "preorder_release_on");
+    let (status, body) = c
+        .call(
+            "PUT",
+            p,
+            "/api/v1/products/GAME-1",
+            Some(json!({ "preorder_release_on": null })),
+            true,
+        )
+        .await;
+    assert_eq!(
+        (status, body["preorder_release_on"].clone()),
+        (StatusCode::OK, json!(null))
+    );
     let (status, _) = c
         .call("GET", a, "/api/v1/products/NOPE/availability", None, true)
         .await;

@@ -110,6 +110,7 @@ fn the_reviews_promises_kept_matches_simulate_on_the_same_history() {
                         safety_stock: None,
                         unit_price_cents: Some(1_000),
                         suppliers: None,
+                        preorder_release_on: None,
                     };
                     catalog::upsert_product(conn, &actor, changes, on).unwrap();
                 }

@@ -281,6 +281,7 @@ fn supplied_product(app: &crate::helpers::TestApp, sku: &str, supplier: &str) {
             safety_stock: None,
             unit_price_cents: Some(1_000),
             suppliers: None,
+            preorder_release_on: None,
         },
         crate::shop::today(),
     )

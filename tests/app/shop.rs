@@ -28,6 +28,7 @@ pub fn product(app: &TestApp, sku: &str, on_hand: i32, price_cents: i64) {
             safety_stock: None,
             unit_price_cents: Some(price_cents),
             suppliers: None,
+            preorder_release_on: None,
         },
         today(),
     )

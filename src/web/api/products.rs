@@ -30,6 +30,17 @@ pub struct ProductBody {
     unit_price_cents: Option<i64>,
     /// Replaces the product's suppliers, in order; the first is the primary (`supplier`).
     suppliers: Option<Vec<SupplierBody>>,
+    /// A pre-order's release day, `YYYY-MM-DD`; null clears it (no longer a pre-order).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, format = Date)]
+    preorder_release_on: Option<Option<String>>,
+}
+
+/// A field that may be null: `Some(None)` when it is sent as null, `None` when absent.
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
 }
 
 /// One supplier of the product with its terms; an unknown name is created.
@@ -102,6 +113,13 @@ fn validate(sku: &str, body: ProductBody) -> Result<ProductChanges, AppError> {
             );
         }
     }
+    let preorder_release_on = match body.preorder_release_on {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(raw)) => problems
+            .check("preorder_release_on", super::parse_date(&raw))
+            .map(Some),
+    };
     problems.into_result()?;
     let sku = sku.ok_or_else(|| AppError::invalid("sku", "the SKU is not valid"))?;
     Ok(ProductChanges {
@@ -114,6 +132,7 @@ fn validate(sku: &str, body: ProductBody) -> Result<ProductChanges, AppError> {
         safety_stock,
         unit_price_cents: body.unit_price_cents,
         suppliers,
+        preorder_release_on,
     })
 }
 

@@ -1,0 +1,1 @@
+ALTER TABLE products DROP COLUMN preorder_release_on;
