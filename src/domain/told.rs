@@ -28,6 +28,8 @@ pub enum EtaCause {
     DeliveryLate { reference: String },
     /// The suppliers' recent deliveries ran later than planned, so the dates allow more.
     SupplierRecord,
+    /// A pre-order's release day was moved.
+    ReleaseMoved,
 }
 
 impl EtaCause {
@@ -42,6 +44,7 @@ impl EtaCause {
             EtaCause::SupplyChanged => "supply",
             EtaCause::DeliveryLate { .. } => "delivery_late",
             EtaCause::SupplierRecord => "supplier_record",
+            EtaCause::ReleaseMoved => "release_moved",
         }
     }
 
@@ -69,6 +72,7 @@ impl EtaCause {
             "supply" => EtaCause::SupplyChanged,
             "delivery_late" => EtaCause::DeliveryLate { reference },
             "supplier_record" => EtaCause::SupplierRecord,
+            "release_moved" => EtaCause::ReleaseMoved,
             _ => return None,
         })
     }
@@ -97,6 +101,7 @@ impl EtaCause {
             EtaCause::SupplierRecord => {
                 "Our supplier's recent deliveries ran later than planned, so we allow more time."
             }
+            EtaCause::ReleaseMoved => "The release date of this pre-order moved to a later day.",
         }
     }
 
@@ -114,6 +119,7 @@ impl EtaCause {
             EtaCause::SupplyChanged => "supply changed".to_owned(),
             EtaCause::DeliveryLate { reference } => format!("{reference} is overdue"),
             EtaCause::SupplierRecord => "the suppliers' record changed".to_owned(),
+            EtaCause::ReleaseMoved => "the pre-order's release day moved".to_owned(),
         }
     }
 }
@@ -195,6 +201,7 @@ mod tests {
                 reference: "PO-4".to_owned(),
             },
             EtaCause::SupplierRecord,
+            EtaCause::ReleaseMoved,
         ] {
             let back = EtaCause::from_stored(cause.code(), cause.reference().map(str::to_owned));
             assert_eq!(back, Some(cause));

@@ -174,6 +174,7 @@ pub fn upsert_product(
             None => None,
         };
         let existing = lock_by_sku(conn, changes.sku.as_str())?;
+        let release_before = existing.as_ref().and_then(|p| p.preorder_release_on);
         let created = existing.is_none();
         let (mut product, before) = match existing {
             Some(product) => {
@@ -255,12 +256,13 @@ pub fn upsert_product(
             engine::fill_queue(conn, &ctx, &mut product, None)?;
         }
         if product.waiting_lines > 0 {
-            let effects = engine::refresh_etas(
-                conn,
-                &ctx,
-                &product,
-                &crate::domain::EtaCause::StockCorrected,
-            )?;
+            // What moved the dates: a pre-order's release day, else the stock.
+            let cause = if product.preorder_release_on != release_before {
+                crate::domain::EtaCause::ReleaseMoved
+            } else {
+                crate::domain::EtaCause::StockCorrected
+            };
+            let effects = engine::refresh_etas(conn, &ctx, &product, &cause)?;
             crate::services::notify::eta_changes(conn, &ctx, effects)?;
         }
         let after = view(conn, &product, today)?;

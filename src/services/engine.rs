@@ -289,7 +289,9 @@ fn real_cause(
         && *expected_on < today
         && !matches!(
             event,
-            EtaCause::PurchaseOrderCancelled { .. } | EtaCause::StockCorrected
+            EtaCause::PurchaseOrderCancelled { .. }
+                | EtaCause::StockCorrected
+                | EtaCause::ReleaseMoved
         )
     {
         return EtaCause::DeliveryLate {

@@ -308,3 +308,46 @@ fn the_demo_shop_has_a_pre_order_with_customers_queued_for_its_release() {
     .unwrap();
     assert_eq!(queued, 4, "the demo's pre-orders wait for the release");
 }
+
+#[tokio::test]
+async fn a_release_day_moved_later_is_the_cause_the_customer_reads() {
+    use backorder_desk::services::messages;
+    use chrono::Utc;
+    use diesel::prelude::*;
+    use diesel::sql_types::Text;
+
+    let api = Api::start().await;
+    preorder(&api, "GAME-8", 0, 10).await;
+    api.order("P-300", "GAME-8", 1, 0).await;
+    api.product(
+        "GAME-8",
+        json!({ "preorder_release_on": date_json(in_days(30)) }),
+    )
+    .await;
+    let queued = messages::send_due_eta_updates(
+        &mut api.app.conn(),
+        Utc::now() + chrono::Duration::hours(25),
+        today(),
+    )
+    .unwrap();
+    assert_eq!(queued, 1, "one date-change email for the moved release");
+    #[derive(QueryableByName)]
+    struct Body {
+        #[diesel(sql_type = Text)]
+        body_text: String,
+    }
+    let body = diesel::sql_query(
+        "SELECT body_text FROM messages WHERE kind = 'delay_notice' ORDER BY id DESC LIMIT 1",
+    )
+    .get_result::<Body>(&mut api.app.conn())
+    .expect("the date-change email")
+    .body_text;
+    assert!(
+        body.contains("The release date of this pre-order moved to a later day."),
+        "{body}"
+    );
+    assert!(
+        !body.contains("Units we had counted on turned out not to be available."),
+        "{body}"
+    );
+}

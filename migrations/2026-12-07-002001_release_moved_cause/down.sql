@@ -1,0 +1,5 @@
+DELETE FROM eta_update_causes WHERE cause = 'release_moved';
+ALTER TABLE eta_update_causes DROP CONSTRAINT eta_update_causes_cause_check;
+ALTER TABLE eta_update_causes ADD CONSTRAINT eta_update_causes_cause_check
+    CHECK (cause IN ('supplier_date', 'po_cancelled', 'queue_ahead', 'receipt_short', 'stock',
+        'schedule', 'supply', 'delivery_late', 'supplier_record'));
