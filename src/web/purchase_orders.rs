@@ -434,6 +434,22 @@ struct OrderPage {
 }
 
 impl OrderPage {
+    /// Puts a date change's preview on the page, or the reason it was refused beside the
+    /// date field; true when refused. Other errors are the request's.
+    fn show_date_preview(&mut self, outcome: AppResult<ChangePreview>) -> AppResult<bool> {
+        match outcome {
+            Ok(preview) => {
+                self.date_preview = Some(preview);
+                Ok(false)
+            }
+            Err(AppError::Invalid { message, .. } | AppError::Conflict(message)) => {
+                self.date_error = Some(message);
+                Ok(true)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
     /// "Ana, Bo, Cy and 4 more": who an email goes to, in a preview.
     fn recipients(&self, p: &ChangePreview) -> String {
         let named = p.first_names.len();
@@ -556,18 +572,8 @@ pub async fn show(
     };
     user.require(Role::Manager)?;
     page.date_value = date.clone();
-    let preview = preview(&state, &user, reference, parse_date(&date)).await;
-    let failed = match preview {
-        Ok(preview) => {
-            page.date_preview = Some(preview);
-            false
-        }
-        Err(AppError::Invalid { message, .. } | AppError::Conflict(message)) => {
-            page.date_error = Some(message);
-            true
-        }
-        Err(other) => return Err(other),
-    };
+    let failed =
+        page.show_date_preview(preview(&state, &user, reference, parse_date(&date)).await)?;
     let body = if render::is_htmx(&req) {
         page.as_date_change().render()?
     } else {
@@ -627,17 +633,7 @@ pub async fn change_date(
         .await;
         let mut page = order_page(&state, &user, reference).await?;
         page.date_value = form.expected_on.clone();
-        let failed = match outcome {
-            Ok(preview) => {
-                page.date_preview = Some(preview);
-                false
-            }
-            Err(AppError::Invalid { message, .. } | AppError::Conflict(message)) => {
-                page.date_error = Some(message);
-                true
-            }
-            Err(other) => return Err(other),
-        };
+        let failed = page.show_date_preview(outcome)?;
         return Ok(render::form_answer(page.render()?, failed));
     }
     let outcome = match parse_date(&form.expected_on) {
