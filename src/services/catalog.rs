@@ -32,6 +32,24 @@ pub struct ProductChanges {
     pub preorder_release_on: Option<Option<NaiveDate>>,
 }
 
+impl ProductChanges {
+    /// Changes nothing but names the product: the start of a change to a few fields.
+    pub fn of(sku: Sku) -> Self {
+        Self {
+            sku,
+            name: None,
+            supplier: None,
+            on_hand: None,
+            backorderable: None,
+            reorder_point: None,
+            safety_stock: None,
+            unit_price_cents: None,
+            suppliers: None,
+            preorder_release_on: None,
+        }
+    }
+}
+
 pub enum Upserted {
     Created(ProductView),
     Updated(ProductView),

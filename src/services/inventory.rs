@@ -589,6 +589,15 @@ impl StockSettings {
     }
 }
 
+/// A change to an existing product's fields, from its SKU as a page gives it.
+fn existing_product(conn: &mut PgConnection, sku: &str) -> AppResult<ProductChanges> {
+    let sku = Sku::parse(sku).map_err(|_| AppError::not_found("that product"))?;
+    if stock::find_by_sku(conn, sku.as_str())?.is_none() {
+        return Err(AppError::not_found("that product"));
+    }
+    Ok(ProductChanges::of(sku))
+}
+
 /// Makes a product a pre-order released on `release_on`, or (None) an ordinary product
 /// again; held stock goes down the queue once the day has come (`catalog::upsert_product`).
 pub fn set_preorder(
@@ -598,27 +607,11 @@ pub fn set_preorder(
     release_on: Option<NaiveDate>,
     today: NaiveDate,
 ) -> AppResult<()> {
-    let sku = Sku::parse(sku).map_err(|_| AppError::not_found("that product"))?;
-    if stock::find_by_sku(conn, sku.as_str())?.is_none() {
-        return Err(AppError::not_found("that product"));
-    }
-    catalog::upsert_product(
-        conn,
-        actor,
-        ProductChanges {
-            sku,
-            name: None,
-            supplier: None,
-            on_hand: None,
-            backorderable: None,
-            reorder_point: None,
-            safety_stock: None,
-            unit_price_cents: None,
-            suppliers: None,
-            preorder_release_on: Some(release_on),
-        },
-        today,
-    )?;
+    let changes = ProductChanges {
+        preorder_release_on: Some(release_on),
+        ..existing_product(conn, sku)?
+    };
+    catalog::upsert_product(conn, actor, changes, today)?;
     Ok(())
 }
 
@@ -630,27 +623,13 @@ pub fn update_settings(
     settings: StockSettings,
     today: NaiveDate,
 ) -> AppResult<()> {
-    let sku = Sku::parse(sku).map_err(|_| AppError::not_found("that product"))?;
-    if stock::find_by_sku(conn, sku.as_str())?.is_none() {
-        return Err(AppError::not_found("that product"));
-    }
-    catalog::upsert_product(
-        conn,
-        actor,
-        ProductChanges {
-            sku,
-            name: None,
-            supplier: None,
-            on_hand: None,
-            backorderable: Some(settings.backorderable),
-            reorder_point: Some(settings.reorder_point),
-            safety_stock: Some(settings.safety_stock),
-            unit_price_cents: None,
-            suppliers: None,
-            preorder_release_on: None,
-        },
-        today,
-    )?;
+    let changes = ProductChanges {
+        backorderable: Some(settings.backorderable),
+        reorder_point: Some(settings.reorder_point),
+        safety_stock: Some(settings.safety_stock),
+        ..existing_product(conn, sku)?
+    };
+    catalog::upsert_product(conn, actor, changes, today)?;
     Ok(())
 }
 
