@@ -122,42 +122,42 @@ fn add_preorder(
 const SUPPLIERS: [SupplierProfile; 6] = [
     SupplierProfile {
         name: "Nordic Kitchenware",
-        email: "orders@nordic-kitchen.test",
+        email: "orders@nordic-kitchen.example.com",
         lead_days: 14,
         mean_slip: 0.5,
         slip_spread: 1.5,
     },
     SupplierProfile {
         name: "Atlas Outdoor Supply",
-        email: "sales@atlas-outdoor.test",
+        email: "sales@atlas-outdoor.example.com",
         lead_days: 21,
         mean_slip: 4.0,
         slip_spread: 4.0,
     },
     SupplierProfile {
         name: "Brightline Electronics",
-        email: "b2b@brightline.test",
+        email: "b2b@brightline.example.com",
         lead_days: 28,
         mean_slip: 7.0,
         slip_spread: 6.0,
     },
     SupplierProfile {
         name: "Casa Textiles",
-        email: "export@casa-textiles.test",
+        email: "export@casa-textiles.example.com",
         lead_days: 10,
         mean_slip: 1.0,
         slip_spread: 2.0,
     },
     SupplierProfile {
         name: "Pioneer Tools",
-        email: "orders@pioneer-tools.test",
+        email: "orders@pioneer-tools.example.com",
         lead_days: 18,
         mean_slip: 2.5,
         slip_spread: 3.0,
     },
     SupplierProfile {
         name: "Greenleaf Garden",
-        email: "hello@greenleaf.test",
+        email: "hello@greenleaf.example.com",
         lead_days: 12,
         mean_slip: -0.5,
         slip_spread: 1.0,
@@ -322,6 +322,7 @@ fn two_suppliers(
             name: profile.name.to_owned(),
             lead_time_days: Some(profile.lead_days as i32),
             unit_cost_cents: Some(price_cents * percent / 100),
+            contact_email: Some(Some(profile.email.to_owned())),
         };
     Some(vec![
         entry(&SUPPLIERS[primary], 45),
@@ -607,6 +608,16 @@ fn play_history(
     }
     progress.finish();
     add_preorder(conn, &customers, today)?;
+    // One open purchase order was emailed to its supplier already (issue 18, part 5).
+    let first_open: Option<String> = purchase_orders::table
+        .filter(purchase_orders::status.eq("open"))
+        .order(purchase_orders::id)
+        .select(purchase_orders::reference)
+        .first(conn)
+        .optional()?;
+    if let Some(reference) = first_open {
+        crate::services::supplier_loop::send(conn, &manager, &reference, today).map_err(err)?;
+    }
     // Emails of past days went out on their day; today's wait for the delivery worker.
     diesel::sql_query(
         "UPDATE messages SET status = 'sent', attempts = 1, sent_at = created_at + interval '2 minutes',

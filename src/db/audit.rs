@@ -12,11 +12,13 @@ pub enum Actor {
     User { id: i64, email: String },
     Api { token_name: String },
     Customer { email: String },
+    /// A supplier answering through the link in a purchase order's email.
+    Supplier { name: String },
     System,
 }
 
 impl Actor {
-    fn user_id(&self) -> Option<i64> {
+    pub fn user_id(&self) -> Option<i64> {
         match self {
             Actor::User { id, .. } => Some(*id),
             _ => None,
@@ -28,6 +30,7 @@ impl Actor {
             Actor::User { email, .. } => email.clone(),
             Actor::Api { token_name } => format!("api:{token_name}"),
             Actor::Customer { email } => format!("customer:{email}"),
+            Actor::Supplier { name } => format!("supplier:{name}"),
             Actor::System => "system".to_owned(),
         }
     }

@@ -107,6 +107,9 @@ diesel::table! {
         sent_at -> Nullable<Timestamptz>,
         created_by -> Nullable<Int8>,
         created_at -> Timestamptz,
+        attachment_name -> Nullable<Text>,
+        attachment_type -> Nullable<Text>,
+        attachment_body -> Nullable<Text>,
     }
 }
 
@@ -215,6 +218,8 @@ diesel::table! {
         new_expected_on -> Date,
         changed_by -> Nullable<Int8>,
         changed_at -> Timestamptz,
+        by_supplier -> Bool,
+        note -> Nullable<Text>,
     }
 }
 
@@ -237,6 +242,18 @@ diesel::table! {
         expected_on -> Date,
         created_by -> Nullable<Int8>,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    purchase_order_sends (id) {
+        id -> Int8,
+        purchase_order_id -> Int8,
+        sent_to -> Text,
+        token_hash -> Text,
+        message_id -> Nullable<Int8>,
+        sent_by -> Nullable<Int8>,
+        sent_at -> Timestamptz,
     }
 }
 
@@ -364,6 +381,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    supplier_answers (id) {
+        id -> Int8,
+        purchase_order_id -> Int8,
+        send_id -> Int8,
+        answer -> Text,
+        expected_on -> Date,
+        note -> Nullable<Text>,
+        answered_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     user_sessions (token_hash) {
         token_hash -> Text,
         user_id -> Int8,
@@ -461,6 +490,9 @@ diesel::joinable!(purchase_order_lines -> products (product_id));
 diesel::joinable!(purchase_order_lines -> purchase_orders (purchase_order_id));
 diesel::joinable!(purchase_order_receipts -> purchase_orders (purchase_order_id));
 diesel::joinable!(purchase_order_receipts -> users (created_by));
+diesel::joinable!(purchase_order_sends -> messages (message_id));
+diesel::joinable!(purchase_order_sends -> purchase_orders (purchase_order_id));
+diesel::joinable!(purchase_order_sends -> users (sent_by));
 diesel::joinable!(purchase_orders -> suppliers (supplier_id));
 diesel::joinable!(purchase_orders -> users (created_by));
 diesel::joinable!(receipt_lines -> purchase_order_lines (purchase_order_line_id));
@@ -473,6 +505,8 @@ diesel::joinable!(shipments -> users (created_by));
 diesel::joinable!(stock_movements -> products (product_id));
 diesel::joinable!(storefront_skus -> products (product_id));
 diesel::joinable!(stock_movements -> users (user_id));
+diesel::joinable!(supplier_answers -> purchase_order_sends (send_id));
+diesel::joinable!(supplier_answers -> purchase_orders (purchase_order_id));
 diesel::joinable!(user_sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -496,6 +530,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     purchase_order_date_changes,
     purchase_order_lines,
     purchase_order_receipts,
+    purchase_order_sends,
     purchase_orders,
     receipt_lines,
     restock_subscriptions,
@@ -505,6 +540,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     shop_settings,
     stock_movements,
     storefront_skus,
+    supplier_answers,
     suppliers,
     told_dates,
     user_sessions,

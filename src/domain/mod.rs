@@ -35,7 +35,8 @@ pub use intake::{
 pub use lines::{Cancellation, LineError, LineUnits, shipment_of};
 pub use queue::{QueuePlace, QueuePolicy, sort_queue};
 pub use reliability::{
-    Reliability, SlipDistribution, SlipHistory, SlipPrior, SupplierEvidence, slip_days,
+    Confirmations, Reliability, SlipDistribution, SlipHistory, SlipPrior, SupplierEvidence,
+    slip_days,
 };
 pub use stock::{
     MAX_UNITS, MAX_UNITS_TEXT, StockError, StockLevels, StockStatus, stock_status, supply_known,

@@ -604,9 +604,60 @@ impl fmt::Display for Reliability {
     }
 }
 
+/// How a supplier answers the purchase orders it is sent (issue 18, part 5): of the
+/// orders emailed to it, how many it confirmed or gave a new date for through its link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Confirmations {
+    pub sent: u32,
+    pub answered: u32,
+}
+
+impl Confirmations {
+    /// The share answered, in whole percent; `None` before anything was sent.
+    pub fn percent(&self) -> Option<u32> {
+        (self.sent > 0).then(|| (self.answered.min(self.sent) * 100 + self.sent / 2) / self.sent)
+    }
+}
+
+impl fmt::Display for Confirmations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.percent() {
+            None => f.write_str("no purchase orders emailed yet"),
+            Some(percent) => write!(
+                f,
+                "answered {} of {} purchase {} emailed ({percent}%)",
+                self.answered,
+                self.sent,
+                if self.sent == 1 { "order" } else { "orders" }
+            ),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn confirmations_are_a_share_of_the_orders_sent() {
+        let none = Confirmations::default();
+        assert_eq!(none.percent(), None);
+        assert_eq!(none.to_string(), "no purchase orders emailed yet");
+        let some = Confirmations {
+            sent: 3,
+            answered: 2,
+        };
+        assert_eq!(some.percent(), Some(67));
+        assert_eq!(
+            some.to_string(),
+            "answered 2 of 3 purchase orders emailed (67%)"
+        );
+        let one = Confirmations {
+            sent: 1,
+            answered: 1,
+        };
+        assert_eq!(one.to_string(), "answered 1 of 1 purchase order emailed (100%)");
+    }
 
     #[test]
     fn figures_from_slips() {

@@ -243,6 +243,19 @@ pub fn public_url(conn: &mut PgConnection) -> QueryResult<String> {
         .unwrap_or_else(|| FALLBACK_PUBLIC_URL.to_owned()))
 }
 
+/// A fresh token for a supplier's link (a purchase order's email) and the hash that is
+/// stored: the token itself is only in the email, so the table cannot be read for links.
+pub fn new_supplier_token() -> (String, String) {
+    let token = URL_SAFE_NO_PAD.encode(rand::rng().random::<[u8; 32]>());
+    let hash = supplier_token_hash(&token);
+    (token, hash)
+}
+
+/// The stored form of a supplier link's token.
+pub fn supplier_token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
 /// Signs links for one email.
 pub struct LinkMaker {
     key: Vec<u8>,
@@ -263,6 +276,11 @@ impl LinkMaker {
             LinkAction::Unsubscribe => format!("{}/unsubscribe/{token}", self.base),
             _ => format!("{}/l/{token}", self.base),
         }
+    }
+
+    /// A supplier's page for a purchase order (`new_supplier_token`).
+    pub fn supplier_url(&self, token: &str) -> String {
+        format!("{}/supplier/{token}", self.base)
     }
 
     /// The order's status page ("Follow your order").

@@ -20,9 +20,12 @@ pub enum Kind {
     BackInStock,
     StatusUpdate,
     Custom,
+    /// A purchase order emailed to its supplier (not a customer email: not in `ALL`).
+    PurchaseOrder,
 }
 
 impl Kind {
+    /// The emails to customers.
     pub const ALL: [Kind; 9] = [
         Kind::BackorderNotice,
         Kind::DelayNotice,
@@ -46,11 +49,15 @@ impl Kind {
             Kind::BackInStock => "back_in_stock",
             Kind::StatusUpdate => "status_update",
             Kind::Custom => "custom",
+            Kind::PurchaseOrder => "purchase_order",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == text)
+        Self::ALL
+            .into_iter()
+            .chain([Kind::PurchaseOrder])
+            .find(|k| k.as_str() == text)
     }
 
     pub fn label(self) -> &'static str {
@@ -70,6 +77,7 @@ pub fn label(kind: &str) -> &'static str {
         "back_in_stock" => "Back in stock",
         "status_update" => "Status update",
         "custom" => "Written by a rep",
+        "purchase_order" => "Purchase order to a supplier",
         _ => "Other",
     }
 }
@@ -134,6 +142,34 @@ pub fn enqueue(conn: &mut PgConnection, message: &NewMessage) -> QueryResult<Opt
         return Ok(None);
     };
     after_enqueue(conn, message.order_id)?;
+    Ok(Some(id))
+}
+
+/// A file sent with a message (one at most): the purchase order's CSV.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub name: String,
+    pub content_type: String,
+    pub body: String,
+}
+
+/// `enqueue`, with a file attached.
+pub fn enqueue_with_attachment(
+    conn: &mut PgConnection,
+    message: &NewMessage,
+    attachment: &Attachment,
+) -> QueryResult<Option<i64>> {
+    let Some(id) = enqueue(conn, message)? else {
+        return Ok(None);
+    };
+    use crate::db::schema::messages::dsl as m;
+    diesel::update(m::messages.find(id))
+        .set((
+            m::attachment_name.eq(&attachment.name),
+            m::attachment_type.eq(&attachment.content_type),
+            m::attachment_body.eq(&attachment.body),
+        ))
+        .execute(conn)?;
     Ok(Some(id))
 }
 
@@ -214,6 +250,23 @@ pub struct Claimed {
     pub body_html: String,
     #[diesel(sql_type = Int4)]
     pub attempts: i32,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub attachment_name: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub attachment_type: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub attachment_body: Option<String>,
+}
+
+impl Claimed {
+    /// The attached file, when the message has one.
+    pub fn attachment(&self) -> Option<Attachment> {
+        Some(Attachment {
+            name: self.attachment_name.clone()?,
+            content_type: self.attachment_type.clone()?,
+            body: self.attachment_body.clone()?,
+        })
+    }
 }
 
 /// How long a claim holds before another worker may take the message over (a worker that
@@ -233,7 +286,7 @@ pub fn claim_due(conn: &mut PgConnection, limit: i64) -> QueryResult<Vec<Claimed
                           LIMIT $1
                           FOR UPDATE SKIP LOCKED)
          RETURNING m.id, m.idempotency_key, m.recipient, m.subject, m.body_text, m.body_html,
-                   m.attempts",
+                   m.attempts, m.attachment_name, m.attachment_type, m.attachment_body",
     )
     .bind::<BigInt, _>(limit)
     .bind::<diesel::sql_types::Double, _>(CLAIM_LEASE_SECONDS as f64)

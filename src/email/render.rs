@@ -361,9 +361,61 @@ pub fn render(kind: Kind, m: &Mail) -> askama::Result<Rendered> {
                 .unwrap_or_else(|| format!("About your order {order}")),
             pair(CustomText { m }, CustomHtml { m })?,
         ),
+        Kind::PurchaseOrder => {
+            return Err(askama::Error::Custom(
+                "a purchase order is rendered by render_purchase_order".into(),
+            ));
+        }
     };
     Ok(Rendered {
         subject,
+        text,
+        html,
+    })
+}
+
+/// One line of a purchase order as the supplier reads it.
+#[derive(Debug, Clone)]
+pub struct PoMailLine {
+    pub sku: String,
+    pub name: String,
+    pub quantity: i32,
+    /// "12.50 EUR", when the shop keeps a unit cost for this supplier.
+    pub unit_cost: Option<String>,
+}
+
+/// A purchase order emailed to its supplier: the lines, the date we expect it, and the
+/// link with which the supplier confirms that date or gives another.
+#[derive(Debug, Clone)]
+pub struct PoMail {
+    pub shop: String,
+    pub supplier: String,
+    pub reference: String,
+    /// "Tue 3 Dec 2026"
+    pub expected_on: String,
+    pub lines: Vec<PoMailLine>,
+    pub link: String,
+    /// The CSV attachment's name.
+    pub attachment: String,
+}
+
+#[derive(Template)]
+#[template(path = "emails/purchase_order.txt")]
+struct PurchaseOrderText<'a> {
+    m: &'a PoMail,
+}
+
+#[derive(Template)]
+#[template(path = "emails/purchase_order.html")]
+struct PurchaseOrderHtml<'a> {
+    m: &'a PoMail,
+}
+
+/// The subject and both parts of a purchase order's email.
+pub fn render_purchase_order(m: &PoMail) -> askama::Result<Rendered> {
+    let (text, html) = pair(PurchaseOrderText { m }, PurchaseOrderHtml { m })?;
+    Ok(Rendered {
+        subject: format!("Purchase order {} from {}", m.reference, m.shop),
         text,
         html,
     })

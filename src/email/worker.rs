@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use lettre::Message;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart};
 use rand::Rng;
 use tokio::task::JoinSet;
 
@@ -282,6 +283,18 @@ fn build(from: Mailbox, message: &Claimed) -> Result<Message, String> {
         )
     })?;
     let domain = from.email.domain().to_owned();
+    let alternative =
+        MultiPart::alternative_plain_html(message.body_text.clone(), message.body_html.clone());
+    let body = match message.attachment() {
+        None => alternative,
+        Some(file) => {
+            let content_type = ContentType::parse(&file.content_type)
+                .map_err(|e| format!("the attachment's type cannot be read: {e}"))?;
+            MultiPart::mixed()
+                .multipart(alternative)
+                .singlepart(Attachment::new(file.name).body(file.body, content_type))
+        }
+    };
     Message::builder()
         .from(from)
         .to(to)
@@ -289,10 +302,7 @@ fn build(from: Mailbox, message: &Claimed) -> Result<Message, String> {
         // The same message id on every attempt, so a server that saw it already can drop
         // the copy.
         .message_id(Some(format!("<outbox-{}@{domain}>", message.id)))
-        .multipart(MultiPart::alternative_plain_html(
-            message.body_text.clone(),
-            message.body_html.clone(),
-        ))
+        .multipart(body)
         .map_err(|e| format!("the message cannot be built: {e}"))
 }
 

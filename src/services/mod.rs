@@ -33,5 +33,6 @@ pub mod search;
 pub mod self_service;
 pub mod sourcing;
 pub mod subscriptions;
+pub mod supplier_loop;
 pub mod timeline;
 pub mod webhooks;

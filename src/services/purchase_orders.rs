@@ -157,6 +157,79 @@ pub struct DateChangeRow {
     pub changed_by: Option<String>,
     #[diesel(sql_type = Timestamptz)]
     pub changed_at: DateTime<Utc>,
+    /// Given by the supplier through the link in the order's email, not by a buyer.
+    #[diesel(sql_type = Bool)]
+    pub by_supplier: bool,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub note: Option<String>,
+}
+
+impl DateChangeRow {
+    /// "the supplier via link" or the buyer's name (none for the system or the API).
+    pub fn who(&self) -> Option<String> {
+        match (&self.changed_by, self.by_supplier) {
+            (_, true) => Some("the supplier via link".to_owned()),
+            (name, false) => name.clone(),
+        }
+    }
+}
+
+/// One time the order was emailed to its supplier.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct SendRow {
+    #[diesel(sql_type = Text)]
+    pub sent_to: String,
+    #[diesel(sql_type = Timestamptz)]
+    pub sent_at: DateTime<Utc>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub sent_by: Option<String>,
+    /// The outbox's status of the email ("queued", "sent", ...).
+    #[diesel(sql_type = Nullable<Text>)]
+    pub email_status: Option<String>,
+}
+
+/// What the supplier answered through its link.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct AnswerRow {
+    /// "confirmed" or "new_date".
+    #[diesel(sql_type = Text)]
+    pub answer: String,
+    #[diesel(sql_type = Date)]
+    pub expected_on: NaiveDate,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub note: Option<String>,
+    #[diesel(sql_type = Timestamptz)]
+    pub answered_at: DateTime<Utc>,
+}
+
+impl AnswerRow {
+    pub fn confirmed(&self) -> bool {
+        self.answer == "confirmed"
+    }
+}
+
+/// The order's emails to its supplier and the supplier's answers, newest first.
+pub fn supplier_contact(
+    conn: &mut PgConnection,
+    po_id: i64,
+) -> QueryResult<(Vec<SendRow>, Vec<AnswerRow>)> {
+    let sends = diesel::sql_query(
+        "SELECT s.sent_to, s.sent_at, u.name AS sent_by, m.status AS email_status
+           FROM purchase_order_sends s
+           LEFT JOIN users u ON u.id = s.sent_by
+           LEFT JOIN messages m ON m.id = s.message_id
+          WHERE s.purchase_order_id = $1
+          ORDER BY s.id DESC",
+    )
+    .bind::<BigInt, _>(po_id)
+    .load(conn)?;
+    let answers = diesel::sql_query(
+        "SELECT answer, expected_on, note, answered_at FROM supplier_answers
+          WHERE purchase_order_id = $1 ORDER BY id DESC",
+    )
+    .bind::<BigInt, _>(po_id)
+    .load(conn)?;
+    Ok((sends, answers))
 }
 
 /// A stored receipt with who took it in and what it released.
@@ -173,6 +246,10 @@ pub struct PurchaseOrderDetail {
     pub lines: Vec<LineRow>,
     pub date_changes: Vec<DateChangeRow>,
     pub receipts: Vec<ReceiptEntry>,
+    pub sends: Vec<SendRow>,
+    pub answers: Vec<AnswerRow>,
+    /// The supplier's contact address, where the order would be emailed.
+    pub contact_email: Option<String>,
 }
 
 fn header(
@@ -226,7 +303,8 @@ pub fn detail(
     let (header, supplier_id) = header(conn, reference, today)?;
     let lines = lines(conn, header.id)?;
     let date_changes = diesel::sql_query(
-        "SELECT c.old_expected_on, c.new_expected_on, u.name AS changed_by, c.changed_at
+        "SELECT c.old_expected_on, c.new_expected_on, u.name AS changed_by, c.changed_at,
+                c.by_supplier, c.note
            FROM purchase_order_date_changes c
            LEFT JOIN users u ON u.id = c.changed_by
           WHERE c.purchase_order_id = $1
@@ -254,17 +332,26 @@ pub fn detail(
             view: purchasing::receipt_view(conn, id)?,
         });
     }
+    let (sends, answers) = supplier_contact(conn, header.id)?;
+    use crate::db::schema::suppliers;
+    let contact_email: Option<String> = suppliers::table
+        .find(supplier_id)
+        .select(suppliers::email)
+        .first(conn)?;
     Ok(PurchaseOrderDetail {
         header,
         supplier_id,
         lines,
         date_changes,
         receipts,
+        sends,
+        answers,
+        contact_email,
     })
 }
 
 /// Locks an open purchase order for a change; anything else is a clear refusal.
-fn lock_open(conn: &mut PgConnection, reference: &str) -> AppResult<(i64, NaiveDate)> {
+pub fn lock_open(conn: &mut PgConnection, reference: &str) -> AppResult<(i64, NaiveDate)> {
     let (id, status, expected_on): (i64, String, NaiveDate) = purchase_orders::table
         .filter(purchase_orders::reference.eq(reference))
         .for_update()
@@ -306,6 +393,15 @@ fn products(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<Product>> {
         .load(conn)
 }
 
+/// Who gives a purchase order a new expected date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateSource<'a> {
+    /// A buyer on the purchase-order page, or the API.
+    Buyer,
+    /// The supplier through the link in the order's email, with its note.
+    Supplier { note: Option<&'a str> },
+}
+
 /// Moves an open purchase order's expected date, keeps the change in its history and
 /// recomputes the ETAs of everyone waiting on its products.
 pub fn change_expected_date(
@@ -314,6 +410,26 @@ pub fn change_expected_date(
     reference: &str,
     new_expected_on: NaiveDate,
     today: NaiveDate,
+) -> AppResult<()> {
+    move_expected_date(
+        conn,
+        actor,
+        reference,
+        new_expected_on,
+        today,
+        DateSource::Buyer,
+    )
+}
+
+/// `change_expected_date`, saying who gave the date: the one path for a buyer's and a
+/// supplier's new date (the same ETAs, the same coalesced emails, the same cause).
+pub fn move_expected_date(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    reference: &str,
+    new_expected_on: NaiveDate,
+    today: NaiveDate,
+    source: DateSource<'_>,
 ) -> AppResult<()> {
     check_expected_date(new_expected_on, today)?;
     conn.transaction(|conn| {
@@ -339,6 +455,12 @@ pub fn change_expected_date(
                 purchase_order_date_changes::old_expected_on.eq(old),
                 purchase_order_date_changes::new_expected_on.eq(new_expected_on),
                 purchase_order_date_changes::changed_by.eq(ctx.user_id()),
+                purchase_order_date_changes::by_supplier
+                    .eq(matches!(source, DateSource::Supplier { .. })),
+                purchase_order_date_changes::note.eq(match source {
+                    DateSource::Supplier { note } => note,
+                    DateSource::Buyer => None,
+                }),
             ))
             .execute(conn)?;
         let ids = product_ids(conn, po_id)?;
@@ -353,7 +475,12 @@ pub fn change_expected_date(
             "purchase_order",
             Some(reference.to_owned()),
             Some(serde_json::json!({ "expected_on": old })),
-            Some(serde_json::json!({ "expected_on": new_expected_on })),
+            Some(match source {
+                DateSource::Buyer => serde_json::json!({ "expected_on": new_expected_on }),
+                DateSource::Supplier { note } => serde_json::json!({
+                    "expected_on": new_expected_on, "by": "supplier", "note": note,
+                }),
+            }),
         )?;
         Ok(())
     })
@@ -714,6 +841,19 @@ pub fn preview_change(
     change: PoChange,
     today: NaiveDate,
 ) -> AppResult<ChangePreview> {
+    preview_change_by(conn, actor, reference, change, today, DateSource::Buyer)
+}
+
+/// `preview_change`, for a date given by `source` (the supplier's link previews its new
+/// date this way before it is made).
+pub fn preview_change_by(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    reference: &str,
+    change: PoChange,
+    today: NaiveDate,
+    source: DateSource<'_>,
+) -> AppResult<ChangePreview> {
     if let PoChange::MoveTo(date) = change {
         check_expected_date(date, today)?;
     }
@@ -725,7 +865,9 @@ pub fn preview_change(
                 .get_result(conn)?;
         match change {
             PoChange::Cancel => cancel(conn, actor, reference, today),
-            PoChange::MoveTo(date) => change_expected_date(conn, actor, reference, date, today),
+            PoChange::MoveTo(date) => {
+                move_expected_date(conn, actor, reference, date, today, source)
+            }
         }
         .map_err(DryRun::Refused)?;
         let after: HashMap<i64, Option<NaiveDate>> = told_dates(conn, po_id)?

@@ -12,7 +12,7 @@ use crate::db::audit::{self, Actor};
 use crate::db::schema::{product_suppliers, products, suppliers};
 use crate::db::stock;
 use crate::domain::sourcing::{self, SupplierTerms};
-use crate::domain::{Reliability, SlipHistory};
+use crate::domain::{Confirmations, Reliability, SlipHistory};
 use crate::error::{AppError, AppResult};
 
 /// The most suppliers one product lists.
@@ -28,6 +28,10 @@ pub struct SupplierEntry {
     pub name: String,
     pub lead_time_days: Option<i32>,
     pub unit_cost_cents: Option<i64>,
+    /// The supplier's contact address (where purchase orders are emailed): `None` leaves
+    /// it as it is, `Some(None)` clears it. It belongs to the supplier, so every product
+    /// of that supplier shows the same one.
+    pub contact_email: Option<Option<String>>,
 }
 
 /// One supplier of a product as pages and the API show it.
@@ -38,9 +42,16 @@ pub struct ProductSupplier {
     pub name: String,
     pub lead_time_days: Option<i32>,
     pub unit_cost_cents: Option<i64>,
+    /// Where purchase orders to this supplier are emailed (absent when none is set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Email)]
+    pub contact_email: Option<String>,
     /// From the supplier's receipts; absent before its first.
     #[serde(skip)]
     pub reliability: Option<Reliability>,
+    /// How it answers the purchase orders emailed to it.
+    #[serde(skip)]
+    pub confirmations: Confirmations,
 }
 
 impl ProductSupplier {
@@ -52,12 +63,18 @@ impl ProductSupplier {
         }
     }
 
-    /// "on time 87%, usually 2 days late", or that there is no history yet.
+    /// "on time 87%, usually 2 days late", or that there is no history yet; then how it
+    /// answers the purchase orders emailed to it.
     pub fn reliability_text(&self) -> String {
-        match self.reliability {
+        let deliveries = match self.reliability {
             Some(r) if r.deliveries == 1 => format!("{r} (1 delivery)"),
             Some(r) => format!("{r} ({} deliveries)", r.deliveries),
             None => "no deliveries yet".to_owned(),
+        };
+        if self.confirmations.sent == 0 {
+            deliveries
+        } else {
+            format!("{deliveries}; {}", self.confirmations)
         }
     }
 
@@ -112,8 +129,49 @@ pub fn reliabilities(
         .collect())
 }
 
-/// product id, supplier id, name, lead time, unit cost.
-type TermsRow = (i64, i64, String, Option<i32>, Option<i64>);
+/// Per supplier: purchase orders emailed to it (`supplier_loop`), and how many of those
+/// it answered through their links.
+pub fn confirmations(
+    conn: &mut PgConnection,
+    supplier_ids: &[i64],
+) -> QueryResult<HashMap<i64, Confirmations>> {
+    use diesel::sql_types::BigInt;
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = BigInt)]
+        supplier_id: i64,
+        #[diesel(sql_type = BigInt)]
+        sent: i64,
+        #[diesel(sql_type = BigInt)]
+        answered: i64,
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT po.supplier_id, count(DISTINCT s.purchase_order_id)::int8 AS sent,
+                count(DISTINCT a.purchase_order_id)::int8 AS answered
+           FROM purchase_order_sends s
+           JOIN purchase_orders po ON po.id = s.purchase_order_id
+           LEFT JOIN supplier_answers a ON a.purchase_order_id = s.purchase_order_id
+          WHERE po.supplier_id = ANY($1)
+          GROUP BY po.supplier_id",
+    )
+    .bind::<diesel::sql_types::Array<BigInt>, _>(supplier_ids)
+    .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.supplier_id,
+                Confirmations {
+                    sent: r.sent.max(0) as u32,
+                    answered: r.answered.max(0) as u32,
+                },
+            )
+        })
+        .collect())
+}
+
+/// product id, supplier id, name, lead time, unit cost, contact address.
+type TermsRow = (i64, i64, String, Option<i32>, Option<i64>, Option<String>);
 
 /// The suppliers of these products, each list in order (primary first). A primary not
 /// in the table (rows written before it, e.g. the large seed) is listed first with the
@@ -132,9 +190,10 @@ pub fn of_products(
             suppliers::name,
             product_suppliers::lead_time_days,
             product_suppliers::unit_cost_cents,
+            suppliers::email,
         ))
         .load(conn)?;
-    let primaries: Vec<(i64, i64, String, Option<i32>)> = products::table
+    let primaries: Vec<(i64, i64, String, Option<i32>, Option<String>)> = products::table
         .inner_join(suppliers::table)
         .filter(products::id.eq_any(product_ids))
         .select((
@@ -142,19 +201,22 @@ pub fn of_products(
             suppliers::id,
             suppliers::name,
             suppliers::lead_time_days,
+            suppliers::email,
         ))
         .load(conn)?;
     let mut lists: HashMap<i64, Vec<ProductSupplier>> = HashMap::new();
-    for (product_id, supplier_id, name, lead_time_days, unit_cost_cents) in rows {
+    for (product_id, supplier_id, name, lead_time_days, unit_cost_cents, contact_email) in rows {
         lists.entry(product_id).or_default().push(ProductSupplier {
             supplier_id,
             name,
             lead_time_days,
             unit_cost_cents,
+            contact_email,
             reliability: None,
+            confirmations: Confirmations::default(),
         });
     }
-    for (product_id, supplier_id, name, lead_time_days) in primaries {
+    for (product_id, supplier_id, name, lead_time_days, contact_email) in primaries {
         let list = lists.entry(product_id).or_default();
         if !list.iter().any(|s| s.supplier_id == supplier_id) {
             list.insert(
@@ -164,7 +226,9 @@ pub fn of_products(
                     name,
                     lead_time_days,
                     unit_cost_cents: None,
+                    contact_email,
                     reliability: None,
+                    confirmations: Confirmations::default(),
                 },
             );
         }
@@ -173,8 +237,13 @@ pub fn of_products(
     ids.sort_unstable();
     ids.dedup();
     let reliability = reliabilities(conn, &ids)?;
+    let confirmations = confirmations(conn, &ids)?;
     for supplier in lists.values_mut().flatten() {
         supplier.reliability = reliability.get(&supplier.supplier_id).copied();
+        supplier.confirmations = confirmations
+            .get(&supplier.supplier_id)
+            .copied()
+            .unwrap_or_default();
     }
     Ok(lists)
 }
@@ -237,6 +306,11 @@ pub fn check_entries(field: &str, entries: &[SupplierEntry]) -> Vec<crate::error
                 "must be 0 or more cents",
             ));
         }
+        if let Some(Some(email)) = &entry.contact_email
+            && let Err(message) = crate::types::Email::parse(email)
+        {
+            problems.push(crate::error::FieldError::new(at("contact_email"), message));
+        }
     }
     problems
 }
@@ -259,6 +333,20 @@ pub fn replace(
         let name = crate::types::single_line_of(&entry.name, 200, "")
             .map_err(|m| AppError::invalid("suppliers", m))?;
         let supplier_id = supplier_id(conn, &name)?;
+        if let Some(email) = &entry.contact_email {
+            let email = match email {
+                Some(email) => Some(
+                    crate::types::Email::parse(email)
+                        .map_err(|m| AppError::invalid("contact_email", m))?
+                        .as_str()
+                        .to_owned(),
+                ),
+                None => None,
+            };
+            diesel::update(suppliers::table.find(supplier_id))
+                .set(suppliers::email.eq(email))
+                .execute(conn)?;
+        }
         primary = primary.or(Some(supplier_id));
         rows.push((
             product_suppliers::product_id.eq(product_id),
@@ -290,6 +378,7 @@ pub fn make_primary(conn: &mut PgConnection, product_id: i64, supplier_id: i64) 
             name: s.name,
             lead_time_days: s.lead_time_days,
             unit_cost_cents: s.unit_cost_cents,
+            contact_email: None,
         })
         .collect();
     let (name, lead): (String, Option<i32>) = suppliers::table
@@ -302,6 +391,7 @@ pub fn make_primary(conn: &mut PgConnection, product_id: i64, supplier_id: i64) 
             name,
             lead_time_days: lead.map(|d| d.clamp(0, MAX_LEAD_TIME_DAYS as i32)),
             unit_cost_cents: None,
+            contact_email: None,
         },
     };
     list.insert(0, entry);
@@ -309,12 +399,15 @@ pub fn make_primary(conn: &mut PgConnection, product_id: i64, supplier_id: i64) 
     replace(conn, product_id, &list)
 }
 
+/// The list as entries, each with the contact address it has (for the audit's
+/// before-and-after; writing them back leaves the addresses as they are).
 fn entries_of(list: Vec<ProductSupplier>) -> Vec<SupplierEntry> {
     list.into_iter()
         .map(|s| SupplierEntry {
             name: s.name,
             lead_time_days: s.lead_time_days,
             unit_cost_cents: s.unit_cost_cents,
+            contact_email: Some(s.contact_email),
         })
         .collect()
 }
@@ -359,6 +452,9 @@ pub fn add(
             Some(listed) => {
                 listed.lead_time_days = entry.lead_time_days;
                 listed.unit_cost_cents = entry.unit_cost_cents;
+                if entry.contact_email.is_some() {
+                    listed.contact_email = entry.contact_email.clone();
+                }
             }
             None => {
                 if list.len() >= MAX_SUPPLIERS {
@@ -409,6 +505,7 @@ fn record(
                 "name": e.name,
                 "lead_time_days": e.lead_time_days,
                 "unit_cost_cents": e.unit_cost_cents,
+                "contact_email": e.contact_email.clone().flatten(),
             })).collect::<Vec<_>>()
         })
     };

@@ -297,6 +297,8 @@ struct EtaRow {
     moved_from: Option<NaiveDate>,
     #[diesel(sql_type = Nullable<Date>)]
     moved_to: Option<NaiveDate>,
+    #[diesel(sql_type = Nullable<Bool>)]
+    moved_by_supplier: Option<bool>,
     #[diesel(sql_type = Nullable<Text>)]
     received_reference: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
@@ -323,7 +325,8 @@ fn eta_changes(
         "SELECT h.order_line_id AS line_id, p.name AS product, h.eta_worst, h.eta_likely,
                 h.eta_is_estimate, h.changed_at, (h.changed_at = l.created_at) AS first,
                 moved.reference AS moved_reference, moved.old_expected_on AS moved_from,
-                moved.new_expected_on AS moved_to, received.reference AS received_reference,
+                moved.new_expected_on AS moved_to, moved.by_supplier AS moved_by_supplier,
+                received.reference AS received_reference,
                 booked.reference AS booked_reference, booked.expected_on AS booked_on,
                 (SELECT a.entity_id FROM audit_log a
                   WHERE a.action = 'purchase_order_cancelled' AND a.created_at = h.changed_at
@@ -338,7 +341,7 @@ fn eta_changes(
            JOIN order_lines l ON l.id = h.order_line_id
            JOIN products p ON p.id = l.product_id
            LEFT JOIN LATERAL (
-               SELECT po.reference, d.old_expected_on, d.new_expected_on
+               SELECT po.reference, d.old_expected_on, d.new_expected_on, d.by_supplier
                  FROM purchase_order_date_changes d JOIN purchase_orders po ON po.id = d.purchase_order_id
                 WHERE d.changed_at = h.changed_at
                   AND EXISTS (SELECT 1 FROM purchase_order_lines pl
@@ -386,9 +389,14 @@ fn eta_changes(
         };
         let moved = match (&row.moved_reference, row.moved_from, row.moved_to) {
             (Some(reference), Some(from), Some(to)) if (to > from) == later => Some(format!(
-                "{reference} is now expected {} instead of {}",
+                "{reference} is now expected {} instead of {}{}",
                 date(to),
-                date(from)
+                date(from),
+                if row.moved_by_supplier == Some(true) {
+                    " (the supplier gave the new date via its link)"
+                } else {
+                    ""
+                }
             )),
             _ => None,
         };

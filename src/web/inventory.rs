@@ -712,6 +712,8 @@ pub struct SupplierForm {
     lead_time_days: String,
     #[serde(default)]
     unit_cost: String,
+    #[serde(default)]
+    contact_email: String,
 }
 
 /// An amount of money as typed ("12.50", "12"), in cents.
@@ -761,10 +763,16 @@ impl SupplierForm {
         if !problems.is_empty() {
             return Err(AppError::invalid_fields(problems));
         }
+        // Empty leaves the supplier's address as it is.
+        let contact_email = match self.contact_email.trim() {
+            "" => None,
+            email => Some(Some(email.to_owned())),
+        };
         Ok(SupplierEntry {
             name: self.name.clone(),
             lead_time_days,
             unit_cost_cents,
+            contact_email,
         })
     }
 }

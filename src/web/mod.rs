@@ -27,6 +27,7 @@ pub mod render;
 pub mod session;
 pub mod state;
 pub mod status;
+pub mod supplier_links;
 pub mod webhooks;
 
 use actix_web::middleware::{DefaultHeaders, from_fn};
@@ -246,6 +247,10 @@ fn inventory_routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/purchase-orders/{reference}/cancel",
             web::post().to(po::cancel),
+        )
+        .route(
+            "/purchase-orders/{reference}/send",
+            web::post().to(po::send_to_supplier),
         );
 }
 
@@ -273,5 +278,16 @@ fn messages_routes(cfg: &mut web::ServiceConfig) {
         .route("/unsubscribe/{token}", web::post().to(links::confirm))
         // The order's status page: read-only, never used up (GET and HEAD only).
         .route("/s/{token}", web::get().to(status::show))
-        .route("/s/{token}", web::head().to(status::show));
+        .route("/s/{token}", web::head().to(status::show))
+        // A supplier's page for a purchase order (from the order's email; no login).
+        .route("/supplier/{token}", web::get().to(supplier_links::show))
+        .route("/supplier/{token}", web::head().to(supplier_links::show))
+        .route(
+            "/supplier/{token}/confirm",
+            web::post().to(supplier_links::confirm),
+        )
+        .route(
+            "/supplier/{token}/date",
+            web::post().to(supplier_links::new_date),
+        );
 }

@@ -20,6 +20,7 @@ use crate::services::purchase_orders::{
 };
 use crate::services::purchasing::{self, NewPurchaseOrder, PurchaseOrderDraft};
 use crate::services::reorder::{self, Suggestion};
+use crate::services::supplier_loop::{self, SendPreview};
 use crate::types::{Reference, Sku, single_line_of};
 use crate::web::orders::url_segment;
 use crate::web::render::{self, Frame, Words};
@@ -431,6 +432,9 @@ struct OrderPage {
     cancel_error: Option<String>,
     /// What cancelling would do, shown before the confirmation.
     cancel_preview: Option<ChangePreview>,
+    /// What emailing the order to its supplier would send, shown before it is sent.
+    send_preview: Option<SendPreview>,
+    send_error: Option<String>,
 }
 
 impl OrderPage {
@@ -549,6 +553,8 @@ async fn order_page(
         receipt_key: new_receipt_key(),
         cancel_error: None,
         cancel_preview: None,
+        send_preview: None,
+        send_error: None,
     })
 }
 
@@ -826,6 +832,50 @@ pub async fn cancel(
             Ok(HttpResponse::Conflict()
                 .content_type("text/html; charset=utf-8")
                 .body(page.render()?))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SendForm {
+    /// "yes" on the preview's confirmation; without it the email is only previewed.
+    #[serde(default)]
+    confirm: String,
+}
+
+/// Emailing the order to its supplier: the first post shows to whom and what (and when
+/// it was sent before); the preview's form, with `confirm=yes`, sends it.
+pub async fn send_to_supplier(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    reference: web::Path<String>,
+    form: web::Form<SendForm>,
+) -> AppResult<HttpResponse> {
+    user.require(Role::Manager)?;
+    let reference = reference.into_inner();
+    let (actor, target) = (user.actor(), reference.clone());
+    let confirmed = form.confirm == "yes";
+    let today = crate::clock::today();
+    let outcome = crate::db::blocking(&state.pool, move |conn| {
+        if confirmed {
+            supplier_loop::send(conn, &actor, &target, today).map(|_| None)
+        } else {
+            supplier_loop::preview_send(conn, &target).map(Some)
+        }
+    })
+    .await;
+    match outcome {
+        Ok(None) => Ok(see_other(format!("{}#supplier", po_href(&reference)))),
+        Ok(Some(preview)) => {
+            let mut page = order_page(&state, &user, reference).await?;
+            page.send_preview = Some(preview);
+            render::html(&page)
+        }
+        Err(AppError::Invalid { message, .. } | AppError::Conflict(message)) => {
+            let mut page = order_page(&state, &user, reference).await?;
+            page.send_error = Some(message);
+            Ok(render::form_answer(page.render()?, true))
         }
         Err(other) => Err(other),
     }

@@ -12,7 +12,7 @@ use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 
 const REDACTED: &str = "[redacted]";
 /// Paths whose next segment is a customer's signed link.
-const LINK_PREFIXES: [&str; 3] = ["/l/", "/unsubscribe/", "/s/"];
+const LINK_PREFIXES: [&str; 4] = ["/l/", "/unsubscribe/", "/s/", "/supplier/"];
 /// Query parameters whose names contain one of these are secrets.
 const SECRET_NAMES: [&str; 3] = ["token", "password", "secret"];
 

@@ -38,6 +38,7 @@ mod security;
 mod seed_large;
 mod shop;
 mod smtp_sink;
+mod supplier_loop;
 mod suppliers;
 mod told;
 mod webhooks;

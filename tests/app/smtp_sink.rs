@@ -39,44 +39,81 @@ impl Received {
         self.header("Subject").unwrap_or_default()
     }
 
-    /// The decoded text/plain and text/html parts.
+    /// The decoded text/plain and text/html parts (inside a multipart/mixed message too).
     pub fn parts(&self) -> (String, String) {
-        let (headers, body) = Self::headers_and_body(&self.data);
-        let boundary = headers
-            .split("boundary=")
-            .nth(1)
-            .map(|b| {
-                b.trim_matches('"')
-                    .split(['"', ';'])
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned()
-            })
-            .expect("a multipart message");
         let mut text = String::new();
         let mut html = String::new();
-        for part in body.split(&format!("--{boundary}")) {
-            let (part_headers, part_body) = Self::headers_and_body(part.trim_start_matches('\n'));
-            let lower = part_headers.to_ascii_lowercase();
-            let decoded = if lower.contains("content-transfer-encoding: base64") {
-                String::from_utf8(
-                    base64::engine::general_purpose::STANDARD
-                        .decode(part_body.split_whitespace().collect::<String>())
-                        .expect("base64"),
-                )
-                .expect("utf-8")
-            } else if lower.contains("content-transfer-encoding: quoted-printable") {
-                quoted_printable(&part_body)
-            } else {
-                part_body
-            };
-            if lower.contains("content-type: text/plain") {
+        for (headers, decoded) in Self::leaves(&self.data) {
+            if headers.contains("content-disposition: attachment") {
+                continue;
+            }
+            if headers.contains("content-type: text/plain") {
                 text = decoded;
-            } else if lower.contains("content-type: text/html") {
+            } else if headers.contains("content-type: text/html") {
                 html = decoded;
             }
         }
         (text, html)
+    }
+
+    /// The attached files: each one's name and decoded content.
+    pub fn attachments(&self) -> Vec<(String, String)> {
+        Self::leaves(&self.data)
+            .into_iter()
+            .filter(|(headers, _)| headers.contains("content-disposition: attachment"))
+            .map(|(headers, decoded)| {
+                let name = headers
+                    .split("filename=")
+                    .nth(1)
+                    .map(|n| n.trim_matches('"').split(['"', ';']).next().unwrap_or_default())
+                    .unwrap_or_default()
+                    .to_owned();
+                (name, decoded)
+            })
+            .collect()
+    }
+
+    /// Every non-multipart part of a message (its headers lowercased, its body decoded),
+    /// multipart parts opened recursively.
+    fn leaves(data: &str) -> Vec<(String, String)> {
+        let (headers, body) = Self::headers_and_body(data);
+        let lower = headers.to_ascii_lowercase();
+        let Some(boundary) = lower
+            .contains("content-type: multipart/")
+            .then(|| headers.split("boundary=").nth(1))
+            .flatten()
+            .map(|b| {
+                b.trim_matches('"')
+                    .split(['"', ';', '\n'])
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned()
+            })
+        else {
+            let decoded = if lower.contains("content-transfer-encoding: base64") {
+                String::from_utf8(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(body.split_whitespace().collect::<String>())
+                        .expect("base64"),
+                )
+                .expect("utf-8")
+            } else if lower.contains("content-transfer-encoding: quoted-printable") {
+                quoted_printable(&body)
+            } else {
+                body
+            };
+            return vec![(lower, decoded)];
+        };
+        let mut leaves = Vec::new();
+        for part in body.split(&format!("--{boundary}")).skip(1) {
+            let part = part.trim_start_matches('\n');
+            if part.starts_with("--") || part.trim().is_empty() {
+                continue;
+            }
+            leaves.extend(Self::leaves(part));
+        }
+        leaves
     }
 }
 

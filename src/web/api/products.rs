@@ -50,6 +50,11 @@ pub struct SupplierBody {
     name: String,
     lead_time_days: Option<i32>,
     unit_cost_cents: Option<i64>,
+    /// Where purchase orders to this supplier are emailed; null clears it, absent leaves
+    /// it as it is. One address per supplier, shared by all its products.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, format = Email)]
+    contact_email: Option<Option<String>>,
 }
 
 fn validate(sku: &str, body: ProductBody) -> Result<ProductChanges, AppError> {
@@ -97,6 +102,7 @@ fn validate(sku: &str, body: ProductBody) -> Result<ProductChanges, AppError> {
                 name: entry.name,
                 lead_time_days: entry.lead_time_days,
                 unit_cost_cents: entry.unit_cost_cents,
+                contact_email: entry.contact_email,
             })
             .collect::<Vec<_>>()
     });
