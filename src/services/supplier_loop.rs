@@ -1,7 +1,7 @@
 //! Suppliers in the loop (issue 18, part 5): a purchase order emailed to its supplier's
 //! contact address (its lines as text and as a CSV file, and a link), and the supplier's
 //! page behind that link, where it confirms the expected date or gives a new one. A new
-//! date takes the buyer's path (`purchase_orders::move_expected_date`): previewed by the
+//! date takes the buyer's path (`po::move_expected_date`): previewed by the
 //! same dry run, then the same ETAs and the same coalesced emails to customers.
 //!
 //! The link's token is random; only its hash is stored. It works while the order is open:
@@ -19,7 +19,7 @@ use crate::email::links::{self, LinkMaker};
 use crate::email::outbox::{self, Attachment, Kind, NewMessage};
 use crate::email::render::{self, PoMail, PoMailLine};
 use crate::error::{AppError, AppResult};
-use crate::services::purchase_orders::{self, DateSource, PoChange};
+use crate::services::purchase_orders::{self as po, DateSource, PoChange};
 use crate::types::Email;
 
 /// The longest note a supplier can leave with a new date.
@@ -49,7 +49,7 @@ pub struct SendPreview {
     pub lines: Vec<OrderLine>,
     pub currency: String,
     /// Sent before (newest first): sending again is asked again.
-    pub sent_before: Vec<purchase_orders::SendRow>,
+    pub sent_before: Vec<po::SendRow>,
 }
 
 struct Header {
@@ -130,7 +130,7 @@ pub fn preview_send(conn: &mut PgConnection, reference: &str) -> AppResult<SendP
     let header = header(conn, reference)?;
     refuse_closed(&header)?;
     let lines = order_lines(conn, header.id, header.supplier_id)?;
-    let (sent_before, _) = purchase_orders::supplier_contact(conn, header.id)?;
+    let (sent_before, _) = po::supplier_contact(conn, header.id)?;
     Ok(SendPreview {
         reference: header.reference,
         supplier: header.supplier,
@@ -188,7 +188,7 @@ pub fn send(
     today: NaiveDate,
 ) -> AppResult<String> {
     conn.transaction(|conn| {
-        let (po_id, _) = purchase_orders::lock_open(conn, reference)?;
+        let (po_id, _) = po::lock_open(conn, reference)?;
         let header = header(conn, reference)?;
         let to = header.contact_email.clone().ok_or_else(|| {
             AppError::invalid(
@@ -302,7 +302,7 @@ pub struct SupplierView {
     pub expected_on: NaiveDate,
     pub lines: Vec<OrderLine>,
     /// What it answered before through a link of this order (newest first).
-    pub answers: Vec<purchase_orders::AnswerRow>,
+    pub answers: Vec<po::AnswerRow>,
 }
 
 /// Where a supplier's link leads.
@@ -336,7 +336,7 @@ pub fn supplier_link(conn: &mut PgConnection, token: &str) -> AppResult<Supplier
         });
     }
     let lines = order_lines(conn, header.id, header.supplier_id)?;
-    let (_, answers) = purchase_orders::supplier_contact(conn, header.id)?;
+    let (_, answers) = po::supplier_contact(conn, header.id)?;
     Ok(SupplierLink::Open(SupplierView {
         shop: shop_settings::load(conn)?.shop_name,
         supplier: header.supplier,
@@ -407,7 +407,7 @@ pub fn answer(
 ) -> AppResult<Answered> {
     conn.transaction(|conn| {
         let (send_id, reference) = send_of(conn, token)?;
-        let (po_id, was) = match purchase_orders::lock_open(conn, &reference) {
+        let (po_id, was) = match po::lock_open(conn, &reference) {
             Ok(open) => open,
             Err(AppError::Conflict(_)) => {
                 let header = header(conn, &reference)?;
@@ -429,7 +429,7 @@ pub fn answer(
                 let source = DateSource::Supplier {
                     note: note.as_deref(),
                 };
-                let preview = purchase_orders::preview_change_by(
+                let preview = po::preview_change_by(
                     conn,
                     &actor,
                     &reference,
@@ -443,7 +443,7 @@ pub fn answer(
                     emails = preview.emails,
                     "a supplier gave a new date"
                 );
-                purchase_orders::move_expected_date(conn, &actor, &reference, date, today, source)?;
+                po::move_expected_date(conn, &actor, &reference, date, today, source)?;
                 ("new_date", date, note)
             }
             // The date it already has: a confirmation (its note is kept with it).

@@ -44,6 +44,7 @@ impl Received {
         let mut text = String::new();
         let mut html = String::new();
         for (headers, decoded) in Self::leaves(&self.data) {
+            let headers = headers.to_ascii_lowercase();
             if headers.contains("content-disposition: attachment") {
                 continue;
             }
@@ -60,7 +61,11 @@ impl Received {
     pub fn attachments(&self) -> Vec<(String, String)> {
         Self::leaves(&self.data)
             .into_iter()
-            .filter(|(headers, _)| headers.contains("content-disposition: attachment"))
+            .filter(|(headers, _)| {
+                headers
+                    .to_ascii_lowercase()
+                    .contains("content-disposition: attachment")
+            })
             .map(|(headers, decoded)| {
                 let name = headers
                     .split("filename=")
@@ -73,7 +78,7 @@ impl Received {
             .collect()
     }
 
-    /// Every non-multipart part of a message (its headers lowercased, its body decoded),
+    /// Every non-multipart part of a message (its headers, its body decoded),
     /// multipart parts opened recursively.
     fn leaves(data: &str) -> Vec<(String, String)> {
         let (headers, body) = Self::headers_and_body(data);
@@ -103,7 +108,7 @@ impl Received {
             } else {
                 body
             };
-            return vec![(lower, decoded)];
+            return vec![(headers, decoded)];
         };
         let mut leaves = Vec::new();
         for part in body.split(&format!("--{boundary}")).skip(1) {
