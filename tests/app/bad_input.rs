@@ -365,6 +365,7 @@ const FORM_ROUTES: &[FormRoute] = &[
                 "unit_cost",
                 "enter the unit cost as an amount like 12.50",
             )),
+            optional(checked("contact_email", "is not an email address")),
         ],
     },
     FormRoute {
@@ -451,6 +452,12 @@ const FORM_ROUTES: &[FormRoute] = &[
         fields: &[],
     },
     FormRoute {
+        route: "POST /purchase-orders/{reference}/send",
+        path: "/purchase-orders/PO-1/send",
+        form: &[],
+        fields: &[],
+    },
+    FormRoute {
         route: "POST /messages/compose",
         path: "/messages/compose",
         form: &[
@@ -487,6 +494,21 @@ const FORM_ROUTES: &[FormRoute] = &[
         path: "/unsubscribe/{link}",
         form: &[],
         fields: &[],
+    },
+    FormRoute {
+        route: "POST /supplier/{token}/confirm",
+        path: "/supplier/{supplier_link}/confirm",
+        form: &[],
+        fields: &[],
+    },
+    FormRoute {
+        route: "POST /supplier/{token}/date",
+        path: "/supplier/{supplier_link}/date",
+        form: &[("expected_on", "{in_12_days}"), ("note", "Port strike")],
+        fields: &[
+            checked("expected_on", "enter the new delivery date"),
+            optional(text("note", "a note can be at most 1000 characters")),
+        ],
     },
 ];
 
@@ -772,6 +794,16 @@ const FREE_TEXT: &[FreeText] = &[
         shown: &[("/inventory/MUG", "{markup}")],
     },
     FreeText {
+        route: "POST /supplier/{token}/date",
+        path: "/supplier/{supplier_link}/date",
+        send: Body::Form(&[("expected_on", "{in_12_days}"), ("note", "{markup}")]),
+        stored: "SELECT count(*) FROM purchase_order_date_changes WHERE note = {markup}",
+        shown: &[
+            ("/purchase-orders/PO-1", "{markup}"),
+            ("/supplier/{supplier_link}", "{markup}"),
+        ],
+    },
+    FreeText {
         route: "POST /inventory/{sku}/adjust",
         path: "/inventory/MUG/adjust",
         send: Body::Form(&[
@@ -909,6 +941,17 @@ impl Desk {
             &key,
             &LinkClaim::new(LinkAction::CancelWaiting, order_1, None),
         );
+        // PO-1 as if emailed to its supplier: a link with a known token.
+        let supplier_link = "bad-input-supplier-link".to_owned();
+        shop::sql(
+            &app,
+            &format!(
+                "INSERT INTO purchase_order_sends (purchase_order_id, sent_to, token_hash)
+                 SELECT id, 'orders@acme.example.com', '{}' FROM purchase_orders
+                  WHERE reference = 'PO-1'",
+                links::supplier_token_hash(&supplier_link)
+            ),
+        );
         let po_line = id(
             &app,
             "SELECT l.id FROM purchase_order_lines l JOIN purchase_orders p
@@ -960,6 +1003,7 @@ impl Desk {
             ("{token}", token.to_string()),
             ("{message}", message.to_string()),
             ("{link}", link),
+            ("{supplier_link}", supplier_link),
             ("{po_line}", po_line.to_string()),
             ("{delivery}", delivery.to_string()),
             ("{sign_up}", sign_up.to_string()),

@@ -259,7 +259,8 @@ async fn every_route_answers_as_the_document_says() {
     // Products.
     let kettle = json!({ "name": "Kettle", "supplier": "Acme Supply", "on_hand": 1,
                          "backorderable": true, "reorder_point": 5, "unit_price_cents": 3499,
-                         "suppliers": [{ "name": "Acme Supply", "lead_time_days": 9, "unit_cost_cents": 1200 },
+                         "suppliers": [{ "name": "Acme Supply", "lead_time_days": 9, "unit_cost_cents": 1200,
+                                          "contact_email": "orders@acme.example.com" },
                                        { "name": "Beta Parts" }] });
     let (status, _) = c
         .call("PUT", p, "/api/v1/products/KET-001", Some(kettle), true)
@@ -499,7 +500,13 @@ async fn every_route_answers_as_the_document_says() {
     assert_eq!(entry["additionalProperties"], json!(false), "{entry}");
     let mut fields: Vec<&String> = entry["properties"].as_object().unwrap().keys().collect();
     fields.sort();
-    assert_eq!(fields, ["lead_time_days", "name", "unit_cost_cents"]);
+    assert_eq!(
+        fields,
+        ["contact_email", "lead_time_days", "name", "unit_cost_cents"]
+    );
+    // The supplier's contact address comes back as it is sent (issue 18, part 5).
+    let shown = &document["components"]["schemas"]["ProductSupplier"]["properties"];
+    assert!(shown.get("contact_email").is_some(), "{shown}");
     let product_suppliers =
         &document["components"]["schemas"]["ProductBody"]["properties"]["suppliers"];
     assert!(
