@@ -156,6 +156,33 @@ async fn the_contact_email_round_trips_through_the_api_and_a_malformed_one_is_re
         "a refused address changes nothing"
     );
 
+    // The product page's Suppliers form sets it too (a manager), and lists it.
+    api.app.login_as(Role::Manager).await;
+    let saved = api
+        .app
+        .post_form(
+            "/inventory/SKU-C2/suppliers",
+            &[("name", "Beta Parts"), ("contact_email", "sales@beta.example.com")],
+        )
+        .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let page = api.app.get("/inventory/SKU-C2").await.text().await.unwrap();
+    assert!(page.contains("sales@beta.example.com"), "{page}");
+    let refused = api
+        .app
+        .post_form(
+            "/inventory/SKU-C2/suppliers",
+            &[("name", "Beta Parts"), ("contact_email", "sales at beta")],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = refused.text().await.unwrap();
+    assert!(page.contains(r#"aria-describedby="supplier-contact-email-error""#), "{page}");
+    assert_eq!(
+        api.count("SELECT count(*) FROM suppliers WHERE email = 'sales@beta.example.com'"),
+        1
+    );
+
     // null clears it.
     let cleared = api
         .product(
@@ -424,6 +451,8 @@ async fn the_supplier_gives_a_new_date_in_a_browser_from_the_email() {
     browser.viewport(390, 844).await;
     browser.goto(&api.app.url(&link)).await;
     browser.heading("Purchase order PO-1").await;
+    let violations = browser.axe().await;
+    assert!(violations.is_empty(), "accessibility: {violations:#?}");
     let new_date = in_days(21);
     // The date field is found by its label; its value is set as the date picker would.
     let field = browser.field("New delivery date").await;
@@ -443,12 +472,44 @@ async fn the_supplier_gives_a_new_date_in_a_browser_from_the_email() {
     assert!(text.contains("Late container"), "{text}");
     let (width, viewport) = browser.widths().await;
     assert!(width <= viewport, "the page fits a phone: {width} > {viewport}");
-    browser.close().await;
-
     assert_eq!(expected_on(&api, "PO-1"), new_date);
-    let po_page = api.app.get("/purchase-orders/PO-1").await.text().await.unwrap();
+
+    // A buyer signs in and reads the purchase order's page: the new date, and who gave it.
+    let buyer = api.app.add_user(Role::Manager);
+    browser.viewport(1280, 900).await;
+    browser.goto(&api.app.url("/login")).await;
+    browser.fill_in("Email", &buyer).await;
+    browser.fill_in("Password", crate::helpers::PASSWORD).await;
+    browser.press("Sign in").await;
+    browser.heading("Daily review").await;
+    browser.goto(&api.app.url("/purchase-orders/PO-1")).await;
+    browser.heading("Purchase order PO-1").await;
+    let page = browser.text().await;
     let shown = backorder_desk::domain::human_date(new_date, today());
-    assert!(po_page.contains(&shown), "{po_page}");
-    assert!(po_page.contains("by the supplier via link"), "{po_page}");
-    assert!(po_page.contains("Late container"), "{po_page}");
+    assert!(page.contains(&format!("expected {shown}")), "{page}");
+    assert!(page.contains("by the supplier via link"), "{page}");
+    assert!(page.contains("Late container"), "{page}");
+    browser.close().await;
+}
+
+#[test]
+fn the_demo_shop_has_supplier_addresses_and_one_purchase_order_emailed() {
+    let database = crate::helpers::TestDatabase::new();
+    let mut conn = database.connect();
+    backorder_desk::seed::load_demo(&mut conn, 60).expect("seed the demo shop");
+    let mut count = |query: &str| -> i64 {
+        diesel::dsl::sql::<diesel::sql_types::BigInt>(query)
+            .get_result(&mut conn)
+            .unwrap()
+    };
+    assert!(count("SELECT count(*) FROM suppliers WHERE email LIKE '%@%.example.com'") >= 6);
+    assert_eq!(count("SELECT count(*) FROM purchase_order_sends"), 1);
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM purchase_order_sends s JOIN messages m ON m.id = s.message_id
+              WHERE m.kind = 'purchase_order' AND m.attachment_name LIKE 'PO-%.csv'
+                AND m.recipient = s.sent_to"
+        ),
+        1
+    );
 }
