@@ -6,13 +6,12 @@ use serde_json::Value;
 
 use super::schema::audit_log;
 
-/// Who caused a change.
+/// Who caused a change. A supplier acts through the link in a purchase order's email.
 #[derive(Debug, Clone)]
 pub enum Actor {
     User { id: i64, email: String },
     Api { token_name: String },
     Customer { email: String },
-    /// A supplier answering through the link in a purchase order's email.
     Supplier { name: String },
     System,
 }

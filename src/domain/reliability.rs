@@ -656,7 +656,10 @@ mod tests {
             sent: 1,
             answered: 1,
         };
-        assert_eq!(one.to_string(), "answered 1 of 1 purchase order emailed (100%)");
+        assert_eq!(
+            one.to_string(),
+            "answered 1 of 1 purchase order emailed (100%)"
+        );
     }
 
     #[test]

@@ -172,6 +172,8 @@ pub fn confirmations(
 
 /// product id, supplier id, name, lead time, unit cost, contact address.
 type TermsRow = (i64, i64, String, Option<i32>, Option<i64>, Option<String>);
+/// product id, supplier id, name, the supplier's own lead time, contact address.
+type PrimaryRow = (i64, i64, String, Option<i32>, Option<String>);
 
 /// The suppliers of these products, each list in order (primary first). A primary not
 /// in the table (rows written before it, e.g. the large seed) is listed first with the
@@ -193,7 +195,7 @@ pub fn of_products(
             suppliers::email,
         ))
         .load(conn)?;
-    let primaries: Vec<(i64, i64, String, Option<i32>, Option<String>)> = products::table
+    let primaries: Vec<PrimaryRow> = products::table
         .inner_join(suppliers::table)
         .filter(products::id.eq_any(product_ids))
         .select((

@@ -63,20 +63,19 @@ struct Header {
 }
 
 fn header(conn: &mut PgConnection, reference: &str) -> AppResult<Header> {
-    let row: Option<(i64, String, i64, String, Option<String>, NaiveDate)> =
-        purchase_orders::table
-            .inner_join(suppliers::table)
-            .filter(purchase_orders::reference.eq(reference))
-            .select((
-                purchase_orders::id,
-                purchase_orders::status,
-                suppliers::id,
-                suppliers::name,
-                suppliers::email,
-                purchase_orders::expected_on,
-            ))
-            .first(conn)
-            .optional()?;
+    let row: Option<(i64, String, i64, String, Option<String>, NaiveDate)> = purchase_orders::table
+        .inner_join(suppliers::table)
+        .filter(purchase_orders::reference.eq(reference))
+        .select((
+            purchase_orders::id,
+            purchase_orders::status,
+            suppliers::id,
+            suppliers::name,
+            suppliers::email,
+            purchase_orders::expected_on,
+        ))
+        .first(conn)
+        .optional()?;
     let (id, status, supplier_id, supplier, contact_email, expected_on) = row.ok_or_else(|| {
         AppError::NotFound(format!(
             "purchase order {}",
@@ -153,7 +152,14 @@ pub fn csv_of(reference: &str, lines: &[OrderLine], currency: &str) -> AppResult
     let failed = |e: csv::Error| AppError::Internal(anyhow::anyhow!("writing the CSV: {e}"));
     crate::csv_cells::write_row(
         &mut writer,
-        ["po_number", "sku", "name", "quantity", "unit_cost", "currency"],
+        [
+            "po_number",
+            "sku",
+            "name",
+            "quantity",
+            "unit_cost",
+            "currency",
+        ],
     )
     .map_err(failed)?;
     for line in lines {
@@ -310,7 +316,10 @@ pub struct SupplierView {
 pub enum SupplierLink {
     Open(SupplierView),
     /// The order was received or cancelled: the link no longer works.
-    Closed { reference: String, status: String },
+    Closed {
+        reference: String,
+        status: String,
+    },
 }
 
 /// The send a token belongs to, and its order's reference; `NotFound` for a token that
@@ -368,7 +377,10 @@ pub enum Answered {
 /// range any purchase order accepts.
 pub fn check_supplier_date(raw: &str, today: NaiveDate) -> AppResult<NaiveDate> {
     let date = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").map_err(|_| {
-        AppError::invalid("expected_on", "enter the new delivery date, like 2026-12-24")
+        AppError::invalid(
+            "expected_on",
+            "enter the new delivery date, like 2026-12-24",
+        )
     })?;
     if date < today {
         return Err(AppError::invalid(
@@ -521,10 +533,7 @@ mod tests {
         let today = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
         assert!(check_supplier_date("2026-12-01", today).is_err());
         assert!(check_supplier_date("soon", today).is_err());
-        assert_eq!(
-            check_supplier_date(" 2026-12-02 ", today).unwrap(),
-            today
-        );
+        assert_eq!(check_supplier_date(" 2026-12-02 ", today).unwrap(), today);
         assert!(check_supplier_date("2031-01-01", today).is_err());
         assert_eq!(check_note("  ").unwrap(), None);
         assert!(check_note(&"x".repeat(1001)).is_err());

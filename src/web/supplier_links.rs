@@ -112,7 +112,10 @@ fn closed(page: SupplierPage, reference: &str, status: &str) -> AppResult<HttpRe
 }
 
 /// The page with its order, or the page saying why there is none.
-async fn load(state: &AppState, mut page: SupplierPage) -> AppResult<Result<SupplierPage, HttpResponse>> {
+async fn load(
+    state: &AppState,
+    mut page: SupplierPage,
+) -> AppResult<Result<SupplierPage, HttpResponse>> {
     let token = page.token.clone();
     let link = crate::db::blocking(&state.pool, move |conn| {
         supplier_loop::supplier_link(conn, &token)
@@ -125,7 +128,9 @@ async fn load(state: &AppState, mut page: SupplierPage) -> AppResult<Result<Supp
             page.view = Some(view);
             Ok(Ok(page))
         }
-        Ok(SupplierLink::Closed { reference, status }) => Ok(Err(closed(page, &reference, &status)?)),
+        Ok(SupplierLink::Closed { reference, status }) => {
+            Ok(Err(closed(page, &reference, &status)?))
+        }
         Err(AppError::NotFound(_)) => Ok(Err(not_ours(page)?)),
         Err(other) => Err(other),
     }
@@ -160,7 +165,9 @@ pub async fn show(
         page.done = Some(if last.confirmed() {
             format!("You confirmed delivery on {date}.{note}")
         } else {
-            format!("Your new delivery date, {date}, is recorded and is now our expected date.{note}")
+            format!(
+                "Your new delivery date, {date}, is recorded and is now our expected date.{note}"
+            )
         });
     }
     respond(&page, StatusCode::OK)
@@ -168,7 +175,10 @@ pub async fn show(
 
 fn answered_page(token: &str) -> HttpResponse {
     HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, format!("/supplier/{token}?answered=1#done-heading")))
+        .insert_header((
+            header::LOCATION,
+            format!("/supplier/{token}?answered=1#done-heading"),
+        ))
         .finish()
 }
 

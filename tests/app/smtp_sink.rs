@@ -70,7 +70,12 @@ impl Received {
                 let name = headers
                     .split("filename=")
                     .nth(1)
-                    .map(|n| n.trim_matches('"').split(['"', ';']).next().unwrap_or_default())
+                    .map(|n| {
+                        n.trim_matches('"')
+                            .split(['"', ';'])
+                            .next()
+                            .unwrap_or_default()
+                    })
                     .unwrap_or_default()
                     .to_owned();
                 (name, decoded)

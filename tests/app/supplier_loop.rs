@@ -46,8 +46,12 @@ async fn shop_with_a_waiting_po(sink: &Sink) -> (Api, tokio::sync::watch::Sender
                                 "unit_cost_cents": 1250, "contact_email": CONTACT }] }),
     )
     .await;
-    api.purchase_order("PO-1", in_days(10), json!([{ "sku": "KETTLE", "quantity": 10 }]))
-        .await;
+    api.purchase_order(
+        "PO-1",
+        in_days(10),
+        json!([{ "sku": "KETTLE", "quantity": 10 }]),
+    )
+    .await;
     api.order("W-1", "KETTLE", 2, 20).await;
     api.order("W-2", "KETTLE", 1, 10).await;
     sink.wait_for(2, 10).await;
@@ -64,7 +68,9 @@ fn to(received: &[Received], email: &str) -> Vec<Received> {
 
 /// The path of the supplier's link in an email's text ("/supplier/<token>").
 fn supplier_path(text: &str) -> String {
-    let at = text.find("/supplier/").expect("a supplier link in the email");
+    let at = text
+        .find("/supplier/")
+        .expect("a supplier link in the email");
     text[at..]
         .split_whitespace()
         .next()
@@ -76,20 +82,23 @@ fn supplier_path(text: &str) -> String {
 /// Previews then sends PO-1 as a signed-in manager; returns the email the sink caught.
 async fn send_po_1(api: &Api, sink: &Sink) -> Received {
     let before = sink.received().len();
-    let preview = api
-        .app
-        .post_form("/purchase-orders/PO-1/send", &[])
-        .await;
+    let preview = api.app.post_form("/purchase-orders/PO-1/send", &[]).await;
     assert_eq!(preview.status(), StatusCode::OK);
     let page = preview.text().await.unwrap();
-    assert!(page.contains(&format!("Send to {CONTACT}")) || page.contains(&format!("Send again to {CONTACT}")), "{page}");
+    assert!(
+        page.contains(&format!("Send to {CONTACT}"))
+            || page.contains(&format!("Send again to {CONTACT}")),
+        "{page}"
+    );
     let sent = api
         .app
         .post_form("/purchase-orders/PO-1/send", &[("confirm", "yes")])
         .await;
     assert_eq!(sent.status(), StatusCode::SEE_OTHER);
     let received = sink.wait_for(before + 1, 10).await;
-    to(&received, CONTACT).pop().expect("the purchase order's email")
+    to(&received, CONTACT)
+        .pop()
+        .expect("the purchase order's email")
 }
 
 fn expected_on(api: &Api, reference: &str) -> NaiveDate {
@@ -109,7 +118,12 @@ fn worst(api: &Api, number: &str) -> Option<NaiveDate> {
 }
 
 /// Posts a form on the supplier's page, with the CSRF token of that page's session.
-async fn supplier_post(browser: &Browser, path: &str, action: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+async fn supplier_post(
+    browser: &Browser,
+    path: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
     browser.get(path).await;
     browser.post(&format!("{path}/{action}"), fields).await
 }
@@ -126,16 +140,30 @@ async fn the_contact_email_round_trips_through_the_api_and_a_malformed_one_is_re
             ] }),
         )
         .await;
-    assert_eq!(created["suppliers"][0]["contact_email"], "orders@acme.example.com");
-    assert_eq!(created["suppliers"][1].get("contact_email"), None, "{created}");
+    assert_eq!(
+        created["suppliers"][0]["contact_email"],
+        "orders@acme.example.com"
+    );
+    assert_eq!(
+        created["suppliers"][1].get("contact_email"),
+        None,
+        "{created}"
+    );
 
     // Absent leaves the address; the supplier's address is the same on every product.
     let other = api
-        .product("SKU-C2", json!({ "name": "Shade", "suppliers": [{ "name": "Acme Supply" }] }))
+        .product(
+            "SKU-C2",
+            json!({ "name": "Shade", "suppliers": [{ "name": "Acme Supply" }] }),
+        )
         .await;
-    assert_eq!(other["suppliers"][0]["contact_email"], "orders@acme.example.com");
+    assert_eq!(
+        other["suppliers"][0]["contact_email"],
+        "orders@acme.example.com"
+    );
 
-    let before = api.count("SELECT count(*) FROM suppliers WHERE email = 'orders@acme.example.com'");
+    let before =
+        api.count("SELECT count(*) FROM suppliers WHERE email = 'orders@acme.example.com'");
     for bad in ["not an address", "orders@", "a@b@example.com"] {
         let (status, body) = api
             .put(
@@ -162,7 +190,10 @@ async fn the_contact_email_round_trips_through_the_api_and_a_malformed_one_is_re
         .app
         .post_form(
             "/inventory/SKU-C2/suppliers",
-            &[("name", "Beta Parts"), ("contact_email", "sales@beta.example.com")],
+            &[
+                ("name", "Beta Parts"),
+                ("contact_email", "sales@beta.example.com"),
+            ],
         )
         .await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
@@ -177,7 +208,10 @@ async fn the_contact_email_round_trips_through_the_api_and_a_malformed_one_is_re
         .await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = refused.text().await.unwrap();
-    assert!(page.contains(r#"aria-describedby="supplier-contact-email-error""#), "{page}");
+    assert!(
+        page.contains(r#"aria-describedby="supplier-contact-email-error""#),
+        "{page}"
+    );
     assert_eq!(
         api.count("SELECT count(*) FROM suppliers WHERE email = 'sales@beta.example.com'"),
         1
@@ -190,7 +224,11 @@ async fn the_contact_email_round_trips_through_the_api_and_a_malformed_one_is_re
             json!({ "suppliers": [{ "name": "Acme Supply", "contact_email": null }] }),
         )
         .await;
-    assert_eq!(cleared["suppliers"][0].get("contact_email"), None, "{cleared}");
+    assert_eq!(
+        cleared["suppliers"][0].get("contact_email"),
+        None,
+        "{cleared}"
+    );
 }
 
 #[tokio::test]
@@ -207,12 +245,22 @@ async fn a_purchase_order_is_previewed_then_emailed_with_its_lines_a_csv_file_an
         .text()
         .await
         .unwrap();
-    assert!(page.contains(&format!("To <strong>{CONTACT}</strong>")), "{page}");
+    assert!(
+        page.contains(&format!("To <strong>{CONTACT}</strong>")),
+        "{page}"
+    );
     assert!(page.contains("KETTLE") && page.contains("12.50"), "{page}");
-    assert_eq!(api.count("SELECT count(*) FROM messages WHERE kind = 'purchase_order'"), 0);
+    assert_eq!(
+        api.count("SELECT count(*) FROM messages WHERE kind = 'purchase_order'"),
+        0
+    );
 
     let mail = send_po_1(&api, &sink).await;
-    assert!(mail.subject().starts_with("Purchase order PO-1 from "), "{}", mail.subject());
+    assert!(
+        mail.subject().starts_with("Purchase order PO-1 from "),
+        "{}",
+        mail.subject()
+    );
     let (text, html) = mail.parts();
     assert!(text.contains("- 10 x KETTLE, Kettle, "), "{text}");
     assert!(text.contains("12.50"), "{text}");
@@ -231,13 +279,21 @@ async fn a_purchase_order_is_previewed_then_emailed_with_its_lines_a_csv_file_an
     assert!(html.contains(&link), "the HTML part has the link too");
     let token = link.trim_start_matches("/supplier/");
     assert_eq!(
-        api.count(&format!("SELECT count(*) FROM purchase_order_sends WHERE token_hash = '{token}'")),
+        api.count(&format!(
+            "SELECT count(*) FROM purchase_order_sends WHERE token_hash = '{token}'"
+        )),
         0,
         "only the token's hash is stored"
     );
 
     // The purchase order's page says when and to whom; sending again asks again.
-    let po_page = api.app.get("/purchase-orders/PO-1").await.text().await.unwrap();
+    let po_page = api
+        .app
+        .get("/purchase-orders/PO-1")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(po_page.contains(&format!("to {CONTACT}")), "{po_page}");
     let again = api
         .app
@@ -247,7 +303,10 @@ async fn a_purchase_order_is_previewed_then_emailed_with_its_lines_a_csv_file_an
         .await
         .unwrap();
     assert!(again.contains("It was sent before"), "{again}");
-    assert!(again.contains(&format!("Send again to {CONTACT}")), "{again}");
+    assert!(
+        again.contains(&format!("Send again to {CONTACT}")),
+        "{again}"
+    );
     assert_eq!(api.count("SELECT count(*) FROM purchase_order_sends"), 1);
 }
 
@@ -270,10 +329,16 @@ async fn the_supplier_confirms_the_date_and_it_counts_in_its_reliability() {
     let page = supplier.get(&link).await;
     assert_eq!(page.status(), StatusCode::OK);
     let page = page.text().await.unwrap();
-    assert!(page.contains("Purchase order PO-1") && page.contains("Kettle"), "{page}");
+    assert!(
+        page.contains("Purchase order PO-1") && page.contains("Kettle"),
+        "{page}"
+    );
     // Nothing internal: no reliability, no customers, no sign-in.
     for internal in ["on time", "w-1@example.com", "Ada Buyer", "W-1", "Sign out"] {
-        assert!(!page.contains(internal), "{internal:?} on the supplier's page");
+        assert!(
+            !page.contains(internal),
+            "{internal:?} on the supplier's page"
+        );
     }
     assert!(csrf_in(&page).is_some());
 
@@ -286,14 +351,24 @@ async fn the_supplier_confirms_the_date_and_it_counts_in_its_reliability() {
         api.count("SELECT count(*) FROM supplier_answers WHERE answer = 'confirmed'"),
         1
     );
-    assert_eq!(expected_on(&api, "PO-1"), in_days(10), "a confirmation moves nothing");
+    assert_eq!(
+        expected_on(&api, "PO-1"),
+        in_days(10),
+        "a confirmation moves nothing"
+    );
 
     let product_page = api.app.get("/inventory/KETTLE").await.text().await.unwrap();
     assert!(
         product_page.contains("answered 1 of 1 purchase order emailed (100%)"),
         "{product_page}"
     );
-    let po_page = api.app.get("/purchase-orders/PO-1").await.text().await.unwrap();
+    let po_page = api
+        .app
+        .get("/purchase-orders/PO-1")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(po_page.contains("confirmed"), "{po_page}");
 }
 
@@ -324,7 +399,10 @@ async fn a_later_date_from_the_supplier_moves_customers_dates_and_tells_them_why
     assert!(done.contains("Port strike in Rotterdam"), "{done}");
 
     assert_eq!(expected_on(&api, "PO-1"), new_date);
-    assert!(worst(&api, "W-1").expect("a date") > told, "the customer's date moved");
+    assert!(
+        worst(&api, "W-1").expect("a date") > told,
+        "the customer's date moved"
+    );
 
     // The coalesced date-change email, when the window is over, names the cause.
     let before = sink.received().len();
@@ -338,7 +416,11 @@ async fn a_later_date_from_the_supplier_moves_customers_dates_and_tells_them_why
     let received = sink.wait_for(before + 2, 10).await;
     let mails = to(&received, "w-1@example.com");
     let delay = mails.last().expect("W-1's date-change email");
-    assert!(delay.subject().contains("later than we said"), "{}", delay.subject());
+    assert!(
+        delay.subject().contains("later than we said"),
+        "{}",
+        delay.subject()
+    );
     let (text, _) = delay.parts();
     assert!(
         text.contains("Our supplier moved its delivery to a later date."),
@@ -346,11 +428,20 @@ async fn a_later_date_from_the_supplier_moves_customers_dates_and_tells_them_why
     );
 
     // The purchase order's page and the order's timeline say the supplier moved it.
-    let po_page = api.app.get("/purchase-orders/PO-1").await.text().await.unwrap();
+    let po_page = api
+        .app
+        .get("/purchase-orders/PO-1")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(po_page.contains("by the supplier via link"), "{po_page}");
     assert!(po_page.contains("Port strike in Rotterdam"), "{po_page}");
     let order_page = api.app.get("/orders/W-1").await.text().await.unwrap();
-    assert!(order_page.contains("the supplier gave the new date"), "{order_page}");
+    assert!(
+        order_page.contains("the supplier gave the new date"),
+        "{order_page}"
+    );
 
     let product_page = api.app.get("/inventory/KETTLE").await.text().await.unwrap();
     assert!(
@@ -374,18 +465,34 @@ async fn a_bad_or_past_date_is_refused_beside_the_field_and_changes_nothing() {
         ("", "enter the new delivery date"),
     ];
     for (typed, error) in cases {
-        let refused = supplier_post(&supplier, &link, "date", &[("expected_on", typed), ("note", "x")]).await;
-        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY, "{typed:?}");
+        let refused = supplier_post(
+            &supplier,
+            &link,
+            "date",
+            &[("expected_on", typed), ("note", "x")],
+        )
+        .await;
+        assert_eq!(
+            refused.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{typed:?}"
+        );
         let page = refused.text().await.unwrap();
         assert!(page.contains(error), "{typed:?}: {page}");
-        assert!(page.contains(r#"aria-describedby="new-date-error""#), "{page}");
+        assert!(
+            page.contains(r#"aria-describedby="new-date-error""#),
+            "{page}"
+        );
     }
     let long_note = "n".repeat(1001);
     let refused = supplier_post(
         &supplier,
         &link,
         "date",
-        &[("expected_on", date_json(in_days(20)).as_str().unwrap()), ("note", &long_note)],
+        &[
+            ("expected_on", date_json(in_days(20)).as_str().unwrap()),
+            ("note", &long_note),
+        ],
     )
     .await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -394,7 +501,10 @@ async fn a_bad_or_past_date_is_refused_beside_the_field_and_changes_nothing() {
     assert_eq!(expected_on(&api, "PO-1"), in_days(10));
     assert_eq!(worst(&api, "W-1"), told);
     assert_eq!(api.count("SELECT count(*) FROM supplier_answers"), 0);
-    assert_eq!(api.count("SELECT count(*) FROM purchase_order_date_changes"), 0);
+    assert_eq!(
+        api.count("SELECT count(*) FROM purchase_order_date_changes"),
+        0
+    );
 }
 
 #[tokio::test]
@@ -406,7 +516,11 @@ async fn the_link_is_dead_once_its_order_is_received_or_cancelled() {
     let supplier = Browser::new(&api.app);
 
     let (status, body) = api
-        .receive("PO-1", "delivery-1", json!([{ "sku": "KETTLE", "quantity": 10 }]))
+        .receive(
+            "PO-1",
+            "delivery-1",
+            json!([{ "sku": "KETTLE", "quantity": 10 }]),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let page = supplier.get(&link).await;
@@ -417,17 +531,30 @@ async fn the_link_is_dead_once_its_order_is_received_or_cancelled() {
     assert_eq!(api.count("SELECT count(*) FROM supplier_answers"), 0);
 
     // Cancelled: the same.
-    api.purchase_order("PO-2", in_days(12), json!([{ "sku": "KETTLE", "quantity": 5 }]))
-        .await;
+    api.purchase_order(
+        "PO-2",
+        in_days(12),
+        json!([{ "sku": "KETTLE", "quantity": 5 }]),
+    )
+    .await;
     let before = sink.received().len();
-    let preview = api.app.post_form("/purchase-orders/PO-2/send", &[("confirm", "yes")]).await;
+    let preview = api
+        .app
+        .post_form("/purchase-orders/PO-2/send", &[("confirm", "yes")])
+        .await;
     assert_eq!(preview.status(), StatusCode::SEE_OTHER);
     let received = sink.wait_for(before + 1, 10).await;
     let second = supplier_path(&to(&received, CONTACT).pop().unwrap().parts().0);
-    let cancelled = api.app.post_form("/purchase-orders/PO-2/cancel", &[("confirm", "yes")]).await;
+    let cancelled = api
+        .app
+        .post_form("/purchase-orders/PO-2/cancel", &[("confirm", "yes")])
+        .await;
     assert_eq!(cancelled.status(), StatusCode::SEE_OTHER);
     let refused = supplier
-        .post(&format!("{second}/date"), &[("expected_on", date_json(in_days(30)).as_str().unwrap())])
+        .post(
+            &format!("{second}/date"),
+            &[("expected_on", date_json(in_days(30)).as_str().unwrap())],
+        )
         .await;
     assert_eq!(refused.status(), StatusCode::GONE);
     assert_eq!(expected_on(&api, "PO-2"), in_days(12));
@@ -460,7 +587,10 @@ async fn the_supplier_gives_a_new_date_in_a_browser_from_the_email() {
         .client
         .execute(
             "arguments[0].value = arguments[1];",
-            vec![serde_json::to_value(&field).unwrap(), json!(new_date.format("%Y-%m-%d").to_string())],
+            vec![
+                serde_json::to_value(&field).unwrap(),
+                json!(new_date.format("%Y-%m-%d").to_string()),
+            ],
         )
         .await
         .expect("set the date");
@@ -471,7 +601,10 @@ async fn the_supplier_gives_a_new_date_in_a_browser_from_the_email() {
     assert!(text.contains("Your new delivery date"), "{text}");
     assert!(text.contains("Late container"), "{text}");
     let (width, viewport) = browser.widths().await;
-    assert!(width <= viewport, "the page fits a phone: {width} > {viewport}");
+    assert!(
+        width <= viewport,
+        "the page fits a phone: {width} > {viewport}"
+    );
     assert_eq!(expected_on(&api, "PO-1"), new_date);
 
     // A buyer signs in and reads the purchase order's page: the new date, and who gave it.
