@@ -790,9 +790,10 @@ pub async fn receive(
     }
 }
 
+/// A previewed action's form (cancelling, emailing the supplier).
 #[derive(Deserialize)]
-pub struct CancelForm {
-    /// "yes" on the preview's confirmation; without it the cancellation is only previewed.
+pub struct ConfirmForm {
+    /// "yes" on the preview's confirmation; without it the action is only previewed.
     #[serde(default)]
     confirm: String,
 }
@@ -803,7 +804,7 @@ pub async fn cancel(
     state: web::Data<AppState>,
     user: CurrentUser,
     reference: web::Path<String>,
-    form: web::Form<CancelForm>,
+    form: web::Form<ConfirmForm>,
 ) -> AppResult<HttpResponse> {
     user.require(Role::Manager)?;
     let reference = reference.into_inner();
@@ -837,20 +838,13 @@ pub async fn cancel(
     }
 }
 
-#[derive(Deserialize)]
-pub struct SendForm {
-    /// "yes" on the preview's confirmation; without it the email is only previewed.
-    #[serde(default)]
-    confirm: String,
-}
-
 /// Emailing the order to its supplier: the first post shows to whom and what (and when
 /// it was sent before); the preview's form, with `confirm=yes`, sends it.
 pub async fn send_to_supplier(
     state: web::Data<AppState>,
     user: CurrentUser,
     reference: web::Path<String>,
-    form: web::Form<SendForm>,
+    form: web::Form<ConfirmForm>,
 ) -> AppResult<HttpResponse> {
     user.require(Role::Manager)?;
     let reference = reference.into_inner();

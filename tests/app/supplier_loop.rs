@@ -19,6 +19,7 @@ use crate::api::{Api, assert_error, date_json, in_days, today};
 use crate::browser_helpers::Browser as Chromium;
 use crate::helpers::{Browser, csrf_in};
 use crate::smtp_sink::{Received, Sink};
+use crate::told::to;
 
 const CONTACT: &str = "orders@acme.example.com";
 
@@ -32,7 +33,7 @@ fn fast() -> WorkerConfig {
 
 /// A shop of one product, KETTLE, from "Acme Supply" (contact address set, unit cost
 /// 12.50); PO-1 brings 10 in 10 days; W-1 and W-2 wait for it. A delivery worker sends
-/// to `sink`; the customers' backorder notices have arrived.
+/// to `sink`; the customers' backorder notices have arrived; a manager is signed in.
 /// The worker's stop switch comes back with the shop: keep it for the test's length.
 async fn shop_with_a_waiting_po(sink: &Sink) -> (Api, tokio::sync::watch::Sender<bool>) {
     let api = Api::start().await;
@@ -55,15 +56,15 @@ async fn shop_with_a_waiting_po(sink: &Sink) -> (Api, tokio::sync::watch::Sender
     api.order("W-1", "KETTLE", 2, 20).await;
     api.order("W-2", "KETTLE", 1, 10).await;
     sink.wait_for(2, 10).await;
+    api.app.login_as(Role::Manager).await;
     (api, stop)
 }
 
-fn to(received: &[Received], email: &str) -> Vec<Received> {
-    received
-        .iter()
-        .filter(|m| m.to == [email.to_owned()])
-        .cloned()
-        .collect()
+/// The same shop with PO-1 emailed to Acme by a signed-in manager; the link's path.
+async fn with_po_1_emailed(sink: &Sink) -> (Api, tokio::sync::watch::Sender<bool>, String) {
+    let (api, worker) = shop_with_a_waiting_po(sink).await;
+    let link = supplier_path(&send_po_1(&api, sink).await.parts().0);
+    (api, worker, link)
 }
 
 /// The path of the supplier's link in an email's text ("/supplier/<token>").
@@ -99,6 +100,11 @@ async fn send_po_1(api: &Api, sink: &Sink) -> Received {
     to(&received, CONTACT)
         .pop()
         .expect("the purchase order's email")
+}
+
+/// A staff page's HTML, as the signed-in manager sees it.
+async fn page_of(api: &Api, path: &str) -> String {
+    api.app.get(path).await.text().await.unwrap()
 }
 
 fn expected_on(api: &Api, reference: &str) -> NaiveDate {
@@ -197,7 +203,7 @@ async fn the_contact_email_round_trips_through_the_api_and_a_malformed_one_is_re
         )
         .await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
-    let page = api.app.get("/inventory/SKU-C2").await.text().await.unwrap();
+    let page = page_of(&api, "/inventory/SKU-C2").await;
     assert!(page.contains("sales@beta.example.com"), "{page}");
     let refused = api
         .app
@@ -235,7 +241,6 @@ async fn the_contact_email_round_trips_through_the_api_and_a_malformed_one_is_re
 async fn a_purchase_order_is_previewed_then_emailed_with_its_lines_a_csv_file_and_a_link() {
     let sink = Sink::start().await;
     let (api, _worker) = shop_with_a_waiting_po(&sink).await;
-    api.app.login_as(Role::Manager).await;
 
     // The preview says to whom and what, and sends nothing.
     let page = api
@@ -287,13 +292,7 @@ async fn a_purchase_order_is_previewed_then_emailed_with_its_lines_a_csv_file_an
     );
 
     // The purchase order's page says when and to whom; sending again asks again.
-    let po_page = api
-        .app
-        .get("/purchase-orders/PO-1")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let po_page = page_of(&api, "/purchase-orders/PO-1").await;
     assert!(po_page.contains(&format!("to {CONTACT}")), "{po_page}");
     let again = api
         .app
@@ -320,8 +319,7 @@ fn currency(api: &Api) -> String {
 async fn the_supplier_confirms_the_date_and_it_counts_in_its_reliability() {
     let sink = Sink::start().await;
     let (api, _worker) = shop_with_a_waiting_po(&sink).await;
-    api.app.login_as(Role::Manager).await;
-    let product_page = api.app.get("/inventory/KETTLE").await.text().await.unwrap();
+    let product_page = page_of(&api, "/inventory/KETTLE").await;
     assert!(!product_page.contains("answered"), "nothing emailed yet");
     let link = supplier_path(&send_po_1(&api, &sink).await.parts().0);
 
@@ -357,27 +355,19 @@ async fn the_supplier_confirms_the_date_and_it_counts_in_its_reliability() {
         "a confirmation moves nothing"
     );
 
-    let product_page = api.app.get("/inventory/KETTLE").await.text().await.unwrap();
+    let product_page = page_of(&api, "/inventory/KETTLE").await;
     assert!(
         product_page.contains("answered 1 of 1 purchase order emailed (100%)"),
         "{product_page}"
     );
-    let po_page = api
-        .app
-        .get("/purchase-orders/PO-1")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let po_page = page_of(&api, "/purchase-orders/PO-1").await;
     assert!(po_page.contains("confirmed"), "{po_page}");
 }
 
 #[tokio::test]
 async fn a_later_date_from_the_supplier_moves_customers_dates_and_tells_them_why() {
     let sink = Sink::start().await;
-    let (api, _worker) = shop_with_a_waiting_po(&sink).await;
-    api.app.login_as(Role::Manager).await;
-    let link = supplier_path(&send_po_1(&api, &sink).await.parts().0);
+    let (api, _worker, link) = with_po_1_emailed(&sink).await;
     let told = worst(&api, "W-1").expect("a date");
 
     let supplier = Browser::new(&api.app);
@@ -428,22 +418,16 @@ async fn a_later_date_from_the_supplier_moves_customers_dates_and_tells_them_why
     );
 
     // The purchase order's page and the order's timeline say the supplier moved it.
-    let po_page = api
-        .app
-        .get("/purchase-orders/PO-1")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let po_page = page_of(&api, "/purchase-orders/PO-1").await;
     assert!(po_page.contains("by the supplier via link"), "{po_page}");
     assert!(po_page.contains("Port strike in Rotterdam"), "{po_page}");
-    let order_page = api.app.get("/orders/W-1").await.text().await.unwrap();
+    let order_page = page_of(&api, "/orders/W-1").await;
     assert!(
         order_page.contains("the supplier gave the new date"),
         "{order_page}"
     );
 
-    let product_page = api.app.get("/inventory/KETTLE").await.text().await.unwrap();
+    let product_page = page_of(&api, "/inventory/KETTLE").await;
     assert!(
         product_page.contains("answered 1 of 1 purchase order emailed"),
         "{product_page}"
@@ -453,9 +437,7 @@ async fn a_later_date_from_the_supplier_moves_customers_dates_and_tells_them_why
 #[tokio::test]
 async fn a_bad_or_past_date_is_refused_beside_the_field_and_changes_nothing() {
     let sink = Sink::start().await;
-    let (api, _worker) = shop_with_a_waiting_po(&sink).await;
-    api.app.login_as(Role::Manager).await;
-    let link = supplier_path(&send_po_1(&api, &sink).await.parts().0);
+    let (api, _worker, link) = with_po_1_emailed(&sink).await;
     let told = worst(&api, "W-1");
     let supplier = Browser::new(&api.app);
     let yesterday = date_json(today() - Duration::days(1));
@@ -510,9 +492,7 @@ async fn a_bad_or_past_date_is_refused_beside_the_field_and_changes_nothing() {
 #[tokio::test]
 async fn the_link_is_dead_once_its_order_is_received_or_cancelled() {
     let sink = Sink::start().await;
-    let (api, _worker) = shop_with_a_waiting_po(&sink).await;
-    api.app.login_as(Role::Manager).await;
-    let link = supplier_path(&send_po_1(&api, &sink).await.parts().0);
+    let (api, _worker, link) = with_po_1_emailed(&sink).await;
     let supplier = Browser::new(&api.app);
 
     let (status, body) = api
@@ -571,7 +551,6 @@ async fn the_supplier_gives_a_new_date_in_a_browser_from_the_email() {
     };
     let sink = Sink::start().await;
     let (api, _worker) = shop_with_a_waiting_po(&sink).await;
-    api.app.login_as(Role::Manager).await;
     let mail = send_po_1(&api, &sink).await;
     let link = supplier_path(&mail.parts().0);
 

@@ -73,7 +73,7 @@ fn move_po(app: &TestApp, reference: &str, days: i64) {
     .unwrap_or_else(|e| panic!("move {reference}: {e}"));
 }
 
-fn to(received: &[Received], email: &str) -> Vec<Received> {
+pub fn to(received: &[Received], email: &str) -> Vec<Received> {
     received
         .iter()
         .filter(|m| m.to == [email.to_owned()])
