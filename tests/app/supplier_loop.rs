@@ -560,19 +560,36 @@ async fn the_supplier_gives_a_new_date_in_a_browser_from_the_email() {
     let violations = browser.axe().await;
     assert!(violations.is_empty(), "accessibility: {violations:#?}");
     let new_date = in_days(21);
-    // The date field is found by its label; its value is set as the date picker would.
-    let field = browser.field("New delivery date").await;
-    browser
+    // The date is typed into the field found by its label, its parts in the order the
+    // browser's language shows them (month/day/year in en-US).
+    let order = browser
         .client
         .execute(
-            "arguments[0].value = arguments[1];",
-            vec![
-                serde_json::to_value(&field).unwrap(),
-                json!(new_date.format("%Y-%m-%d").to_string()),
-            ],
+            "return new Intl.DateTimeFormat(navigator.language).formatToParts(new Date(2026, 11, 24))
+               .filter(p => p.type !== 'literal').map(p => p.type);",
+            vec![],
         )
         .await
-        .expect("set the date");
+        .expect("the date's order");
+    let typed: String = order
+        .as_array()
+        .expect("parts")
+        .iter()
+        .map(|part| match part.as_str() {
+            Some("year") => new_date.format("%Y").to_string(),
+            Some("month") => new_date.format("%m").to_string(),
+            _ => new_date.format("%d").to_string(),
+        })
+        .collect();
+    let field = browser.field("New delivery date").await;
+    field.click().await.expect("focus the date");
+    field.send_keys(&typed).await.expect("type the date");
+    let value = field.prop("value").await.expect("the date's value");
+    assert_eq!(
+        value.as_deref(),
+        Some(new_date.format("%Y-%m-%d").to_string().as_str()),
+        "typed {typed:?} in the order {order}"
+    );
     browser.fill_in("Note (optional)", "Late container").await;
     browser.press("Send new date").await;
     browser.heading("Thank you: we have your answer").await;
