@@ -53,11 +53,22 @@ impl Kind {
         }
     }
 
+    /// Every kind of email the outbox sends: to customers, then to suppliers.
+    pub const EVERY: [Kind; 10] = [
+        Kind::BackorderNotice,
+        Kind::DelayNotice,
+        Kind::Restock,
+        Kind::Shipment,
+        Kind::DiscountOffer,
+        Kind::Cancellation,
+        Kind::BackInStock,
+        Kind::StatusUpdate,
+        Kind::Custom,
+        Kind::PurchaseOrder,
+    ];
+
     pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .chain([Kind::PurchaseOrder])
-            .find(|k| k.as_str() == text)
+        Self::EVERY.into_iter().find(|k| k.as_str() == text)
     }
 
     pub fn label(self) -> &'static str {
@@ -419,4 +430,19 @@ pub fn next_due(conn: &mut PgConnection) -> QueryResult<Option<DateTime<Utc>>> {
         .filter(m::status.eq("queued"))
         .select(diesel::dsl::min(m::next_attempt_at))
         .first(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_the_customer_kinds_then_the_purchase_order_and_each_parses_back() {
+        assert_eq!(Kind::EVERY[..Kind::ALL.len()], Kind::ALL);
+        assert_eq!(Kind::EVERY.last(), Some(&Kind::PurchaseOrder));
+        for kind in Kind::EVERY {
+            assert_eq!(Kind::parse(kind.as_str()), Some(kind));
+            assert_ne!(kind.label(), "Other");
+        }
+    }
 }

@@ -66,7 +66,7 @@ impl ListPage {
     }
 
     fn kinds(&self) -> Vec<(&'static str, &'static str, i64)> {
-        Kind::ALL
+        Kind::EVERY
             .iter()
             .map(|k| {
                 (
