@@ -21,6 +21,8 @@ pub fn action_label(action: &str) -> String {
         "purchase_order_received" => "Purchase order received",
         "purchase_order_date_changed" => "Purchase order date changed",
         "purchase_order_cancelled" => "Purchase order cancelled",
+        "purchase_order_sent" => "Purchase order emailed to its supplier",
+        "purchase_order_confirmed" => "Purchase order date confirmed by its supplier",
         "message_retried" => "Email retried",
         "message_composed" => "Email written by a rep",
         "bulk_message_queued" => "Update to everyone waiting",
@@ -261,9 +263,22 @@ pub fn describe(
             }
         }
         "purchase_order_date_changed" => format!(
-            "Purchase order {id} now expected {} (was {})",
+            "Purchase order {id} now expected {} (was {}){}",
             text(after, "expected_on").unwrap_or("?"),
-            text(before, "expected_on").unwrap_or("?")
+            text(before, "expected_on").unwrap_or("?"),
+            match (text(after, "by"), text(after, "note")) {
+                (Some("supplier"), Some(note)) => format!(", given by the supplier: “{note}”"),
+                (Some("supplier"), None) => ", given by the supplier".to_owned(),
+                _ => String::new(),
+            }
+        ),
+        "purchase_order_sent" => format!(
+            "Purchase order {id} emailed to {}",
+            text(after, "sent_to").unwrap_or("its supplier")
+        ),
+        "purchase_order_confirmed" => format!(
+            "The supplier confirmed purchase order {id} for {}",
+            text(after, "expected_on").unwrap_or("?")
         ),
         "purchase_order_cancelled" => format!("Purchase order {id} cancelled"),
         "message_retried" => format!("Email {id} put back in the queue to try again"),
@@ -390,6 +405,40 @@ mod tests {
         for text in [cancelled, choice, settings] {
             assert!(!text.contains('{') && !text.contains('_'), "{text}");
         }
+    }
+
+    #[test]
+    fn a_suppliers_answers_read_as_its_own() {
+        let moved = describe(
+            "purchase_order_date_changed",
+            Some("PO-7"),
+            &Some(json!({"expected_on": "2026-12-10"})),
+            &Some(json!({"expected_on": "2026-12-24", "by": "supplier", "note": "Port strike"})),
+        );
+        assert_eq!(
+            moved,
+            "Purchase order PO-7 now expected 2026-12-24 (was 2026-12-10), given by the supplier: “Port strike”"
+        );
+        let sent = describe(
+            "purchase_order_sent",
+            Some("PO-7"),
+            &None,
+            &Some(json!({"sent_to": "orders@acme.example.com"})),
+        );
+        assert_eq!(
+            sent,
+            "Purchase order PO-7 emailed to orders@acme.example.com"
+        );
+        let confirmed = describe(
+            "purchase_order_confirmed",
+            Some("PO-7"),
+            &None,
+            &Some(json!({"expected_on": "2026-12-10", "note": null})),
+        );
+        assert_eq!(
+            confirmed,
+            "The supplier confirmed purchase order PO-7 for 2026-12-10"
+        );
     }
 
     #[test]
