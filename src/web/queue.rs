@@ -224,7 +224,7 @@ pub async fn show(
     let next_cursor = if more {
         lines
             .last()
-            .map(|l| format!("{}_{}", l.sort_key, l.line_id))
+            .map(|l| format!("{}_{}", l.sort_key, l.id))
     } else {
         None
     };
@@ -299,7 +299,7 @@ pub async fn export(
                         l.waiting.to_string(),
                         l.placed_at.to_rfc3339(),
                         l.age_days.to_string(),
-                        l.position.map(|p| p.to_string()).unwrap_or_default(),
+                        l.queue_position.map(|p| p.to_string()).unwrap_or_default(),
                         date(l.eta_likely),
                         date(l.eta_worst),
                         l.eta_is_estimate.to_string(),
