@@ -7,7 +7,7 @@ use diesel::sql_types::{BigInt, Bool, Date, Int4, Nullable, Text, Timestamptz};
 use serde_json::json;
 
 use crate::db::audit::{self, Actor};
-use crate::db::models::OrderLine;
+use crate::db::models::{OrderLine, ProposalStatus};
 use crate::db::schema::{notes, order_lines, products};
 use crate::error::{AppError, AppResult};
 
@@ -117,7 +117,7 @@ pub struct OrderProposal {
     #[diesel(sql_type = Int4)]
     pub value: i32,
     #[diesel(sql_type = Text)]
-    pub status: String,
+    pub status: ProposalStatus,
     #[diesel(sql_type = Text)]
     pub reason: String,
     #[diesel(sql_type = Nullable<Text>)]

@@ -12,7 +12,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Date, Int8, Nullable, Text, Timestamptz};
 
 use crate::db::audit::{self, Actor};
-use crate::db::models::PurchaseOrder;
+use crate::db::models::{PoStatus, PurchaseOrder};
 use crate::db::schema::{purchase_order_date_changes, purchase_order_receipts, purchase_orders};
 use crate::db::shop_settings;
 use crate::db::stock::{self, Product};
@@ -71,9 +71,9 @@ impl ListStatus {
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Open => "open",
-            Self::Received => "received",
-            Self::Cancelled => "cancelled",
+            Self::Open => PoStatus::Open.as_str(),
+            Self::Received => PoStatus::Received.as_str(),
+            Self::Cancelled => PoStatus::Cancelled.as_str(),
             Self::All => "all",
         }
     }
@@ -255,7 +255,7 @@ pub fn detail(
 
 /// Locks an open purchase order for a change; anything else is a clear refusal.
 fn lock_open(conn: &mut PgConnection, reference: &str) -> AppResult<(i64, NaiveDate)> {
-    let (id, status, expected_on): (i64, String, NaiveDate) = purchase_orders::table
+    let (id, status, expected_on): (i64, PoStatus, NaiveDate) = purchase_orders::table
         .filter(purchase_orders::reference.eq(reference))
         .for_update()
         .select((
@@ -271,7 +271,7 @@ fn lock_open(conn: &mut PgConnection, reference: &str) -> AppResult<(i64, NaiveD
                 crate::types::truncate(reference)
             ))
         })?;
-    if status != "open" {
+    if status != PoStatus::Open {
         return Err(AppError::Conflict(format!(
             "purchase order {reference} is {status}; it can no longer be changed"
         )));
@@ -365,7 +365,7 @@ pub fn cancel(
             settings: &settings,
         };
         diesel::update(purchase_orders::table.find(po_id))
-            .set(purchase_orders::status.eq("cancelled"))
+            .set(purchase_orders::status.eq(PoStatus::Cancelled))
             .execute(conn)?;
         let ids = product_ids(conn, po_id)?;
         let cause = crate::domain::EtaCause::PurchaseOrderCancelled {
@@ -378,8 +378,8 @@ pub fn cancel(
             "purchase_order_cancelled",
             "purchase_order",
             Some(reference.to_owned()),
-            Some(serde_json::json!({ "status": "open" })),
-            Some(serde_json::json!({ "status": "cancelled" })),
+            Some(serde_json::json!({ "status": PoStatus::Open })),
+            Some(serde_json::json!({ "status": PoStatus::Cancelled })),
         )?;
         Ok(())
     })
@@ -480,7 +480,7 @@ pub fn preview_receipt(
     today: NaiveDate,
 ) -> AppResult<ReceiptPreview> {
     let (row, _) = header(conn, reference, today)?;
-    if row.status != "open" {
+    if row.status != PoStatus::Open {
         return Err(AppError::Conflict(format!(
             "purchase order {reference} is {}; nothing more can be received",
             row.status
@@ -574,7 +574,7 @@ pub fn receive(
             return Ok(());
         }
         let (row, _) = header(conn, reference, today)?;
-        if row.status != "open" {
+        if row.status != PoStatus::Open {
             return Err(AppError::Conflict(format!(
                 "purchase order {reference} is {}; nothing more can be received",
                 row.status

@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::db::models::ProposalStatus;
 use crate::db::users::Role;
 use crate::error::{AppError, AppResult};
 use crate::services::proposals::{self, Decision, ProposalRow};
@@ -68,14 +69,14 @@ async fn load(state: &AppState, user: &CurrentUser) -> AppResult<ApprovalsPage> 
         crate::db::blocking(&state.pool, move |conn| {
             let (pending, withdrawn) = if is_manager {
                 (
-                    proposals::list(conn, "proposed", None, today)?,
-                    proposals::list(conn, "withdrawn", None, today)?,
+                    proposals::list(conn, ProposalStatus::Proposed, None, today)?,
+                    proposals::list(conn, ProposalStatus::Withdrawn, None, today)?,
                 )
             } else {
                 (Vec::new(), Vec::new())
             };
             let mut mine = Vec::new();
-            for status in ["proposed", "approved", "rejected", "withdrawn"] {
+            for status in ProposalStatus::ALL.iter().copied() {
                 mine.extend(proposals::list(conn, status, Some(user_id), today)?);
             }
             Ok((
@@ -177,7 +178,7 @@ pub async fn decide(
     let today = crate::clock::today();
     let (row, currency) = crate::db::blocking(&state.pool, move |conn| {
         let mut all = Vec::new();
-        for status in ["proposed", "approved", "rejected", "withdrawn"] {
+        for status in ProposalStatus::ALL.iter().copied() {
             all.extend(proposals::list(conn, status, None, today)?);
         }
         Ok((

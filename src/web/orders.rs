@@ -309,11 +309,12 @@ impl OrderPage {
     }
 
     fn proposal_status(p: &crate::services::lookup::OrderProposal) -> &'static str {
-        match p.status.as_str() {
-            "approved" => "approved",
-            "rejected" => "rejected",
-            "withdrawn" => "withdrawn: nothing is left to ship",
-            _ => "proposed, waiting for a manager",
+        use crate::db::models::ProposalStatus;
+        match p.status {
+            ProposalStatus::Approved => "approved",
+            ProposalStatus::Rejected => "rejected",
+            ProposalStatus::Withdrawn => "withdrawn: nothing is left to ship",
+            ProposalStatus::Proposed => "proposed, waiting for a manager",
         }
     }
 

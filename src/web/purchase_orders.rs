@@ -479,7 +479,7 @@ impl OrderPage {
     }
 
     fn is_open(&self) -> bool {
-        self.detail.header.status == "open"
+        self.detail.header.status == crate::db::models::PoStatus::Open
     }
 
     fn receive_value(&self, line_id: &i64) -> String {

@@ -5,7 +5,9 @@
 pub mod order_line;
 pub mod product;
 pub mod purchase_order;
+pub mod status;
 
 pub use order_line::OrderLine;
 pub use product::Product;
 pub use purchase_order::PurchaseOrder;
+pub use status::{PoStatus, ProposalStatus, WaitEnd};

@@ -4,6 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 
+use super::WaitEnd;
 use crate::db::schema::order_lines;
 
 /// The order-line read model. Queries that join other tables select `l.*` and embed it.
@@ -32,7 +33,7 @@ pub struct OrderLine {
     pub completed_at: Option<DateTime<Utc>>,
     pub last_notified_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
-    pub waiting_ended_by: Option<String>,
+    pub waiting_ended_by: Option<WaitEnd>,
     /// Units still waiting: `qty - allocated - shipped - cancelled` (a generated column).
     pub waiting: i32,
     pub lapses_on: Option<NaiveDate>,

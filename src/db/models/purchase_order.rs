@@ -3,6 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 
+use super::PoStatus;
 use crate::db::schema::purchase_orders;
 
 /// The purchase-order read model. Queries that join other tables select `po.*` and embed
@@ -13,7 +14,7 @@ pub struct PurchaseOrder {
     pub id: i64,
     pub reference: String,
     pub supplier_id: i64,
-    pub status: String,
+    pub status: PoStatus,
     pub ordered_on: NaiveDate,
     pub expected_on: NaiveDate,
     pub received_on: Option<NaiveDate>,
