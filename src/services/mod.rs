@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod api_tokens;
+pub mod approvals;
 pub mod audit_words;
 pub mod backorders;
 pub mod catalog;
