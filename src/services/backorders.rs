@@ -550,3 +550,54 @@ pub fn propose_discounts(
         Ok(orders.len())
     })
 }
+
+/// What the queue page shows: a page of lines, whether more follow, the quick filters'
+/// counts, the suppliers to filter by and the shop's currency.
+pub struct QueueData {
+    pub lines: Vec<QueueLine>,
+    pub more: bool,
+    pub counts: QueueCounts,
+    pub suppliers: Vec<(i64, String)>,
+    pub currency: String,
+}
+
+/// The queue page after `cursor`. `count` gives the filter's counts under the shop's wait
+/// limit (the caller may share one count between requests; `counts` counts).
+pub fn queue_page(
+    conn: &mut PgConnection,
+    filter: &QueueFilter,
+    sort: QueueSort,
+    cursor: Option<(i64, i64)>,
+    page_size: i64,
+    today: NaiveDate,
+    count: impl FnOnce(&mut PgConnection, i32) -> AppResult<QueueCounts>,
+) -> AppResult<QueueData> {
+    use crate::db::schema::suppliers;
+    let settings = crate::db::shop_settings::load(conn)?;
+    let limit = settings.expiry_limit_days;
+    let (lines, more) = page(conn, filter, sort, cursor, page_size, today, limit)?;
+    let counts = count(conn, limit)?;
+    let suppliers = suppliers::table
+        .order(suppliers::name)
+        .select((suppliers::id, suppliers::name))
+        .load(conn)?;
+    Ok(QueueData {
+        lines,
+        more,
+        counts,
+        suppliers,
+        currency: settings.currency,
+    })
+}
+
+/// Every line the filter matches, in the page's order, for the CSV export.
+pub fn export_lines(
+    conn: &mut PgConnection,
+    filter: &QueueFilter,
+    sort: QueueSort,
+    today: NaiveDate,
+) -> AppResult<Vec<QueueLine>> {
+    let limit = crate::db::shop_settings::load(conn)?.expiry_limit_days;
+    let (lines, _) = page(conn, filter, sort, None, 1_000_000, today, limit)?;
+    Ok(lines)
+}

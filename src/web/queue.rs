@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::csv_cells;
 use crate::error::{AppError, AppResult};
 use crate::services::backorders::{
-    self, BulkAction, BulkOutcome, BulkRequest, QueueCounts, QueueFilter, QueueLine, QueueSort,
+    self, BulkAction, BulkOutcome, BulkRequest, QueueCounts, QueueFilter, QueueData, QueueLine, QueueSort,
 };
 use crate::web::orders::{Words, url_segment};
 use crate::web::reads::Reads;
@@ -169,14 +169,7 @@ async fn load(
     state: &web::Data<AppState>,
     reads: Reads,
     params: &QueueParams,
-) -> AppResult<(
-    Vec<QueueLine>,
-    bool,
-    QueueCounts,
-    Vec<(i64, String)>,
-    String,
-    i32,
-)> {
+) -> AppResult<QueueData> {
     let filter = params.filter();
     let sort = params.sort();
     let cursor = params.cursor();
@@ -185,29 +178,19 @@ async fn load(
     let fresh = reads.fresh();
     reads
         .blocking(move |conn| {
-            use crate::db::schema::suppliers;
-            use diesel::prelude::*;
-            let settings = crate::db::shop_settings::load(conn)?;
-            let limit = settings.expiry_limit_days;
-            let (lines, more) =
-                backorders::page(conn, &filter, sort, cursor, PAGE_SIZE, today, limit)?;
-            // Someone who just changed something counts afresh (`web::reads`).
-            let counts = if fresh {
-                backorders::counts(conn, &filter, today, limit)?
-            } else {
-                shared
+            backorders::queue_page(conn, &filter, sort, cursor, PAGE_SIZE, today, |conn, limit| {
+                // Someone who just changed something counts afresh (`web::reads`).
+                if fresh {
+                    return Ok(backorders::counts(conn, &filter, today, limit)?);
+                }
+                Ok(shared
                     .queue_counts
                     .get(&(filter.clone(), today), || {
                         backorders::counts(conn, &filter, today, limit)
                     })?
                     .as_ref()
-                    .clone()
-            };
-            let suppliers = suppliers::table
-                .order(suppliers::name)
-                .select((suppliers::id, suppliers::name))
-                .load(conn)?;
-            Ok((lines, more, counts, suppliers, settings.currency, limit))
+                    .clone())
+            })
         })
         .await
 }
@@ -220,7 +203,13 @@ pub async fn show(
 ) -> AppResult<HttpResponse> {
     let params = params.into_inner();
     let reads = Reads::of(&req, &state);
-    let (lines, more, counts, suppliers, currency, _) = load(&state, reads, &params).await?;
+    let QueueData {
+        lines,
+        more,
+        counts,
+        suppliers,
+        currency,
+    } = load(&state, reads, &params).await?;
     let next_cursor = if more {
         lines
             .last()
@@ -263,8 +252,7 @@ pub async fn export(
     let today = crate::clock::today();
     let body = Reads::of(&req, &state)
         .blocking(move |conn| {
-            let limit = crate::db::shop_settings::load(conn)?.expiry_limit_days;
-            let (lines, _) = backorders::page(conn, &filter, sort, None, 1_000_000, today, limit)?;
+            let lines = backorders::export_lines(conn, &filter, sort, today)?;
             let mut out = csv::Writer::from_writer(Vec::new());
             let header = [
                 "order",
