@@ -24,6 +24,7 @@ pub mod order_page;
 pub mod order_status;
 pub mod orders;
 pub mod passwords;
+pub mod priced;
 pub mod proposals;
 pub mod purchase_orders;
 pub mod purchasing;

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use crate::domain::answer::{LineAnswer, Standing};
 use crate::error::{AppError, AppResult};
+use crate::services::priced::Priced;
 use crate::services::choices::{self, ChoiceOutcome};
 use crate::services::fulfilment;
 use crate::services::lookup::{self, EtaChange, LineDetail, OrderDetail};
@@ -115,14 +116,17 @@ pub async fn search(
         1
     };
     let needle = text.clone();
-    let (results, currency) = Reads::of(&req, &state)
+    let Priced {
+        data: results,
+        currency,
+    } = Reads::of(&req, &state)
         .blocking(move |conn| {
-            let results = if needle.trim().is_empty() {
-                None
-            } else {
-                Some(search::search_orders(conn, &needle, after.as_ref())?)
-            };
-            Ok((results, crate::db::shop_settings::load(conn)?.currency))
+            Priced::load(conn, |conn| {
+                if needle.trim().is_empty() {
+                    return Ok(None);
+                }
+                search::search_orders(conn, &needle, after.as_ref()).map(Some)
+            })
         })
         .await?;
     let htmx = render::is_htmx(&req);
