@@ -122,7 +122,8 @@ pub fn bulk_approve(
                     "bulk approval is for the delay policy's own proposals",
                 ));
             }
-            let decided = proposals::decide(conn, actor, role, id, Decision::Approve { value: None })?;
+            let decided =
+                proposals::decide(conn, actor, role, id, Decision::Approve { value: None })?;
             if decided.coupon_code.is_some() {
                 approved += 1;
             }

@@ -300,7 +300,9 @@ pub fn withdraw_if_finished(
             "discount_proposal",
             Some(w.id.to_string()),
             Some(json!({ "status": ProposalStatus::Proposed })),
-            Some(json!({ "status": ProposalStatus::Withdrawn, "order": w.number, "reason": w.note })),
+            Some(
+                json!({ "status": ProposalStatus::Withdrawn, "order": w.number, "reason": w.note }),
+            ),
         )?;
     }
     Ok(withdrawn.len())

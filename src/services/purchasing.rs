@@ -8,8 +8,8 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 use serde::Serialize;
 
-use crate::db::models::PoStatus;
 use crate::db::audit::{self, Actor};
+use crate::db::models::PoStatus;
 use crate::db::schema::{
     products, purchase_order_date_changes, purchase_order_lines, purchase_order_receipts,
     purchase_orders, receipt_lines, stock_movements, suppliers,

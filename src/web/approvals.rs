@@ -110,7 +110,15 @@ pub async fn decide(
     let form = form.into_inner();
     let (actor, role) = (user.actor(), user.role);
     let outcome = crate::db::blocking(&state.pool, move |conn| {
-        approvals::decide(conn, &actor, role, id, &form.decision, &form.value, form.note)
+        approvals::decide(
+            conn,
+            &actor,
+            role,
+            id,
+            &form.decision,
+            &form.value,
+            form.note,
+        )
     })
     .await;
     let (message, failed) = match outcome {

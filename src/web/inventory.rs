@@ -14,11 +14,11 @@ use crate::db::stock::{IncomingRow, QueueRow};
 use crate::db::users::Role;
 use crate::domain::format::ordinal;
 use crate::error::{AppError, AppResult, FieldError};
-use crate::services::priced::{self, Priced};
 use crate::services::inventory::{
     self, AdjustmentReason, Cursor, ImportOutcome, ImportProblem, ProductDetail, ProductPage,
     ProductQuery, ProductRow, ProductSort, StatusFilter, StockSettings,
 };
+use crate::services::priced::{self, Priced};
 use crate::services::sourcing::{self, SupplierEntry};
 use crate::web::orders::url_segment;
 use crate::web::reads::Reads;

@@ -10,11 +10,11 @@ use serde::Deserialize;
 
 use crate::email::outbox::{self, Kind, STATUSES};
 use crate::error::{AppError, AppResult};
-use crate::services::priced::Priced;
 use crate::services::message_search::{self, MessageFilter, SearchedFor};
 use crate::services::messages::{
     self, ComposeTarget, Composed, CountRow, MessageDetail, MessageRow,
 };
+use crate::services::priced::Priced;
 use crate::web::orders::Words;
 use crate::web::render::{self, Frame};
 use crate::web::session::CurrentUser;

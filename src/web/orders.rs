@@ -7,12 +7,12 @@ use serde::Deserialize;
 
 use crate::domain::answer::{LineAnswer, Standing};
 use crate::error::{AppError, AppResult};
-use crate::services::priced::Priced;
 use crate::services::choices::{self, ChoiceOutcome};
 use crate::services::fulfilment;
 use crate::services::lookup::{self, EtaChange, LineDetail, OrderDetail};
 use crate::services::order_actions;
 use crate::services::order_page::{self, OrderPageData};
+use crate::services::priced::Priced;
 use crate::services::search::{self, SearchResults};
 use crate::web::reads::Reads;
 pub use crate::web::render::Words;

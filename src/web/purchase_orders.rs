@@ -527,7 +527,9 @@ async fn order_page(
         data: detail,
         currency,
     } = crate::db::blocking(&state.pool, move |conn| {
-        Priced::load(conn, |conn| purchase_orders::detail(conn, &reference, today))
+        Priced::load(conn, |conn| {
+            purchase_orders::detail(conn, &reference, today)
+        })
     })
     .await?;
     let receive_values = detail

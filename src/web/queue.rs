@@ -9,7 +9,8 @@ use serde::Deserialize;
 use crate::csv_cells;
 use crate::error::{AppError, AppResult};
 use crate::services::backorders::{
-    self, BulkAction, BulkOutcome, BulkRequest, QueueCounts, QueueFilter, QueueData, QueueLine, QueueSort,
+    self, BulkAction, BulkOutcome, BulkRequest, QueueCounts, QueueData, QueueFilter, QueueLine,
+    QueueSort,
 };
 use crate::web::orders::{Words, url_segment};
 use crate::web::reads::Reads;
@@ -178,19 +179,27 @@ async fn load(
     let fresh = reads.fresh();
     reads
         .blocking(move |conn| {
-            backorders::queue_page(conn, &filter, sort, cursor, PAGE_SIZE, today, |conn, limit| {
-                // Someone who just changed something counts afresh (`web::reads`).
-                if fresh {
-                    return Ok(backorders::counts(conn, &filter, today, limit)?);
-                }
-                Ok(shared
-                    .queue_counts
-                    .get(&(filter.clone(), today), || {
-                        backorders::counts(conn, &filter, today, limit)
-                    })?
-                    .as_ref()
-                    .clone())
-            })
+            backorders::queue_page(
+                conn,
+                &filter,
+                sort,
+                cursor,
+                PAGE_SIZE,
+                today,
+                |conn, limit| {
+                    // Someone who just changed something counts afresh (`web::reads`).
+                    if fresh {
+                        return Ok(backorders::counts(conn, &filter, today, limit)?);
+                    }
+                    Ok(shared
+                        .queue_counts
+                        .get(&(filter.clone(), today), || {
+                            backorders::counts(conn, &filter, today, limit)
+                        })?
+                        .as_ref()
+                        .clone())
+                },
+            )
         })
         .await
 }
@@ -211,9 +220,7 @@ pub async fn show(
         currency,
     } = load(&state, reads, &params).await?;
     let next_cursor = if more {
-        lines
-            .last()
-            .map(|l| format!("{}_{}", l.sort_key, l.id))
+        lines.last().map(|l| format!("{}_{}", l.sort_key, l.id))
     } else {
         None
     };
