@@ -12,6 +12,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Int4, Nullable, Text};
 
 use crate::db::audit::{self, Actor};
+use crate::db::models::PoStatus;
 use crate::db::schema::{purchase_order_sends, purchase_orders, supplier_answers, suppliers};
 use crate::db::shop_settings;
 use crate::domain::format::human_date;
@@ -55,7 +56,7 @@ pub struct SendPreview {
 struct Header {
     id: i64,
     reference: String,
-    status: String,
+    status: PoStatus,
     supplier_id: i64,
     supplier: String,
     contact_email: Option<String>,
@@ -63,19 +64,20 @@ struct Header {
 }
 
 fn header(conn: &mut PgConnection, reference: &str) -> AppResult<Header> {
-    let row: Option<(i64, String, i64, String, Option<String>, NaiveDate)> = purchase_orders::table
-        .inner_join(suppliers::table)
-        .filter(purchase_orders::reference.eq(reference))
-        .select((
-            purchase_orders::id,
-            purchase_orders::status,
-            suppliers::id,
-            suppliers::name,
-            suppliers::email,
-            purchase_orders::expected_on,
-        ))
-        .first(conn)
-        .optional()?;
+    let row: Option<(i64, PoStatus, i64, String, Option<String>, NaiveDate)> =
+        purchase_orders::table
+            .inner_join(suppliers::table)
+            .filter(purchase_orders::reference.eq(reference))
+            .select((
+                purchase_orders::id,
+                purchase_orders::status,
+                suppliers::id,
+                suppliers::name,
+                suppliers::email,
+                purchase_orders::expected_on,
+            ))
+            .first(conn)
+            .optional()?;
     let (id, status, supplier_id, supplier, contact_email, expected_on) = row.ok_or_else(|| {
         AppError::NotFound(format!(
             "purchase order {}",
@@ -114,7 +116,7 @@ fn order_lines(
 }
 
 fn refuse_closed(header: &Header) -> AppResult<()> {
-    if header.status == "open" {
+    if header.status == PoStatus::Open {
         Ok(())
     } else {
         Err(AppError::Conflict(format!(
@@ -318,7 +320,7 @@ pub enum SupplierLink {
     /// The order was received or cancelled: the link no longer works.
     Closed {
         reference: String,
-        status: String,
+        status: PoStatus,
     },
 }
 
@@ -338,7 +340,7 @@ fn send_of(conn: &mut PgConnection, token: &str) -> AppResult<(i64, String)> {
 pub fn supplier_link(conn: &mut PgConnection, token: &str) -> AppResult<SupplierLink> {
     let (_, reference) = send_of(conn, token)?;
     let header = header(conn, &reference)?;
-    if header.status != "open" {
+    if header.status != PoStatus::Open {
         return Ok(SupplierLink::Closed {
             reference,
             status: header.status,
@@ -370,7 +372,7 @@ pub enum Answered {
         note: Option<String>,
     },
     /// The order was received or cancelled before the answer: nothing was recorded.
-    Closed { reference: String, status: String },
+    Closed { reference: String, status: PoStatus },
 }
 
 /// The supplier's new date as typed, checked: a real date, not in the past, within the

@@ -12,6 +12,7 @@ use askama::Template;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
+use crate::db::models::PoStatus;
 use crate::error::{AppError, AppResult};
 use crate::services::supplier_loop::{self, Answered, SupplierLink, SupplierView};
 use crate::web::render::{self, Words};
@@ -100,7 +101,7 @@ fn not_ours(page: SupplierPage) -> AppResult<HttpResponse> {
     )
 }
 
-fn closed(page: SupplierPage, reference: &str, status: &str) -> AppResult<HttpResponse> {
+fn closed(page: SupplierPage, reference: &str, status: PoStatus) -> AppResult<HttpResponse> {
     message_page(
         page,
         StatusCode::GONE,
@@ -129,7 +130,7 @@ async fn load(
             Ok(Ok(page))
         }
         Ok(SupplierLink::Closed { reference, status }) => {
-            Ok(Err(closed(page, &reference, &status)?))
+            Ok(Err(closed(page, &reference, status)?))
         }
         Err(AppError::NotFound(_)) => Ok(Err(not_ours(page)?)),
         Err(other) => Err(other),
@@ -193,7 +194,7 @@ async fn record(
     })
     .await;
     match outcome {
-        Ok(Answered::Closed { reference, status }) => closed(page, &reference, &status),
+        Ok(Answered::Closed { reference, status }) => closed(page, &reference, status),
         Ok(Answered::Confirmed { .. } | Answered::NewDate { .. }) => Ok(answered_page(&page.token)),
         Err(AppError::NotFound(_)) => not_ours(page),
         Err(other) => Err(other),
