@@ -67,8 +67,7 @@ impl ListPage {
     }
 
     fn kinds(&self) -> Vec<(&'static str, &'static str, i64)> {
-        Kind::EVERY
-            .iter()
+        Kind::every()
             .map(|k| {
                 (
                     k.as_str(),
