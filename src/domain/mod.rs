@@ -22,7 +22,7 @@ pub use allocation::{LineAllocation, QueueAllocation, WaitingLine, allocate_down
 pub use calibration::{PromiseRecord, promise_outcome};
 pub use eta::{
     CoveredBy, EtaReason, EtaSettings, IncomingPurchaseOrder, LineEta, ProductSupply,
-    SupplierFacts, eta_for_new_order, project_queue,
+    QueueAhead, SupplierFacts, eta_for_new_order, project_queue, project_queue_after,
 };
 pub use flags::{
     Delay, DiscountPolicy, DiscountSuggestion, WaitCheck, authorization_lapses, check_delay,

@@ -207,20 +207,87 @@ pub fn refresh_etas(
     let supply = super::eta::product_supply(conn, product, ctx.today)?;
     let waiting: Vec<u32> = rows.iter().map(|row| row.waiting().max(0) as u32).collect();
     let projections = super::eta::project(ctx, &supply, &waiting);
+    store_dates(conn, ctx, &rows, &projections, 0, &[], cause)
+}
 
+/// Dates the lines that just joined a product's queue (`joined`: one order's new waiting
+/// lines, already counted in the product's waiting counters) and any lines behind them,
+/// from what waits ahead (the counters less the lines dated) and the dates of the line
+/// just ahead, without reading or writing the lines ahead (DESIGN §4.6: a line's date
+/// depends only on the demand up to it). An order at the back of the queue costs the
+/// same whatever the queue's length; one that goes in ahead of others (a higher tier, an
+/// earlier `placed_at`) re-dates only the lines behind it, in one statement. The product
+/// must be locked by the caller.
+pub fn date_joined_lines(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    product: &Product,
+    joined: &[i64],
+    evidence: &super::eta::ShopEvidence,
+    cause: &EtaCause,
+) -> AppResult<EtaEffects> {
+    let Some(&first) = joined.iter().min() else {
+        return Ok(EtaEffects::default());
+    };
+    let policy = ctx.queue_policy();
+    let mut stretch = stock::queue_from(conn, product.id, first, &policy)?;
+    domain::sort_queue(&policy, &mut stretch.rows, place_of);
+    let stretch_units: i64 = stretch.rows.iter().map(|r| i64::from(r.waiting().max(0))).sum();
+    let ahead_lines = i64::from(product.waiting_lines) - stretch.rows.len() as i64;
+    let ahead_units = i64::from(product.waiting_units) - stretch_units;
+    if stretch.rows.is_empty() || ahead_lines < 0 || ahead_units < 0 {
+        // Counters that disagree with the lines: date the whole queue, as before.
+        return refresh_etas(conn, ctx, product, cause);
+    }
+    let ahead = domain::QueueAhead {
+        units: ahead_units as u64,
+        lines: ahead_lines as u32,
+        likely: stretch.ahead_likely,
+        worst: stretch.ahead_worst,
+    };
+    let supply = super::eta::product_supply_with(conn, product, evidence)?;
+    let waiting: Vec<u32> = stretch
+        .rows
+        .iter()
+        .map(|row| row.waiting().max(0) as u32)
+        .collect();
+    let projections = super::eta::project_after(ctx, &supply, &ahead, &waiting);
+    store_dates(
+        conn,
+        ctx,
+        &stretch.rows,
+        &projections,
+        ahead.lines,
+        joined,
+        cause,
+    )
+}
+
+/// Stores the projections of `rows`, a stretch of the queue whose first line has
+/// `lines_ahead` waiting before it, and returns what customers must hear of. `fresh`
+/// lines were just placed: nobody was told anything of them yet.
+fn store_dates(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    rows: &[QueueRow],
+    projections: &[StoredEta],
+    lines_ahead: u32,
+    fresh: &[i64],
+    cause: &EtaCause,
+) -> AppResult<EtaEffects> {
     // Lines whose date moved later: compared with what their customers were told.
     let moved_later: Vec<i64> = rows
         .iter()
-        .zip(&projections)
-        .filter(|(row, eta)| moved_later(row.eta_worst, eta.worst))
+        .zip(projections)
+        .filter(|(row, eta)| moved_later(row.eta_worst, eta.worst) && !fresh.contains(&row.line_id))
         .map(|(row, _)| row.line_id)
         .collect();
     let told = last_told(conn, &moved_later)?;
 
     let mut effects = EtaEffects::default();
     let mut changed = ChangedLines::default();
-    for (position, (row, eta)) in rows.iter().zip(&projections).enumerate() {
-        let position = position as i32 + 1;
+    for (index, (row, eta)) in rows.iter().zip(projections).enumerate() {
+        let position = i32::try_from(index as u64 + u64::from(lines_ahead) + 1).unwrap_or(i32::MAX);
         let promised = row.promised_on.or(eta.worst);
         if row.promised_on.is_none() && promised.is_some() {
             effects.first_promises.push((row.line_id, row.order_id));
