@@ -141,16 +141,6 @@ pub fn waiting_lines(conn: &mut PgConnection, product_id: i64) -> QueryResult<Ve
     .load(conn)
 }
 
-/// The back of a product's queue from one line on, and the dates of the line just ahead
-/// of it (`None` when none waits ahead, or it has no date).
-pub struct QueueStretch {
-    /// The line and every waiting line behind it, oldest first (not yet in the policy's
-    /// order when it puts tiers or lapsing authorizations first).
-    pub rows: Vec<QueueRow>,
-    pub ahead_likely: Option<NaiveDate>,
-    pub ahead_worst: Option<NaiveDate>,
-}
-
 const QUEUE_COLUMNS: &str = "l.id AS line_id, l.order_id, o.number AS order_number, l.customer_id,
     c.tier AS customer_tier, l.placed_at, o.payment_authorized_until AS authorized_until,
     o.max_wait_until, l.qty, l.allocated, l.shipped, l.cancelled, l.promised_on, l.eta_likely,
@@ -166,76 +156,49 @@ const AT_OR_BEHIND: &str = "CASE WHEN $3 AND c.tier <> n.tier THEN c.tier < n.ti
          ELSE (l.placed_at, l.id) >= (n.placed_at, n.id) END";
 
 /// The waiting lines of a product from `line_id` (a waiting line of it) to the back of
-/// its queue, in one statement. Oldest-first queues read only those lines and the one
-/// ahead, through the partial index on waiting lines by (product, placed_at, id); a
-/// policy that puts tiers or lapsing authorizations first reads the product's waiting
-/// lines in the database.
+/// its queue, oldest first (not yet in the policy's order when it puts tiers or lapsing
+/// authorizations first). Oldest-first queues read only those lines, through the partial
+/// index on waiting lines by (product, placed_at, id); a policy that puts tiers or lapsing
+/// authorizations first reads the product's waiting lines in the database.
 pub fn queue_from(
     conn: &mut PgConnection,
     product_id: i64,
     line_id: i64,
     policy: &crate::domain::QueuePolicy,
-) -> QueryResult<QueueStretch> {
-    #[derive(QueryableByName)]
-    struct Row {
-        #[diesel(embed)]
-        line: QueueRow,
-        #[diesel(sql_type = Nullable<Date>)]
-        ahead_likely: Option<NaiveDate>,
-        #[diesel(sql_type = Nullable<Date>)]
-        ahead_worst: Option<NaiveDate>,
-    }
+) -> QueryResult<Vec<QueueRow>> {
     let fifo = !policy.higher_tier_first && !policy.soonest_lapsing_first;
     // Oldest first binds `$3` and `$4` without using them (their types are sent along).
     let sql = if fifo {
-        let start = "((SELECT placed_at FROM order_lines WHERE id = $2), $2)";
-        let ahead = |column: &str| {
-            format!(
-                "(SELECT a.{column} FROM order_lines a
-                   WHERE a.product_id = $1 AND a.waiting > 0 AND (a.placed_at, a.id) < {start}
-                   ORDER BY a.placed_at DESC, a.id DESC LIMIT 1)"
-            )
-        };
         format!(
-            "SELECT {QUEUE_COLUMNS}, {} AS ahead_likely, {} AS ahead_worst
+            "SELECT {QUEUE_COLUMNS}
                FROM order_lines l
                JOIN orders o ON o.id = l.order_id
                JOIN customers c ON c.id = l.customer_id
-              WHERE l.product_id = $1 AND l.waiting > 0 AND (l.placed_at, l.id) >= {start}
-              ORDER BY l.placed_at, l.id",
-            ahead("eta_likely"),
-            ahead("eta_worst"),
+              WHERE l.product_id = $1 AND l.waiting > 0
+                AND (l.placed_at, l.id) >= ((SELECT placed_at FROM order_lines WHERE id = $2), $2)
+              ORDER BY l.placed_at, l.id"
         )
     } else {
-        // Dates never go earlier further back: the latest ahead is the one just ahead.
         format!(
             "WITH n AS (SELECT l.placed_at, l.id, c.tier, o.payment_authorized_until AS authorized_until
                           FROM order_lines l
                           JOIN orders o ON o.id = l.order_id
                           JOIN customers c ON c.id = l.customer_id
-                         WHERE l.id = $2),
-                  q AS (SELECT {QUEUE_COLUMNS}, {AT_OR_BEHIND} AS behind
-                          FROM n, order_lines l
-                          JOIN orders o ON o.id = l.order_id
-                          JOIN customers c ON c.id = l.customer_id
-                         WHERE l.product_id = $1 AND l.waiting > 0)
-             SELECT q.*, (SELECT max(eta_likely) FROM q WHERE NOT behind) AS ahead_likely,
-                    (SELECT max(eta_worst) FROM q WHERE NOT behind) AS ahead_worst
-               FROM q WHERE behind
-              ORDER BY placed_at, line_id"
+                         WHERE l.id = $2)
+             SELECT {QUEUE_COLUMNS}
+               FROM n, order_lines l
+               JOIN orders o ON o.id = l.order_id
+               JOIN customers c ON c.id = l.customer_id
+              WHERE l.product_id = $1 AND l.waiting > 0 AND {AT_OR_BEHIND}
+              ORDER BY l.placed_at, l.id"
         )
     };
-    let rows: Vec<Row> = diesel::sql_query(sql)
+    diesel::sql_query(sql)
         .bind::<BigInt, _>(product_id)
         .bind::<BigInt, _>(line_id)
         .bind::<diesel::sql_types::Bool, _>(policy.higher_tier_first)
         .bind::<diesel::sql_types::Bool, _>(policy.soonest_lapsing_first)
-        .load(conn)?;
-    Ok(QueueStretch {
-        ahead_likely: rows.first().and_then(|r| r.ahead_likely),
-        ahead_worst: rows.first().and_then(|r| r.ahead_worst),
-        rows: rows.into_iter().map(|r| r.line).collect(),
-    })
+        .load(conn)
 }
 
 /// An open purchase-order line still bringing units of a product.

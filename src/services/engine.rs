@@ -212,8 +212,8 @@ pub fn refresh_etas(
 
 /// Dates the lines that just joined a product's queue (`joined`: one order's new waiting
 /// lines, already counted in the product's waiting counters) and any lines behind them,
-/// from what waits ahead (the counters less the lines dated) and the dates of the line
-/// just ahead, without reading or writing the lines ahead (DESIGN §4.6: a line's date
+/// from what waits ahead (the counters less the lines dated), without reading or writing
+/// the lines ahead (DESIGN §4.6: a line's date
 /// depends only on the demand up to it). An order at the back of the queue costs the
 /// same whatever the queue's length; one that goes in ahead of others (a higher tier, an
 /// earlier `placed_at`) re-dates only the lines behind it, in one statement. The product
@@ -230,34 +230,40 @@ pub fn date_joined_lines(
         return Ok(EtaEffects::default());
     };
     let policy = ctx.queue_policy();
-    let mut stretch = stock::queue_from(conn, product.id, first, &policy)?;
-    domain::sort_queue(&policy, &mut stretch.rows, place_of);
-    let stretch_units: i64 = stretch.rows.iter().map(|r| i64::from(r.waiting().max(0))).sum();
-    let ahead_lines = i64::from(product.waiting_lines) - stretch.rows.len() as i64;
+    let mut rows = stock::queue_from(conn, product.id, first, &policy)?;
+    domain::sort_queue(&policy, &mut rows, place_of);
+    let stretch_units: i64 = rows.iter().map(|r| i64::from(r.waiting().max(0))).sum();
+    let ahead_lines = i64::from(product.waiting_lines) - rows.len() as i64;
     let ahead_units = i64::from(product.waiting_units) - stretch_units;
-    if stretch.rows.is_empty() || ahead_lines < 0 || ahead_units < 0 {
+    if rows.is_empty() || ahead_lines < 0 || ahead_units < 0 {
         // Counters that disagree with the lines: date the whole queue, as before.
         return refresh_etas(conn, ctx, product, cause);
     }
+    // The lines ahead walk as one line of all their units: it ends where the line just
+    // ahead ends, so its date (from today's supply, as the whole queue's dating would
+    // give that line) is the floor of the dates behind it, and is then dropped.
     let ahead = domain::QueueAhead {
-        units: ahead_units as u64,
-        lines: ahead_lines as u32,
-        likely: stretch.ahead_likely,
-        worst: stretch.ahead_worst,
+        units: 0,
+        lines: (ahead_lines as u32).saturating_sub(1),
+        likely: None,
+        worst: None,
     };
     let supply = super::eta::product_supply_with(conn, product, evidence)?;
-    let waiting: Vec<u32> = stretch
-        .rows
-        .iter()
-        .map(|row| row.waiting().max(0) as u32)
+    let waiting: Vec<u32> = (ahead_lines > 0)
+        .then_some(ahead_units.min(i64::from(u32::MAX)) as u32)
+        .into_iter()
+        .chain(rows.iter().map(|row| row.waiting().max(0) as u32))
         .collect();
-    let projections = super::eta::project_after(ctx, &supply, &ahead, &waiting);
+    let mut projections = super::eta::project_after(ctx, &supply, &ahead, &waiting);
+    if ahead_lines > 0 {
+        projections.remove(0);
+    }
     store_dates(
         conn,
         ctx,
-        &stretch.rows,
+        &rows,
         &projections,
-        ahead.lines,
+        ahead_lines as u32,
         joined,
         cause,
     )
