@@ -16,7 +16,7 @@ pub use crate::services::events::{Ctx, Delayed, EtaEffects, Filled, LaterThanTol
 
 fn place_of(row: &QueueRow) -> QueuePlace {
     QueuePlace {
-        line_id: row.line_id,
+        line_id: row.id,
         placed_at: row.placed_at,
         customer_tier: i32::from(row.customer_tier),
         authorized_until: row
@@ -67,7 +67,7 @@ fn allocate_free_units(
     let waiting: Vec<WaitingLine> = rows
         .iter()
         .map(|row| WaitingLine {
-            line_id: row.line_id,
+            line_id: row.id,
             waiting_units: row.waiting().max(0) as u32,
         })
         .collect();
@@ -75,7 +75,7 @@ fn allocate_free_units(
     if plan.allocations.is_empty() {
         return Ok(Vec::new());
     }
-    let by_id: HashMap<i64, &QueueRow> = rows.iter().map(|row| (row.line_id, row)).collect();
+    let by_id: HashMap<i64, &QueueRow> = rows.iter().map(|row| (row.id, row)).collect();
     let filled: Vec<Filled> = plan
         .allocations
         .iter()
@@ -285,8 +285,8 @@ fn store_dates(
     let moved_later: Vec<i64> = rows
         .iter()
         .zip(projections)
-        .filter(|(row, eta)| moved_later(row.eta_worst, eta.worst) && !fresh.contains(&row.line_id))
-        .map(|(row, _)| row.line_id)
+        .filter(|(row, eta)| moved_later(row.eta_worst, eta.worst) && !fresh.contains(&row.id))
+        .map(|(row, _)| row.id)
         .collect();
     let told = last_told(conn, &moved_later)?;
 
@@ -296,7 +296,7 @@ fn store_dates(
         let position = i32::try_from(index as u64 + u64::from(lines_ahead) + 1).unwrap_or(i32::MAX);
         let promised = row.promised_on.or(eta.worst);
         if row.promised_on.is_none() && promised.is_some() {
-            effects.first_promises.push((row.line_id, row.order_id));
+            effects.first_promises.push((row.id, row.order_id));
         }
         // The history keeps changes of the dates; a reworded reason alone is not news.
         let dates_changed = row.eta_likely != eta.likely
@@ -315,25 +315,25 @@ fn store_dates(
             && row.eta_worst != Some(new_worst)
         {
             effects.delayed.push(Delayed {
-                line_id: row.line_id,
+                line_id: row.id,
                 order_id: row.order_id,
                 promised_on,
                 new_worst,
                 days_late: (new_worst - promised_on).num_days(),
             });
         }
-        if let Some(told) = told.get(&row.line_id).copied()
+        if let Some(told) = told.get(&row.id).copied()
             && domain::against_told(Some(told), eta.worst).is_bad_news()
         {
             effects.later_than_told.push(LaterThanTold {
-                line_id: row.line_id,
+                line_id: row.id,
                 order_id: row.order_id,
                 told,
                 new_worst: eta.worst,
                 cause: real_cause(cause, row, position, eta, ctx.today),
             });
         }
-        changed.push(row.line_id, eta, position, promised, dates_changed);
+        changed.push(row.id, eta, position, promised, dates_changed);
     }
     changed.store(conn)?;
     Ok(effects)

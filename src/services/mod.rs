@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod api_tokens;
+pub mod approvals;
 pub mod audit_words;
 pub mod backorders;
 pub mod catalog;
@@ -23,6 +24,7 @@ pub mod order_page;
 pub mod order_status;
 pub mod orders;
 pub mod passwords;
+pub mod priced;
 pub mod proposals;
 pub mod purchase_orders;
 pub mod purchasing;
