@@ -962,25 +962,27 @@ mod tests {
             let settings = EtaSettings { samples: 60, handling_days: handling, ..EtaSettings::default() };
             let whole = queue(&waiting);
             let full = project_queue(today(), &product, &whole, &settings);
-            let split = split.min(whole.len());
-            let ahead = QueueAhead {
-                units: whole[..split].iter().map(|l| u64::from(l.waiting_units)).sum(),
-                lines: split as u32,
-                likely: split.checked_sub(1).and_then(|i| full[i].likely),
-                worst: split.checked_sub(1).and_then(|i| full[i].worst),
+            let units = |lines: &[WaitingLine]| lines.iter().map(|l| u64::from(l.waiting_units)).sum::<u64>();
+            let ahead_of = |k: usize| QueueAhead {
+                units: units(&whole[..k]),
+                lines: k as u32,
+                likely: k.checked_sub(1).and_then(|i| full[i].likely),
+                worst: k.checked_sub(1).and_then(|i| full[i].worst),
             };
-            let back = project_queue_after(today(), &product, &ahead, &whole[split..], &settings);
-            prop_assert_eq!(&back[..], &full[split..]);
-            // A new order at the end: the last line alone, after everything else.
-            if let Some(last) = whole.len().checked_sub(1) {
-                let ahead = QueueAhead {
-                    units: whole[..last].iter().map(|l| u64::from(l.waiting_units)).sum(),
-                    lines: last as u32,
-                    likely: last.checked_sub(1).and_then(|i| full[i].likely),
-                    worst: last.checked_sub(1).and_then(|i| full[i].worst),
-                };
-                let new = project_queue_after(today(), &product, &ahead, &whole[last..], &settings);
-                prop_assert_eq!(&new[..], &full[last..]);
+            // Any stretch at the back, and a new order at the end: the last line alone.
+            let split = split.min(whole.len());
+            for k in [split, whole.len().saturating_sub(1)] {
+                let back = project_queue_after(today(), &product, &ahead_of(k), &whole[k..], &settings);
+                prop_assert_eq!(&back[..], &full[k..]);
+                // As intake does it: the lines ahead as one line of all their units, whose
+                // date stands for the dates of the line just ahead.
+                if k > 0 {
+                    let as_one = QueueAhead { lines: k as u32 - 1, ..QueueAhead::default() };
+                    let mut lines = vec![WaitingLine { line_id: 0, waiting_units: units(&whole[..k]) as u32 }];
+                    lines.extend_from_slice(&whole[k..]);
+                    let back = project_queue_after(today(), &product, &as_one, &lines, &settings);
+                    prop_assert_eq!(&back[1..], &full[k..]);
+                }
             }
         }
 

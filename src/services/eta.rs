@@ -241,18 +241,7 @@ fn stored(eta: LineEta) -> StoredEta {
 
 /// The ETA of each waiting line, in queue order (`waiting[i]` units for the i-th line).
 pub fn project(ctx: &Ctx<'_>, supply: &ProductSupply, waiting: &[u32]) -> Vec<StoredEta> {
-    let queue: Vec<WaitingLine> = waiting
-        .iter()
-        .enumerate()
-        .map(|(i, &units)| WaitingLine {
-            line_id: i as i64,
-            waiting_units: units,
-        })
-        .collect();
-    domain::project_queue(ctx.today, supply, &queue, &eta_settings(ctx.settings))
-        .into_iter()
-        .map(stored)
-        .collect()
+    project_after(ctx, supply, &domain::QueueAhead::default(), waiting)
 }
 
 /// The ETAs of lines at the back of the queue, after what waits `ahead` of them.
