@@ -20,10 +20,11 @@ pub enum Kind {
     BackInStock,
     StatusUpdate,
     Custom,
+    SwapConfirmation,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::BackorderNotice,
         Kind::DelayNotice,
         Kind::Restock,
@@ -33,6 +34,7 @@ impl Kind {
         Kind::BackInStock,
         Kind::StatusUpdate,
         Kind::Custom,
+        Kind::SwapConfirmation,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +48,7 @@ impl Kind {
             Kind::BackInStock => "back_in_stock",
             Kind::StatusUpdate => "status_update",
             Kind::Custom => "custom",
+            Kind::SwapConfirmation => "swap_confirmation",
         }
     }
 
@@ -70,6 +73,7 @@ pub fn label(kind: &str) -> &'static str {
         "back_in_stock" => "Back in stock",
         "status_update" => "Status update",
         "custom" => "Written by a rep",
+        "swap_confirmation" => "Alternative taken",
         _ => "Other",
     }
 }

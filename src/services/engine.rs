@@ -10,21 +10,10 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Date, Int4, Nullable, Text};
 
 use crate::db::stock::{self, NewMovement, Product, QueueRow};
-use crate::domain::{self, EtaCause, QueuePlace, QueuePolicy, WaitingLine};
+use crate::domain::{self, EtaCause, QueuePolicy, WaitingLine};
 use crate::error::AppResult;
 pub use crate::services::events::{Ctx, Delayed, EtaEffects, Filled, LaterThanTold, StoredEta};
-
-fn place_of(row: &QueueRow) -> QueuePlace {
-    QueuePlace {
-        line_id: row.line_id,
-        placed_at: row.placed_at,
-        customer_tier: i32::from(row.customer_tier),
-        authorized_until: row
-            .authorized_until
-            .and_then(|day| day.and_hms_opt(23, 59, 59))
-            .map(|t| t.and_utc()),
-    }
-}
+use crate::services::events::queue_place;
 
 /// The product's waiting lines in the shop's queue order.
 pub fn queue(
@@ -33,7 +22,7 @@ pub fn queue(
     policy: &QueuePolicy,
 ) -> AppResult<Vec<QueueRow>> {
     let mut rows = stock::waiting_lines(conn, product_id)?;
-    domain::sort_queue(policy, &mut rows, place_of);
+    domain::sort_queue(policy, &mut rows, queue_place);
     Ok(rows)
 }
 

@@ -2,6 +2,7 @@
 //! transaction. Handlers, the command line and the worker call these.
 
 pub mod accounts;
+pub mod alternatives;
 pub mod admin;
 pub mod api_tokens;
 pub mod audit_words;
@@ -33,5 +34,6 @@ pub mod search;
 pub mod self_service;
 pub mod sourcing;
 pub mod subscriptions;
+pub mod swaps;
 pub mod timeline;
 pub mod webhooks;

@@ -45,8 +45,8 @@ pub struct StatusLine {
 /// A choice the customer may make now, as the one-use self-service link.
 #[derive(Debug, Clone)]
 pub struct StatusChoice {
-    pub label: &'static str,
-    pub hint: &'static str,
+    pub label: String,
+    pub hint: String,
     pub url: String,
 }
 
@@ -106,6 +106,11 @@ struct Row {
     queue_position: Option<i32>,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     completed_at: Option<DateTime<Utc>>,
+    /// Units moved to an alternative (counted in `cancelled`), and its name.
+    #[diesel(sql_type = Int4)]
+    swapped: i32,
+    #[diesel(sql_type = Nullable<Text>)]
+    swapped_to: Option<String>,
 }
 
 /// The status page of `order_id` as of `now` (the link's signature is checked by the
@@ -117,9 +122,14 @@ pub fn view(conn: &mut PgConnection, order_id: i64, now: DateTime<Utc>) -> AppRe
     let rows: Vec<Row> = diesel::sql_query(
         "SELECT l.id AS line_id, l.product_id, o.number, o.placed_at, p.name AS product, l.qty,
                 l.allocated, l.shipped, l.cancelled, l.waiting, l.eta_likely, l.eta_worst,
-                l.eta_is_estimate, l.queue_position, l.completed_at
+                l.eta_is_estimate, l.queue_position, l.completed_at,
+                coalesce(sw.units, 0)::int4 AS swapped, sw.swapped_to
            FROM orders o JOIN order_lines l ON l.order_id = o.id
            JOIN products p ON p.id = l.product_id
+           LEFT JOIN LATERAL (SELECT sum(s.units) AS units, string_agg(DISTINCT sp.name, ', ') AS swapped_to
+                                FROM swaps s JOIN order_lines sl ON sl.id = s.to_line_id
+                                JOIN products sp ON sp.id = sl.product_id
+                               WHERE s.from_line_id = l.id) sw ON l.cancelled > 0
           WHERE o.id = $1
           ORDER BY l.id",
     )
@@ -175,15 +185,40 @@ pub fn view(conn: &mut PgConnection, order_id: i64, now: DateTime<Utc>) -> AppRe
             "You are not charged for them.",
         ),
     ];
-    let choices = offered
+    let mut choices: Vec<StatusChoice> = offered
         .into_iter()
         .filter(|(choice, ..)| standing.refusal(*choice, &number).is_none())
         .map(|(_, action, label, hint)| StatusChoice {
-            label,
-            hint,
+            label: label.to_owned(),
+            hint: hint.to_owned(),
             url: links.url(action, order_id, None),
         })
         .collect();
+    // Alternatives that ship sooner than a waiting line, as they stand now.
+    let ctx = super::events::Ctx {
+        actor: &crate::db::audit::Actor::System,
+        today,
+        settings: &settings,
+    };
+    for offer in super::alternatives::offers(conn, &ctx, order_id, None)? {
+        choices.push(StatusChoice {
+            label: format!("Take {} instead", offer.sku),
+            hint: format!(
+                "{} instead of {}: {}; {}.",
+                offer.name,
+                offer.product,
+                offer.date_words(today),
+                offer.price_words(&settings.currency)
+            ),
+            url: links.url(
+                LinkAction::Swap {
+                    alternative: offer.alternative_id,
+                },
+                order_id,
+                Some(offer.line_id),
+            ),
+        });
+    }
 
     let waiting: i32 = rows.iter().map(|r| r.waiting).sum();
     let ready: i32 = rows.iter().map(|r| r.allocated).sum();
@@ -222,8 +257,11 @@ fn status_line(row: &Row, waits_for: Option<String>, today: NaiveDate) -> Status
     if row.waiting > 0 {
         parts.push(format!("{} waiting for stock", row.waiting));
     }
-    if row.cancelled > 0 {
-        parts.push(format!("{} cancelled", row.cancelled));
+    if let (true, Some(to)) = (row.swapped > 0, &row.swapped_to) {
+        parts.push(format!("{} swapped for {to}", row.swapped));
+    }
+    if row.cancelled > row.swapped {
+        parts.push(format!("{} cancelled", row.cancelled - row.swapped));
     }
     let waits = row.waiting > 0;
     let worst = row.eta_worst.filter(|_| waits);

@@ -8,7 +8,9 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use crate::db::audit::{self, Actor};
 use crate::email::links::{LinkAction, LinkClaim};
 use crate::error::{AppError, AppResult};
+use crate::services::alternatives::Offer;
 use crate::services::choices::{self, Channel, Choice, ChoiceOutcome};
+use crate::services::swaps::{self, SwapDone, SwapOutcome};
 
 /// What a link will do, for its confirmation page.
 pub struct LinkSummary {
@@ -19,6 +21,8 @@ pub struct LinkSummary {
     pub used: bool,
     /// Where the order stands now (not for unsubscribe links).
     pub standing: Option<choices::Standing>,
+    /// A swap link's offer as it stands now, or why it no longer applies.
+    pub swap: Option<Result<Offer, String>>,
 }
 
 fn link_used(conn: &mut PgConnection, nonce: &str) -> QueryResult<bool> {
@@ -35,6 +39,7 @@ pub fn describe_link(conn: &mut PgConnection, claim: &LinkClaim) -> AppResult<Li
             lines: Vec::new(),
             used,
             standing: None,
+            swap: None,
         });
     }
     let lines = choices::scope_lines(conn, claim.id, claim.line_id)?;
@@ -52,6 +57,16 @@ pub fn describe_link(conn: &mut PgConnection, claim: &LinkClaim) -> AppResult<Li
             .collect(),
         used,
         standing: Some(choices::standing(conn, claim.id, claim.line_id)?),
+        swap: match (claim.action, claim.line_id) {
+            (LinkAction::Swap { alternative }, Some(line_id)) => Some(swaps::preview(
+                conn,
+                claim.id,
+                line_id,
+                alternative,
+                crate::clock::today(),
+            )?),
+            _ => None,
+        },
     })
 }
 
@@ -60,6 +75,8 @@ pub fn describe_link(conn: &mut PgConnection, claim: &LinkClaim) -> AppResult<Li
 pub enum LinkOutcome {
     /// The customer's choice, applied (see `choices::apply`).
     Chosen(ChoiceOutcome),
+    /// The alternative, taken (see `swaps::take`).
+    Swapped(SwapDone),
     Unsubscribed,
     /// The link was used before: nothing changed.
     Reused,
@@ -75,6 +92,9 @@ pub fn use_link(
     claim: &LinkClaim,
     today: NaiveDate,
 ) -> AppResult<LinkOutcome> {
+    if let LinkAction::Swap { alternative } = claim.action {
+        return use_swap_link(conn, claim, alternative, today);
+    }
     conn.transaction(|conn| {
         if claim.action != LinkAction::Unsubscribe && !link_used(conn, &claim.nonce)? {
             let choice = match claim.action {
@@ -115,7 +135,9 @@ pub fn use_link(
             LinkAction::Wait => Choice::Wait,
             LinkAction::ShipReady => Choice::ShipReady,
             LinkAction::CancelWaiting => Choice::CancelWaiting,
-            LinkAction::Unsubscribe => return Ok(LinkOutcome::Unsubscribed),
+            LinkAction::Unsubscribe | LinkAction::Swap { .. } => {
+                return Ok(LinkOutcome::Unsubscribed);
+            }
         };
         let email = choices::scope_lines(conn, claim.id, claim.line_id)?
             .into_iter()
@@ -125,5 +147,45 @@ pub fn use_link(
         let actor = Actor::Customer { email };
         let outcome = choices::apply(conn, &actor, claim.id, claim.line_id, choice, Channel::Link, today)?;
         Ok(LinkOutcome::Chosen(outcome))
+    })
+}
+
+/// A swap link: its nonce is taken first (a second use waits, then finds it used); when
+/// the alternative is no longer sooner the nonce is given back, so nothing changed and the
+/// link still works.
+fn use_swap_link(
+    conn: &mut PgConnection,
+    claim: &LinkClaim,
+    alternative: i64,
+    today: NaiveDate,
+) -> AppResult<LinkOutcome> {
+    let line_id = claim
+        .line_id
+        .ok_or_else(|| AppError::not_found("the order line"))?;
+    conn.transaction(|conn| {
+        let inserted = diesel::sql_query(
+            "INSERT INTO link_uses (nonce, order_line_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind::<Text, _>(&claim.nonce)
+        .bind::<Nullable<BigInt>, _>(claim.line_id)
+        .execute(conn)?;
+        if inserted == 0 {
+            return Ok(LinkOutcome::Reused);
+        }
+        let email = choices::scope_lines(conn, claim.id, claim.line_id)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| AppError::not_found("the order"))?
+            .email;
+        let actor = Actor::Customer { email };
+        match swaps::take(conn, &actor, claim.id, line_id, alternative, Channel::Link, today)? {
+            SwapOutcome::Taken(done) => Ok(LinkOutcome::Swapped(done)),
+            SwapOutcome::NoLongerApplies(why) => {
+                diesel::sql_query("DELETE FROM link_uses WHERE nonce = $1")
+                    .bind::<Text, _>(&claim.nonce)
+                    .execute(conn)?;
+                Ok(LinkOutcome::NoLongerApplies(why))
+            }
+        }
     })
 }
