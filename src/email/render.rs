@@ -407,7 +407,10 @@ pub fn render(kind: Kind, m: &Mail) -> askama::Result<Rendered> {
         ),
         Kind::SwapConfirmation => (
             match &m.swap {
-                Some(swap) => format!("Order {order}: {} instead of {}", swap.name, swap.instead_of),
+                Some(swap) => format!(
+                    "Order {order}: {} instead of {}",
+                    swap.name, swap.instead_of
+                ),
                 None => format!("Order {order}: your alternative"),
             },
             pair(SwapText { m }, SwapHtml { m })?,

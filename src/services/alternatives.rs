@@ -70,10 +70,9 @@ pub fn check_entries(own_sku: &str, list: &[String]) -> Vec<FieldError> {
                 field,
                 format!("{sku} is this product itself; list other products"),
             )),
-            Ok(sku) if !seen.insert(sku.as_str().to_owned()) => problems.push(FieldError::new(
-                field,
-                format!("{sku} is listed twice"),
-            )),
+            Ok(sku) if !seen.insert(sku.as_str().to_owned()) => {
+                problems.push(FieldError::new(field, format!("{sku} is listed twice")))
+            }
             Ok(_) => {}
         }
     }
@@ -92,19 +91,27 @@ pub fn replace(
     let skus: Vec<String> = list.iter().map(|s| s.trim().to_owned()).collect();
     let ids: HashMap<String, i64> = stock::ids_by_sku(conn, &skus)?.into_iter().collect();
     for (i, sku) in skus.iter().enumerate() {
-        if !ids.contains_key(sku) && !problems.iter().any(|p| p.field == format!("alternatives[{i}]"))
+        if !ids.contains_key(sku)
+            && !problems
+                .iter()
+                .any(|p| p.field == format!("alternatives[{i}]"))
         {
             problems.push(FieldError::new(
                 format!("alternatives[{i}]"),
-                format!("there is no product with SKU {}", crate::types::truncate(sku)),
+                format!(
+                    "there is no product with SKU {}",
+                    crate::types::truncate(sku)
+                ),
             ));
         }
     }
     if !problems.is_empty() {
         return Err(AppError::invalid_fields(problems));
     }
-    diesel::delete(product_alternatives::table.filter(product_alternatives::product_id.eq(product_id)))
-        .execute(conn)?;
+    diesel::delete(
+        product_alternatives::table.filter(product_alternatives::product_id.eq(product_id)),
+    )
+    .execute(conn)?;
     let rows: Vec<_> = skus
         .iter()
         .enumerate()
@@ -272,7 +279,10 @@ pub fn date_if_taken(
     });
     domain::sort_queue(&ctx.queue_policy(), &mut queue, queue_place);
     let supply = super::eta::product_supply(conn, alternative, ctx.today)?;
-    let waiting: Vec<u32> = queue.iter().map(|row| row.waiting().max(0) as u32).collect();
+    let waiting: Vec<u32> = queue
+        .iter()
+        .map(|row| row.waiting().max(0) as u32)
+        .collect();
     let etas = super::eta::project(ctx, &supply, &waiting);
     Ok(queue
         .iter()

@@ -12,8 +12,8 @@ use diesel::sql_types::{Array, BigInt, Bool, Date, Int4, Nullable, Text};
 use crate::db::stock::{self, NewMovement, Product, QueueRow};
 use crate::domain::{self, EtaCause, QueuePolicy, WaitingLine};
 use crate::error::AppResult;
-pub use crate::services::events::{Ctx, Delayed, EtaEffects, Filled, LaterThanTold, StoredEta};
 use crate::services::events::queue_place;
+pub use crate::services::events::{Ctx, Delayed, EtaEffects, Filled, LaterThanTold, StoredEta};
 
 /// The product's waiting lines in the shop's queue order.
 pub fn queue(

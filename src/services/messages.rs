@@ -17,7 +17,9 @@ use crate::domain::format::human_date;
 use crate::domain::{EtaCause, Told, against_told};
 use crate::email::links::{LinkAction, LinkMaker};
 use crate::email::outbox::{self, Kind, NewMessage};
-use crate::email::render::{self, AlternativeLink, ChoiceLinks, DateNews, Mail, MailLine, SwapNews};
+use crate::email::render::{
+    self, AlternativeLink, ChoiceLinks, DateNews, Mail, MailLine, SwapNews,
+};
 use crate::error::{AppError, AppResult};
 use crate::services::events::{Ctx, Filled};
 

@@ -2,8 +2,8 @@
 //! transaction. Handlers, the command line and the worker call these.
 
 pub mod accounts;
-pub mod alternatives;
 pub mod admin;
+pub mod alternatives;
 pub mod api_tokens;
 pub mod audit_words;
 pub mod backorders;

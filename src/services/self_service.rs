@@ -178,7 +178,15 @@ fn use_swap_link(
             .ok_or_else(|| AppError::not_found("the order"))?
             .email;
         let actor = Actor::Customer { email };
-        match swaps::take(conn, &actor, claim.id, line_id, alternative, Channel::Link, today)? {
+        match swaps::take(
+            conn,
+            &actor,
+            claim.id,
+            line_id,
+            alternative,
+            Channel::Link,
+            today,
+        )? {
             SwapOutcome::Taken(done) => Ok(LinkOutcome::Swapped(done)),
             SwapOutcome::NoLongerApplies(why) => {
                 diesel::sql_query("DELETE FROM link_uses WHERE nonce = $1")

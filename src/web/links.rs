@@ -9,8 +9,8 @@ use askama::Template;
 
 use crate::email::links::{self, LinkAction, LinkClaim, LinkError};
 use crate::error::AppResult;
-use crate::services::choices::{Choice, ChoiceOutcome};
 use crate::services::alternatives::Offer;
+use crate::services::choices::{Choice, ChoiceOutcome};
 use crate::services::self_service::{self, LinkOutcome, LinkSummary};
 use crate::services::swaps::{self, SwapDone};
 use crate::web::render::{self, Frame};
@@ -35,10 +35,12 @@ impl LinkPage {
             Some(LinkAction::ShipReady) => "Yes, ship what is ready now".to_owned(),
             Some(LinkAction::CancelWaiting) => "Yes, cancel the waiting items".to_owned(),
             Some(LinkAction::Unsubscribe) => "Yes, unsubscribe me".to_owned(),
-            Some(LinkAction::Swap { .. }) => match self.summary.as_ref().and_then(|s| s.swap.as_ref()) {
-                Some(Ok(offer)) => format!("Yes, take {} instead", offer.sku),
-                _ => "Yes, take it instead".to_owned(),
-            },
+            Some(LinkAction::Swap { .. }) => {
+                match self.summary.as_ref().and_then(|s| s.swap.as_ref()) {
+                    Some(Ok(offer)) => format!("Yes, take {} instead", offer.sku),
+                    _ => "Yes, take it instead".to_owned(),
+                }
+            }
             None => "Confirm".to_owned(),
         }
     }

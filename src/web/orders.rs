@@ -719,11 +719,12 @@ pub async fn swap_line(
     }
     let (actor, target) = (user.actor(), number.clone());
     let outcome = crate::db::blocking(&state.pool, move |conn| {
-        match swaps::take_for_customer(conn, &actor, &target, line_id, &sku, crate::clock::today())? {
+        match swaps::take_for_customer(conn, &actor, &target, line_id, &sku, crate::clock::today())?
+        {
             swaps::SwapOutcome::Taken(_) => Ok("swapped"),
-            swaps::SwapOutcome::NoLongerApplies(why) => Err(AppError::Conflict(format!(
-                "{why} Nothing was changed."
-            ))),
+            swaps::SwapOutcome::NoLongerApplies(why) => {
+                Err(AppError::Conflict(format!("{why} Nothing was changed.")))
+            }
         }
     })
     .await;

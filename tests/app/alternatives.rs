@@ -29,8 +29,12 @@ async fn kettle_shop(api: &Api) {
     .await;
     api.product("KETTLE", json!({ "alternatives": ["KETTLE-PRO"] }))
         .await;
-    api.purchase_order("PO-1", in_days(10), json!([{ "sku": "KETTLE", "quantity": 3 }]))
-        .await;
+    api.purchase_order(
+        "PO-1",
+        in_days(10),
+        json!([{ "sku": "KETTLE", "quantity": 3 }]),
+    )
+    .await;
     api.order("W-1", "KETTLE", 2, 60).await;
     api.order("W-2", "KETTLE", 2, 30).await;
 }
@@ -84,7 +88,10 @@ async fn the_api_puts_and_gets_alternatives_and_refuses_bad_entries_by_name() {
     assert_eq!(got["supplier"], "Acme Supply");
     assert_eq!(got["alternatives"], json!(["KET-C", "KET-B"]));
     assert_eq!(got["preorder_release_on"], json!(null));
-    assert!(got["suppliers"].is_array() && got["unit_price_cents"].is_i64(), "{got}");
+    assert!(
+        got["suppliers"].is_array() && got["unit_price_cents"].is_i64(),
+        "{got}"
+    );
 
     // GET, edit, PUT back: only the edit changes.
     let mut edited = got.clone();
@@ -142,7 +149,10 @@ async fn the_product_page_sets_alternatives_and_shows_a_problem_beside_the_field
         "{page}"
     );
     let refused = app
-        .post_form("/inventory/MUG-1/alternatives", &[("alternatives", "MUG-2, MUG-404")])
+        .post_form(
+            "/inventory/MUG-1/alternatives",
+            &[("alternatives", "MUG-2, MUG-404")],
+        )
         .await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let refused = refused.text().await.unwrap();
@@ -155,16 +165,25 @@ async fn the_product_page_sets_alternatives_and_shows_a_problem_beside_the_field
         text_of(&refused).contains("Alternatives: there is no product with SKU MUG-404"),
         "{refused}"
     );
-    assert!(refused.contains(r#"value="MUG-2, MUG-404""#), "what was typed stays");
+    assert!(
+        refused.contains(r#"value="MUG-2, MUG-404""#),
+        "what was typed stays"
+    );
     let (_, unchanged) = api.get("/api/v1/products/MUG-1").await;
     assert_eq!(unchanged["alternatives"], json!([]));
 
     let saved = app
-        .post_form("/inventory/MUG-1/alternatives", &[("alternatives", "MUG-2")])
+        .post_form(
+            "/inventory/MUG-1/alternatives",
+            &[("alternatives", "MUG-2")],
+        )
         .await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
     let page = app.get("/inventory/MUG-1").await.text().await.unwrap();
-    assert!(page.contains(r#"<a href="/inventory/MUG-2">MUG-2</a>"#), "{page}");
+    assert!(
+        page.contains(r#"<a href="/inventory/MUG-2">MUG-2</a>"#),
+        "{page}"
+    );
     let (_, saved) = api.get("/api/v1/products/MUG-1").await;
     assert_eq!(saved["alternatives"], json!(["MUG-2"]));
 }
@@ -174,7 +193,8 @@ async fn a_csv_import_sets_alternatives_and_the_export_shows_them() {
     let api = Api::start().await;
     let app = &api.app;
     app.login_as(Role::Manager).await;
-    let file = b"sku,name,alternatives\nPAN-1,Pan,PAN-2 PAN-3\nPAN-2,Pan two,\nPAN-3,Pan three,PAN-2\n";
+    let file =
+        b"sku,name,alternatives\nPAN-1,Pan,PAN-2 PAN-3\nPAN-2,Pan two,\nPAN-3,Pan three,PAN-2\n";
     let response = crate::inventory::upload_csv(app, file).await;
     assert!(
         response.status().is_success() || response.status().is_redirection(),
@@ -206,7 +226,8 @@ async fn the_customers_link_swaps_once_frees_the_place_records_the_credit_note_a
     kettle_shop(&api).await;
     let app = &api.app;
     let w2_before = api.order_line("W-2").await;
-    let w2_place = "SELECT l.queue_position::int8 FROM order_lines l JOIN orders o ON o.id = l.order_id
+    let w2_place =
+        "SELECT l.queue_position::int8 FROM order_lines l JOIN orders o ON o.id = l.order_id
                      WHERE o.number = 'W-2'";
     assert_eq!(api.count(w2_place), 2);
 
@@ -223,6 +244,20 @@ async fn the_customers_link_swaps_once_frees_the_place_records_the_credit_note_a
     assert!(plain.contains("€10.00 more"), "2 x 5.00: {plain}");
     let link = take_link(&plain, "KETTLE-PRO");
 
+    // The customer's status page offers it too, with its own one-use link.
+    let status_link = plain
+        .lines()
+        .find_map(|l| l.strip_prefix("Follow your order: "))
+        .expect("the status link")
+        .trim()
+        .to_owned();
+    let status = app.get(&path_of(&status_link)).await.text().await.unwrap();
+    assert!(status.contains(">Take KETTLE-PRO instead</a>"), "{status}");
+    assert!(
+        text_of(&status).contains("Kettle Pro instead of Product KETTLE: in stock now, ships by"),
+        "{status}"
+    );
+
     // The confirmation page says what will happen and changes nothing.
     let page = app.get(&path_of(&link)).await;
     assert_eq!(page.status(), StatusCode::OK);
@@ -233,17 +268,31 @@ async fn the_customers_link_swaps_once_frees_the_place_records_the_credit_note_a
         "{said}"
     );
     assert!(said.contains("It costs €10.00 more."), "{said}");
-    assert!(page.contains(">Yes, take KETTLE-PRO instead</button>"), "{page}");
-    assert_eq!(api.order_line("W-1").await["waiting"], 2, "nothing changed yet");
+    assert!(
+        page.contains(">Yes, take KETTLE-PRO instead</button>"),
+        "{page}"
+    );
+    assert_eq!(
+        api.order_line("W-1").await["waiting"],
+        2,
+        "nothing changed yet"
+    );
 
     let done = app.post_form(&path_of(&link), &[]).await;
     assert_eq!(done.status(), StatusCode::OK);
     let done = text_of(&done.text().await.unwrap());
-    assert!(done.contains("Done: 2 × Kettle Pro (KETTLE-PRO) instead of Product KETTLE"), "{done}");
+    assert!(
+        done.contains("Done: 2 × Kettle Pro (KETTLE-PRO) instead of Product KETTLE"),
+        "{done}"
+    );
 
     let (_, order) = api.get("/api/v1/orders/W-1").await;
     let old = line_of(&order, "KETTLE");
-    assert_eq!((old["waiting"].clone(), old["cancelled"].clone()), (json!(0), json!(2)), "{order}");
+    assert_eq!(
+        (old["waiting"].clone(), old["cancelled"].clone()),
+        (json!(0), json!(2)),
+        "{order}"
+    );
     let new = line_of(&order, "KETTLE-PRO");
     assert_eq!(new["allocated"], 2, "in stock: reserved at once: {order}");
     let (_, pro) = api.get("/api/v1/products/KETTLE-PRO/availability").await;
@@ -253,13 +302,16 @@ async fn the_customers_link_swaps_once_frees_the_place_records_the_credit_note_a
     assert_eq!(api.count(w2_place), 1);
     let w2 = api.order_line("W-2").await;
     assert!(
-        w2["eta_worst"].as_str().expect("a date now") < w2_before["eta_worst"].as_str().expect("a date before"),
+        w2["eta_worst"].as_str().expect("a date now")
+            < w2_before["eta_worst"].as_str().expect("a date before"),
         "{w2_before} -> {w2}"
     );
 
     // The price difference is a note for the rep, nothing charged; audited; one email.
     assert_eq!(
-        api.count("SELECT count(*) FROM swaps WHERE price_difference_cents = 1000 AND channel = 'link'"),
+        api.count(
+            "SELECT count(*) FROM swaps WHERE price_difference_cents = 1000 AND channel = 'link'"
+        ),
         1
     );
     assert_eq!(
@@ -271,10 +323,19 @@ async fn the_customers_link_swaps_once_frees_the_place_records_the_credit_note_a
         "SELECT m.subject || ' | ' || m.body_text FROM messages m JOIN orders o ON o.id = m.order_id
           WHERE o.number = 'W-1' AND m.kind = 'swap_confirmation'",
     );
-    assert!(swap_mail.starts_with("Order W-1: Kettle Pro instead of Product KETTLE |"), "{swap_mail}");
-    assert!(swap_mail.contains("2 swapped for Kettle Pro"), "{swap_mail}");
+    assert!(
+        swap_mail.starts_with("Order W-1: Kettle Pro instead of Product KETTLE |"),
+        "{swap_mail}"
+    );
+    assert!(
+        swap_mail.contains("2 swapped for Kettle Pro"),
+        "{swap_mail}"
+    );
     assert!(!swap_mail.contains("cancelled"), "{swap_mail}");
-    assert_eq!(api.count("SELECT count(*) FROM messages WHERE kind = 'cancellation'"), 0);
+    assert_eq!(
+        api.count("SELECT count(*) FROM messages WHERE kind = 'cancellation'"),
+        0
+    );
 
     // Once only.
     let again = app.post_form(&path_of(&link), &[]).await;
@@ -308,11 +369,17 @@ async fn a_link_no_longer_sooner_says_so_and_changes_nothing() {
     );
     let link = take_link(&plain, "KETTLE-PRO");
     // Kettle Pro sold out meanwhile (and it is not backorderable).
-    api.product("KETTLE-PRO", json!({ "on_hand": 0, "backorderable": false }))
-        .await;
+    api.product(
+        "KETTLE-PRO",
+        json!({ "on_hand": 0, "backorderable": false }),
+    )
+    .await;
     let page = text_of(&app.get(&path_of(&link)).await.text().await.unwrap());
     assert!(page.contains("This choice no longer applies"), "{page}");
-    assert!(page.contains("can no longer ship sooner than your Product KETTLE"), "{page}");
+    assert!(
+        page.contains("can no longer ship sooner than your Product KETTLE"),
+        "{page}"
+    );
     let posted = app.post_form(&path_of(&link), &[]).await;
     let posted = text_of(&posted.text().await.unwrap());
     assert!(posted.contains("Nothing was changed."), "{posted}");
@@ -329,13 +396,22 @@ async fn a_rep_takes_the_alternative_from_the_order_page_after_confirming() {
         json!({ "name": "Kettle Lite", "on_hand": 4, "unit_price_cents": 1000 }),
     )
     .await;
-    api.product("KETTLE", json!({ "alternatives": ["KETTLE-LITE", "KETTLE-PRO"] }))
-        .await;
+    api.product(
+        "KETTLE",
+        json!({ "alternatives": ["KETTLE-LITE", "KETTLE-PRO"] }),
+    )
+    .await;
     let app = &api.app;
     app.login_as(Role::Rep).await;
     let page = app.get("/orders/W-2").await.text().await.unwrap();
-    assert!(page.contains(">Take KETTLE-LITE instead…</button>"), "{page}");
-    assert!(page.contains(">Take KETTLE-PRO instead…</button>"), "{page}");
+    assert!(
+        page.contains(">Take KETTLE-LITE instead…</button>"),
+        "{page}"
+    );
+    assert!(
+        page.contains(">Take KETTLE-PRO instead…</button>"),
+        "{page}"
+    );
     let line_id = api.count(
         "SELECT l.id FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE o.number = 'W-2'",
     );
@@ -350,17 +426,32 @@ async fn a_rep_takes_the_alternative_from_the_order_page_after_confirming() {
         text_of(&asked).contains("Price difference: credit of €5.00 owed to the customer"),
         "{asked}"
     );
-    assert!(asked.contains(">Yes, take KETTLE-LITE instead</button>"), "{asked}");
+    assert!(
+        asked.contains(">Yes, take KETTLE-LITE instead</button>"),
+        "{asked}"
+    );
     assert_eq!(api.count("SELECT count(*) FROM swaps"), 0);
 
     let done = app
         .post_form(&path, &[("to", "KETTLE-LITE"), ("confirm", "yes")])
         .await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
-    let page = text_of(&app.get("/orders/W-2?done=swapped").await.text().await.unwrap());
-    assert!(page.contains("Swapped. The customer gets one email about it"), "{page}");
+    let page = text_of(
+        &app.get("/orders/W-2?done=swapped")
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert!(
+        page.contains("Swapped. The customer gets one email about it"),
+        "{page}"
+    );
     assert!(page.contains("2 × Kettle Lite KETTLE-LITE"), "{page}");
-    assert!(page.contains("(taken by a rep for the customer) — credit of €5.00 owed to the customer"), "{page}");
+    assert!(
+        page.contains("(taken by a rep for the customer) — credit of €5.00 owed to the customer"),
+        "{page}"
+    );
     assert_eq!(
         api.count("SELECT count(*) FROM swaps WHERE channel = 'rep' AND price_difference_cents = -500 AND created_by IS NOT NULL"),
         1
@@ -369,8 +460,14 @@ async fn a_rep_takes_the_alternative_from_the_order_page_after_confirming() {
         api.count("SELECT count(*) FROM messages m JOIN orders o ON o.id = m.order_id WHERE o.number = 'W-2' AND m.kind = 'swap_confirmation'"),
         1
     );
-    let mail = text(&api, "SELECT body_text FROM messages WHERE kind = 'swap_confirmation'");
-    assert!(mail.contains("It costs €5.00 less: we credit you the difference."), "{mail}");
+    let mail = text(
+        &api,
+        "SELECT body_text FROM messages WHERE kind = 'swap_confirmation'",
+    );
+    assert!(
+        mail.contains("It costs €5.00 less: we credit you the difference."),
+        "{mail}"
+    );
 }
 
 #[tokio::test]
@@ -427,4 +524,38 @@ async fn the_customer_swaps_from_the_emailed_link_in_a_real_browser() {
     browser.heading("Order W-1").await;
     browser.heading("2 × Kettle Pro KETTLE-PRO").await;
     browser.close().await;
+}
+
+#[test]
+fn the_demo_shop_offers_an_alternative_to_customers_waiting() {
+    use diesel::prelude::*;
+    use diesel::sql_types::BigInt;
+
+    let database = crate::helpers::TestDatabase::new();
+    let mut conn = database.connect();
+    backorder_desk::seed::load_demo(&mut conn, 60).expect("seed the demo shop");
+    let count = |conn: &mut diesel::PgConnection, query: &str| {
+        diesel::dsl::sql::<BigInt>(query)
+            .get_result::<i64>(conn)
+            .unwrap_or_else(|e| panic!("{query}: {e}"))
+    };
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) FROM product_alternatives a JOIN products p ON p.id = a.product_id
+               JOIN products alt ON alt.id = a.alternative_id
+              WHERE p.sku = 'KIT-PRE1' AND alt.sku = 'KIT-ALT1' AND alt.on_hand - alt.allocated > 0"
+        ),
+        1
+    );
+    // The pre-order's customers were offered the classic knife, on the shelf now.
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) FROM messages m JOIN orders o ON o.id = m.order_id
+              WHERE o.number LIKE 'SO-PRE-%' AND m.kind = 'backorder_notice'
+                AND m.body_text LIKE '%Take KIT-ALT1 instead%'"
+        ),
+        4
+    );
 }

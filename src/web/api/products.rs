@@ -8,8 +8,8 @@ use serde::Deserialize;
 
 use crate::domain::{MAX_UNITS, MAX_UNITS_TEXT};
 use crate::error::AppError;
-use crate::services::catalog::{self, ProductChanges, Upserted};
 use crate::services::alternatives;
+use crate::services::catalog::{self, ProductChanges, Upserted};
 use crate::services::catalog::{Availability, ProductDocument, ProductView};
 use crate::services::sourcing::{self, SupplierEntry};
 use crate::types::{Sku, single_line_of};
