@@ -303,9 +303,8 @@ fn offer_of(
         .find(candidate.alternative_id)
         .select(Product::as_select())
         .first(conn)?;
-    if !lines.contains_key(&candidate.product_id) {
-        let queue = stock::waiting_lines(conn, candidate.product_id)?;
-        lines.insert(candidate.product_id, queue);
+    if let std::collections::hash_map::Entry::Vacant(entry) = lines.entry(candidate.product_id) {
+        entry.insert(stock::waiting_lines(conn, candidate.product_id)?);
     }
     let Some(line) = lines
         .get(&candidate.product_id)
