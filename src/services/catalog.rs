@@ -107,15 +107,7 @@ pub fn document(conn: &mut PgConnection, sku: &str) -> AppResult<Option<ProductD
     let Some(product) = stock::find_by_sku(conn, sku)? else {
         return Ok(None);
     };
-    let supplier = match product.supplier_id {
-        Some(id) => Some(
-            suppliers::table
-                .find(id)
-                .select(suppliers::name)
-                .first::<String>(conn)?,
-        ),
-        None => None,
-    };
+    let supplier = primary_supplier(conn, &product)?;
     Ok(Some(ProductDocument {
         supplier,
         on_hand: product.on_hand,
@@ -190,15 +182,7 @@ pub fn view(
     product: &Product,
     today: NaiveDate,
 ) -> AppResult<ProductView> {
-    let supplier = match product.supplier_id {
-        Some(id) => Some(
-            suppliers::table
-                .find(id)
-                .select(suppliers::name)
-                .first::<String>(conn)?,
-        ),
-        None => None,
-    };
+    let supplier = primary_supplier(conn, product)?;
     Ok(ProductView {
         sku: product.sku.clone(),
         name: product.name.clone(),
@@ -216,6 +200,19 @@ pub fn view(
         status: status_of(conn, product, today)?,
         alternatives: super::alternatives::of_product(conn, product.id)?,
     })
+}
+
+/// The name of the product's primary supplier, if it has one.
+fn primary_supplier(conn: &mut PgConnection, product: &Product) -> QueryResult<Option<String>> {
+    product
+        .supplier_id
+        .map(|id| {
+            suppliers::table
+                .find(id)
+                .select(suppliers::name)
+                .first::<String>(conn)
+        })
+        .transpose()
 }
 
 fn lock_by_sku(conn: &mut PgConnection, sku: &str) -> QueryResult<Option<Product>> {

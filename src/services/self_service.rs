@@ -111,13 +111,7 @@ pub fn use_link(
                 return Ok(LinkOutcome::NoLongerApplies(why));
             }
         }
-        let inserted = diesel::sql_query(
-            "INSERT INTO link_uses (nonce, order_line_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind::<Text, _>(&claim.nonce)
-        .bind::<Nullable<BigInt>, _>(claim.line_id)
-        .execute(conn)?;
-        if inserted == 0 {
+        if !take_nonce(conn, claim)? {
             return Ok(LinkOutcome::Reused);
         }
         if claim.action == LinkAction::Unsubscribe {
@@ -139,15 +133,31 @@ pub fn use_link(
                 return Ok(LinkOutcome::Unsubscribed);
             }
         };
-        let email = choices::scope_lines(conn, claim.id, claim.line_id)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| AppError::not_found("the order"))?
-            .email;
-        let actor = Actor::Customer { email };
+        let actor = customer_of(conn, claim)?;
         let outcome = choices::apply(conn, &actor, claim.id, claim.line_id, choice, Channel::Link, today)?;
         Ok(LinkOutcome::Chosen(outcome))
     })
+}
+
+/// Records the link's nonce as used; false when it was used before.
+fn take_nonce(conn: &mut PgConnection, claim: &LinkClaim) -> QueryResult<bool> {
+    let inserted = diesel::sql_query(
+        "INSERT INTO link_uses (nonce, order_line_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind::<Text, _>(&claim.nonce)
+    .bind::<Nullable<BigInt>, _>(claim.line_id)
+    .execute(conn)?;
+    Ok(inserted > 0)
+}
+
+/// The customer of the order a link is for, who acts by following it.
+fn customer_of(conn: &mut PgConnection, claim: &LinkClaim) -> AppResult<Actor> {
+    let email = choices::scope_lines(conn, claim.id, claim.line_id)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| AppError::not_found("the order"))?
+        .email;
+    Ok(Actor::Customer { email })
 }
 
 /// A swap link: its nonce is taken first (a second use waits, then finds it used); when
@@ -163,21 +173,10 @@ fn use_swap_link(
         .line_id
         .ok_or_else(|| AppError::not_found("the order line"))?;
     conn.transaction(|conn| {
-        let inserted = diesel::sql_query(
-            "INSERT INTO link_uses (nonce, order_line_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind::<Text, _>(&claim.nonce)
-        .bind::<Nullable<BigInt>, _>(claim.line_id)
-        .execute(conn)?;
-        if inserted == 0 {
+        if !take_nonce(conn, claim)? {
             return Ok(LinkOutcome::Reused);
         }
-        let email = choices::scope_lines(conn, claim.id, claim.line_id)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| AppError::not_found("the order"))?
-            .email;
-        let actor = Actor::Customer { email };
+        let actor = customer_of(conn, claim)?;
         match swaps::take(
             conn,
             &actor,
