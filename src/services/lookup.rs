@@ -77,6 +77,9 @@ pub struct LineDetail {
     /// The product's pre-order release day, if it is a pre-order.
     #[diesel(sql_type = Nullable<Date>)]
     pub preorder_release_on: Option<NaiveDate>,
+    /// Units moved to an alternative (counted in `cancelled`).
+    #[diesel(sql_type = Int4)]
+    pub swapped: i32,
 }
 
 impl LineDetail {
@@ -176,7 +179,8 @@ pub fn order_detail(conn: &mut PgConnection, number: &str) -> AppResult<OrderDet
         "SELECT l.id, p.sku, p.name AS product_name, l.qty, l.allocated, l.shipped, l.cancelled, l.unit_price_cents,
                 l.promised_on, l.eta_likely, l.eta_worst, l.eta_is_estimate, l.eta_reason, l.queue_position,
                 l.customer_choice, l.waiting_since, l.product_id, l.lapses_on, l.wait_limit_on,
-                p.preorder_release_on
+                p.preorder_release_on,
+                (SELECT coalesce(sum(s.units), 0)::int4 FROM swaps s WHERE s.from_line_id = l.id) AS swapped
            FROM order_lines l JOIN products p ON p.id = l.product_id
           WHERE l.order_id = $1 ORDER BY l.id",
     )

@@ -346,6 +346,7 @@ async fn the_customers_link_swaps_once_frees_the_place_records_the_credit_note_a
     app.login_as(Role::Rep).await;
     let page = text_of(&app.get("/orders/W-1").await.text().await.unwrap());
     assert!(page.contains("2 × Kettle Pro KETTLE-PRO"), "{page}");
+    assert!(page.contains("2 swapped for an alternative"), "{page}");
     assert!(
         page.contains("2 × Kettle Pro instead of Product KETTLE (by the customer's link) — €10.00 more: to settle with the customer (not charged)"),
         "{page}"
@@ -558,4 +559,48 @@ fn the_demo_shop_offers_an_alternative_to_customers_waiting() {
         ),
         4
     );
+}
+
+#[tokio::test]
+async fn a_date_change_email_offers_the_alternative_that_is_sooner_when_it_is_sent() {
+    use backorder_desk::services::messages;
+    use chrono::Utc;
+
+    let api = Api::start().await;
+    api.backorderable("GAME-1", 0, 3).await;
+    api.product(
+        "GAME-1",
+        json!({ "preorder_release_on": crate::api::date_json(in_days(10)) }),
+    )
+    .await;
+    api.product(
+        "GAME-1B",
+        json!({ "name": "Game, standard edition", "on_hand": 3, "unit_price_cents": 1250 }),
+    )
+    .await;
+    api.product("GAME-1", json!({ "alternatives": ["GAME-1B"] }))
+        .await;
+    api.order("P-1", "GAME-1", 1, 0).await;
+    api.product(
+        "GAME-1",
+        json!({ "preorder_release_on": crate::api::date_json(in_days(30)) }),
+    )
+    .await;
+    let queued = messages::send_due_eta_updates(
+        &mut api.app.conn(),
+        Utc::now() + chrono::Duration::hours(25),
+        crate::api::today(),
+    )
+    .unwrap();
+    assert_eq!(queued, 1);
+    let body = text(
+        &api,
+        "SELECT body_text FROM messages WHERE kind = 'delay_notice' ORDER BY id DESC LIMIT 1",
+    );
+    assert!(body.contains("Take GAME-1B instead"), "{body}");
+    assert!(
+        body.contains("Game, standard edition instead of Product GAME-1: in stock now, ships by"),
+        "{body}"
+    );
+    assert!(body.contains("the same price"), "{body}");
 }
