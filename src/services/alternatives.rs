@@ -13,6 +13,7 @@ use diesel::sql_types::{BigInt, Date, Int4, Int8, Nullable, Text};
 use crate::db::schema::{product_alternatives, products};
 use crate::db::stock::{self, Product, QueueRow};
 use crate::domain::{self, human_date};
+use crate::email::links::{LinkAction, LinkMaker};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::services::events::{Ctx, queue_place};
 use crate::types::Sku;
@@ -365,6 +366,44 @@ pub fn offers(
         }
     }
     Ok(offers)
+}
+
+/// "Take SKU-B instead" as a page offers it: a one-use swap link and what taking it means.
+#[derive(Debug, Clone)]
+pub struct SwapChoice {
+    pub label: String,
+    pub hint: String,
+    pub url: String,
+}
+
+/// The swaps the order's waiting lines (or one line) may take now, each with its link.
+pub fn swap_choices(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    links: &LinkMaker,
+    order_id: i64,
+    line_id: Option<i64>,
+) -> AppResult<Vec<SwapChoice>> {
+    Ok(offers(conn, ctx, order_id, line_id)?
+        .into_iter()
+        .map(|offer| SwapChoice {
+            label: format!("Take {} instead", offer.sku),
+            hint: format!(
+                "{} instead of {}: {}; {}.",
+                offer.name,
+                offer.product,
+                offer.date_words(ctx.today),
+                offer.price_words(&ctx.settings.currency)
+            ),
+            url: links.url(
+                LinkAction::Swap {
+                    alternative: offer.alternative_id,
+                },
+                order_id,
+                Some(offer.line_id),
+            ),
+        })
+        .collect())
 }
 
 /// The offer of `alternative_id` to line `line_id` of the order as it stands now, or why

@@ -200,25 +200,15 @@ pub fn view(conn: &mut PgConnection, order_id: i64, now: DateTime<Utc>) -> AppRe
         today,
         settings: &settings,
     };
-    for offer in super::alternatives::offers(conn, &ctx, order_id, None)? {
-        choices.push(StatusChoice {
-            label: format!("Take {} instead", offer.sku),
-            hint: format!(
-                "{} instead of {}: {}; {}.",
-                offer.name,
-                offer.product,
-                offer.date_words(today),
-                offer.price_words(&settings.currency)
-            ),
-            url: links.url(
-                LinkAction::Swap {
-                    alternative: offer.alternative_id,
-                },
-                order_id,
-                Some(offer.line_id),
-            ),
-        });
-    }
+    choices.extend(
+        super::alternatives::swap_choices(conn, &ctx, &links, order_id, None)?
+            .into_iter()
+            .map(|swap| StatusChoice {
+                label: swap.label,
+                hint: swap.hint,
+                url: swap.url,
+            }),
+    );
 
     let waiting: i32 = rows.iter().map(|r| r.waiting).sum();
     let ready: i32 = rows.iter().map(|r| r.allocated).sum();

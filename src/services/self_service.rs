@@ -8,7 +8,7 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use crate::db::audit::{self, Actor};
 use crate::email::links::{LinkAction, LinkClaim};
 use crate::error::{AppError, AppResult};
-use crate::services::alternatives::Offer;
+use crate::services::alternatives::{self, Offer, SwapChoice};
 use crate::services::choices::{self, Channel, Choice, ChoiceOutcome};
 use crate::services::swaps::{self, SwapDone, SwapOutcome};
 
@@ -23,6 +23,8 @@ pub struct LinkSummary {
     pub standing: Option<choices::Standing>,
     /// A swap link's offer as it stands now, or why it no longer applies.
     pub swap: Option<Result<Offer, String>>,
+    /// Beside a choice link (wait, ship, cancel): the alternatives that ship sooner now.
+    pub alternatives: Vec<SwapChoice>,
 }
 
 fn link_used(conn: &mut PgConnection, nonce: &str) -> QueryResult<bool> {
@@ -40,6 +42,7 @@ pub fn describe_link(conn: &mut PgConnection, claim: &LinkClaim) -> AppResult<Li
             used,
             standing: None,
             swap: None,
+            alternatives: Vec::new(),
         });
     }
     let lines = choices::scope_lines(conn, claim.id, claim.line_id)?;
@@ -66,6 +69,19 @@ pub fn describe_link(conn: &mut PgConnection, claim: &LinkClaim) -> AppResult<Li
                 crate::clock::today(),
             )?),
             _ => None,
+        },
+        alternatives: match claim.action {
+            LinkAction::Wait | LinkAction::ShipReady | LinkAction::CancelWaiting if !used => {
+                let settings = crate::db::shop_settings::load(conn)?;
+                let ctx = crate::services::events::Ctx {
+                    actor: &Actor::System,
+                    today: crate::clock::today(),
+                    settings: &settings,
+                };
+                let links = crate::email::links::LinkMaker::load(conn)?;
+                alternatives::swap_choices(conn, &ctx, &links, claim.id, claim.line_id)?
+            }
+            _ => Vec::new(),
         },
     })
 }

@@ -258,6 +258,23 @@ async fn the_customers_link_swaps_once_frees_the_place_records_the_credit_note_a
         "{status}"
     );
 
+    // So does the page of the email's "Keep waiting" link, beside its own question.
+    let wait_link = plain
+        .lines()
+        .find_map(|l| l.strip_prefix("Keep waiting:"))
+        .expect("the keep-waiting link")
+        .trim()
+        .to_owned();
+    let wait_page = app.get(&path_of(&wait_link)).await.text().await.unwrap();
+    assert!(
+        wait_page.contains(">Yes, keep waiting</button>"),
+        "{wait_page}"
+    );
+    assert!(
+        text_of(&wait_page).contains("Or take something that ships sooner Take KETTLE-PRO instead"),
+        "{wait_page}"
+    );
+
     // The confirmation page says what will happen and changes nothing.
     let page = app.get(&path_of(&link)).await;
     assert_eq!(page.status(), StatusCode::OK);
