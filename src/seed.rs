@@ -10,6 +10,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::db::audit::Actor;
+use crate::db::models::PoStatus;
 use crate::db::schema::{customers, order_lines, orders, purchase_orders, suppliers};
 use crate::db::users::{self, Role};
 use crate::services::catalog::{self, ProductChanges};
@@ -675,7 +676,7 @@ fn play_history(
     )
     .execute(conn)?;
     let open_pos: i64 = purchase_orders::table
-        .filter(purchase_orders::status.eq("open"))
+        .filter(purchase_orders::status.eq(PoStatus::Open))
         .count()
         .get_result(conn)?;
     let waiting: i64 = order_lines::table

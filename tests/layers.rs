@@ -105,6 +105,8 @@ fn service_imports() -> BTreeMap<String, BTreeSet<String>> {
     let modules: BTreeSet<String> = fs::read_dir(&services)
         .expect("src/services")
         .map(|entry| entry.expect("an entry").path())
+        // A module is a `.rs` file or a folder; a query's `.sql` file beside it is not.
+        .filter(|path| path.is_dir() || path.extension().is_some_and(|ext| ext == "rs"))
         .filter_map(|path| {
             let name = path.file_stem()?.to_str()?.to_owned();
             (name != "mod").then_some(name)

@@ -2,6 +2,7 @@
 //! run, and the `blocking` hop that runs one use case on one pooled connection.
 
 pub mod audit;
+pub mod models;
 pub mod replica;
 pub mod schema;
 pub mod sessions;

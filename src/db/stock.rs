@@ -1,45 +1,12 @@
 //! The rows the engine works on: products (locked for an event), their waiting lines in
 //! queue order, incoming purchase-order lines, supplier slip history, and the ledger.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Date, Int4, Int8, Nullable, SmallInt, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Date, Int4, Int8, Nullable, SmallInt, Text};
 
+pub use super::models::{OrderLine, Product};
 use super::schema::{products, stock_movements};
-
-#[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
-#[diesel(table_name = products)]
-pub struct Product {
-    pub id: i64,
-    pub sku: String,
-    pub name: String,
-    pub supplier_id: Option<i64>,
-    pub on_hand: i32,
-    pub allocated: i32,
-    pub reorder_point: i32,
-    pub safety_stock: i32,
-    pub backorderable: bool,
-    pub unit_price_cents: i64,
-    pub waiting_units: i32,
-    pub waiting_lines: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    /// A pre-order's release day: before it, orders queue and stock is held.
-    pub preorder_release_on: Option<NaiveDate>,
-}
-
-impl Product {
-    pub fn available(&self) -> i32 {
-        (self.on_hand - self.allocated).max(0)
-    }
-
-    /// A pre-order before its release day: orders are queued whatever is on the shelf, and
-    /// stock received is held (not allocated) until the release day.
-    pub fn held_for_release(&self, today: NaiveDate) -> bool {
-        self.preorder_release_on
-            .is_some_and(|release| today < release)
-    }
-}
 
 /// Locks the products (in id order, so two events never deadlock) and returns them.
 pub fn lock_products(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<Product>> {
@@ -69,60 +36,43 @@ pub fn ids_by_sku(conn: &mut PgConnection, skus: &[String]) -> QueryResult<Vec<(
         .load(conn)
 }
 
-/// A waiting line of a product's queue, with what the queue order and the flags need.
+/// A waiting line of a product's queue (the order-line read model), with what the queue
+/// order and the flags need from its order and customer.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct QueueRow {
-    #[diesel(sql_type = Int8)]
-    pub line_id: i64,
-    #[diesel(sql_type = Int8)]
-    pub order_id: i64,
+    #[diesel(embed)]
+    pub line: OrderLine,
     #[diesel(sql_type = Text)]
     pub order_number: String,
-    #[diesel(sql_type = Int8)]
-    pub customer_id: i64,
     #[diesel(sql_type = SmallInt)]
     pub customer_tier: i16,
-    #[diesel(sql_type = Timestamptz)]
-    pub placed_at: DateTime<Utc>,
     #[diesel(sql_type = Nullable<Date>)]
     pub authorized_until: Option<NaiveDate>,
     #[diesel(sql_type = Nullable<Date>)]
     pub max_wait_until: Option<NaiveDate>,
-    #[diesel(sql_type = Int4)]
-    pub qty: i32,
-    #[diesel(sql_type = Int4)]
-    pub allocated: i32,
-    #[diesel(sql_type = Int4)]
-    pub shipped: i32,
-    #[diesel(sql_type = Int4)]
-    pub cancelled: i32,
-    #[diesel(sql_type = Nullable<Date>)]
-    pub promised_on: Option<NaiveDate>,
-    #[diesel(sql_type = Nullable<Date>)]
-    pub eta_likely: Option<NaiveDate>,
-    #[diesel(sql_type = Nullable<Date>)]
-    pub eta_worst: Option<NaiveDate>,
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    pub eta_is_estimate: bool,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub eta_reason: Option<String>,
-    #[diesel(sql_type = Nullable<Int4>)]
-    pub queue_position: Option<i32>,
 }
 
 impl QueueRow {
     pub fn waiting(&self) -> i32 {
-        self.qty - self.allocated - self.shipped - self.cancelled
+        self.line.waiting
+    }
+}
+
+/// A queue row reads as its line (`row.eta_worst`, `row.placed_at`); what it adds is
+/// named on it.
+impl std::ops::Deref for QueueRow {
+    type Target = OrderLine;
+
+    fn deref(&self) -> &OrderLine {
+        &self.line
     }
 }
 
 /// The product's waiting lines, oldest first (the engine re-sorts by the shop's policy).
 pub fn waiting_lines(conn: &mut PgConnection, product_id: i64) -> QueryResult<Vec<QueueRow>> {
     diesel::sql_query(
-        "SELECT l.id AS line_id, l.order_id, o.number AS order_number, l.customer_id, c.tier AS customer_tier,
-                l.placed_at, o.payment_authorized_until AS authorized_until, o.max_wait_until,
-                l.qty, l.allocated, l.shipped, l.cancelled, l.promised_on, l.eta_likely, l.eta_worst,
-                l.eta_is_estimate, l.eta_reason, l.queue_position
+        "SELECT l.*, o.number AS order_number, c.tier AS customer_tier,
+                o.payment_authorized_until AS authorized_until, o.max_wait_until
            FROM order_lines l
            JOIN orders o ON o.id = l.order_id
            JOIN customers c ON c.id = l.customer_id

@@ -10,6 +10,7 @@ use chrono::{Duration, NaiveDate};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Int4, Int8, Nullable, Text};
 
+use crate::db::models::OrderLine;
 use crate::db::schema::{product_alternatives, products};
 use crate::db::stock::{self, Product, QueueRow};
 use crate::domain::{self, human_date};
@@ -271,11 +272,15 @@ pub fn date_if_taken(
     let mut queue = stock::waiting_lines(conn, alternative.id)?;
     const NEWCOMER: i64 = -1;
     queue.push(QueueRow {
-        line_id: NEWCOMER,
-        qty: units,
-        allocated: 0,
-        shipped: 0,
-        cancelled: 0,
+        line: OrderLine {
+            id: NEWCOMER,
+            qty: units,
+            allocated: 0,
+            shipped: 0,
+            cancelled: 0,
+            waiting: units,
+            ..line.line.clone()
+        },
         ..line.clone()
     });
     domain::sort_queue(&ctx.queue_policy(), &mut queue, queue_place);
@@ -287,7 +292,7 @@ pub fn date_if_taken(
     let etas = super::eta::project(ctx, &supply, &waiting);
     Ok(queue
         .iter()
-        .position(|row| row.line_id == NEWCOMER)
+        .position(|row| row.id == NEWCOMER)
         .and_then(|at| etas.get(at))
         .and_then(|eta| eta.worst)
         .map(|worst| (worst, false)))
@@ -309,7 +314,7 @@ fn offer_of(
     }
     let Some(line) = lines
         .get(&candidate.product_id)
-        .and_then(|queue| queue.iter().find(|row| row.line_id == candidate.line_id))
+        .and_then(|queue| queue.iter().find(|row| row.id == candidate.line_id))
         .cloned()
     else {
         return Ok(Err(format!(

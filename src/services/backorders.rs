@@ -1,13 +1,14 @@
 //! The backorder queue across products: every waiting line with its age, place, ETA,
 //! promise and flags; filters, counts, keyset pages, and bulk actions.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::BoxedSqlQuery;
-use diesel::sql_types::{Array, BigInt, Bool, Date, Int4, Nullable, SmallInt, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Bool, Date, Int4, Nullable, SmallInt, Text};
 
 use crate::db::audit::Actor;
+use crate::db::models::OrderLine;
 use crate::error::{AppError, AppResult};
 
 /// What the queue page filters on; every field is optional.
@@ -75,10 +76,12 @@ impl QueueSort {
     }
 }
 
+/// A waiting line as the queue page lists it: the order-line read model with its order,
+/// customer and product, and what the page computes (age, delay, flags, value).
 #[derive(Debug, Clone, QueryableByName)]
 pub struct QueueLine {
-    #[diesel(sql_type = BigInt)]
-    pub line_id: i64,
+    #[diesel(embed)]
+    pub line: OrderLine,
     #[diesel(sql_type = BigInt)]
     pub sort_key: i64,
     #[diesel(sql_type = Text)]
@@ -93,22 +96,8 @@ pub struct QueueLine {
     pub sku: String,
     #[diesel(sql_type = Text)]
     pub product_name: String,
-    #[diesel(sql_type = Int4)]
-    pub waiting: i32,
-    #[diesel(sql_type = Timestamptz)]
-    pub placed_at: DateTime<Utc>,
     #[diesel(sql_type = BigInt)]
     pub age_days: i64,
-    #[diesel(sql_type = Nullable<Int4>)]
-    pub position: Option<i32>,
-    #[diesel(sql_type = Nullable<Date>)]
-    pub eta_likely: Option<NaiveDate>,
-    #[diesel(sql_type = Nullable<Date>)]
-    pub eta_worst: Option<NaiveDate>,
-    #[diesel(sql_type = Bool)]
-    pub eta_is_estimate: bool,
-    #[diesel(sql_type = Nullable<Date>)]
-    pub promised_on: Option<NaiveDate>,
     #[diesel(sql_type = BigInt)]
     pub delay_days: i64,
     #[diesel(sql_type = Bool)]
@@ -122,6 +111,15 @@ pub struct QueueLine {
     /// The product's release day, while it is a pre-order not yet released.
     #[diesel(sql_type = Nullable<Date>)]
     pub preorder_release_on: Option<NaiveDate>,
+}
+
+/// A queue line reads as its order line (`l.eta_worst`, `l.waiting`).
+impl std::ops::Deref for QueueLine {
+    type Target = OrderLine;
+
+    fn deref(&self) -> &OrderLine {
+        &self.line
+    }
 }
 
 /// Lines matching each quick filter, within the product/supplier/tier/age selection.
@@ -232,11 +230,9 @@ pub fn page(
 ) -> QueryResult<(Vec<QueueLine>, bool)> {
     let key = sort.key_sql();
     let mut sql = format!(
-        "SELECT l.id AS line_id, {key} AS sort_key, o.number AS order_number, c.name AS customer_name,
+        "SELECT l.*, {key} AS sort_key, o.number AS order_number, c.name AS customer_name,
                 c.email AS customer_email, c.tier AS customer_tier, p.sku, p.name AS product_name,
-                l.waiting AS waiting, l.placed_at,
-                ($1 - l.placed_at::date)::int8 AS age_days, l.queue_position AS position,
-                l.eta_likely, l.eta_worst, l.eta_is_estimate, l.promised_on,
+                ($1 - l.placed_at::date)::int8 AS age_days,
                 greatest(coalesce(l.eta_worst - l.promised_on, 0), 0)::int8 AS delay_days,
                 (l.waiting * l.unit_price_cents)::int8 AS value_cents,
                 CASE WHEN p.preorder_release_on > $1 THEN p.preorder_release_on END AS preorder_release_on,
@@ -553,4 +549,55 @@ pub fn propose_discounts(
         }
         Ok(orders.len())
     })
+}
+
+/// What the queue page shows: a page of lines, whether more follow, the quick filters'
+/// counts, the suppliers to filter by and the shop's currency.
+pub struct QueueData {
+    pub lines: Vec<QueueLine>,
+    pub more: bool,
+    pub counts: QueueCounts,
+    pub suppliers: Vec<(i64, String)>,
+    pub currency: String,
+}
+
+/// The queue page after `cursor`. `count` gives the filter's counts under the shop's wait
+/// limit (the caller may share one count between requests; `counts` counts).
+pub fn queue_page(
+    conn: &mut PgConnection,
+    filter: &QueueFilter,
+    sort: QueueSort,
+    cursor: Option<(i64, i64)>,
+    page_size: i64,
+    today: NaiveDate,
+    count: impl FnOnce(&mut PgConnection, i32) -> AppResult<QueueCounts>,
+) -> AppResult<QueueData> {
+    use crate::db::schema::suppliers;
+    let settings = crate::db::shop_settings::load(conn)?;
+    let limit = settings.expiry_limit_days;
+    let (lines, more) = page(conn, filter, sort, cursor, page_size, today, limit)?;
+    let counts = count(conn, limit)?;
+    let suppliers = suppliers::table
+        .order(suppliers::name)
+        .select((suppliers::id, suppliers::name))
+        .load(conn)?;
+    Ok(QueueData {
+        lines,
+        more,
+        counts,
+        suppliers,
+        currency: settings.currency,
+    })
+}
+
+/// Every line the filter matches, in the page's order, for the CSV export.
+pub fn export_lines(
+    conn: &mut PgConnection,
+    filter: &QueueFilter,
+    sort: QueueSort,
+    today: NaiveDate,
+) -> AppResult<Vec<QueueLine>> {
+    let limit = crate::db::shop_settings::load(conn)?.expiry_limit_days;
+    let (lines, _) = page(conn, filter, sort, None, 1_000_000, today, limit)?;
+    Ok(lines)
 }

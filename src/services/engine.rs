@@ -56,7 +56,7 @@ fn allocate_free_units(
     let waiting: Vec<WaitingLine> = rows
         .iter()
         .map(|row| WaitingLine {
-            line_id: row.line_id,
+            line_id: row.id,
             waiting_units: row.waiting().max(0) as u32,
         })
         .collect();
@@ -64,7 +64,7 @@ fn allocate_free_units(
     if plan.allocations.is_empty() {
         return Ok(Vec::new());
     }
-    let by_id: HashMap<i64, &QueueRow> = rows.iter().map(|row| (row.line_id, row)).collect();
+    let by_id: HashMap<i64, &QueueRow> = rows.iter().map(|row| (row.id, row)).collect();
     let filled: Vec<Filled> = plan
         .allocations
         .iter()
@@ -202,7 +202,7 @@ pub fn refresh_etas(
         .iter()
         .zip(&projections)
         .filter(|(row, eta)| moved_later(row.eta_worst, eta.worst))
-        .map(|(row, _)| row.line_id)
+        .map(|(row, _)| row.id)
         .collect();
     let told = last_told(conn, &moved_later)?;
 
@@ -212,7 +212,7 @@ pub fn refresh_etas(
         let position = position as i32 + 1;
         let promised = row.promised_on.or(eta.worst);
         if row.promised_on.is_none() && promised.is_some() {
-            effects.first_promises.push((row.line_id, row.order_id));
+            effects.first_promises.push((row.id, row.order_id));
         }
         // The history keeps changes of the dates; a reworded reason alone is not news.
         let dates_changed = row.eta_likely != eta.likely
@@ -231,25 +231,25 @@ pub fn refresh_etas(
             && row.eta_worst != Some(new_worst)
         {
             effects.delayed.push(Delayed {
-                line_id: row.line_id,
+                line_id: row.id,
                 order_id: row.order_id,
                 promised_on,
                 new_worst,
                 days_late: (new_worst - promised_on).num_days(),
             });
         }
-        if let Some(told) = told.get(&row.line_id).copied()
+        if let Some(told) = told.get(&row.id).copied()
             && domain::against_told(Some(told), eta.worst).is_bad_news()
         {
             effects.later_than_told.push(LaterThanTold {
-                line_id: row.line_id,
+                line_id: row.id,
                 order_id: row.order_id,
                 told,
                 new_worst: eta.worst,
                 cause: real_cause(cause, row, position, eta, ctx.today),
             });
         }
-        changed.push(row.line_id, eta, position, promised, dates_changed);
+        changed.push(row.id, eta, position, promised, dates_changed);
     }
     changed.store(conn)?;
     Ok(effects)

@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Date, Int4};
 
+use crate::db::models::PoStatus;
 use crate::db::schema::{product_suppliers, purchase_order_receipts, purchase_orders, suppliers};
 use crate::db::shop_settings::ShopSettings;
 use crate::db::stock::{self, Product};
@@ -63,7 +64,7 @@ pub fn product_supply(
             // the domain counts them as slips still running (censored).
             let unreceived_expected_on = purchase_orders::table
                 .filter(purchase_orders::supplier_id.eq(supplier_id))
-                .filter(purchase_orders::status.eq("open"))
+                .filter(purchase_orders::status.eq(PoStatus::Open))
                 .filter(diesel::dsl::not(diesel::dsl::exists(
                     purchase_order_receipts::table
                         .filter(purchase_order_receipts::purchase_order_id.eq(purchase_orders::id)),

@@ -36,7 +36,7 @@ impl Ctx<'_> {
 /// Where a waiting line stands for the queue's order (`domain::sort_queue`).
 pub fn queue_place(row: &QueueRow) -> QueuePlace {
     QueuePlace {
-        line_id: row.line_id,
+        line_id: row.id,
         placed_at: row.placed_at,
         customer_tier: i32::from(row.customer_tier),
         authorized_until: row

@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::db::audit::{self, Actor};
+use crate::db::models::WaitEnd;
 use crate::db::schema::{order_lines, orders, products, shipment_lines, shipments};
 use crate::db::shop_settings;
 use crate::db::stock::{self, NewMovement};
@@ -265,7 +266,7 @@ pub fn cancel_line(
                 (before.waiting() > 0 && !still_waits).then(|| {
                     (
                         order_lines::waiting_ended_at.eq(Some(Utc::now())),
-                        order_lines::waiting_ended_by.eq(Some("cancelled")),
+                        order_lines::waiting_ended_by.eq(Some(WaitEnd::Cancelled)),
                     )
                 }),
             ))

@@ -7,14 +7,14 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Date, Int4, Int8, Nullable, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Date, Int4, Int8, Nullable, Text, Timestamptz};
 use serde::Serialize;
 
 use crate::csv_cells;
 use crate::db::audit::{self, Actor};
 use crate::db::schema::suppliers;
 use crate::db::shop_settings;
-use crate::db::stock::{self, IncomingRow, QueueRow};
+use crate::db::stock::{self, IncomingRow, Product, QueueRow};
 use crate::domain::{EtaCause, MAX_UNITS, MAX_UNITS_TEXT, StockStatus};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::services::catalog::{self, ProductChanges};
@@ -152,46 +152,31 @@ pub struct ProductQuery {
     pub cursor: Cursor,
 }
 
-/// One product as the list, the product page and the export show it.
-#[derive(Debug, Clone, QueryableByName, Serialize)]
+/// One product as the list, the product page and the export show it: the stored product
+/// (the read model) with its supplier's name, what is on its way and its stock status.
+#[derive(Debug, Clone, QueryableByName)]
 pub struct ProductRow {
-    #[diesel(sql_type = Int8)]
-    pub id: i64,
-    #[diesel(sql_type = Text)]
-    pub sku: String,
-    #[diesel(sql_type = Text)]
-    pub name: String,
+    #[diesel(embed)]
+    pub product: Product,
     #[diesel(sql_type = Nullable<Text>)]
     pub supplier: Option<String>,
-    #[diesel(sql_type = Nullable<Int8>)]
-    pub supplier_id: Option<i64>,
-    #[diesel(sql_type = Int4)]
-    pub on_hand: i32,
-    #[diesel(sql_type = Int4)]
-    pub allocated: i32,
     #[diesel(sql_type = Int4)]
     pub available: i32,
-    #[diesel(sql_type = Int4)]
-    pub waiting_units: i32,
-    #[diesel(sql_type = Int4)]
-    pub waiting_lines: i32,
-    #[diesel(sql_type = Int4)]
-    pub reorder_point: i32,
-    #[diesel(sql_type = Int4)]
-    pub safety_stock: i32,
-    #[diesel(sql_type = Bool)]
-    pub backorderable: bool,
-    #[diesel(sql_type = BigInt)]
-    pub unit_price_cents: i64,
     #[diesel(sql_type = BigInt)]
     pub incoming: i64,
     #[diesel(sql_type = Nullable<Date>)]
     pub next_arrival: Option<NaiveDate>,
     #[diesel(sql_type = Text)]
     pub status: String,
-    /// A pre-order's release day (None: not a pre-order).
-    #[diesel(sql_type = Nullable<Date>)]
-    pub preorder_release_on: Option<NaiveDate>,
+}
+
+/// A list row reads as its product (`row.sku`, `row.on_hand`).
+impl std::ops::Deref for ProductRow {
+    type Target = Product;
+
+    fn deref(&self) -> &Product {
+        &self.product
+    }
 }
 
 impl ProductRow {
@@ -216,11 +201,8 @@ pub struct ProductPage {
 /// `FROM`: the products to show, as `products p`. `INCOMING_PER_ROW` or `INCOMING_ALL`
 /// joins the incoming units as `inc`.
 const PRODUCT_COLUMNS: &str = "
-    SELECT p.id, p.sku, p.name, s.name AS supplier, p.supplier_id, p.on_hand, p.allocated,
-           greatest(p.on_hand - p.allocated, 0) AS available, p.waiting_units, p.waiting_lines,
-           p.reorder_point, p.safety_stock, p.backorderable, p.unit_price_cents,
+    SELECT p.*, s.name AS supplier, greatest(p.on_hand - p.allocated, 0) AS available,
            coalesce(inc.units, 0)::int8 AS incoming, inc.next_arrival,
-           p.preorder_release_on,
            CASE WHEN p.preorder_release_on > current_date THEN 'preorder'
                 WHEN p.on_hand - p.allocated <= 0 THEN
                      CASE WHEN p.backorderable AND (s.lead_time_days IS NOT NULL OR coalesce(inc.units, 0) > 0)

@@ -7,7 +7,8 @@ use diesel::sql_types::{BigInt, Bool, Date, Int4, Nullable, Text, Timestamptz};
 use serde_json::json;
 
 use crate::db::audit::{self, Actor};
-use crate::db::schema::notes;
+use crate::db::models::{OrderLine, ProposalStatus};
+use crate::db::schema::{notes, order_lines, products};
 use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Clone, QueryableByName)]
@@ -34,52 +35,26 @@ pub struct OrderHeader {
     pub customer_orders: i64,
 }
 
-#[derive(Debug, Clone, QueryableByName)]
+/// A line of the order page: the order-line read model with its product's SKU, name and
+/// pre-order release day.
+#[derive(Debug, Clone, Queryable)]
 pub struct LineDetail {
-    #[diesel(sql_type = BigInt)]
-    pub id: i64,
-    #[diesel(sql_type = Text)]
+    pub line: OrderLine,
     pub sku: String,
-    #[diesel(sql_type = Text)]
     pub product_name: String,
-    #[diesel(sql_type = Int4)]
-    pub qty: i32,
-    #[diesel(sql_type = Int4)]
-    pub allocated: i32,
-    #[diesel(sql_type = Int4)]
-    pub shipped: i32,
-    #[diesel(sql_type = Int4)]
-    pub cancelled: i32,
-    #[diesel(sql_type = BigInt)]
-    pub unit_price_cents: i64,
-    #[diesel(sql_type = Nullable<Date>)]
-    pub promised_on: Option<NaiveDate>,
-    #[diesel(sql_type = Nullable<Date>)]
-    pub eta_likely: Option<NaiveDate>,
-    #[diesel(sql_type = Nullable<Date>)]
-    pub eta_worst: Option<NaiveDate>,
-    #[diesel(sql_type = Bool)]
-    pub eta_is_estimate: bool,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub eta_reason: Option<String>,
-    #[diesel(sql_type = Nullable<Int4>)]
-    pub queue_position: Option<i32>,
-    #[diesel(sql_type = Text)]
-    pub customer_choice: String,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    pub waiting_since: Option<DateTime<Utc>>,
-    #[diesel(sql_type = BigInt)]
-    pub product_id: i64,
-    #[diesel(sql_type = Nullable<Date>)]
-    pub lapses_on: Option<NaiveDate>,
-    #[diesel(sql_type = Nullable<Date>)]
-    pub wait_limit_on: Option<NaiveDate>,
     /// The product's pre-order release day, if it is a pre-order.
-    #[diesel(sql_type = Nullable<Date>)]
     pub preorder_release_on: Option<NaiveDate>,
     /// Units moved to an alternative (counted in `cancelled`).
-    #[diesel(sql_type = Int4)]
     pub swapped: i32,
+}
+
+/// An order-page line reads as its order line (`line.qty`, `line.eta_worst`).
+impl std::ops::Deref for LineDetail {
+    type Target = OrderLine;
+
+    fn deref(&self) -> &OrderLine {
+        &self.line
+    }
 }
 
 impl LineDetail {
@@ -144,7 +119,7 @@ pub struct OrderProposal {
     #[diesel(sql_type = Int4)]
     pub value: i32,
     #[diesel(sql_type = Text)]
-    pub status: String,
+    pub status: ProposalStatus,
     #[diesel(sql_type = Text)]
     pub reason: String,
     #[diesel(sql_type = Nullable<Text>)]
@@ -175,17 +150,20 @@ pub fn order_detail(conn: &mut PgConnection, number: &str) -> AppResult<OrderDet
     .get_result(conn)
     .optional()?
     .ok_or_else(|| AppError::NotFound(format!("order {}", crate::types::truncate(number))))?;
-    let lines = diesel::sql_query(
-        "SELECT l.id, p.sku, p.name AS product_name, l.qty, l.allocated, l.shipped, l.cancelled, l.unit_price_cents,
-                l.promised_on, l.eta_likely, l.eta_worst, l.eta_is_estimate, l.eta_reason, l.queue_position,
-                l.customer_choice, l.waiting_since, l.product_id, l.lapses_on, l.wait_limit_on,
-                p.preorder_release_on,
-                (SELECT coalesce(sum(s.units), 0)::int4 FROM swaps s WHERE s.from_line_id = l.id) AS swapped
-           FROM order_lines l JOIN products p ON p.id = l.product_id
-          WHERE l.order_id = $1 ORDER BY l.id",
-    )
-    .bind::<BigInt, _>(header.id)
-    .load(conn)?;
+    let lines = order_lines::table
+        .inner_join(products::table)
+        .filter(order_lines::order_id.eq(header.id))
+        .order(order_lines::id)
+        .select((
+            OrderLine::as_select(),
+            products::sku,
+            products::name,
+            products::preorder_release_on,
+            diesel::dsl::sql::<Int4>(
+                "(SELECT coalesce(sum(s.units), 0)::int4 FROM swaps s WHERE s.from_line_id = order_lines.id)",
+            ),
+        ))
+        .load(conn)?;
     let eta_changes = diesel::sql_query(
         "SELECT h.order_line_id, h.eta_likely, h.eta_worst, h.changed_at
            FROM order_line_eta_changes h JOIN order_lines l ON l.id = h.order_line_id

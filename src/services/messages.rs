@@ -11,6 +11,7 @@ use diesel::sql_types::{Array, BigInt, Bool, Date, Int4, Nullable, Text, Timesta
 use serde_json::json;
 
 use crate::db::audit::{self, Actor};
+use crate::db::models::OrderLine;
 use crate::db::shop_settings;
 use crate::db::stock::Product;
 use crate::domain::format::human_date;
@@ -30,36 +31,21 @@ fn user_id(actor: &Actor) -> Option<i64> {
     }
 }
 
+/// An order line (the read model) with what its order's email says about it.
 #[derive(Debug, Clone, QueryableByName)]
 struct OrderLineRow {
-    #[diesel(sql_type = BigInt)]
-    order_id: i64,
+    #[diesel(embed)]
+    line: OrderLine,
     #[diesel(sql_type = Text)]
     number: String,
-    #[diesel(sql_type = BigInt)]
-    customer_id: i64,
     #[diesel(sql_type = Text)]
     email: String,
     #[diesel(sql_type = Text)]
     customer_name: String,
-    #[diesel(sql_type = BigInt)]
-    line_id: i64,
     #[diesel(sql_type = Text)]
     product: String,
     #[diesel(sql_type = Text)]
     sku: String,
-    #[diesel(sql_type = Int4)]
-    qty: i32,
-    #[diesel(sql_type = Int4)]
-    allocated: i32,
-    #[diesel(sql_type = Int4)]
-    shipped: i32,
-    #[diesel(sql_type = Int4)]
-    cancelled: i32,
-    #[diesel(sql_type = Nullable<Date>)]
-    eta_worst: Option<NaiveDate>,
-    #[diesel(sql_type = Bool)]
-    eta_is_estimate: bool,
     #[diesel(sql_type = Nullable<Date>)]
     preorder_release_on: Option<NaiveDate>,
     /// The last date an email stated for the line.
@@ -75,6 +61,14 @@ struct OrderLineRow {
     swapped: i32,
     #[diesel(sql_type = Nullable<Text>)]
     swapped_to: Option<String>,
+}
+
+impl std::ops::Deref for OrderLineRow {
+    type Target = OrderLine;
+
+    fn deref(&self) -> &OrderLine {
+        &self.line
+    }
 }
 
 /// An order as an email sees it: who gets it and what it says about the lines.
@@ -202,10 +196,8 @@ fn order_mails(
     today: NaiveDate,
 ) -> QueryResult<BTreeMap<i64, OrderMail>> {
     let rows: Vec<OrderLineRow> = diesel::sql_query(
-        "SELECT o.id AS order_id, o.number, c.id AS customer_id, c.email, c.name AS customer_name,
-                l.id AS line_id, p.name AS product, p.sku, l.qty, l.allocated, l.shipped,
-                l.cancelled, l.eta_worst, l.eta_is_estimate, t.told_on, k.cause,
-                k.reference AS cause_reference, p.preorder_release_on,
+        "SELECT l.*, o.number, c.email, c.name AS customer_name, p.name AS product, p.sku,
+                t.told_on, k.cause, k.reference AS cause_reference, p.preorder_release_on,
                 coalesce(sw.units, 0)::int4 AS swapped, sw.swapped_to
            FROM orders o
            JOIN customers c ON c.id = o.customer_id
@@ -242,7 +234,7 @@ fn order_mails(
             later: Vec::new(),
         });
         let waiting = row.qty - row.allocated - row.shipped - row.cancelled;
-        entry.line_ids.push(row.line_id);
+        entry.line_ids.push(row.id);
         let date = (waiting > 0).then_some(row.eta_worst).flatten();
         entry.dates.push(date);
         let news = (waiting > 0).then(|| date_news(&row, today)).flatten();
@@ -251,16 +243,16 @@ fn order_mails(
         entry.mail.lines.push(MailLine {
             name: row.product,
             sku: row.sku,
-            qty: row.qty,
-            ready: row.allocated,
-            shipped: row.shipped,
-            cancelled: row.cancelled,
+            qty: row.line.qty,
+            ready: row.line.allocated,
+            shipped: row.line.shipped,
+            cancelled: row.line.cancelled,
             waiting,
             date: (waiting > 0)
-                .then_some(row.eta_worst)
+                .then_some(row.line.eta_worst)
                 .flatten()
                 .map(|d| human_date(d, today)),
-            estimate: row.eta_is_estimate,
+            estimate: row.line.eta_is_estimate,
             // A pre-order line, while its release day is ahead.
             releases_on: (waiting > 0)
                 .then_some(row.preorder_release_on)

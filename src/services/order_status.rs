@@ -7,8 +7,9 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Date, Int4, Nullable, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Int4, Nullable, Text, Timestamptz};
 
+use crate::db::models::OrderLine;
 use crate::db::schema::products;
 use crate::db::shop_settings;
 use crate::db::stock::{self, Product};
@@ -74,43 +75,30 @@ pub enum StatusView {
     },
 }
 
+/// An order line (the read model) with its order's number and day and its product's name.
 #[derive(QueryableByName)]
 struct Row {
-    #[diesel(sql_type = BigInt)]
-    line_id: i64,
-    #[diesel(sql_type = BigInt)]
-    product_id: i64,
+    #[diesel(embed)]
+    line: OrderLine,
     #[diesel(sql_type = Text)]
     number: String,
     #[diesel(sql_type = Timestamptz)]
-    placed_at: DateTime<Utc>,
+    order_placed_at: DateTime<Utc>,
     #[diesel(sql_type = Text)]
     product: String,
-    #[diesel(sql_type = Int4)]
-    qty: i32,
-    #[diesel(sql_type = Int4)]
-    allocated: i32,
-    #[diesel(sql_type = Int4)]
-    shipped: i32,
-    #[diesel(sql_type = Int4)]
-    cancelled: i32,
-    #[diesel(sql_type = Int4)]
-    waiting: i32,
-    #[diesel(sql_type = Nullable<Date>)]
-    eta_likely: Option<NaiveDate>,
-    #[diesel(sql_type = Nullable<Date>)]
-    eta_worst: Option<NaiveDate>,
-    #[diesel(sql_type = Bool)]
-    eta_is_estimate: bool,
-    #[diesel(sql_type = Nullable<Int4>)]
-    queue_position: Option<i32>,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    completed_at: Option<DateTime<Utc>>,
     /// Units moved to an alternative (counted in `cancelled`), and its name.
     #[diesel(sql_type = Int4)]
     swapped: i32,
     #[diesel(sql_type = Nullable<Text>)]
     swapped_to: Option<String>,
+}
+
+impl std::ops::Deref for Row {
+    type Target = OrderLine;
+
+    fn deref(&self) -> &OrderLine {
+        &self.line
+    }
 }
 
 /// The status page of `order_id` as of `now` (the link's signature is checked by the
@@ -120,9 +108,7 @@ pub fn view(conn: &mut PgConnection, order_id: i64, now: DateTime<Utc>) -> AppRe
     let settings = shop_settings::load(conn)?;
     let shop = settings.shop_name.clone();
     let rows: Vec<Row> = diesel::sql_query(
-        "SELECT l.id AS line_id, l.product_id, o.number, o.placed_at, p.name AS product, l.qty,
-                l.allocated, l.shipped, l.cancelled, l.waiting, l.eta_likely, l.eta_worst,
-                l.eta_is_estimate, l.queue_position, l.completed_at,
+        "SELECT l.*, o.number, o.placed_at AS order_placed_at, p.name AS product,
                 coalesce(sw.units, 0)::int4 AS swapped, sw.swapped_to
            FROM orders o JOIN order_lines l ON l.order_id = o.id
            JOIN products p ON p.id = l.product_id
@@ -150,7 +136,7 @@ pub fn view(conn: &mut PgConnection, order_id: i64, now: DateTime<Utc>) -> AppRe
         }
     };
     let number = first.number.clone();
-    let placed_on = human_date(first.placed_at.date_naive(), today);
+    let placed_on = human_date(first.order_placed_at.date_naive(), today);
 
     let eta_settings = super::eta::eta_settings(&settings);
     let mut lines = Vec::with_capacity(rows.len());
@@ -298,15 +284,15 @@ fn waits_for(
         .first(conn)?;
     let supply = super::eta::product_supply(conn, &product, today)?;
     let mut queue = stock::waiting_lines(conn, row.product_id)?;
-    queue.sort_by_key(|q| (q.queue_position.unwrap_or(i32::MAX), q.placed_at, q.line_id));
+    queue.sort_by_key(|q| (q.queue_position.unwrap_or(i32::MAX), q.placed_at, q.id));
     let waiting: Vec<WaitingLine> = queue
         .iter()
         .map(|q| WaitingLine {
-            line_id: q.line_id,
+            line_id: q.id,
             waiting_units: q.waiting().max(0) as u32,
         })
         .collect();
-    let Some(at) = queue.iter().position(|q| q.line_id == row.line_id) else {
+    let Some(at) = queue.iter().position(|q| q.id == row.id) else {
         return Ok("new stock; we will write with a date as soon as we have one".to_owned());
     };
     // Purchase orders on their expected dates (no slips drawn): only what covers the line

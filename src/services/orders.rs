@@ -10,7 +10,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::db::audit::{self, Actor};
-use crate::db::schema::{order_lines, orders};
+use crate::db::models::OrderLine;
+use crate::db::schema::{order_lines, orders, products};
 use crate::db::shop_settings;
 use crate::db::stock::{self, NewMovement};
 use crate::domain::intake::RefusalReason;
@@ -55,30 +56,39 @@ pub struct OrderView {
 }
 
 /// A line of an order: units, what waits, and the ETA with its reason.
-#[derive(Debug, Clone, Serialize, QueryableByName, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OrderLineView {
-    #[diesel(sql_type = Text)]
     pub sku: String,
-    #[diesel(sql_type = diesel::sql_types::Int4)]
     pub quantity: i32,
-    #[diesel(sql_type = diesel::sql_types::Int4)]
     pub allocated: i32,
-    #[diesel(sql_type = diesel::sql_types::Int4)]
     pub shipped: i32,
-    #[diesel(sql_type = diesel::sql_types::Int4)]
     pub cancelled: i32,
-    #[diesel(sql_type = diesel::sql_types::Int4)]
     pub waiting: i32,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Date>)]
     pub eta_likely: Option<NaiveDate>,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Date>)]
     pub eta_worst: Option<NaiveDate>,
-    #[diesel(sql_type = diesel::sql_types::Bool)]
     pub eta_is_estimate: bool,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Date>)]
     pub promised_on: Option<NaiveDate>,
-    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
     pub reason: Option<String>,
+}
+
+impl OrderLineView {
+    /// The API's view of a stored line: dates and their reason only while units wait.
+    fn of(line: &OrderLine, sku: String) -> Self {
+        let waits = line.waiting > 0;
+        Self {
+            sku,
+            quantity: line.qty,
+            allocated: line.allocated,
+            shipped: line.shipped,
+            cancelled: line.cancelled,
+            waiting: line.waiting,
+            eta_likely: line.eta_likely.filter(|_| waits),
+            eta_worst: line.eta_worst.filter(|_| waits),
+            eta_is_estimate: waits && line.eta_is_estimate,
+            promised_on: line.promised_on,
+            reason: line.eta_reason.clone().filter(|_| waits),
+        }
+    }
 }
 
 /// The words `order_status` answers.
@@ -116,22 +126,16 @@ pub fn order_view(
     number: &str,
     _today: NaiveDate,
 ) -> AppResult<Option<OrderView>> {
-    let lines: Vec<OrderLineView> = diesel::sql_query(
-        "SELECT p.sku, l.qty AS quantity, l.allocated, l.shipped, l.cancelled,
-                l.waiting AS waiting,
-                CASE WHEN l.waiting > 0 THEN l.eta_likely END AS eta_likely,
-                CASE WHEN l.waiting > 0 THEN l.eta_worst END AS eta_worst,
-                (l.waiting > 0 AND l.eta_is_estimate) AS eta_is_estimate,
-                l.promised_on,
-                CASE WHEN l.waiting > 0 THEN l.eta_reason END AS reason
-           FROM orders o
-           JOIN order_lines l ON l.order_id = o.id
-           JOIN products p ON p.id = l.product_id
-          WHERE o.number = $1
-          ORDER BY l.id",
-    )
-    .bind::<Text, _>(number)
-    .load(conn)?;
+    let lines: Vec<OrderLineView> = order_lines::table
+        .inner_join(orders::table)
+        .inner_join(products::table)
+        .filter(orders::number.eq(number))
+        .order(order_lines::id)
+        .select((OrderLine::as_select(), products::sku))
+        .load::<(OrderLine, String)>(conn)?
+        .into_iter()
+        .map(|(line, sku)| OrderLineView::of(&line, sku))
+        .collect();
     if lines.is_empty() {
         return Ok(None);
     }

@@ -8,6 +8,7 @@ use rand::Rng;
 use serde_json::json;
 
 use crate::db::audit::{self, Actor};
+use crate::db::models::ProposalStatus;
 use crate::db::schema::{discount_proposals, orders, users};
 use crate::db::users::Role;
 use crate::domain::{self, DiscountPolicy};
@@ -144,7 +145,7 @@ pub fn propose(
         let open: bool = diesel::select(diesel::dsl::exists(
             discount_proposals::table
                 .filter(discount_proposals::order_id.eq(order_id))
-                .filter(discount_proposals::status.eq("proposed")),
+                .filter(discount_proposals::status.eq(ProposalStatus::Proposed)),
         ))
         .get_result(conn)?;
         let already_open = || {
@@ -298,8 +299,10 @@ pub fn withdraw_if_finished(
             "discount_withdrawn",
             "discount_proposal",
             Some(w.id.to_string()),
-            Some(json!({ "status": "proposed" })),
-            Some(json!({ "status": "withdrawn", "order": w.number, "reason": w.note })),
+            Some(json!({ "status": ProposalStatus::Proposed })),
+            Some(
+                json!({ "status": ProposalStatus::Withdrawn, "order": w.number, "reason": w.note }),
+            ),
         )?;
     }
     Ok(withdrawn.len())
@@ -354,7 +357,7 @@ pub fn decide(
         return Err(AppError::Forbidden);
     };
     conn.transaction(|conn| {
-        let (order_id, kind, value, status, proposed_by, decided_by): (i64, String, i32, String, Option<i64>, Option<i64>) =
+        let (order_id, kind, value, status, proposed_by, decided_by): (i64, String, i32, ProposalStatus, Option<i64>, Option<i64>) =
             discount_proposals::table
                 .find(proposal_id)
                 .for_update()
@@ -369,7 +372,7 @@ pub fn decide(
                 .first(conn)
                 .optional()?
                 .ok_or_else(|| AppError::not_found("the proposal"))?;
-        if status != "proposed" {
+        if status != ProposalStatus::Proposed {
             let who: String = match decided_by {
                 Some(id) => users::table.find(id).select(users::name).first(conn)?,
                 None => "someone".to_owned(),
@@ -401,7 +404,7 @@ pub fn decide(
                 let code = coupon_code();
                 diesel::update(discount_proposals::table.find(proposal_id))
                     .set((
-                        discount_proposals::status.eq("approved"),
+                        discount_proposals::status.eq(ProposalStatus::Approved),
                         discount_proposals::value.eq(value),
                         discount_proposals::decided_by.eq(Some(*user_id)),
                         discount_proposals::decided_at.eq(Some(now)),
@@ -418,7 +421,7 @@ pub fn decide(
                 }
                 diesel::update(discount_proposals::table.find(proposal_id))
                     .set((
-                        discount_proposals::status.eq("rejected"),
+                        discount_proposals::status.eq(ProposalStatus::Rejected),
                         discount_proposals::decided_by.eq(Some(*user_id)),
                         discount_proposals::decided_at.eq(Some(now)),
                         discount_proposals::decision_note.eq(Some(note)),
@@ -433,8 +436,8 @@ pub fn decide(
             if decided.coupon_code.is_some() { "discount_approved" } else { "discount_rejected" },
             "discount_proposal",
             Some(proposal_id.to_string()),
-            Some(json!({ "status": "proposed", "value": value })),
-            Some(json!({ "status": if decided.coupon_code.is_some() { "approved" } else { "rejected" }, "coupon": decided.coupon_code })),
+            Some(json!({ "status": ProposalStatus::Proposed, "value": value })),
+            Some(json!({ "status": if decided.coupon_code.is_some() { ProposalStatus::Approved } else { ProposalStatus::Rejected }, "coupon": decided.coupon_code })),
         )?;
         Ok(decided)
     })
@@ -466,7 +469,7 @@ pub struct ProposalRow {
     #[diesel(sql_type = Text)]
     pub reason: String,
     #[diesel(sql_type = Text)]
-    pub status: String,
+    pub status: ProposalStatus,
     #[diesel(sql_type = Nullable<BigInt>)]
     pub proposed_by: Option<i64>,
     #[diesel(sql_type = Nullable<Text>)]
@@ -495,13 +498,18 @@ impl ProposalRow {
     pub fn is_policy(&self) -> bool {
         self.proposed_by.is_none()
     }
+
+    /// Still waiting for a manager's decision.
+    pub fn is_proposed(&self) -> bool {
+        self.status == ProposalStatus::Proposed
+    }
 }
 
 /// Proposals with what a manager needs to decide; `status` filters, `proposer` limits to
 /// one rep's own.
 pub fn list(
     conn: &mut PgConnection,
-    status: &str,
+    status: ProposalStatus,
     proposer: Option<i64>,
     today: NaiveDate,
 ) -> QueryResult<Vec<ProposalRow>> {

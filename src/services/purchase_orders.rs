@@ -12,6 +12,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Date, Int8, Nullable, Text, Timestamptz};
 
 use crate::db::audit::{self, Actor};
+use crate::db::models::{PoStatus, PurchaseOrder};
 use crate::db::schema::{purchase_order_date_changes, purchase_order_receipts, purchase_orders};
 use crate::db::shop_settings;
 use crate::db::stock::{self, Product};
@@ -20,25 +21,14 @@ use crate::error::{AppError, AppResult, FieldError};
 use crate::services::engine::{self, Ctx};
 use crate::services::purchasing::{self, ReceiptView, check_expected_date};
 
-/// One purchase order in the list.
+/// One purchase order in the list: the stored order (the read model) with its supplier's
+/// name and what is still to come.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct PurchaseOrderRow {
-    #[diesel(sql_type = Int8)]
-    pub id: i64,
-    #[diesel(sql_type = Text)]
-    pub reference: String,
+    #[diesel(embed)]
+    pub order: PurchaseOrder,
     #[diesel(sql_type = Text)]
     pub supplier: String,
-    #[diesel(sql_type = Int8)]
-    pub supplier_id: i64,
-    #[diesel(sql_type = Text)]
-    pub status: String,
-    #[diesel(sql_type = Date)]
-    pub ordered_on: NaiveDate,
-    #[diesel(sql_type = Date)]
-    pub expected_on: NaiveDate,
-    #[diesel(sql_type = Nullable<Date>)]
-    pub received_on: Option<NaiveDate>,
     #[diesel(sql_type = BigInt)]
     pub lines: i64,
     #[diesel(sql_type = BigInt)]
@@ -46,6 +36,18 @@ pub struct PurchaseOrderRow {
     #[diesel(sql_type = Bool)]
     pub late: bool,
 }
+
+/// A list row reads as its purchase order (`po.reference`, `po.status`).
+impl std::ops::Deref for PurchaseOrderRow {
+    type Target = PurchaseOrder;
+
+    fn deref(&self) -> &PurchaseOrder {
+        &self.order
+    }
+}
+
+/// The select both the list and one order's page read, `$2` being today.
+const ROWS_SQL: &str = include_str!("purchase_order_rows.sql");
 
 /// The list's status filter: open orders by default.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -69,9 +71,9 @@ impl ListStatus {
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Open => "open",
-            Self::Received => "received",
-            Self::Cancelled => "cancelled",
+            Self::Open => PoStatus::Open.as_str(),
+            Self::Received => PoStatus::Received.as_str(),
+            Self::Cancelled => PoStatus::Cancelled.as_str(),
             Self::All => "all",
         }
     }
@@ -99,21 +101,15 @@ pub fn list(
         ListStatus::All => None,
         other => Some(other.as_str()),
     };
-    diesel::sql_query(
-        "SELECT po.id, po.reference, s.name AS supplier, po.supplier_id, po.status, po.ordered_on, po.expected_on,
-                po.received_on, count(pl.id)::int8 AS lines,
-                coalesce(sum(pl.qty_ordered - pl.qty_received) FILTER (WHERE po.status = 'open'), 0)::int8 AS outstanding,
-                (po.status = 'open' AND po.expected_on < $2) AS late
-           FROM purchase_orders po
-           JOIN suppliers s ON s.id = po.supplier_id
-           LEFT JOIN purchase_order_lines pl ON pl.purchase_order_id = po.id
+    diesel::sql_query(format!(
+        "{ROWS_SQL}
           WHERE ($1::text IS NULL OR po.status = $1)
           GROUP BY po.id, s.name
           ORDER BY (po.status = 'open') DESC,
                    CASE WHEN po.status = 'open' THEN po.expected_on END ASC,
                    po.id DESC
-          LIMIT $3",
-    )
+          LIMIT $3"
+    ))
     .bind::<Nullable<Text>, _>(status_filter)
     .bind::<Date, _>(today)
     .bind::<BigInt, _>(LIST_LIMIT)
@@ -180,17 +176,11 @@ fn header(
     reference: &str,
     today: NaiveDate,
 ) -> AppResult<(PurchaseOrderRow, i64)> {
-    let found: Option<PurchaseOrderRow> = diesel::sql_query(
-        "SELECT po.id, po.reference, s.name AS supplier, po.supplier_id, po.status, po.ordered_on,
-                po.expected_on, po.received_on, count(pl.id)::int8 AS lines,
-                coalesce(sum(pl.qty_ordered - pl.qty_received) FILTER (WHERE po.status = 'open'), 0)::int8 AS outstanding,
-                (po.status = 'open' AND po.expected_on < $2) AS late
-           FROM purchase_orders po
-           JOIN suppliers s ON s.id = po.supplier_id
-           LEFT JOIN purchase_order_lines pl ON pl.purchase_order_id = po.id
+    let found: Option<PurchaseOrderRow> = diesel::sql_query(format!(
+        "{ROWS_SQL}
           WHERE po.reference = $1
-          GROUP BY po.id, s.name",
-    )
+          GROUP BY po.id, s.name"
+    ))
     .bind::<Text, _>(reference)
     .bind::<Date, _>(today)
     .get_result(conn)
@@ -265,7 +255,7 @@ pub fn detail(
 
 /// Locks an open purchase order for a change; anything else is a clear refusal.
 fn lock_open(conn: &mut PgConnection, reference: &str) -> AppResult<(i64, NaiveDate)> {
-    let (id, status, expected_on): (i64, String, NaiveDate) = purchase_orders::table
+    let (id, status, expected_on): (i64, PoStatus, NaiveDate) = purchase_orders::table
         .filter(purchase_orders::reference.eq(reference))
         .for_update()
         .select((
@@ -281,7 +271,7 @@ fn lock_open(conn: &mut PgConnection, reference: &str) -> AppResult<(i64, NaiveD
                 crate::types::truncate(reference)
             ))
         })?;
-    if status != "open" {
+    if status != PoStatus::Open {
         return Err(AppError::Conflict(format!(
             "purchase order {reference} is {status}; it can no longer be changed"
         )));
@@ -375,7 +365,7 @@ pub fn cancel(
             settings: &settings,
         };
         diesel::update(purchase_orders::table.find(po_id))
-            .set(purchase_orders::status.eq("cancelled"))
+            .set(purchase_orders::status.eq(PoStatus::Cancelled))
             .execute(conn)?;
         let ids = product_ids(conn, po_id)?;
         let cause = crate::domain::EtaCause::PurchaseOrderCancelled {
@@ -388,8 +378,8 @@ pub fn cancel(
             "purchase_order_cancelled",
             "purchase_order",
             Some(reference.to_owned()),
-            Some(serde_json::json!({ "status": "open" })),
-            Some(serde_json::json!({ "status": "cancelled" })),
+            Some(serde_json::json!({ "status": PoStatus::Open })),
+            Some(serde_json::json!({ "status": PoStatus::Cancelled })),
         )?;
         Ok(())
     })
@@ -490,7 +480,7 @@ pub fn preview_receipt(
     today: NaiveDate,
 ) -> AppResult<ReceiptPreview> {
     let (row, _) = header(conn, reference, today)?;
-    if row.status != "open" {
+    if row.status != PoStatus::Open {
         return Err(AppError::Conflict(format!(
             "purchase order {reference} is {}; nothing more can be received",
             row.status
@@ -512,7 +502,7 @@ pub fn preview_receipt(
         let waiting: Vec<WaitingLine> = queue
             .iter()
             .map(|l| WaitingLine {
-                line_id: l.line_id,
+                line_id: l.id,
                 waiting_units: l.waiting().max(0) as u32,
             })
             .collect();
@@ -521,9 +511,9 @@ pub fn preview_receipt(
         let position: HashMap<i64, usize> = queue
             .iter()
             .enumerate()
-            .map(|(i, l)| (l.line_id, i + 1))
+            .map(|(i, l)| (l.id, i + 1))
             .collect();
-        let by_id: HashMap<i64, &stock::QueueRow> = queue.iter().map(|l| (l.line_id, l)).collect();
+        let by_id: HashMap<i64, &stock::QueueRow> = queue.iter().map(|l| (l.id, l)).collect();
         let releases: Vec<Release> = plan
             .allocations
             .iter()
@@ -584,7 +574,7 @@ pub fn receive(
             return Ok(());
         }
         let (row, _) = header(conn, reference, today)?;
-        if row.status != "open" {
+        if row.status != PoStatus::Open {
             return Err(AppError::Conflict(format!(
                 "purchase order {reference} is {}; nothing more can be received",
                 row.status

@@ -9,6 +9,7 @@ use diesel::sql_types::Text;
 use serde::Serialize;
 
 use crate::db::audit::{self, Actor};
+use crate::db::models::PoStatus;
 use crate::db::schema::{
     products, purchase_order_date_changes, purchase_order_lines, purchase_order_receipts,
     purchase_orders, receipt_lines, stock_movements, suppliers,
@@ -386,14 +387,14 @@ pub fn receive(
                 return Ok(Outcome::AlreadyStored(view));
             }
         }
-        let (po_id, status, expected_on): (i64, String, NaiveDate) = purchase_orders::table
+        let (po_id, status, expected_on): (i64, PoStatus, NaiveDate) = purchase_orders::table
             .filter(purchase_orders::reference.eq(reference))
             .for_update()
             .select((purchase_orders::id, purchase_orders::status, purchase_orders::expected_on))
             .first(conn)
             .optional()?
             .ok_or_else(|| AppError::NotFound(format!("purchase order {}", crate::types::truncate(reference))))?;
-        if status != "open" {
+        if status != PoStatus::Open {
             return Err(AppError::Conflict(format!("purchase order {reference} is {status}; nothing more can be received")));
         }
         let po_lines: HashMap<String, (i64, i64, i32)> = purchase_order_lines::table
@@ -449,7 +450,7 @@ pub fn receive(
             == 0;
         if all_received {
             diesel::update(purchase_orders::table.find(po_id))
-                .set((purchase_orders::status.eq("received"), purchase_orders::received_on.eq(today)))
+                .set((purchase_orders::status.eq(PoStatus::Received), purchase_orders::received_on.eq(today)))
                 .execute(conn)?;
         }
 

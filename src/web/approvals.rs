@@ -8,7 +8,8 @@ use serde::Deserialize;
 
 use crate::db::users::Role;
 use crate::error::{AppError, AppResult};
-use crate::services::proposals::{self, Decision, ProposalRow};
+use crate::services::approvals;
+use crate::services::proposals::{self, ProposalRow};
 use crate::web::orders::{Words, url_segment};
 use crate::web::render::{self, Frame};
 use crate::web::session::CurrentUser;
@@ -64,37 +65,19 @@ async fn load(state: &AppState, user: &CurrentUser) -> AppResult<ApprovalsPage> 
     let today = crate::clock::today();
     let user_id = user.id;
     let is_manager = user.is_manager();
-    let (pending, mut withdrawn, mut mine, currency) =
-        crate::db::blocking(&state.pool, move |conn| {
-            let (pending, withdrawn) = if is_manager {
-                (
-                    proposals::list(conn, "proposed", None, today)?,
-                    proposals::list(conn, "withdrawn", None, today)?,
-                )
-            } else {
-                (Vec::new(), Vec::new())
-            };
-            let mut mine = Vec::new();
-            for status in ["proposed", "approved", "rejected", "withdrawn"] {
-                mine.extend(proposals::list(conn, status, Some(user_id), today)?);
-            }
-            Ok((
-                pending,
-                withdrawn,
-                mine,
-                crate::db::shop_settings::load(conn)?.currency,
-            ))
-        })
-        .await?;
-    mine.sort_by_key(|p| std::cmp::Reverse(p.created_at));
-    withdrawn.sort_by_key(|p| std::cmp::Reverse(p.decided_at));
-    withdrawn.truncate(20);
+    let data = crate::db::blocking(&state.pool, move |conn| {
+        approvals::page(conn, user_id, is_manager, today)
+    })
+    .await?;
     Ok(ApprovalsPage {
         frame: Frame::new(user, "approvals"),
-        pending,
-        withdrawn,
-        mine,
-        words: Words { today, currency },
+        pending: data.pending,
+        withdrawn: data.withdrawn,
+        mine: data.mine,
+        words: Words {
+            today,
+            currency: data.currency,
+        },
         is_manager,
         user_id,
         message: None,
@@ -127,24 +110,15 @@ pub async fn decide(
     let form = form.into_inner();
     let (actor, role) = (user.actor(), user.role);
     let outcome = crate::db::blocking(&state.pool, move |conn| {
-        let kind: String = {
-            use crate::db::schema::discount_proposals::dsl as d;
-            use diesel::prelude::*;
-            d::discount_proposals
-                .find(id)
-                .select(d::kind)
-                .first(conn)
-                .optional()?
-                .ok_or_else(|| AppError::not_found("the proposal"))?
-        };
-        let decision = match form.decision.as_str() {
-            "approve" => Decision::Approve {
-                value: proposals::parse_value(&kind, &form.value)?,
-            },
-            "reject" => Decision::Reject { note: form.note },
-            _ => return Err(AppError::invalid("decision", "approve or reject")),
-        };
-        proposals::decide(conn, &actor, role, id, decision)
+        approvals::decide(
+            conn,
+            &actor,
+            role,
+            id,
+            &form.decision,
+            &form.value,
+            form.note,
+        )
     })
     .await;
     let (message, failed) = match outcome {
@@ -175,18 +149,8 @@ pub async fn decide(
         return Ok(render::form_answer(page.render()?, failed));
     }
     let today = crate::clock::today();
-    let (row, currency) = crate::db::blocking(&state.pool, move |conn| {
-        let mut all = Vec::new();
-        for status in ["proposed", "approved", "rejected", "withdrawn"] {
-            all.extend(proposals::list(conn, status, None, today)?);
-        }
-        Ok((
-            all.into_iter().find(|p| p.id == id),
-            crate::db::shop_settings::load(conn)?.currency,
-        ))
-    })
-    .await?;
-    let row = row.ok_or_else(|| AppError::not_found("the proposal"))?;
+    let (row, currency) =
+        crate::db::blocking(&state.pool, move |conn| approvals::row(conn, id, today)).await?;
     let fragment = ProposalRowFragment {
         frame: Frame::new(&user, "approvals"),
         p: row,
@@ -210,40 +174,9 @@ pub async fn bulk_approve(
         .filter(|(k, _)| k == "proposal")
         .filter_map(|(_, v)| v.parse().ok())
         .collect();
-    if ids.is_empty() {
-        return Err(AppError::invalid(
-            "proposal",
-            "select at least one proposal",
-        ));
-    }
     let (actor, role) = (user.actor(), user.role);
     let approved = crate::db::blocking(&state.pool, move |conn| {
-        use diesel::Connection;
-        conn.transaction(|conn| {
-            let mut approved = 0;
-            for id in ids {
-                let is_policy: bool = {
-                    use crate::db::schema::discount_proposals::dsl as d;
-                    use diesel::prelude::*;
-                    d::discount_proposals
-                        .find(id)
-                        .select(d::proposed_by.is_null())
-                        .first(conn)?
-                };
-                if !is_policy {
-                    return Err(AppError::invalid(
-                        "proposal",
-                        "bulk approval is for the delay policy's own proposals",
-                    ));
-                }
-                let decided =
-                    proposals::decide(conn, &actor, role, id, Decision::Approve { value: None })?;
-                if decided.coupon_code.is_some() {
-                    approved += 1;
-                }
-            }
-            Ok(approved)
-        })
+        approvals::bulk_approve(conn, &actor, role, &ids)
     })
     .await?;
     let mut page = load(&state, &user).await?;

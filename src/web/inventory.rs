@@ -18,6 +18,7 @@ use crate::services::inventory::{
     self, AdjustmentReason, Cursor, ImportOutcome, ImportProblem, ProductDetail, ProductPage,
     ProductQuery, ProductRow, ProductSort, StatusFilter, StockSettings,
 };
+use crate::services::priced::{self, Priced};
 use crate::services::sourcing::{self, SupplierEntry};
 use crate::web::orders::url_segment;
 use crate::web::reads::Reads;
@@ -239,10 +240,7 @@ fn error_for<'a>(errors: &'a [FieldError], field: &str) -> Option<&'a str> {
 }
 
 async fn words(state: &AppState) -> AppResult<Words> {
-    let currency = crate::db::blocking(&state.pool, |conn| {
-        Ok(crate::db::shop_settings::load(conn)?.currency)
-    })
-    .await?;
+    let currency = crate::db::blocking(&state.pool, priced::currency).await?;
     Ok(Words {
         today: crate::clock::today(),
         currency,
@@ -257,13 +255,17 @@ async fn list_page(
     notice: Option<String>,
 ) -> AppResult<InventoryPage> {
     let query = params.query();
-    let (page, suppliers, currency) = reads
+    let Priced {
+        data: (page, suppliers),
+        currency,
+    } = reads
         .blocking(move |conn| {
-            Ok((
-                inventory::product_page(conn, &query)?,
-                inventory::suppliers(conn)?,
-                crate::db::shop_settings::load(conn)?.currency,
-            ))
+            Priced::load(conn, |conn| {
+                Ok::<_, AppError>((
+                    inventory::product_page(conn, &query)?,
+                    inventory::suppliers(conn)?,
+                ))
+            })
         })
         .await?;
     Ok(InventoryPage {
@@ -664,11 +666,13 @@ async fn product_page(
     sku: String,
     ledger_before: Option<i64>,
 ) -> AppResult<ProductPageTemplate> {
-    let (detail, currency) = crate::db::blocking(&state.pool, move |conn| {
-        Ok((
-            inventory::product_detail(conn, &sku, ledger_before)?,
-            crate::db::shop_settings::load(conn)?.currency,
-        ))
+    let Priced {
+        data: detail,
+        currency,
+    } = crate::db::blocking(&state.pool, move |conn| {
+        Priced::load(conn, |conn| {
+            inventory::product_detail(conn, &sku, ledger_before)
+        })
     })
     .await?;
     let today = crate::clock::today();

@@ -14,6 +14,7 @@ use crate::services::message_search::{self, MessageFilter, SearchedFor};
 use crate::services::messages::{
     self, ComposeTarget, Composed, CountRow, MessageDetail, MessageRow,
 };
+use crate::services::priced::Priced;
 use crate::web::orders::Words;
 use crate::web::render::{self, Frame};
 use crate::web::session::CurrentUser;
@@ -174,9 +175,11 @@ pub async fn list(
         before: query.before,
     };
     let text = filter.query.clone();
-    let (overview, currency) = crate::db::blocking(&state.pool, move |conn| {
-        let overview = message_search::overview(conn, &filter)?;
-        Ok((overview, crate::db::shop_settings::load(conn)?.currency))
+    let Priced {
+        data: overview,
+        currency,
+    } = crate::db::blocking(&state.pool, move |conn| {
+        Priced::load(conn, |conn| message_search::overview(conn, &filter))
     })
     .await?;
     render::html(&ListPage {
@@ -226,11 +229,8 @@ pub async fn show(
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
-    let (m, currency) = crate::db::blocking(&state.pool, move |conn| {
-        Ok((
-            messages::detail(conn, id)?,
-            crate::db::shop_settings::load(conn)?.currency,
-        ))
+    let Priced { data: m, currency } = crate::db::blocking(&state.pool, move |conn| {
+        Priced::load(conn, |conn| messages::detail(conn, id))
     })
     .await?;
     render::html(&DetailPage {

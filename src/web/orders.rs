@@ -13,6 +13,7 @@ use crate::services::fulfilment;
 use crate::services::lookup::{self, EtaChange, LineDetail, OrderDetail};
 use crate::services::order_actions;
 use crate::services::order_page::{self, OrderPageData};
+use crate::services::priced::Priced;
 use crate::services::search::{self, SearchResults};
 use crate::services::swaps::{self, SwapRecord};
 use crate::web::reads::Reads;
@@ -117,14 +118,17 @@ pub async fn search(
         1
     };
     let needle = text.clone();
-    let (results, currency) = Reads::of(&req, &state)
+    let Priced {
+        data: results,
+        currency,
+    } = Reads::of(&req, &state)
         .blocking(move |conn| {
-            let results = if needle.trim().is_empty() {
-                None
-            } else {
-                Some(search::search_orders(conn, &needle, after.as_ref())?)
-            };
-            Ok((results, crate::db::shop_settings::load(conn)?.currency))
+            Priced::load(conn, |conn| {
+                if needle.trim().is_empty() {
+                    return Ok(None);
+                }
+                search::search_orders(conn, &needle, after.as_ref()).map(Some)
+            })
         })
         .await?;
     let htmx = render::is_htmx(&req);
@@ -313,11 +317,12 @@ impl OrderPage {
     }
 
     fn proposal_status(p: &crate::services::lookup::OrderProposal) -> &'static str {
-        match p.status.as_str() {
-            "approved" => "approved",
-            "rejected" => "rejected",
-            "withdrawn" => "withdrawn: nothing is left to ship",
-            _ => "proposed, waiting for a manager",
+        use crate::db::models::ProposalStatus;
+        match p.status {
+            ProposalStatus::Approved => "approved",
+            ProposalStatus::Rejected => "rejected",
+            ProposalStatus::Withdrawn => "withdrawn: nothing is left to ship",
+            ProposalStatus::Proposed => "proposed, waiting for a manager",
         }
     }
 

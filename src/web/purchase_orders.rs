@@ -14,6 +14,7 @@ use serde::Deserialize;
 use crate::db::users::Role;
 use crate::domain::format::ordinal;
 use crate::error::{AppError, AppResult, FieldError};
+use crate::services::priced::Priced;
 use crate::services::purchase_orders::{
     self, ChangePreview, ListStatus, PoChange, PurchaseOrderDetail, PurchaseOrderRow,
     ReceiptPreview, ReceiveQuantity, Release,
@@ -65,11 +66,11 @@ pub async fn list(
 ) -> AppResult<HttpResponse> {
     let status = ListStatus::parse(&params.status);
     let today = crate::clock::today();
-    let (orders, currency) = crate::db::blocking(&state.pool, move |conn| {
-        Ok((
-            purchase_orders::list(conn, status, today)?,
-            crate::db::shop_settings::load(conn)?.currency,
-        ))
+    let Priced {
+        data: orders,
+        currency,
+    } = crate::db::blocking(&state.pool, move |conn| {
+        Priced::load(conn, |conn| purchase_orders::list(conn, status, today))
     })
     .await?;
     render::html(&ListPage {
@@ -383,11 +384,11 @@ struct SuggestionsPage {
 
 pub async fn suggestions(state: web::Data<AppState>, user: CurrentUser) -> AppResult<HttpResponse> {
     let today = crate::clock::today();
-    let (all, currency) = crate::db::blocking(&state.pool, move |conn| {
-        Ok((
-            reorder::suggestions(conn, None, today)?,
-            crate::db::shop_settings::load(conn)?.currency,
-        ))
+    let Priced {
+        data: all,
+        currency,
+    } = crate::db::blocking(&state.pool, move |conn| {
+        Priced::load(conn, |conn| reorder::suggestions(conn, None, today))
     })
     .await?;
     let mut groups: Vec<SupplierGroup> = Vec::new();
@@ -479,7 +480,7 @@ impl OrderPage {
     }
 
     fn is_open(&self) -> bool {
-        self.detail.header.status == "open"
+        self.detail.header.status == crate::db::models::PoStatus::Open
     }
 
     fn receive_value(&self, line_id: &i64) -> String {
@@ -522,11 +523,13 @@ async fn order_page(
     reference: String,
 ) -> AppResult<OrderPage> {
     let today = crate::clock::today();
-    let (detail, currency) = crate::db::blocking(&state.pool, move |conn| {
-        Ok((
-            purchase_orders::detail(conn, &reference, today)?,
-            crate::db::shop_settings::load(conn)?.currency,
-        ))
+    let Priced {
+        data: detail,
+        currency,
+    } = crate::db::blocking(&state.pool, move |conn| {
+        Priced::load(conn, |conn| {
+            purchase_orders::detail(conn, &reference, today)
+        })
     })
     .await?;
     let receive_values = detail

@@ -9,7 +9,8 @@ use serde::Deserialize;
 use crate::csv_cells;
 use crate::error::{AppError, AppResult};
 use crate::services::backorders::{
-    self, BulkAction, BulkOutcome, BulkRequest, QueueCounts, QueueFilter, QueueLine, QueueSort,
+    self, BulkAction, BulkOutcome, BulkRequest, QueueCounts, QueueData, QueueFilter, QueueLine,
+    QueueSort,
 };
 use crate::web::orders::{Words, url_segment};
 use crate::web::reads::Reads;
@@ -169,14 +170,7 @@ async fn load(
     state: &web::Data<AppState>,
     reads: Reads,
     params: &QueueParams,
-) -> AppResult<(
-    Vec<QueueLine>,
-    bool,
-    QueueCounts,
-    Vec<(i64, String)>,
-    String,
-    i32,
-)> {
+) -> AppResult<QueueData> {
     let filter = params.filter();
     let sort = params.sort();
     let cursor = params.cursor();
@@ -185,29 +179,27 @@ async fn load(
     let fresh = reads.fresh();
     reads
         .blocking(move |conn| {
-            use crate::db::schema::suppliers;
-            use diesel::prelude::*;
-            let settings = crate::db::shop_settings::load(conn)?;
-            let limit = settings.expiry_limit_days;
-            let (lines, more) =
-                backorders::page(conn, &filter, sort, cursor, PAGE_SIZE, today, limit)?;
-            // Someone who just changed something counts afresh (`web::reads`).
-            let counts = if fresh {
-                backorders::counts(conn, &filter, today, limit)?
-            } else {
-                shared
-                    .queue_counts
-                    .get(&(filter.clone(), today), || {
-                        backorders::counts(conn, &filter, today, limit)
-                    })?
-                    .as_ref()
-                    .clone()
-            };
-            let suppliers = suppliers::table
-                .order(suppliers::name)
-                .select((suppliers::id, suppliers::name))
-                .load(conn)?;
-            Ok((lines, more, counts, suppliers, settings.currency, limit))
+            backorders::queue_page(
+                conn,
+                &filter,
+                sort,
+                cursor,
+                PAGE_SIZE,
+                today,
+                |conn, limit| {
+                    // Someone who just changed something counts afresh (`web::reads`).
+                    if fresh {
+                        return Ok(backorders::counts(conn, &filter, today, limit)?);
+                    }
+                    Ok(shared
+                        .queue_counts
+                        .get(&(filter.clone(), today), || {
+                            backorders::counts(conn, &filter, today, limit)
+                        })?
+                        .as_ref()
+                        .clone())
+                },
+            )
         })
         .await
 }
@@ -220,11 +212,15 @@ pub async fn show(
 ) -> AppResult<HttpResponse> {
     let params = params.into_inner();
     let reads = Reads::of(&req, &state);
-    let (lines, more, counts, suppliers, currency, _) = load(&state, reads, &params).await?;
+    let QueueData {
+        lines,
+        more,
+        counts,
+        suppliers,
+        currency,
+    } = load(&state, reads, &params).await?;
     let next_cursor = if more {
-        lines
-            .last()
-            .map(|l| format!("{}_{}", l.sort_key, l.line_id))
+        lines.last().map(|l| format!("{}_{}", l.sort_key, l.id))
     } else {
         None
     };
@@ -263,8 +259,7 @@ pub async fn export(
     let today = crate::clock::today();
     let body = Reads::of(&req, &state)
         .blocking(move |conn| {
-            let limit = crate::db::shop_settings::load(conn)?.expiry_limit_days;
-            let (lines, _) = backorders::page(conn, &filter, sort, None, 1_000_000, today, limit)?;
+            let lines = backorders::export_lines(conn, &filter, sort, today)?;
             let mut out = csv::Writer::from_writer(Vec::new());
             let header = [
                 "order",
@@ -299,7 +294,7 @@ pub async fn export(
                         l.waiting.to_string(),
                         l.placed_at.to_rfc3339(),
                         l.age_days.to_string(),
-                        l.position.map(|p| p.to_string()).unwrap_or_default(),
+                        l.queue_position.map(|p| p.to_string()).unwrap_or_default(),
                         date(l.eta_likely),
                         date(l.eta_worst),
                         l.eta_is_estimate.to_string(),

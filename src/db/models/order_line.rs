@@ -1,0 +1,41 @@
+//! An order line as stored: what was ordered, what is allocated, shipped and cancelled,
+//! its place in the queue, its ETA and promise.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+
+use super::WaitEnd;
+use crate::db::schema::order_lines;
+
+/// The order-line read model. Queries that join other tables select `l.*` and embed it.
+#[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
+#[diesel(table_name = order_lines, check_for_backend(diesel::pg::Pg))]
+pub struct OrderLine {
+    pub id: i64,
+    pub order_id: i64,
+    pub product_id: i64,
+    pub customer_id: i64,
+    pub placed_at: DateTime<Utc>,
+    pub qty: i32,
+    pub allocated: i32,
+    pub shipped: i32,
+    pub cancelled: i32,
+    pub unit_price_cents: i64,
+    pub promised_on: Option<NaiveDate>,
+    pub eta_likely: Option<NaiveDate>,
+    pub eta_worst: Option<NaiveDate>,
+    pub eta_is_estimate: bool,
+    pub eta_reason: Option<String>,
+    pub queue_position: Option<i32>,
+    pub customer_choice: String,
+    pub waiting_since: Option<DateTime<Utc>>,
+    pub waiting_ended_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub last_notified_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub waiting_ended_by: Option<WaitEnd>,
+    /// Units still waiting: `qty - allocated - shipped - cancelled` (a generated column).
+    pub waiting: i32,
+    pub lapses_on: Option<NaiveDate>,
+    pub wait_limit_on: Option<NaiveDate>,
+}
