@@ -29,6 +29,14 @@ pub fn find_by_sku(conn: &mut PgConnection, sku: &str) -> QueryResult<Option<Pro
         .optional()
 }
 
+/// The products with these SKUs as they are now, without locking them.
+pub fn by_skus(conn: &mut PgConnection, skus: &[String]) -> QueryResult<Vec<Product>> {
+    products::table
+        .filter(products::sku.eq_any(skus))
+        .select(Product::as_select())
+        .load(conn)
+}
+
 pub fn ids_by_sku(conn: &mut PgConnection, skus: &[String]) -> QueryResult<Vec<(String, i64)>> {
     products::table
         .filter(products::sku.eq_any(skus))
@@ -81,6 +89,64 @@ pub fn waiting_lines(conn: &mut PgConnection, product_id: i64) -> QueryResult<Ve
     )
     .bind::<BigInt, _>(product_id)
     .load(conn)
+}
+
+const QUEUE_COLUMNS: &str = "l.*, o.number AS order_number, c.tier AS customer_tier,
+    o.payment_authorized_until AS authorized_until, o.max_wait_until";
+
+/// A waiting line `l` (with its order `o` and customer `c`) that goes at or after the line
+/// `n` in the shop's queue order (`domain::QueuePolicy::compare`); `$3`: tiers first,
+/// `$4`: soonest lapsing first.
+const AT_OR_BEHIND: &str = "CASE WHEN $3 AND c.tier <> n.tier THEN c.tier < n.tier
+         WHEN $4 AND o.payment_authorized_until IS DISTINCT FROM n.authorized_until
+              THEN n.authorized_until IS NOT NULL
+                   AND (o.payment_authorized_until IS NULL OR o.payment_authorized_until > n.authorized_until)
+         ELSE (l.placed_at, l.id) >= (n.placed_at, n.id) END";
+
+/// The waiting lines of a product from `line_id` (a waiting line of it) to the back of
+/// its queue, oldest first (not yet in the policy's order when it puts tiers or lapsing
+/// authorizations first). Oldest-first queues read only those lines, through the partial
+/// index on waiting lines by (product, placed_at, id); a policy that puts tiers or lapsing
+/// authorizations first reads the product's waiting lines in the database.
+pub fn queue_from(
+    conn: &mut PgConnection,
+    product_id: i64,
+    line_id: i64,
+    policy: &crate::domain::QueuePolicy,
+) -> QueryResult<Vec<QueueRow>> {
+    let fifo = !policy.higher_tier_first && !policy.soonest_lapsing_first;
+    // Oldest first binds `$3` and `$4` without using them (their types are sent along).
+    let sql = if fifo {
+        format!(
+            "SELECT {QUEUE_COLUMNS}
+               FROM order_lines l
+               JOIN orders o ON o.id = l.order_id
+               JOIN customers c ON c.id = l.customer_id
+              WHERE l.product_id = $1 AND l.waiting > 0
+                AND (l.placed_at, l.id) >= ((SELECT placed_at FROM order_lines WHERE id = $2), $2)
+              ORDER BY l.placed_at, l.id"
+        )
+    } else {
+        format!(
+            "WITH n AS (SELECT l.placed_at, l.id, c.tier, o.payment_authorized_until AS authorized_until
+                          FROM order_lines l
+                          JOIN orders o ON o.id = l.order_id
+                          JOIN customers c ON c.id = l.customer_id
+                         WHERE l.id = $2)
+             SELECT {QUEUE_COLUMNS}
+               FROM n, order_lines l
+               JOIN orders o ON o.id = l.order_id
+               JOIN customers c ON c.id = l.customer_id
+              WHERE l.product_id = $1 AND l.waiting > 0 AND {AT_OR_BEHIND}
+              ORDER BY l.placed_at, l.id"
+        )
+    };
+    diesel::sql_query(sql)
+        .bind::<BigInt, _>(product_id)
+        .bind::<BigInt, _>(line_id)
+        .bind::<diesel::sql_types::Bool, _>(policy.higher_tier_first)
+        .bind::<diesel::sql_types::Bool, _>(policy.soonest_lapsing_first)
+        .load(conn)
 }
 
 /// An open purchase-order line still bringing units of a product.

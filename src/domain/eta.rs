@@ -186,10 +186,41 @@ pub fn project_queue(
     queue: &[WaitingLine],
     settings: &EtaSettings,
 ) -> Vec<LineEta> {
+    project_queue_after(today, supply, &QueueAhead::default(), queue, settings)
+}
+
+/// What waits ahead of a stretch of the queue: all a line's date needs of the lines
+/// before it, since a line ships when supply covers the demand up to and including it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueAhead {
+    /// Units still waiting ahead.
+    pub units: u64,
+    /// Lines waiting ahead.
+    pub lines: u32,
+    /// The likely date of the line just ahead: dates never go earlier further back,
+    /// so it is the floor of the stretch's likely dates.
+    pub likely: Option<NaiveDate>,
+    /// The worst-case date of the line just ahead, the floor of the stretch's.
+    pub worst: Option<NaiveDate>,
+}
+
+/// ETAs of the lines at the back of the queue, from what waits ahead of them, without
+/// the lines ahead themselves: `result[i]` belongs to `queue[i]`. With `ahead` taken
+/// from the same projection of the whole queue, the dates are the whole queue's
+/// ([`project_queue`]), so an order at the end of a long queue is dated at the cost of
+/// a short one.
+pub fn project_queue_after(
+    today: NaiveDate,
+    supply: &ProductSupply,
+    ahead: &QueueAhead,
+    queue: &[WaitingLine],
+    settings: &EtaSettings,
+) -> Vec<LineEta> {
     let waiting: Vec<u32> = queue.iter().map(|line| line.waiting_units).collect();
     project(
         today,
         supply,
+        ahead,
         &waiting,
         settings,
         supply.promises.worst_level_bp(settings.worst_percentile),
@@ -211,7 +242,8 @@ pub fn project_queue_with_slips(
 ) -> Vec<LineEta> {
     let waiting: Vec<u32> = queue.iter().map(|line| line.waiting_units).collect();
     let level_bp = u32::from(settings.worst_percentile.min(100)) * 100;
-    project(today, supply, &waiting, settings, level_bp, slips)
+    let ahead = QueueAhead::default();
+    project(today, supply, &ahead, &waiting, settings, level_bp, slips)
 }
 
 /// The slips the product's purchase orders are drawn from, if any evidence.
@@ -236,6 +268,7 @@ pub fn eta_for_new_order(
     let mut etas = project(
         today,
         supply,
+        &QueueAhead::default(),
         &waiting,
         settings,
         supply.promises.worst_level_bp(settings.worst_percentile),
@@ -272,6 +305,7 @@ enum Cover {
 fn project(
     today: NaiveDate,
     supply: &ProductSupply,
+    ahead: &QueueAhead,
     waiting: &[u32],
     settings: &EtaSettings,
     worst_level_bp: u32,
@@ -289,7 +323,7 @@ fn project(
     let lead_time_days = supply.supplier.as_ref().and_then(|s| s.lead_time_days);
     let lead_date = lead_time_days.and_then(|d| today.checked_add_days(Days::new(u64::from(d))));
 
-    let covers = plain_walk(supply.available_now, &orders, waiting);
+    let covers = plain_walk(supply.available_now, &orders, ahead.units, waiting);
 
     // A reorder placed today, for lines past all known supply.
     let reorder = lead_time_days.map(|lead| -i64::from(lead));
@@ -329,7 +363,7 @@ fn project(
 
         // Arrivals in the order they come cover the cumulative demand.
         let mut supplied = u64::from(supply.available_now);
-        let mut demanded = 0u64;
+        let mut demanded = ahead.units;
         let mut next = 0;
         let mut covering = today;
         for (line, &units) in waiting.iter().enumerate() {
@@ -357,8 +391,9 @@ fn project(
     // A pre-order ships on its release day at the earliest (after handling).
     let releases_on = supply.release_on.filter(|&release| release > today);
     let release_floor = releases_on.map(on_shelf);
-    let mut floor_likely: Option<NaiveDate> = release_floor;
-    let mut floor_worst: Option<NaiveDate> = release_floor;
+    // `Option`'s order puts None first: the larger of the two floors, if any.
+    let mut floor_likely: Option<NaiveDate> = release_floor.max(ahead.likely);
+    let mut floor_worst: Option<NaiveDate> = release_floor.max(ahead.worst);
     let mut etas = Vec::with_capacity(waiting.len());
     for (line, (cover, mut line_dates)) in covers.into_iter().zip(dates).enumerate() {
         line_dates.sort_unstable();
@@ -399,7 +434,9 @@ fn project(
             is_estimate,
             reason: EtaReason {
                 as_of: today,
-                position: u32::try_from(line + 1).unwrap_or(u32::MAX),
+                position: u32::try_from(line + 1)
+                    .unwrap_or(u32::MAX)
+                    .saturating_add(ahead.lines),
                 sku: supply.sku.clone(),
                 covered_by,
                 supplier,
@@ -443,9 +480,14 @@ fn closest_date(sorted: &[NaiveDate], level_bp: u32) -> Option<NaiveDate> {
 /// Which supply completes each line when purchase orders come on their
 /// expected dates; whether a line is past all known supply does not depend on
 /// when they come, only on how many units they bring.
-fn plain_walk(available: u32, orders: &[&IncomingPurchaseOrder], waiting: &[u32]) -> Vec<Cover> {
+fn plain_walk(
+    available: u32,
+    orders: &[&IncomingPurchaseOrder],
+    ahead_units: u64,
+    waiting: &[u32],
+) -> Vec<Cover> {
     let mut supplied = u64::from(available);
-    let mut demanded = 0u64;
+    let mut demanded = ahead_units;
     let mut next = 0;
     waiting
         .iter()
@@ -896,6 +938,54 @@ mod tests {
     }
 
     proptest! {
+        /// Dating only the back of the queue from what waits ahead (what intake does for
+        /// a new order, and for the lines behind one that goes in mid-queue) gives every
+        /// line the date, place and reason a re-dating of the whole queue gives it.
+        #[test]
+        fn dating_the_back_of_the_queue_equals_dating_all_of_it(
+            available in 0u32..5,
+            orders in prop::collection::vec((1u32..8, -10i64..30), 0..5),
+            slips in prop::collection::vec(-5i32..25, 0..12),
+            lead in prop::option::of(1u32..40),
+            release_in in prop::option::of(-3i64..25),
+            handling in 0u32..3,
+            waiting in prop::collection::vec(0u32..6, 0..14),
+            split in 0usize..15,
+        ) {
+            let incoming = orders
+                .iter()
+                .enumerate()
+                .map(|(i, &(units, due))| po(&format!("PO-{i}"), units, due))
+                .collect();
+            let mut product = supply(available, incoming, supplier(lead, &slips));
+            product.release_on = release_in.map(in_days);
+            let settings = EtaSettings { samples: 60, handling_days: handling, ..EtaSettings::default() };
+            let whole = queue(&waiting);
+            let full = project_queue(today(), &product, &whole, &settings);
+            let units = |lines: &[WaitingLine]| lines.iter().map(|l| u64::from(l.waiting_units)).sum::<u64>();
+            let ahead_of = |k: usize| QueueAhead {
+                units: units(&whole[..k]),
+                lines: k as u32,
+                likely: k.checked_sub(1).and_then(|i| full[i].likely),
+                worst: k.checked_sub(1).and_then(|i| full[i].worst),
+            };
+            // Any stretch at the back, and a new order at the end: the last line alone.
+            let split = split.min(whole.len());
+            for k in [split, whole.len().saturating_sub(1)] {
+                let back = project_queue_after(today(), &product, &ahead_of(k), &whole[k..], &settings);
+                prop_assert_eq!(&back[..], &full[k..]);
+                // As intake does it: the lines ahead as one line of all their units, whose
+                // date stands for the dates of the line just ahead.
+                if k > 0 {
+                    let as_one = QueueAhead { lines: k as u32 - 1, ..QueueAhead::default() };
+                    let mut lines = vec![WaitingLine { line_id: 0, waiting_units: units(&whole[..k]) as u32 }];
+                    lines.extend_from_slice(&whole[k..]);
+                    let back = project_queue_after(today(), &product, &as_one, &lines, &settings);
+                    prop_assert_eq!(&back[1..], &full[k..]);
+                }
+            }
+        }
+
         #[test]
         fn etas_never_go_earlier_further_back(
             available in 0u32..5,

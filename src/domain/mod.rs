@@ -21,8 +21,8 @@ pub mod types;
 pub use allocation::{LineAllocation, QueueAllocation, WaitingLine, allocate_down_queue};
 pub use calibration::{PromiseRecord, promise_outcome};
 pub use eta::{
-    CoveredBy, EtaReason, EtaSettings, IncomingPurchaseOrder, LineEta, ProductSupply,
-    SupplierFacts, eta_for_new_order, project_queue,
+    CoveredBy, EtaReason, EtaSettings, IncomingPurchaseOrder, LineEta, ProductSupply, QueueAhead,
+    SupplierFacts, eta_for_new_order, project_queue, project_queue_after,
 };
 pub use flags::{
     Delay, DiscountPolicy, DiscountSuggestion, WaitCheck, authorization_lapses, check_delay,

@@ -214,12 +214,18 @@ pub fn verify(key: &[u8], token: &str, now_unix: i64) -> Result<LinkClaim, LinkE
 /// The key links are signed with, derived from a secret kept in the database (made on
 /// first use, shared by every instance).
 pub fn signing_key(conn: &mut PgConnection) -> QueryResult<Vec<u8>> {
-    let secret = crate::db::shop_settings::secret(conn, "link_secret")?;
-    Ok(Sha512::new()
+    let secret = crate::db::shop_settings::secret(conn, LINK_SECRET_ROW)?;
+    Ok(key_from_secret(&secret))
+}
+
+const LINK_SECRET_ROW: &str = "link_secret";
+
+fn key_from_secret(secret: &str) -> Vec<u8> {
+    Sha512::new()
         .chain_update(b"links:")
         .chain_update(secret.as_bytes())
         .finalize()
-        .to_vec())
+        .to_vec()
 }
 
 /// Remembers where customers reach the server, for links rendered by any process (the
@@ -268,10 +274,24 @@ pub struct LinkMaker {
 }
 
 impl LinkMaker {
+    /// Every email with links loads this: one statement once the secret exists.
     pub fn load(conn: &mut PgConnection) -> QueryResult<Self> {
+        let rows: Vec<(String, String)> = app_secrets::table
+            .filter(app_secrets::name.eq_any([LINK_SECRET_ROW, PUBLIC_URL_ROW]))
+            .select((app_secrets::name, app_secrets::value))
+            .load(conn)?;
+        let value = |name: &str| {
+            rows.iter()
+                .find(|(row, _)| row == name)
+                .map(|(_, value)| value.clone())
+        };
+        let key = match value(LINK_SECRET_ROW) {
+            Some(secret) => key_from_secret(&secret),
+            None => signing_key(conn)?,
+        };
         Ok(Self {
-            key: signing_key(conn)?,
-            base: public_url(conn)?,
+            key,
+            base: value(PUBLIC_URL_ROW).unwrap_or_else(|| FALLBACK_PUBLIC_URL.to_owned()),
         })
     }
 

@@ -196,20 +196,93 @@ pub fn refresh_etas(
     let supply = super::eta::product_supply(conn, product, ctx.today)?;
     let waiting: Vec<u32> = rows.iter().map(|row| row.waiting().max(0) as u32).collect();
     let projections = super::eta::project(ctx, &supply, &waiting);
+    store_dates(conn, ctx, &rows, &projections, 0, &[], cause)
+}
 
+/// Dates the lines that just joined a product's queue (`joined`: one order's new waiting
+/// lines, already counted in the product's waiting counters) and any lines behind them,
+/// from what waits ahead (the counters less the lines dated), without reading or writing
+/// the lines ahead (DESIGN §4.6: a line's date
+/// depends only on the demand up to it). An order at the back of the queue costs the
+/// same whatever the queue's length; one that goes in ahead of others (a higher tier, an
+/// earlier `placed_at`) re-dates only the lines behind it, in one statement. The product
+/// must be locked by the caller.
+pub fn date_joined_lines(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    product: &Product,
+    joined: &[i64],
+    evidence: &super::eta::ShopEvidence,
+    cause: &EtaCause,
+) -> AppResult<EtaEffects> {
+    let Some(&first) = joined.iter().min() else {
+        return Ok(EtaEffects::default());
+    };
+    let policy = ctx.queue_policy();
+    let mut rows = stock::queue_from(conn, product.id, first, &policy)?;
+    domain::sort_queue(&policy, &mut rows, place_of);
+    let stretch_units: i64 = rows.iter().map(|r| i64::from(r.waiting().max(0))).sum();
+    let ahead_lines = i64::from(product.waiting_lines) - rows.len() as i64;
+    let ahead_units = i64::from(product.waiting_units) - stretch_units;
+    if rows.is_empty() || ahead_lines < 0 || ahead_units < 0 {
+        // Counters that disagree with the lines: date the whole queue, as before.
+        return refresh_etas(conn, ctx, product, cause);
+    }
+    // The lines ahead walk as one line of all their units: it ends where the line just
+    // ahead ends, so its date (from today's supply, as the whole queue's dating would
+    // give that line) is the floor of the dates behind it, and is then dropped.
+    let ahead = domain::QueueAhead {
+        units: 0,
+        lines: (ahead_lines as u32).saturating_sub(1),
+        likely: None,
+        worst: None,
+    };
+    let supply = super::eta::product_supply_with(conn, product, evidence)?;
+    let waiting: Vec<u32> = (ahead_lines > 0)
+        .then_some(ahead_units.min(i64::from(u32::MAX)) as u32)
+        .into_iter()
+        .chain(rows.iter().map(|row| row.waiting().max(0) as u32))
+        .collect();
+    let mut projections = super::eta::project_after(ctx, &supply, &ahead, &waiting);
+    if ahead_lines > 0 {
+        projections.remove(0);
+    }
+    store_dates(
+        conn,
+        ctx,
+        &rows,
+        &projections,
+        ahead_lines as u32,
+        joined,
+        cause,
+    )
+}
+
+/// Stores the projections of `rows`, a stretch of the queue whose first line has
+/// `lines_ahead` waiting before it, and returns what customers must hear of. `fresh`
+/// lines were just placed: nobody was told anything of them yet.
+fn store_dates(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    rows: &[QueueRow],
+    projections: &[StoredEta],
+    lines_ahead: u32,
+    fresh: &[i64],
+    cause: &EtaCause,
+) -> AppResult<EtaEffects> {
     // Lines whose date moved later: compared with what their customers were told.
     let moved_later: Vec<i64> = rows
         .iter()
-        .zip(&projections)
-        .filter(|(row, eta)| moved_later(row.eta_worst, eta.worst))
+        .zip(projections)
+        .filter(|(row, eta)| moved_later(row.eta_worst, eta.worst) && !fresh.contains(&row.id))
         .map(|(row, _)| row.id)
         .collect();
     let told = last_told(conn, &moved_later)?;
 
     let mut effects = EtaEffects::default();
     let mut changed = ChangedLines::default();
-    for (position, (row, eta)) in rows.iter().zip(&projections).enumerate() {
-        let position = position as i32 + 1;
+    for (index, (row, eta)) in rows.iter().zip(projections).enumerate() {
+        let position = i32::try_from(index as u64 + u64::from(lines_ahead) + 1).unwrap_or(i32::MAX);
         let promised = row.promised_on.or(eta.worst);
         if row.promised_on.is_none() && promised.is_some() {
             effects.first_promises.push((row.id, row.order_id));

@@ -5,10 +5,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Date, Int4};
+use diesel::sql_types::{Array, BigInt, Date, Int4, Nullable, Text};
 
-use crate::db::models::PoStatus;
-use crate::db::schema::{product_suppliers, purchase_order_receipts, purchase_orders, suppliers};
 use crate::db::shop_settings::ShopSettings;
 use crate::db::stock::{self, Product};
 use crate::domain::{
@@ -27,11 +25,38 @@ pub fn eta_settings(settings: &ShopSettings) -> EtaSettings {
     }
 }
 
+/// What the dates of every product share on `today`: the shop's pooled slips and the
+/// record of its recent promises. Shop-wide counts that do not depend on any product, so
+/// intake reads them before it locks its products and a launch's orders do not count the
+/// shop's promises while holding the product every other order waits for.
+#[derive(Clone, Debug)]
+pub struct ShopEvidence {
+    pub prior: SlipPrior,
+    pub promises: PromiseRecord,
+}
+
+pub fn shop_evidence(conn: &mut PgConnection, today: NaiveDate) -> AppResult<ShopEvidence> {
+    Ok(ShopEvidence {
+        prior: shop_prior(conn, today)?,
+        promises: shop_promises(conn, today)?,
+    })
+}
+
 /// Everything that can refill `product`, with the shop's pooled slips on `today`.
 pub fn product_supply(
     conn: &mut PgConnection,
     product: &Product,
     today: NaiveDate,
+) -> AppResult<ProductSupply> {
+    let evidence = shop_evidence(conn, today)?;
+    product_supply_with(conn, product, &evidence)
+}
+
+/// [`product_supply`] with the shop's evidence already read.
+pub fn product_supply_with(
+    conn: &mut PgConnection,
+    product: &Product,
+    evidence: &ShopEvidence,
 ) -> AppResult<ProductSupply> {
     // Every open purchase order for the SKU, whatever its supplier (a product can be
     // bought from several): the primary's history below only shapes their slips.
@@ -44,40 +69,7 @@ pub fn product_supply(
         })
         .collect();
     let supplier = match product.supplier_id {
-        Some(supplier_id) => {
-            let (name, lead_time): (String, Option<i32>) = suppliers::table
-                .find(supplier_id)
-                .select((suppliers::name, suppliers::lead_time_days))
-                .first(conn)?;
-            // The product's own terms with its primary supplier, when set.
-            let lead_time = product_suppliers::table
-                .find((product.id, supplier_id))
-                .select(product_suppliers::lead_time_days)
-                .first::<Option<i32>>(conn)
-                .optional()?
-                .flatten()
-                .or(lead_time);
-            let slips = stock::supplier_slips(conn, &[supplier_id])?
-                .into_iter()
-                .map(|row| row.slip_days);
-            // Its open purchase orders with nothing received yet: once overdue,
-            // the domain counts them as slips still running (censored).
-            let unreceived_expected_on = purchase_orders::table
-                .filter(purchase_orders::supplier_id.eq(supplier_id))
-                .filter(purchase_orders::status.eq(PoStatus::Open))
-                .filter(diesel::dsl::not(diesel::dsl::exists(
-                    purchase_order_receipts::table
-                        .filter(purchase_order_receipts::purchase_order_id.eq(purchase_orders::id)),
-                )))
-                .select(purchase_orders::expected_on)
-                .load(conn)?;
-            Some(SupplierFacts {
-                name,
-                lead_time_days: lead_time.map(|days| days.max(0) as u32),
-                slips: SlipHistory::new(slips),
-                unreceived_expected_on,
-            })
-        }
+        Some(supplier_id) => Some(supplier_facts(conn, product.id, supplier_id)?),
         None => None,
     };
     Ok(ProductSupply {
@@ -86,9 +78,55 @@ pub fn product_supply(
         available_now: product.available().max(0) as u32,
         incoming,
         supplier,
-        prior: shop_prior(conn, today)?,
+        prior: evidence.prior.clone(),
         release_on: product.preorder_release_on,
-        promises: shop_promises(conn, today)?,
+        promises: evidence.promises,
+    })
+}
+
+/// The product's primary supplier as its dates need it, in one statement: its name, the
+/// lead time (the product's own terms with it when set), the slip of every receipt
+/// (oldest first), and the expected dates of its open purchase orders with nothing
+/// received yet (once overdue, the domain counts them as slips still running).
+fn supplier_facts(
+    conn: &mut PgConnection,
+    product_id: i64,
+    supplier_id: i64,
+) -> AppResult<SupplierFacts> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        name: String,
+        #[diesel(sql_type = Nullable<Int4>)]
+        lead_time_days: Option<i32>,
+        #[diesel(sql_type = Array<Int4>)]
+        slips: Vec<i32>,
+        #[diesel(sql_type = Array<Date>)]
+        unreceived: Vec<NaiveDate>,
+    }
+    let row: Row = diesel::sql_query(
+        "SELECT s.name, coalesce(ps.lead_time_days, s.lead_time_days) AS lead_time_days,
+                coalesce((SELECT array_agg((r.received_on - r.expected_on)::int4 ORDER BY r.id)
+                            FROM purchase_order_receipts r
+                            JOIN purchase_orders po ON po.id = r.purchase_order_id
+                           WHERE po.supplier_id = s.id), '{}') AS slips,
+                coalesce((SELECT array_agg(po.expected_on ORDER BY po.id)
+                            FROM purchase_orders po
+                           WHERE po.supplier_id = s.id AND po.status = 'open'
+                             AND NOT EXISTS (SELECT 1 FROM purchase_order_receipts r
+                                              WHERE r.purchase_order_id = po.id)), '{}') AS unreceived
+           FROM suppliers s
+           LEFT JOIN product_suppliers ps ON ps.product_id = $2 AND ps.supplier_id = s.id
+          WHERE s.id = $1",
+    )
+    .bind::<BigInt, _>(supplier_id)
+    .bind::<BigInt, _>(product_id)
+    .get_result(conn)?;
+    Ok(SupplierFacts {
+        name: row.name,
+        lead_time_days: row.lead_time_days.map(|days| days.max(0) as u32),
+        slips: SlipHistory::new(row.slips),
+        unreceived_expected_on: row.unreceived,
     })
 }
 
@@ -203,6 +241,16 @@ fn stored(eta: LineEta) -> StoredEta {
 
 /// The ETA of each waiting line, in queue order (`waiting[i]` units for the i-th line).
 pub fn project(ctx: &Ctx<'_>, supply: &ProductSupply, waiting: &[u32]) -> Vec<StoredEta> {
+    project_after(ctx, supply, &domain::QueueAhead::default(), waiting)
+}
+
+/// The ETAs of lines at the back of the queue, after what waits `ahead` of them.
+pub fn project_after(
+    ctx: &Ctx<'_>,
+    supply: &ProductSupply,
+    ahead: &domain::QueueAhead,
+    waiting: &[u32],
+) -> Vec<StoredEta> {
     let queue: Vec<WaitingLine> = waiting
         .iter()
         .enumerate()
@@ -211,10 +259,16 @@ pub fn project(ctx: &Ctx<'_>, supply: &ProductSupply, waiting: &[u32]) -> Vec<St
             waiting_units: units,
         })
         .collect();
-    domain::project_queue(ctx.today, supply, &queue, &eta_settings(ctx.settings))
-        .into_iter()
-        .map(stored)
-        .collect()
+    domain::project_queue_after(
+        ctx.today,
+        supply,
+        ahead,
+        &queue,
+        &eta_settings(ctx.settings),
+    )
+    .into_iter()
+    .map(stored)
+    .collect()
 }
 
 /// The ETA a new order for one unit of `product` would get. Only the total waiting ahead

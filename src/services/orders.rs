@@ -255,7 +255,8 @@ fn intake(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let ids: HashMap<String, i64> = stock::ids_by_sku(conn, &skus)?.into_iter().collect();
+    let unlocked = stock::by_skus(conn, &skus)?;
+    let ids: HashMap<String, i64> = unlocked.iter().map(|p| (p.sku.clone(), p.id)).collect();
     let unknown: Vec<FieldError> = order
         .lines
         .iter()
@@ -271,6 +272,14 @@ fn intake(
     if !unknown.is_empty() {
         return Err(AppError::invalid_fields(unknown));
     }
+    // Everything that does not depend on the products' stock is done before they are
+    // locked: every other order for them waits while they are.
+    let customer_id = upsert_customer(conn, &order.customer_email, &order.customer_name)?;
+    let mut evidence = if short_of_stock(&unlocked, order, &ids, today) {
+        Some(super::eta::shop_evidence(conn, today)?)
+    } else {
+        None
+    };
     let id_list: Vec<i64> = ids.values().copied().collect();
     let mut products = stock::lock_products(conn, &id_list)?;
     // Read only now: an order that waited for these locks is stamped after the one that
@@ -279,22 +288,16 @@ fn intake(
     let placed_at = order.placed_at.unwrap_or_else(crate::clock::now);
     // Free units while lines wait (every restock fills the queue, so this is a repair) go
     // down the queue first, earliest placed_at first, never to the newcomer.
+    let mut repaired = HashSet::new();
     for product in products.iter_mut() {
         if product.available() > 0 && product.waiting_lines > 0 {
             engine::fill_queue(conn, &ctx, product, None)?;
+            repaired.insert(product.id);
         }
     }
     // Whether a product can be backordered matters only when the order takes more than
     // is free; most orders are served from the shelf and skip the question.
-    let short = products.iter().any(|p| {
-        let requested: i64 = order
-            .lines
-            .iter()
-            .filter(|l| ids.get(l.sku.as_str()) == Some(&p.id))
-            .map(|l| i64::from(l.quantity))
-            .sum();
-        requested > i64::from(p.available().max(0)) || p.held_for_release(today)
-    });
+    let short = short_of_stock(&products, order, &ids, today);
     let supplied = if short {
         super::eta::supply_known(conn, &products)?
     } else {
@@ -343,7 +346,6 @@ fn intake(
         )
     })?;
 
-    let customer_id = upsert_customer(conn, &order.customer_email, &order.customer_name)?;
     let order_id: i64 = diesel::insert_into(orders::table)
         .values((
             orders::number.eq(order.number.as_str()),
@@ -383,14 +385,16 @@ fn intake(
     for product in &mut products {
         let mut allocated = 0;
         let mut backordered = 0;
-        let mut waiting_lines = 0;
+        let mut joined = Vec::new();
         for ((line, taken), line_id) in order.lines.iter().zip(&plan.lines).zip(&line_ids) {
             if ids[line.sku.as_str()] != product.id {
                 continue;
             }
             allocated += taken.allocated as i32;
             backordered += taken.backordered as i32;
-            waiting_lines += i32::from(taken.backordered > 0);
+            if taken.backordered > 0 {
+                joined.push(*line_id);
+            }
             if taken.allocated > 0 {
                 movements.push(NewMovement {
                     product_id: product.id,
@@ -404,16 +408,33 @@ fn intake(
                 });
             }
         }
-        engine::change_product(conn, product, 0, allocated, backordered, waiting_lines)?;
-        if backordered > 0 {
-            // A line placed ahead of others (an earlier `placed_at`, a higher tier) moves
-            // them back.
-            effects.extend(engine::refresh_etas(
-                conn,
-                &ctx,
-                product,
-                &crate::domain::EtaCause::QueueAhead,
-            )?);
+        engine::change_product(
+            conn,
+            product,
+            0,
+            allocated,
+            backordered,
+            joined.len() as i32,
+        )?;
+        let cause = crate::domain::EtaCause::QueueAhead;
+        if joined.is_empty() {
+            continue;
+        }
+        if repaired.contains(&product.id) {
+            // Free units went down the queue first: places ahead changed, date it all.
+            effects.extend(engine::refresh_etas(conn, &ctx, product, &cause)?);
+        } else {
+            // The new lines and, when they go in ahead of others (an earlier
+            // `placed_at`, a higher tier), the lines they move back.
+            if evidence.is_none() {
+                // Stock went between the first look and the lock.
+                evidence = Some(super::eta::shop_evidence(conn, today)?);
+            }
+            if let Some(evidence) = &evidence {
+                effects.extend(engine::date_joined_lines(
+                    conn, &ctx, product, &joined, evidence, &cause,
+                )?);
+            }
         }
     }
     crate::services::notify::eta_changes(conn, &ctx, effects)?;
@@ -435,6 +456,25 @@ fn intake(
         ),
     )?;
     Ok(view)
+}
+
+/// Whether the order asks any of its products for more than is free (or one is a
+/// pre-order not yet released): then lines wait, and need dates.
+fn short_of_stock(
+    products: &[stock::Product],
+    order: &NewOrder,
+    ids: &HashMap<String, i64>,
+    today: NaiveDate,
+) -> bool {
+    products.iter().any(|p| {
+        let requested: i64 = order
+            .lines
+            .iter()
+            .filter(|l| ids.get(l.sku.as_str()) == Some(&p.id))
+            .map(|l| i64::from(l.quantity))
+            .sum();
+        requested > i64::from(p.available().max(0)) || p.held_for_release(today)
+    })
 }
 
 /// The customer's id, creating the customer on first order (email compared without case).

@@ -1057,9 +1057,22 @@ async fn a_waiting_line_tells_its_eta_and_why() {
         "{second}"
     );
 
-    // With the handling days changed, the next projection moves.
+    // With the handling days changed, an order joining at the back is dated with them
+    // (intake dates only the new line); the lines ahead move at the next dating of the
+    // whole queue, here a change of its supply.
     api.sql("UPDATE shop_settings SET handling_days = 3");
     api.order("ORD-502", "SKU-500", 1, 1).await;
+    let newest = api.order_line("ORD-502").await;
+    assert_eq!(
+        newest["eta_worst"],
+        date_json(expected_on + Duration::days(3))
+    );
+    api.purchase_order(
+        "PO-501",
+        in_days(20),
+        json!([{ "sku": "SKU-500", "quantity": 5 }]),
+    )
+    .await;
     let first = api.order_line("ORD-500").await;
     assert_eq!(
         first["eta_worst"],

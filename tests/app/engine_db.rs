@@ -613,3 +613,129 @@ pub fn broken_invariants(conn: &mut PgConnection) -> Vec<String> {
     ));
     broken
 }
+
+/// Every waiting line's stored place and dates, in id order.
+fn stored_dates(conn: &mut PgConnection, raw: &str) -> Vec<String> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        value: String,
+    }
+    diesel::sql_query(
+        "SELECT concat_ws(' | ', l.id, l.queue_position, l.eta_likely, l.eta_worst, l.eta_is_estimate,
+                          l.promised_on, l.eta_reason) AS value
+           FROM order_lines l JOIN products p ON p.id = l.product_id
+          WHERE p.sku = $1 AND l.waiting > 0 ORDER BY l.id",
+    )
+    .bind::<Text, _>(raw)
+    .load::<Row>(conn)
+    .expect("the waiting lines")
+    .into_iter()
+    .map(|row| row.value)
+    .collect()
+}
+
+/// Intake dates a new order from the queue's totals and re-dates only the lines behind
+/// one that goes in ahead of others. After every order, dating the whole queue again
+/// (what intake did before, and what every other event still does) changes nothing: the
+/// same places, dates, reasons and promises, and nothing for customers to hear of. For
+/// oldest-first queues, tiers first and soonest-lapsing first, with orders arriving out of
+/// `placed_at` order.
+#[test]
+fn dating_a_new_order_from_the_queue_totals_equals_dating_the_whole_queue() {
+    use backorder_desk::db::shop_settings;
+    use backorder_desk::db::stock;
+    use backorder_desk::domain::EtaCause;
+    use backorder_desk::services::engine::{self, Ctx};
+
+    let database = TestDatabase::new();
+    let mut conn = database.connect();
+    let actor = Actor::System;
+    let policies = [(false, false), (true, false), (false, true), (true, true)];
+    for (run, (tier_first, lapsing_first)) in policies.into_iter().enumerate() {
+        let raw = format!("SKU-INC{run}");
+        catalog::upsert_product(&mut conn, &actor, product(&raw, 0), today()).expect("a product");
+        diesel::sql_query("UPDATE suppliers SET lead_time_days = 14")
+            .execute(&mut conn)
+            .unwrap();
+        diesel::sql_query(format!(
+            "UPDATE shop_settings SET queue_tier_first = {tier_first}, queue_lapsing_first = {lapsing_first}"
+        ))
+        .execute(&mut conn)
+        .unwrap();
+        for (i, (units, days)) in [(6, 4), (5, 9)].into_iter().enumerate() {
+            purchasing::create_purchase_order(
+                &mut conn,
+                &actor,
+                NewPurchaseOrder {
+                    reference: Reference::parse(&format!("PO-INC{run}-{i}")).unwrap(),
+                    supplier: "Acme Supply".to_owned(),
+                    expected_on: today() + Duration::days(days),
+                    lines: vec![(sku(&raw), units)],
+                },
+                today(),
+            )
+            .expect("a purchase order");
+        }
+        let mut rng = StdRng::seed_from_u64(17 + run as u64);
+        for customer in 0..8 {
+            diesel::sql_query(
+                "INSERT INTO customers (email, name, tier) VALUES ($1, 'Customer', $2)
+                 ON CONFLICT ((lower(email))) DO UPDATE SET tier = EXCLUDED.tier",
+            )
+            .bind::<Text, _>(format!("inc{customer}@example.com"))
+            .bind::<diesel::sql_types::SmallInt, _>(rng.random_range(0..3i16))
+            .execute(&mut conn)
+            .unwrap();
+        }
+        for i in 0..30 {
+            let order = NewOrder {
+                number: Reference::parse(&format!("INC{run}-{i}")).unwrap(),
+                // Mostly now (the back of the queue), now and then hours earlier.
+                placed_at: Some(if rng.random_bool(0.3) {
+                    Utc::now() - Duration::minutes(rng.random_range(1..600))
+                } else {
+                    Utc::now()
+                }),
+                customer_email: Email::parse(&format!("inc{}@example.com", rng.random_range(0..8)))
+                    .unwrap(),
+                customer_name: "Customer".to_owned(),
+                lines: (0..rng.random_range(1..=2))
+                    .map(|_| NewOrderLine {
+                        sku: sku(&raw),
+                        quantity: rng.random_range(1..=3),
+                        unit_price_cents: 1000,
+                    })
+                    .collect(),
+                payment_authorized_until: rng
+                    .random_bool(0.6)
+                    .then(|| today() + Duration::days(rng.random_range(1..20))),
+                max_wait_until: None,
+                request_hash: format!("inc-{run}-{i}"),
+            };
+            orders::place_order(&mut conn, &actor, order, today()).expect("an order");
+
+            let dated = stored_dates(&mut conn, &raw);
+            let settings = shop_settings::load(&mut conn).unwrap();
+            let ctx = Ctx {
+                actor: &actor,
+                today: today(),
+                settings: &settings,
+            };
+            let product = stock::find_by_sku(&mut conn, &raw).unwrap().unwrap();
+            let effects =
+                engine::refresh_etas(&mut conn, &ctx, &product, &EtaCause::QueueAhead).unwrap();
+            assert!(
+                effects.later_than_told.is_empty() && effects.delayed.is_empty(),
+                "policy {run}, after order {i}: dating the whole queue found news {effects:?}"
+            );
+            assert_eq!(
+                stored_dates(&mut conn, &raw),
+                dated,
+                "policy {run}, after order {i}: dating the whole queue changed what intake stored"
+            );
+        }
+        let broken = broken_invariants(&mut conn);
+        assert!(broken.is_empty(), "policy {run}: {broken:?}");
+    }
+}
