@@ -220,7 +220,7 @@ pub fn date_joined_lines(
     };
     let policy = ctx.queue_policy();
     let mut rows = stock::queue_from(conn, product.id, first, &policy)?;
-    domain::sort_queue(&policy, &mut rows, place_of);
+    domain::sort_queue(&policy, &mut rows, queue_place);
     let stretch_units: i64 = rows.iter().map(|r| i64::from(r.waiting().max(0))).sum();
     let ahead_lines = i64::from(product.waiting_lines) - rows.len() as i64;
     let ahead_units = i64::from(product.waiting_units) - stretch_units;
