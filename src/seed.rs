@@ -69,6 +69,24 @@ fn add_preorder(
     let err = |e: crate::error::AppError| anyhow::anyhow!("{e}");
     let sku = "KIT-PRE1";
     let release = today + Duration::days(21);
+    // Its alternative, on the shelf now: customers queued for the pre-order are offered
+    // "take KIT-ALT1 instead" (emails, status page, order page).
+    catalog::upsert_product(
+        conn,
+        &Actor::System,
+        ProductChanges {
+            name: Some("Chef's knife, classic edition".to_owned()),
+            supplier: Some(SUPPLIERS[0].name.to_owned()),
+            on_hand: Some(12),
+            backorderable: Some(true),
+            reorder_point: Some(2),
+            safety_stock: Some(1),
+            unit_price_cents: Some(11_900),
+            ..ProductChanges::of(Sku::parse("KIT-ALT1").map_err(|e| anyhow::anyhow!("{e}"))?)
+        },
+        today,
+    )
+    .map_err(err)?;
     catalog::upsert_product(
         conn,
         &Actor::System,
@@ -83,6 +101,7 @@ fn add_preorder(
             unit_price_cents: Some(12_900),
             suppliers: None,
             preorder_release_on: Some(Some(release)),
+            alternatives: Some(vec!["KIT-ALT1".to_owned()]),
         },
         today,
     )
@@ -116,6 +135,35 @@ fn add_preorder(
             request_hash: format!("demo-{number}"),
         };
         crate::services::orders::place_order(conn, &Actor::System, order, today).map_err(err)?;
+    }
+    Ok(())
+}
+
+/// A few products with waiting lines get an alternative from the shelf (the same kind of
+/// item where there is one), so the queue, the order page and the status page offer swaps.
+fn add_alternatives(conn: &mut PgConnection, today: NaiveDate) -> anyhow::Result<()> {
+    use crate::db::schema::products;
+    let waiting: Vec<String> = products::table
+        .filter(products::waiting_lines.gt(0))
+        .filter(products::sku.ne("KIT-PRE1"))
+        .order(products::waiting_lines.desc())
+        .select(products::sku)
+        .limit(4)
+        .load(conn)?;
+    let on_shelf: Vec<String> = products::table
+        .filter(products::waiting_lines.eq(0))
+        .filter((products::on_hand - products::allocated).ge(10))
+        .order(products::sku.asc())
+        .select(products::sku)
+        .limit(8)
+        .load(conn)?;
+    for (i, sku) in waiting.iter().enumerate() {
+        let list: Vec<String> = on_shelf.iter().skip(i * 2).take(2).cloned().collect();
+        if list.is_empty() {
+            continue;
+        }
+        crate::services::inventory::set_alternatives(conn, &Actor::System, sku, list, today)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     Ok(())
 }
@@ -384,6 +432,7 @@ fn play_history(
                         unit_price_cents: Some(price_cents),
                         suppliers: two_suppliers(i, s, supplier, price_cents),
                         preorder_release_on: None,
+                        alternatives: None,
                     },
                     start,
                 )
@@ -619,6 +668,7 @@ fn play_history(
     if let Some(reference) = first_open {
         crate::services::supplier_loop::send(conn, &manager, &reference, today).map_err(err)?;
     }
+    add_alternatives(conn, today)?;
     // Emails of past days went out on their day; today's wait for the delivery worker.
     diesel::sql_query(
         "UPDATE messages SET status = 'sent', attempts = 1, sent_at = created_at + interval '2 minutes',

@@ -9,4 +9,4 @@ ALTER TABLE messages DROP COLUMN attachment_name;
 ALTER TABLE messages DROP CONSTRAINT messages_kind_check;
 ALTER TABLE messages ADD CONSTRAINT messages_kind_check CHECK (kind IN ('backorder_notice',
     'delay_notice', 'restock', 'shipment', 'discount_offer', 'cancellation', 'back_in_stock',
-    'status_update', 'custom'));
+    'status_update', 'custom', 'swap_confirmation'));

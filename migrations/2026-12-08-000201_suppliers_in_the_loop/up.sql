@@ -6,7 +6,7 @@
 ALTER TABLE messages DROP CONSTRAINT messages_kind_check;
 ALTER TABLE messages ADD CONSTRAINT messages_kind_check CHECK (kind IN ('backorder_notice',
     'delay_notice', 'restock', 'shipment', 'discount_offer', 'cancellation', 'back_in_stock',
-    'status_update', 'custom', 'purchase_order'));
+    'status_update', 'custom', 'swap_confirmation', 'purchase_order'));
 ALTER TABLE messages ADD COLUMN attachment_name TEXT;
 ALTER TABLE messages ADD COLUMN attachment_type TEXT;
 ALTER TABLE messages ADD COLUMN attachment_body TEXT;

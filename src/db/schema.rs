@@ -201,6 +201,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    product_alternatives (product_id, alternative_id) {
+        product_id -> Int8,
+        alternative_id -> Int8,
+        position -> Int4,
+    }
+}
+
+diesel::table! {
     product_suppliers (product_id, supplier_id) {
         product_id -> Int8,
         supplier_id -> Int8,
@@ -393,6 +401,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    swaps (id) {
+        id -> Int8,
+        order_id -> Int8,
+        from_line_id -> Int8,
+        to_line_id -> Int8,
+        units -> Int4,
+        price_difference_cents -> Int8,
+        channel -> Text,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     user_sessions (token_hash) {
         token_hash -> Text,
         user_id -> Int8,
@@ -507,6 +529,8 @@ diesel::joinable!(storefront_skus -> products (product_id));
 diesel::joinable!(stock_movements -> users (user_id));
 diesel::joinable!(supplier_answers -> purchase_order_sends (send_id));
 diesel::joinable!(supplier_answers -> purchase_orders (purchase_order_id));
+diesel::joinable!(swaps -> orders (order_id));
+diesel::joinable!(swaps -> users (created_by));
 diesel::joinable!(user_sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -525,6 +549,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     order_line_eta_changes,
     order_lines,
     orders,
+    product_alternatives,
     product_suppliers,
     products,
     purchase_order_date_changes,
@@ -542,6 +567,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     storefront_skus,
     supplier_answers,
     suppliers,
+    swaps,
     told_dates,
     user_sessions,
     users,

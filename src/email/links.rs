@@ -37,6 +37,8 @@ pub enum LinkAction {
     CancelWaiting,
     /// Stop back-in-stock emails (the id is a restock subscription).
     Unsubscribe,
+    /// Take this alternative product (its id) instead of waiting, for the claim's line.
+    Swap { alternative: i64 },
 }
 
 impl LinkAction {
@@ -46,10 +48,26 @@ impl LinkAction {
             Self::ShipReady => "ship",
             Self::CancelWaiting => "cancel",
             Self::Unsubscribe => "unsub",
+            Self::Swap { .. } => "swap",
+        }
+    }
+
+    /// The action as it is signed: its code, and for a swap the alternative ("swap-12").
+    fn signed_code(self) -> String {
+        match self {
+            Self::Swap { alternative } => format!("swap-{alternative}"),
+            other => other.code().to_owned(),
         }
     }
 
     fn from_code(code: &str) -> Option<Self> {
+        if let Some(id) = code.strip_prefix("swap-") {
+            return id
+                .parse()
+                .ok()
+                .filter(|id| *id > 0)
+                .map(|alternative| Self::Swap { alternative });
+        }
         Some(match code {
             "wait" => Self::Wait,
             "ship" => Self::ShipReady,
@@ -62,7 +80,7 @@ impl LinkAction {
     /// The `order_lines.customer_choice` this action records.
     pub fn customer_choice(self) -> &'static str {
         match self {
-            Self::Wait | Self::Unsubscribe => "wait",
+            Self::Wait | Self::Unsubscribe | Self::Swap { .. } => "wait",
             Self::ShipReady => "ship_partial",
             Self::CancelWaiting => "cancel",
         }
@@ -97,7 +115,7 @@ impl LinkClaim {
     fn payload(&self) -> String {
         format!(
             "1.{}.{}.{}.{}.{}",
-            self.action.code(),
+            self.action.signed_code(),
             self.id,
             self.line_id.unwrap_or(0),
             self.expires_at,
@@ -367,6 +385,15 @@ mod tests {
             verify_status(KEY, &format!("{other}.{signature}")),
             Err(LinkError::Tampered)
         );
+    }
+
+    #[test]
+    fn a_swap_link_names_its_alternative_and_line() {
+        let claim = LinkClaim::new(LinkAction::Swap { alternative: 9 }, 42, Some(7));
+        let token = sign(KEY, &claim);
+        let read = verify(KEY, &token, 0).unwrap();
+        assert_eq!(read.action, LinkAction::Swap { alternative: 9 });
+        assert_eq!(read.line_id, Some(7));
     }
 
     #[test]

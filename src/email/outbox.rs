@@ -20,13 +20,14 @@ pub enum Kind {
     BackInStock,
     StatusUpdate,
     Custom,
+    SwapConfirmation,
     /// A purchase order emailed to its supplier (not a customer email: not in `ALL`).
     PurchaseOrder,
 }
 
 impl Kind {
     /// The emails to customers.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::BackorderNotice,
         Kind::DelayNotice,
         Kind::Restock,
@@ -36,6 +37,7 @@ impl Kind {
         Kind::BackInStock,
         Kind::StatusUpdate,
         Kind::Custom,
+        Kind::SwapConfirmation,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +51,7 @@ impl Kind {
             Kind::BackInStock => "back_in_stock",
             Kind::StatusUpdate => "status_update",
             Kind::Custom => "custom",
+            Kind::SwapConfirmation => "swap_confirmation",
             Kind::PurchaseOrder => "purchase_order",
         }
     }
@@ -79,6 +82,7 @@ pub fn label(kind: &str) -> &'static str {
         "back_in_stock" => "Back in stock",
         "status_update" => "Status update",
         "custom" => "Written by a rep",
+        "swap_confirmation" => "Alternative taken",
         "purchase_order" => "Purchase order to a supplier",
         _ => "Other",
     }

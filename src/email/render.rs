@@ -22,6 +22,9 @@ pub struct MailLine {
     pub estimate: bool,
     /// A pre-order line's release day ("Tue 3 Dec"), while it is ahead.
     pub releases_on: Option<String>,
+    /// Units moved to an alternative, and to which ("Kettle Pro"); counted in `cancelled`.
+    pub swapped: i32,
+    pub swapped_to: Option<String>,
     /// Units this email is about (shipped now, cancelled now, delayed).
     pub this_time: i32,
     /// The line the email is about.
@@ -58,8 +61,11 @@ impl MailLine {
                 None => format!("{} on the way to us, date to follow", self.waiting),
             });
         }
-        if self.cancelled > 0 {
-            parts.push(format!("{} cancelled", self.cancelled));
+        if let (true, Some(to)) = (self.swapped > 0, &self.swapped_to) {
+            parts.push(format!("{} swapped for {to}", self.swapped));
+        }
+        if self.cancelled > self.swapped {
+            parts.push(format!("{} cancelled", self.cancelled - self.swapped));
         }
         parts.join("; ")
     }
@@ -119,6 +125,34 @@ pub struct ChoiceLinks {
     pub cancel: String,
 }
 
+/// "Take SKU-B instead": an alternative that ships sooner than a waiting line, offered
+/// beside the three choices (true when the email is rendered).
+#[derive(Debug, Clone)]
+pub struct AlternativeLink {
+    /// The waiting product's name.
+    pub instead_of: String,
+    pub name: String,
+    pub sku: String,
+    /// "in stock now, ships by Tue 3 Dec".
+    pub when: String,
+    /// "€10.00 more", "€4.00 less", "the same price".
+    pub price: String,
+    pub url: String,
+}
+
+/// What a swap did, for its confirmation email.
+#[derive(Debug, Clone, Default)]
+pub struct SwapNews {
+    pub units: i32,
+    pub instead_of: String,
+    pub name: String,
+    pub sku: String,
+    /// "reserved for you now, ships by Tue 3 Dec" / "ships by Tue 3 Dec".
+    pub when: String,
+    /// What the price difference means for the customer, in a sentence.
+    pub money: String,
+}
+
 /// Everything an email may say; each kind uses its part.
 #[derive(Debug, Clone, Default)]
 pub struct Mail {
@@ -129,6 +163,10 @@ pub struct Mail {
     pub status_url: Option<String>,
     pub lines: Vec<MailLine>,
     pub links: Option<ChoiceLinks>,
+    /// Alternatives that ship sooner than a waiting line (with `links`).
+    pub alternatives: Vec<AlternativeLink>,
+    /// The swap a swap confirmation is about.
+    pub swap: Option<SwapNews>,
     /// The new date (delay notice).
     pub date: Option<String>,
     /// The date promised before (delay notice).
@@ -282,6 +320,12 @@ template_pair!(
     "emails/status_update.html"
 );
 template_pair!(
+    SwapText,
+    SwapHtml,
+    "emails/swap_confirmation.txt",
+    "emails/swap_confirmation.html"
+);
+template_pair!(
     CustomText,
     CustomHtml,
     "emails/custom.txt",
@@ -366,6 +410,16 @@ pub fn render(kind: Kind, m: &Mail) -> askama::Result<Rendered> {
                 "a purchase order is rendered by render_purchase_order".into(),
             ));
         }
+        Kind::SwapConfirmation => (
+            match &m.swap {
+                Some(swap) => format!(
+                    "Order {order}: {} instead of {}",
+                    swap.name, swap.instead_of
+                ),
+                None => format!("Order {order}: your alternative"),
+            },
+            pair(SwapText { m }, SwapHtml { m })?,
+        ),
     };
     Ok(Rendered {
         subject,

@@ -11,6 +11,7 @@ pub fn action_label(action: &str) -> String {
         "order_shipped" => "Order shipped",
         "order_line_cancelled" => "Order line cancelled",
         "customer_choice" => "Customer's choice",
+        "alternative_taken" => "Alternative taken",
         "note_added" => "Note added",
         "eta_update_queued" => "ETA update emailed",
         "stock_adjusted" => "Stock adjusted",
@@ -199,6 +200,10 @@ pub fn describe(
                 None => format!("Cancelled {what} of order {id}"),
             }
         }
+        "alternative_taken" => match text(after, "outcome") {
+            Some(outcome) => format!("Order {id}: the customer took an alternative: {outcome}"),
+            None => format!("Order {id}: the customer took an alternative"),
+        },
         "customer_choice" => {
             let choice = crate::services::choices::label(text(after, "choice").unwrap_or("wait"));
             let how = if text(after, "channel") == Some("rep") {

@@ -30,6 +30,8 @@ pub struct ProductChanges {
     pub suppliers: Option<Vec<SupplierEntry>>,
     /// `Some(None)` clears a pre-order's release day.
     pub preorder_release_on: Option<Option<NaiveDate>>,
+    /// Replaces the product's alternatives (SKUs, in order of preference) when given.
+    pub alternatives: Option<Vec<String>>,
 }
 
 impl ProductChanges {
@@ -46,6 +48,7 @@ impl ProductChanges {
             unit_price_cents: None,
             suppliers: None,
             preorder_release_on: None,
+            alternatives: None,
         }
     }
 }
@@ -75,6 +78,49 @@ pub struct ProductView {
     pub status: StockStatus,
     /// Every supplier of the product, the primary (`supplier`) first.
     pub suppliers: Vec<ProductSupplier>,
+    /// Other SKUs a waiting customer may take instead, in order of preference.
+    pub alternatives: Vec<String>,
+}
+
+/// A product as `PUT /api/v1/products/{sku}` takes it: what `GET` answers, so a read,
+/// an edit and a write back change only what was edited.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ProductDocument {
+    pub sku: String,
+    pub name: String,
+    pub supplier: Option<String>,
+    pub on_hand: i32,
+    pub backorderable: bool,
+    pub reorder_point: i32,
+    pub safety_stock: i32,
+    pub unit_price_cents: i64,
+    /// Every supplier of the product with its terms, the primary (`supplier`) first.
+    pub suppliers: Vec<ProductSupplier>,
+    /// A pre-order's release day (null: not a pre-order).
+    pub preorder_release_on: Option<NaiveDate>,
+    /// Other SKUs a waiting customer may take instead, in order of preference.
+    pub alternatives: Vec<String>,
+}
+
+/// The product with `sku` as the API's PUT takes it; `None` when there is none.
+pub fn document(conn: &mut PgConnection, sku: &str) -> AppResult<Option<ProductDocument>> {
+    let Some(product) = stock::find_by_sku(conn, sku)? else {
+        return Ok(None);
+    };
+    let supplier = primary_supplier(conn, &product)?;
+    Ok(Some(ProductDocument {
+        supplier,
+        on_hand: product.on_hand,
+        backorderable: product.backorderable,
+        reorder_point: product.reorder_point,
+        safety_stock: product.safety_stock,
+        unit_price_cents: product.unit_price_cents,
+        suppliers: sourcing::of_product(conn, product.id)?,
+        preorder_release_on: product.preorder_release_on,
+        alternatives: super::alternatives::of_product(conn, product.id)?,
+        sku: product.sku,
+        name: product.name,
+    }))
 }
 
 /// Whether a SKU can be sold now, and when a new order for one unit would ship.
@@ -136,15 +182,7 @@ pub fn view(
     product: &Product,
     today: NaiveDate,
 ) -> AppResult<ProductView> {
-    let supplier = match product.supplier_id {
-        Some(id) => Some(
-            suppliers::table
-                .find(id)
-                .select(suppliers::name)
-                .first::<String>(conn)?,
-        ),
-        None => None,
-    };
+    let supplier = primary_supplier(conn, product)?;
     Ok(ProductView {
         sku: product.sku.clone(),
         name: product.name.clone(),
@@ -160,7 +198,21 @@ pub fn view(
         suppliers: sourcing::of_product(conn, product.id)?,
         preorder_release_on: product.preorder_release_on,
         status: status_of(conn, product, today)?,
+        alternatives: super::alternatives::of_product(conn, product.id)?,
     })
+}
+
+/// The name of the product's primary supplier, if it has one.
+fn primary_supplier(conn: &mut PgConnection, product: &Product) -> QueryResult<Option<String>> {
+    product
+        .supplier_id
+        .map(|id| {
+            suppliers::table
+                .find(id)
+                .select(suppliers::name)
+                .first::<String>(conn)
+        })
+        .transpose()
 }
 
 fn lock_by_sku(conn: &mut PgConnection, sku: &str) -> QueryResult<Option<Product>> {
@@ -251,6 +303,9 @@ pub fn upsert_product(
             }
             (None, Some(primary)) => sourcing::make_primary(conn, product.id, primary)?,
             (None, None) => {}
+        }
+        if let Some(list) = &changes.alternatives {
+            super::alternatives::replace(conn, product.id, &product.sku, list)?;
         }
         if changes.suppliers.is_some() {
             product =

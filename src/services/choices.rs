@@ -61,7 +61,7 @@ pub enum Channel {
 }
 
 impl Channel {
-    fn code(self) -> &'static str {
+    pub fn code(self) -> &'static str {
         match self {
             Channel::Link => "link",
             Channel::Rep => "rep",

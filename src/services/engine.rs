@@ -10,21 +10,10 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Date, Int4, Nullable, Text};
 
 use crate::db::stock::{self, NewMovement, Product, QueueRow};
-use crate::domain::{self, EtaCause, QueuePlace, QueuePolicy, WaitingLine};
+use crate::domain::{self, EtaCause, QueuePolicy, WaitingLine};
 use crate::error::AppResult;
+use crate::services::events::queue_place;
 pub use crate::services::events::{Ctx, Delayed, EtaEffects, Filled, LaterThanTold, StoredEta};
-
-fn place_of(row: &QueueRow) -> QueuePlace {
-    QueuePlace {
-        line_id: row.id,
-        placed_at: row.placed_at,
-        customer_tier: i32::from(row.customer_tier),
-        authorized_until: row
-            .authorized_until
-            .and_then(|day| day.and_hms_opt(23, 59, 59))
-            .map(|t| t.and_utc()),
-    }
-}
 
 /// The product's waiting lines in the shop's queue order.
 pub fn queue(
@@ -33,7 +22,7 @@ pub fn queue(
     policy: &QueuePolicy,
 ) -> AppResult<Vec<QueueRow>> {
     let mut rows = stock::waiting_lines(conn, product_id)?;
-    domain::sort_queue(policy, &mut rows, place_of);
+    domain::sort_queue(policy, &mut rows, queue_place);
     Ok(rows)
 }
 
@@ -231,7 +220,7 @@ pub fn date_joined_lines(
     };
     let policy = ctx.queue_policy();
     let mut rows = stock::queue_from(conn, product.id, first, &policy)?;
-    domain::sort_queue(&policy, &mut rows, place_of);
+    domain::sort_queue(&policy, &mut rows, queue_place);
     let stretch_units: i64 = rows.iter().map(|r| i64::from(r.waiting().max(0))).sum();
     let ahead_lines = i64::from(product.waiting_lines) - rows.len() as i64;
     let ahead_units = i64::from(product.waiting_units) - stretch_units;

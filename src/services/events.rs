@@ -7,7 +7,8 @@ use chrono::NaiveDate;
 
 use crate::db::audit::Actor;
 use crate::db::shop_settings::ShopSettings;
-use crate::domain::{EtaCause, QueuePolicy};
+use crate::db::stock::QueueRow;
+use crate::domain::{EtaCause, QueuePlace, QueuePolicy};
 
 /// What an event needs besides its own data.
 pub struct Ctx<'a> {
@@ -29,6 +30,19 @@ impl Ctx<'_> {
             higher_tier_first: self.settings.queue_tier_first,
             soonest_lapsing_first: self.settings.queue_lapsing_first,
         }
+    }
+}
+
+/// Where a waiting line stands for the queue's order (`domain::sort_queue`).
+pub fn queue_place(row: &QueueRow) -> QueuePlace {
+    QueuePlace {
+        line_id: row.id,
+        placed_at: row.placed_at,
+        customer_tier: i32::from(row.customer_tier),
+        authorized_until: row
+            .authorized_until
+            .and_then(|day| day.and_hms_opt(23, 59, 59))
+            .map(|t| t.and_utc()),
     }
 }
 

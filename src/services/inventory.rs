@@ -415,6 +415,15 @@ pub struct ProductDetail {
     pub sign_ups_total: i64,
     /// Its suppliers, the primary first, with their terms and reliability.
     pub suppliers: Vec<crate::services::sourcing::ProductSupplier>,
+    /// Its alternatives' SKUs, in order of preference.
+    pub alternatives: Vec<String>,
+}
+
+impl ProductDetail {
+    /// The alternatives as the form shows them ("SKU-B, SKU-C").
+    pub fn product_alternatives_text(&self) -> String {
+        self.alternatives.join(", ")
+    }
 }
 
 /// The product's ledger, newest first, `LEDGER_PAGE` rows before `before` (a movement id).
@@ -468,7 +477,9 @@ pub fn product_detail(
         .get_result(conn)?;
     let (sign_ups, sign_ups_total) = crate::services::subscriptions::sign_ups(conn, product.id)?;
     let suppliers = crate::services::sourcing::of_product(conn, product.id)?;
+    let alternatives = crate::services::alternatives::of_product(conn, product.id)?;
     Ok(ProductDetail {
+        alternatives,
         suppliers,
         sign_ups,
         sign_ups_total,
@@ -578,6 +589,22 @@ fn existing_product(conn: &mut PgConnection, sku: &str) -> AppResult<ProductChan
         return Err(AppError::not_found("that product"));
     }
     Ok(ProductChanges::of(sku))
+}
+
+/// Replaces a product's alternatives (SKUs, in order of preference).
+pub fn set_alternatives(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    sku: &str,
+    list: Vec<String>,
+    today: NaiveDate,
+) -> AppResult<()> {
+    let changes = ProductChanges {
+        alternatives: Some(list),
+        ..existing_product(conn, sku)?
+    };
+    catalog::upsert_product(conn, actor, changes, today)?;
+    Ok(())
 }
 
 /// Makes a product a pre-order released on `release_on`, or (None) an ordinary product
@@ -760,7 +787,7 @@ pub enum ImportOutcome {
 }
 
 /// Columns an import may set. `sku` is required; `name` for new products.
-pub const IMPORT_COLUMNS: [&str; 7] = [
+pub const IMPORT_COLUMNS: [&str; 8] = [
     "sku",
     "name",
     "supplier",
@@ -768,6 +795,7 @@ pub const IMPORT_COLUMNS: [&str; 7] = [
     "safety_stock",
     "backorderable",
     "unit_price",
+    "alternatives",
 ];
 /// Columns of the export that an import accepts and ignores (stock changes go through
 /// adjustments with a reason, and the rest is computed).
@@ -802,10 +830,15 @@ pub const EXPORT_HEADER: [&str; 14] = [
 ];
 
 /// The export of `rows` as CSV text (the import's columns plus read-only figures).
-pub fn export_csv(rows: &[ProductRow]) -> anyhow::Result<Vec<u8>> {
+pub fn export_csv(
+    rows: &[ProductRow],
+    alternatives: &HashMap<i64, Vec<String>>,
+) -> anyhow::Result<Vec<u8>> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<&str> = EXPORT_HEADER.to_vec();
     header.push("unit_price");
+    // SKUs separated by spaces, in order of preference (as the import reads them).
+    header.push("alternatives");
     csv_cells::write_row(&mut writer, &header)?;
     for r in rows {
         csv_cells::write_row(
@@ -830,10 +863,22 @@ pub fn export_csv(rows: &[ProductRow]) -> anyhow::Result<Vec<u8>> {
                     r.unit_price_cents / 100,
                     r.unit_price_cents % 100
                 ),
+                alternatives
+                    .get(&r.id)
+                    .map(|list| list.join(" "))
+                    .unwrap_or_default(),
             ],
         )?;
     }
     Ok(writer.into_inner()?)
+}
+
+/// The CSV export of every product the list's filters match, alternatives included.
+pub fn export_file(conn: &mut PgConnection, query: &ProductQuery) -> AppResult<Vec<u8>> {
+    let rows = export_rows(conn, query)?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let alternatives = crate::services::alternatives::of_products(conn, &ids)?;
+    Ok(export_csv(&rows, &alternatives)?)
 }
 
 /// One checked row of an import.
@@ -847,6 +892,8 @@ struct ImportRow {
     safety_stock: Option<i32>,
     backorderable: Option<bool>,
     unit_price_cents: Option<i64>,
+    /// Replaces the product's alternatives when the cell is not empty.
+    alternatives: Option<Vec<String>>,
 }
 
 /// Reads and checks every row; returns the rows only when all are valid.
@@ -1039,6 +1086,16 @@ fn parse_import(bytes: &[u8]) -> Result<Vec<ImportRow>, Vec<ImportProblem>> {
                     .map_err(|e| problems.push(problem(row, "unit_price", e)))
                     .ok()
             });
+        let alternatives = cells
+            .get("alternatives")
+            .copied()
+            .filter(|v| !v.is_empty())
+            .map(crate::services::alternatives::parse_list);
+        if let (Some(sku), Some(list)) = (&sku, &alternatives) {
+            for found in crate::services::alternatives::check_entries(sku.as_str(), list) {
+                problems.push(problem(row, "alternatives", found.message));
+            }
+        }
         if problems.len() == before
             && let Some(sku) = sku
         {
@@ -1051,6 +1108,7 @@ fn parse_import(bytes: &[u8]) -> Result<Vec<ImportRow>, Vec<ImportProblem>> {
                 safety_stock,
                 backorderable,
                 unit_price_cents,
+                alternatives,
             });
         }
     }
@@ -1107,8 +1165,13 @@ pub fn import_csv_with(
             return Err(ImportError::Rows(missing_names));
         }
         let (mut created, mut updated) = (0, 0);
+        // Alternatives after every row is stored: they may name products of this file.
+        let mut alternatives = Vec::new();
         for row in rows {
             let number = row.row;
+            if let Some(list) = row.alternatives {
+                alternatives.push((number, row.sku.clone(), list));
+            }
             let changes = ProductChanges {
                 sku: row.sku,
                 name: row.name,
@@ -1120,6 +1183,7 @@ pub fn import_csv_with(
                 unit_price_cents: row.unit_price_cents,
                 suppliers: None,
                 preorder_release_on: None,
+                alternatives: None,
             };
             progress.advance(1);
             match catalog::upsert_product(conn, actor, changes, today) {
@@ -1133,6 +1197,27 @@ pub fn import_csv_with(
                             .map(|d| ImportProblem {
                                 row: number,
                                 column: d.field,
+                                message: d.message,
+                            })
+                            .collect(),
+                    ));
+                }
+                Err(other) => return Err(ImportError::App(other)),
+            }
+        }
+        for (number, sku, list) in alternatives {
+            let product_id = stock::find_by_sku(conn, sku.as_str())?
+                .ok_or(diesel::result::Error::NotFound)?
+                .id;
+            match crate::services::alternatives::replace(conn, product_id, sku.as_str(), &list) {
+                Ok(()) => {}
+                Err(AppError::Invalid { details, .. }) => {
+                    return Err(ImportError::Rows(
+                        details
+                            .into_iter()
+                            .map(|d| ImportProblem {
+                                row: number,
+                                column: "alternatives".to_owned(),
                                 message: d.message,
                             })
                             .collect(),
@@ -1213,7 +1298,15 @@ mod tests {
         let header = EXPORT_HEADER.join(",") + ",unit_price\n";
         let file = header + "A-1,Anvil,Acme,3,1,2,0,0,0,,in_stock,1,0,yes,9.99\n";
         let rows = parse_import(file.as_bytes()).unwrap();
+        assert_eq!(rows[0].alternatives, None);
+        let header = EXPORT_HEADER.join(",") + ",unit_price,alternatives\n";
+        let file = header + "A-1,Anvil,Acme,3,1,2,0,0,0,,in_stock,1,0,yes,9.99,A-2 A-3\n";
+        let rows = parse_import(file.as_bytes()).unwrap();
         assert_eq!(rows[0].unit_price_cents, Some(999));
         assert_eq!(rows[0].backorderable, Some(true));
+        assert_eq!(
+            rows[0].alternatives,
+            Some(vec!["A-2".to_owned(), "A-3".to_owned()])
+        );
     }
 }

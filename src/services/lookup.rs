@@ -44,6 +44,8 @@ pub struct LineDetail {
     pub product_name: String,
     /// The product's pre-order release day, if it is a pre-order.
     pub preorder_release_on: Option<NaiveDate>,
+    /// Units moved to an alternative (counted in `cancelled`).
+    pub swapped: i32,
 }
 
 /// An order-page line reads as its order line (`line.qty`, `line.eta_worst`).
@@ -157,6 +159,9 @@ pub fn order_detail(conn: &mut PgConnection, number: &str) -> AppResult<OrderDet
             products::sku,
             products::name,
             products::preorder_release_on,
+            diesel::dsl::sql::<Int4>(
+                "(SELECT coalesce(sum(s.units), 0)::int4 FROM swaps s WHERE s.from_line_id = order_lines.id)",
+            ),
         ))
         .load(conn)?;
     let eta_changes = diesel::sql_query(

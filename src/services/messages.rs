@@ -18,7 +18,9 @@ use crate::domain::format::human_date;
 use crate::domain::{EtaCause, Told, against_told};
 use crate::email::links::{LinkAction, LinkMaker};
 use crate::email::outbox::{self, Kind, NewMessage};
-use crate::email::render::{self, ChoiceLinks, DateNews, Mail, MailLine};
+use crate::email::render::{
+    self, AlternativeLink, ChoiceLinks, DateNews, Mail, MailLine, SwapNews,
+};
 use crate::error::{AppError, AppResult};
 use crate::services::events::{Ctx, Filled};
 
@@ -54,6 +56,11 @@ struct OrderLineRow {
     cause: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     cause_reference: Option<String>,
+    /// Units moved to an alternative (counted in `cancelled`), and its name.
+    #[diesel(sql_type = Int4)]
+    swapped: i32,
+    #[diesel(sql_type = Nullable<Text>)]
+    swapped_to: Option<String>,
 }
 
 impl std::ops::Deref for OrderLineRow {
@@ -190,11 +197,16 @@ fn order_mails(
 ) -> QueryResult<BTreeMap<i64, OrderMail>> {
     let rows: Vec<OrderLineRow> = diesel::sql_query(
         "SELECT l.*, o.number, c.email, c.name AS customer_name, p.name AS product, p.sku,
-                t.told_on, k.cause, k.reference AS cause_reference, p.preorder_release_on
+                t.told_on, k.cause, k.reference AS cause_reference, p.preorder_release_on,
+                coalesce(sw.units, 0)::int4 AS swapped, sw.swapped_to
            FROM orders o
            JOIN customers c ON c.id = o.customer_id
            JOIN order_lines l ON l.order_id = o.id
            JOIN products p ON p.id = l.product_id
+           LEFT JOIN LATERAL (SELECT sum(s.units) AS units, string_agg(DISTINCT sp.name, ', ') AS swapped_to
+                                FROM swaps s JOIN order_lines sl ON sl.id = s.to_line_id
+                                JOIN products sp ON sp.id = sl.product_id
+                               WHERE s.from_line_id = l.id) sw ON l.cancelled > 0
            LEFT JOIN LATERAL (SELECT told_on FROM told_dates t WHERE t.order_line_id = l.id
                                ORDER BY t.id DESC LIMIT 1) t ON l.waiting > 0
            LEFT JOIN eta_update_causes k ON k.order_line_id = l.id AND l.waiting > 0
@@ -247,6 +259,8 @@ fn order_mails(
                 .flatten()
                 .filter(|&d| d > today)
                 .map(|d| human_date(d, today)),
+            swapped: row.swapped,
+            swapped_to: row.swapped_to,
             this_time: 0,
             focus: false,
         });
@@ -263,6 +277,35 @@ fn order_mail(
     order_mails(conn, &[order_id], shop, today)?
         .remove(&order_id)
         .ok_or_else(|| AppError::not_found("the order"))
+}
+
+/// The alternatives that ship sooner than the order's waiting lines (or one line) now,
+/// each with its one-use link.
+fn alternative_links(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    links: &LinkMaker,
+    order_id: i64,
+    line_id: Option<i64>,
+) -> AppResult<Vec<AlternativeLink>> {
+    let offers = super::alternatives::offers(conn, ctx, order_id, line_id)?;
+    Ok(offers
+        .into_iter()
+        .map(|offer| AlternativeLink {
+            url: links.url(
+                LinkAction::Swap {
+                    alternative: offer.alternative_id,
+                },
+                order_id,
+                Some(offer.line_id),
+            ),
+            when: offer.date_words(ctx.today),
+            price: offer.price_words(&ctx.settings.currency),
+            instead_of: offer.product,
+            name: offer.name,
+            sku: offer.sku,
+        })
+        .collect())
 }
 
 fn choice_links(links: &LinkMaker, order_id: i64, line_id: Option<i64>) -> ChoiceLinks {
@@ -288,6 +331,7 @@ pub fn queue_backorder_notice(
     }
     let links = LinkMaker::load(conn)?;
     om.mail.links = Some(choice_links(&links, order_id, None));
+    om.mail.alternatives = alternative_links(conn, ctx, &links, order_id, None)?;
     for line in &mut om.mail.lines {
         line.focus = line.waiting > 0;
     }
@@ -358,7 +402,7 @@ pub fn send_due_eta_updates(
                     .execute(conn)?;
                 return Ok(Some(false));
             }
-            let shop = settings.shop_name;
+            let shop = settings.shop_name.clone();
             let mail =
                 order_mails(conn, &[pending.order_id], &shop, today)?.remove(&pending.order_id);
             // Read first: the causes go with the pending row.
@@ -381,6 +425,13 @@ pub fn send_due_eta_updates(
                 _ => None,
             };
             om.mail.links = Some(choice_links(&links, pending.order_id, line_id));
+            let ctx = Ctx {
+                actor: &Actor::System,
+                today,
+                settings: &settings,
+            };
+            om.mail.alternatives =
+                alternative_links(conn, &ctx, &links, pending.order_id, line_id)?;
             let key = format!(
                 "eta-change:{}:{}",
                 pending.order_id,
@@ -569,6 +620,30 @@ pub fn queue_cancellation(
         .map(|i| om.mail.lines[i].name.clone());
     let key = format!("cancel:{line_id}:{cancelled_after}");
     enqueue_order_mail(conn, &om, Kind::Cancellation, key, user_id(actor))?;
+    Ok(())
+}
+
+/// The one email about a swap the customer (or a rep for them) took, rendered from the
+/// order as it is after it: the alternative's line is the one it is about.
+pub fn queue_swap_confirmation(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    order_id: i64,
+    swap_id: i64,
+    new_line_id: i64,
+    news: SwapNews,
+) -> AppResult<()> {
+    let mut om = order_mail(conn, order_id, &ctx.settings.shop_name, ctx.today)?;
+    om.focus(new_line_id, news.units);
+    om.mail.product = Some(news.name.clone());
+    om.mail.swap = Some(news);
+    enqueue_order_mail(
+        conn,
+        &om,
+        Kind::SwapConfirmation,
+        format!("swap:{swap_id}"),
+        ctx.user_id(),
+    )?;
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod alternatives;
 pub mod api_tokens;
 pub mod approvals;
 pub mod audit_words;
@@ -36,5 +37,6 @@ pub mod self_service;
 pub mod sourcing;
 pub mod subscriptions;
 pub mod supplier_loop;
+pub mod swaps;
 pub mod timeline;
 pub mod webhooks;

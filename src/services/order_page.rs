@@ -9,7 +9,9 @@ use diesel::sql_types::{Array, BigInt, Date, Int4, Nullable, Text, Timestamptz};
 
 use crate::domain::answer::{self, Delivery, EmailDelivery, LineAnswer, LineFacts, ToldDate};
 use crate::error::AppResult;
+use crate::services::alternatives::Offer;
 use crate::services::lookup::{self, LineDetail, OrderDetail};
+use crate::services::swaps::SwapRecord;
 use crate::services::timeline::{self, TimelineEntry};
 
 pub struct OrderPageData {
@@ -20,6 +22,11 @@ pub struct OrderPageData {
     pub currency: String,
     /// When today's ETA update was queued, if one was (one a day).
     pub eta_update_today: Option<DateTime<Utc>>,
+    /// Alternatives that ship sooner than a waiting line now (a rep may take one for the
+    /// customer).
+    pub offers: Vec<Offer>,
+    /// Alternatives taken on this order, with their price differences to settle.
+    pub swaps: Vec<SwapRecord>,
 }
 
 pub fn load(conn: &mut PgConnection, number: &str, today: NaiveDate) -> AppResult<OrderPageData> {
@@ -27,7 +34,15 @@ pub fn load(conn: &mut PgConnection, number: &str, today: NaiveDate) -> AppResul
     let facts = line_facts(conn, &order, today)?;
     let answers = answer::summarise(&facts, today);
     let timeline = timeline::order_timeline(conn, order.header.id, &order.header.number, today)?;
-    let currency = crate::db::shop_settings::load(conn)?.currency;
+    let settings = crate::db::shop_settings::load(conn)?;
+    let ctx = crate::services::events::Ctx {
+        actor: &crate::db::audit::Actor::System,
+        today,
+        settings: &settings,
+    };
+    let offers = crate::services::alternatives::offers(conn, &ctx, order.header.id, None)?;
+    let swaps = crate::services::swaps::of_order(conn, order.header.id)?;
+    let currency = settings.currency.clone();
     let eta_update_today = {
         use crate::db::schema::messages;
         messages::table
@@ -42,6 +57,8 @@ pub fn load(conn: &mut PgConnection, number: &str, today: NaiveDate) -> AppResul
         timeline,
         currency,
         eta_update_today,
+        offers,
+        swaps,
     })
 }
 

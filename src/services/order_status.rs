@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Int4, Nullable, Text, Timestamptz};
 
 use crate::db::models::OrderLine;
 use crate::db::schema::products;
@@ -46,8 +46,8 @@ pub struct StatusLine {
 /// A choice the customer may make now, as the one-use self-service link.
 #[derive(Debug, Clone)]
 pub struct StatusChoice {
-    pub label: &'static str,
-    pub hint: &'static str,
+    pub label: String,
+    pub hint: String,
     pub url: String,
 }
 
@@ -86,6 +86,11 @@ struct Row {
     order_placed_at: DateTime<Utc>,
     #[diesel(sql_type = Text)]
     product: String,
+    /// Units moved to an alternative (counted in `cancelled`), and its name.
+    #[diesel(sql_type = Int4)]
+    swapped: i32,
+    #[diesel(sql_type = Nullable<Text>)]
+    swapped_to: Option<String>,
 }
 
 impl std::ops::Deref for Row {
@@ -103,9 +108,14 @@ pub fn view(conn: &mut PgConnection, order_id: i64, now: DateTime<Utc>) -> AppRe
     let settings = shop_settings::load(conn)?;
     let shop = settings.shop_name.clone();
     let rows: Vec<Row> = diesel::sql_query(
-        "SELECT l.*, o.number, o.placed_at AS order_placed_at, p.name AS product
+        "SELECT l.*, o.number, o.placed_at AS order_placed_at, p.name AS product,
+                coalesce(sw.units, 0)::int4 AS swapped, sw.swapped_to
            FROM orders o JOIN order_lines l ON l.order_id = o.id
            JOIN products p ON p.id = l.product_id
+           LEFT JOIN LATERAL (SELECT sum(s.units) AS units, string_agg(DISTINCT sp.name, ', ') AS swapped_to
+                                FROM swaps s JOIN order_lines sl ON sl.id = s.to_line_id
+                                JOIN products sp ON sp.id = sl.product_id
+                               WHERE s.from_line_id = l.id) sw ON l.cancelled > 0
           WHERE o.id = $1
           ORDER BY l.id",
     )
@@ -161,15 +171,30 @@ pub fn view(conn: &mut PgConnection, order_id: i64, now: DateTime<Utc>) -> AppRe
             "You are not charged for them.",
         ),
     ];
-    let choices = offered
+    let mut choices: Vec<StatusChoice> = offered
         .into_iter()
         .filter(|(choice, ..)| standing.refusal(*choice, &number).is_none())
         .map(|(_, action, label, hint)| StatusChoice {
-            label,
-            hint,
+            label: label.to_owned(),
+            hint: hint.to_owned(),
             url: links.url(action, order_id, None),
         })
         .collect();
+    // Alternatives that ship sooner than a waiting line, as they stand now.
+    let ctx = super::events::Ctx {
+        actor: &crate::db::audit::Actor::System,
+        today,
+        settings: &settings,
+    };
+    choices.extend(
+        super::alternatives::swap_choices(conn, &ctx, &links, order_id, None)?
+            .into_iter()
+            .map(|swap| StatusChoice {
+                label: swap.label,
+                hint: swap.hint,
+                url: swap.url,
+            }),
+    );
 
     let waiting: i32 = rows.iter().map(|r| r.waiting).sum();
     let ready: i32 = rows.iter().map(|r| r.allocated).sum();
@@ -208,8 +233,11 @@ fn status_line(row: &Row, waits_for: Option<String>, today: NaiveDate) -> Status
     if row.waiting > 0 {
         parts.push(format!("{} waiting for stock", row.waiting));
     }
-    if row.cancelled > 0 {
-        parts.push(format!("{} cancelled", row.cancelled));
+    if let (true, Some(to)) = (row.swapped > 0, &row.swapped_to) {
+        parts.push(format!("{} swapped for {to}", row.swapped));
+    }
+    if row.cancelled > row.swapped {
+        parts.push(format!("{} cancelled", row.cancelled - row.swapped));
     }
     let waits = row.waiting > 0;
     let worst = row.eta_worst.filter(|_| waits);

@@ -59,6 +59,9 @@ pub struct DayCounts {
     pub emails_sent: i64,
     #[diesel(sql_type = BigInt)]
     pub emails_failed: i64,
+    /// Alternatives taken instead of waiting (by the customer's link or a rep).
+    #[diesel(sql_type = BigInt)]
+    pub swaps: i64,
 }
 
 /// `[start, end)` of a local day, as instants.
@@ -82,7 +85,8 @@ pub fn day_counts(conn: &mut PgConnection, day: NaiveDate) -> QueryResult<DayCou
                 (SELECT count(*) FROM shipments WHERE created_at >= $1 AND created_at < $2) AS shipments,
                 (SELECT count(*) FROM messages WHERE status = 'sent' AND sent_at >= $1 AND sent_at < $2) AS emails_sent,
                 (SELECT count(*) FROM messages WHERE status IN ('failed', 'dead')
-                                                 AND next_attempt_at >= $1 AND next_attempt_at < $2) AS emails_failed",
+                                                 AND next_attempt_at >= $1 AND next_attempt_at < $2) AS emails_failed,
+                (SELECT count(*) FROM swaps WHERE created_at >= $1 AND created_at < $2) AS swaps",
     )
     .bind::<Timestamptz, _>(start)
     .bind::<Timestamptz, _>(end)
@@ -118,7 +122,7 @@ pub fn open_lines_trend(
                FROM order_lines WHERE waiting_since >= $1
              UNION ALL
              SELECT (waiting_ended_at AT TIME ZONE current_setting('TimeZone'))::date, 0,
-                    (coalesce(waiting_ended_by, 'filled') = 'filled')::int, (waiting_ended_by = 'cancelled')::int
+                    (coalesce(waiting_ended_by, 'filled') = 'filled')::int, (waiting_ended_by IN ('cancelled', 'swapped'))::int
                FROM order_lines WHERE waiting_ended_at >= $1
          ) e GROUP BY day",
     )

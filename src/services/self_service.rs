@@ -8,7 +8,9 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use crate::db::audit::{self, Actor};
 use crate::email::links::{LinkAction, LinkClaim};
 use crate::error::{AppError, AppResult};
+use crate::services::alternatives::{self, Offer, SwapChoice};
 use crate::services::choices::{self, Channel, Choice, ChoiceOutcome};
+use crate::services::swaps::{self, SwapDone, SwapOutcome};
 
 /// What a link will do, for its confirmation page.
 pub struct LinkSummary {
@@ -19,6 +21,10 @@ pub struct LinkSummary {
     pub used: bool,
     /// Where the order stands now (not for unsubscribe links).
     pub standing: Option<choices::Standing>,
+    /// A swap link's offer as it stands now, or why it no longer applies.
+    pub swap: Option<Result<Offer, String>>,
+    /// Beside a choice link (wait, ship, cancel): the alternatives that ship sooner now.
+    pub alternatives: Vec<SwapChoice>,
 }
 
 fn link_used(conn: &mut PgConnection, nonce: &str) -> QueryResult<bool> {
@@ -35,6 +41,8 @@ pub fn describe_link(conn: &mut PgConnection, claim: &LinkClaim) -> AppResult<Li
             lines: Vec::new(),
             used,
             standing: None,
+            swap: None,
+            alternatives: Vec::new(),
         });
     }
     let lines = choices::scope_lines(conn, claim.id, claim.line_id)?;
@@ -52,6 +60,29 @@ pub fn describe_link(conn: &mut PgConnection, claim: &LinkClaim) -> AppResult<Li
             .collect(),
         used,
         standing: Some(choices::standing(conn, claim.id, claim.line_id)?),
+        swap: match (claim.action, claim.line_id) {
+            (LinkAction::Swap { alternative }, Some(line_id)) => Some(swaps::preview(
+                conn,
+                claim.id,
+                line_id,
+                alternative,
+                crate::clock::today(),
+            )?),
+            _ => None,
+        },
+        alternatives: match claim.action {
+            LinkAction::Wait | LinkAction::ShipReady | LinkAction::CancelWaiting if !used => {
+                let settings = crate::db::shop_settings::load(conn)?;
+                let ctx = crate::services::events::Ctx {
+                    actor: &Actor::System,
+                    today: crate::clock::today(),
+                    settings: &settings,
+                };
+                let links = crate::email::links::LinkMaker::load(conn)?;
+                alternatives::swap_choices(conn, &ctx, &links, claim.id, claim.line_id)?
+            }
+            _ => Vec::new(),
+        },
     })
 }
 
@@ -60,6 +91,8 @@ pub fn describe_link(conn: &mut PgConnection, claim: &LinkClaim) -> AppResult<Li
 pub enum LinkOutcome {
     /// The customer's choice, applied (see `choices::apply`).
     Chosen(ChoiceOutcome),
+    /// The alternative, taken (see `swaps::take`).
+    Swapped(SwapDone),
     Unsubscribed,
     /// The link was used before: nothing changed.
     Reused,
@@ -75,6 +108,9 @@ pub fn use_link(
     claim: &LinkClaim,
     today: NaiveDate,
 ) -> AppResult<LinkOutcome> {
+    if let LinkAction::Swap { alternative } = claim.action {
+        return use_swap_link(conn, claim, alternative, today);
+    }
     conn.transaction(|conn| {
         if claim.action != LinkAction::Unsubscribe && !link_used(conn, &claim.nonce)? {
             let choice = match claim.action {
@@ -91,13 +127,7 @@ pub fn use_link(
                 return Ok(LinkOutcome::NoLongerApplies(why));
             }
         }
-        let inserted = diesel::sql_query(
-            "INSERT INTO link_uses (nonce, order_line_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind::<Text, _>(&claim.nonce)
-        .bind::<Nullable<BigInt>, _>(claim.line_id)
-        .execute(conn)?;
-        if inserted == 0 {
+        if !take_nonce(conn, claim)? {
             return Ok(LinkOutcome::Reused);
         }
         if claim.action == LinkAction::Unsubscribe {
@@ -115,15 +145,70 @@ pub fn use_link(
             LinkAction::Wait => Choice::Wait,
             LinkAction::ShipReady => Choice::ShipReady,
             LinkAction::CancelWaiting => Choice::CancelWaiting,
-            LinkAction::Unsubscribe => return Ok(LinkOutcome::Unsubscribed),
+            LinkAction::Unsubscribe | LinkAction::Swap { .. } => {
+                return Ok(LinkOutcome::Unsubscribed);
+            }
         };
-        let email = choices::scope_lines(conn, claim.id, claim.line_id)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| AppError::not_found("the order"))?
-            .email;
-        let actor = Actor::Customer { email };
+        let actor = customer_of(conn, claim)?;
         let outcome = choices::apply(conn, &actor, claim.id, claim.line_id, choice, Channel::Link, today)?;
         Ok(LinkOutcome::Chosen(outcome))
+    })
+}
+
+/// Records the link's nonce as used; false when it was used before.
+fn take_nonce(conn: &mut PgConnection, claim: &LinkClaim) -> QueryResult<bool> {
+    let inserted = diesel::sql_query(
+        "INSERT INTO link_uses (nonce, order_line_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind::<Text, _>(&claim.nonce)
+    .bind::<Nullable<BigInt>, _>(claim.line_id)
+    .execute(conn)?;
+    Ok(inserted > 0)
+}
+
+/// The customer of the order a link is for, who acts by following it.
+fn customer_of(conn: &mut PgConnection, claim: &LinkClaim) -> AppResult<Actor> {
+    let email = choices::scope_lines(conn, claim.id, claim.line_id)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| AppError::not_found("the order"))?
+        .email;
+    Ok(Actor::Customer { email })
+}
+
+/// A swap link: its nonce is taken first (a second use waits, then finds it used); when
+/// the alternative is no longer sooner the nonce is given back, so nothing changed and the
+/// link still works.
+fn use_swap_link(
+    conn: &mut PgConnection,
+    claim: &LinkClaim,
+    alternative: i64,
+    today: NaiveDate,
+) -> AppResult<LinkOutcome> {
+    let line_id = claim
+        .line_id
+        .ok_or_else(|| AppError::not_found("the order line"))?;
+    conn.transaction(|conn| {
+        if !take_nonce(conn, claim)? {
+            return Ok(LinkOutcome::Reused);
+        }
+        let actor = customer_of(conn, claim)?;
+        match swaps::take(
+            conn,
+            &actor,
+            claim.id,
+            line_id,
+            alternative,
+            Channel::Link,
+            today,
+        )? {
+            SwapOutcome::Taken(done) => Ok(LinkOutcome::Swapped(done)),
+            SwapOutcome::NoLongerApplies(why) => {
+                diesel::sql_query("DELETE FROM link_uses WHERE nonce = $1")
+                    .bind::<Text, _>(&claim.nonce)
+                    .execute(conn)?;
+                Ok(LinkOutcome::NoLongerApplies(why))
+            }
+        }
     })
 }

@@ -527,7 +527,11 @@ fn audited(conn: &mut PgConnection, number: &str) -> QueryResult<Vec<TimelineEnt
             AND a.action = ANY($2)",
     )
     .bind::<Text, _>(number)
-    .bind::<Array<Text>, _>(vec!["customer_choice", "order_line_cancelled"])
+    .bind::<Array<Text>, _>(vec![
+        "customer_choice",
+        "order_line_cancelled",
+        "alternative_taken",
+    ])
     .load(conn)?;
     let text = |v: &Option<Value>, key: &str| {
         v.as_ref()
@@ -542,7 +546,30 @@ fn audited(conn: &mut PgConnection, number: &str) -> QueryResult<Vec<TimelineEnt
                 .user_name
                 .clone()
                 .unwrap_or_else(|| actor_words(&row.actor));
-            if row.action == "customer_choice" {
+            if row.action == "alternative_taken" {
+                let by_rep = text(&row.after, "channel").as_deref() == Some("rep");
+                let mut e = entry(
+                    row.created_at,
+                    EntryKind::Choice,
+                    format!(
+                        "Took {} instead of {}",
+                        text(&row.after, "to_sku").unwrap_or_default(),
+                        text(&row.after, "from_sku").unwrap_or_default()
+                    ),
+                );
+                let outcome = text(&row.after, "outcome").unwrap_or_default();
+                e.detail = Some(if by_rep {
+                    format!("Taken by {who} for the customer: {outcome}.")
+                } else {
+                    format!("By the link in their email: {outcome}.")
+                });
+                e.who = Some(if by_rep {
+                    who
+                } else {
+                    "the customer".to_owned()
+                });
+                e
+            } else if row.action == "customer_choice" {
                 let choice = text(&row.after, "choice").unwrap_or_default();
                 let by_rep = text(&row.after, "channel").as_deref() == Some("rep");
                 let mut e = entry(

@@ -167,6 +167,12 @@ fn all_figures(data: &ReviewData, words: &Words) -> Vec<Figure> {
             link: None,
         },
         Figure {
+            label: "Swaps taken today",
+            value: crate::format::count(t.swaps),
+            delta: delta(t.swaps, y.swaps),
+            link: None,
+        },
+        Figure {
             label: "Emails sent today",
             value: crate::format::count(t.emails_sent),
             delta: delta(t.emails_sent, y.emails_sent),

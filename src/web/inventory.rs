@@ -306,10 +306,7 @@ pub async fn export(
 ) -> AppResult<HttpResponse> {
     let query = params.into_inner().query();
     let body = Reads::of(&req, &state)
-        .blocking(move |conn| {
-            let rows = inventory::export_rows(conn, &query)?;
-            Ok(inventory::export_csv(&rows)?)
-        })
+        .blocking(move |conn| inventory::export_file(conn, &query))
         .await?;
     let filename = format!("inventory-{}.csv", crate::clock::today());
     Ok(HttpResponse::Ok()
@@ -612,6 +609,9 @@ struct ProductPageTemplate {
     /// The pre-order form: the date as typed, and its problem.
     preorder_form: String,
     preorder_error: Option<String>,
+    /// The alternatives form: the SKUs as typed, and their problem.
+    alternatives_form: String,
+    alternatives_error: Option<String>,
 }
 
 impl ProductPageTemplate {
@@ -691,6 +691,8 @@ async fn product_page(
             .map(|d| d.format("%Y-%m-%d").to_string())
             .unwrap_or_default(),
         preorder_error: None,
+        alternatives_form: detail.product_alternatives_text(),
+        alternatives_error: None,
         detail,
         words: Words { today, currency },
         can_edit: user.is_manager(),
@@ -891,6 +893,46 @@ pub async fn save_preorder(
                     .into_iter()
                     .next()
                     .map(|d| d.message)
+                    .unwrap_or(message),
+            );
+            Ok(render::form_answer(page.render()?, true))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct AlternativesForm {
+    #[serde(default)]
+    alternatives: String,
+}
+
+/// Replaces a product's alternatives (managers only); a problem shows beside the field.
+pub async fn save_alternatives(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    sku: web::Path<String>,
+    form: web::Form<AlternativesForm>,
+) -> AppResult<HttpResponse> {
+    user.require(Role::Manager)?;
+    let sku = sku.into_inner();
+    let typed = form.into_inner().alternatives;
+    let list = crate::services::alternatives::parse_list(&typed);
+    let (actor, target) = (user.actor(), sku.clone());
+    let outcome = crate::db::blocking(&state.pool, move |conn| {
+        inventory::set_alternatives(conn, &actor, &target, list, crate::clock::today())
+    })
+    .await;
+    match outcome {
+        Ok(()) => Ok(see_other(format!("{}#alternatives", product_href(&sku)))),
+        Err(AppError::Invalid { message, details }) => {
+            let mut page = product_page(&state, &user, sku, None).await?;
+            page.alternatives_form = typed;
+            page.alternatives_error = Some(
+                details
+                    .into_iter()
+                    .next()
+                    .map(|d| format!("Alternatives: {}", d.message))
                     .unwrap_or(message),
             );
             Ok(render::form_answer(page.render()?, true))

@@ -9,8 +9,10 @@ use askama::Template;
 
 use crate::email::links::{self, LinkAction, LinkClaim, LinkError};
 use crate::error::AppResult;
+use crate::services::alternatives::Offer;
 use crate::services::choices::{Choice, ChoiceOutcome};
 use crate::services::self_service::{self, LinkOutcome, LinkSummary};
+use crate::services::swaps::{self, SwapDone};
 use crate::web::render::{self, Frame};
 use crate::web::session::csrf_token;
 use crate::web::state::AppState;
@@ -27,13 +29,19 @@ struct LinkPage {
 }
 
 impl LinkPage {
-    fn confirm_label(&self) -> &'static str {
+    fn confirm_label(&self) -> String {
         match self.action {
-            Some(LinkAction::Wait) => "Yes, keep waiting",
-            Some(LinkAction::ShipReady) => "Yes, ship what is ready now",
-            Some(LinkAction::CancelWaiting) => "Yes, cancel the waiting items",
-            Some(LinkAction::Unsubscribe) => "Yes, unsubscribe me",
-            None => "Confirm",
+            Some(LinkAction::Wait) => "Yes, keep waiting".to_owned(),
+            Some(LinkAction::ShipReady) => "Yes, ship what is ready now".to_owned(),
+            Some(LinkAction::CancelWaiting) => "Yes, cancel the waiting items".to_owned(),
+            Some(LinkAction::Unsubscribe) => "Yes, unsubscribe me".to_owned(),
+            Some(LinkAction::Swap { .. }) => {
+                match self.summary.as_ref().and_then(|s| s.swap.as_ref()) {
+                    Some(Ok(offer)) => format!("Yes, take {} instead", offer.sku),
+                    _ => "Yes, take it instead".to_owned(),
+                }
+            }
+            None => "Confirm".to_owned(),
         }
     }
 }
@@ -81,7 +89,7 @@ async fn verified(state: &AppState, token: &str) -> Result<LinkClaim, LinkError>
     links::verify(&state.link_key, token, chrono::Utc::now().timestamp())
 }
 
-fn question(claim: &LinkClaim, summary: &LinkSummary) -> String {
+fn question(claim: &LinkClaim, summary: &LinkSummary, currency: &str) -> String {
     let order = summary.order_number.clone().unwrap_or_default();
     let waiting: i32 = summary.lines.iter().map(|l| l.1).sum();
     let shipped = summary.standing.is_some_and(|s| s.shipped > 0);
@@ -102,7 +110,30 @@ fn question(claim: &LinkClaim, summary: &LinkSummary) -> String {
             if waiting == 1 { "item" } else { "items" }
         ),
         LinkAction::Unsubscribe => "Stop all back-in-stock emails to this address?".to_owned(),
+        LinkAction::Swap { .. } => match &summary.swap {
+            Some(Ok(offer)) => swap_question(offer, &order, currency),
+            _ => String::new(),
+        },
     }
+}
+
+/// What taking the alternative will do, before the customer confirms.
+fn swap_question(offer: &Offer, order: &str, currency: &str) -> String {
+    let today = crate::clock::today();
+    let units = if offer.units == 1 {
+        "1 unit".to_owned()
+    } else {
+        format!("{} units", offer.units)
+    };
+    format!(
+        "Take {name} ({sku}) instead of {product} on order {order}? Your {units} of {product} still waiting (ships by {waiting}) move to {name}, which {when}. {money} Your place in the {product} queue goes to the next customer. This cannot be undone.",
+        name = offer.name,
+        sku = offer.sku,
+        product = offer.product,
+        waiting = offer.waiting_words(today),
+        when = offer.date_words(today),
+        money = swaps::money_sentence(offer.difference_cents(), currency),
+    )
 }
 
 /// The choice a link stands for (none for unsubscribe links).
@@ -111,7 +142,7 @@ fn choice_of(action: LinkAction) -> Option<Choice> {
         LinkAction::Wait => Some(Choice::Wait),
         LinkAction::ShipReady => Some(Choice::ShipReady),
         LinkAction::CancelWaiting => Some(Choice::CancelWaiting),
-        LinkAction::Unsubscribe => None,
+        LinkAction::Unsubscribe | LinkAction::Swap { .. } => None,
     }
 }
 
@@ -140,8 +171,11 @@ pub async fn show(
         Err(error) => return refused(frame, error),
     };
     let for_summary = claim.clone();
-    let summary = crate::db::blocking(&state.pool, move |conn| {
-        self_service::describe_link(conn, &for_summary)
+    let (summary, currency) = crate::db::blocking(&state.pool, move |conn| {
+        Ok((
+            self_service::describe_link(conn, &for_summary)?,
+            crate::db::shop_settings::load(conn)?.currency,
+        ))
     })
     .await?;
     if summary.used {
@@ -156,6 +190,9 @@ pub async fn show(
     if let Some(why) = refusal {
         return no_longer_applies(frame, why);
     }
+    if let Some(Err(why)) = &summary.swap {
+        return no_longer_applies(frame, why.clone());
+    }
     let post_to = match claim.action {
         LinkAction::Unsubscribe => format!("/unsubscribe/{token}"),
         _ => format!("/l/{token}"),
@@ -163,7 +200,7 @@ pub async fn show(
     render::html(&LinkPage {
         frame,
         title: "Please confirm".to_owned(),
-        message: question(&claim, &summary),
+        message: question(&claim, &summary, &currency),
         summary: Some(summary),
         action: Some(claim.action),
         post_to,
@@ -194,6 +231,26 @@ pub async fn confirm(
         LinkOutcome::Chosen(ChoiceOutcome::Cancelled { units }) => ("Cancelled", format!("We have cancelled the {units} waiting {}. You will not be charged for {}; an email confirms it.", if units == 1 { "item" } else { "items" }, if units == 1 { "it" } else { "them" })),
         LinkOutcome::Chosen(ChoiceOutcome::NothingWaits) => ("Nothing to cancel", "Nothing on this order is waiting any more, so there was nothing to cancel.".to_owned()),
         LinkOutcome::Unsubscribed => ("Unsubscribed", "You will get no more back-in-stock emails from us.".to_owned()),
+        LinkOutcome::Swapped(done) => ("Swapped", swapped_message(&done)),
     };
     page(frame, StatusCode::OK, title, message)
+}
+
+/// What a taken swap did, on the page after the button.
+fn swapped_message(done: &SwapDone) -> String {
+    let ships = crate::format::human_date(done.ships_by, crate::clock::today());
+    format!(
+        "Done: {units} × {name} ({sku}) instead of {product} on order {order}. {when} {money} An email confirms it.",
+        units = done.units,
+        name = done.name,
+        sku = done.sku,
+        product = done.instead_of,
+        order = done.order_number,
+        when = if done.in_stock {
+            format!("It is reserved for you now and ships by {ships}.")
+        } else {
+            format!("It ships by {ships}.")
+        },
+        money = swaps::money_sentence(done.difference_cents, &done.currency),
+    )
 }

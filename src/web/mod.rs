@@ -149,6 +149,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     "/orders/{number}/lines/{line}/cancel",
                     web::post().to(orders::cancel_line),
                 )
+                .route(
+                    "/orders/{number}/lines/{line}/swap",
+                    web::post().to(orders::swap_line),
+                )
                 .route("/orders/{number}/notes", web::post().to(orders::add_note))
                 .route(
                     "/orders/{number}/choice",
@@ -214,6 +218,10 @@ fn inventory_routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/inventory/{sku}/preorder",
             web::post().to(inventory::save_preorder),
+        )
+        .route(
+            "/inventory/{sku}/alternatives",
+            web::post().to(inventory::save_alternatives),
         )
         .route(
             "/inventory/{sku}/notify-me",

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use crate::domain::answer::{LineAnswer, Standing};
 use crate::error::{AppError, AppResult};
+use crate::services::alternatives::Offer;
 use crate::services::choices::{self, ChoiceOutcome};
 use crate::services::fulfilment;
 use crate::services::lookup::{self, EtaChange, LineDetail, OrderDetail};
@@ -14,6 +15,7 @@ use crate::services::order_actions;
 use crate::services::order_page::{self, OrderPageData};
 use crate::services::priced::Priced;
 use crate::services::search::{self, SearchResults};
+use crate::services::swaps::{self, SwapRecord};
 use crate::web::reads::Reads;
 pub use crate::web::render::Words;
 use crate::web::render::{self, Frame};
@@ -176,6 +178,8 @@ struct OrderPage {
     confirm_cancel: Option<(i64, String)>,
     /// The customer's choice to cancel what waits, waiting for its confirmation.
     confirm_choice: bool,
+    /// An alternative to take for a line, waiting for its confirmation: (line id, SKU).
+    confirm_swap: Option<(i64, String)>,
     /// The problem with a proposed discount, shown beside its form.
     proposal_error: Option<String>,
 }
@@ -322,6 +326,60 @@ impl OrderPage {
         }
     }
 
+    /// The alternatives that ship sooner than `line` now.
+    fn offers_for(&self, line: &LineDetail) -> Vec<&Offer> {
+        self.data
+            .offers
+            .iter()
+            .filter(|o| o.line_id == line.id)
+            .collect()
+    }
+
+    /// This offer's swap is waiting for the rep's confirmation.
+    fn confirming_swap(&self, offer: &Offer) -> bool {
+        self.confirm_swap
+            .as_ref()
+            .is_some_and(|(line, sku)| *line == offer.line_id && *sku == offer.sku)
+    }
+
+    /// "in stock now, ships by Tue 3 Dec; €10.00 more".
+    fn offer_words(&self, offer: &Offer) -> String {
+        format!(
+            "{}; {}",
+            offer.date_words(self.words.today),
+            offer.price_words(&self.words.currency)
+        )
+    }
+
+    /// What taking the alternative will do, for the rep's confirmation.
+    fn swap_preview(&self, offer: &Offer) -> String {
+        format!(
+            "Take {name} ({sku}) for the customer instead of {product}? The {units} waiting (ships by {waiting}) move to {name}, which {when}. Price difference: {note}. The customer gets one email about it and the old line's place goes to the next in line. This cannot be undone.",
+            name = offer.name,
+            sku = offer.sku,
+            product = offer.product,
+            units = Self::units(offer.units),
+            waiting = offer.waiting_words(self.words.today),
+            when = offer.date_words(self.words.today),
+            note = crate::services::swaps::rep_note(offer.difference_cents(), &self.words.currency),
+        )
+    }
+
+    fn swap_note(&self, swap: &SwapRecord) -> String {
+        format!(
+            "{} × {} instead of {} ({}) — {}",
+            swap.units,
+            swap.to_product,
+            swap.from_product,
+            if swap.channel == "rep" {
+                "taken by a rep for the customer"
+            } else {
+                "by the customer's link"
+            },
+            swap.note(&self.words.currency)
+        )
+    }
+
     fn choice(line: &LineDetail) -> &'static str {
         choices::label(&line.customer_choice)
     }
@@ -369,6 +427,10 @@ fn done_message(code: &str) -> Option<(&'static str, &'static str)> {
         ),
         "choice-nothing" => ("choice", "Nothing was waiting, so nothing changed."),
         "note" => ("note", "Note added."),
+        "swapped" => (
+            "lines",
+            "Swapped. The customer gets one email about it, and the old line's place went to the next in line.",
+        ),
         "proposal" => (
             "proposal",
             "Discount proposed. A manager decides it on the Approvals page.",
@@ -406,6 +468,7 @@ async fn load_page(
         feedback,
         confirm_cancel: None,
         confirm_choice: false,
+        confirm_swap: None,
         proposal_error: None,
     })
 }
@@ -620,6 +683,57 @@ pub async fn record_choice(
     })
     .await;
     answer(&req, &state, &user, number, "choice", outcome).await
+}
+
+#[derive(Deserialize)]
+pub struct SwapForm {
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+/// A rep takes an alternative for a waiting line: the first post shows what will happen
+/// beside the line, the confirmed one swaps (checked again: no longer sooner is refused).
+pub async fn swap_line(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(String, i64)>,
+    form: web::Form<SwapForm>,
+) -> AppResult<HttpResponse> {
+    let (number, line_id) = path.into_inner();
+    let form = form.into_inner();
+    let sku = form.to.trim().to_owned();
+    if form.confirm != "yes" {
+        let mut page = load_page(&state, &user, number.clone(), None).await?;
+        if !page
+            .data
+            .offers
+            .iter()
+            .any(|o| o.line_id == line_id && o.sku == sku)
+        {
+            let refused = Err(AppError::Conflict(format!(
+                "{} does not ship sooner than this line any more (or is not one of its alternatives), so there is nothing to take.",
+                crate::types::truncate(&sku)
+            )));
+            return answer(&req, &state, &user, number, "lines", refused).await;
+        }
+        page.confirm_swap = Some((line_id, sku));
+        return respond(&req, &page, false);
+    }
+    let (actor, target) = (user.actor(), number.clone());
+    let outcome = crate::db::blocking(&state.pool, move |conn| {
+        match swaps::take_for_customer(conn, &actor, &target, line_id, &sku, crate::clock::today())?
+        {
+            swaps::SwapOutcome::Taken(_) => Ok("swapped"),
+            swaps::SwapOutcome::NoLongerApplies(why) => {
+                Err(AppError::Conflict(format!("{why} Nothing was changed.")))
+            }
+        }
+    })
+    .await;
+    answer(&req, &state, &user, number, "lines", outcome).await
 }
 
 #[derive(Deserialize)]

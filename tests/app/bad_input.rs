@@ -223,6 +223,12 @@ const FORM_ROUTES: &[FormRoute] = &[
         fields: &[text("reason", "give a reason for the cancellation")],
     },
     FormRoute {
+        route: "POST /orders/{number}/lines/{line}/swap",
+        path: "/orders/W-1/lines/{line_1}/swap",
+        form: &[("to", "MUG")],
+        fields: &[checked("to", "nothing to take")],
+    },
+    FormRoute {
         route: "POST /orders/{number}/notes",
         path: "/orders/W-1/notes",
         form: &[("body", "Called the customer")],
@@ -373,6 +379,13 @@ const FORM_ROUTES: &[FormRoute] = &[
         path: "/inventory/KETTLE/preorder",
         form: &[("preorder_release_on", "2031-06-01"), ("action", "save")],
         fields: &[checked("preorder_release_on", "release date:")],
+    },
+    FormRoute {
+        route: "POST /inventory/{sku}/alternatives",
+        path: "/inventory/KETTLE/alternatives",
+        form: &[("alternatives", "MUG")],
+        // Left out or empty clears the list: not a mistake.
+        fields: &[optional(checked("alternatives", "alternatives:"))],
     },
     FormRoute {
         route: "POST /inventory/{sku}/adjust",

@@ -245,6 +245,7 @@ fn product(raw: &str, on_hand: i32) -> ProductChanges {
         unit_price_cents: Some(1000),
         suppliers: None,
         preorder_release_on: None,
+        alternatives: None,
     }
 }
 

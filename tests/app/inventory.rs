@@ -33,6 +33,7 @@ pub fn add_product(app: &TestApp, sku: &str, name: &str, supplier: &str, on_hand
             unit_price_cents: Some(1250),
             suppliers: None,
             preorder_release_on: None,
+            alternatives: None,
         },
         today(),
     )

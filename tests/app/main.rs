@@ -1,5 +1,6 @@
 //! One test binary over HTTP and PostgreSQL: each module is a part of the product.
 
+mod alternatives;
 mod api;
 mod approvals;
 mod bad_input;

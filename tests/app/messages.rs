@@ -880,6 +880,7 @@ async fn a_notify_me_sign_up_gets_one_back_in_stock_email_with_an_unsubscribe_li
                 unit_price_cents: None,
                 suppliers: None,
                 preorder_release_on: None,
+                alternatives: None,
             },
             today(),
         )

@@ -494,6 +494,20 @@ async fn every_route_answers_as_the_document_says() {
         StatusCode::UNPROCESSABLE_ENTITY
     );
 
+    // A product as PUT takes it, alternatives included; 404 for an unknown SKU.
+    let product = "/api/v1/products/{sku}";
+    let (status, shown) = c
+        .call("GET", product, "/api/v1/products/RARE-1", None, true)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(shown["alternatives"], json!([]));
+    assert_eq!(
+        c.call("GET", product, "/api/v1/products/NOPE-9", None, true)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+
     // The product's suppliers: as PUT takes them, closed like every object.
     let (_, document) = c.api.get("/api/v1/openapi.json").await;
     let entry = &document["components"]["schemas"]["SupplierBody"];

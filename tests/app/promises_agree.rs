@@ -111,6 +111,7 @@ fn the_reviews_promises_kept_matches_simulate_on_the_same_history() {
                         unit_price_cents: Some(1_000),
                         suppliers: None,
                         preorder_release_on: None,
+                        alternatives: None,
                     };
                     catalog::upsert_product(conn, &actor, changes, on).unwrap();
                 }

@@ -282,6 +282,7 @@ fn supplied_product(app: &crate::helpers::TestApp, sku: &str, supplier: &str) {
             unit_price_cents: Some(1_000),
             suppliers: None,
             preorder_release_on: None,
+            alternatives: None,
         },
         crate::shop::today(),
     )

@@ -29,6 +29,7 @@ pub fn product(app: &TestApp, sku: &str, on_hand: i32, price_cents: i64) {
             unit_price_cents: Some(price_cents),
             suppliers: None,
             preorder_release_on: None,
+            alternatives: None,
         },
         today(),
     )

@@ -111,6 +111,8 @@ text_enum! {
     WaitEnd, "end of a wait" {
         Filled => "filled",
         Cancelled => "cancelled",
+        /// Moved to an alternative the customer took instead.
+        Swapped => "swapped",
     }
 }
 

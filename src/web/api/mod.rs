@@ -40,6 +40,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/orders", web::post().to(orders::create))
             .route("/orders/{number}", web::get().to(orders::show))
             .route("/products/{sku}", web::put().to(products::upsert))
+            .route("/products/{sku}", web::get().to(products::show))
             .route(
                 "/products/{sku}/availability",
                 web::get().to(products::availability),

@@ -21,6 +21,7 @@ use crate::web::errors::ApiErrorBody;
         super::orders::create,
         super::orders::show,
         super::products::upsert,
+        super::products::show,
         super::products::availability,
         super::purchase_orders::create,
         super::purchase_orders::receive,

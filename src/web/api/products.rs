@@ -1,4 +1,5 @@
-//! `PUT /api/v1/products/{sku}` and `GET /api/v1/products/{sku}/availability`.
+//! `PUT` and `GET /api/v1/products/{sku}` (GET answers the product as PUT takes it) and
+//! `GET /api/v1/products/{sku}/availability`.
 
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
@@ -7,8 +8,9 @@ use serde::Deserialize;
 
 use crate::domain::{MAX_UNITS, MAX_UNITS_TEXT};
 use crate::error::AppError;
+use crate::services::alternatives;
 use crate::services::catalog::{self, ProductChanges, Upserted};
-use crate::services::catalog::{Availability, ProductView};
+use crate::services::catalog::{Availability, ProductDocument, ProductView};
 use crate::services::sourcing::{self, SupplierEntry};
 use crate::types::{Sku, single_line_of};
 use crate::web::api::openapi::{BodyRefusals, ReadRefusals};
@@ -21,6 +23,8 @@ use crate::web::state::AppState;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductBody {
+    /// The path's SKU again (as `GET` answers it); another SKU is refused.
+    sku: Option<String>,
     name: Option<String>,
     supplier: Option<String>,
     on_hand: Option<i64>,
@@ -34,6 +38,9 @@ pub struct ProductBody {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, format = Date)]
     preorder_release_on: Option<Option<String>>,
+    /// Replaces the product's alternatives: other existing SKUs, in order of preference,
+    /// offered to waiting customers when one ships sooner. `[]` clears them.
+    alternatives: Option<Vec<String>>,
 }
 
 /// A field that may be null: `Some(None)` when it is sent as null, `None` when absent.
@@ -60,6 +67,22 @@ pub struct SupplierBody {
 fn validate(sku: &str, body: ProductBody) -> Result<ProductChanges, AppError> {
     let mut problems = Problems::default();
     let sku = problems.check("sku", Sku::parse(sku).map_err(|e| e.to_string()));
+    if let (Some(path_sku), Some(body_sku)) = (&sku, &body.sku)
+        && path_sku.as_str() != body_sku.trim()
+    {
+        problems.add(
+            "sku",
+            format!(
+                "the body names SKU {} but the address is for {path_sku}; the SKU cannot be changed",
+                crate::types::truncate(body_sku)
+            ),
+        );
+    }
+    if let (Some(own), Some(list)) = (&sku, &body.alternatives) {
+        for problem in alternatives::check_entries(own.as_str(), list) {
+            problems.add(problem.field, problem.message);
+        }
+    }
     let name = body.name.and_then(|name| {
         problems.check(
             "name",
@@ -139,6 +162,7 @@ fn validate(sku: &str, body: ProductBody) -> Result<ProductChanges, AppError> {
         unit_price_cents: body.unit_price_cents,
         suppliers,
         preorder_release_on,
+        alternatives: body.alternatives,
     })
 }
 
@@ -175,6 +199,34 @@ pub async fn upsert(
         Upserted::Created(view) => json_response(StatusCode::CREATED, &view),
         Upserted::Updated(view) => json_response(StatusCode::OK, &view),
     })
+}
+
+/// The product as `PUT` takes it (same fields), so a read, an edit and a write back work.
+#[utoipa::path(
+    get,
+    path = "/api/v1/products/{sku}",
+    tag = "products",
+    params(("sku" = String, Path, description = "The product's SKU")),
+    responses(
+        (status = 200, description = "The product", body = ProductDocument),
+        ReadRefusals,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    sku: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let token = BearerToken::from_request(&req);
+    let sku = sku.into_inner();
+    let document = crate::db::blocking(&state.pool, move |conn| {
+        token.authenticate(conn)?;
+        catalog::document(conn, &sku)?
+            .ok_or_else(|| AppError::NotFound(format!("product {}", crate::types::truncate(&sku))))
+    })
+    .await?;
+    Ok(json_response(StatusCode::OK, &document))
 }
 
 /// Can the SKU be sold now, and when would a new order for one unit ship?
