@@ -130,10 +130,45 @@ fn supplier_facts(
     })
 }
 
-/// How the shop's recent promises fared (`domain::calibration`), in one grouped query
-/// over the promises of the window: the same outcomes as `domain::promise_outcome`,
-/// judged as the daily review judges them (`services::review::promises_kept`).
+/// How the shop's recent promises fared (`domain::calibration`): the same outcomes as
+/// `domain::promise_outcome`, judged as the daily review judges them
+/// (`services::review::promises_kept`). Counted once a day and kept in `promise_records`
+/// (the count reads a year of lines; what it counts resolves only from one day to the
+/// next), as the simulator counts it.
 fn shop_promises(conn: &mut PgConnection, today: NaiveDate) -> AppResult<PromiseRecord> {
+    use crate::db::schema::promise_records;
+
+    let stored: Option<(i64, i64)> = promise_records::table
+        .find(today)
+        .select((promise_records::resolved, promise_records::kept))
+        .first(conn)
+        .optional()?;
+    let (resolved, kept) = match stored {
+        Some(counts) => counts,
+        None => {
+            let counts = count_promises(conn, today)?;
+            diesel::insert_into(promise_records::table)
+                .values((
+                    promise_records::day.eq(today),
+                    promise_records::resolved.eq(counts.0),
+                    promise_records::kept.eq(counts.1),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)?;
+            diesel::delete(promise_records::table)
+                .filter(promise_records::day.lt(today - chrono::Days::new(7)))
+                .execute(conn)?;
+            counts
+        }
+    };
+    Ok(PromiseRecord {
+        resolved: resolved.max(0) as u64,
+        kept: kept.max(0) as u64,
+    })
+}
+
+/// The count behind `shop_promises`: one grouped query over the promises of the window.
+fn count_promises(conn: &mut PgConnection, today: NaiveDate) -> AppResult<(i64, i64)> {
     #[derive(QueryableByName)]
     struct Counts {
         #[diesel(sql_type = BigInt)]
@@ -155,10 +190,7 @@ fn shop_promises(conn: &mut PgConnection, today: NaiveDate) -> AppResult<Promise
     .bind::<Date, _>(today)
     .bind::<Date, _>(domain::calibration::window_start(today))
     .get_result(conn)?;
-    Ok(PromiseRecord {
-        resolved: counts.resolved.max(0) as u64,
-        kept: counts.kept.max(0) as u64,
-    })
+    Ok((counts.resolved, counts.kept))
 }
 
 /// The prior of every supplier's slip estimate (DESIGN §4.7): each supplier's receipt
