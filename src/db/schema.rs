@@ -461,15 +461,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    promise_records (day) {
-        day -> Date,
-        resolved -> Int8,
-        kept -> Int8,
-        counted_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
     told_dates (id) {
         id -> Int8,
         order_line_id -> Int8,
@@ -571,7 +562,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     review_snapshots,
     shipment_lines,
     shipments,
-    promise_records,
     shop_settings,
     stock_movements,
     storefront_skus,

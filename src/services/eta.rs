@@ -2,6 +2,7 @@
 //! history) and turning the domain's projection into what is stored and shown.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Mutex;
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
@@ -132,39 +133,42 @@ fn supplier_facts(
 
 /// How the shop's recent promises fared (`domain::calibration`): the same outcomes as
 /// `domain::promise_outcome`, judged as the daily review judges them
-/// (`services::review::promises_kept`). Counted once a day and kept in `promise_records`
-/// (the count reads a year of lines; what it counts resolves only from one day to the
-/// next), as the simulator counts it.
+/// (`services::review::promises_kept`). Counted once a day per database and kept in
+/// memory, as the simulator counts it: the count reads a year of lines (half a second
+/// over a million orders, too much for every order), and what it counts resolves only
+/// from one day to the next. Nothing is written, so concurrent orders never wait on it.
 fn shop_promises(conn: &mut PgConnection, today: NaiveDate) -> AppResult<PromiseRecord> {
-    use crate::db::schema::promise_records;
+    static COUNTED: Mutex<Vec<(String, NaiveDate, PromiseRecord)>> = Mutex::new(Vec::new());
 
-    let stored: Option<(i64, i64)> = promise_records::table
-        .find(today)
-        .select((promise_records::resolved, promise_records::kept))
-        .first(conn)
-        .optional()?;
-    let (resolved, kept) = match stored {
-        Some(counts) => counts,
-        None => {
-            let counts = count_promises(conn, today)?;
-            diesel::insert_into(promise_records::table)
-                .values((
-                    promise_records::day.eq(today),
-                    promise_records::resolved.eq(counts.0),
-                    promise_records::kept.eq(counts.1),
-                ))
-                .on_conflict_do_nothing()
-                .execute(conn)?;
-            diesel::delete(promise_records::table)
-                .filter(promise_records::day.lt(today - chrono::Days::new(7)))
-                .execute(conn)?;
-            counts
-        }
+    let database: String =
+        diesel::select(diesel::dsl::sql::<Text>("current_database()")).get_result(conn)?;
+    let counted = |database: &str| {
+        COUNTED
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .find(|(db, day, _)| db == database && *day == today)
+            .map(|(_, _, record)| *record)
     };
-    Ok(PromiseRecord {
+    if let Some(record) = counted(&database) {
+        return Ok(record);
+    }
+    let (resolved, kept) = count_promises(conn, today)?;
+    let record = PromiseRecord {
         resolved: resolved.max(0) as u64,
         kept: kept.max(0) as u64,
-    })
+    };
+    let mut all = COUNTED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    all.retain(|(db, day, _)| *db != database || *day > today);
+    if !all
+        .iter()
+        .any(|(db, day, _)| *db == database && *day == today)
+    {
+        all.push((database, today, record));
+    }
+    Ok(record)
 }
 
 /// The count behind `shop_promises`: one grouped query over the promises of the window.

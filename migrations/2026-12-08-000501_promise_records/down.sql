@@ -1,1 +1,0 @@
-DROP TABLE promise_records;
