@@ -101,7 +101,9 @@ impl diesel::r2d2::CustomizeConnection<PgConnection, diesel::r2d2::Error> for Se
     }
 }
 
-/// Builds the connection pool; fails fast when the server does not answer.
+/// Builds the connection pool. It opens no connection itself: the first checkout does
+/// (`startup::prepare_database` takes one at once, so a server that does not answer is
+/// still said at start).
 ///
 /// While PostgreSQL is away a request waits at most `connection_timeout` for a connection
 /// and then gets a 503, so people and load balancers hear about it in seconds. Each
@@ -113,7 +115,11 @@ pub fn connect(database_url: &str, max_size: u32) -> anyhow::Result<PgPool> {
     Pool::builder()
         .max_size(max_size)
         .connection_customizer(Box::new(SessionSettings))
-        .min_idle(Some(1))
+        // No connection is opened in the background to keep a floor of idle ones: a
+        // command that exits while the pool's worker thread is still in libpq's TLS
+        // handshake crashes in OpenSSL's exit handler (SIGSEGV after "API token created").
+        // Connections open on demand and stay pooled until `idle_timeout` (10 minutes).
+        .min_idle(Some(0))
         .connection_timeout(Duration::from_secs(2))
         .test_on_check_out(true)
         .build(manager)
