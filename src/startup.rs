@@ -62,8 +62,15 @@ fn master_secret(settings: &Settings, pool: &PgPool) -> anyhow::Result<String> {
     )?)
 }
 
+/// Gives the email worker the shop's renderer for emails rendered at sending (the
+/// restock email): every process that may run a worker calls it.
+pub fn register_email_renderer() {
+    crate::email::at_sending::register(crate::services::restock_mail::render_at_sending);
+}
+
 impl Application {
     pub fn build(settings: Settings, pool: PgPool) -> anyhow::Result<Self> {
+        register_email_renderer();
         let listener = TcpListener::bind(settings.bind_addr)
             .with_context(|| format!("cannot listen on {}", settings.bind_addr))?;
         let port = listener.local_addr()?.port();

@@ -1,7 +1,8 @@
 //! Customer messaging use cases: what each event queues (backorder, delay, restock,
 //! shipment, cancellation, back in stock, status updates), what reps do on the Messages
-//! page (preview, retry, compose, bulk update). Every email is rendered and queued in the caller's transaction, under an
-//! idempotency key that names its event, so nothing is queued twice.
+//! page (preview, retry, compose, bulk update). Every email is queued in the caller's
+//! transaction, under an idempotency key that names its event, so nothing is queued twice;
+//! rendered then, except the restock email (`restock_mail`: rendered at sending).
 
 use std::collections::BTreeMap;
 
@@ -22,7 +23,7 @@ use crate::email::render::{
     self, AlternativeLink, ChoiceLinks, DateNews, Mail, MailLine, SwapNews,
 };
 use crate::error::{AppError, AppResult};
-use crate::services::events::{Ctx, Filled};
+use crate::services::events::Ctx;
 
 fn user_id(actor: &Actor) -> Option<i64> {
     match actor {
@@ -86,7 +87,7 @@ pub struct OrderMail {
 }
 
 impl OrderMail {
-    fn focus(&mut self, line_id: i64, units: i32) {
+    pub(crate) fn focus(&mut self, line_id: i64, units: i32) {
         if let Some(i) = self.line_ids.iter().position(|id| *id == line_id) {
             self.mail.lines[i].focus = true;
             self.mail.lines[i].this_time += units;
@@ -102,7 +103,12 @@ impl OrderMail {
         self.later.iter().any(|later| *later)
     }
 
-    fn message(&self, kind: Kind, key: String, created_by: Option<i64>) -> AppResult<NewMessage> {
+    pub(crate) fn message(
+        &self,
+        kind: Kind,
+        key: String,
+        created_by: Option<i64>,
+    ) -> AppResult<NewMessage> {
         let rendered = render::render(kind, &self.mail)?;
         Ok(NewMessage {
             kind,
@@ -161,7 +167,10 @@ fn enqueue_order_mail(
 
 /// Appends the dates these queued emails state (by their keys) to `told_dates`, in one
 /// statement. Append-only: no row another event may hold is locked.
-fn record_told(conn: &mut PgConnection, mails: &[(&OrderMail, &str)]) -> QueryResult<()> {
+pub(crate) fn record_told(
+    conn: &mut PgConnection,
+    mails: &[(&OrderMail, &str)],
+) -> QueryResult<()> {
     let (mut lines, mut dates, mut keys) = (Vec::new(), Vec::new(), Vec::new());
     for (om, key) in mails {
         for (line_id, date) in om.line_ids.iter().zip(&om.dates) {
@@ -189,7 +198,7 @@ fn record_told(conn: &mut PgConnection, mails: &[(&OrderMail, &str)]) -> QueryRe
 }
 
 /// The orders' mails in one query, keyed by order id.
-fn order_mails(
+pub(crate) fn order_mails(
     conn: &mut PgConnection,
     order_ids: &[i64],
     shop: &str,
@@ -474,53 +483,12 @@ fn customer_turn(
     Ok((turn.locked, turn.last_sent))
 }
 
-/// After free units went down a product's queue: one restock email per order that got
-/// units in this event, and the back-in-stock emails when units are left over.
-pub fn after_fill(
+/// One back-in-stock email to each open "notify me" sign-up of the product.
+pub(crate) fn queue_back_in_stock(
     conn: &mut PgConnection,
     ctx: &Ctx<'_>,
     product: &Product,
-    filled: &[Filled],
 ) -> AppResult<()> {
-    if !filled.is_empty() {
-        let event = outbox::event_id(conn)?;
-        let order_ids: Vec<i64> = filled.iter().map(|f| f.order_id).collect();
-        let mut mails = order_mails(conn, &order_ids, &ctx.settings.shop_name, ctx.today)?;
-        for f in filled {
-            if let Some(om) = mails.get_mut(&f.order_id) {
-                om.focus(f.line_id, f.units);
-            }
-        }
-        // A receipt that fills two lines of one order (two products) re-renders the
-        // email it queued for the first: one email per order per event. Rendered and
-        // written a thousand at a time, so a receipt for 10,000 orders does not hold
-        // 10,000 rendered emails in memory at once.
-        let orders: Vec<&OrderMail> = mails.values().collect();
-        for chunk in orders.chunks(1000) {
-            let messages = chunk
-                .iter()
-                .map(|om| {
-                    let key = format!("restock:{}:{event}", om.order_id);
-                    om.message(Kind::Restock, key, ctx.user_id())
-                })
-                .collect::<AppResult<Vec<_>>>()?;
-            outbox::enqueue_or_rerender(conn, &messages)?;
-            let told: Vec<(&OrderMail, &str)> = chunk
-                .iter()
-                .zip(&messages)
-                .map(|(om, m)| (*om, m.idempotency_key.as_str()))
-                .collect();
-            record_told(conn, &told)?;
-        }
-    }
-    if product.available() > 0 {
-        queue_back_in_stock(conn, ctx, product)?;
-    }
-    Ok(())
-}
-
-/// One back-in-stock email to each open "notify me" sign-up of the product.
-fn queue_back_in_stock(conn: &mut PgConnection, ctx: &Ctx<'_>, product: &Product) -> AppResult<()> {
     #[derive(QueryableByName)]
     struct SignUp {
         #[diesel(sql_type = BigInt)]

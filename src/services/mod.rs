@@ -30,6 +30,7 @@ pub mod proposals;
 pub mod purchase_orders;
 pub mod purchasing;
 pub mod reorder;
+pub mod restock_mail;
 pub mod review;
 pub mod review_notes;
 pub mod search;

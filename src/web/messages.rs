@@ -15,6 +15,7 @@ use crate::services::messages::{
     self, ComposeTarget, Composed, CountRow, MessageDetail, MessageRow,
 };
 use crate::services::priced::Priced;
+use crate::services::restock_mail;
 use crate::web::orders::Words;
 use crate::web::render::{self, Frame};
 use crate::web::session::CurrentUser;
@@ -229,7 +230,7 @@ pub async fn show(
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let Priced { data: m, currency } = crate::db::blocking(&state.pool, move |conn| {
-        Priced::load(conn, |conn| messages::detail(conn, id))
+        Priced::load(conn, |conn| restock_mail::detail(conn, id))
     })
     .await?;
     render::html(&DetailPage {
@@ -247,7 +248,7 @@ pub async fn html_body(
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
-    let m = crate::db::blocking(&state.pool, move |conn| messages::detail(conn, id)).await?;
+    let m = crate::db::blocking(&state.pool, move |conn| restock_mail::detail(conn, id)).await?;
     Ok(sandboxed_html(m.body_html))
 }
 
