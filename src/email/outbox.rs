@@ -98,7 +98,7 @@ pub fn status_label(status: &str) -> &'static str {
         "sent" => "Sent",
         "failed" => "Failed",
         "dead" => "Gave up",
-        "withdrawn" => "Withdrawn (nothing left to tell)",
+        "withdrawn" => "Withdrawn",
         _ => "Unknown",
     }
 }

@@ -8,7 +8,7 @@ use diesel::sql_types::{BigInt, Double, Text};
 use crate::services::review::{self, PromisesKept};
 
 /// Every status an email can have, so a status with none still shows as 0.
-pub const OUTBOX_STATUSES: [&str; 5] = ["queued", "sending", "sent", "failed", "dead"];
+pub const OUTBOX_STATUSES: [&str; 6] = ["queued", "sending", "sent", "failed", "dead", "withdrawn"];
 
 #[derive(Debug, Clone)]
 pub struct ShopGauges {
