@@ -13,10 +13,10 @@ use crate::db::audit::Actor;
 use crate::db::models::PoStatus;
 use crate::db::schema::{customers, order_lines, orders, purchase_orders, suppliers};
 use crate::db::users::{self, Role};
-use crate::services::catalog::{self, ProductChanges};
+use crate::services::inventory::catalog::{self, ProductChanges};
 use crate::services::orders::{NewOrder, NewOrderLine};
 use crate::services::purchasing::{self, NewPurchaseOrder, ReceiptLine};
-use crate::services::{accounts, fulfilment};
+use crate::services::{admin::accounts, orders::fulfilment};
 use crate::types::{Email, Reference, Sku};
 
 pub struct DemoLogin {
@@ -361,18 +361,19 @@ fn two_suppliers(
     style: usize,
     primary: usize,
     price_cents: i64,
-) -> Option<Vec<crate::services::sourcing::SupplierEntry>> {
+) -> Option<Vec<crate::services::purchasing::sourcing::SupplierEntry>> {
     if item > 1 || style != 0 {
         return None;
     }
     let second = (primary + 1) % SUPPLIERS.len();
-    let entry =
-        |profile: &SupplierProfile, percent: i64| crate::services::sourcing::SupplierEntry {
+    let entry = |profile: &SupplierProfile, percent: i64| {
+        crate::services::purchasing::sourcing::SupplierEntry {
             name: profile.name.to_owned(),
             lead_time_days: Some(profile.lead_days as i32),
             unit_cost_cents: Some(price_cents * percent / 100),
             contact_email: Some(Some(profile.email.to_owned())),
-        };
+        }
+    };
     Some(vec![
         entry(&SUPPLIERS[primary], 45),
         entry(&SUPPLIERS[second], if item == 0 { 52 } else { 40 }),
@@ -666,7 +667,8 @@ fn play_history(
         .first(conn)
         .optional()?;
     if let Some(reference) = first_open {
-        crate::services::supplier_loop::send(conn, &manager, &reference, today).map_err(err)?;
+        crate::services::purchasing::supplier_loop::send(conn, &manager, &reference, today)
+            .map_err(err)?;
     }
     add_alternatives(conn, today)?;
     // Emails of past days went out on their day; today's wait for the delivery worker.
@@ -793,7 +795,7 @@ fn decide_old_proposals(
     rng: &mut StdRng,
 ) -> anyhow::Result<()> {
     use crate::db::schema::discount_proposals::dsl as d;
-    use crate::services::proposals::{self, Decision};
+    use crate::services::approvals::proposals::{self, Decision};
     let cutoff = day_noon(day - Duration::days(2));
     let due: Vec<i64> = d::discount_proposals
         .filter(d::status.eq("proposed"))

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::db::users::{self, Role, User};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::services::{accounts, admin, api_tokens, audit_words};
+use crate::services::{admin, admin::accounts, admin::api_tokens, admin::audit_words};
 use crate::web::orders::Words;
 use crate::web::render::{self, Frame};
 use crate::web::session::CurrentUser;
@@ -306,7 +306,7 @@ impl AuditPage {
 
     /// "Riley Rep (rep@…)", "the customer (a@b)", "storefront (through the API)".
     fn who(row: &admin::AuditRow) -> String {
-        crate::services::timeline::actor_words(&row.actor)
+        crate::services::orders::timeline::actor_words(&row.actor)
     }
 
     fn next_link(&self, before: &str) -> String {

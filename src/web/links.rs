@@ -9,10 +9,10 @@ use askama::Template;
 
 use crate::email::links::{self, LinkAction, LinkClaim, LinkError};
 use crate::error::AppResult;
-use crate::services::alternatives::Offer;
-use crate::services::choices::{Choice, ChoiceOutcome};
-use crate::services::self_service::{self, LinkOutcome, LinkSummary};
-use crate::services::swaps::{self, SwapDone};
+use crate::services::inventory::alternatives::Offer;
+use crate::services::inventory::swaps::{self, SwapDone};
+use crate::services::links::self_service::{self, LinkOutcome, LinkSummary};
+use crate::services::orders::choices::{Choice, ChoiceOutcome};
 use crate::web::render::{self, Frame};
 use crate::web::session::csrf_token;
 use crate::web::state::AppState;

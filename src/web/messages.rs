@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::email::outbox::{self, Kind, STATUSES};
 use crate::error::{AppError, AppResult};
-use crate::services::message_search::{self, MessageFilter, SearchedFor};
+use crate::services::messages::message_search::{self, MessageFilter, SearchedFor};
 use crate::services::messages::{
     self, ComposeTarget, Composed, CountRow, MessageDetail, MessageRow,
 };

@@ -8,7 +8,7 @@ use std::time::Duration;
 use backorder_desk::db::audit::Actor;
 use backorder_desk::domain::human_date;
 use backorder_desk::email::worker::{self, WorkerConfig};
-use backorder_desk::services::fulfilment;
+use backorder_desk::services::orders::fulfilment;
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Text};

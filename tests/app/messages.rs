@@ -11,7 +11,9 @@ use backorder_desk::email::links::{self, LinkAction, LinkClaim};
 use backorder_desk::email::outbox::{self, Kind, NewMessage};
 use backorder_desk::email::worker::{self, WorkerConfig};
 use backorder_desk::services::engine::Ctx;
-use backorder_desk::services::{catalog, fulfilment, messages, purchasing, subscriptions};
+use backorder_desk::services::{
+    inventory::catalog, inventory::subscriptions, messages, orders::fulfilment, purchasing,
+};
 use backorder_desk::types::{Email, Sku};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};

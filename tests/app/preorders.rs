@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use backorder_desk::db::users::Role;
 use backorder_desk::email::worker::{self, WorkerConfig};
-use backorder_desk::services::catalog;
+use backorder_desk::services::inventory::catalog;
 use reqwest::StatusCode;
 use serde_json::json;
 

@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, HashSet};
 
 use backorder_desk::db::audit::Actor;
 use backorder_desk::db::{self};
-use backorder_desk::services::catalog::{self, ProductChanges};
+use backorder_desk::services::inventory::catalog::{self, ProductChanges};
 use backorder_desk::services::orders::{self, NewOrder, NewOrderLine};
 use backorder_desk::services::purchasing::{self, NewPurchaseOrder, ReceiptLine};
-use backorder_desk::services::{fulfilment, review};
+use backorder_desk::services::{orders::fulfilment, review};
 use backorder_desk::sim::{EventKind, GenerateSettings, Profile, ReplaySettings, generate, replay};
 use backorder_desk::types::{Email, Reference};
 use chrono::{Duration, NaiveDate, NaiveTime};

@@ -5,7 +5,7 @@
 use backorder_desk::db::audit::Actor;
 use backorder_desk::db::users::Role;
 use backorder_desk::email::links::{self, LinkAction, LinkClaim};
-use backorder_desk::services::{fulfilment, messages, purchasing};
+use backorder_desk::services::{messages, orders::fulfilment, purchasing};
 use backorder_desk::types::Sku;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};

@@ -5,11 +5,11 @@
 use backorder_desk::db::audit::Actor;
 use backorder_desk::db::users::Role;
 use backorder_desk::email::links::{LinkAction, LinkClaim};
+use backorder_desk::services::approvals::proposals::{self, Decision};
 use backorder_desk::services::inventory::{self, AdjustmentReason};
-use backorder_desk::services::proposals::{self, Decision};
+use backorder_desk::services::links::self_service;
 use backorder_desk::services::purchasing::{self, ReceiptLine};
-use backorder_desk::services::self_service;
-use backorder_desk::services::{purchase_orders, subscriptions};
+use backorder_desk::services::{inventory::subscriptions, purchasing::purchase_orders};
 use backorder_desk::types::{Email, Sku};
 use chrono::Duration;
 use diesel::prelude::*;

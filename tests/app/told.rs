@@ -9,7 +9,7 @@ use backorder_desk::db::audit::Actor;
 use backorder_desk::domain::human_date;
 use backorder_desk::email::worker::{self, WorkerConfig};
 use backorder_desk::services::purchasing::{self, ReceiptLine};
-use backorder_desk::services::{fulfilment, messages, purchase_orders};
+use backorder_desk::services::{messages, orders::fulfilment, purchasing::purchase_orders};
 use backorder_desk::types::Sku;
 use chrono::{Duration, NaiveDate, Utc};
 use diesel::prelude::*;

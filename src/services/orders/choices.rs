@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::db::audit::{self, Actor};
 use crate::error::{AppError, AppResult};
-use crate::services::{fulfilment, order_actions};
+use crate::services::{orders::fulfilment, orders::order_actions};
 
 /// What the customer chose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

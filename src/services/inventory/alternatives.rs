@@ -16,7 +16,7 @@ use crate::db::stock::{self, Product, QueueRow};
 use crate::domain::{self, human_date};
 use crate::email::links::{LinkAction, LinkMaker};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::services::events::{Ctx, queue_place};
+use crate::services::engine::events::{Ctx, queue_place};
 use crate::types::Sku;
 
 /// The most alternatives a product may list.
@@ -284,12 +284,12 @@ pub fn date_if_taken(
         ..line.clone()
     });
     domain::sort_queue(&ctx.queue_policy(), &mut queue, queue_place);
-    let supply = super::eta::product_supply(conn, alternative, ctx.today)?;
+    let supply = crate::services::engine::eta::product_supply(conn, alternative, ctx.today)?;
     let waiting: Vec<u32> = queue
         .iter()
         .map(|row| row.waiting().max(0) as u32)
         .collect();
-    let etas = super::eta::project(ctx, &supply, &waiting);
+    let etas = crate::services::engine::eta::project(ctx, &supply, &waiting);
     Ok(queue
         .iter()
         .position(|row| row.id == NEWCOMER)

@@ -220,7 +220,7 @@ pub fn add_note(conn: &mut PgConnection, actor: &Actor, number: &str, body: &str
         ));
     }
     conn.transaction(|conn| {
-        let order_id = crate::services::order_actions::order_id(conn, number)?;
+        let order_id = crate::services::orders::order_actions::order_id(conn, number)?;
         let user_id = match actor {
             Actor::User { id, .. } => Some(*id),
             _ => None,

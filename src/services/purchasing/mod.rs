@@ -1,6 +1,11 @@
 //! Purchase orders: creating them, changing their expected date, receiving them (which
 //! allocates down each product's queue) and cancelling them.
 
+pub mod purchase_orders;
+pub mod reorder;
+pub mod sourcing;
+pub mod supplier_loop;
+
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
@@ -10,17 +15,18 @@ use serde::Serialize;
 
 use crate::db::audit::{self, Actor};
 use crate::db::models::PoStatus;
+use crate::db::schema;
 use crate::db::schema::{
     products, purchase_order_date_changes, purchase_order_lines, purchase_order_receipts,
-    purchase_orders, receipt_lines, stock_movements, suppliers,
+    receipt_lines, stock_movements, suppliers,
 };
 use crate::db::shop_settings;
 use crate::db::stock::{self, NewMovement};
 use crate::domain::EtaCause;
 use crate::error::{AppError, AppResult, FieldError};
-use crate::services::catalog;
 use crate::services::engine::{self, Ctx};
-use crate::services::reorder::Suggestion;
+use crate::services::inventory::catalog;
+use crate::services::purchasing::reorder::Suggestion;
 use crate::types::{Reference, Sku};
 
 pub struct NewPurchaseOrder {
@@ -86,14 +92,14 @@ pub fn purchase_order_view(
     conn: &mut PgConnection,
     reference: &str,
 ) -> AppResult<Option<PurchaseOrderView>> {
-    let Some((po_id, supplier, status, expected_on)) = purchase_orders::table
+    let Some((po_id, supplier, status, expected_on)) = schema::purchase_orders::table
         .inner_join(suppliers::table)
-        .filter(purchase_orders::reference.eq(reference))
+        .filter(schema::purchase_orders::reference.eq(reference))
         .select((
-            purchase_orders::id,
+            schema::purchase_orders::id,
             suppliers::name,
-            purchase_orders::status,
-            purchase_orders::expected_on,
+            schema::purchase_orders::status,
+            schema::purchase_orders::expected_on,
         ))
         .first::<(i64, String, String, NaiveDate)>(conn)
         .optional()?
@@ -216,7 +222,8 @@ pub fn draft(
         let lead_time = lead_time.map_or(DEFAULT_LEAD_TIME_DAYS, |days| i64::from(days.max(1)));
         draft.supplier = Some(name);
         draft.expected_on = today + chrono::Duration::days(lead_time);
-        draft.suggestions = super::reorder::suggestions(conn, Some(supplier_id), today)?;
+        draft.suggestions =
+            crate::services::purchasing::reorder::suggestions(conn, Some(supplier_id), today)?;
     }
     Ok(draft)
 }
@@ -224,8 +231,8 @@ pub fn draft(
 /// A fresh reference: "PO-" and the date, numbered within the day.
 fn next_reference(conn: &mut PgConnection, today: NaiveDate) -> AppResult<String> {
     let prefix = format!("PO-{}-", today.format("%Y%m%d"));
-    let taken: i64 = purchase_orders::table
-        .filter(purchase_orders::reference.like(format!("{prefix}%")))
+    let taken: i64 = schema::purchase_orders::table
+        .filter(schema::purchase_orders::reference.like(format!("{prefix}%")))
         .count()
         .get_result(conn)?;
     Ok(format!("{prefix}{}", taken + 1))
@@ -259,8 +266,8 @@ pub fn create_purchase_order(
             // The date it was created with: a date moved since (on the page) does not make
             // the original request a different one.
             let created_on: NaiveDate = purchase_order_date_changes::table
-                .inner_join(purchase_orders::table)
-                .filter(purchase_orders::reference.eq(order.reference.as_str()))
+                .inner_join(schema::purchase_orders::table)
+                .filter(schema::purchase_orders::reference.eq(order.reference.as_str()))
                 .order(purchase_order_date_changes::id.asc())
                 .select(purchase_order_date_changes::old_expected_on)
                 .first(conn)
@@ -287,15 +294,15 @@ pub fn create_purchase_order(
             settings: &settings,
         };
         let supplier_id = catalog::supplier_id(conn, &order.supplier)?;
-        let po_id: i64 = diesel::insert_into(purchase_orders::table)
+        let po_id: i64 = diesel::insert_into(schema::purchase_orders::table)
             .values((
-                purchase_orders::reference.eq(order.reference.as_str()),
-                purchase_orders::supplier_id.eq(supplier_id),
-                purchase_orders::expected_on.eq(order.expected_on),
-                purchase_orders::ordered_on.eq(today),
-                purchase_orders::created_by.eq(ctx.user_id()),
+                schema::purchase_orders::reference.eq(order.reference.as_str()),
+                schema::purchase_orders::supplier_id.eq(supplier_id),
+                schema::purchase_orders::expected_on.eq(order.expected_on),
+                schema::purchase_orders::ordered_on.eq(today),
+                schema::purchase_orders::created_by.eq(ctx.user_id()),
             ))
-            .returning(purchase_orders::id)
+            .returning(schema::purchase_orders::id)
             .get_result(conn)?;
         // Locked in id order before the lines go in: their key checks would share-lock the
         // products one by one in the order given, and deadlock with an event holding one.
@@ -346,7 +353,7 @@ pub fn refresh_products(
             effects.extend(engine::refresh_etas(conn, ctx, &product, cause)?);
         }
     }
-    crate::services::notify::eta_changes(conn, ctx, effects)
+    crate::services::engine::notify::eta_changes(conn, ctx, effects)
 }
 
 /// Receives units of a purchase order: stock goes up, the queue is filled in order, ETAs
@@ -387,10 +394,10 @@ pub fn receive(
                 return Ok(Outcome::AlreadyStored(view));
             }
         }
-        let (po_id, status, expected_on): (i64, PoStatus, NaiveDate) = purchase_orders::table
-            .filter(purchase_orders::reference.eq(reference))
+        let (po_id, status, expected_on): (i64, PoStatus, NaiveDate) = schema::purchase_orders::table
+            .filter(schema::purchase_orders::reference.eq(reference))
             .for_update()
-            .select((purchase_orders::id, purchase_orders::status, purchase_orders::expected_on))
+            .select((schema::purchase_orders::id, schema::purchase_orders::status, schema::purchase_orders::expected_on))
             .first(conn)
             .optional()?
             .ok_or_else(|| AppError::NotFound(format!("purchase order {}", crate::types::truncate(reference))))?;
@@ -449,8 +456,8 @@ pub fn receive(
             .get_result::<i64>(conn)?
             == 0;
         if all_received {
-            diesel::update(purchase_orders::table.find(po_id))
-                .set((purchase_orders::status.eq(PoStatus::Received), purchase_orders::received_on.eq(today)))
+            diesel::update(schema::purchase_orders::table.find(po_id))
+                .set((schema::purchase_orders::status.eq(PoStatus::Received), schema::purchase_orders::received_on.eq(today)))
                 .execute(conn)?;
         }
 
@@ -485,7 +492,7 @@ pub fn receive(
                 effects.extend(engine::refresh_etas(conn, &ctx, &product, &cause)?);
             }
         }
-        crate::services::notify::eta_changes(conn, &ctx, effects)?;
+        crate::services::engine::notify::eta_changes(conn, &ctx, effects)?;
         let view = receipt_view(conn, receipt_id)?;
         audit::record(conn, actor, "purchase_order_received", "purchase_order", Some(reference.to_owned()), None, serde_json::to_value(&view).ok())?;
         Ok(Outcome::Created(view))
@@ -500,11 +507,11 @@ fn receipt_reference(reference: &str, receipt_id: i64) -> String {
 pub fn receipt_view(conn: &mut PgConnection, receipt_id: i64) -> AppResult<ReceiptView> {
     let (reference, status, received_on): (String, String, NaiveDate) =
         purchase_order_receipts::table
-            .inner_join(purchase_orders::table)
+            .inner_join(schema::purchase_orders::table)
             .filter(purchase_order_receipts::id.eq(receipt_id))
             .select((
-                purchase_orders::reference,
-                purchase_orders::status,
+                schema::purchase_orders::reference,
+                schema::purchase_orders::status,
                 purchase_order_receipts::received_on,
             ))
             .first(conn)?;

@@ -1,13 +1,19 @@
 //! Administration: staff roles and access, API tokens, the shop's settings, and reading
 //! the audit log. Every change is audited with the state before and after.
 
+pub mod accounts;
+pub mod api_tokens;
+pub mod audit_words;
+pub mod monitoring;
+pub mod passwords;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Jsonb, Nullable, Text, Timestamptz};
 use serde_json::{Value, json};
 
 use crate::db::audit::{self, Actor};
-use crate::db::schema::{api_tokens, shop_settings, users};
+use crate::db::schema::{self, shop_settings, users};
 use crate::db::shop_settings::ShopSettings;
 use crate::db::users::Role;
 use crate::error::{AppError, AppResult, FieldError};
@@ -50,7 +56,12 @@ pub fn change_user(
             _ => {}
         }
         if !changes.new_password.is_empty() {
-            crate::services::accounts::set_password(conn, actor, user_id, &changes.new_password)?;
+            crate::services::admin::accounts::set_password(
+                conn,
+                actor,
+                user_id,
+                &changes.new_password,
+            )?;
         }
         Ok(())
     })
@@ -151,14 +162,14 @@ pub struct TokenRow {
 }
 
 pub fn tokens(conn: &mut PgConnection) -> QueryResult<Vec<TokenRow>> {
-    api_tokens::table
-        .order(api_tokens::id.desc())
+    schema::api_tokens::table
+        .order(schema::api_tokens::id.desc())
         .select((
-            api_tokens::id,
-            api_tokens::name,
-            api_tokens::created_at,
-            api_tokens::last_used_at,
-            api_tokens::revoked_at,
+            schema::api_tokens::id,
+            schema::api_tokens::name,
+            schema::api_tokens::created_at,
+            schema::api_tokens::last_used_at,
+            schema::api_tokens::revoked_at,
         ))
         .load(conn)
 }
@@ -166,11 +177,11 @@ pub fn tokens(conn: &mut PgConnection) -> QueryResult<Vec<TokenRow>> {
 pub fn revoke_token(conn: &mut PgConnection, actor: &Actor, token_id: i64) -> AppResult<()> {
     conn.transaction(|conn| {
         let updated = diesel::update(
-            api_tokens::table
+            schema::api_tokens::table
                 .find(token_id)
-                .filter(api_tokens::revoked_at.is_null()),
+                .filter(schema::api_tokens::revoked_at.is_null()),
         )
-        .set(api_tokens::revoked_at.eq(Some(Utc::now())))
+        .set(schema::api_tokens::revoked_at.eq(Some(Utc::now())))
         .execute(conn)?;
         if updated == 0 {
             return Err(AppError::Conflict(

@@ -1,6 +1,15 @@
 //! Orders: intake through the engine (DESIGN §4.1), and the order as the API and the
 //! pages show it.
 
+pub mod choices;
+pub mod fulfilment;
+pub mod lookup;
+pub mod order_actions;
+pub mod order_page;
+pub mod order_status;
+pub mod search;
+pub mod timeline;
+
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -101,7 +110,7 @@ pub const ORDER_STATUSES: [&str; 5] = [
 ];
 
 fn order_status_schema() -> utoipa::openapi::Object {
-    crate::services::catalog::word_schema(&ORDER_STATUSES)
+    crate::services::inventory::catalog::word_schema(&ORDER_STATUSES)
 }
 
 /// The order's state in one word, from its lines.
@@ -276,7 +285,7 @@ fn intake(
     // locked: every other order for them waits while they are.
     let customer_id = upsert_customer(conn, &order.customer_email, &order.customer_name)?;
     let mut evidence = if short_of_stock(&unlocked, order, &ids, today) {
-        Some(super::eta::shop_evidence(conn, today)?)
+        Some(crate::services::engine::eta::shop_evidence(conn, today)?)
     } else {
         None
     };
@@ -299,7 +308,7 @@ fn intake(
     // is free; most orders are served from the shelf and skip the question.
     let short = short_of_stock(&products, order, &ids, today);
     let supplied = if short {
-        super::eta::supply_known(conn, &products)?
+        crate::services::engine::eta::supply_known(conn, &products)?
     } else {
         HashSet::new()
     };
@@ -428,7 +437,7 @@ fn intake(
             // `placed_at`, a higher tier), the lines they move back.
             if evidence.is_none() {
                 // Stock went between the first look and the lock.
-                evidence = Some(super::eta::shop_evidence(conn, today)?);
+                evidence = Some(crate::services::engine::eta::shop_evidence(conn, today)?);
             }
             if let Some(evidence) = &evidence {
                 effects.extend(engine::date_joined_lines(
@@ -437,7 +446,7 @@ fn intake(
             }
         }
     }
-    crate::services::notify::eta_changes(conn, &ctx, effects)?;
+    crate::services::engine::notify::eta_changes(conn, &ctx, effects)?;
     stock::record_movements(conn, &movements)?;
     if plan.lines.iter().any(|taken| taken.backordered > 0) {
         crate::services::messages::queue_backorder_notice(conn, &ctx, order_id)?;

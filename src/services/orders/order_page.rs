@@ -9,10 +9,10 @@ use diesel::sql_types::{Array, BigInt, Date, Int4, Nullable, Text, Timestamptz};
 
 use crate::domain::answer::{self, Delivery, EmailDelivery, LineAnswer, LineFacts, ToldDate};
 use crate::error::AppResult;
-use crate::services::alternatives::Offer;
-use crate::services::lookup::{self, LineDetail, OrderDetail};
-use crate::services::swaps::SwapRecord;
-use crate::services::timeline::{self, TimelineEntry};
+use crate::services::inventory::alternatives::Offer;
+use crate::services::inventory::swaps::SwapRecord;
+use crate::services::orders::lookup::{self, LineDetail, OrderDetail};
+use crate::services::orders::timeline::{self, TimelineEntry};
 
 pub struct OrderPageData {
     pub order: OrderDetail,
@@ -35,13 +35,14 @@ pub fn load(conn: &mut PgConnection, number: &str, today: NaiveDate) -> AppResul
     let answers = answer::summarise(&facts, today);
     let timeline = timeline::order_timeline(conn, order.header.id, &order.header.number, today)?;
     let settings = crate::db::shop_settings::load(conn)?;
-    let ctx = crate::services::events::Ctx {
+    let ctx = crate::services::engine::events::Ctx {
         actor: &crate::db::audit::Actor::System,
         today,
         settings: &settings,
     };
-    let offers = crate::services::alternatives::offers(conn, &ctx, order.header.id, None)?;
-    let swaps = crate::services::swaps::of_order(conn, order.header.id)?;
+    let offers =
+        crate::services::inventory::alternatives::offers(conn, &ctx, order.header.id, None)?;
+    let swaps = crate::services::inventory::swaps::of_order(conn, order.header.id)?;
     let currency = settings.currency.clone();
     let eta_update_today = {
         use crate::db::schema::messages;

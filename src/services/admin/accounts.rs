@@ -10,7 +10,7 @@ use crate::db::schema::{login_attempts, users as users_table};
 use crate::db::sessions;
 use crate::db::users::{self, NewUser, Role, User};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::services::passwords;
+use crate::services::admin::passwords;
 
 /// Failed attempts within the window after which sign-in is refused.
 pub const MAX_FAILURES_PER_EMAIL: i64 = 5;

@@ -10,12 +10,12 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Int4, Nullable, Text};
 
 use crate::error::AppResult;
-use crate::services::events::{Ctx, EtaEffects, LaterThanTold};
+use crate::services::engine::events::{Ctx, EtaEffects, LaterThanTold};
 
 /// Acts on what the refreshes of one use case changed.
 pub fn eta_changes(conn: &mut PgConnection, ctx: &Ctx<'_>, effects: EtaEffects) -> AppResult<()> {
     mark_pending(conn, ctx, &effects.later_than_told)?;
-    super::proposals::propose_for_delays(conn, ctx, &effects.delayed)?;
+    crate::services::approvals::proposals::propose_for_delays(conn, ctx, &effects.delayed)?;
     Ok(())
 }
 

@@ -20,7 +20,7 @@ use crate::email::links::{self, LinkMaker};
 use crate::email::outbox::{self, Attachment, Kind, NewMessage};
 use crate::email::render::{self, PoMail, PoMailLine};
 use crate::error::{AppError, AppResult};
-use crate::services::purchase_orders::{self as po, DateSource, PoChange};
+use crate::services::purchasing::purchase_orders::{self as po, DateSource, PoChange};
 use crate::types::Email;
 
 /// The longest note a supplier can leave with a new date.

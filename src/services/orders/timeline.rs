@@ -577,7 +577,7 @@ fn audited(conn: &mut PgConnection, number: &str) -> QueryResult<Vec<TimelineEnt
                     EntryKind::Choice,
                     format!(
                         "The customer chose: {}",
-                        crate::services::choices::label(&choice)
+                        crate::services::orders::choices::label(&choice)
                     ),
                 );
                 let outcome = text(&row.after, "outcome");

@@ -18,9 +18,9 @@ use crate::db::stock::{self, NewMovement};
 use crate::domain::{EtaCause, human_date};
 use crate::email::render::SwapNews;
 use crate::error::{AppError, AppResult};
-use crate::services::alternatives::{self, Offer, price_words};
-use crate::services::choices::Channel;
 use crate::services::engine::{self, Ctx, EtaEffects};
+use crate::services::inventory::alternatives::{self, Offer, price_words};
+use crate::services::orders::choices::Channel;
 
 /// What taking an alternative did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,7 +192,7 @@ pub fn take(
             &EtaCause::QueueAhead,
         )?);
     }
-    crate::services::notify::eta_changes(conn, &ctx, effects)?;
+    crate::services::engine::notify::eta_changes(conn, &ctx, effects)?;
 
     let difference_cents = offer.difference_cents();
     let swap_id: i64 = diesel::insert_into(swaps::table)
@@ -275,8 +275,8 @@ pub fn take_for_customer(
     today: NaiveDate,
 ) -> AppResult<SwapOutcome> {
     conn.transaction(|conn| {
-        let order_id = crate::services::order_actions::order_id(conn, number)?;
-        crate::services::order_actions::check_line(conn, order_id, line_id)?;
+        let order_id = crate::services::orders::order_actions::order_id(conn, number)?;
+        crate::services::orders::order_actions::check_line(conn, order_id, line_id)?;
         let alternative_id = alternatives::product_id(conn, alternative_sku)?;
         take(
             conn,

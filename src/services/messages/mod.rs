@@ -3,6 +3,8 @@
 //! page (preview, retry, compose, bulk update). Every email is rendered and queued in the caller's transaction, under an
 //! idempotency key that names its event, so nothing is queued twice.
 
+pub mod message_search;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -22,7 +24,7 @@ use crate::email::render::{
     self, AlternativeLink, ChoiceLinks, DateNews, Mail, MailLine, SwapNews,
 };
 use crate::error::{AppError, AppResult};
-use crate::services::events::{Ctx, Filled};
+use crate::services::engine::events::{Ctx, Filled};
 
 fn user_id(actor: &Actor) -> Option<i64> {
     match actor {
@@ -288,7 +290,7 @@ fn alternative_links(
     order_id: i64,
     line_id: Option<i64>,
 ) -> AppResult<Vec<AlternativeLink>> {
-    let offers = super::alternatives::offers(conn, ctx, order_id, line_id)?;
+    let offers = crate::services::inventory::alternatives::offers(conn, ctx, order_id, line_id)?;
     Ok(offers
         .into_iter()
         .map(|offer| AlternativeLink {

@@ -8,9 +8,9 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use crate::db::audit::{self, Actor};
 use crate::email::links::{LinkAction, LinkClaim};
 use crate::error::{AppError, AppResult};
-use crate::services::alternatives::{self, Offer, SwapChoice};
-use crate::services::choices::{self, Channel, Choice, ChoiceOutcome};
-use crate::services::swaps::{self, SwapDone, SwapOutcome};
+use crate::services::inventory::alternatives::{self, Offer, SwapChoice};
+use crate::services::inventory::swaps::{self, SwapDone, SwapOutcome};
+use crate::services::orders::choices::{self, Channel, Choice, ChoiceOutcome};
 
 /// What a link will do, for its confirmation page.
 pub struct LinkSummary {
@@ -73,7 +73,7 @@ pub fn describe_link(conn: &mut PgConnection, claim: &LinkClaim) -> AppResult<Li
         alternatives: match claim.action {
             LinkAction::Wait | LinkAction::ShipReady | LinkAction::CancelWaiting if !used => {
                 let settings = crate::db::shop_settings::load(conn)?;
-                let ctx = crate::services::events::Ctx {
+                let ctx = crate::services::engine::events::Ctx {
                     actor: &Actor::System,
                     today: crate::clock::today(),
                     settings: &settings,

@@ -7,7 +7,7 @@ use diesel::sql_types::{Array, BigInt, Nullable, Text};
 
 use crate::error::AppResult;
 use crate::services::messages::{CountRow, MessageRow};
-use crate::services::search::{self, Needle};
+use crate::services::orders::search::{self, Needle};
 
 pub const PAGE_SIZE: i64 = 50;
 

@@ -13,7 +13,7 @@ use crate::db::schema::{discount_proposals, orders, users};
 use crate::db::users::Role;
 use crate::domain::{self, DiscountPolicy};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::services::events::{Ctx, Delayed};
+use crate::services::engine::events::{Ctx, Delayed};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DiscountKind {

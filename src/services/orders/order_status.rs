@@ -16,7 +16,7 @@ use crate::db::stock::{self, Product};
 use crate::domain::{self, CoveredBy, WaitingLine, human_date, ordinal, units_phrase};
 use crate::email::links::{LinkAction, LinkMaker};
 use crate::error::AppResult;
-use crate::services::choices::{self, Choice};
+use crate::services::orders::choices::{self, Choice};
 
 /// How long the page keeps working after the last line of the order finished.
 pub const DAYS_AFTER_FINISHED: i64 = 30;
@@ -138,7 +138,7 @@ pub fn view(conn: &mut PgConnection, order_id: i64, now: DateTime<Utc>) -> AppRe
     let number = first.number.clone();
     let placed_on = human_date(first.order_placed_at.date_naive(), today);
 
-    let eta_settings = super::eta::eta_settings(&settings);
+    let eta_settings = crate::services::engine::eta::eta_settings(&settings);
     let mut lines = Vec::with_capacity(rows.len());
     for row in &rows {
         let waits_for = if row.waiting > 0 {
@@ -181,13 +181,13 @@ pub fn view(conn: &mut PgConnection, order_id: i64, now: DateTime<Utc>) -> AppRe
         })
         .collect();
     // Alternatives that ship sooner than a waiting line, as they stand now.
-    let ctx = super::events::Ctx {
+    let ctx = crate::services::engine::events::Ctx {
         actor: &crate::db::audit::Actor::System,
         today,
         settings: &settings,
     };
     choices.extend(
-        super::alternatives::swap_choices(conn, &ctx, &links, order_id, None)?
+        crate::services::inventory::alternatives::swap_choices(conn, &ctx, &links, order_id, None)?
             .into_iter()
             .map(|swap| StatusChoice {
                 label: swap.label,
@@ -282,7 +282,7 @@ fn waits_for(
         .find(row.product_id)
         .select(Product::as_select())
         .first(conn)?;
-    let supply = super::eta::product_supply(conn, &product, today)?;
+    let supply = crate::services::engine::eta::product_supply(conn, &product, today)?;
     let mut queue = stock::waiting_lines(conn, row.product_id)?;
     queue.sort_by_key(|q| (q.queue_position.unwrap_or(i32::MAX), q.placed_at, q.id));
     let waiting: Vec<WaitingLine> = queue

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Int4, Int8, Nullable, Text};
 
 use crate::error::AppResult;
-use crate::services::sourcing::{self, ProductSupplier};
+use crate::services::purchasing::sourcing::{self, ProductSupplier};
 
 /// One supplier a suggestion could be ordered from.
 #[derive(Debug, Clone)]

@@ -205,7 +205,8 @@ pub fn describe(
             None => format!("Order {id}: the customer took an alternative"),
         },
         "customer_choice" => {
-            let choice = crate::services::choices::label(text(after, "choice").unwrap_or("wait"));
+            let choice =
+                crate::services::orders::choices::label(text(after, "choice").unwrap_or("wait"));
             let how = if text(after, "channel") == Some("rep") {
                 "recorded by a rep"
             } else {

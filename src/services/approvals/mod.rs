@@ -1,16 +1,18 @@
 //! The approvals page: the proposals a manager decides and a rep's own, one decision from
 //! the page's form, and the bulk approval of the delay policy's proposals.
 
+pub mod proposals;
+
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
+use self::proposals::{Decided, Decision, ProposalRow};
 use crate::db::audit::Actor;
 use crate::db::models::ProposalStatus;
 use crate::db::schema::discount_proposals;
 use crate::db::shop_settings;
 use crate::db::users::Role;
 use crate::error::{AppError, AppResult};
-use crate::services::proposals::{self, Decided, Decision, ProposalRow};
 
 /// How many withdrawn proposals the page lists, newest first.
 const WITHDRAWN_SHOWN: usize = 20;

@@ -2,6 +2,8 @@
 //! computed from the lines' own timestamps (when each started and stopped waiting), so it
 //! is right for days the server was not running.
 
+pub mod review_notes;
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Double, Nullable, Text, Timestamptz};
@@ -412,7 +414,7 @@ pub fn daily(conn: &mut PgConnection, today: NaiveDate) -> AppResult<ReviewData>
     let headline = headline(conn, today)?;
     let trend = open_lines_trend(conn, today, 30, headline.open_lines)?;
     Ok(ReviewData {
-        trend_notes: super::review_notes::explain(conn, &trend, today)?,
+        trend_notes: crate::services::review::review_notes::explain(conn, &trend, today)?,
         // Yesterday's figures come from the snapshot, a write the caller makes on the primary.
         yesterday: None,
         today_counts: day_counts(conn, today)?,

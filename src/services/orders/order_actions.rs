@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use crate::db::audit::Actor;
 use crate::db::schema::{order_lines, orders};
 use crate::error::{AppError, AppResult};
-use crate::services::fulfilment::{self, CancellationView};
+use crate::services::orders::fulfilment::{self, CancellationView};
 
 /// The id of order `number`, or "not found".
 pub fn order_id(conn: &mut PgConnection, number: &str) -> AppResult<i64> {

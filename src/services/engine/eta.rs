@@ -15,7 +15,7 @@ use crate::domain::{
     SlipPrior, SupplierEvidence, SupplierFacts, WaitingLine,
 };
 use crate::error::AppResult;
-use crate::services::events::{Ctx, StoredEta};
+use crate::services::engine::events::{Ctx, StoredEta};
 
 pub fn eta_settings(settings: &ShopSettings) -> EtaSettings {
     EtaSettings {

@@ -2,6 +2,11 @@
 //! CSV export), one product with its ledger, queue and incoming supply, inline settings,
 //! stock adjustments with a reason, and the all-or-nothing CSV import.
 
+pub mod alternatives;
+pub mod catalog;
+pub mod subscriptions;
+pub mod swaps;
+
 use crate::progress::Progress;
 use std::collections::HashMap;
 
@@ -10,6 +15,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Int4, Int8, Nullable, Text, Timestamptz};
 use serde::Serialize;
 
+use self::catalog::ProductChanges;
 use crate::csv_cells;
 use crate::db::audit::{self, Actor};
 use crate::db::schema::suppliers;
@@ -17,7 +23,6 @@ use crate::db::shop_settings;
 use crate::db::stock::{self, IncomingRow, Product, QueueRow};
 use crate::domain::{EtaCause, MAX_UNITS, MAX_UNITS_TEXT, StockStatus};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::services::catalog::{self, ProductChanges};
 use crate::services::engine::{self, Ctx};
 use crate::types::Sku;
 
@@ -411,10 +416,10 @@ pub struct ProductDetail {
     pub incoming: Vec<IncomingRow>,
     pub recent_subscriptions: i64,
     /// The "notify me" list (see `subscriptions::sign_ups`) and how many there are in all.
-    pub sign_ups: Vec<crate::services::subscriptions::SignUp>,
+    pub sign_ups: Vec<crate::services::inventory::subscriptions::SignUp>,
     pub sign_ups_total: i64,
     /// Its suppliers, the primary first, with their terms and reliability.
-    pub suppliers: Vec<crate::services::sourcing::ProductSupplier>,
+    pub suppliers: Vec<crate::services::purchasing::sourcing::ProductSupplier>,
     /// Its alternatives' SKUs, in order of preference.
     pub alternatives: Vec<String>,
 }
@@ -475,9 +480,10 @@ pub fn product_detail(
         .filter(rs::unsubscribed_at.is_null())
         .count()
         .get_result(conn)?;
-    let (sign_ups, sign_ups_total) = crate::services::subscriptions::sign_ups(conn, product.id)?;
-    let suppliers = crate::services::sourcing::of_product(conn, product.id)?;
-    let alternatives = crate::services::alternatives::of_product(conn, product.id)?;
+    let (sign_ups, sign_ups_total) =
+        crate::services::inventory::subscriptions::sign_ups(conn, product.id)?;
+    let suppliers = crate::services::purchasing::sourcing::of_product(conn, product.id)?;
+    let alternatives = crate::services::inventory::alternatives::of_product(conn, product.id)?;
     Ok(ProductDetail {
         alternatives,
         suppliers,
@@ -748,7 +754,7 @@ pub fn adjust_stock(
         let filled = catalog::adjust(conn, &ctx, &mut product, change, &text, None)?;
         if product.waiting_lines > 0 {
             let effects = engine::refresh_etas(conn, &ctx, &product, &EtaCause::StockCorrected)?;
-            crate::services::notify::eta_changes(conn, &ctx, effects)?;
+            crate::services::engine::notify::eta_changes(conn, &ctx, effects)?;
         }
         audit::record(
             conn,
@@ -877,7 +883,7 @@ pub fn export_csv(
 pub fn export_file(conn: &mut PgConnection, query: &ProductQuery) -> AppResult<Vec<u8>> {
     let rows = export_rows(conn, query)?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let alternatives = crate::services::alternatives::of_products(conn, &ids)?;
+    let alternatives = crate::services::inventory::alternatives::of_products(conn, &ids)?;
     Ok(export_csv(&rows, &alternatives)?)
 }
 
@@ -1090,9 +1096,10 @@ fn parse_import(bytes: &[u8]) -> Result<Vec<ImportRow>, Vec<ImportProblem>> {
             .get("alternatives")
             .copied()
             .filter(|v| !v.is_empty())
-            .map(crate::services::alternatives::parse_list);
+            .map(crate::services::inventory::alternatives::parse_list);
         if let (Some(sku), Some(list)) = (&sku, &alternatives) {
-            for found in crate::services::alternatives::check_entries(sku.as_str(), list) {
+            for found in crate::services::inventory::alternatives::check_entries(sku.as_str(), list)
+            {
                 problems.push(problem(row, "alternatives", found.message));
             }
         }
@@ -1209,7 +1216,12 @@ pub fn import_csv_with(
             let product_id = stock::find_by_sku(conn, sku.as_str())?
                 .ok_or(diesel::result::Error::NotFound)?
                 .id;
-            match crate::services::alternatives::replace(conn, product_id, sku.as_str(), &list) {
+            match crate::services::inventory::alternatives::replace(
+                conn,
+                product_id,
+                sku.as_str(),
+                &list,
+            ) {
                 Ok(()) => {}
                 Err(AppError::Invalid { details, .. }) => {
                     return Err(ImportError::Rows(

@@ -12,7 +12,7 @@ use crate::db::stock::{self, NewMovement, Product};
 use crate::domain::{self, StockStatus};
 use crate::error::{AppError, AppResult};
 use crate::services::engine::{self, Ctx};
-use crate::services::sourcing::{self, ProductSupplier, SupplierEntry};
+use crate::services::purchasing::sourcing::{self, ProductSupplier, SupplierEntry};
 use crate::types::Sku;
 
 /// Fields to set on a product; `None` leaves a field as it is (or at its default on create).
@@ -157,7 +157,7 @@ fn stock_status_schema() -> utoipa::openapi::Object {
     ])
 }
 
-pub use super::sourcing::supplier_id;
+pub use crate::services::purchasing::sourcing::supplier_id;
 
 fn status_of(
     conn: &mut PgConnection,
@@ -167,8 +167,8 @@ fn status_of(
     if product.held_for_release(today) {
         return Ok(StockStatus::Preorder);
     }
-    let known =
-        super::eta::supply_known(conn, std::slice::from_ref(product))?.contains(&product.id);
+    let known = crate::services::engine::eta::supply_known(conn, std::slice::from_ref(product))?
+        .contains(&product.id);
     Ok(domain::stock_status(
         product.available().max(0) as u32,
         product.reorder_point.max(0) as u32,
@@ -336,7 +336,7 @@ pub fn upsert_product(
                 crate::domain::EtaCause::StockCorrected
             };
             let effects = engine::refresh_etas(conn, &ctx, &product, &cause)?;
-            crate::services::notify::eta_changes(conn, &ctx, effects)?;
+            crate::services::engine::notify::eta_changes(conn, &ctx, effects)?;
         }
         let after = view(conn, &product, today)?;
         audit::record(
@@ -433,7 +433,7 @@ pub fn availability(
                 today,
                 settings: &settings,
             };
-            let eta = super::eta::new_order_eta(conn, &ctx, &product)?;
+            let eta = crate::services::engine::eta::new_order_eta(conn, &ctx, &product)?;
             (eta.likely, eta.worst)
         }
     };
@@ -494,7 +494,7 @@ pub fn release_preorders(conn: &mut PgConnection, today: NaiveDate) -> AppResult
                     &product,
                     &crate::domain::EtaCause::SupplyChanged,
                 )?;
-                crate::services::notify::eta_changes(conn, &ctx, effects)?;
+                crate::services::engine::notify::eta_changes(conn, &ctx, effects)?;
             }
             Ok(filled.len())
         })?;

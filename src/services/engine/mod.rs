@@ -3,6 +3,10 @@
 //! id order, asks the domain what follows, and stores it with a ledger row for every
 //! change of `on_hand` or `allocated`, all in the caller's transaction.
 
+pub mod eta;
+pub mod events;
+pub mod notify;
+
 use std::collections::HashMap;
 
 use chrono::{NaiveDate, Utc};
@@ -12,8 +16,10 @@ use diesel::sql_types::{Array, BigInt, Bool, Date, Int4, Nullable, Text};
 use crate::db::stock::{self, NewMovement, Product, QueueRow};
 use crate::domain::{self, EtaCause, QueuePolicy, WaitingLine};
 use crate::error::AppResult;
-use crate::services::events::queue_place;
-pub use crate::services::events::{Ctx, Delayed, EtaEffects, Filled, LaterThanTold, StoredEta};
+use crate::services::engine::events::queue_place;
+pub use crate::services::engine::events::{
+    Ctx, Delayed, EtaEffects, Filled, LaterThanTold, StoredEta,
+};
 
 /// The product's waiting lines in the shop's queue order.
 pub fn queue(
@@ -193,9 +199,9 @@ pub fn refresh_etas(
     if rows.is_empty() {
         return Ok(EtaEffects::default());
     }
-    let supply = super::eta::product_supply(conn, product, ctx.today)?;
+    let supply = crate::services::engine::eta::product_supply(conn, product, ctx.today)?;
     let waiting: Vec<u32> = rows.iter().map(|row| row.waiting().max(0) as u32).collect();
-    let projections = super::eta::project(ctx, &supply, &waiting);
+    let projections = crate::services::engine::eta::project(ctx, &supply, &waiting);
     store_dates(conn, ctx, &rows, &projections, 0, &[], cause)
 }
 
@@ -212,7 +218,7 @@ pub fn date_joined_lines(
     ctx: &Ctx<'_>,
     product: &Product,
     joined: &[i64],
-    evidence: &super::eta::ShopEvidence,
+    evidence: &crate::services::engine::eta::ShopEvidence,
     cause: &EtaCause,
 ) -> AppResult<EtaEffects> {
     let Some(&first) = joined.iter().min() else {
@@ -237,13 +243,14 @@ pub fn date_joined_lines(
         likely: None,
         worst: None,
     };
-    let supply = super::eta::product_supply_with(conn, product, evidence)?;
+    let supply = crate::services::engine::eta::product_supply_with(conn, product, evidence)?;
     let waiting: Vec<u32> = (ahead_lines > 0)
         .then_some(ahead_units.min(i64::from(u32::MAX)) as u32)
         .into_iter()
         .chain(rows.iter().map(|row| row.waiting().max(0) as u32))
         .collect();
-    let mut projections = super::eta::project_after(ctx, &supply, &ahead, &waiting);
+    let mut projections =
+        crate::services::engine::eta::project_after(ctx, &supply, &ahead, &waiting);
     if ahead_lines > 0 {
         projections.remove(0);
     }

@@ -196,7 +196,7 @@ pub fn ship_allocated(
             serde_json::to_value(&view).ok(),
         )?;
         // A discount proposal for an order now shipped in full is withdrawn, with why.
-        crate::services::proposals::withdraw_if_finished(conn, actor, &[order_id])?;
+        crate::services::approvals::proposals::withdraw_if_finished(conn, actor, &[order_id])?;
         Ok(view)
     })
 }
@@ -321,7 +321,7 @@ pub fn cancel_line(
         if product.waiting_lines > 0 {
             let effects =
                 engine::refresh_etas(conn, &ctx, &product, &crate::domain::EtaCause::QueueAhead)?;
-            crate::services::notify::eta_changes(conn, &ctx, effects)?;
+            crate::services::engine::notify::eta_changes(conn, &ctx, effects)?;
         }
         update_payment_state(conn, line.order_id)?;
         crate::services::messages::queue_cancellation(
@@ -355,7 +355,7 @@ pub fn cancel_line(
             ),
         )?;
         // Likewise for an order with nothing left to ship after this cancellation.
-        crate::services::proposals::withdraw_if_finished(conn, actor, &[line.order_id])?;
+        crate::services::approvals::proposals::withdraw_if_finished(conn, actor, &[line.order_id])?;
         Ok(view)
     })
 }
