@@ -501,7 +501,7 @@ fn play_history(
         // state then. They are dated noon, before the day's events, so one order's emails
         // are a whole window apart, as the worker keeps them in a live shop.
         let sending = clock_now(conn)?;
-        crate::services::messages::send_due_eta_updates(
+        crate::services::messages::eta_updates::send_due_eta_updates(
             conn,
             day_noon(day) + Duration::hours(6),
             day,
@@ -680,7 +680,7 @@ fn play_history(
     .bind::<diesel::sql_types::Timestamptz, _>(day_noon(today))
     .execute(conn)?;
     // The Messages page shows every state of the outbox.
-    crate::services::messages::seed_messages(conn).map_err(err)?;
+    crate::services::messages::seed::seed_messages(conn).map_err(err)?;
     // Customers who buy often are promoted, so the tier setting has something to sort.
     diesel::sql_query(
         "UPDATE customers c SET tier = CASE WHEN n >= 8 THEN 2 WHEN n >= 5 THEN 1 ELSE 0 END

@@ -514,7 +514,7 @@ pub fn send_eta_updates(
     conn.transaction(|conn| {
         let mut queued = 0;
         for order_id in orders {
-            queued += usize::from(super::messages::queue_eta_update(
+            queued += usize::from(super::messages::triggers::queue_eta_update(
                 conn, actor, order_id, today,
             )?);
         }

@@ -500,7 +500,10 @@ async fn a_status_update_marks_only_the_waiting_items_with_words_for_one_or_seve
         .load(&mut app.conn())
         .unwrap();
     for id in &ids {
-        assert!(messages::queue_eta_update(&mut app.conn(), &Actor::System, *id, today()).unwrap());
+        assert!(
+            messages::triggers::queue_eta_update(&mut app.conn(), &Actor::System, *id, today())
+                .unwrap()
+        );
     }
     let update = |number: &str| {
         text(

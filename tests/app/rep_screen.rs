@@ -177,7 +177,7 @@ async fn search_forgives_the_way_people_type_numbers_names_and_emails() {
 
 /// The worker's periodic job as it runs once the date-change window (24 h) is over.
 fn send_due_updates(app: &TestApp) -> usize {
-    backorder_desk::services::messages::send_due_eta_updates(
+    backorder_desk::services::messages::eta_updates::send_due_eta_updates(
         &mut app.conn(),
         chrono::Utc::now() + chrono::Duration::hours(25),
         today(),

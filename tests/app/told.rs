@@ -48,7 +48,7 @@ fn start_worker(app: &TestApp, sink: &Sink) -> tokio::sync::watch::Sender<bool> 
     let config = WorkerConfig {
         idle_poll: StdDuration::from_millis(20),
         periodic_every: StdDuration::from_secs(3600),
-        periodic: Some(backorder_desk::services::messages::periodic_jobs),
+        periodic: Some(backorder_desk::services::messages::periodic::periodic_jobs),
         ..WorkerConfig::default()
     };
     worker::spawn(app.pool.clone(), &settings, config)
@@ -58,8 +58,12 @@ fn start_worker(app: &TestApp, sink: &Sink) -> tokio::sync::watch::Sender<bool> 
 
 /// The worker's periodic job, run as it would be a day and an hour from now.
 fn a_day_later(app: &TestApp) -> usize {
-    messages::send_due_eta_updates(&mut app.conn(), Utc::now() + Duration::hours(25), today())
-        .unwrap()
+    messages::eta_updates::send_due_eta_updates(
+        &mut app.conn(),
+        Utc::now() + Duration::hours(25),
+        today(),
+    )
+    .unwrap()
 }
 
 fn move_po(app: &TestApp, reference: &str, days: i64) {
@@ -124,7 +128,7 @@ async fn a_po_moved_earlier_later_and_later_again_in_a_day_sends_each_customer_o
     let last = [worst(&app, "W-1", "KETTLE"), worst(&app, "W-2", "KETTLE")];
     assert!(last[0] > between && between > told[0]);
     assert_eq!(
-        messages::send_due_eta_updates(&mut app.conn(), Utc::now(), today()).unwrap(),
+        messages::eta_updates::send_due_eta_updates(&mut app.conn(), Utc::now(), today()).unwrap(),
         0,
         "nothing goes out before the window is over"
     );
@@ -390,8 +394,12 @@ async fn workers_sending_due_updates_at_once_queue_each_once() {
             std::thread::spawn(move || {
                 let mut conn = pool.get().unwrap();
                 start.wait();
-                messages::send_due_eta_updates(&mut conn, Utc::now() + Duration::hours(25), today())
-                    .unwrap()
+                messages::eta_updates::send_due_eta_updates(
+                    &mut conn,
+                    Utc::now() + Duration::hours(25),
+                    today(),
+                )
+                .unwrap()
             })
         })
         .collect();
@@ -532,7 +540,8 @@ async fn the_window_is_a_labelled_setting_checked_by_its_field_and_used_for_the_
     );
     let in_three_hours = Utc::now() + Duration::hours(3);
     assert_eq!(
-        messages::send_due_eta_updates(&mut app.conn(), in_three_hours, today()).unwrap(),
+        messages::eta_updates::send_due_eta_updates(&mut app.conn(), in_three_hours, today())
+            .unwrap(),
         1
     );
 }

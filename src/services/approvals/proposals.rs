@@ -445,7 +445,7 @@ pub fn decide(
 
 /// Queues the discount-offer email for an approved proposal, in the approval's transaction.
 fn queue_offer(conn: &mut PgConnection, actor: &Actor, proposal_id: i64) -> AppResult<()> {
-    crate::services::messages::queue_discount_offer(
+    crate::services::messages::triggers::queue_discount_offer(
         conn,
         actor,
         proposal_id,

@@ -42,7 +42,7 @@ pub fn fill_queue(
     reference: Option<&str>,
 ) -> AppResult<Vec<Filled>> {
     let filled = allocate_free_units(conn, ctx, product, reference)?;
-    super::messages::after_fill(conn, ctx, product, &filled)?;
+    super::messages::triggers::after_fill(conn, ctx, product, &filled)?;
     Ok(filled)
 }
 

@@ -454,14 +454,14 @@ pub fn availability(
 
 /// What the delivery worker runs every minute (`email::worker::WorkerConfig::periodic`):
 /// the pre-orders whose release day has come fill their queues, then the messages'
-/// periodic jobs (`messages::periodic_jobs`) send what is due, restock emails included.
+/// periodic jobs (`messages::periodic::periodic_jobs`) send what is due, restock emails included.
 pub fn periodic_jobs(conn: &mut PgConnection) -> anyhow::Result<()> {
     let released =
         release_preorders(conn, crate::clock::today()).map_err(|e| anyhow::anyhow!("{e}"))?;
     if released > 0 {
         tracing::info!(released, "pre-order lines filled on their release day");
     }
-    crate::services::messages::periodic_jobs(conn)
+    crate::services::messages::periodic::periodic_jobs(conn)
 }
 
 /// The periodic job's half of a pre-order's release: every product whose release day has

@@ -233,7 +233,7 @@ pub fn take(
             ),
         })),
     )?;
-    crate::services::messages::queue_swap_confirmation(
+    crate::services::messages::triggers::queue_swap_confirmation(
         conn,
         &ctx,
         order_id,

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text};
 
 use crate::error::AppResult;
-use crate::services::messages::{CountRow, MessageRow};
+use crate::services::messages::{page::CountRow, page::MessageRow};
 use crate::services::orders::search::{self, Needle};
 
 pub const PAGE_SIZE: i64 = 50;

@@ -172,7 +172,7 @@ pub fn ship_allocated(
         stock::record_movements(conn, &movements)?;
         update_payment_state(conn, order_id)?;
         let shipped: Vec<(i64, i32)> = to_ship.iter().map(|(l, n)| (l.id, *n)).collect();
-        crate::services::messages::queue_shipment(
+        crate::services::messages::triggers::queue_shipment(
             conn,
             actor,
             today,
@@ -324,7 +324,7 @@ pub fn cancel_line(
             crate::services::engine::notify::eta_changes(conn, &ctx, effects)?;
         }
         update_payment_state(conn, line.order_id)?;
-        crate::services::messages::queue_cancellation(
+        crate::services::messages::triggers::queue_cancellation(
             conn,
             actor,
             today,

@@ -449,7 +449,7 @@ fn intake(
     crate::services::engine::notify::eta_changes(conn, &ctx, effects)?;
     stock::record_movements(conn, &movements)?;
     if plan.lines.iter().any(|taken| taken.backordered > 0) {
-        crate::services::messages::queue_backorder_notice(conn, &ctx, order_id)?;
+        crate::services::messages::triggers::queue_backorder_notice(conn, &ctx, order_id)?;
     }
     let view = order_view(conn, order.number.as_str(), today)?
         .ok_or_else(|| AppError::not_found("the order"))?;

@@ -56,7 +56,7 @@ pub fn queue_eta_update(
     today: NaiveDate,
 ) -> AppResult<()> {
     let order_id = order_id(conn, number)?;
-    if crate::services::messages::queue_eta_update(conn, actor, order_id, today)? {
+    if crate::services::messages::triggers::queue_eta_update(conn, actor, order_id, today)? {
         Ok(())
     } else {
         Err(AppError::Conflict(
