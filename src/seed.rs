@@ -524,7 +524,7 @@ fn play_history(
                     })
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            purchasing::receive(
+            purchasing::receive::receive(
                 conn,
                 &actor,
                 &reference,

@@ -769,7 +769,7 @@ pub async fn receive(
         (None, Some(key)) => {
             let (actor, target) = (user.actor(), reference.clone());
             crate::db::blocking(&state.pool, move |conn| {
-                purchase_orders::receive(
+                purchasing::receive::receive_entered(
                     conn,
                     &actor,
                     &target,

@@ -346,7 +346,7 @@ fn run_events(
                 } else {
                     format!("delivery-t{thread}-e{event}")
                 };
-                purchasing::receive(
+                purchasing::receive::receive(
                     &mut conn,
                     &actor,
                     &format!("PO-X{po}"),

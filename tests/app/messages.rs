@@ -758,7 +758,7 @@ async fn a_receipt_queues_one_restock_email_per_order_and_shipping_and_cancellin
         "one notice for the two waiting lines"
     );
     let receive = |key: &str, units: i32| {
-        purchasing::receive(
+        purchasing::receive::receive(
             &mut app.conn(),
             &Actor::System,
             "PO-9",

@@ -78,7 +78,7 @@ fn the_reviews_promises_kept_matches_simulate_on_the_same_history() {
                 sku: backorder_desk::types::Sku::parse(&sku).unwrap(),
                 quantity,
             }];
-            purchasing::receive(conn, &actor, &reference, lines, None, on).unwrap();
+            purchasing::receive::receive(conn, &actor, &reference, lines, None, on).unwrap();
         }
         while let Some(event) = events.get(next).filter(|e| e.day == day) {
             next += 1;
@@ -142,7 +142,8 @@ fn the_reviews_promises_kept_matches_simulate_on_the_same_history() {
                             sku: sku.clone(),
                             quantity: arrival.2,
                         }];
-                        purchasing::receive(conn, &actor, reference, lines, None, on).unwrap();
+                        purchasing::receive::receive(conn, &actor, reference, lines, None, on)
+                            .unwrap();
                     } else {
                         arrivals.entry(*arrives_day).or_default().push(arrival);
                     }

@@ -197,7 +197,7 @@ async fn on_a_fully_shipped_order_a_link_says_it_is_finished() {
     purchase_order(&app, "PO-1", "KETTLE", 10, 5);
     order(&app, "W-4", "gil@example.com", "Gil", "KETTLE", 2, 0);
     let keep = link_path(&backorder_text(&app), "Keep waiting:");
-    purchasing::receive(
+    purchasing::receive::receive(
         &mut app.conn(),
         &Actor::System,
         "PO-1",

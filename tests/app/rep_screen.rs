@@ -603,7 +603,7 @@ async fn the_review_puts_what_needs_someone_first_and_explains_a_big_receipt() {
             3,
         );
     }
-    purchasing::receive(
+    purchasing::receive::receive(
         &mut app.conn(),
         &Actor::System,
         "PO-9",

@@ -264,7 +264,7 @@ async fn urgent_facts_go_out_at_once_and_carry_the_news_so_the_update_is_not_sen
 
     // The teapot arrives: the reservation email goes out now, not after the window, and
     // says the kettle's news with its cause.
-    purchasing::receive(
+    purchasing::receive::receive(
         &mut app.conn(),
         &Actor::System,
         "PO-2",

@@ -272,7 +272,7 @@ fn header(
     Ok((found, supplier_id))
 }
 
-fn lines(conn: &mut PgConnection, po_id: i64) -> QueryResult<Vec<LineRow>> {
+pub(super) fn lines(conn: &mut PgConnection, po_id: i64) -> QueryResult<Vec<LineRow>> {
     diesel::sql_query(
         "SELECT pl.id, p.id AS product_id, p.sku, p.name, pl.qty_ordered, pl.qty_received,
                 p.waiting_units, p.waiting_lines
@@ -550,7 +550,7 @@ pub struct ReceiptPreview {
 
 /// Checks quantities against the order: each line belongs to it, at least one unit in
 /// all, never more than outstanding.
-fn checked_quantities(
+pub(super) fn checked_quantities(
     lines: &[LineRow],
     quantities: &[ReceiveQuantity],
     reference: &str,
@@ -669,57 +669,6 @@ pub fn preview_receipt(
     Ok(ReceiptPreview {
         lines: previews,
         tier_first: settings.queue_tier_first,
-    })
-}
-
-/// Receives the entered quantities through the engine. `receipt_key` comes from the form,
-/// so the same form posted twice is received once.
-pub fn receive(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    reference: &str,
-    quantities: &[ReceiveQuantity],
-    receipt_key: &str,
-    today: NaiveDate,
-) -> AppResult<()> {
-    let key = format!("web:{receipt_key}");
-    conn.transaction(|conn| {
-        // A second post of the same form waits here for the first to commit, then finds
-        // its receipt by key.
-        purchase_orders::table
-            .filter(purchase_orders::reference.eq(reference))
-            .for_update()
-            .select(purchase_orders::id)
-            .first::<i64>(conn)
-            .optional()?;
-        let already: bool = diesel::select(diesel::dsl::exists(
-            purchase_order_receipts::table
-                .filter(purchase_order_receipts::idempotency_key.eq(&key)),
-        ))
-        .get_result(conn)?;
-        if already {
-            return Ok(());
-        }
-        let (row, _) = header(conn, reference, today)?;
-        if row.status != PoStatus::Open {
-            return Err(AppError::Conflict(format!(
-                "purchase order {reference} is {}; nothing more can be received",
-                row.status
-            )));
-        }
-        let chosen = checked_quantities(&lines(conn, row.id)?, quantities, reference)?;
-        let receipt: Vec<purchasing::ReceiptLine> = chosen
-            .into_iter()
-            .map(|(line, quantity)| {
-                Ok(purchasing::ReceiptLine {
-                    sku: crate::types::Sku::parse(&line.sku)
-                        .map_err(|e| anyhow::anyhow!("stored SKU {:?}: {e}", line.sku))?,
-                    quantity,
-                })
-            })
-            .collect::<AppResult<_>>()?;
-        purchasing::receive(conn, actor, reference, receipt, Some(key.clone()), today)?;
-        Ok(())
     })
 }
 
