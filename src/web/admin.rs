@@ -232,14 +232,11 @@ pub async fn settings(
     query: web::Query<Vec<(String, String)>>,
 ) -> AppResult<HttpResponse> {
     user.require(Role::Admin)?;
-    let current = crate::db::blocking(&state.pool, |conn| {
-        Ok(crate::db::shop_settings::load(conn)?)
-    })
-    .await?;
+    let form = crate::db::blocking(&state.pool, admin::settings_form).await?;
     let saved = query.iter().any(|(k, _)| k == "saved");
     render::html(&SettingsPage {
         frame: Frame::new(&user, "admin"),
-        form: admin::SettingsForm::from_settings(&current),
+        form,
         errors: Vec::new(),
         saved,
     })
@@ -335,11 +332,12 @@ pub async fn audit_log(
     user.require(Role::Admin)?;
     let filter = filter.into_inner();
     let query = filter.clone();
-    let (rows, (actions, entities)) = crate::db::blocking(&state.pool, move |conn| {
-        Ok((
-            admin::audit_page(conn, &query, 101)?,
-            admin::audit_vocabulary(conn)?,
-        ))
+    let admin::AuditLog {
+        rows,
+        actions,
+        entities,
+    } = crate::db::blocking(&state.pool, move |conn| {
+        Ok(admin::audit_log(conn, &query, 101)?)
     })
     .await?;
     let mut rows = rows;

@@ -502,3 +502,32 @@ pub fn audit_vocabulary(conn: &mut PgConnection) -> QueryResult<(Vec<String>, Ve
         .load(conn)?;
     Ok((actions, entities))
 }
+
+/// What the audit page shows: one page of entries and the filter's choices.
+pub struct AuditLog {
+    pub rows: Vec<AuditRow>,
+    pub actions: Vec<String>,
+    pub entities: Vec<String>,
+}
+
+/// One page of the audit log with the filter's choices (its actions and entities).
+pub fn audit_log(
+    conn: &mut PgConnection,
+    filter: &AuditFilter,
+    limit: i64,
+) -> QueryResult<AuditLog> {
+    let rows = audit_page(conn, filter, limit)?;
+    let (actions, entities) = audit_vocabulary(conn)?;
+    Ok(AuditLog {
+        rows,
+        actions,
+        entities,
+    })
+}
+
+/// The shop's settings as the settings form shows them.
+pub fn settings_form(conn: &mut PgConnection) -> AppResult<SettingsForm> {
+    Ok(SettingsForm::from_settings(
+        &crate::db::shop_settings::load(conn)?,
+    ))
+}

@@ -302,3 +302,11 @@ pub fn map_and_replay(
     })?;
     outcome.map_err(|(message, details)| WebhookError::Refused { message, details })
 }
+
+/// The integrations page: each platform's secret and the deliveries.
+pub fn page(
+    conn: &mut PgConnection,
+    env: &EnvSecrets,
+) -> QueryResult<(Vec<SecretState>, Deliveries)> {
+    Ok((secret_states(conn, env)?, deliveries(conn)?))
+}
