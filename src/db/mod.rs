@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod models;
+pub mod prepared;
 pub mod replica;
 pub mod schema;
 pub mod sessions;
