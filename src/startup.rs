@@ -79,7 +79,7 @@ fn master_secret(settings: &Settings, pool: &PgPool) -> anyhow::Result<String> {
 /// Gives the email worker the shop's renderer for emails rendered at sending (the
 /// restock email): every process that may run a worker calls it.
 pub fn register_email_renderer() {
-    crate::email::at_sending::register(crate::services::restock_mail::render_at_sending);
+    crate::email::at_sending::register(crate::services::messages::restock_mail::render_at_sending);
 }
 
 impl Application {
