@@ -105,6 +105,9 @@ impl Application {
             )?),
             None => None,
         };
+        let order_lanes =
+            crate::services::order_lanes::OrderLanes::start(pool.clone(), settings.order_lanes)
+                .context("cannot start the order lanes")?;
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             reads,
@@ -114,6 +117,7 @@ impl Application {
             review: Recent::new(figures_max_age),
             availability: Recent::new(figures_max_age),
             api_tokens: Recent::new(figures_max_age),
+            order_lanes,
         });
         let server = HttpServer::new(move || {
             let sessions =

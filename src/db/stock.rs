@@ -21,6 +21,17 @@ pub fn lock_products(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<Pr
         .load(conn)
 }
 
+/// Locks the products with these SKUs, in id order like `lock_products` (SKUs that name
+/// no product are left out).
+pub fn lock_products_by_sku(conn: &mut PgConnection, skus: &[String]) -> QueryResult<Vec<Product>> {
+    products::table
+        .filter(products::sku.eq_any(skus))
+        .order(products::id.asc())
+        .for_update()
+        .select(Product::as_select())
+        .load(conn)
+}
+
 pub fn find_by_sku(conn: &mut PgConnection, sku: &str) -> QueryResult<Option<Product>> {
     products::table
         .filter(products::sku.eq(sku))

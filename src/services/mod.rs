@@ -21,6 +21,7 @@ pub mod messages;
 pub mod monitoring;
 pub mod notify;
 pub mod order_actions;
+pub mod order_lanes;
 pub mod order_page;
 pub mod order_status;
 pub mod orders;
