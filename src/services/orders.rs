@@ -222,6 +222,7 @@ pub fn place_orders_together(
             settings: Some(shop_settings::load(conn)?),
             evidence: None,
             products_locked: true,
+            supplied: HashSet::new(),
         };
         let mut placed = Vec::with_capacity(orders.len());
         for (actor, order) in &orders {
@@ -255,6 +256,9 @@ struct ReadOnce {
     /// The batch holds every product's lock already: an order locks its products at once
     /// instead of looking first and locking after.
     products_locked: bool,
+    /// Products known to have supply coming (an open purchase order or a supplier's lead
+    /// time): intake changes neither, so within one transaction the answer stands.
+    supplied: HashSet<i64>,
 }
 
 impl ReadOnce {
@@ -278,6 +282,29 @@ impl ReadOnce {
         self.evidence
             .as_ref()
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("shop evidence not read")))
+    }
+
+    /// Which of `products` can be backordered with an end in sight, asking only about the
+    /// ones not yet known to.
+    fn supplied(
+        &mut self,
+        conn: &mut PgConnection,
+        products: &[stock::Product],
+    ) -> AppResult<HashSet<i64>> {
+        let unknown: Vec<stock::Product> = products
+            .iter()
+            .filter(|p| !self.supplied.contains(&p.id))
+            .cloned()
+            .collect();
+        if !unknown.is_empty() {
+            self.supplied
+                .extend(super::eta::supply_known(conn, &unknown)?);
+        }
+        Ok(products
+            .iter()
+            .map(|p| p.id)
+            .filter(|id| self.supplied.contains(id))
+            .collect())
     }
 }
 
@@ -416,7 +443,7 @@ fn intake(
     // is free; most orders are served from the shelf and skip the question.
     let short = short_of_stock(&products, order, &ids, today);
     let supplied = if short {
-        super::eta::supply_known(conn, &products)?
+        once.supplied(conn, &products)?
     } else {
         HashSet::new()
     };
