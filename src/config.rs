@@ -44,7 +44,7 @@ pub struct Settings {
     /// the peer address is the client's.
     pub trusted_proxies: Vec<IpBlock>,
     /// `ORDER_LANES`, `ORDER_BATCH_MAX`: API orders placed together in one transaction
-    /// (`services::order_lanes`).
+    /// (`services::orders::lanes`).
     pub order_lanes: LaneSettings,
 }
 
@@ -249,7 +249,7 @@ pub fn redact_url(url: &str) -> String {
 }
 
 /// How many order lanes, how many orders one transaction takes at most, and how many may
-/// wait in a lane before it answers "try again" (`services::order_lanes`).
+/// wait in a lane before it answers "try again" (`services::orders::lanes`).
 #[derive(Debug, Clone, Copy)]
 pub struct LaneSettings {
     pub lanes: usize,

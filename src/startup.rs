@@ -106,7 +106,7 @@ impl Application {
             None => None,
         };
         let order_lanes =
-            crate::services::order_lanes::OrderLanes::start(pool.clone(), settings.order_lanes)
+            crate::services::orders::lanes::OrderLanes::start(pool.clone(), settings.order_lanes)
                 .context("cannot start the order lanes")?;
         let state = web::Data::new(AppState {
             pool: pool.clone(),

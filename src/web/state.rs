@@ -6,7 +6,7 @@ use crate::config::Settings;
 use crate::db::PgPool;
 use crate::db::audit::Actor;
 use crate::services::backorders::{QueueCounts, QueueFilter};
-use crate::services::catalog::Availability;
+use crate::services::inventory::catalog::Availability;
 use crate::services::review::ReviewData;
 use crate::web::recent::Recent;
 
@@ -24,6 +24,6 @@ pub struct AppState {
     /// Availability answers by SKU and day, and API tokens' checks, likewise.
     pub availability: Recent<(String, NaiveDate), Availability>,
     pub api_tokens: Recent<String, Actor>,
-    /// API orders placed together (`services::order_lanes`).
-    pub order_lanes: crate::services::order_lanes::OrderLanes,
+    /// API orders placed together (`services::orders::lanes`).
+    pub order_lanes: crate::services::orders::lanes::OrderLanes,
 }
