@@ -43,6 +43,9 @@ pub struct Settings {
     /// Proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`); from anyone else
     /// the peer address is the client's.
     pub trusted_proxies: Vec<IpBlock>,
+    /// `ORDER_LANES`, `ORDER_BATCH_MAX`: API orders placed together in one transaction
+    /// (`services::orders::lanes`).
+    pub order_lanes: LaneSettings,
 }
 
 /// The storefronts' webhook secrets from the environment.
@@ -122,6 +125,25 @@ impl Settings {
             }
             None => Vec::new(),
         };
+        let order_lanes = LaneSettings {
+            lanes: match var("ORDER_LANES") {
+                Some(n) => n
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=64).contains(n))
+                    .context("ORDER_LANES must be a number from 1 to 64")?,
+                None => default_order_lanes(pool_size),
+            },
+            batch_max: match var("ORDER_BATCH_MAX") {
+                Some(n) => n
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .context("ORDER_BATCH_MAX must be a number from 1 to 1000")?,
+                None => 64,
+            },
+            depth: 1024,
+        };
         Ok(Self {
             database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
             bind_addr,
@@ -142,6 +164,7 @@ impl Settings {
             database_replica_url: var("DATABASE_REPLICA_URL"),
             replica_max_lag,
             trusted_proxies,
+            order_lanes,
         })
     }
 
@@ -225,6 +248,21 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// How many order lanes, how many orders one transaction takes at most, and how many may
+/// wait in a lane before it answers "try again" (`services::orders::lanes`).
+#[derive(Debug, Clone, Copy)]
+pub struct LaneSettings {
+    pub lanes: usize,
+    pub batch_max: usize,
+    pub depth: usize,
+}
+
+/// Lanes for API orders: half the pool, at most four (each lane holds one connection
+/// while it places a batch; the pages need the rest).
+pub fn default_order_lanes(pool_size: u32) -> usize {
+    (pool_size as usize / 2).clamp(1, 4)
+}
+
 impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Settings")
@@ -248,6 +286,7 @@ impl fmt::Debug for Settings {
             )
             .field("replica_max_lag", &self.replica_max_lag)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("order_lanes", &self.order_lanes)
             .finish()
     }
 }

@@ -126,6 +126,9 @@ impl Application {
             )?),
             None => None,
         };
+        let order_lanes =
+            crate::services::orders::lanes::OrderLanes::start(pool.clone(), settings.order_lanes)
+                .context("cannot start the order lanes")?;
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             reads,
@@ -135,6 +138,7 @@ impl Application {
             review: Recent::new(figures_max_age),
             availability: Recent::new(figures_max_age),
             api_tokens: Recent::new(figures_max_age),
+            order_lanes,
         });
         let server = HttpServer::new(move || {
             let sessions =

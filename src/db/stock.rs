@@ -21,6 +21,17 @@ pub fn lock_products(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<Pr
         .load(conn)
 }
 
+/// Locks the products with these SKUs, in id order like `lock_products` (SKUs that name
+/// no product are left out).
+pub fn lock_products_by_sku(conn: &mut PgConnection, skus: &[String]) -> QueryResult<Vec<Product>> {
+    products::table
+        .filter(products::sku.eq_any(skus))
+        .order(products::id.asc())
+        .for_update()
+        .select(Product::as_select())
+        .load(conn)
+}
+
 pub fn find_by_sku(conn: &mut PgConnection, sku: &str) -> QueryResult<Option<Product>> {
     products::table
         .filter(products::sku.eq(sku))
@@ -217,7 +228,12 @@ pub struct NewMovement {
 /// Writes ledger rows: one row inserted as such, many as arrays unnested in one statement
 /// (a 10,000-line receipt: one statement of eight arrays instead of 80,000 parameters).
 pub fn record_movements(conn: &mut PgConnection, movements: &[NewMovement]) -> QueryResult<()> {
-    if movements.len() <= 1 {
+    if movements.is_empty() {
+        // Diesel would still send a statement (`SELECT 1 ... WHERE 1=0`): a round trip
+        // for nothing, on every order that only waits.
+        return Ok(());
+    }
+    if movements.len() == 1 {
         return diesel::insert_into(stock_movements::table)
             .values(movements)
             .execute(conn)

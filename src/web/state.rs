@@ -24,4 +24,6 @@ pub struct AppState {
     /// Availability answers by SKU and day, and API tokens' checks, likewise.
     pub availability: Recent<(String, NaiveDate), Availability>,
     pub api_tokens: Recent<String, Actor>,
+    /// API orders placed together (`services::orders::lanes`).
+    pub order_lanes: crate::services::orders::lanes::OrderLanes,
 }

@@ -2,8 +2,6 @@
 //! product with few units, over real HTTP from many threads. Units go to the earliest
 //! orders, the queue is in `placed_at` order (ties by arrival), nothing is oversold.
 
-use std::sync::{Arc, Barrier};
-
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Int4, Nullable, Timestamptz};
@@ -34,53 +32,37 @@ struct Line {
 /// Sends one order per body, each from its own thread, all released at once; returns the
 /// status codes.
 fn send_all_at_once(url: String, token: String, bodies: Vec<Value>) -> Vec<u16> {
-    let start = Arc::new(Barrier::new(bodies.len()));
-    let threads: Vec<_> = bodies
-        .into_iter()
-        .map(|body| {
-            let (url, token, start) = (url.clone(), token.clone(), start.clone());
-            std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("a runtime");
-                runtime.block_on(async move {
-                    let client = reqwest::Client::new();
-                    start.wait();
-                    // All at once is more than the pool serves in its wait: a 503 says
-                    // "try again", and a storefront does (the same order, idempotent).
-                    let mut retried = false;
-                    loop {
-                        let response = client
-                            .post(&url)
-                            .bearer_auth(&token)
-                            .json(&body)
-                            .send()
-                            .await
-                            .expect("POST /api/v1/orders");
-                        let status = response.status().as_u16();
-                        if status == 503 {
-                            retried = true;
-                            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                            continue;
-                        }
-                        // Stored by an earlier try whose answer was lost: 200, the same order.
-                        let placed = status == 201 || (retried && status == 200);
-                        assert!(
-                            placed,
-                            "{status}: {}",
-                            response.text().await.unwrap_or_default()
-                        );
-                        return status;
-                    }
-                })
-            })
-        })
-        .collect();
-    threads
-        .into_iter()
-        .map(|thread| thread.join().expect("an order thread panicked"))
-        .collect()
+    crate::group_intake::all_at_once(bodies, move |client, body| {
+        let (url, token) = (url.clone(), token.clone());
+        async move {
+            // All at once is more than the pool serves in its wait: a 503 says
+            // "try again", and a storefront does (the same order, idempotent).
+            let mut retried = false;
+            loop {
+                let response = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("POST /api/v1/orders");
+                let status = response.status().as_u16();
+                if status == 503 {
+                    retried = true;
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+                // Stored by an earlier try whose answer was lost: 200, the same order.
+                let placed = status == 201 || (retried && status == 200);
+                assert!(
+                    placed,
+                    "{status}: {}",
+                    response.text().await.unwrap_or_default()
+                );
+                return status;
+            }
+        }
+    })
 }
 
 fn order_body(i: usize, placed_at: Option<DateTime<Utc>>) -> Value {

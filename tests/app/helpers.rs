@@ -196,6 +196,11 @@ pub fn test_settings(database: &TestDatabase) -> Settings {
         database_replica_url: None,
         replica_max_lag: std::time::Duration::from_secs(2),
         trusted_proxies: Vec::new(),
+        order_lanes: backorder_desk::config::LaneSettings {
+            lanes: backorder_desk::config::default_order_lanes(4),
+            batch_max: 64,
+            depth: 1024,
+        },
     }
 }
 

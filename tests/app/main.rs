@@ -16,6 +16,7 @@ mod engine_db;
 mod fair_intake;
 mod faults;
 mod foundation;
+mod group_intake;
 mod helpers;
 mod input_bounds;
 mod inventory;

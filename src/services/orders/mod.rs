@@ -3,6 +3,7 @@
 
 pub mod choices;
 pub mod fulfilment;
+pub mod lanes;
 pub mod lookup;
 pub mod order_actions;
 pub mod order_page;
@@ -14,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{Array, BigInt, Text};
 use serde::Serialize;
 use serde_json::json;
 
@@ -187,26 +188,163 @@ pub fn place_order(
         diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext('order:' || $1)::int8)")
             .bind::<Text, _>(order.number.as_str())
             .execute(conn)?;
-        let existing: Option<Option<String>> = orders::table
-            .filter(orders::number.eq(order.number.as_str()))
-            .select(orders::request_hash)
-            .first(conn)
-            .optional()?;
-        if let Some(stored_hash) = existing {
-            let view = order_view(conn, order.number.as_str(), today)?
-                .ok_or_else(|| AppError::not_found("the order"))?;
-            return if stored_hash.as_deref() == Some(order.request_hash.as_str()) {
-                Ok(Placed::AlreadyStored(view))
-            } else {
-                Err(AppError::Conflict(format!(
-                    "order {} exists already with different contents",
-                    order.number
-                )))
-            };
-        }
-        let view = intake(conn, actor, &order, today)?;
-        Ok(Placed::Created(view))
+        place_with_number_locked(conn, actor, &order, today, &mut ReadOnce::default())
     })
+}
+
+/// Places orders that arrived together in ONE transaction (group commit, issue 17): their
+/// numbers and products are locked once, in a fixed order (so two batches never wait for
+/// each other in a circle), the shop's settings and evidence are read once, and each order
+/// runs in a savepoint of its own, so a refused order (422, 409) undoes only itself. The
+/// answers, in the orders' order, hold only once the whole batch is committed; orders are
+/// placed in the order given, each stamped after the locks are held, so the queue stays in
+/// arrival order. When the batch itself fails (a deadlock with another writer, a lost
+/// connection, an order failing for a reason of ours), each order is placed again alone.
+pub fn place_orders_together(
+    conn: &mut PgConnection,
+    orders: Vec<(Actor, NewOrder)>,
+    today: NaiveDate,
+) -> Vec<AppResult<Placed>> {
+    if orders.len() == 1 {
+        return orders
+            .into_iter()
+            .map(|(actor, order)| place_order(conn, &actor, order, today))
+            .collect();
+    }
+    let batch = conn.transaction(|conn| {
+        let mut numbers: Vec<&str> = orders.iter().map(|(_, o)| o.number.as_str()).collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        diesel::sql_query(
+            "SELECT count(pg_advisory_xact_lock(hashtext('order:' || n)::int8))
+               FROM (SELECT n FROM unnest($1::text[]) n ORDER BY n) ordered",
+        )
+        .bind::<Array<Text>, _>(&numbers)
+        .execute(conn)?;
+        let mut skus: Vec<String> = orders
+            .iter()
+            .flat_map(|(_, o)| o.lines.iter().map(|l| l.sku.to_string()))
+            .collect();
+        skus.sort_unstable();
+        skus.dedup();
+        stock::lock_products_by_sku(conn, &skus)?;
+        let mut once = ReadOnce {
+            settings: Some(shop_settings::load(conn)?),
+            evidence: None,
+            products_locked: true,
+            supplied: HashSet::new(),
+        };
+        let mut placed = Vec::with_capacity(orders.len());
+        for (actor, order) in &orders {
+            let result = conn
+                .transaction(|conn| place_with_number_locked(conn, actor, order, today, &mut once));
+            if let Err(error @ (AppError::Internal(_) | AppError::Unavailable(_))) = result {
+                return Err(error);
+            }
+            placed.push(result);
+        }
+        Ok(placed)
+    });
+    match batch {
+        Ok(placed) => placed,
+        Err(error) => {
+            tracing::warn!(%error, orders = orders.len(), "a batch of orders failed; placing them one by one");
+            orders
+                .into_iter()
+                .map(|(actor, order)| place_order(conn, &actor, order, today))
+                .collect()
+        }
+    }
+}
+
+/// What the orders of one transaction read once for all of them; for a single order it is
+/// read when first needed.
+#[derive(Default)]
+struct ReadOnce {
+    settings: Option<shop_settings::ShopSettings>,
+    evidence: Option<crate::services::engine::eta::ShopEvidence>,
+    /// The batch holds every product's lock already: an order locks its products at once
+    /// instead of looking first and locking after.
+    products_locked: bool,
+    /// Products known to have supply coming (an open purchase order or a supplier's lead
+    /// time): intake changes neither, so within one transaction the answer stands.
+    supplied: HashSet<i64>,
+}
+
+impl ReadOnce {
+    fn settings(&mut self, conn: &mut PgConnection) -> AppResult<shop_settings::ShopSettings> {
+        if self.settings.is_none() {
+            self.settings = Some(shop_settings::load(conn)?);
+        }
+        self.settings
+            .clone()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("shop settings not read")))
+    }
+
+    fn evidence(
+        &mut self,
+        conn: &mut PgConnection,
+        today: NaiveDate,
+    ) -> AppResult<&crate::services::engine::eta::ShopEvidence> {
+        if self.evidence.is_none() {
+            self.evidence = Some(crate::services::engine::eta::shop_evidence(conn, today)?);
+        }
+        self.evidence
+            .as_ref()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("shop evidence not read")))
+    }
+
+    /// Which of `products` can be backordered with an end in sight, asking only about the
+    /// ones not yet known to.
+    fn supplied(
+        &mut self,
+        conn: &mut PgConnection,
+        products: &[stock::Product],
+    ) -> AppResult<HashSet<i64>> {
+        let unknown: Vec<stock::Product> = products
+            .iter()
+            .filter(|p| !self.supplied.contains(&p.id))
+            .cloned()
+            .collect();
+        if !unknown.is_empty() {
+            self.supplied
+                .extend(crate::services::engine::eta::supply_known(conn, &unknown)?);
+        }
+        Ok(products
+            .iter()
+            .map(|p| p.id)
+            .filter(|id| self.supplied.contains(id))
+            .collect())
+    }
+}
+
+/// The order once its number is locked: the stored one again, a conflict, or a new order.
+fn place_with_number_locked(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    order: &NewOrder,
+    today: NaiveDate,
+    once: &mut ReadOnce,
+) -> AppResult<Placed> {
+    let existing: Option<Option<String>> = orders::table
+        .filter(orders::number.eq(order.number.as_str()))
+        .select(orders::request_hash)
+        .first(conn)
+        .optional()?;
+    if let Some(stored_hash) = existing {
+        let view = order_view(conn, order.number.as_str(), today)?
+            .ok_or_else(|| AppError::not_found("the order"))?;
+        return if stored_hash.as_deref() == Some(order.request_hash.as_str()) {
+            Ok(Placed::AlreadyStored(view))
+        } else {
+            Err(AppError::Conflict(format!(
+                "order {} exists already with different contents",
+                order.number
+            )))
+        };
+    }
+    let view = intake(conn, actor, order, today, once)?;
+    Ok(Placed::Created(view))
 }
 
 /// How far ahead of the server's clock an order's time may be (clocks differ a little).
@@ -247,8 +385,9 @@ fn intake(
     actor: &Actor,
     order: &NewOrder,
     today: NaiveDate,
+    once: &mut ReadOnce,
 ) -> AppResult<OrderView> {
-    let settings = shop_settings::load(conn)?;
+    let settings = once.settings(conn)?;
     if let Some(given) = order.placed_at {
         check_placed_at(given, crate::clock::now(), settings.placed_at_max_age_days)?;
     }
@@ -264,7 +403,11 @@ fn intake(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let unlocked = stock::by_skus(conn, &skus)?;
+    let unlocked = if once.products_locked {
+        stock::lock_products_by_sku(conn, &skus)?
+    } else {
+        stock::by_skus(conn, &skus)?
+    };
     let ids: HashMap<String, i64> = unlocked.iter().map(|p| (p.sku.clone(), p.id)).collect();
     let unknown: Vec<FieldError> = order
         .lines
@@ -284,13 +427,15 @@ fn intake(
     // Everything that does not depend on the products' stock is done before they are
     // locked: every other order for them waits while they are.
     let customer_id = upsert_customer(conn, &order.customer_email, &order.customer_name)?;
-    let mut evidence = if short_of_stock(&unlocked, order, &ids, today) {
-        Some(crate::services::engine::eta::shop_evidence(conn, today)?)
+    if short_of_stock(&unlocked, order, &ids, today) {
+        once.evidence(conn, today)?;
+    }
+    let mut products = if once.products_locked {
+        unlocked
     } else {
-        None
+        let id_list: Vec<i64> = ids.values().copied().collect();
+        stock::lock_products(conn, &id_list)?
     };
-    let id_list: Vec<i64> = ids.values().copied().collect();
-    let mut products = stock::lock_products(conn, &id_list)?;
     // Read only now: an order that waited for these locks is stamped after the one that
     // held them, so lock order is time order and the queue (placed_at, then id) is
     // first come, first served under any concurrency.
@@ -308,7 +453,7 @@ fn intake(
     // is free; most orders are served from the shelf and skip the question.
     let short = short_of_stock(&products, order, &ids, today);
     let supplied = if short {
-        crate::services::engine::eta::supply_known(conn, &products)?
+        once.supplied(conn, &products)?
     } else {
         HashSet::new()
     };
@@ -434,16 +579,12 @@ fn intake(
             effects.extend(engine::refresh_etas(conn, &ctx, product, &cause)?);
         } else {
             // The new lines and, when they go in ahead of others (an earlier
-            // `placed_at`, a higher tier), the lines they move back.
-            if evidence.is_none() {
-                // Stock went between the first look and the lock.
-                evidence = Some(crate::services::engine::eta::shop_evidence(conn, today)?);
-            }
-            if let Some(evidence) = &evidence {
-                effects.extend(engine::date_joined_lines(
-                    conn, &ctx, product, &joined, evidence, &cause,
-                )?);
-            }
+            // `placed_at`, a higher tier), the lines they move back. (Read now if stock
+            // went between the first look and the lock.)
+            let evidence = once.evidence(conn, today)?;
+            effects.extend(engine::date_joined_lines(
+                conn, &ctx, product, &joined, evidence, &cause,
+            )?);
         }
     }
     crate::services::engine::notify::eta_changes(conn, &ctx, effects)?;

@@ -163,12 +163,14 @@ pub async fn create(
     let parsed = parse_json::<OrderBody>(&body);
     let request_hash = request_digest(&body);
     let shared = state.clone();
-    let placed = crate::db::blocking(&state.pool, move |conn| {
-        let actor = token.authenticate_recent(conn, &shared.api_tokens)?;
-        let order = validate(parsed.map_err(|e| e.0)?, request_hash)?;
-        orders::place_order(conn, &actor, order, crate::clock::today())
+    let actor = crate::db::blocking(&state.pool, move |conn| {
+        token.authenticate_recent(conn, &shared.api_tokens)
     })
     .await?;
+    let order = validate(parsed.map_err(|e| e.0)?, request_hash)?;
+    // Placed with the orders that arrive with it, in one transaction (group commit); the
+    // request waits for its answer without holding a connection.
+    let placed = state.order_lanes.place(actor, order).await?;
     Ok(match placed {
         Placed::Created(view) => json_response(StatusCode::CREATED, &view),
         Placed::AlreadyStored(view) => json_response(StatusCode::OK, &view),
