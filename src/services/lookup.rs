@@ -91,18 +91,6 @@ pub struct NoteRow {
 }
 
 #[derive(Debug, Clone, QueryableByName)]
-pub struct MessageRow {
-    #[diesel(sql_type = Text)]
-    pub kind: String,
-    #[diesel(sql_type = Text)]
-    pub subject: String,
-    #[diesel(sql_type = Text)]
-    pub status: String,
-    #[diesel(sql_type = Timestamptz)]
-    pub created_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, QueryableByName)]
 pub struct ShipmentRow {
     #[diesel(sql_type = Timestamptz)]
     pub created_at: DateTime<Utc>,
@@ -134,7 +122,6 @@ pub struct OrderDetail {
     pub lines: Vec<LineDetail>,
     pub eta_changes: Vec<EtaChange>,
     pub notes: Vec<NoteRow>,
-    pub messages: Vec<MessageRow>,
     pub shipments: Vec<ShipmentRow>,
 }
 
@@ -177,11 +164,6 @@ pub fn order_detail(conn: &mut PgConnection, number: &str) -> AppResult<OrderDet
     )
     .bind::<BigInt, _>(header.id)
     .load(conn)?;
-    let messages = diesel::sql_query(
-        "SELECT kind, subject, status, created_at FROM messages WHERE order_id = $1 ORDER BY id DESC",
-    )
-    .bind::<BigInt, _>(header.id)
-    .load(conn)?;
     let shipments = diesel::sql_query(
         "SELECT s.created_at, s.is_partial,
                 string_agg(sl.quantity || ' × ' || p.sku, ', ' ORDER BY sl.id) AS contents
@@ -205,7 +187,6 @@ pub fn order_detail(conn: &mut PgConnection, number: &str) -> AppResult<OrderDet
         lines,
         eta_changes,
         notes,
-        messages,
         shipments,
     })
 }

@@ -12,7 +12,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Date, Int8, Nullable, Text, Timestamptz};
 
 use crate::db::audit::{self, Actor};
-use crate::db::models::{PoStatus, PurchaseOrder};
+use crate::db::models::{MessageStatus, PoStatus, PurchaseOrder};
 use crate::db::schema::{purchase_order_date_changes, purchase_order_receipts, purchase_orders};
 use crate::db::shop_settings;
 use crate::db::stock::{self, Product};
@@ -179,9 +179,9 @@ pub struct SendRow {
     pub sent_at: DateTime<Utc>,
     #[diesel(sql_type = Nullable<Text>)]
     pub sent_by: Option<String>,
-    /// The outbox's status of the email ("queued", "sent", ...).
+    /// Where the email stands in the outbox.
     #[diesel(sql_type = Nullable<Text>)]
-    pub email_status: Option<String>,
+    pub email_status: Option<MessageStatus>,
 }
 
 /// What the supplier answered through its link.

@@ -12,6 +12,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Date, Int4, Jsonb, Nullable, Text, Timestamptz};
 use serde_json::Value;
 
+use crate::db::models::Message;
 use crate::domain::format::human_date;
 use crate::email::outbox;
 
@@ -436,41 +437,28 @@ fn eta_changes(
     Ok(entries)
 }
 
-#[derive(QueryableByName)]
-struct EmailRow {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-    #[diesel(sql_type = Text)]
-    kind: String,
-    #[diesel(sql_type = Text)]
-    subject: String,
-    #[diesel(sql_type = Text)]
-    status: String,
-    #[diesel(sql_type = Timestamptz)]
-    created_at: DateTime<Utc>,
-    #[diesel(sql_type = Nullable<Text>)]
-    user_name: Option<String>,
-}
-
 fn emails(conn: &mut PgConnection, order_id: i64) -> QueryResult<Vec<TimelineEntry>> {
-    let rows: Vec<EmailRow> = diesel::sql_query(
-        "SELECT m.id, m.kind, m.subject, m.status, m.created_at, u.name AS user_name
-           FROM messages m LEFT JOIN users u ON u.id = m.created_by
-          WHERE m.order_id = $1",
-    )
-    .bind::<BigInt, _>(order_id)
-    .load(conn)?;
+    use crate::db::schema::{messages, users};
+    let rows: Vec<(Message, Option<String>)> = messages::table
+        .left_join(users::table.on(messages::created_by.eq(users::id.nullable())))
+        .filter(messages::order_id.eq(order_id))
+        .select((Message::as_select(), users::name.nullable()))
+        .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|row| {
+        .map(|(message, user_name)| {
             let mut e = entry(
-                row.created_at,
+                message.created_at,
                 EntryKind::Email,
-                format!("{} email: “{}”", outbox::label(&row.kind), row.subject),
+                format!(
+                    "{} email: “{}”",
+                    outbox::label(&message.kind),
+                    message.subject
+                ),
             );
-            e.detail = Some(outbox::status_label(&row.status).to_owned());
-            e.who = row.user_name;
-            e.message_id = Some(row.id);
+            e.detail = Some(message.status.label().to_owned());
+            e.who = user_name;
+            e.message_id = Some(message.id);
             e
         })
         .collect())

@@ -8,7 +8,8 @@ use askama::Template;
 use rand::Rng;
 use serde::Deserialize;
 
-use crate::email::outbox::{self, Kind, STATUSES};
+use crate::db::models::MessageStatus;
+use crate::email::outbox::{self, Kind};
 use crate::error::{AppError, AppResult};
 use crate::services::message_search::{self, MessageFilter, SearchedFor};
 use crate::services::messages::{
@@ -51,14 +52,14 @@ struct ListPage {
 
 impl ListPage {
     fn statuses(&self) -> Vec<(&'static str, i64)> {
-        STATUSES
+        MessageStatus::ALL
             .iter()
             .map(|s| {
                 (
-                    *s,
+                    s.as_str(),
                     self.counts
                         .iter()
-                        .filter(|c| c.status == *s)
+                        .filter(|c| c.status == s.as_str())
                         .map(|c| c.count)
                         .sum(),
                 )
@@ -99,7 +100,7 @@ impl ListPage {
     }
 
     fn status_label(&self, status: &str) -> &'static str {
-        outbox::status_label(status)
+        status.parse().map_or("Unknown", MessageStatus::label)
     }
 
     fn filter_link(&self, status: &str, kind: &str) -> String {
@@ -162,10 +163,11 @@ pub async fn list(
     query: web::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
     let query = query.into_inner();
-    let status = STATUSES
-        .iter()
-        .find(|s| **s == query.status)
-        .map(|s| s.to_string());
+    let status = query
+        .status
+        .parse::<MessageStatus>()
+        .ok()
+        .map(|s| s.as_str().to_owned());
     let kind = Kind::parse(&query.kind).map(|k| k.as_str().to_owned());
     let filter = MessageFilter {
         status: status.clone(),
@@ -214,7 +216,10 @@ impl DetailPage {
     }
 
     fn status_label(&self) -> &'static str {
-        outbox::status_label(&self.m.status)
+        self.m
+            .status
+            .parse()
+            .map_or("Unknown", MessageStatus::label)
     }
 
     fn can_retry(&self) -> bool {

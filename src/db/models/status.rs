@@ -107,6 +107,37 @@ text_enum! {
 }
 
 text_enum! {
+    /// Where an outbox message stands (`messages.status`).
+    MessageStatus, "message status" {
+        Queued => "queued",
+        /// Claimed by a worker that is sending it now.
+        Sending => "sending",
+        Sent => "sent",
+        Failed => "failed",
+        /// An address that can never work: not tried again.
+        Dead => "dead",
+    }
+}
+
+impl MessageStatus {
+    /// As people read it: "Gave up" for `dead`.
+    pub fn label(self) -> &'static str {
+        match self {
+            MessageStatus::Queued => "Queued",
+            MessageStatus::Sending => "Sending",
+            MessageStatus::Sent => "Sent",
+            MessageStatus::Failed => "Failed",
+            MessageStatus::Dead => "Gave up",
+        }
+    }
+
+    /// Failed or given up: a rep may queue it again.
+    pub fn undelivered(self) -> bool {
+        matches!(self, MessageStatus::Failed | MessageStatus::Dead)
+    }
+}
+
+text_enum! {
     /// What ended an order line's wait (`order_lines.waiting_ended_by`).
     WaitEnd, "end of a wait" {
         Filled => "filled",
@@ -127,6 +158,9 @@ mod tests {
         }
         for status in ProposalStatus::ALL {
             assert_eq!(status.as_str().parse::<ProposalStatus>(), Ok(*status));
+        }
+        for status in MessageStatus::ALL {
+            assert_eq!(status.as_str().parse::<MessageStatus>(), Ok(*status));
         }
         for end in WaitEnd::ALL {
             assert_eq!(end.as_str().parse::<WaitEnd>(), Ok(*end));
