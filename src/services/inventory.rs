@@ -2,6 +2,7 @@
 //! CSV export), one product with its ledger, queue and incoming supply, inline settings,
 //! stock adjustments with a reason, and the all-or-nothing CSV import.
 
+use crate::db::models::MovementReason;
 use crate::progress::Progress;
 use std::collections::HashMap;
 
@@ -385,7 +386,7 @@ pub struct LedgerRow {
     #[diesel(sql_type = Timestamptz)]
     pub created_at: DateTime<Utc>,
     #[diesel(sql_type = Text)]
-    pub reason: String,
+    pub reason: MovementReason,
     #[diesel(sql_type = Int4)]
     pub on_hand_delta: i32,
     #[diesel(sql_type = Int4)]

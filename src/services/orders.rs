@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::db::audit::{self, Actor};
-use crate::db::models::OrderLine;
+use crate::db::models::{MovementReason, OrderLine, OrderLineInsert};
 use crate::db::schema::{order_lines, orders, products};
 use crate::db::shop_settings;
 use crate::db::stock::{self, NewMovement};
@@ -358,21 +358,19 @@ fn intake(
         .returning(orders::id)
         .get_result(conn)?;
 
-    let rows: Vec<_> = order
+    let rows: Vec<OrderLineInsert> = order
         .lines
         .iter()
         .zip(&plan.lines)
-        .map(|(line, taken)| {
-            (
-                order_lines::order_id.eq(order_id),
-                order_lines::product_id.eq(ids[line.sku.as_str()]),
-                order_lines::customer_id.eq(customer_id),
-                order_lines::placed_at.eq(placed_at),
-                order_lines::qty.eq(line.quantity),
-                order_lines::allocated.eq(taken.allocated as i32),
-                order_lines::unit_price_cents.eq(line.unit_price_cents),
-                order_lines::waiting_since.eq((taken.backordered > 0).then_some(placed_at)),
-            )
+        .map(|(line, taken)| OrderLineInsert {
+            order_id,
+            product_id: ids[line.sku.as_str()],
+            customer_id,
+            placed_at,
+            qty: line.quantity,
+            allocated: taken.allocated as i32,
+            unit_price_cents: line.unit_price_cents,
+            waiting_since: (taken.backordered > 0).then_some(placed_at),
         })
         .collect();
     let line_ids: Vec<i64> = diesel::insert_into(order_lines::table)
@@ -398,7 +396,7 @@ fn intake(
             if taken.allocated > 0 {
                 movements.push(NewMovement {
                     product_id: product.id,
-                    reason: "allocation",
+                    reason: MovementReason::Allocation,
                     on_hand_delta: 0,
                     allocated_delta: taken.allocated as i32,
                     reference: Some(order.number.to_string()),

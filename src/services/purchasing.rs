@@ -9,7 +9,7 @@ use diesel::sql_types::Text;
 use serde::Serialize;
 
 use crate::db::audit::{self, Actor};
-use crate::db::models::PoStatus;
+use crate::db::models::{MovementReason, PoStatus};
 use crate::db::schema::{
     products, purchase_order_date_changes, purchase_order_lines, purchase_order_receipts,
     purchase_orders, receipt_lines, stock_movements, suppliers,
@@ -463,7 +463,7 @@ pub fn receive(
                 conn,
                 &[NewMovement {
                     product_id: product.id,
-                    reason: "receipt",
+                    reason: MovementReason::Receipt,
                     on_hand_delta: units,
                     allocated_delta: 0,
                     reference: Some(receipt_reference.clone()),
@@ -527,7 +527,7 @@ pub fn receipt_view(conn: &mut PgConnection, receipt_id: i64) -> AppResult<Recei
         )
         .inner_join(orders::table.on(orders::id.eq(order_lines::order_id)))
         .filter(stock_movements::reference.eq(receipt_reference(&reference, receipt_id)))
-        .filter(stock_movements::reason.eq("allocation"))
+        .filter(stock_movements::reason.eq(MovementReason::Allocation))
         .order(stock_movements::id)
         .select((
             orders::number,

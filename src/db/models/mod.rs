@@ -9,10 +9,10 @@ pub mod purchase_order;
 pub mod status;
 
 pub use message::{Message, MessageBody};
-pub use order_line::OrderLine;
+pub use order_line::{OrderLine, OrderLineInsert};
 pub use product::Product;
 pub use purchase_order::PurchaseOrder;
-pub use status::{MessageStatus, PoStatus, ProposalStatus, WaitEnd};
+pub use status::{MessageStatus, MovementReason, PoStatus, ProposalStatus, WaitEnd};
 
 use diesel::QueryableByName;
 use diesel::sql_types::BigInt;

@@ -138,6 +138,30 @@ impl MessageStatus {
 }
 
 text_enum! {
+    /// Why stock changed (`stock_movements.reason`), one ledger row each.
+    MovementReason, "stock movement reason" {
+        Receipt => "receipt",
+        Adjustment => "adjustment",
+        Allocation => "allocation",
+        Release => "release",
+        Shipment => "shipment",
+    }
+}
+
+impl MovementReason {
+    /// As the product page's ledger says it.
+    pub fn label(self) -> &'static str {
+        match self {
+            MovementReason::Receipt => "Receipt",
+            MovementReason::Adjustment => "Adjustment",
+            MovementReason::Allocation => "Allocated to an order",
+            MovementReason::Release => "Released",
+            MovementReason::Shipment => "Shipped",
+        }
+    }
+}
+
+text_enum! {
     /// What ended an order line's wait (`order_lines.waiting_ended_by`).
     WaitEnd, "end of a wait" {
         Filled => "filled",
@@ -161,6 +185,9 @@ mod tests {
         }
         for status in MessageStatus::ALL {
             assert_eq!(status.as_str().parse::<MessageStatus>(), Ok(*status));
+        }
+        for reason in MovementReason::ALL {
+            assert_eq!(reason.as_str().parse::<MovementReason>(), Ok(*reason));
         }
         for end in WaitEnd::ALL {
             assert_eq!(end.as_str().parse::<WaitEnd>(), Ok(*end));
