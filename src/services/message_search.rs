@@ -5,6 +5,7 @@
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text};
 
+use crate::db::models::Count;
 use crate::error::AppResult;
 use crate::services::messages::{CountRow, MessageRow};
 use crate::services::search::{self, Needle};
@@ -46,12 +47,6 @@ struct OrderHit {
     id: i64,
     #[diesel(sql_type = Text)]
     number: String,
-}
-
-#[derive(QueryableByName)]
-struct Counted {
-    #[diesel(sql_type = BigInt)]
-    count: i64,
 }
 
 /// Orders a message search means: the exact numbers if any match, else up to 50 whose
@@ -120,7 +115,7 @@ pub fn overview(conn: &mut PgConnection, filter: &MessageFilter) -> AppResult<Ov
     let matching = if searched_for == SearchedFor::Nothing {
         None
     } else {
-        let counted: Counted = diesel::sql_query(format!("SELECT count(*) AS count {filtered}"))
+        let counted: Count = diesel::sql_query(format!("SELECT count(*) AS count {filtered}"))
             .bind::<Nullable<Text>, _>(&filter.status)
             .bind::<Nullable<Text>, _>(&filter.kind)
             .bind::<Nullable<Array<BigInt>>, _>(&order_ids)

@@ -5,12 +5,12 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::Text;
 use serde::Serialize;
 use serde_json::json;
 
 use crate::db::audit::{self, Actor};
-use crate::db::models::{MovementReason, OrderLine, OrderLineInsert};
+use crate::db::models::{Id, MovementReason, OrderLine, OrderLineInsert};
 use crate::db::schema::{order_lines, orders, products};
 use crate::db::shop_settings;
 use crate::db::stock::{self, NewMovement};
@@ -477,11 +477,6 @@ fn short_of_stock(
 
 /// The customer's id, creating the customer on first order (email compared without case).
 pub fn upsert_customer(conn: &mut PgConnection, email: &Email, name: &str) -> QueryResult<i64> {
-    #[derive(QueryableByName)]
-    struct Id {
-        #[diesel(sql_type = BigInt)]
-        id: i64,
-    }
     let row: Id = diesel::sql_query(
         "INSERT INTO customers (email, name) VALUES ($1, $2)
          ON CONFLICT ((lower(email))) DO UPDATE SET name = customers.name
