@@ -9,10 +9,10 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Bool, Date, Int4, Jsonb, Nullable, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Bool, Date, Int4, Nullable, Text, Timestamptz};
 use serde_json::Value;
 
-use crate::db::models::Message;
+use crate::db::models::{AuditEntry, Message};
 use crate::domain::format::human_date;
 use crate::email::outbox;
 
@@ -492,35 +492,20 @@ fn notes(conn: &mut PgConnection, order_id: i64) -> QueryResult<Vec<TimelineEntr
         .collect())
 }
 
-#[derive(QueryableByName)]
-struct AuditRow {
-    #[diesel(sql_type = Text)]
-    action: String,
-    #[diesel(sql_type = Text)]
-    actor: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    user_name: Option<String>,
-    #[diesel(sql_type = Nullable<Jsonb>)]
-    after: Option<Value>,
-    #[diesel(sql_type = Timestamptz)]
-    created_at: DateTime<Utc>,
-}
-
 /// Customer choices and cancellations, from the audit log (which says who).
 fn audited(conn: &mut PgConnection, number: &str) -> QueryResult<Vec<TimelineEntry>> {
-    let rows: Vec<AuditRow> = diesel::sql_query(
-        "SELECT a.action, a.actor, u.name AS user_name, a.after, a.created_at
-           FROM audit_log a LEFT JOIN users u ON u.id = a.user_id
-          WHERE a.entity = 'order' AND a.entity_id = $1
-            AND a.action = ANY($2)",
-    )
-    .bind::<Text, _>(number)
-    .bind::<Array<Text>, _>(vec![
-        "customer_choice",
-        "order_line_cancelled",
-        "alternative_taken",
-    ])
-    .load(conn)?;
+    use crate::db::schema::{audit_log, users};
+    let rows: Vec<(AuditEntry, Option<String>)> = audit_log::table
+        .left_join(users::table.on(audit_log::user_id.eq(users::id.nullable())))
+        .filter(audit_log::entity.eq("order"))
+        .filter(audit_log::entity_id.eq(number))
+        .filter(audit_log::action.eq_any([
+            "customer_choice",
+            "order_line_cancelled",
+            "alternative_taken",
+        ]))
+        .select((AuditEntry::as_select(), users::name.nullable()))
+        .load(conn)?;
     let text = |v: &Option<Value>, key: &str| {
         v.as_ref()
             .and_then(|v| v.get(key))
@@ -529,11 +514,8 @@ fn audited(conn: &mut PgConnection, number: &str) -> QueryResult<Vec<TimelineEnt
     };
     Ok(rows
         .into_iter()
-        .map(|row| {
-            let who = row
-                .user_name
-                .clone()
-                .unwrap_or_else(|| actor_words(&row.actor));
+        .map(|(row, user_name)| {
+            let who = user_name.unwrap_or_else(|| actor_words(&row.actor));
             if row.action == "alternative_taken" {
                 let by_rep = text(&row.after, "channel").as_deref() == Some("rep");
                 let mut e = entry(

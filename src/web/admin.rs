@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::db::models::AuditEntry;
 use crate::db::users::{self, Role, User};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::services::{accounts, admin, api_tokens, audit_words};
@@ -279,7 +280,7 @@ pub async fn save_settings(
 struct AuditPage {
     frame: Frame,
     filter: admin::AuditFilter,
-    rows: Vec<admin::AuditRow>,
+    rows: Vec<AuditEntry>,
     actions: Vec<String>,
     entities: Vec<String>,
     next: Option<String>,
@@ -287,7 +288,7 @@ struct AuditPage {
 }
 
 impl AuditPage {
-    fn sentence(row: &admin::AuditRow) -> String {
+    fn sentence(row: &AuditEntry) -> String {
         audit_words::describe(
             &row.action,
             row.entity_id.as_deref(),
@@ -305,7 +306,7 @@ impl AuditPage {
     }
 
     /// "Riley Rep (rep@…)", "the customer (a@b)", "storefront (through the API)".
-    fn who(row: &admin::AuditRow) -> String {
+    fn who(row: &AuditEntry) -> String {
         crate::services::timeline::actor_words(&row.actor)
     }
 

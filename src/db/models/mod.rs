@@ -2,12 +2,14 @@
 //! also `QueryableByName`, so a hand-tuned query selecting `l.*` can `#[diesel(embed)]` it
 //! beside the columns it joins or computes instead of declaring the table's columns again.
 
+pub mod audit_entry;
 pub mod message;
 pub mod order_line;
 pub mod product;
 pub mod purchase_order;
 pub mod status;
 
+pub use audit_entry::AuditEntry;
 pub use message::{Message, MessageBody};
 pub use order_line::{OrderLine, OrderLineInsert};
 pub use product::Product;
