@@ -3,27 +3,24 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Date, Int4, Nullable, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Bool, Int4, Nullable, Text, Timestamptz};
 use serde_json::json;
 
 use crate::db::audit::{self, Actor};
 use crate::db::models::{OrderLine, ProposalStatus};
-use crate::db::schema::{notes, order_lines, products};
+use crate::db::schema::{
+    discount_proposals, notes, order_line_eta_changes, order_lines, orders, products,
+};
 use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Clone, QueryableByName)]
+#[diesel(table_name = orders)]
 pub struct OrderHeader {
-    #[diesel(sql_type = BigInt)]
     pub id: i64,
-    #[diesel(sql_type = Text)]
     pub number: String,
-    #[diesel(sql_type = Timestamptz)]
     pub placed_at: DateTime<Utc>,
-    #[diesel(sql_type = Text)]
     pub payment_state: String,
-    #[diesel(sql_type = Nullable<Date>)]
     pub payment_authorized_until: Option<NaiveDate>,
-    #[diesel(sql_type = Nullable<Date>)]
     pub max_wait_until: Option<NaiveDate>,
     #[diesel(sql_type = Text)]
     pub customer_name: String,
@@ -69,14 +66,11 @@ impl LineDetail {
 }
 
 #[derive(Debug, Clone, QueryableByName)]
+#[diesel(table_name = order_line_eta_changes)]
 pub struct EtaChange {
-    #[diesel(sql_type = BigInt)]
     pub order_line_id: i64,
-    #[diesel(sql_type = Nullable<Date>)]
     pub eta_likely: Option<NaiveDate>,
-    #[diesel(sql_type = Nullable<Date>)]
     pub eta_worst: Option<NaiveDate>,
-    #[diesel(sql_type = Timestamptz)]
     pub changed_at: DateTime<Utc>,
 }
 
@@ -101,18 +95,13 @@ pub struct ShipmentRow {
 }
 
 #[derive(Debug, Clone, QueryableByName)]
+#[diesel(table_name = discount_proposals)]
 pub struct OrderProposal {
-    #[diesel(sql_type = Text)]
     pub kind: String,
-    #[diesel(sql_type = Int4)]
     pub value: i32,
-    #[diesel(sql_type = Text)]
     pub status: ProposalStatus,
-    #[diesel(sql_type = Text)]
     pub reason: String,
-    #[diesel(sql_type = Nullable<Text>)]
     pub coupon_code: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
     pub decision_note: Option<String>,
 }
 

@@ -15,6 +15,7 @@ use crate::db::audit::{self, Actor};
 use crate::db::models::{MessageStatus, PoStatus, PurchaseOrder};
 use crate::db::schema::{
     purchase_order_date_changes, purchase_order_lines, purchase_order_receipts, purchase_orders,
+    supplier_answers,
 };
 use crate::db::shop_settings;
 use crate::db::stock::{self, Product};
@@ -144,19 +145,15 @@ impl LineRow {
 }
 
 #[derive(Debug, Clone, QueryableByName)]
+#[diesel(table_name = purchase_order_date_changes)]
 pub struct DateChangeRow {
-    #[diesel(sql_type = Date)]
     pub old_expected_on: NaiveDate,
-    #[diesel(sql_type = Date)]
     pub new_expected_on: NaiveDate,
     #[diesel(sql_type = Nullable<Text>)]
     pub changed_by: Option<String>,
-    #[diesel(sql_type = Timestamptz)]
     pub changed_at: DateTime<Utc>,
     /// Given by the supplier through the link in the order's email, not by a buyer.
-    #[diesel(sql_type = Bool)]
     pub by_supplier: bool,
-    #[diesel(sql_type = Nullable<Text>)]
     pub note: Option<String>,
 }
 
@@ -186,15 +183,12 @@ pub struct SendRow {
 
 /// What the supplier answered through its link.
 #[derive(Debug, Clone, QueryableByName)]
+#[diesel(table_name = supplier_answers)]
 pub struct AnswerRow {
     /// "confirmed" or "new_date".
-    #[diesel(sql_type = Text)]
     pub answer: String,
-    #[diesel(sql_type = Date)]
     pub expected_on: NaiveDate,
-    #[diesel(sql_type = Nullable<Text>)]
     pub note: Option<String>,
-    #[diesel(sql_type = Timestamptz)]
     pub answered_at: DateTime<Utc>,
 }
 
