@@ -12,7 +12,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Date, Int4, Int8, Nullable, Text, Timestamptz};
 
 use crate::db::audit::{self, Actor};
-use crate::db::models::{MessageStatus, PoStatus, PurchaseOrder};
+use crate::db::models::{MessageStatus, PoStatus, PurchaseOrder, SupplierAnswer};
 use crate::db::schema::{
     purchase_order_date_changes, purchase_order_lines, purchase_order_receipts, purchase_orders,
     supplier_answers,
@@ -185,8 +185,7 @@ pub struct SendRow {
 #[derive(Debug, Clone, QueryableByName)]
 #[diesel(table_name = supplier_answers)]
 pub struct AnswerRow {
-    /// "confirmed" or "new_date".
-    pub answer: String,
+    pub answer: SupplierAnswer,
     pub expected_on: NaiveDate,
     pub note: Option<String>,
     pub answered_at: DateTime<Utc>,
@@ -194,7 +193,7 @@ pub struct AnswerRow {
 
 impl AnswerRow {
     pub fn confirmed(&self) -> bool {
-        self.answer == "confirmed"
+        self.answer == SupplierAnswer::Confirmed
     }
 }
 

@@ -14,7 +14,9 @@ pub use message::{Message, MessageBody};
 pub use order_line::{OrderLine, OrderLineInsert};
 pub use product::Product;
 pub use purchase_order::PurchaseOrder;
-pub use status::{MessageStatus, MovementReason, PoStatus, ProposalStatus, WaitEnd};
+pub use status::{
+    MessageStatus, MovementReason, PoStatus, ProposalStatus, SupplierAnswer, WaitEnd,
+};
 
 use diesel::QueryableByName;
 use diesel::sql_types::BigInt;

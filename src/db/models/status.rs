@@ -162,6 +162,15 @@ impl MovementReason {
 }
 
 text_enum! {
+    /// What a supplier answered through its link (`supplier_answers.answer`).
+    SupplierAnswer, "supplier answer" {
+        /// The expected date stands.
+        Confirmed => "confirmed",
+        NewDate => "new_date",
+    }
+}
+
+text_enum! {
     /// What ended an order line's wait (`order_lines.waiting_ended_by`).
     WaitEnd, "end of a wait" {
         Filled => "filled",
@@ -188,6 +197,9 @@ mod tests {
         }
         for reason in MovementReason::ALL {
             assert_eq!(reason.as_str().parse::<MovementReason>(), Ok(*reason));
+        }
+        for answer in SupplierAnswer::ALL {
+            assert_eq!(answer.as_str().parse::<SupplierAnswer>(), Ok(*answer));
         }
         for end in WaitEnd::ALL {
             assert_eq!(end.as_str().parse::<WaitEnd>(), Ok(*end));
