@@ -10,7 +10,7 @@ use crate::config::Settings;
 use crate::db::audit::Actor;
 use crate::db::users::Role;
 use crate::progress::Progress;
-use crate::services::{accounts, passwords};
+use crate::services::{admin::accounts, admin::passwords};
 use crate::startup::{self, Application};
 
 #[derive(Debug, Parser)]
@@ -188,8 +188,9 @@ pub fn run() -> anyhow::Result<()> {
         Command::ApiToken(ApiTokenCommand::Create { name }) => {
             let pool = startup::prepare_database(&settings)?;
             let mut conn = pool.get()?;
-            let token = crate::services::api_tokens::create(&mut conn, &Actor::System, &name)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let token =
+                crate::services::admin::api_tokens::create(&mut conn, &Actor::System, &name)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
             eprintln!("API token {name:?} created. Keep it secret: it is not shown again.");
             println!("{token}");
             Ok(())
@@ -219,7 +220,7 @@ pub fn run() -> anyhow::Result<()> {
                     pool,
                     &settings,
                     crate::email::worker::WorkerConfig {
-                        periodic: Some(crate::services::catalog::periodic_jobs),
+                        periodic: Some(crate::services::inventory::catalog::periodic_jobs),
                         ..Default::default()
                     },
                 )?;
@@ -362,7 +363,7 @@ fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
                 pool.clone(),
                 &settings,
                 crate::email::worker::WorkerConfig {
-                    periodic: Some(crate::services::catalog::periodic_jobs),
+                    periodic: Some(crate::services::inventory::catalog::periodic_jobs),
                     ..Default::default()
                 },
             )?)

@@ -13,10 +13,10 @@ use crate::db::audit::Actor;
 use crate::db::models::PoStatus;
 use crate::db::schema::{customers, order_lines, orders, purchase_orders, suppliers};
 use crate::db::users::{self, Role};
-use crate::services::catalog::{self, ProductChanges};
+use crate::services::inventory::catalog::{self, ProductChanges};
 use crate::services::orders::{NewOrder, NewOrderLine};
 use crate::services::purchasing::{self, NewPurchaseOrder, ReceiptLine};
-use crate::services::{accounts, fulfilment};
+use crate::services::{admin::accounts, orders::fulfilment};
 use crate::types::{Email, Reference, Sku};
 
 pub struct DemoLogin {
@@ -361,18 +361,19 @@ fn two_suppliers(
     style: usize,
     primary: usize,
     price_cents: i64,
-) -> Option<Vec<crate::services::sourcing::SupplierEntry>> {
+) -> Option<Vec<crate::services::purchasing::sourcing::SupplierEntry>> {
     if item > 1 || style != 0 {
         return None;
     }
     let second = (primary + 1) % SUPPLIERS.len();
-    let entry =
-        |profile: &SupplierProfile, percent: i64| crate::services::sourcing::SupplierEntry {
+    let entry = |profile: &SupplierProfile, percent: i64| {
+        crate::services::purchasing::sourcing::SupplierEntry {
             name: profile.name.to_owned(),
             lead_time_days: Some(profile.lead_days as i32),
             unit_cost_cents: Some(price_cents * percent / 100),
             contact_email: Some(Some(profile.email.to_owned())),
-        };
+        }
+    };
     Some(vec![
         entry(&SUPPLIERS[primary], 45),
         entry(&SUPPLIERS[second], if item == 0 { 52 } else { 40 }),
@@ -500,7 +501,7 @@ fn play_history(
         // state then. They are dated noon, before the day's events, so one order's emails
         // are a whole window apart, as the worker keeps them in a live shop.
         let sending = clock_now(conn)?;
-        crate::services::messages::send_due_eta_updates(
+        crate::services::messages::eta_updates::send_due_eta_updates(
             conn,
             day_noon(day) + Duration::hours(6),
             day,
@@ -523,7 +524,7 @@ fn play_history(
                     })
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            purchasing::receive(
+            purchasing::receive::receive(
                 conn,
                 &actor,
                 &reference,
@@ -666,7 +667,8 @@ fn play_history(
         .first(conn)
         .optional()?;
     if let Some(reference) = first_open {
-        crate::services::supplier_loop::send(conn, &manager, &reference, today).map_err(err)?;
+        crate::services::purchasing::supplier_loop::send(conn, &manager, &reference, today)
+            .map_err(err)?;
     }
     add_alternatives(conn, today)?;
     // Emails of past days went out on their day; today's wait for the delivery worker.
@@ -678,7 +680,7 @@ fn play_history(
     .bind::<diesel::sql_types::Timestamptz, _>(day_noon(today))
     .execute(conn)?;
     // The Messages page shows every state of the outbox.
-    crate::services::messages::seed_messages(conn).map_err(err)?;
+    crate::services::messages::seed::seed_messages(conn).map_err(err)?;
     // Customers who buy often are promoted, so the tier setting has something to sort.
     diesel::sql_query(
         "UPDATE customers c SET tier = CASE WHEN n >= 8 THEN 2 WHEN n >= 5 THEN 1 ELSE 0 END
@@ -793,7 +795,7 @@ fn decide_old_proposals(
     rng: &mut StdRng,
 ) -> anyhow::Result<()> {
     use crate::db::schema::discount_proposals::dsl as d;
-    use crate::services::proposals::{self, Decision};
+    use crate::services::approvals::proposals::{self, Decision};
     let cutoff = day_noon(day - Duration::days(2));
     let due: Vec<i64> = d::discount_proposals
         .filter(d::status.eq("proposed"))

@@ -99,79 +99,129 @@ fn the_domain_knows_no_database_and_no_services() {
     );
 }
 
-/// Service modules (a file or a folder under `src/services`) and the others each uses.
+/// Service modules, one per file under `src/services` at any depth (`orders::choices` is
+/// `orders/choices.rs`, `orders` is `orders/mod.rs`), and the others each one uses.
 fn service_imports() -> BTreeMap<String, BTreeSet<String>> {
     let services = src().join("services");
-    let modules: BTreeSet<String> = fs::read_dir(&services)
-        .expect("src/services")
-        .map(|entry| entry.expect("an entry").path())
-        // A module is a `.rs` file or a folder; a query's `.sql` file beside it is not.
-        .filter(|path| path.is_dir() || path.extension().is_some_and(|ext| ext == "rs"))
-        .filter_map(|path| {
-            let name = path.file_stem()?.to_str()?.to_owned();
-            (name != "mod").then_some(name)
+    let modules: BTreeMap<Vec<String>, PathBuf> = rust_files(&services)
+        .into_iter()
+        .filter_map(|file| {
+            let relative = file.strip_prefix(&services).ok()?.with_extension("");
+            let mut path: Vec<String> = relative
+                .iter()
+                .map(|part| part.to_string_lossy().into_owned())
+                .collect();
+            if path.last().is_some_and(|last| last == "mod") {
+                path.pop();
+            }
+            // `services/mod.rs` only lists the areas.
+            (!path.is_empty()).then_some((path, file))
         })
         .collect();
     let mut imports = BTreeMap::new();
-    for module in &modules {
-        let file = services.join(format!("{module}.rs"));
-        let files = if file.exists() {
-            vec![file]
-        } else {
-            rust_files(&services.join(module))
-        };
-        let mut uses = BTreeSet::new();
-        for file in files {
-            let text = fs::read_to_string(&file).expect("a readable source file");
-            let code: String = text
-                .lines()
-                .map(|line| line.split("//").next().unwrap_or_default())
-                .collect::<Vec<_>>()
-                .join(" ");
-            for named in paths_after(&code, &["crate::services::", "super::"]) {
-                if named != *module && modules.contains(&named) {
-                    uses.insert(named);
+    for (module, file) in &modules {
+        let text = fs::read_to_string(file).expect("a readable source file");
+        let code: String = text
+            .lines()
+            .map(|line| line.split("//").next().unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let parent = &module[..module.len() - 1];
+        let mut named: Vec<Vec<String>> = Vec::new();
+        for path in paths_after(&code, "crate::services::") {
+            named.push(path);
+        }
+        for (prefix, base) in [("super::", parent), ("self::", &module[..])] {
+            for path in paths_after(&code, prefix) {
+                named.push(base.iter().cloned().chain(path).collect());
+            }
+        }
+        // A folder's `mod.rs` names its own submodules without a prefix.
+        for child in modules.keys().filter(|m| m.len() == module.len() + 1) {
+            if child.starts_with(module) {
+                let name = child.last().expect("a submodule's name");
+                if !paths_after(&code, &format!("{name}::")).is_empty() {
+                    named.push(child.clone());
                 }
             }
         }
-        imports.insert(module.clone(), uses);
+        let mut uses = BTreeSet::new();
+        for path in named {
+            // The longest start of the path that is a module: `orders::choices::label`
+            // is a use of `orders::choices`.
+            let used = (1..=path.len())
+                .rev()
+                .map(|len| &path[..len])
+                .find(|start| modules.contains_key(*start));
+            if let Some(used) = used.filter(|used| *used != &module[..]) {
+                uses.insert(used.join("::"));
+            }
+        }
+        imports.insert(module.join("::"), uses);
     }
     imports
 }
 
-/// The first name of every path that follows one of `prefixes`: `engine` in
-/// `super::engine::Ctx`, and `engine` and `eta` in `crate::services::{engine::Ctx, eta}`.
-fn paths_after(code: &str, prefixes: &[&str]) -> Vec<String> {
+/// Every path that follows `prefix` (where `prefix` starts a path, not the middle of
+/// one), as its names: `engine::eta::project` in `super::engine::eta::project`, and
+/// `engine::Ctx` and `eta` in `crate::services::{engine::Ctx, eta}`.
+fn paths_after(code: &str, prefix: &str) -> Vec<Vec<String>> {
     let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    let mut names = Vec::new();
-    for prefix in prefixes {
-        for (at, _) in code.match_indices(prefix) {
-            let rest = &code[at + prefix.len()..];
-            if let Some(group) = rest.strip_prefix('{') {
-                // Top-level items of the group, up to its closing brace.
-                let mut depth = 0;
-                let mut item_start = true;
-                for (i, c) in group.char_indices() {
-                    match c {
-                        '{' => depth += 1,
-                        '}' if depth == 0 => break,
-                        '}' => depth -= 1,
-                        ',' if depth == 0 => item_start = true,
-                        c if item_start && is_name(c) => {
-                            let name: String =
-                                group[i..].chars().take_while(|c| is_name(*c)).collect();
-                            names.push(name);
-                            item_start = false;
-                        }
-                        _ => {}
+    let mut paths = Vec::new();
+    for (at, _) in code.match_indices(prefix) {
+        let before = code[..at].chars().next_back();
+        if before.is_some_and(|c| is_name(c) || c == ':') {
+            continue;
+        }
+        // `self::` and `super::` inside a longer path were part of it.
+        paths.extend(path_tree(&code[at + prefix.len()..], Vec::new()));
+    }
+    paths
+}
+
+/// The paths at the start of `rest`, each after `start`; a `{...}` group gives one per item.
+fn path_tree(rest: &str, mut start: Vec<String>) -> Vec<Vec<String>> {
+    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut rest = rest.trim_start();
+    loop {
+        if let Some(group) = rest.strip_prefix('{') {
+            let mut paths = Vec::new();
+            let mut depth = 0;
+            let mut item_start = 0;
+            for (i, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => {
+                        paths.extend(path_tree(&group[item_start..i], start.clone()));
+                        break;
                     }
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        paths.extend(path_tree(&group[item_start..i], start.clone()));
+                        item_start = i + 1;
+                    }
+                    _ => {}
                 }
-            } else {
-                names.push(rest.chars().take_while(|c| is_name(*c)).collect());
             }
+            return paths;
+        }
+        let name: String = rest.chars().take_while(|c| is_name(*c)).collect();
+        if name.is_empty() {
+            return if start.is_empty() {
+                Vec::new()
+            } else {
+                vec![start]
+            };
+        }
+        rest = &rest[name.len()..];
+        if name != "self" {
+            start.push(name);
+        }
+        match rest.strip_prefix("::") {
+            Some(after) => rest = after.trim_start(),
+            None => return vec![start],
         }
     }
-    names
 }
 
 #[test]

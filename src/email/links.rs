@@ -2,7 +2,7 @@
 //! with HMAC-SHA256, so a customer can act without logging in. A link is single-use: its
 //! nonce goes into `link_uses` when it is used. An order's status link ("Follow your
 //! order") is a claim of its own kind, signed with the same key: read-only, never used up,
-//! and valid for as long as the order says (`services::order_status`), so it has no
+//! and valid for as long as the order says (`services::orders::order_status`), so it has no
 //! expiry or nonce of its own; `verify` refuses it and `verify_status` takes only it.
 //!
 //! The key and the public URL are read from the database, not from `AppState`, because

@@ -486,7 +486,7 @@ pub fn cancel_lines(
                 )
                 .first(conn)?;
             if waiting > 0 {
-                super::fulfilment::cancel_line(
+                crate::services::orders::fulfilment::cancel_line(
                     conn,
                     actor,
                     target.line_id,
@@ -514,7 +514,7 @@ pub fn send_eta_updates(
     conn.transaction(|conn| {
         let mut queued = 0;
         for order_id in orders {
-            queued += usize::from(super::messages::queue_eta_update(
+            queued += usize::from(super::messages::triggers::queue_eta_update(
                 conn, actor, order_id, today,
             )?);
         }
@@ -533,7 +533,7 @@ pub fn propose_discounts(
 ) -> AppResult<usize> {
     let value = match kind {
         "free_shipping" => 0,
-        _ => super::proposals::parse_value(kind, value)?
+        _ => crate::services::approvals::proposals::parse_value(kind, value)?
             .ok_or_else(|| AppError::invalid("value", "enter a value"))?,
     };
     let mut orders: Vec<i64> = targets.iter().map(|t| t.order_id).collect();
@@ -545,7 +545,9 @@ pub fn propose_discounts(
                 .find(order_id)
                 .select(crate::db::schema::orders::number)
                 .first(conn)?;
-            super::proposals::propose(conn, actor, &number, kind, value, reason)?;
+            crate::services::approvals::proposals::propose(
+                conn, actor, &number, kind, value, reason,
+            )?;
         }
         Ok(orders.len())
     })

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::db::models::AuditEntry;
 use crate::db::users::{self, Role, User};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::services::{accounts, admin, api_tokens, audit_words};
+use crate::services::{admin, admin::accounts, admin::api_tokens, admin::audit_words};
 use crate::web::orders::Words;
 use crate::web::render::{self, Frame};
 use crate::web::session::CurrentUser;
@@ -233,14 +233,11 @@ pub async fn settings(
     query: web::Query<Vec<(String, String)>>,
 ) -> AppResult<HttpResponse> {
     user.require(Role::Admin)?;
-    let current = crate::db::blocking(&state.pool, |conn| {
-        Ok(crate::db::shop_settings::load(conn)?)
-    })
-    .await?;
+    let form = crate::db::blocking(&state.pool, admin::settings_form).await?;
     let saved = query.iter().any(|(k, _)| k == "saved");
     render::html(&SettingsPage {
         frame: Frame::new(&user, "admin"),
-        form: admin::SettingsForm::from_settings(&current),
+        form,
         errors: Vec::new(),
         saved,
     })
@@ -307,7 +304,7 @@ impl AuditPage {
 
     /// "Riley Rep (rep@…)", "the customer (a@b)", "storefront (through the API)".
     fn who(row: &AuditEntry) -> String {
-        crate::services::timeline::actor_words(&row.actor)
+        crate::services::orders::timeline::actor_words(&row.actor)
     }
 
     fn next_link(&self, before: &str) -> String {
@@ -336,11 +333,12 @@ pub async fn audit_log(
     user.require(Role::Admin)?;
     let filter = filter.into_inner();
     let query = filter.clone();
-    let (rows, (actions, entities)) = crate::db::blocking(&state.pool, move |conn| {
-        Ok((
-            admin::audit_page(conn, &query, 101)?,
-            admin::audit_vocabulary(conn)?,
-        ))
+    let admin::AuditLog {
+        rows,
+        actions,
+        entities,
+    } = crate::db::blocking(&state.pool, move |conn| {
+        Ok(admin::audit_log(conn, &query, 101)?)
     })
     .await?;
     let mut rows = rows;

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::db::users::Role;
 use crate::error::{AppError, AppResult};
 use crate::services::approvals;
-use crate::services::proposals::{self, ProposalRow};
+use crate::services::approvals::proposals::{self, ProposalRow};
 use crate::web::orders::{Words, url_segment};
 use crate::web::render::{self, Frame};
 use crate::web::session::CurrentUser;

@@ -7,7 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::error::AppResult;
-use crate::services::accounts::{self, LoginOutcome};
+use crate::services::admin::accounts::{self, LoginOutcome};
 use crate::web::render::{self, Frame};
 use crate::web::session::{self, CurrentUser};
 use crate::web::state::AppState;

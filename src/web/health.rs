@@ -2,7 +2,6 @@
 //! reach the database.
 
 use actix_web::{HttpResponse, web};
-use diesel::RunQueryDsl;
 
 use crate::web::state::AppState;
 
@@ -13,11 +12,7 @@ pub async fn healthz() -> HttpResponse {
 }
 
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let result = crate::db::blocking(&state.pool, |conn| {
-        diesel::sql_query("SELECT 1").execute(conn)?;
-        Ok(())
-    })
-    .await;
+    let result = crate::db::blocking(&state.pool, |conn| Ok(crate::db::ping(conn)?)).await;
     match result {
         Ok(()) => HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")

@@ -54,13 +54,8 @@ async fn page(
     failed: Option<(String, Vec<FieldError>)>,
 ) -> AppResult<IntegrationsPage> {
     let env = state.settings.webhook_secrets.clone();
-    let (secrets, deliveries) = crate::db::blocking(&state.pool, move |conn| {
-        Ok((
-            integrations::secret_states(conn, &env)?,
-            integrations::deliveries(conn)?,
-        ))
-    })
-    .await?;
+    let (secrets, deliveries) =
+        crate::db::blocking(&state.pool, move |conn| Ok(integrations::page(conn, &env)?)).await?;
     Ok(IntegrationsPage {
         frame: Frame::new(user, "admin"),
         public_url: state.settings.public_url.clone(),

@@ -19,7 +19,7 @@ use crate::services::inventory::{
     ProductQuery, ProductRow, ProductSort, StatusFilter, StockSettings,
 };
 use crate::services::priced::{self, Priced};
-use crate::services::sourcing::{self, SupplierEntry};
+use crate::services::purchasing::sourcing::{self, SupplierEntry};
 use crate::web::orders::url_segment;
 use crate::web::reads::Reads;
 use crate::web::render::{self, Frame, Words};
@@ -906,7 +906,7 @@ pub async fn save_alternatives(
     user.require(Role::Manager)?;
     let sku = sku.into_inner();
     let typed = form.into_inner().alternatives;
-    let list = crate::services::alternatives::parse_list(&typed);
+    let list = crate::services::inventory::alternatives::parse_list(&typed);
     let (actor, target) = (user.actor(), sku.clone());
     let outcome = crate::db::blocking(&state.pool, move |conn| {
         inventory::set_alternatives(conn, &actor, &target, list, crate::clock::today())
@@ -951,7 +951,7 @@ pub async fn notify_me(
             .map_err(|message| AppError::invalid("email", message))?;
         let sku = crate::types::Sku::parse(&target)
             .map_err(|e| AppError::invalid("sku", e.to_string()))?;
-        crate::services::subscriptions::subscribe(conn, &actor, &sku, &email)
+        crate::services::inventory::subscriptions::subscribe(conn, &actor, &sku, &email)
             .map(|(view, _)| view.email)
     })
     .await;
@@ -1000,7 +1000,7 @@ pub async fn remove_sign_up(
     let (sku, id) = path.into_inner();
     let (actor, target) = (user.actor(), sku.clone());
     let outcome = crate::db::blocking(&state.pool, move |conn| {
-        crate::services::subscriptions::remove(conn, &actor, &target, id)
+        crate::services::inventory::subscriptions::remove(conn, &actor, &target, id)
     })
     .await;
     match outcome {

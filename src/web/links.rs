@@ -9,10 +9,11 @@ use askama::Template;
 
 use crate::email::links::{self, LinkAction, LinkClaim, LinkError};
 use crate::error::AppResult;
-use crate::services::alternatives::Offer;
-use crate::services::choices::{Choice, ChoiceOutcome};
-use crate::services::self_service::{self, LinkOutcome, LinkSummary};
-use crate::services::swaps::{self, SwapDone};
+use crate::services::inventory::alternatives::Offer;
+use crate::services::inventory::swaps::{self, SwapDone};
+use crate::services::links::self_service::{self, LinkOutcome, LinkSummary};
+use crate::services::orders::choices::{Choice, ChoiceOutcome};
+use crate::services::priced::Priced;
 use crate::web::render::{self, Frame};
 use crate::web::session::csrf_token;
 use crate::web::state::AppState;
@@ -171,11 +172,11 @@ pub async fn show(
         Err(error) => return refused(frame, error),
     };
     let for_summary = claim.clone();
-    let (summary, currency) = crate::db::blocking(&state.pool, move |conn| {
-        Ok((
-            self_service::describe_link(conn, &for_summary)?,
-            crate::db::shop_settings::load(conn)?.currency,
-        ))
+    let Priced {
+        data: summary,
+        currency,
+    } = crate::db::blocking(&state.pool, move |conn| {
+        Priced::load(conn, |conn| self_service::describe_link(conn, &for_summary))
     })
     .await?;
     if summary.used {

@@ -11,9 +11,10 @@ use serde::Deserialize;
 use crate::db::models::MessageStatus;
 use crate::email::outbox::{self, Kind};
 use crate::error::{AppError, AppResult};
-use crate::services::message_search::{self, MessageFilter, SearchedFor};
+use crate::services::messages::message_search::{self, MessageFilter, SearchedFor};
 use crate::services::messages::{
-    self, ComposeTarget, Composed, CountRow, MessageDetail, MessageRow,
+    self, compose::ComposeTarget, compose::Composed, page::CountRow, page::MessageDetail,
+    page::MessageRow,
 };
 use crate::services::priced::Priced;
 use crate::web::orders::Words;
@@ -234,7 +235,7 @@ pub async fn show(
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let Priced { data: m, currency } = crate::db::blocking(&state.pool, move |conn| {
-        Priced::load(conn, |conn| messages::detail(conn, id))
+        Priced::load(conn, |conn| messages::page::detail(conn, id))
     })
     .await?;
     render::html(&DetailPage {
@@ -252,7 +253,7 @@ pub async fn html_body(
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
-    let m = crate::db::blocking(&state.pool, move |conn| messages::detail(conn, id)).await?;
+    let m = crate::db::blocking(&state.pool, move |conn| messages::page::detail(conn, id)).await?;
     Ok(sandboxed_html(m.body_html))
 }
 
@@ -275,7 +276,10 @@ pub async fn retry(
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let actor = user.actor();
-    crate::db::blocking(&state.pool, move |conn| messages::retry(conn, &actor, id)).await?;
+    crate::db::blocking(&state.pool, move |conn| {
+        messages::page::retry(conn, &actor, id)
+    })
+    .await?;
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, format!("/messages/{id}?retried=1")))
         .finish())
@@ -358,7 +362,7 @@ pub async fn compose_submit(
     };
     let bulk = form.mode == "bulk";
     let sku = form.sku.clone();
-    let draft = messages::Draft {
+    let draft = messages::compose::Draft {
         subject: form.subject.clone(),
         body: form.body.clone(),
         compose_id: form.compose_id.clone(),
@@ -367,12 +371,12 @@ pub async fn compose_submit(
     let result = crate::db::blocking(&state.pool, move |conn| {
         let today = crate::clock::today();
         if bulk {
-            messages::bulk_update(conn, &actor, &sku, &draft, send, today)
+            messages::compose::bulk_update(conn, &actor, &sku, &draft, send, today)
         } else {
             let target = target.ok_or_else(|| {
                 AppError::invalid("order", "give an order number or a customer's email")
             })?;
-            messages::compose(conn, &actor, &target, &draft, send, today)
+            messages::compose::compose(conn, &actor, &target, &draft, send, today)
         }
     })
     .await;

@@ -16,7 +16,7 @@ use anyhow::Context;
 use crate::db::replica::Pools;
 use crate::error::AppError;
 use crate::metrics::{self as recorded, PRIMARY_WAITING, REPLICA_WAITING};
-use crate::services::monitoring::{self, ShopGauges};
+use crate::services::admin::monitoring::{self, ShopGauges};
 use crate::web::api::BearerToken;
 use crate::web::errors::ApiError;
 use crate::web::state::AppState;

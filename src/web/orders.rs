@@ -7,15 +7,15 @@ use serde::Deserialize;
 
 use crate::domain::answer::{LineAnswer, Standing};
 use crate::error::{AppError, AppResult};
-use crate::services::alternatives::Offer;
-use crate::services::choices::{self, ChoiceOutcome};
-use crate::services::fulfilment;
-use crate::services::lookup::{self, EtaChange, LineDetail, OrderDetail};
-use crate::services::order_actions;
-use crate::services::order_page::{self, OrderPageData};
+use crate::services::inventory::alternatives::Offer;
+use crate::services::inventory::swaps::{self, SwapRecord};
+use crate::services::orders::choices::{self, ChoiceOutcome};
+use crate::services::orders::fulfilment;
+use crate::services::orders::lookup::{self, EtaChange, LineDetail, OrderDetail};
+use crate::services::orders::order_actions;
+use crate::services::orders::order_page::{self, OrderPageData};
+use crate::services::orders::search::{self, SearchResults};
 use crate::services::priced::Priced;
-use crate::services::search::{self, SearchResults};
-use crate::services::swaps::{self, SwapRecord};
 use crate::web::reads::Reads;
 pub use crate::web::render::Words;
 use crate::web::render::{self, Frame};
@@ -308,7 +308,7 @@ impl OrderPage {
         }
     }
 
-    fn proposal_text(&self, p: &crate::services::lookup::OrderProposal) -> String {
+    fn proposal_text(&self, p: &crate::services::orders::lookup::OrderProposal) -> String {
         match p.kind.as_str() {
             "percent" => format!("{}% off", p.value),
             "amount" => format!("{} off", self.words.money(i64::from(p.value))),
@@ -316,7 +316,7 @@ impl OrderPage {
         }
     }
 
-    fn proposal_status(p: &crate::services::lookup::OrderProposal) -> &'static str {
+    fn proposal_status(p: &crate::services::orders::lookup::OrderProposal) -> &'static str {
         use crate::db::models::ProposalStatus;
         match p.status {
             ProposalStatus::Approved => "approved",
@@ -361,7 +361,10 @@ impl OrderPage {
             units = Self::units(offer.units),
             waiting = offer.waiting_words(self.words.today),
             when = offer.date_words(self.words.today),
-            note = crate::services::swaps::rep_note(offer.difference_cents(), &self.words.currency),
+            note = crate::services::inventory::swaps::rep_note(
+                offer.difference_cents(),
+                &self.words.currency
+            ),
         )
     }
 

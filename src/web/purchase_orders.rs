@@ -15,13 +15,13 @@ use crate::db::users::Role;
 use crate::domain::format::ordinal;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::services::priced::Priced;
-use crate::services::purchase_orders::{
+use crate::services::purchasing::purchase_orders::{
     self, ChangePreview, ListStatus, PoChange, PurchaseOrderDetail, PurchaseOrderRow,
     ReceiptPreview, ReceiveQuantity, Release,
 };
+use crate::services::purchasing::reorder::{self, Suggestion};
+use crate::services::purchasing::supplier_loop::{self, SendPreview};
 use crate::services::purchasing::{self, NewPurchaseOrder, PurchaseOrderDraft};
-use crate::services::reorder::{self, Suggestion};
-use crate::services::supplier_loop::{self, SendPreview};
 use crate::types::{Reference, Sku, single_line_of};
 use crate::web::orders::url_segment;
 use crate::web::render::{self, Frame, Words};
@@ -769,7 +769,7 @@ pub async fn receive(
         (None, Some(key)) => {
             let (actor, target) = (user.actor(), reference.clone());
             crate::db::blocking(&state.pool, move |conn| {
-                purchase_orders::receive(
+                purchasing::receive::receive_entered(
                     conn,
                     &actor,
                     &target,

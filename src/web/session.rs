@@ -16,7 +16,7 @@ use rand::Rng;
 use crate::db::audit::Actor;
 use crate::db::users::Role;
 use crate::error::AppError;
-use crate::services::accounts;
+use crate::services::admin::accounts;
 use crate::web::state::AppState;
 
 /// The session's id: its row in `user_sessions` says whose it is and whether it lives.

@@ -6,7 +6,7 @@ use crate::config::Settings;
 use crate::db::PgPool;
 use crate::db::audit::Actor;
 use crate::services::backorders::{QueueCounts, QueueFilter};
-use crate::services::catalog::Availability;
+use crate::services::inventory::catalog::Availability;
 use crate::services::review::ReviewData;
 use crate::web::recent::Recent;
 

@@ -1,7 +1,7 @@
 //! The customer's order status page (`/s/{token}`), linked from every order email: no
 //! login, read-only. GET and HEAD change nothing and never use the link up; the token is
 //! checked here, whether it still works is the order's to say (see
-//! `services::order_status`).
+//! `services::orders::order_status`).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -9,7 +9,7 @@ use askama::Template;
 
 use crate::email::links;
 use crate::error::AppResult;
-use crate::services::order_status::{self, DAYS_AFTER_FINISHED, OrderStatus, StatusView};
+use crate::services::orders::order_status::{self, DAYS_AFTER_FINISHED, OrderStatus, StatusView};
 use crate::web::render;
 use crate::web::state::AppState;
 

@@ -2,7 +2,7 @@
 //! email: no login, no script, fits a phone. It shows the lines and the expected date, a
 //! button that confirms the date and a form that gives a new one (with a note); nothing
 //! internal (no reliability, no customers). A new date takes the buyer's path
-//! (`services::supplier_loop::answer`). Once the order is received or cancelled the link
+//! (`services::purchasing::supplier_loop::answer`). Once the order is received or cancelled the link
 //! says so and changes nothing.
 
 use actix_session::Session;
@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::db::models::PoStatus;
 use crate::error::{AppError, AppResult};
-use crate::services::supplier_loop::{self, Answered, SupplierLink, SupplierView};
+use crate::services::purchasing::supplier_loop::{self, Answered, SupplierLink, SupplierView};
 use crate::web::render::{self, Words};
 use crate::web::session::csrf_token;
 use crate::web::state::AppState;

@@ -603,7 +603,7 @@ async fn a_date_change_email_offers_the_alternative_that_is_sooner_when_it_is_se
         json!({ "preorder_release_on": crate::api::date_json(in_days(30)) }),
     )
     .await;
-    let queued = messages::send_due_eta_updates(
+    let queued = messages::eta_updates::send_due_eta_updates(
         &mut api.app.conn(),
         Utc::now() + chrono::Duration::hours(25),
         crate::api::today(),

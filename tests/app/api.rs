@@ -3,7 +3,7 @@
 //! store nothing.
 
 use backorder_desk::db::audit::Actor;
-use backorder_desk::services::api_tokens;
+use backorder_desk::services::admin::api_tokens;
 use chrono::{Duration, NaiveDate};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;

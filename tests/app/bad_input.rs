@@ -13,7 +13,7 @@ use backorder_desk::db::audit::Actor;
 use backorder_desk::db::users::Role;
 use backorder_desk::email::links::{self, LinkAction, LinkClaim};
 use backorder_desk::email::outbox::{self, Kind as MessageKind, NewMessage};
-use backorder_desk::services::{api_tokens, proposals, webhooks};
+use backorder_desk::services::{admin::api_tokens, approvals::proposals, webhooks};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use reqwest::StatusCode;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use backorder_desk::db::audit::Actor;
 use backorder_desk::db::users::Role;
 use backorder_desk::email::links::{self, LinkAction, LinkClaim};
-use backorder_desk::services::purchase_orders;
+use backorder_desk::services::purchasing::purchase_orders;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use fantoccini::Locator;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use backorder_desk::db::audit::Actor;
 use backorder_desk::domain::human_date;
 use backorder_desk::email::worker::{self, WorkerConfig};
-use backorder_desk::services::fulfilment;
+use backorder_desk::services::orders::fulfilment;
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Text};
@@ -105,7 +105,7 @@ async fn the_email_links_to_a_status_page_with_place_dates_countdown_and_the_cho
     let config = WorkerConfig {
         idle_poll: Duration::from_millis(20),
         periodic_every: Duration::from_secs(3600),
-        periodic: Some(backorder_desk::services::messages::periodic_jobs),
+        periodic: Some(backorder_desk::services::messages::periodic::periodic_jobs),
         ..WorkerConfig::default()
     };
     let (_stop, _worker) = worker::spawn(app.pool.clone(), &settings, config).expect("a worker");

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use backorder_desk::db::audit::Actor;
 use backorder_desk::error::AppError;
-use backorder_desk::services::catalog::{self, ProductChanges};
-use backorder_desk::services::fulfilment;
+use backorder_desk::services::inventory::catalog::{self, ProductChanges};
+use backorder_desk::services::orders::fulfilment;
 use backorder_desk::services::orders::{self, NewOrder, NewOrderLine};
 use backorder_desk::services::purchasing::{self, NewPurchaseOrder, ReceiptLine};
 use backorder_desk::types::{Email, Reference, Sku};
@@ -346,7 +346,7 @@ fn run_events(
                 } else {
                     format!("delivery-t{thread}-e{event}")
                 };
-                purchasing::receive(
+                purchasing::receive::receive(
                     &mut conn,
                     &actor,
                     &format!("PO-X{po}"),

@@ -646,7 +646,7 @@ fn quick_worker(app: &TestApp, pool: PgPool, sink: &Sink) -> tokio::sync::watch:
     let config = WorkerConfig {
         idle_poll: Duration::from_millis(20),
         periodic_every: Duration::from_millis(100),
-        periodic: Some(backorder_desk::services::messages::periodic_jobs),
+        periodic: Some(backorder_desk::services::messages::periodic::periodic_jobs),
         ..WorkerConfig::default()
     };
     let (stop, _running) = worker::spawn(pool, &settings, config).expect("start a worker");
@@ -785,7 +785,7 @@ async fn two_instances_ticking_at_once_queue_each_status_update_once() {
                 std::thread::spawn(move || {
                     let mut conn = pool.get().expect("a connection");
                     start.wait();
-                    messages::run_periodic(&mut conn, today()).expect("the periodic jobs")
+                    messages::periodic::run_periodic(&mut conn, today()).expect("the periodic jobs")
                 })
             })
             .collect();

@@ -8,7 +8,7 @@ use backorder_desk::config::Settings;
 use backorder_desk::db::audit::Actor;
 use backorder_desk::db::users::Role;
 use backorder_desk::db::{self, PgPool};
-use backorder_desk::services::accounts;
+use backorder_desk::services::admin::accounts;
 use backorder_desk::startup::Application;
 use diesel::prelude::*;
 use diesel::{Connection, PgConnection};

@@ -4,7 +4,7 @@
 use backorder_desk::db::audit::Actor;
 use backorder_desk::db::schema::{order_lines, orders, products, stock_movements};
 use backorder_desk::db::users::Role;
-use backorder_desk::services::catalog::{self, ProductChanges};
+use backorder_desk::services::inventory::catalog::{self, ProductChanges};
 use backorder_desk::services::orders::{self as order_service, NewOrder, NewOrderLine};
 use backorder_desk::services::purchasing::{self, NewPurchaseOrder};
 use backorder_desk::types::{Email, Reference, Sku};

@@ -25,6 +25,7 @@ mod notify_me;
 mod openapi;
 mod orders_page;
 mod preorders;
+mod prepared_sql;
 mod progress;
 mod promises_agree;
 mod promises_kept;

@@ -11,7 +11,9 @@ use backorder_desk::email::links::{self, LinkAction, LinkClaim};
 use backorder_desk::email::outbox::{self, Kind, NewMessage};
 use backorder_desk::email::worker::{self, WorkerConfig};
 use backorder_desk::services::engine::Ctx;
-use backorder_desk::services::{catalog, fulfilment, messages, purchasing, subscriptions};
+use backorder_desk::services::{
+    inventory::catalog, inventory::subscriptions, messages, orders::fulfilment, purchasing,
+};
 use backorder_desk::types::{Email, Sku};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
@@ -46,7 +48,7 @@ fn fast() -> WorkerConfig {
         backoff_base: Duration::from_millis(40),
         backoff_max: Duration::from_millis(300),
         periodic_every: Duration::from_secs(3600),
-        periodic: Some(backorder_desk::services::messages::periodic_jobs),
+        periodic: Some(backorder_desk::services::messages::periodic::periodic_jobs),
         ..WorkerConfig::default()
     }
 }
@@ -649,7 +651,7 @@ fn ctx_refresh(app: &TestApp, product_sku: &str) {
 
 /// The worker's periodic job as it runs once the date-change window (24 h) is over.
 fn send_due_updates(app: &TestApp) -> usize {
-    messages::send_due_eta_updates(
+    messages::eta_updates::send_due_eta_updates(
         &mut app.conn(),
         chrono::Utc::now() + chrono::Duration::hours(25),
         today(),
@@ -756,7 +758,7 @@ async fn a_receipt_queues_one_restock_email_per_order_and_shipping_and_cancellin
         "one notice for the two waiting lines"
     );
     let receive = |key: &str, units: i32| {
-        purchasing::receive(
+        purchasing::receive::receive(
             &mut app.conn(),
             &Actor::System,
             "PO-9",
@@ -929,8 +931,14 @@ async fn status_updates_reach_customers_who_heard_nothing_for_days_once() {
         &app,
         "UPDATE messages SET created_at = now() - interval '8 days' WHERE order_id = (SELECT id FROM orders WHERE number = 'W-500')",
     );
-    assert_eq!(messages::run_periodic(&mut app.conn(), today()).unwrap(), 1);
-    assert_eq!(messages::run_periodic(&mut app.conn(), today()).unwrap(), 0);
+    assert_eq!(
+        messages::periodic::run_periodic(&mut app.conn(), today()).unwrap(),
+        1
+    );
+    assert_eq!(
+        messages::periodic::run_periodic(&mut app.conn(), today()).unwrap(),
+        0
+    );
     assert_eq!(
         text(
             &app,
@@ -941,10 +949,12 @@ async fn status_updates_reach_customers_who_heard_nothing_for_days_once() {
 
     let order_id = count(&app, "SELECT id FROM orders WHERE number = 'W-501'");
     assert!(
-        messages::queue_eta_update(&mut app.conn(), &Actor::System, order_id, today()).unwrap()
+        messages::triggers::queue_eta_update(&mut app.conn(), &Actor::System, order_id, today())
+            .unwrap()
     );
     assert!(
-        !messages::queue_eta_update(&mut app.conn(), &Actor::System, order_id, today()).unwrap()
+        !messages::triggers::queue_eta_update(&mut app.conn(), &Actor::System, order_id, today())
+            .unwrap()
     );
 }
 
@@ -958,8 +968,14 @@ async fn a_discount_offer_carries_the_coupon_once() {
                SELECT id, 'percent', 10, 'late', 'approved', 'SORRY-10' FROM orders",
     );
     let id = count(&app, "SELECT id FROM discount_proposals");
-    assert!(messages::queue_discount_offer(&mut app.conn(), &Actor::System, id, today()).unwrap());
-    assert!(!messages::queue_discount_offer(&mut app.conn(), &Actor::System, id, today()).unwrap());
+    assert!(
+        messages::triggers::queue_discount_offer(&mut app.conn(), &Actor::System, id, today())
+            .unwrap()
+    );
+    assert!(
+        !messages::triggers::queue_discount_offer(&mut app.conn(), &Actor::System, id, today())
+            .unwrap()
+    );
     let body = text(
         &app,
         "SELECT body_text FROM messages WHERE kind = 'discount_offer'",
@@ -977,7 +993,7 @@ async fn the_messages_page_counts_previews_composes_and_sends_bulk_updates() {
     let app = spawn_app().await;
     waiting_order(&app, "W-700", "pia@example.com");
     shop::order(&app, "W-701", "quinn@example.com", "Quinn", "KETTLE", 1, 0);
-    backorder_desk::services::messages::seed_messages(&mut app.conn()).unwrap();
+    backorder_desk::services::messages::seed::seed_messages(&mut app.conn()).unwrap();
     app.login_as(Role::Rep).await;
 
     let page = app.get("/messages").await.text().await.unwrap();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use backorder_desk::db::audit::Actor;
 use backorder_desk::email::worker::{Mailer, WorkerConfig};
-use backorder_desk::services::api_tokens;
+use backorder_desk::services::admin::api_tokens;
 use reqwest::StatusCode;
 
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use backorder_desk::db::users::Role;
 use backorder_desk::email::worker::{self, WorkerConfig};
-use backorder_desk::services::catalog;
+use backorder_desk::services::inventory::catalog;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -324,7 +324,7 @@ async fn a_release_day_moved_later_is_the_cause_the_customer_reads() {
         json!({ "preorder_release_on": date_json(in_days(30)) }),
     )
     .await;
-    let queued = messages::send_due_eta_updates(
+    let queued = messages::eta_updates::send_due_eta_updates(
         &mut api.app.conn(),
         Utc::now() + chrono::Duration::hours(25),
         today(),

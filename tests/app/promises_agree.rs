@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, HashSet};
 
 use backorder_desk::db::audit::Actor;
 use backorder_desk::db::{self};
-use backorder_desk::services::catalog::{self, ProductChanges};
+use backorder_desk::services::inventory::catalog::{self, ProductChanges};
 use backorder_desk::services::orders::{self, NewOrder, NewOrderLine};
 use backorder_desk::services::purchasing::{self, NewPurchaseOrder, ReceiptLine};
-use backorder_desk::services::{fulfilment, review};
+use backorder_desk::services::{orders::fulfilment, review};
 use backorder_desk::sim::{EventKind, GenerateSettings, Profile, ReplaySettings, generate, replay};
 use backorder_desk::types::{Email, Reference};
 use chrono::{Duration, NaiveDate, NaiveTime};
@@ -78,7 +78,7 @@ fn the_reviews_promises_kept_matches_simulate_on_the_same_history() {
                 sku: backorder_desk::types::Sku::parse(&sku).unwrap(),
                 quantity,
             }];
-            purchasing::receive(conn, &actor, &reference, lines, None, on).unwrap();
+            purchasing::receive::receive(conn, &actor, &reference, lines, None, on).unwrap();
         }
         while let Some(event) = events.get(next).filter(|e| e.day == day) {
             next += 1;
@@ -142,7 +142,8 @@ fn the_reviews_promises_kept_matches_simulate_on_the_same_history() {
                             sku: sku.clone(),
                             quantity: arrival.2,
                         }];
-                        purchasing::receive(conn, &actor, reference, lines, None, on).unwrap();
+                        purchasing::receive::receive(conn, &actor, reference, lines, None, on)
+                            .unwrap();
                     } else {
                         arrivals.entry(*arrives_day).or_default().push(arrival);
                     }

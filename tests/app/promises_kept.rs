@@ -5,7 +5,7 @@
 use backorder_desk::db::audit::Actor;
 use backorder_desk::db::users::Role;
 use backorder_desk::email::links::{self, LinkAction, LinkClaim};
-use backorder_desk::services::{fulfilment, messages, purchasing};
+use backorder_desk::services::{messages, orders::fulfilment, purchasing};
 use backorder_desk::types::Sku;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
@@ -197,7 +197,7 @@ async fn on_a_fully_shipped_order_a_link_says_it_is_finished() {
     purchase_order(&app, "PO-1", "KETTLE", 10, 5);
     order(&app, "W-4", "gil@example.com", "Gil", "KETTLE", 2, 0);
     let keep = link_path(&backorder_text(&app), "Keep waiting:");
-    purchasing::receive(
+    purchasing::receive::receive(
         &mut app.conn(),
         &Actor::System,
         "PO-1",
@@ -500,7 +500,10 @@ async fn a_status_update_marks_only_the_waiting_items_with_words_for_one_or_seve
         .load(&mut app.conn())
         .unwrap();
     for id in &ids {
-        assert!(messages::queue_eta_update(&mut app.conn(), &Actor::System, *id, today()).unwrap());
+        assert!(
+            messages::triggers::queue_eta_update(&mut app.conn(), &Actor::System, *id, today())
+                .unwrap()
+        );
     }
     let update = |number: &str| {
         text(

@@ -8,7 +8,7 @@ use backorder_desk::db::schema::{
     purchase_order_receipts, purchase_orders,
 };
 use backorder_desk::db::users::Role;
-use backorder_desk::services::subscriptions;
+use backorder_desk::services::inventory::subscriptions;
 use backorder_desk::types::{Email, Sku};
 use chrono::{Duration, NaiveDate};
 use diesel::prelude::*;

@@ -265,7 +265,7 @@ async fn a_line_with_no_date_and_no_promise_yet_shows_in_the_queue() {
 /// A product of `supplier` with an open purchase order from it (so lines can wait).
 fn supplied_product(app: &crate::helpers::TestApp, sku: &str, supplier: &str) {
     use backorder_desk::db::audit::Actor;
-    use backorder_desk::services::catalog::{self, ProductChanges};
+    use backorder_desk::services::inventory::catalog::{self, ProductChanges};
     use backorder_desk::services::purchasing::{self, NewPurchaseOrder};
     use backorder_desk::types::{Reference, Sku};
     catalog::upsert_product(

@@ -5,11 +5,11 @@
 use backorder_desk::db::audit::Actor;
 use backorder_desk::db::users::Role;
 use backorder_desk::email::links::{LinkAction, LinkClaim};
+use backorder_desk::services::approvals::proposals::{self, Decision};
 use backorder_desk::services::inventory::{self, AdjustmentReason};
-use backorder_desk::services::proposals::{self, Decision};
+use backorder_desk::services::links::self_service;
 use backorder_desk::services::purchasing::{self, ReceiptLine};
-use backorder_desk::services::self_service;
-use backorder_desk::services::{purchase_orders, subscriptions};
+use backorder_desk::services::{inventory::subscriptions, purchasing::purchase_orders};
 use backorder_desk::types::{Email, Sku};
 use chrono::Duration;
 use diesel::prelude::*;
@@ -177,7 +177,7 @@ async fn search_forgives_the_way_people_type_numbers_names_and_emails() {
 
 /// The worker's periodic job as it runs once the date-change window (24 h) is over.
 fn send_due_updates(app: &TestApp) -> usize {
-    backorder_desk::services::messages::send_due_eta_updates(
+    backorder_desk::services::messages::eta_updates::send_due_eta_updates(
         &mut app.conn(),
         chrono::Utc::now() + chrono::Duration::hours(25),
         today(),
@@ -603,7 +603,7 @@ async fn the_review_puts_what_needs_someone_first_and_explains_a_big_receipt() {
             3,
         );
     }
-    purchasing::receive(
+    purchasing::receive::receive(
         &mut app.conn(),
         &Actor::System,
         "PO-9",

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use backorder_desk::db::audit::Actor;
 use backorder_desk::db::users::Role;
-use backorder_desk::services::api_tokens;
+use backorder_desk::services::admin::api_tokens;
 use diesel::prelude::*;
 use reqwest::StatusCode;
 

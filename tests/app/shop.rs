@@ -1,7 +1,7 @@
 //! Arranging a small shop for page tests, through the same services the API uses.
 
 use backorder_desk::db::audit::Actor;
-use backorder_desk::services::catalog::{self, ProductChanges};
+use backorder_desk::services::inventory::catalog::{self, ProductChanges};
 use backorder_desk::services::orders::{self, NewOrder, NewOrderLine};
 use backorder_desk::services::purchasing::{self, NewPurchaseOrder};
 use backorder_desk::types::{Email, Reference, Sku};

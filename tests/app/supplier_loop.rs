@@ -396,7 +396,7 @@ async fn a_later_date_from_the_supplier_moves_customers_dates_and_tells_them_why
 
     // The coalesced date-change email, when the window is over, names the cause.
     let before = sink.received().len();
-    let sent = messages::send_due_eta_updates(
+    let sent = messages::eta_updates::send_due_eta_updates(
         &mut api.app.conn(),
         Utc::now() + Duration::hours(25),
         today(),

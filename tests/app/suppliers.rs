@@ -3,7 +3,7 @@
 //! of supplier, and the product page's list and form.
 
 use backorder_desk::db::users::Role;
-use backorder_desk::services::reorder;
+use backorder_desk::services::purchasing::reorder;
 use chrono::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};

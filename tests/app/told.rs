@@ -9,7 +9,7 @@ use backorder_desk::db::audit::Actor;
 use backorder_desk::domain::human_date;
 use backorder_desk::email::worker::{self, WorkerConfig};
 use backorder_desk::services::purchasing::{self, ReceiptLine};
-use backorder_desk::services::{fulfilment, messages, purchase_orders};
+use backorder_desk::services::{messages, orders::fulfilment, purchasing::purchase_orders};
 use backorder_desk::types::Sku;
 use chrono::{Duration, NaiveDate, Utc};
 use diesel::prelude::*;
@@ -48,7 +48,7 @@ fn start_worker(app: &TestApp, sink: &Sink) -> tokio::sync::watch::Sender<bool> 
     let config = WorkerConfig {
         idle_poll: StdDuration::from_millis(20),
         periodic_every: StdDuration::from_secs(3600),
-        periodic: Some(backorder_desk::services::messages::periodic_jobs),
+        periodic: Some(backorder_desk::services::messages::periodic::periodic_jobs),
         ..WorkerConfig::default()
     };
     worker::spawn(app.pool.clone(), &settings, config)
@@ -58,8 +58,12 @@ fn start_worker(app: &TestApp, sink: &Sink) -> tokio::sync::watch::Sender<bool> 
 
 /// The worker's periodic job, run as it would be a day and an hour from now.
 fn a_day_later(app: &TestApp) -> usize {
-    messages::send_due_eta_updates(&mut app.conn(), Utc::now() + Duration::hours(25), today())
-        .unwrap()
+    messages::eta_updates::send_due_eta_updates(
+        &mut app.conn(),
+        Utc::now() + Duration::hours(25),
+        today(),
+    )
+    .unwrap()
 }
 
 fn move_po(app: &TestApp, reference: &str, days: i64) {
@@ -124,7 +128,7 @@ async fn a_po_moved_earlier_later_and_later_again_in_a_day_sends_each_customer_o
     let last = [worst(&app, "W-1", "KETTLE"), worst(&app, "W-2", "KETTLE")];
     assert!(last[0] > between && between > told[0]);
     assert_eq!(
-        messages::send_due_eta_updates(&mut app.conn(), Utc::now(), today()).unwrap(),
+        messages::eta_updates::send_due_eta_updates(&mut app.conn(), Utc::now(), today()).unwrap(),
         0,
         "nothing goes out before the window is over"
     );
@@ -260,7 +264,7 @@ async fn urgent_facts_go_out_at_once_and_carry_the_news_so_the_update_is_not_sen
 
     // The teapot arrives: the reservation email goes out now, not after the window, and
     // says the kettle's news with its cause.
-    purchasing::receive(
+    purchasing::receive::receive(
         &mut app.conn(),
         &Actor::System,
         "PO-2",
@@ -390,8 +394,12 @@ async fn workers_sending_due_updates_at_once_queue_each_once() {
             std::thread::spawn(move || {
                 let mut conn = pool.get().unwrap();
                 start.wait();
-                messages::send_due_eta_updates(&mut conn, Utc::now() + Duration::hours(25), today())
-                    .unwrap()
+                messages::eta_updates::send_due_eta_updates(
+                    &mut conn,
+                    Utc::now() + Duration::hours(25),
+                    today(),
+                )
+                .unwrap()
             })
         })
         .collect();
@@ -532,7 +540,8 @@ async fn the_window_is_a_labelled_setting_checked_by_its_field_and_used_for_the_
     );
     let in_three_hours = Utc::now() + Duration::hours(3);
     assert_eq!(
-        messages::send_due_eta_updates(&mut app.conn(), in_three_hours, today()).unwrap(),
+        messages::eta_updates::send_due_eta_updates(&mut app.conn(), in_three_hours, today())
+            .unwrap(),
         1
     );
 }

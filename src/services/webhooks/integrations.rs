@@ -11,15 +11,6 @@ use crate::db::audit::{self, Actor};
 use crate::db::schema::{products, storefront_skus, webhook_deliveries, webhook_secrets};
 use crate::error::{AppError, AppResult, FieldError};
 
-/// The secret set on the page for `platform`, if any.
-pub fn stored_secret(conn: &mut PgConnection, platform: Platform) -> QueryResult<Option<String>> {
-    webhook_secrets::table
-        .find(platform.as_str())
-        .select(webhook_secrets::secret)
-        .first(conn)
-        .optional()
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretSource {
     Environment,
@@ -310,4 +301,12 @@ pub fn map_and_replay(
         Ok(taken)
     })?;
     outcome.map_err(|(message, details)| WebhookError::Refused { message, details })
+}
+
+/// The integrations page: each platform's secret and the deliveries.
+pub fn page(
+    conn: &mut PgConnection,
+    env: &EnvSecrets,
+) -> QueryResult<(Vec<SecretState>, Deliveries)> {
+    Ok((secret_states(conn, env)?, deliveries(conn)?))
 }

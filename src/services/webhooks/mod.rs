@@ -21,7 +21,9 @@ use sha2::{Digest, Sha256};
 
 pub use crate::config::WebhookSecrets as EnvSecrets;
 use crate::db::audit::Actor;
-use crate::db::schema::{order_lines, orders, products, storefront_skus, webhook_deliveries};
+use crate::db::schema::{
+    order_lines, orders, products, storefront_skus, webhook_deliveries, webhook_secrets,
+};
 use crate::error::{AppError, FieldError};
 use crate::services::orders::{self as intake, NewOrder, NewOrderLine, Placed};
 use crate::types::{Email, Reference, Sku};
@@ -154,9 +156,7 @@ pub fn receive(
     let platform = delivery.platform;
     let secret = match platform.secret_from(env) {
         Some(secret) => secret.to_owned(),
-        None => {
-            integrations::stored_secret(conn, platform)?.ok_or(WebhookError::NoSecret(platform))?
-        }
+        None => stored_secret(conn, platform)?.ok_or(WebhookError::NoSecret(platform))?,
     };
     let signed = delivery
         .signature
@@ -534,7 +534,9 @@ fn cancel(
     }
     let reason = format!("cancelled in {}", platform.label());
     for line_id in &open_lines {
-        crate::services::fulfilment::cancel_line(conn, actor, *line_id, None, &reason, today)?;
+        crate::services::orders::fulfilment::cancel_line(
+            conn, actor, *line_id, None, &reason, today,
+        )?;
     }
     Ok(Ok(Receipt {
         outcome: "cancelled",
@@ -552,6 +554,15 @@ fn cancel(
 pub fn replay(conn: &mut PgConnection, id: i64, today: NaiveDate) -> Result<Receipt, WebhookError> {
     let outcome = conn.transaction(|conn| replay_in(conn, id, today))?;
     outcome.map_err(|(message, details)| WebhookError::Refused { message, details })
+}
+
+/// The secret (`integrations` sets it) set on the page for `platform`, if any.
+pub fn stored_secret(conn: &mut PgConnection, platform: Platform) -> QueryResult<Option<String>> {
+    webhook_secrets::table
+        .find(platform.as_str())
+        .select(webhook_secrets::secret)
+        .first(conn)
+        .optional()
 }
 
 /// `replay` inside the caller's transaction.

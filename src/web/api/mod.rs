@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 
 use crate::db::audit::Actor;
 use crate::error::{AppError, FieldError};
-use crate::services::api_tokens;
+use crate::services::admin::api_tokens;
 use crate::web::errors::ApiError;
 use crate::web::recent::Recent;
 

@@ -8,10 +8,10 @@ use serde::Deserialize;
 
 use crate::domain::{MAX_UNITS, MAX_UNITS_TEXT};
 use crate::error::AppError;
-use crate::services::alternatives;
-use crate::services::catalog::{self, ProductChanges, Upserted};
-use crate::services::catalog::{Availability, ProductDocument, ProductView};
-use crate::services::sourcing::{self, SupplierEntry};
+use crate::services::inventory::alternatives;
+use crate::services::inventory::catalog::{self, ProductChanges, Upserted};
+use crate::services::inventory::catalog::{Availability, ProductDocument, ProductView};
+use crate::services::purchasing::sourcing::{self, SupplierEntry};
 use crate::types::{Sku, single_line_of};
 use crate::web::api::openapi::{BodyRefusals, ReadRefusals};
 use crate::web::api::{BearerToken, Problems, json_response, parse_json};

@@ -186,7 +186,7 @@ pub async fn receive(
             .map(|(sku, quantity)| ReceiptLine { sku, quantity })
             .collect();
         let key = idempotency_key.map(|k| format!("api:{k}"));
-        purchasing::receive(conn, &actor, &reference, lines, key, crate::clock::today())
+        purchasing::receive::receive(conn, &actor, &reference, lines, key, crate::clock::today())
     })
     .await?;
     Ok(match outcome {

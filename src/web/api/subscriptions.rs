@@ -6,8 +6,8 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::error::AppError;
-use crate::services::subscriptions;
-use crate::services::subscriptions::SubscriptionView;
+use crate::services::inventory::subscriptions;
+use crate::services::inventory::subscriptions::SubscriptionView;
 use crate::types::{Email, Sku};
 use crate::web::api::openapi::BodyRefusals;
 use crate::web::api::{BearerToken, Problems, json_response, parse_json};

@@ -1,0 +1,451 @@
+//! Applying the backorder engine's decisions to the database. Every event (an order, a
+//! receipt, an adjustment, a cancellation, a shipment) locks the products it touches, in
+//! id order, asks the domain what follows, and stores it with a ledger row for every
+//! change of `on_hand` or `allocated`, all in the caller's transaction.
+
+pub mod eta;
+pub mod events;
+pub mod notify;
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Bool, Date, Int4, Nullable, Text};
+
+use crate::db::models::MovementReason;
+use crate::db::stock::{self, NewMovement, Product, QueueRow};
+use crate::domain::{self, EtaCause, QueuePolicy, WaitingLine};
+use crate::error::AppResult;
+use crate::services::engine::events::queue_place;
+pub use crate::services::engine::events::{
+    Ctx, Delayed, EtaEffects, Filled, LaterThanTold, StoredEta,
+};
+
+/// The product's waiting lines in the shop's queue order.
+pub fn queue(
+    conn: &mut PgConnection,
+    product_id: i64,
+    policy: &QueuePolicy,
+) -> AppResult<Vec<QueueRow>> {
+    let mut rows = stock::waiting_lines(conn, product_id)?;
+    domain::sort_queue(policy, &mut rows, queue_place);
+    Ok(rows)
+}
+
+/// Gives the product's free units to its queue, in the shop's order (DESIGN §4.3). The
+/// product must be locked by the caller; `product` is updated in place. Queues the
+/// restock emails of the orders served and, when units are left, the back-in-stock ones.
+pub fn fill_queue(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    product: &mut Product,
+    reference: Option<&str>,
+) -> AppResult<Vec<Filled>> {
+    let filled = allocate_free_units(conn, ctx, product, reference)?;
+    super::messages::triggers::after_fill(conn, ctx, product, &filled)?;
+    Ok(filled)
+}
+
+fn allocate_free_units(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    product: &mut Product,
+    reference: Option<&str>,
+) -> AppResult<Vec<Filled>> {
+    let free = product.available();
+    // A pre-order's stock is held until its release day: the first event on or after
+    // that day (or `catalog::release_preorders`, run by the periodic job) fills the queue.
+    if free <= 0 || product.waiting_lines == 0 || product.held_for_release(ctx.today) {
+        return Ok(Vec::new());
+    }
+    let rows = queue(conn, product.id, &ctx.queue_policy())?;
+    let waiting: Vec<WaitingLine> = rows
+        .iter()
+        .map(|row| WaitingLine {
+            line_id: row.id,
+            waiting_units: row.waiting().max(0) as u32,
+        })
+        .collect();
+    let plan = domain::allocate_down_queue(free as u32, &waiting);
+    if plan.allocations.is_empty() {
+        return Ok(Vec::new());
+    }
+    let by_id: HashMap<i64, &QueueRow> = rows.iter().map(|row| (row.id, row)).collect();
+    let filled: Vec<Filled> = plan
+        .allocations
+        .iter()
+        .filter_map(|a| {
+            let row = by_id.get(&a.line_id)?;
+            Some(Filled {
+                line_id: a.line_id,
+                order_id: row.order_id,
+                order_number: row.order_number.clone(),
+                units: a.units as i32,
+                complete: a.units as i32 == row.waiting(),
+            })
+        })
+        .collect();
+    apply_line_allocations(conn, &filled)?;
+    let total: i32 = filled.iter().map(|f| f.units).sum();
+    let completed = filled.iter().filter(|f| f.complete).count() as i32;
+    change_product(conn, product, 0, total, -total, -completed)?;
+    let movements: Vec<NewMovement> = filled
+        .iter()
+        .map(|f| NewMovement {
+            product_id: product.id,
+            reason: MovementReason::Allocation,
+            on_hand_delta: 0,
+            allocated_delta: f.units,
+            reference: reference
+                .map(str::to_owned)
+                .or_else(|| Some(f.order_number.clone())),
+            note: None,
+            order_line_id: Some(f.line_id),
+            user_id: ctx.user_id(),
+        })
+        .collect();
+    stock::record_movements(conn, &movements)?;
+    Ok(filled)
+}
+
+/// Adds allocated units to lines in one statement; a line that waits for nothing more
+/// gets its `waiting_ended_at`.
+fn apply_line_allocations(conn: &mut PgConnection, filled: &[Filled]) -> QueryResult<()> {
+    let ids: Vec<i64> = filled.iter().map(|f| f.line_id).collect();
+    let units: Vec<i32> = filled.iter().map(|f| f.units).collect();
+    let complete: Vec<bool> = filled.iter().map(|f| f.complete).collect();
+    diesel::sql_query(
+        "UPDATE order_lines l
+            SET allocated = l.allocated + u.units,
+                waiting_ended_at = CASE WHEN u.complete THEN now() ELSE l.waiting_ended_at END,
+                waiting_ended_by = CASE WHEN u.complete THEN 'filled' ELSE l.waiting_ended_by END,
+                queue_position = CASE WHEN u.complete THEN NULL ELSE l.queue_position END
+           FROM unnest($1::int8[], $2::int4[], $3::bool[]) AS u(id, units, complete)
+          WHERE l.id = u.id",
+    )
+    .bind::<Array<BigInt>, _>(ids)
+    .bind::<Array<Int4>, _>(units)
+    .bind::<Array<Bool>, _>(complete)
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Changes a locked product's stock columns and its waiting counters.
+pub fn change_product(
+    conn: &mut PgConnection,
+    product: &mut Product,
+    on_hand_delta: i32,
+    allocated_delta: i32,
+    waiting_units_delta: i32,
+    waiting_lines_delta: i32,
+) -> QueryResult<()> {
+    use crate::db::schema::products::dsl as p;
+    let (on_hand, allocated, waiting_units, waiting_lines) =
+        diesel::update(p::products.find(product.id))
+            .set((
+                p::on_hand.eq(p::on_hand + on_hand_delta),
+                p::allocated.eq(p::allocated + allocated_delta),
+                p::waiting_units.eq(p::waiting_units + waiting_units_delta),
+                p::waiting_lines.eq(p::waiting_lines + waiting_lines_delta),
+                p::updated_at.eq(Utc::now()),
+            ))
+            .returning((p::on_hand, p::allocated, p::waiting_units, p::waiting_lines))
+            .get_result::<(i32, i32, i32, i32)>(conn)?;
+    product.on_hand = on_hand;
+    product.allocated = allocated;
+    product.waiting_units = waiting_units;
+    product.waiting_lines = waiting_lines;
+    Ok(())
+}
+
+/// The last date each line's customer was told, for the lines given.
+pub fn last_told(
+    conn: &mut PgConnection,
+    line_ids: &[i64],
+) -> QueryResult<HashMap<i64, NaiveDate>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = BigInt)]
+        order_line_id: i64,
+        #[diesel(sql_type = Date)]
+        told_on: NaiveDate,
+    }
+    if line_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT DISTINCT ON (order_line_id) order_line_id, told_on FROM told_dates
+          WHERE order_line_id = ANY($1) ORDER BY order_line_id, id DESC",
+    )
+    .bind::<Array<BigInt>, _>(line_ids)
+    .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.order_line_id, r.told_on))
+        .collect())
+}
+
+/// Recomputes the ETA, reason, queue position and (on first wait) the promise of every
+/// waiting line of a product, keeping the history of each change. Returns what customers
+/// must hear of: lines later than they were told (with `cause`, what the caller did that
+/// moved them) and lines past their promise.
+pub fn refresh_etas(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    product: &Product,
+    cause: &EtaCause,
+) -> AppResult<EtaEffects> {
+    let rows = queue(conn, product.id, &ctx.queue_policy())?;
+    if rows.is_empty() {
+        return Ok(EtaEffects::default());
+    }
+    let supply = crate::services::engine::eta::product_supply(conn, product, ctx.today)?;
+    let waiting: Vec<u32> = rows.iter().map(|row| row.waiting().max(0) as u32).collect();
+    let projections = crate::services::engine::eta::project(ctx, &supply, &waiting);
+    store_dates(conn, ctx, &rows, &projections, 0, &[], cause)
+}
+
+/// Dates the lines that just joined a product's queue (`joined`: one order's new waiting
+/// lines, already counted in the product's waiting counters) and any lines behind them,
+/// from what waits ahead (the counters less the lines dated), without reading or writing
+/// the lines ahead (DESIGN §4.6: a line's date
+/// depends only on the demand up to it). An order at the back of the queue costs the
+/// same whatever the queue's length; one that goes in ahead of others (a higher tier, an
+/// earlier `placed_at`) re-dates only the lines behind it, in one statement. The product
+/// must be locked by the caller.
+pub fn date_joined_lines(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    product: &Product,
+    joined: &[i64],
+    evidence: &crate::services::engine::eta::ShopEvidence,
+    cause: &EtaCause,
+) -> AppResult<EtaEffects> {
+    let Some(&first) = joined.iter().min() else {
+        return Ok(EtaEffects::default());
+    };
+    let policy = ctx.queue_policy();
+    let mut rows = stock::queue_from(conn, product.id, first, &policy)?;
+    domain::sort_queue(&policy, &mut rows, queue_place);
+    let stretch_units: i64 = rows.iter().map(|r| i64::from(r.waiting().max(0))).sum();
+    let ahead_lines = i64::from(product.waiting_lines) - rows.len() as i64;
+    let ahead_units = i64::from(product.waiting_units) - stretch_units;
+    if rows.is_empty() || ahead_lines < 0 || ahead_units < 0 {
+        // Counters that disagree with the lines: date the whole queue, as before.
+        return refresh_etas(conn, ctx, product, cause);
+    }
+    // The lines ahead walk as one line of all their units: it ends where the line just
+    // ahead ends, so its date (from today's supply, as the whole queue's dating would
+    // give that line) is the floor of the dates behind it, and is then dropped.
+    let ahead = domain::QueueAhead {
+        units: 0,
+        lines: (ahead_lines as u32).saturating_sub(1),
+        likely: None,
+        worst: None,
+    };
+    let supply = crate::services::engine::eta::product_supply_with(conn, product, evidence)?;
+    let waiting: Vec<u32> = (ahead_lines > 0)
+        .then_some(ahead_units.min(i64::from(u32::MAX)) as u32)
+        .into_iter()
+        .chain(rows.iter().map(|row| row.waiting().max(0) as u32))
+        .collect();
+    let mut projections =
+        crate::services::engine::eta::project_after(ctx, &supply, &ahead, &waiting);
+    if ahead_lines > 0 {
+        projections.remove(0);
+    }
+    store_dates(
+        conn,
+        ctx,
+        &rows,
+        &projections,
+        ahead_lines as u32,
+        joined,
+        cause,
+    )
+}
+
+/// Stores the projections of `rows`, a stretch of the queue whose first line has
+/// `lines_ahead` waiting before it, and returns what customers must hear of. `fresh`
+/// lines were just placed: nobody was told anything of them yet.
+fn store_dates(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    rows: &[QueueRow],
+    projections: &[StoredEta],
+    lines_ahead: u32,
+    fresh: &[i64],
+    cause: &EtaCause,
+) -> AppResult<EtaEffects> {
+    // Lines whose date moved later: compared with what their customers were told.
+    let moved_later: Vec<i64> = rows
+        .iter()
+        .zip(projections)
+        .filter(|(row, eta)| moved_later(row.eta_worst, eta.worst) && !fresh.contains(&row.id))
+        .map(|(row, _)| row.id)
+        .collect();
+    let told = last_told(conn, &moved_later)?;
+
+    let mut effects = EtaEffects::default();
+    let mut changed = ChangedLines::default();
+    for (index, (row, eta)) in rows.iter().zip(projections).enumerate() {
+        let position = i32::try_from(index as u64 + u64::from(lines_ahead) + 1).unwrap_or(i32::MAX);
+        let promised = row.promised_on.or(eta.worst);
+        if row.promised_on.is_none() && promised.is_some() {
+            effects.first_promises.push((row.id, row.order_id));
+        }
+        // The history keeps changes of the dates; a reworded reason alone is not news.
+        let dates_changed = row.eta_likely != eta.likely
+            || row.eta_worst != eta.worst
+            || row.eta_is_estimate != eta.is_estimate;
+        let reason_changed = row.eta_reason.as_deref() != Some(eta.reason.as_str());
+        if !dates_changed
+            && !reason_changed
+            && row.queue_position == Some(position)
+            && row.promised_on == promised
+        {
+            continue;
+        }
+        if let (Some(promised_on), Some(new_worst)) = (row.promised_on, eta.worst)
+            && new_worst > promised_on
+            && row.eta_worst != Some(new_worst)
+        {
+            effects.delayed.push(Delayed {
+                line_id: row.id,
+                order_id: row.order_id,
+                promised_on,
+                new_worst,
+                days_late: (new_worst - promised_on).num_days(),
+            });
+        }
+        if let Some(told) = told.get(&row.id).copied()
+            && domain::against_told(Some(told), eta.worst).is_bad_news()
+        {
+            effects.later_than_told.push(LaterThanTold {
+                line_id: row.id,
+                order_id: row.order_id,
+                told,
+                new_worst: eta.worst,
+                cause: real_cause(cause, row, position, eta, ctx.today),
+            });
+        }
+        changed.push(row.id, eta, position, promised, dates_changed);
+    }
+    changed.store(conn)?;
+    Ok(effects)
+}
+
+/// What really moved a line later, given the event that recomputed its queue. A refresh
+/// also re-reads time: a line waiting on an overdue purchase order drifts later every day
+/// it does not come, whatever event recomputed it, and new receipts change what the
+/// suppliers' record says. Naming the event in those cases would be untrue (an order
+/// placed behind the line did not take its units).
+fn real_cause(
+    event: &EtaCause,
+    row: &QueueRow,
+    position: i32,
+    eta: &StoredEta,
+    today: NaiveDate,
+) -> EtaCause {
+    let about_its_delivery = match (&eta.covering_po, event.reference()) {
+        (Some((covering, _)), Some(reference)) => covering == reference,
+        _ => false,
+    };
+    if about_its_delivery {
+        return event.clone();
+    }
+    if let Some((reference, expected_on)) = &eta.covering_po
+        && *expected_on < today
+        && !matches!(
+            event,
+            EtaCause::PurchaseOrderCancelled { .. }
+                | EtaCause::StockCorrected
+                | EtaCause::ReleaseMoved
+        )
+    {
+        return EtaCause::DeliveryLate {
+            reference: reference.clone(),
+        };
+    }
+    match event {
+        // Moved back in line: an order ahead of it took more.
+        EtaCause::QueueAhead if row.queue_position.is_some_and(|old| position > old) => {
+            EtaCause::QueueAhead
+        }
+        EtaCause::QueueAhead | EtaCause::SupplyChanged => EtaCause::SupplierRecord,
+        other => other.clone(),
+    }
+}
+
+/// A worst-case date that moved later (or went away, or came after none).
+fn moved_later(before: Option<NaiveDate>, after: Option<NaiveDate>) -> bool {
+    match (before, after) {
+        (Some(before), Some(after)) => after > before,
+        (Some(_), None) | (None, Some(_)) => true,
+        (None, None) => false,
+    }
+}
+
+#[derive(Default)]
+struct ChangedLines {
+    ids: Vec<i64>,
+    likely: Vec<Option<NaiveDate>>,
+    worst: Vec<Option<NaiveDate>>,
+    estimate: Vec<bool>,
+    reason: Vec<String>,
+    position: Vec<i32>,
+    promised: Vec<Option<NaiveDate>>,
+    history: Vec<bool>,
+}
+
+impl ChangedLines {
+    fn push(
+        &mut self,
+        id: i64,
+        eta: &StoredEta,
+        position: i32,
+        promised: Option<NaiveDate>,
+        dates_changed: bool,
+    ) {
+        self.ids.push(id);
+        self.likely.push(eta.likely);
+        self.worst.push(eta.worst);
+        self.estimate.push(eta.is_estimate);
+        self.reason.push(eta.reason.clone());
+        self.position.push(position);
+        self.promised.push(promised);
+        self.history.push(dates_changed);
+    }
+
+    /// Two statements for any number of lines: the update, and the history of ETA changes.
+    fn store(self, conn: &mut PgConnection) -> QueryResult<()> {
+        if self.ids.is_empty() {
+            return Ok(());
+        }
+        diesel::sql_query(
+            "WITH u AS (
+                 SELECT * FROM unnest($1::int8[], $2::date[], $3::date[], $4::bool[], $5::text[], $6::int4[], $7::date[], $8::bool[])
+                     AS u(id, likely, worst, estimate, reason, position, promised, history)
+             ), updated AS (
+                 UPDATE order_lines l
+                    SET eta_likely = u.likely, eta_worst = u.worst, eta_is_estimate = u.estimate,
+                        eta_reason = u.reason, queue_position = u.position, promised_on = u.promised
+                   FROM u WHERE l.id = u.id
+                 RETURNING l.id
+             )
+             INSERT INTO order_line_eta_changes (order_line_id, eta_likely, eta_worst, eta_is_estimate, reason)
+             SELECT u.id, u.likely, u.worst, u.estimate, u.reason FROM u WHERE u.history",
+        )
+        .bind::<Array<BigInt>, _>(self.ids)
+        .bind::<Array<Nullable<Date>>, _>(self.likely)
+        .bind::<Array<Nullable<Date>>, _>(self.worst)
+        .bind::<Array<Bool>, _>(self.estimate)
+        .bind::<Array<Text>, _>(self.reason)
+        .bind::<Array<Int4>, _>(self.position)
+        .bind::<Array<Nullable<Date>>, _>(self.promised)
+        .bind::<Array<Bool>, _>(self.history)
+        .execute(conn)?;
+        Ok(())
+    }
+}

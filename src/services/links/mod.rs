@@ -1,0 +1,3 @@
+//! Links from emails that customers act on.
+
+pub mod self_service;
