@@ -60,7 +60,7 @@ impl ListPage {
                     s.as_str(),
                     self.counts
                         .iter()
-                        .filter(|c| c.status == s.as_str())
+                        .filter(|c| c.status == *s)
                         .map(|c| c.count)
                         .sum(),
                 )
@@ -87,7 +87,7 @@ impl ListPage {
     fn count(&self, status: &str, kind: &str) -> i64 {
         self.counts
             .iter()
-            .find(|c| c.status == status && c.kind == kind)
+            .find(|c| c.status.as_str() == status && c.kind == kind)
             .map(|c| c.count)
             .unwrap_or(0)
     }
@@ -217,14 +217,11 @@ impl DetailPage {
     }
 
     fn status_label(&self) -> &'static str {
-        self.m
-            .status
-            .parse()
-            .map_or("Unknown", MessageStatus::label)
+        self.m.status.label()
     }
 
     fn can_retry(&self) -> bool {
-        matches!(self.m.status.as_str(), "failed" | "dead")
+        self.m.status.undelivered()
     }
 }
 
@@ -254,7 +251,7 @@ pub async fn html_body(
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let m = crate::db::blocking(&state.pool, move |conn| messages::page::detail(conn, id)).await?;
-    Ok(sandboxed_html(m.body_html))
+    Ok(sandboxed_html(m.body.body_html))
 }
 
 fn sandboxed_html(body: String) -> HttpResponse {

@@ -98,8 +98,9 @@ pub fn overview(conn: &mut PgConnection, filter: &MessageFilter) -> AppResult<Ov
             AND ($3::int8[] IS NULL OR m.order_id = ANY($3))
             AND ($4::text IS NULL OR (lower(m.recipient) ~>=~ $4 AND lower(m.recipient) ~<~ ($4 || chr(1114111))))";
     let mut rows: Vec<MessageRow> = diesel::sql_query(format!(
-        "SELECT m.id, m.kind, m.status, m.recipient, m.subject, m.attempts, m.last_error,
-                m.smtp_response, m.created_at, m.next_attempt_at, m.sent_at, o.number AS order_number
+        "SELECT m.id, m.kind, m.idempotency_key, m.order_id, m.customer_id, m.recipient, m.subject,
+                m.status, m.attempts, m.next_attempt_at, m.last_error, m.smtp_response, m.sent_at,
+                m.created_by, m.created_at, o.number AS order_number
            {filtered}
             AND ($5::int8 IS NULL OR m.id < $5)
           ORDER BY m.id DESC
