@@ -216,6 +216,7 @@ pub fn run() -> anyhow::Result<()> {
                     }
                     None => None,
                 };
+                startup::register_email_renderer();
                 let (_stop, running) = crate::email::worker::spawn(
                     pool,
                     &settings,

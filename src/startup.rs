@@ -27,6 +27,20 @@ pub struct Application {
     pub pool: PgPool,
 }
 
+/// Caps glibc's malloc at two arenas. By default every thread that allocates (actix's
+/// workers, the blocking pool's threads running use cases, the email worker) may get an
+/// arena of its own, up to eight per core, and each keeps the memory its biggest request
+/// freed: the server's peak RSS over `bench/run` was 131 MB. Two arenas cost little
+/// contention on the cores this runs on. Called first thing by `main`.
+pub fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; it is called before any other
+    // thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 /// Checks the database, migrates it and returns a pool: the first steps of every command.
 /// It stores nothing about this process (see `register_public_url`).
 pub fn prepare_database(settings: &Settings) -> anyhow::Result<PgPool> {
@@ -62,8 +76,15 @@ fn master_secret(settings: &Settings, pool: &PgPool) -> anyhow::Result<String> {
     )?)
 }
 
+/// Gives the email worker the shop's renderer for emails rendered at sending (the
+/// restock email): every process that may run a worker calls it.
+pub fn register_email_renderer() {
+    crate::email::at_sending::register(crate::services::messages::restock_mail::render_at_sending);
+}
+
 impl Application {
     pub fn build(settings: Settings, pool: PgPool) -> anyhow::Result<Self> {
+        register_email_renderer();
         let listener = TcpListener::bind(settings.bind_addr)
             .with_context(|| format!("cannot listen on {}", settings.bind_addr))?;
         let port = listener.local_addr()?.port();

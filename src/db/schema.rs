@@ -110,6 +110,7 @@ diesel::table! {
         attachment_name -> Nullable<Text>,
         attachment_type -> Nullable<Text>,
         attachment_body -> Nullable<Text>,
+        facts -> Nullable<Jsonb>,
     }
 }
 

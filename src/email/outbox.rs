@@ -161,43 +161,6 @@ pub fn enqueue_with_attachment(
     Ok(Some(id))
 }
 
-/// Like `enqueue`, for many messages with distinct keys, except that a message with the
-/// same key that is still queued gets the new rendering: for keys that name one event,
-/// when the event touches the order twice (a receipt filling two of its lines) and the
-/// second rendering includes the first. One statement per 500 messages and one wake-up,
-/// not two round trips each (a receipt that fills 10,000 orders queues 10,000 emails in
-/// its transaction).
-pub fn enqueue_or_rerender(conn: &mut PgConnection, messages: &[NewMessage]) -> QueryResult<()> {
-    if messages.is_empty() {
-        return Ok(());
-    }
-    for chunk in messages.chunks(500) {
-        let column = |f: fn(&NewMessage) -> String| chunk.iter().map(f).collect::<Vec<_>>();
-        let ids = |f: fn(&NewMessage) -> Option<i64>| chunk.iter().map(f).collect::<Vec<_>>();
-        diesel::sql_query(
-            "INSERT INTO messages (kind, idempotency_key, order_id, customer_id, recipient, subject,
-                                   body_text, body_html, created_by)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::text[],
-                                  $6::text[], $7::text[], $8::text[], $9::int8[])
-             ON CONFLICT (idempotency_key) DO UPDATE
-                SET subject = EXCLUDED.subject, body_text = EXCLUDED.body_text,
-                    body_html = EXCLUDED.body_html
-              WHERE messages.status = 'queued'",
-        )
-        .bind::<Array<Text>, _>(column(|m| m.kind.as_str().to_owned()))
-        .bind::<Array<Text>, _>(column(|m| m.idempotency_key.clone()))
-        .bind::<Array<Nullable<BigInt>>, _>(ids(|m| m.order_id))
-        .bind::<Array<Nullable<BigInt>>, _>(ids(|m| m.customer_id))
-        .bind::<Array<Text>, _>(column(|m| m.recipient.clone()))
-        .bind::<Array<Text>, _>(column(|m| m.subject.clone()))
-        .bind::<Array<Text>, _>(column(|m| m.body_text.clone()))
-        .bind::<Array<Text>, _>(column(|m| m.body_html.clone()))
-        .bind::<Array<Nullable<BigInt>>, _>(ids(|m| m.created_by))
-        .execute(conn)?;
-    }
-    after_enqueue(conn, None)
-}
-
 /// Wakes listening workers. When a customer last heard from us is read from the
 /// messages themselves (see the periodic status updates), not written onto order lines:
 /// an event holds only its own products' locks, and updating other products' lines of
@@ -228,6 +191,9 @@ pub struct Claimed {
     pub message: Message,
     #[diesel(embed)]
     pub body: MessageBody,
+    /// False for a message queued with its facts, to be rendered now (`at_sending`).
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub rendered: bool,
 }
 
 /// A claimed message reads as the stored one (`claimed.recipient`, `claimed.attempts`).
@@ -267,7 +233,7 @@ pub fn claim_due(conn: &mut PgConnection, limit: i64) -> QueryResult<Vec<Claimed
                           ORDER BY next_attempt_at, id
                           LIMIT $1
                           FOR UPDATE SKIP LOCKED)
-         RETURNING m.*",
+         RETURNING m.*, m.facts IS NULL AS rendered",
     )
     .bind::<BigInt, _>(limit)
     .bind::<diesel::sql_types::Double, _>(CLAIM_LEASE_SECONDS as f64)

@@ -1,6 +1,7 @@
 //! The words of every email: what a message says, as plain data (`Mail`), turned into a
 //! subject, a plain-text part and an HTML part by the Askama templates in
-//! `templates/emails/` (one pair per kind). Rendered once, when the message is queued.
+//! `templates/emails/` (one pair per kind). Rendered once: when the message is queued, or
+//! for the restock email when it is sent (`at_sending`).
 
 use askama::Template;
 
@@ -344,6 +345,11 @@ fn pair(text: impl Template, html: impl Template) -> askama::Result<(String, Str
     Ok((text.render()?, html.render()?))
 }
 
+/// The restock email's subject, known when it is queued (its body is rendered at sending).
+pub fn restock_subject(order_number: &str) -> String {
+    format!("Order {order_number}: good news, your items are reserved")
+}
+
 /// The subject and both parts of `kind` for `m`.
 pub fn render(kind: Kind, m: &Mail) -> askama::Result<Rendered> {
     let order = m.order();
@@ -369,7 +375,7 @@ pub fn render(kind: Kind, m: &Mail) -> askama::Result<Rendered> {
             pair(DelayText { m }, DelayHtml { m })?,
         ),
         Kind::Restock => (
-            format!("Order {order}: good news, your items are reserved"),
+            restock_subject(order),
             pair(RestockText { m }, RestockHtml { m })?,
         ),
         Kind::Shipment => (

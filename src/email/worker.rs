@@ -1,6 +1,7 @@
 //! The delivery worker: claims due messages (`FOR UPDATE SKIP LOCKED`, so any number of
-//! workers share one outbox), sends them over a pool of SMTP connections, records the
-//! server's answers (one transaction a batch), and retries temporary failures with
+//! workers share one outbox), renders the ones queued with their facts (`at_sending`: in
+//! the claiming worker, from the shop as it is then), sends them over a pool of SMTP
+//! connections, records the server's answers (one transaction a batch), and retries temporary failures with
 //! exponential backoff and jitter. A server that cannot be reached at all is not a
 //! message's failure: the worker puts the messages back uncounted and pauses, then tries
 //! one message at a time until the server answers. It also runs the periodic jobs: the
@@ -21,6 +22,7 @@ use lettre::message::{Attachment, Mailbox, MultiPart};
 use rand::Rng;
 use tokio::task::JoinSet;
 
+use super::at_sending;
 use super::outbox::{self, Claimed, Outcome};
 use super::transport::{SendError, Transport};
 use crate::config::Settings;
@@ -119,7 +121,9 @@ impl Mailer {
         let pool = self.pool.clone();
         let claimed = tokio::task::spawn_blocking(move || {
             let mut conn = pool.get()?;
-            Ok::<_, anyhow::Error>(outbox::claim_due(&mut conn, limit)?)
+            let mut claimed = outbox::claim_due(&mut conn, limit)?;
+            at_sending::render_claimed(&mut conn, &mut claimed);
+            Ok::<_, anyhow::Error>(claimed)
         })
         .await??;
         let claimed_count = claimed.len();
@@ -318,6 +322,11 @@ enum Tried {
 }
 
 async fn attempt(transport: &Transport, from: Mailbox, message: &Claimed) -> Tried {
+    if !message.rendered {
+        return Tried::Failed(SendError::Temporary(
+            "the email could not be rendered for sending".to_owned(),
+        ));
+    }
     let email = match build(from, message) {
         Ok(email) => email,
         Err(error) => return Tried::Unbuildable(error),

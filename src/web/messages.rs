@@ -232,7 +232,7 @@ pub async fn show(
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let Priced { data: m, currency } = crate::db::blocking(&state.pool, move |conn| {
-        Priced::load(conn, |conn| messages::page::detail(conn, id))
+        Priced::load(conn, |conn| messages::restock_mail::detail(conn, id))
     })
     .await?;
     render::html(&DetailPage {
@@ -250,7 +250,10 @@ pub async fn html_body(
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
-    let m = crate::db::blocking(&state.pool, move |conn| messages::page::detail(conn, id)).await?;
+    let m = crate::db::blocking(&state.pool, move |conn| {
+        messages::restock_mail::detail(conn, id)
+    })
+    .await?;
     Ok(sandboxed_html(m.body.body_html))
 }
 

@@ -781,10 +781,13 @@ async fn a_receipt_queues_one_restock_email_per_order_and_shipping_and_cancellin
         1,
         "one per order per receipt"
     );
-    let restock = text(
-        &app,
-        "SELECT body_text FROM messages WHERE kind = 'restock'",
-    );
+    // Rendered when it is sent (issue 17): what it would say now, as the Messages page
+    // previews it.
+    let restock_id = count(&app, "SELECT id FROM messages WHERE kind = 'restock'");
+    let restock = messages::restock_mail::detail(&mut app.conn(), restock_id)
+        .unwrap()
+        .body
+        .body_text;
     assert!(
         restock.contains("1 x") || restock.contains("2 x Product KETTLE"),
         "{restock}"
@@ -845,6 +848,147 @@ async fn a_receipt_queues_one_restock_email_per_order_and_shipping_and_cancellin
             "SELECT count(*) FROM (SELECT idempotency_key FROM messages GROUP BY 1 HAVING count(*) > 1) d"
         ),
         0
+    );
+}
+
+/// Issue 17: a receipt queues its restock emails in its own transaction, each with the
+/// units it is about and no body; the worker renders each once when it sends it, from the
+/// order as it is then, and withdraws one whose units shipped before it went.
+#[tokio::test]
+async fn a_receipts_restock_emails_are_queued_with_it_and_rendered_once_when_sent() {
+    let app = spawn_app().await;
+    shop::product(&app, "KETTLE", 0, 2_500);
+    shop::product(&app, "TEAPOT", 0, 1_500);
+    shop::purchase_order(&app, "PO-1", "KETTLE", 10, 5);
+    shop::purchase_order(&app, "PO-2", "TEAPOT", 10, 9);
+    shop::order_of(
+        &app,
+        "W-1",
+        "ada@example.com",
+        "Ada",
+        &[("KETTLE", 2), ("TEAPOT", 1)],
+        3,
+    );
+    shop::order(&app, "W-2", "bo@example.com", "Bo", "KETTLE", 1, 2);
+    shop::order(&app, "W-3", "cy@example.com", "Cy", "KETTLE", 1, 1);
+    let receive = |conn: &mut PgConnection| {
+        purchasing::receive::receive(
+            conn,
+            &Actor::System,
+            "PO-1",
+            vec![purchasing::ReceiptLine {
+                sku: Sku::parse("KETTLE").unwrap(),
+                quantity: 4,
+            }],
+            Some("dock-1".to_owned()),
+            today(),
+        )
+        .map(|_| ())
+    };
+    let restock_rows = "SELECT count(*) FROM messages WHERE kind = 'restock'";
+
+    // Queued by the receipt's transaction: rolled back with it, committed with it.
+    let mut conn = app.conn();
+    let rolled_back = conn.transaction::<(), diesel::result::Error, _>(|conn| {
+        receive(conn).unwrap();
+        let queued: i64 = diesel::dsl::sql::<BigInt>(restock_rows)
+            .get_result(conn)
+            .unwrap();
+        assert_eq!(queued, 3, "one per order served, inside the receipt");
+        Err(diesel::result::Error::RollbackTransaction)
+    });
+    assert!(rolled_back.is_err());
+    assert_eq!(count(&app, restock_rows), 0);
+    receive(&mut conn).unwrap();
+    drop(conn);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM messages WHERE kind = 'restock' AND status = 'queued'
+                AND body_text = '' AND facts IS NOT NULL
+                AND subject LIKE 'Order W-_: good news, your items are reserved'"
+        ),
+        3,
+        "queued with their subject and facts, not rendered"
+    );
+
+    // Before any is sent: W-1's teapot is cancelled, W-2's kettle ships.
+    let teapot_line = count(
+        &app,
+        "SELECT l.id FROM order_lines l JOIN orders o ON o.id = l.order_id
+           JOIN products p ON p.id = l.product_id WHERE o.number = 'W-1' AND p.sku = 'TEAPOT'",
+    );
+    fulfilment::cancel_line(
+        &mut app.conn(),
+        &Actor::System,
+        teapot_line,
+        None,
+        "test",
+        today(),
+    )
+    .unwrap();
+    fulfilment::ship_allocated(&mut app.conn(), &Actor::System, "W-2", today()).unwrap();
+
+    let sink = Sink::start().await;
+    let (_stop, _worker) = start_worker(&app, app.pool.clone(), Some(sink.url()), fast());
+    // Three backorder notices, the cancellation, the shipment and two restock emails.
+    sink.wait_for(7, 20).await;
+    wait_until(
+        &app,
+        "SELECT count(*) FROM messages WHERE status IN ('queued', 'sending')",
+        0,
+        10,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let received = sink.received();
+    let restocks: Vec<_> = received
+        .iter()
+        .filter(|m| m.subject().ends_with("good news, your items are reserved"))
+        .collect();
+    let mut to: Vec<String> = restocks.iter().flat_map(|m| m.to.clone()).collect();
+    to.sort();
+    assert_eq!(
+        to,
+        vec!["ada@example.com".to_owned(), "cy@example.com".to_owned()],
+        "each once; none for W-2, whose kettle shipped before its email went"
+    );
+    let ada = restocks
+        .iter()
+        .find(|m| m.to[0] == "ada@example.com")
+        .unwrap();
+    assert_eq!(
+        ada.subject(),
+        "Order W-1: good news, your items are reserved"
+    );
+    let (plain, html) = ada.parts();
+    assert!(
+        plain.contains(
+            "2 x Product KETTLE (KETTLE): 2 reserved for you, ships soon  <-- this email is about this item"
+        ),
+        "{plain}"
+    );
+    assert!(
+        plain.contains("1 x Product TEAPOT (TEAPOT): 1 cancelled"),
+        "the order as it is when sent: {plain}"
+    );
+    assert!(html.contains("<strong>W-1</strong>"), "{html}");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM messages WHERE kind = 'restock' AND status = 'sent'
+                AND facts IS NULL AND body_text LIKE '%1 x Product TEAPOT (TEAPOT): 1 cancelled%'"
+        ),
+        1,
+        "the rendering that went is stored"
+    );
+    assert_eq!(
+        text(
+            &app,
+            "SELECT m.status || ': ' || m.last_error FROM messages m JOIN orders o ON o.id = m.order_id
+              WHERE m.kind = 'restock' AND o.number = 'W-2'"
+        ),
+        "withdrawn: not sent: the units it was about were shipped or cancelled before it went"
     );
 }
 

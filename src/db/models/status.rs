@@ -116,6 +116,8 @@ text_enum! {
         Failed => "failed",
         /// An address that can never work: not tried again.
         Dead => "dead",
+        /// Queued with its facts, then nothing left to say by sending time.
+        Withdrawn => "withdrawn",
     }
 }
 
@@ -128,6 +130,7 @@ impl MessageStatus {
             MessageStatus::Sent => "Sent",
             MessageStatus::Failed => "Failed",
             MessageStatus::Dead => "Gave up",
+            MessageStatus::Withdrawn => "Withdrawn",
         }
     }
 

@@ -43,7 +43,7 @@ pub fn fill_queue(
     reference: Option<&str>,
 ) -> AppResult<Vec<Filled>> {
     let filled = allocate_free_units(conn, ctx, product, reference)?;
-    super::messages::triggers::after_fill(conn, ctx, product, &filled)?;
+    super::messages::restock_mail::after_fill(conn, ctx, product, &filled)?;
     Ok(filled)
 }
 

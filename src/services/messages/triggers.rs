@@ -6,10 +6,7 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 
-use super::mail::{
-    OrderMail, alternative_links, choice_links, enqueue_order_mail, order_mail, order_mails,
-    record_told, user_id,
-};
+use super::mail::{alternative_links, choice_links, enqueue_order_mail, order_mail, user_id};
 use crate::db::audit::{self, Actor};
 use crate::db::shop_settings;
 use crate::db::stock::Product;
@@ -17,7 +14,7 @@ use crate::email::links::{LinkAction, LinkMaker};
 use crate::email::outbox::{self, Kind, NewMessage};
 use crate::email::render::{self, Mail, SwapNews};
 use crate::error::{AppError, AppResult};
-use crate::services::engine::events::{Ctx, Filled};
+use crate::services::engine::events::Ctx;
 
 /// The backorder notice for a new order with waiting lines (after its ETAs are set).
 pub fn queue_backorder_notice(
@@ -45,53 +42,12 @@ pub fn queue_backorder_notice(
     Ok(())
 }
 
-/// After free units went down a product's queue: one restock email per order that got
-/// units in this event, and the back-in-stock emails when units are left over.
-pub fn after_fill(
+/// One back-in-stock email to each open "notify me" sign-up of the product.
+pub(super) fn queue_back_in_stock(
     conn: &mut PgConnection,
     ctx: &Ctx<'_>,
     product: &Product,
-    filled: &[Filled],
 ) -> AppResult<()> {
-    if !filled.is_empty() {
-        let event = outbox::event_id(conn)?;
-        let order_ids: Vec<i64> = filled.iter().map(|f| f.order_id).collect();
-        let mut mails = order_mails(conn, &order_ids, &ctx.settings.shop_name, ctx.today)?;
-        for f in filled {
-            if let Some(om) = mails.get_mut(&f.order_id) {
-                om.focus(f.line_id, f.units);
-            }
-        }
-        // A receipt that fills two lines of one order (two products) re-renders the
-        // email it queued for the first: one email per order per event. Rendered and
-        // written a thousand at a time, so a receipt for 10,000 orders does not hold
-        // 10,000 rendered emails in memory at once.
-        let orders: Vec<&OrderMail> = mails.values().collect();
-        for chunk in orders.chunks(1000) {
-            let messages = chunk
-                .iter()
-                .map(|om| {
-                    let key = format!("restock:{}:{event}", om.order_id);
-                    om.message(Kind::Restock, key, ctx.user_id())
-                })
-                .collect::<AppResult<Vec<_>>>()?;
-            outbox::enqueue_or_rerender(conn, &messages)?;
-            let told: Vec<(&OrderMail, &str)> = chunk
-                .iter()
-                .zip(&messages)
-                .map(|(om, m)| (*om, m.idempotency_key.as_str()))
-                .collect();
-            record_told(conn, &told)?;
-        }
-    }
-    if product.available() > 0 {
-        queue_back_in_stock(conn, ctx, product)?;
-    }
-    Ok(())
-}
-
-/// One back-in-stock email to each open "notify me" sign-up of the product.
-fn queue_back_in_stock(conn: &mut PgConnection, ctx: &Ctx<'_>, product: &Product) -> AppResult<()> {
     #[derive(QueryableByName)]
     struct SignUp {
         #[diesel(sql_type = BigInt)]

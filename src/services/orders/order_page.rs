@@ -181,7 +181,9 @@ fn line_facts(
                         Some(MessageStatus::Queued | MessageStatus::Sending) => {
                             EmailDelivery::OnItsWay
                         }
-                        Some(MessageStatus::Sent) | None => EmailDelivery::Sent,
+                        Some(MessageStatus::Sent | MessageStatus::Withdrawn) | None => {
+                            EmailDelivery::Sent
+                        }
                     },
                     email: email_words(row.kind.as_deref()),
                 },
