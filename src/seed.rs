@@ -661,7 +661,7 @@ fn play_history(
     add_preorder(conn, &customers, today)?;
     // One open purchase order was emailed to its supplier already (issue 18, part 5).
     let first_open: Option<String> = purchase_orders::table
-        .filter(purchase_orders::status.eq("open"))
+        .filter(purchase_orders::status.eq(PoStatus::Open))
         .order(purchase_orders::id)
         .select(purchase_orders::reference)
         .first(conn)

@@ -1,9 +1,9 @@
 //! The audit log: who did what, when, with the state before and after.
 
-use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde_json::Value;
 
+use super::models::AuditEntry;
 use super::schema::audit_log;
 
 /// Who caused a change. A supplier acts through the link in a purchase order's email.
@@ -33,20 +33,6 @@ impl Actor {
             Actor::System => "system".to_owned(),
         }
     }
-}
-
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = audit_log)]
-pub struct AuditEntry {
-    pub id: i64,
-    pub user_id: Option<i64>,
-    pub actor: String,
-    pub action: String,
-    pub entity: String,
-    pub entity_id: Option<String>,
-    pub before: Option<Value>,
-    pub after: Option<Value>,
-    pub created_at: DateTime<Utc>,
 }
 
 /// One audited change; call it inside the transaction that makes the change.

@@ -5,6 +5,7 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Date, Int4, Int8, Nullable, SmallInt, Text};
 
+use super::models::MovementReason;
 pub use super::models::{OrderLine, Product};
 use super::schema::{products, stock_movements};
 
@@ -216,7 +217,7 @@ pub fn supplier_slips(conn: &mut PgConnection, supplier_ids: &[i64]) -> QueryRes
 #[diesel(table_name = stock_movements)]
 pub struct NewMovement {
     pub product_id: i64,
-    pub reason: &'static str,
+    pub reason: MovementReason,
     pub on_hand_delta: i32,
     pub allocated_delta: i32,
     pub reference: Option<String>,
@@ -247,7 +248,7 @@ pub fn record_movements(conn: &mut PgConnection, movements: &[NewMovement]) -> Q
                               $7::int8[], $8::int8[])",
     )
     .bind::<Array<BigInt>, _>(movements.iter().map(|m| m.product_id).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(movements.iter().map(|m| m.reason).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(movements.iter().map(|m| m.reason.as_str()).collect::<Vec<_>>())
     .bind::<Array<Int4>, _>(movements.iter().map(|m| m.on_hand_delta).collect::<Vec<_>>())
     .bind::<Array<Int4>, _>(movements.iter().map(|m| m.allocated_delta).collect::<Vec<_>>())
     .bind::<Array<Nullable<Text>>, _>(texts(|m| m.reference.clone()))

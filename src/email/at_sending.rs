@@ -123,9 +123,9 @@ pub fn render_claimed(conn: &mut PgConnection, claimed: &mut Vec<Claimed>) {
     };
     claimed.retain_mut(|message| match renderings.get(&message.id) {
         Some(AtSending::Rendered(rendered)) => {
-            message.subject = rendered.subject.clone();
-            message.body_text = rendered.text.clone();
-            message.body_html = rendered.html.clone();
+            message.message.subject = rendered.subject.clone();
+            message.body.body_text = rendered.text.clone();
+            message.body.body_html = rendered.html.clone();
             message.rendered = true;
             true
         }

@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Int4, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Nullable, Text};
+
+use crate::db::models::{Id, Message, MessageBody, MessageStatus};
 
 /// The channel a NOTIFY goes to when something is queued.
 pub const CHANNEL: &str = "bd_outbox";
@@ -88,21 +90,6 @@ pub fn label(kind: &str) -> &'static str {
     }
 }
 
-pub const STATUSES: [&str; 6] = ["queued", "sending", "sent", "failed", "dead", "withdrawn"];
-
-/// Statuses as people read them: "Gave up" for `dead` (an address that can never work).
-pub fn status_label(status: &str) -> &'static str {
-    match status {
-        "queued" => "Queued",
-        "sending" => "Sending",
-        "sent" => "Sent",
-        "failed" => "Failed",
-        "dead" => "Gave up",
-        "withdrawn" => "Withdrawn",
-        _ => "Unknown",
-    }
-}
-
 /// A rendered email, ready for the outbox.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
@@ -115,12 +102,6 @@ pub struct NewMessage {
     pub body_text: String,
     pub body_html: String,
     pub created_by: Option<i64>,
-}
-
-#[derive(QueryableByName)]
-struct Id {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
 }
 
 /// Queues a message unless one with its key exists; returns the new id. Also wakes the
@@ -203,41 +184,35 @@ pub fn event_id(conn: &mut PgConnection) -> QueryResult<i64> {
         .tx)
 }
 
-/// A message claimed for sending.
+/// A message claimed for sending: the stored message and what it says.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct Claimed {
-    #[diesel(sql_type = BigInt)]
-    pub id: i64,
-    #[diesel(sql_type = Text)]
-    pub idempotency_key: String,
-    #[diesel(sql_type = Text)]
-    pub recipient: String,
-    #[diesel(sql_type = Text)]
-    pub subject: String,
-    #[diesel(sql_type = Text)]
-    pub body_text: String,
-    #[diesel(sql_type = Text)]
-    pub body_html: String,
-    #[diesel(sql_type = Int4)]
-    pub attempts: i32,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub attachment_name: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub attachment_type: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub attachment_body: Option<String>,
+    #[diesel(embed)]
+    pub message: Message,
+    #[diesel(embed)]
+    pub body: MessageBody,
     /// False for a message queued with its facts, to be rendered now (`at_sending`).
     #[diesel(sql_type = diesel::sql_types::Bool)]
     pub rendered: bool,
 }
 
+/// A claimed message reads as the stored one (`claimed.recipient`, `claimed.attempts`).
+impl std::ops::Deref for Claimed {
+    type Target = Message;
+
+    fn deref(&self) -> &Message {
+        &self.message
+    }
+}
+
 impl Claimed {
     /// The attached file, when the message has one.
     pub fn attachment(&self) -> Option<Attachment> {
+        let body = &self.body;
         Some(Attachment {
-            name: self.attachment_name.clone()?,
-            content_type: self.attachment_type.clone()?,
-            body: self.attachment_body.clone()?,
+            name: body.attachment_name.clone()?,
+            content_type: body.attachment_type.clone()?,
+            body: body.attachment_body.clone()?,
         })
     }
 }
@@ -258,9 +233,7 @@ pub fn claim_due(conn: &mut PgConnection, limit: i64) -> QueryResult<Vec<Claimed
                           ORDER BY next_attempt_at, id
                           LIMIT $1
                           FOR UPDATE SKIP LOCKED)
-         RETURNING m.id, m.idempotency_key, m.recipient, m.subject, m.body_text, m.body_html,
-                   m.attempts, m.attachment_name, m.attachment_type, m.attachment_body,
-                   m.facts IS NULL AS rendered",
+         RETURNING m.*, m.facts IS NULL AS rendered",
     )
     .bind::<BigInt, _>(limit)
     .bind::<diesel::sql_types::Double, _>(CLAIM_LEASE_SECONDS as f64)
@@ -346,9 +319,9 @@ pub fn record_outcome(conn: &mut PgConnection, id: i64, outcome: &Outcome) -> Qu
         .bind::<BigInt, _>(id)
         .bind::<Text, _>(clip(error))
         .bind::<Text, _>(if matches!(outcome, Outcome::Dead { .. }) {
-            "dead"
+            MessageStatus::Dead
         } else {
-            "failed"
+            MessageStatus::Failed
         })
         .execute(conn)?,
     };
@@ -390,7 +363,7 @@ pub fn record_outcomes(conn: &mut PgConnection, outcomes: &[(i64, Outcome)]) -> 
 pub fn next_due(conn: &mut PgConnection) -> QueryResult<Option<DateTime<Utc>>> {
     use crate::db::schema::messages::dsl as m;
     m::messages
-        .filter(m::status.eq("queued"))
+        .filter(m::status.eq(MessageStatus::Queued))
         .select(diesel::dsl::min(m::next_attempt_at))
         .first(conn)
 }

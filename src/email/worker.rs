@@ -287,8 +287,10 @@ fn build(from: Mailbox, message: &Claimed) -> Result<Message, String> {
         )
     })?;
     let domain = from.email.domain().to_owned();
-    let alternative =
-        MultiPart::alternative_plain_html(message.body_text.clone(), message.body_html.clone());
+    let alternative = MultiPart::alternative_plain_html(
+        message.body.body_text.clone(),
+        message.body.body_html.clone(),
+    );
     let body = match message.attachment() {
         None => alternative,
         Some(file) => {

@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::db::models::AuditEntry;
 use crate::db::users::{self, Role, User};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::services::{admin, admin::accounts, admin::api_tokens, admin::audit_words};
@@ -276,7 +277,7 @@ pub async fn save_settings(
 struct AuditPage {
     frame: Frame,
     filter: admin::AuditFilter,
-    rows: Vec<admin::AuditRow>,
+    rows: Vec<AuditEntry>,
     actions: Vec<String>,
     entities: Vec<String>,
     next: Option<String>,
@@ -284,7 +285,7 @@ struct AuditPage {
 }
 
 impl AuditPage {
-    fn sentence(row: &admin::AuditRow) -> String {
+    fn sentence(row: &AuditEntry) -> String {
         audit_words::describe(
             &row.action,
             row.entity_id.as_deref(),
@@ -302,7 +303,7 @@ impl AuditPage {
     }
 
     /// "Riley Rep (rep@…)", "the customer (a@b)", "storefront (through the API)".
-    fn who(row: &admin::AuditRow) -> String {
+    fn who(row: &AuditEntry) -> String {
         crate::services::orders::timeline::actor_words(&row.actor)
     }
 

@@ -640,17 +640,6 @@ impl ProductPageTemplate {
         ordinal(*index as u32 + 1)
     }
 
-    fn reason_label(reason: &str) -> &'static str {
-        match reason {
-            "receipt" => "Receipt",
-            "adjustment" => "Adjustment",
-            "allocation" => "Allocated to an order",
-            "release" => "Released",
-            "shipment" => "Shipped",
-            _ => "Other",
-        }
-    }
-
     fn signed(n: &i32) -> String {
         match *n {
             0 => "0".to_owned(),

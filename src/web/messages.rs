@@ -8,7 +8,8 @@ use askama::Template;
 use rand::Rng;
 use serde::Deserialize;
 
-use crate::email::outbox::{self, Kind, STATUSES};
+use crate::db::models::MessageStatus;
+use crate::email::outbox::{self, Kind};
 use crate::error::{AppError, AppResult};
 use crate::services::messages::message_search::{self, MessageFilter, SearchedFor};
 use crate::services::messages::{
@@ -52,11 +53,11 @@ struct ListPage {
 
 impl ListPage {
     fn statuses(&self) -> Vec<(&'static str, i64)> {
-        STATUSES
+        MessageStatus::ALL
             .iter()
             .map(|s| {
                 (
-                    *s,
+                    s.as_str(),
                     self.counts
                         .iter()
                         .filter(|c| c.status == *s)
@@ -86,7 +87,7 @@ impl ListPage {
     fn count(&self, status: &str, kind: &str) -> i64 {
         self.counts
             .iter()
-            .find(|c| c.status == status && c.kind == kind)
+            .find(|c| c.status.as_str() == status && c.kind == kind)
             .map(|c| c.count)
             .unwrap_or(0)
     }
@@ -100,7 +101,7 @@ impl ListPage {
     }
 
     fn status_label(&self, status: &str) -> &'static str {
-        outbox::status_label(status)
+        status.parse().map_or("Unknown", MessageStatus::label)
     }
 
     fn filter_link(&self, status: &str, kind: &str) -> String {
@@ -163,10 +164,11 @@ pub async fn list(
     query: web::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
     let query = query.into_inner();
-    let status = STATUSES
-        .iter()
-        .find(|s| **s == query.status)
-        .map(|s| s.to_string());
+    let status = query
+        .status
+        .parse::<MessageStatus>()
+        .ok()
+        .map(|s| s.as_str().to_owned());
     let kind = Kind::parse(&query.kind).map(|k| k.as_str().to_owned());
     let filter = MessageFilter {
         status: status.clone(),
@@ -215,11 +217,11 @@ impl DetailPage {
     }
 
     fn status_label(&self) -> &'static str {
-        outbox::status_label(&self.m.status)
+        self.m.status.label()
     }
 
     fn can_retry(&self) -> bool {
-        matches!(self.m.status.as_str(), "failed" | "dead")
+        self.m.status.undelivered()
     }
 }
 
@@ -252,7 +254,7 @@ pub async fn html_body(
         messages::restock_mail::detail(conn, id)
     })
     .await?;
-    Ok(sandboxed_html(m.body_html))
+    Ok(sandboxed_html(m.body.body_html))
 }
 
 fn sandboxed_html(body: String) -> HttpResponse {

@@ -786,6 +786,7 @@ async fn a_receipt_queues_one_restock_email_per_order_and_shipping_and_cancellin
     let restock_id = count(&app, "SELECT id FROM messages WHERE kind = 'restock'");
     let restock = messages::restock_mail::detail(&mut app.conn(), restock_id)
         .unwrap()
+        .body
         .body_text;
     assert!(
         restock.contains("1 x") || restock.contains("2 x Product KETTLE"),

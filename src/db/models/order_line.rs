@@ -39,3 +39,19 @@ pub struct OrderLine {
     pub lapses_on: Option<NaiveDate>,
     pub wait_limit_on: Option<NaiveDate>,
 }
+
+/// A new order line: what was ordered, at what price, and how much the shelf gave it at
+/// once. Intake writes these, and so does a swap (the line of the alternative taken).
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = order_lines, check_for_backend(diesel::pg::Pg))]
+pub struct OrderLineInsert {
+    pub order_id: i64,
+    pub product_id: i64,
+    pub customer_id: i64,
+    pub placed_at: DateTime<Utc>,
+    pub qty: i32,
+    pub allocated: i32,
+    pub unit_price_cents: i64,
+    /// When its units started waiting: set when some of them joined the queue.
+    pub waiting_since: Option<DateTime<Utc>>,
+}

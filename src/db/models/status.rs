@@ -107,6 +107,73 @@ text_enum! {
 }
 
 text_enum! {
+    /// Where an outbox message stands (`messages.status`).
+    MessageStatus, "message status" {
+        Queued => "queued",
+        /// Claimed by a worker that is sending it now.
+        Sending => "sending",
+        Sent => "sent",
+        Failed => "failed",
+        /// An address that can never work: not tried again.
+        Dead => "dead",
+        /// Queued with its facts, then nothing left to say by sending time.
+        Withdrawn => "withdrawn",
+    }
+}
+
+impl MessageStatus {
+    /// As people read it: "Gave up" for `dead`.
+    pub fn label(self) -> &'static str {
+        match self {
+            MessageStatus::Queued => "Queued",
+            MessageStatus::Sending => "Sending",
+            MessageStatus::Sent => "Sent",
+            MessageStatus::Failed => "Failed",
+            MessageStatus::Dead => "Gave up",
+            MessageStatus::Withdrawn => "Withdrawn",
+        }
+    }
+
+    /// Failed or given up: a rep may queue it again.
+    pub fn undelivered(self) -> bool {
+        matches!(self, MessageStatus::Failed | MessageStatus::Dead)
+    }
+}
+
+text_enum! {
+    /// Why stock changed (`stock_movements.reason`), one ledger row each.
+    MovementReason, "stock movement reason" {
+        Receipt => "receipt",
+        Adjustment => "adjustment",
+        Allocation => "allocation",
+        Release => "release",
+        Shipment => "shipment",
+    }
+}
+
+impl MovementReason {
+    /// As the product page's ledger says it.
+    pub fn label(self) -> &'static str {
+        match self {
+            MovementReason::Receipt => "Receipt",
+            MovementReason::Adjustment => "Adjustment",
+            MovementReason::Allocation => "Allocated to an order",
+            MovementReason::Release => "Released",
+            MovementReason::Shipment => "Shipped",
+        }
+    }
+}
+
+text_enum! {
+    /// What a supplier answered through its link (`supplier_answers.answer`).
+    SupplierAnswer, "supplier answer" {
+        /// The expected date stands.
+        Confirmed => "confirmed",
+        NewDate => "new_date",
+    }
+}
+
+text_enum! {
     /// What ended an order line's wait (`order_lines.waiting_ended_by`).
     WaitEnd, "end of a wait" {
         Filled => "filled",
@@ -127,6 +194,15 @@ mod tests {
         }
         for status in ProposalStatus::ALL {
             assert_eq!(status.as_str().parse::<ProposalStatus>(), Ok(*status));
+        }
+        for status in MessageStatus::ALL {
+            assert_eq!(status.as_str().parse::<MessageStatus>(), Ok(*status));
+        }
+        for reason in MovementReason::ALL {
+            assert_eq!(reason.as_str().parse::<MovementReason>(), Ok(*reason));
+        }
+        for answer in SupplierAnswer::ALL {
+            assert_eq!(answer.as_str().parse::<SupplierAnswer>(), Ok(*answer));
         }
         for end in WaitEnd::ALL {
             assert_eq!(end.as_str().parse::<WaitEnd>(), Ok(*end));

@@ -9,10 +9,11 @@ pub mod passwords;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Date, Jsonb, Nullable, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Date, Nullable, Text};
 use serde_json::{Value, json};
 
 use crate::db::audit::{self, Actor};
+use crate::db::models::AuditEntry;
 use crate::db::schema::{self, shop_settings, users};
 use crate::db::shop_settings::ShopSettings;
 use crate::db::users::Role;
@@ -437,36 +438,16 @@ pub struct AuditFilter {
     pub before: String,
 }
 
-#[derive(Debug, Clone, QueryableByName)]
-pub struct AuditRow {
-    #[diesel(sql_type = BigInt)]
-    pub id: i64,
-    #[diesel(sql_type = Text)]
-    pub actor: String,
-    #[diesel(sql_type = Text)]
-    pub action: String,
-    #[diesel(sql_type = Text)]
-    pub entity: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub entity_id: Option<String>,
-    #[diesel(sql_type = Nullable<Jsonb>)]
-    pub before: Option<Value>,
-    #[diesel(sql_type = Nullable<Jsonb>)]
-    pub after: Option<Value>,
-    #[diesel(sql_type = Timestamptz)]
-    pub created_at: DateTime<Utc>,
-}
-
 /// A page of the audit log, newest first, after the id `before` (keyset).
 pub fn audit_page(
     conn: &mut PgConnection,
     filter: &AuditFilter,
     limit: i64,
-) -> QueryResult<Vec<AuditRow>> {
+) -> QueryResult<Vec<AuditEntry>> {
     let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
     let date = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
     diesel::sql_query(
-        "SELECT id, actor, action, entity, entity_id, before, after, created_at FROM audit_log
+        "SELECT * FROM audit_log
           WHERE ($1::text IS NULL OR action = $1)
             AND ($2::text IS NULL OR entity = $2)
             AND ($3::text IS NULL OR actor ILIKE '%' || $3 || '%')
@@ -505,7 +486,7 @@ pub fn audit_vocabulary(conn: &mut PgConnection) -> QueryResult<(Vec<String>, Ve
 
 /// What the audit page shows: one page of entries and the filter's choices.
 pub struct AuditLog {
-    pub rows: Vec<AuditRow>,
+    pub rows: Vec<AuditEntry>,
     pub actions: Vec<String>,
     pub entities: Vec<String>,
 }

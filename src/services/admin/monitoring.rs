@@ -5,10 +5,8 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Text};
 
+use crate::db::models::MessageStatus;
 use crate::services::review::{self, PromisesKept};
-
-/// Every status an email can have, so a status with none still shows as 0.
-pub const OUTBOX_STATUSES: [&str; 6] = ["queued", "sending", "sent", "failed", "dead", "withdrawn"];
 
 #[derive(Debug, Clone)]
 pub struct ShopGauges {
@@ -22,7 +20,7 @@ pub struct ShopGauges {
 #[derive(QueryableByName)]
 struct StatusCount {
     #[diesel(sql_type = Text)]
-    status: String,
+    status: MessageStatus,
     #[diesel(sql_type = BigInt)]
     n: i64,
 }
@@ -41,14 +39,15 @@ pub fn shop_gauges(conn: &mut PgConnection, today: NaiveDate) -> QueryResult<Sho
     let counted: Vec<StatusCount> =
         diesel::sql_query("SELECT status, count(*) AS n FROM messages GROUP BY status")
             .load(conn)?;
-    let outbox = OUTBOX_STATUSES
+    // Every status, so a status with none still shows as 0.
+    let outbox = MessageStatus::ALL
         .iter()
         .map(|status| {
             let n = counted
                 .iter()
                 .find(|c| c.status == *status)
                 .map_or(0, |c| c.n);
-            ((*status).to_owned(), n)
+            (status.as_str().to_owned(), n)
         })
         .collect();
     let waiting: Waiting = diesel::sql_query(

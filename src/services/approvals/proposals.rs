@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Int4, Nullable, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Int4, Nullable, Text};
 use rand::Rng;
 use serde_json::json;
 
@@ -455,32 +455,24 @@ fn queue_offer(conn: &mut PgConnection, actor: &Actor, proposal_id: i64) -> AppR
 }
 
 #[derive(Debug, Clone, QueryableByName)]
+#[diesel(table_name = discount_proposals)]
 pub struct ProposalRow {
-    #[diesel(sql_type = BigInt)]
     pub id: i64,
     #[diesel(sql_type = Text)]
     pub order_number: String,
     #[diesel(sql_type = Text)]
     pub customer_name: String,
-    #[diesel(sql_type = Text)]
     pub kind: String,
-    #[diesel(sql_type = Int4)]
     pub value: i32,
-    #[diesel(sql_type = Text)]
     pub reason: String,
-    #[diesel(sql_type = Text)]
     pub status: ProposalStatus,
-    #[diesel(sql_type = Nullable<BigInt>)]
     pub proposed_by: Option<i64>,
     #[diesel(sql_type = Nullable<Text>)]
     pub proposed_by_name: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     pub decided_by_name: Option<String>,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
     pub decided_at: Option<DateTime<Utc>>,
-    #[diesel(sql_type = Nullable<Text>)]
     pub decision_note: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
     pub coupon_code: Option<String>,
     #[diesel(sql_type = BigInt)]
     pub order_value_cents: i64,
@@ -490,7 +482,6 @@ pub struct ProposalRow {
     pub customer_orders: i64,
     #[diesel(sql_type = BigInt)]
     pub past_compensations: i64,
-    #[diesel(sql_type = Timestamptz)]
     pub created_at: DateTime<Utc>,
 }
 
@@ -505,6 +496,8 @@ impl ProposalRow {
     }
 }
 
+const LIST_SQL: &str = include_str!("proposals_list.sql");
+
 /// Proposals with what a manager needs to decide; `status` filters, `proposer` limits to
 /// one rep's own.
 pub fn list(
@@ -513,29 +506,9 @@ pub fn list(
     proposer: Option<i64>,
     today: NaiveDate,
 ) -> QueryResult<Vec<ProposalRow>> {
-    diesel::sql_query(
-        "SELECT d.id, o.number AS order_number, c.name AS customer_name, d.kind, d.value, d.reason, d.status,
-                d.proposed_by, pu.name AS proposed_by_name, du.name AS decided_by_name, d.decided_at, d.decision_note,
-                d.coupon_code,
-                (SELECT coalesce(sum((qty - cancelled) * unit_price_cents), 0)::int8 FROM order_lines WHERE order_id = o.id) AS order_value_cents,
-                (SELECT coalesce(max(greatest(coalesce(eta_worst, $3) - promised_on, $3 - promised_on)), 0)::int8
-                   FROM order_lines WHERE order_id = o.id AND promised_on IS NOT NULL
-                    AND waiting > 0) AS days_late,
-                (SELECT count(*) FROM orders x WHERE x.customer_id = c.id) AS customer_orders,
-                (SELECT count(*) FROM discount_proposals p JOIN orders y ON y.id = p.order_id
-                  WHERE y.customer_id = c.id AND p.status = 'approved' AND p.id <> d.id) AS past_compensations,
-                d.created_at
-           FROM discount_proposals d
-           JOIN orders o ON o.id = d.order_id
-           JOIN customers c ON c.id = o.customer_id
-           LEFT JOIN users pu ON pu.id = d.proposed_by
-           LEFT JOIN users du ON du.id = d.decided_by
-          WHERE d.status = $1 AND ($2::int8 IS NULL OR d.proposed_by = $2)
-          ORDER BY d.created_at, d.id
-          LIMIT 200",
-    )
-    .bind::<Text, _>(status)
-    .bind::<Nullable<BigInt>, _>(proposer)
-    .bind::<diesel::sql_types::Date, _>(today)
-    .load(conn)
+    diesel::sql_query(LIST_SQL)
+        .bind::<Text, _>(status)
+        .bind::<Nullable<BigInt>, _>(proposer)
+        .bind::<diesel::sql_types::Date, _>(today)
+        .load(conn)
 }

@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Date, Int4, Nullable, Text};
 
+use crate::db::models::Id;
 use crate::db::shop_settings::ShopSettings;
 use crate::db::stock::{self, Product};
 use crate::domain::{
@@ -336,11 +337,6 @@ pub fn new_order_eta(
 /// order, or a supplier with a lead time (DESIGN §1).
 pub fn supply_known(conn: &mut PgConnection, products: &[Product]) -> AppResult<HashSet<i64>> {
     let ids: Vec<i64> = products.iter().map(|p| p.id).collect();
-    #[derive(QueryableByName)]
-    struct Id {
-        #[diesel(sql_type = BigInt)]
-        id: i64,
-    }
     let rows: Vec<Id> = diesel::sql_query(
         "SELECT p.id FROM products p
            LEFT JOIN suppliers s ON s.id = p.supplier_id

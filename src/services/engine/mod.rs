@@ -13,6 +13,7 @@ use chrono::{NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Date, Int4, Nullable, Text};
 
+use crate::db::models::MovementReason;
 use crate::db::stock::{self, NewMovement, Product, QueueRow};
 use crate::domain::{self, EtaCause, QueuePolicy, WaitingLine};
 use crate::error::AppResult;
@@ -93,7 +94,7 @@ fn allocate_free_units(
         .iter()
         .map(|f| NewMovement {
             product_id: product.id,
-            reason: "allocation",
+            reason: MovementReason::Allocation,
             on_hand_delta: 0,
             allocated_delta: f.units,
             reference: reference

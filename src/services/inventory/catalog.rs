@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::db::audit::{self, Actor};
+use crate::db::models::MovementReason;
 use crate::db::schema::{products, suppliers};
 use crate::db::shop_settings;
 use crate::db::stock::{self, NewMovement, Product};
@@ -395,7 +396,7 @@ pub fn adjust(
         conn,
         &[NewMovement {
             product_id: product.id,
-            reason: "adjustment",
+            reason: MovementReason::Adjustment,
             on_hand_delta: change,
             allocated_delta: 0,
             reference: reference.map(str::to_owned),

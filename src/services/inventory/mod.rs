@@ -2,6 +2,7 @@
 //! CSV export), one product with its ledger, queue and incoming supply, inline settings,
 //! stock adjustments with a reason, and the all-or-nothing CSV import.
 
+use crate::db::models::MovementReason;
 pub mod alternatives;
 pub mod catalog;
 pub mod subscriptions;
@@ -12,13 +13,13 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Date, Int4, Int8, Nullable, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Date, Int4, Nullable, Text};
 use serde::Serialize;
 
 use self::catalog::ProductChanges;
 use crate::csv_cells;
 use crate::db::audit::{self, Actor};
-use crate::db::schema::suppliers;
+use crate::db::schema::{stock_movements, suppliers};
 use crate::db::shop_settings;
 use crate::db::stock::{self, IncomingRow, Product, QueueRow};
 use crate::domain::{EtaCause, MAX_UNITS, MAX_UNITS_TEXT, StockStatus};
@@ -382,22 +383,16 @@ pub fn suppliers(conn: &mut PgConnection) -> QueryResult<Vec<(i64, String)>> {
         .load(conn)
 }
 
-/// One row of a product's ledger.
+/// One row of a product's ledger, with who made it and for which order.
 #[derive(Debug, Clone, QueryableByName)]
+#[diesel(table_name = stock_movements)]
 pub struct LedgerRow {
-    #[diesel(sql_type = Int8)]
     pub id: i64,
-    #[diesel(sql_type = Timestamptz)]
     pub created_at: DateTime<Utc>,
-    #[diesel(sql_type = Text)]
-    pub reason: String,
-    #[diesel(sql_type = Int4)]
+    pub reason: MovementReason,
     pub on_hand_delta: i32,
-    #[diesel(sql_type = Int4)]
     pub allocated_delta: i32,
-    #[diesel(sql_type = Nullable<Text>)]
     pub reference: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
     pub note: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     pub user_name: Option<String>,

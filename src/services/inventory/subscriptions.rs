@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::db::audit::{self, Actor};
+use crate::db::models::Id;
 use crate::db::stock;
 use crate::error::{AppError, AppResult};
 use crate::types::{Email, Sku};
@@ -29,12 +30,7 @@ pub fn subscribe(
     conn.transaction(|conn| {
         let product = stock::find_by_sku(conn, sku.as_str())?
             .ok_or_else(|| AppError::invalid("sku", format!("there is no product with SKU {sku}")))?;
-        #[derive(QueryableByName)]
-        struct Inserted {
-            #[diesel(sql_type = BigInt)]
-            id: i64,
-        }
-        let inserted: Option<Inserted> = diesel::sql_query(
+        let inserted: Option<Id> = diesel::sql_query(
             "INSERT INTO restock_subscriptions (product_id, email) VALUES ($1, $2)
              ON CONFLICT (product_id, lower(email)) WHERE notified_at IS NULL AND unsubscribed_at IS NULL DO NOTHING
              RETURNING id",

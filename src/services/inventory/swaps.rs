@@ -12,6 +12,7 @@ use diesel::sql_types::{BigInt, Int4};
 use serde_json::json;
 
 use crate::db::audit::{self, Actor};
+use crate::db::models::{MovementReason, OrderLineInsert};
 use crate::db::schema::{order_lines, orders, swaps};
 use crate::db::shop_settings;
 use crate::db::stock::{self, NewMovement};
@@ -141,16 +142,16 @@ pub fn take(
         .select((order_lines::customer_id, order_lines::placed_at))
         .first(conn)?;
     let new_line_id: i64 = diesel::insert_into(order_lines::table)
-        .values((
-            order_lines::order_id.eq(order_id),
-            order_lines::product_id.eq(alternative.id),
-            order_lines::customer_id.eq(customer_id),
-            order_lines::placed_at.eq(placed_at),
-            order_lines::qty.eq(units),
-            order_lines::allocated.eq(if offer.in_stock { units } else { 0 }),
-            order_lines::unit_price_cents.eq(alternative.unit_price_cents),
-            order_lines::waiting_since.eq((!offer.in_stock).then(Utc::now)),
-        ))
+        .values(OrderLineInsert {
+            order_id,
+            product_id: alternative.id,
+            customer_id,
+            placed_at,
+            qty: units,
+            allocated: if offer.in_stock { units } else { 0 },
+            unit_price_cents: alternative.unit_price_cents,
+            waiting_since: (!offer.in_stock).then(Utc::now),
+        })
         .returning(order_lines::id)
         .get_result(conn)?;
     let mut effects = EtaEffects::default();
@@ -160,7 +161,7 @@ pub fn take(
             conn,
             &[NewMovement {
                 product_id: alternative.id,
-                reason: "allocation",
+                reason: MovementReason::Allocation,
                 on_hand_delta: 0,
                 allocated_delta: units,
                 reference: Some(number.clone()),

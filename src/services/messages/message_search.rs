@@ -5,6 +5,7 @@
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text};
 
+use crate::db::models::Count;
 use crate::error::AppResult;
 use crate::services::messages::{page::CountRow, page::MessageRow};
 use crate::services::orders::search::{self, Needle};
@@ -46,12 +47,6 @@ struct OrderHit {
     id: i64,
     #[diesel(sql_type = Text)]
     number: String,
-}
-
-#[derive(QueryableByName)]
-struct Counted {
-    #[diesel(sql_type = BigInt)]
-    count: i64,
 }
 
 /// Orders a message search means: the exact numbers if any match, else up to 50 whose
@@ -103,8 +98,9 @@ pub fn overview(conn: &mut PgConnection, filter: &MessageFilter) -> AppResult<Ov
             AND ($3::int8[] IS NULL OR m.order_id = ANY($3))
             AND ($4::text IS NULL OR (lower(m.recipient) ~>=~ $4 AND lower(m.recipient) ~<~ ($4 || chr(1114111))))";
     let mut rows: Vec<MessageRow> = diesel::sql_query(format!(
-        "SELECT m.id, m.kind, m.status, m.recipient, m.subject, m.attempts, m.last_error,
-                m.smtp_response, m.created_at, m.next_attempt_at, m.sent_at, o.number AS order_number
+        "SELECT m.id, m.kind, m.idempotency_key, m.order_id, m.customer_id, m.recipient, m.subject,
+                m.status, m.attempts, m.next_attempt_at, m.last_error, m.smtp_response, m.sent_at,
+                m.created_by, m.created_at, o.number AS order_number
            {filtered}
             AND ($5::int8 IS NULL OR m.id < $5)
           ORDER BY m.id DESC
@@ -120,7 +116,7 @@ pub fn overview(conn: &mut PgConnection, filter: &MessageFilter) -> AppResult<Ov
     let matching = if searched_for == SearchedFor::Nothing {
         None
     } else {
-        let counted: Counted = diesel::sql_query(format!("SELECT count(*) AS count {filtered}"))
+        let counted: Count = diesel::sql_query(format!("SELECT count(*) AS count {filtered}"))
             .bind::<Nullable<Text>, _>(&filter.status)
             .bind::<Nullable<Text>, _>(&filter.kind)
             .bind::<Nullable<Array<BigInt>>, _>(&order_ids)

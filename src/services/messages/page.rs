@@ -1,90 +1,61 @@
 //! The Messages page: one message in full, and retrying a failed one.
 
-use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Int4, Nullable, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Nullable, Text};
 
 use crate::db::audit::{self, Actor};
+use crate::db::models::{Message, MessageBody, MessageStatus};
 use crate::email::outbox::{self};
 use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Clone, QueryableByName)]
 pub struct CountRow {
     #[diesel(sql_type = Text)]
-    pub status: String,
+    pub status: MessageStatus,
     #[diesel(sql_type = Text)]
     pub kind: String,
     #[diesel(sql_type = BigInt)]
     pub count: i64,
 }
 
+/// A message in the list: the stored message (without its bodies) and its order's number.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct MessageRow {
-    #[diesel(sql_type = BigInt)]
-    pub id: i64,
-    #[diesel(sql_type = Text)]
-    pub kind: String,
-    #[diesel(sql_type = Text)]
-    pub status: String,
-    #[diesel(sql_type = Text)]
-    pub recipient: String,
-    #[diesel(sql_type = Text)]
-    pub subject: String,
-    #[diesel(sql_type = Int4)]
-    pub attempts: i32,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub last_error: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub smtp_response: Option<String>,
-    #[diesel(sql_type = Timestamptz)]
-    pub created_at: DateTime<Utc>,
-    #[diesel(sql_type = Timestamptz)]
-    pub next_attempt_at: DateTime<Utc>,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    pub sent_at: Option<DateTime<Utc>>,
+    #[diesel(embed)]
+    pub message: Message,
     #[diesel(sql_type = Nullable<Text>)]
     pub order_number: Option<String>,
 }
 
+/// A list row reads as its message (`row.subject`, `row.status`).
+impl std::ops::Deref for MessageRow {
+    type Target = Message;
+
+    fn deref(&self) -> &Message {
+        &self.message
+    }
+}
+
+/// A message in full: its row and what it says.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct MessageDetail {
-    #[diesel(sql_type = BigInt)]
-    pub id: i64,
-    #[diesel(sql_type = Text)]
-    pub kind: String,
-    #[diesel(sql_type = Text)]
-    pub status: String,
-    #[diesel(sql_type = Text)]
-    pub idempotency_key: String,
-    #[diesel(sql_type = Text)]
-    pub recipient: String,
-    #[diesel(sql_type = Text)]
-    pub subject: String,
-    #[diesel(sql_type = Text)]
-    pub body_text: String,
-    #[diesel(sql_type = Text)]
-    pub body_html: String,
-    #[diesel(sql_type = Int4)]
-    pub attempts: i32,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub last_error: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub smtp_response: Option<String>,
-    #[diesel(sql_type = Timestamptz)]
-    pub created_at: DateTime<Utc>,
-    #[diesel(sql_type = Timestamptz)]
-    pub next_attempt_at: DateTime<Utc>,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    pub sent_at: Option<DateTime<Utc>>,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub order_number: Option<String>,
+    #[diesel(embed)]
+    pub summary: MessageRow,
+    #[diesel(embed)]
+    pub body: MessageBody,
+}
+
+impl std::ops::Deref for MessageDetail {
+    type Target = MessageRow;
+
+    fn deref(&self) -> &MessageRow {
+        &self.summary
+    }
 }
 
 pub fn detail(conn: &mut PgConnection, id: i64) -> AppResult<MessageDetail> {
     diesel::sql_query(
-        "SELECT m.id, m.kind, m.status, m.idempotency_key, m.recipient, m.subject, m.body_text,
-                m.body_html, m.attempts, m.last_error, m.smtp_response, m.created_at,
-                m.next_attempt_at, m.sent_at, o.number AS order_number
+        "SELECT m.*, o.number AS order_number
            FROM messages m LEFT JOIN orders o ON o.id = m.order_id
           WHERE m.id = $1",
     )

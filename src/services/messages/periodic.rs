@@ -2,10 +2,11 @@
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Int4};
+use diesel::sql_types::{Bool, Int4};
 
 use super::eta_updates::send_due_eta_updates;
 use super::mail::{enqueue_order_mail, order_mails};
+use crate::db::models::Id;
 use crate::db::shop_settings;
 use crate::email::outbox::{self, Kind};
 use crate::error::AppResult;
@@ -46,13 +47,8 @@ pub fn run_periodic(conn: &mut PgConnection, today: NaiveDate) -> AppResult<usiz
             return Ok(0);
         }
         let settings = shop_settings::load(conn)?;
-        #[derive(QueryableByName)]
-        struct Due {
-            #[diesel(sql_type = BigInt)]
-            order_id: i64,
-        }
-        let due: Vec<Due> = diesel::sql_query(
-            "SELECT l.order_id FROM order_lines l
+        let due: Vec<Id> = diesel::sql_query(
+            "SELECT l.order_id AS id FROM order_lines l
               WHERE l.waiting > 0
               GROUP BY l.order_id
              HAVING greatest(max(coalesce(l.waiting_since, l.placed_at)),
@@ -63,7 +59,7 @@ pub fn run_periodic(conn: &mut PgConnection, today: NaiveDate) -> AppResult<usiz
         )
         .bind::<Int4, _>(settings.status_update_after_days)
         .load(conn)?;
-        let ids: Vec<i64> = due.iter().map(|d| d.order_id).collect();
+        let ids: Vec<i64> = due.iter().map(|d| d.id).collect();
         let mails = order_mails(conn, &ids, &settings.shop_name, today)?;
         let mut queued = 0;
         for om in mails.values() {

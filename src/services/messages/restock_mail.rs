@@ -205,11 +205,11 @@ pub fn detail(conn: &mut PgConnection, id: i64) -> AppResult<MessageDetail> {
     if let Some(row) = rows.first() {
         match render_one(row, &mails)? {
             Some((_, rendered)) => {
-                detail.body_text = rendered.text;
-                detail.body_html = rendered.html;
+                detail.body.body_text = rendered.text;
+                detail.body.body_html = rendered.html;
             }
             None => {
-                detail.body_text =
+                detail.body.body_text =
                     "Nothing to send now: the units this email is about were shipped or cancelled."
                         .to_owned();
             }

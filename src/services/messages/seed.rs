@@ -4,6 +4,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 
 use super::mail::order_mails;
+use crate::db::models::{Id, MessageStatus};
 use crate::db::shop_settings;
 use crate::email::outbox::{self, Kind};
 use crate::error::AppResult;
@@ -14,30 +15,25 @@ pub fn seed_messages(conn: &mut PgConnection) -> AppResult<usize> {
     conn.transaction(|conn| {
         let settings = shop_settings::load(conn)?;
         let today = crate::clock::today();
-        #[derive(QueryableByName)]
-        struct Id {
-            #[diesel(sql_type = BigInt)]
-            id: i64,
-        }
         let orders: Vec<Id> = diesel::sql_query("SELECT id FROM orders ORDER BY id DESC LIMIT 12").load(conn)?;
         let ids: Vec<i64> = orders.iter().map(|o| o.id).collect();
         let mails = order_mails(conn, &ids, &settings.shop_name, today)?;
         let mut made = 0;
         let states = [
-            ("sent", None, Some("250 2.0.0 Ok: queued as 4F2A1")),
-            ("sent", None, Some("250 OK")),
-            ("queued", None, None),
-            ("sending", None, None),
-            ("failed", Some("550 5.1.1 <{to}>: Recipient address rejected: User unknown"), None),
-            ("failed", Some("gave up after 8 attempts: Connection refused (os error 111)"), None),
-            ("dead", Some("the recipient is not an address"), None),
-            ("queued", Some("421 4.7.0 Try again later, closing connection"), None),
+            (MessageStatus::Sent, None, Some("250 2.0.0 Ok: queued as 4F2A1")),
+            (MessageStatus::Sent, None, Some("250 OK")),
+            (MessageStatus::Queued, None, None),
+            (MessageStatus::Sending, None, None),
+            (MessageStatus::Failed, Some("550 5.1.1 <{to}>: Recipient address rejected: User unknown"), None),
+            (MessageStatus::Failed, Some("gave up after 8 attempts: Connection refused (os error 111)"), None),
+            (MessageStatus::Dead, Some("the recipient is not an address"), None),
+            (MessageStatus::Queued, Some("421 4.7.0 Try again later, closing connection"), None),
         ];
         for (om, (status, error, response)) in mails.values().zip(states) {
             let mut mail = om.mail.clone();
             mail.subject = Some(format!("About your order {}", om.mail.order_number.clone().unwrap_or_default()));
             mail.paragraphs = vec!["A short note from the demo shop: this message shows how an email looks in each state of the outbox.".to_owned()];
-            let kind = if status == "sent" { Kind::StatusUpdate } else { Kind::Custom };
+            let kind = if status == MessageStatus::Sent { Kind::StatusUpdate } else { Kind::Custom };
             let message = om.message(kind, format!("demo:{}:{status}:{made}", om.order_id), None)?;
             if let Some(id) = outbox::enqueue(conn, &message)? {
                 diesel::sql_query(

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::db::audit::{self, Actor};
-use crate::db::models::WaitEnd;
+use crate::db::models::{MovementReason, WaitEnd};
 use crate::db::schema::{order_lines, orders, products, shipment_lines, shipments};
 use crate::db::shop_settings;
 use crate::db::stock::{self, NewMovement};
@@ -156,7 +156,7 @@ pub fn ship_allocated(
             engine::change_product(conn, product, -units, -units, 0, 0)?;
             movements.push(NewMovement {
                 product_id: product.id,
-                reason: "shipment",
+                reason: MovementReason::Shipment,
                 on_hand_delta: -units,
                 allocated_delta: -units,
                 reference: Some(number.to_owned()),
@@ -293,7 +293,7 @@ pub fn cancel_line(
                 conn,
                 &[NewMovement {
                     product_id: product.id,
-                    reason: "release",
+                    reason: MovementReason::Release,
                     on_hand_delta: 0,
                     allocated_delta: -released,
                     reference: Some(number.clone()),

@@ -3,27 +3,24 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Date, Int4, Nullable, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Bool, Int4, Nullable, Text, Timestamptz};
 use serde_json::json;
 
 use crate::db::audit::{self, Actor};
 use crate::db::models::{OrderLine, ProposalStatus};
-use crate::db::schema::{notes, order_lines, products};
+use crate::db::schema::{
+    discount_proposals, notes, order_line_eta_changes, order_lines, orders, products,
+};
 use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Clone, QueryableByName)]
+#[diesel(table_name = orders)]
 pub struct OrderHeader {
-    #[diesel(sql_type = BigInt)]
     pub id: i64,
-    #[diesel(sql_type = Text)]
     pub number: String,
-    #[diesel(sql_type = Timestamptz)]
     pub placed_at: DateTime<Utc>,
-    #[diesel(sql_type = Text)]
     pub payment_state: String,
-    #[diesel(sql_type = Nullable<Date>)]
     pub payment_authorized_until: Option<NaiveDate>,
-    #[diesel(sql_type = Nullable<Date>)]
     pub max_wait_until: Option<NaiveDate>,
     #[diesel(sql_type = Text)]
     pub customer_name: String,
@@ -69,14 +66,11 @@ impl LineDetail {
 }
 
 #[derive(Debug, Clone, QueryableByName)]
+#[diesel(table_name = order_line_eta_changes)]
 pub struct EtaChange {
-    #[diesel(sql_type = BigInt)]
     pub order_line_id: i64,
-    #[diesel(sql_type = Nullable<Date>)]
     pub eta_likely: Option<NaiveDate>,
-    #[diesel(sql_type = Nullable<Date>)]
     pub eta_worst: Option<NaiveDate>,
-    #[diesel(sql_type = Timestamptz)]
     pub changed_at: DateTime<Utc>,
 }
 
@@ -86,18 +80,6 @@ pub struct NoteRow {
     pub body: String,
     #[diesel(sql_type = Nullable<Text>)]
     pub author: Option<String>,
-    #[diesel(sql_type = Timestamptz)]
-    pub created_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, QueryableByName)]
-pub struct MessageRow {
-    #[diesel(sql_type = Text)]
-    pub kind: String,
-    #[diesel(sql_type = Text)]
-    pub subject: String,
-    #[diesel(sql_type = Text)]
-    pub status: String,
     #[diesel(sql_type = Timestamptz)]
     pub created_at: DateTime<Utc>,
 }
@@ -113,18 +95,13 @@ pub struct ShipmentRow {
 }
 
 #[derive(Debug, Clone, QueryableByName)]
+#[diesel(table_name = discount_proposals)]
 pub struct OrderProposal {
-    #[diesel(sql_type = Text)]
     pub kind: String,
-    #[diesel(sql_type = Int4)]
     pub value: i32,
-    #[diesel(sql_type = Text)]
     pub status: ProposalStatus,
-    #[diesel(sql_type = Text)]
     pub reason: String,
-    #[diesel(sql_type = Nullable<Text>)]
     pub coupon_code: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
     pub decision_note: Option<String>,
 }
 
@@ -134,7 +111,6 @@ pub struct OrderDetail {
     pub lines: Vec<LineDetail>,
     pub eta_changes: Vec<EtaChange>,
     pub notes: Vec<NoteRow>,
-    pub messages: Vec<MessageRow>,
     pub shipments: Vec<ShipmentRow>,
 }
 
@@ -177,11 +153,6 @@ pub fn order_detail(conn: &mut PgConnection, number: &str) -> AppResult<OrderDet
     )
     .bind::<BigInt, _>(header.id)
     .load(conn)?;
-    let messages = diesel::sql_query(
-        "SELECT kind, subject, status, created_at FROM messages WHERE order_id = $1 ORDER BY id DESC",
-    )
-    .bind::<BigInt, _>(header.id)
-    .load(conn)?;
     let shipments = diesel::sql_query(
         "SELECT s.created_at, s.is_partial,
                 string_agg(sl.quantity || ' × ' || p.sku, ', ' ORDER BY sl.id) AS contents
@@ -205,7 +176,6 @@ pub fn order_detail(conn: &mut PgConnection, number: &str) -> AppResult<OrderDet
         lines,
         eta_changes,
         notes,
-        messages,
         shipments,
     })
 }

@@ -15,12 +15,12 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Text};
+use diesel::sql_types::{Array, Text};
 use serde::Serialize;
 use serde_json::json;
 
 use crate::db::audit::{self, Actor};
-use crate::db::models::OrderLine;
+use crate::db::models::{Id, MovementReason, OrderLine, OrderLineInsert};
 use crate::db::schema::{order_lines, orders, products};
 use crate::db::shop_settings;
 use crate::db::stock::{self, NewMovement};
@@ -512,21 +512,19 @@ fn intake(
         .returning(orders::id)
         .get_result(conn)?;
 
-    let rows: Vec<_> = order
+    let rows: Vec<OrderLineInsert> = order
         .lines
         .iter()
         .zip(&plan.lines)
-        .map(|(line, taken)| {
-            (
-                order_lines::order_id.eq(order_id),
-                order_lines::product_id.eq(ids[line.sku.as_str()]),
-                order_lines::customer_id.eq(customer_id),
-                order_lines::placed_at.eq(placed_at),
-                order_lines::qty.eq(line.quantity),
-                order_lines::allocated.eq(taken.allocated as i32),
-                order_lines::unit_price_cents.eq(line.unit_price_cents),
-                order_lines::waiting_since.eq((taken.backordered > 0).then_some(placed_at)),
-            )
+        .map(|(line, taken)| OrderLineInsert {
+            order_id,
+            product_id: ids[line.sku.as_str()],
+            customer_id,
+            placed_at,
+            qty: line.quantity,
+            allocated: taken.allocated as i32,
+            unit_price_cents: line.unit_price_cents,
+            waiting_since: (taken.backordered > 0).then_some(placed_at),
         })
         .collect();
     let line_ids: Vec<i64> = diesel::insert_into(order_lines::table)
@@ -552,7 +550,7 @@ fn intake(
             if taken.allocated > 0 {
                 movements.push(NewMovement {
                     product_id: product.id,
-                    reason: "allocation",
+                    reason: MovementReason::Allocation,
                     on_hand_delta: 0,
                     allocated_delta: taken.allocated as i32,
                     reference: Some(order.number.to_string()),
@@ -629,11 +627,6 @@ fn short_of_stock(
 
 /// The customer's id, creating the customer on first order (email compared without case).
 pub fn upsert_customer(conn: &mut PgConnection, email: &Email, name: &str) -> QueryResult<i64> {
-    #[derive(QueryableByName)]
-    struct Id {
-        #[diesel(sql_type = BigInt)]
-        id: i64,
-    }
     let row: Id = diesel::sql_query(
         "INSERT INTO customers (email, name) VALUES ($1, $2)
          ON CONFLICT ((lower(email))) DO UPDATE SET name = customers.name

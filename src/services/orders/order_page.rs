@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Date, Int4, Nullable, Text, Timestamptz};
 
+use crate::db::models::MessageStatus;
 use crate::domain::answer::{self, Delivery, EmailDelivery, LineAnswer, LineFacts, ToldDate};
 use crate::error::AppResult;
 use crate::services::inventory::alternatives::Offer;
@@ -90,7 +91,7 @@ struct ToldRow {
     #[diesel(sql_type = Timestamptz)]
     told_at: DateTime<Utc>,
     #[diesel(sql_type = Nullable<Text>)]
-    status: Option<String>,
+    status: Option<MessageStatus>,
     #[diesel(sql_type = Nullable<Text>)]
     kind: Option<String>,
 }
@@ -175,10 +176,14 @@ fn line_facts(
                 ToldDate {
                     told: row.told_on,
                     queued_on: row.told_at.with_timezone(&chrono::Local).date_naive(),
-                    delivery: match row.status.as_deref() {
-                        Some("failed" | "dead") => EmailDelivery::Failed,
-                        Some("queued" | "sending") => EmailDelivery::OnItsWay,
-                        _ => EmailDelivery::Sent,
+                    delivery: match row.status {
+                        Some(MessageStatus::Failed | MessageStatus::Dead) => EmailDelivery::Failed,
+                        Some(MessageStatus::Queued | MessageStatus::Sending) => {
+                            EmailDelivery::OnItsWay
+                        }
+                        Some(MessageStatus::Sent | MessageStatus::Withdrawn) | None => {
+                            EmailDelivery::Sent
+                        }
                     },
                     email: email_words(row.kind.as_deref()),
                 },

@@ -12,6 +12,7 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Date, Nullable, Text, Timestamptz};
 
+use crate::db::models::{Count, Id};
 use crate::error::{AppError, AppResult};
 
 /// An order found, with its customer and what still waits.
@@ -268,12 +269,6 @@ struct NumberHit {
     lower_number: String,
 }
 
-#[derive(QueryableByName)]
-struct Counted {
-    #[diesel(sql_type = BigInt)]
-    count: i64,
-}
-
 fn total_of(count: i64) -> Total {
     if count > COUNT_LIMIT {
         Total::MoreThan(COUNT_LIMIT)
@@ -342,7 +337,7 @@ fn number_page(
     for candidate in candidates {
         count = count.bind::<Text, _>(candidate.clone());
     }
-    let counted: Counted = count.bind::<BigInt, _>(COUNT_LIMIT + 1).get_result(conn)?;
+    let counted: Count = count.bind::<BigInt, _>(COUNT_LIMIT + 1).get_result(conn)?;
     let mut hits: Vec<NumberHit> = exact.into_iter().chain(rest).collect();
     let next = if hits.len() > PAGE_SIZE {
         hits.truncate(PAGE_SIZE);
@@ -408,12 +403,6 @@ pub fn searches_names(whole: &str, words: &[String]) -> bool {
     !whole.contains('@') && words.iter().any(|w| w.chars().count() >= MIN_NAME_WORD)
 }
 
-#[derive(QueryableByName)]
-struct IdRow {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-}
-
 /// The matching customers' orders, newest first. The customers are found first (a
 /// bounded list); a few customers' orders are read from their own index and counted,
 /// many customers' are found by walking the newest orders.
@@ -439,11 +428,7 @@ fn customer_page(
     for value in &binds {
         found = found.bind::<Text, _>(value.clone());
     }
-    let customers: Vec<i64> = found
-        .load::<IdRow>(conn)?
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
+    let customers: Vec<i64> = found.load::<Id>(conn)?.into_iter().map(|r| r.id).collect();
     let keyset = "($1::timestamptz IS NULL OR (o.placed_at, o.id) < ($1, $2))";
     let (mut hits, total) = if customers.len() as i64 <= CUSTOMER_LIMIT {
         let hits: Vec<PlacedHit> = diesel::sql_query(format!(
@@ -456,7 +441,7 @@ fn customer_page(
         .bind::<Array<BigInt>, _>(&customers)
         .bind::<BigInt, _>(PAGE_SIZE as i64 + 1)
         .load(conn)?;
-        let counted: Counted = diesel::sql_query(
+        let counted: Count = diesel::sql_query(
             "SELECT count(*) AS count FROM (
                  SELECT 1 FROM orders WHERE customer_id = ANY($1) LIMIT $2) x",
         )

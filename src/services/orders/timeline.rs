@@ -9,9 +9,10 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Bool, Date, Int4, Jsonb, Nullable, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Bool, Date, Int4, Nullable, Text, Timestamptz};
 use serde_json::Value;
 
+use crate::db::models::{AuditEntry, Message};
 use crate::domain::format::human_date;
 use crate::email::outbox;
 
@@ -313,6 +314,8 @@ struct EtaRow {
     cancelled_order: Option<String>,
 }
 
+const ETA_CHANGES_SQL: &str = include_str!("timeline_eta_changes.sql");
+
 /// Each change of a line's dates, with what caused it: found among the rows written in
 /// the same transaction (a purchase order's new date, a receipt, a new or cancelled
 /// purchase order, a stock adjustment, a cancellation ahead in the queue).
@@ -321,49 +324,9 @@ fn eta_changes(
     order_id: i64,
     today: NaiveDate,
 ) -> QueryResult<Vec<TimelineEntry>> {
-    let rows: Vec<EtaRow> = diesel::sql_query(
-        "SELECT h.order_line_id AS line_id, p.name AS product, h.eta_worst, h.eta_likely,
-                h.eta_is_estimate, h.changed_at, (h.changed_at = l.created_at) AS first,
-                moved.reference AS moved_reference, moved.old_expected_on AS moved_from,
-                moved.new_expected_on AS moved_to, moved.by_supplier AS moved_by_supplier,
-                received.reference AS received_reference,
-                booked.reference AS booked_reference, booked.expected_on AS booked_on,
-                (SELECT a.entity_id FROM audit_log a
-                  WHERE a.action = 'purchase_order_cancelled' AND a.created_at = h.changed_at
-                  LIMIT 1) AS cancelled_po,
-                EXISTS (SELECT 1 FROM stock_movements m
-                         WHERE m.created_at = h.changed_at AND m.product_id = l.product_id
-                           AND m.reason = 'adjustment') AS adjusted,
-                (SELECT a.entity_id FROM audit_log a
-                  WHERE a.action = 'order_line_cancelled' AND a.created_at = h.changed_at
-                  LIMIT 1) AS cancelled_order
-           FROM order_line_eta_changes h
-           JOIN order_lines l ON l.id = h.order_line_id
-           JOIN products p ON p.id = l.product_id
-           LEFT JOIN LATERAL (
-               SELECT po.reference, d.old_expected_on, d.new_expected_on, d.by_supplier
-                 FROM purchase_order_date_changes d JOIN purchase_orders po ON po.id = d.purchase_order_id
-                WHERE d.changed_at = h.changed_at
-                  AND EXISTS (SELECT 1 FROM purchase_order_lines pl
-                               WHERE pl.purchase_order_id = po.id AND pl.product_id = l.product_id)
-                LIMIT 1) moved ON true
-           LEFT JOIN LATERAL (
-               SELECT po.reference FROM purchase_order_receipts r JOIN purchase_orders po ON po.id = r.purchase_order_id
-                WHERE r.created_at = h.changed_at
-                  AND EXISTS (SELECT 1 FROM purchase_order_lines pl
-                               WHERE pl.purchase_order_id = po.id AND pl.product_id = l.product_id)
-                LIMIT 1) received ON true
-           LEFT JOIN LATERAL (
-               SELECT po.reference, po.expected_on FROM purchase_orders po
-                WHERE po.created_at = h.changed_at
-                  AND EXISTS (SELECT 1 FROM purchase_order_lines pl
-                               WHERE pl.purchase_order_id = po.id AND pl.product_id = l.product_id)
-                LIMIT 1) booked ON true
-          WHERE l.order_id = $1
-          ORDER BY h.id",
-    )
-    .bind::<BigInt, _>(order_id)
-    .load(conn)?;
+    let rows: Vec<EtaRow> = diesel::sql_query(ETA_CHANGES_SQL)
+        .bind::<BigInt, _>(order_id)
+        .load(conn)?;
     let date = |d: NaiveDate| human_date(d, today);
     let maybe = |d: Option<NaiveDate>| d.map(date).unwrap_or_else(|| "no date".to_owned());
     let mut before: HashMap<i64, Option<NaiveDate>> = HashMap::new();
@@ -436,41 +399,28 @@ fn eta_changes(
     Ok(entries)
 }
 
-#[derive(QueryableByName)]
-struct EmailRow {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-    #[diesel(sql_type = Text)]
-    kind: String,
-    #[diesel(sql_type = Text)]
-    subject: String,
-    #[diesel(sql_type = Text)]
-    status: String,
-    #[diesel(sql_type = Timestamptz)]
-    created_at: DateTime<Utc>,
-    #[diesel(sql_type = Nullable<Text>)]
-    user_name: Option<String>,
-}
-
 fn emails(conn: &mut PgConnection, order_id: i64) -> QueryResult<Vec<TimelineEntry>> {
-    let rows: Vec<EmailRow> = diesel::sql_query(
-        "SELECT m.id, m.kind, m.subject, m.status, m.created_at, u.name AS user_name
-           FROM messages m LEFT JOIN users u ON u.id = m.created_by
-          WHERE m.order_id = $1",
-    )
-    .bind::<BigInt, _>(order_id)
-    .load(conn)?;
+    use crate::db::schema::{messages, users};
+    let rows: Vec<(Message, Option<String>)> = messages::table
+        .left_join(users::table.on(messages::created_by.eq(users::id.nullable())))
+        .filter(messages::order_id.eq(order_id))
+        .select((Message::as_select(), users::name.nullable()))
+        .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|row| {
+        .map(|(message, user_name)| {
             let mut e = entry(
-                row.created_at,
+                message.created_at,
                 EntryKind::Email,
-                format!("{} email: “{}”", outbox::label(&row.kind), row.subject),
+                format!(
+                    "{} email: “{}”",
+                    outbox::label(&message.kind),
+                    message.subject
+                ),
             );
-            e.detail = Some(outbox::status_label(&row.status).to_owned());
-            e.who = row.user_name;
-            e.message_id = Some(row.id);
+            e.detail = Some(message.status.label().to_owned());
+            e.who = user_name;
+            e.message_id = Some(message.id);
             e
         })
         .collect())
@@ -504,35 +454,20 @@ fn notes(conn: &mut PgConnection, order_id: i64) -> QueryResult<Vec<TimelineEntr
         .collect())
 }
 
-#[derive(QueryableByName)]
-struct AuditRow {
-    #[diesel(sql_type = Text)]
-    action: String,
-    #[diesel(sql_type = Text)]
-    actor: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    user_name: Option<String>,
-    #[diesel(sql_type = Nullable<Jsonb>)]
-    after: Option<Value>,
-    #[diesel(sql_type = Timestamptz)]
-    created_at: DateTime<Utc>,
-}
-
 /// Customer choices and cancellations, from the audit log (which says who).
 fn audited(conn: &mut PgConnection, number: &str) -> QueryResult<Vec<TimelineEntry>> {
-    let rows: Vec<AuditRow> = diesel::sql_query(
-        "SELECT a.action, a.actor, u.name AS user_name, a.after, a.created_at
-           FROM audit_log a LEFT JOIN users u ON u.id = a.user_id
-          WHERE a.entity = 'order' AND a.entity_id = $1
-            AND a.action = ANY($2)",
-    )
-    .bind::<Text, _>(number)
-    .bind::<Array<Text>, _>(vec![
-        "customer_choice",
-        "order_line_cancelled",
-        "alternative_taken",
-    ])
-    .load(conn)?;
+    use crate::db::schema::{audit_log, users};
+    let rows: Vec<(AuditEntry, Option<String>)> = audit_log::table
+        .left_join(users::table.on(audit_log::user_id.eq(users::id.nullable())))
+        .filter(audit_log::entity.eq("order"))
+        .filter(audit_log::entity_id.eq(number))
+        .filter(audit_log::action.eq_any([
+            "customer_choice",
+            "order_line_cancelled",
+            "alternative_taken",
+        ]))
+        .select((AuditEntry::as_select(), users::name.nullable()))
+        .load(conn)?;
     let text = |v: &Option<Value>, key: &str| {
         v.as_ref()
             .and_then(|v| v.get(key))
@@ -541,11 +476,8 @@ fn audited(conn: &mut PgConnection, number: &str) -> QueryResult<Vec<TimelineEnt
     };
     Ok(rows
         .into_iter()
-        .map(|row| {
-            let who = row
-                .user_name
-                .clone()
-                .unwrap_or_else(|| actor_words(&row.actor));
+        .map(|(row, user_name)| {
+            let who = user_name.unwrap_or_else(|| actor_words(&row.actor));
             if row.action == "alternative_taken" {
                 let by_rep = text(&row.after, "channel").as_deref() == Some("rep");
                 let mut e = entry(

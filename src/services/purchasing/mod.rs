@@ -15,6 +15,7 @@ use diesel::sql_types::Text;
 use serde::Serialize;
 
 use crate::db::audit::{self, Actor};
+use crate::db::models::MovementReason;
 use crate::db::schema;
 use crate::db::schema::{
     products, purchase_order_date_changes, purchase_order_lines, purchase_order_receipts,
@@ -391,7 +392,7 @@ pub fn receipt_view(conn: &mut PgConnection, receipt_id: i64) -> AppResult<Recei
         )
         .inner_join(orders::table.on(orders::id.eq(order_lines::order_id)))
         .filter(stock_movements::reference.eq(receipt_reference(&reference, receipt_id)))
-        .filter(stock_movements::reason.eq("allocation"))
+        .filter(stock_movements::reason.eq(MovementReason::Allocation))
         .order(stock_movements::id)
         .select((
             orders::number,

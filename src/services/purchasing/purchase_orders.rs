@@ -9,11 +9,14 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Date, Int8, Nullable, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Bool, Date, Int4, Int8, Nullable, Text, Timestamptz};
 
 use crate::db::audit::{self, Actor};
-use crate::db::models::{PoStatus, PurchaseOrder};
-use crate::db::schema::{purchase_order_date_changes, purchase_order_receipts, purchase_orders};
+use crate::db::models::{MessageStatus, PoStatus, PurchaseOrder, SupplierAnswer};
+use crate::db::schema::{
+    purchase_order_date_changes, purchase_order_lines, purchase_order_receipts, purchase_orders,
+    supplier_answers,
+};
 use crate::db::shop_settings;
 use crate::db::stock::{self, Product};
 use crate::domain::{self, WaitingLine};
@@ -117,23 +120,21 @@ pub fn list(
 }
 
 /// One line of a purchase order, with the product's queue beside it.
+/// Its own columns take their types from the schema; the product's are named.
 #[derive(Debug, Clone, QueryableByName)]
+#[diesel(table_name = purchase_order_lines)]
 pub struct LineRow {
-    #[diesel(sql_type = Int8)]
     pub id: i64,
-    #[diesel(sql_type = Int8)]
     pub product_id: i64,
     #[diesel(sql_type = Text)]
     pub sku: String,
     #[diesel(sql_type = Text)]
     pub name: String,
-    #[diesel(sql_type = diesel::sql_types::Int4)]
     pub qty_ordered: i32,
-    #[diesel(sql_type = diesel::sql_types::Int4)]
     pub qty_received: i32,
-    #[diesel(sql_type = diesel::sql_types::Int4)]
+    #[diesel(sql_type = Int4)]
     pub waiting_units: i32,
-    #[diesel(sql_type = diesel::sql_types::Int4)]
+    #[diesel(sql_type = Int4)]
     pub waiting_lines: i32,
 }
 
@@ -144,19 +145,15 @@ impl LineRow {
 }
 
 #[derive(Debug, Clone, QueryableByName)]
+#[diesel(table_name = purchase_order_date_changes)]
 pub struct DateChangeRow {
-    #[diesel(sql_type = Date)]
     pub old_expected_on: NaiveDate,
-    #[diesel(sql_type = Date)]
     pub new_expected_on: NaiveDate,
     #[diesel(sql_type = Nullable<Text>)]
     pub changed_by: Option<String>,
-    #[diesel(sql_type = Timestamptz)]
     pub changed_at: DateTime<Utc>,
     /// Given by the supplier through the link in the order's email, not by a buyer.
-    #[diesel(sql_type = Bool)]
     pub by_supplier: bool,
-    #[diesel(sql_type = Nullable<Text>)]
     pub note: Option<String>,
 }
 
@@ -179,28 +176,24 @@ pub struct SendRow {
     pub sent_at: DateTime<Utc>,
     #[diesel(sql_type = Nullable<Text>)]
     pub sent_by: Option<String>,
-    /// The outbox's status of the email ("queued", "sent", ...).
+    /// Where the email stands in the outbox.
     #[diesel(sql_type = Nullable<Text>)]
-    pub email_status: Option<String>,
+    pub email_status: Option<MessageStatus>,
 }
 
 /// What the supplier answered through its link.
 #[derive(Debug, Clone, QueryableByName)]
+#[diesel(table_name = supplier_answers)]
 pub struct AnswerRow {
-    /// "confirmed" or "new_date".
-    #[diesel(sql_type = Text)]
-    pub answer: String,
-    #[diesel(sql_type = Date)]
+    pub answer: SupplierAnswer,
     pub expected_on: NaiveDate,
-    #[diesel(sql_type = Nullable<Text>)]
     pub note: Option<String>,
-    #[diesel(sql_type = Timestamptz)]
     pub answered_at: DateTime<Utc>,
 }
 
 impl AnswerRow {
     pub fn confirmed(&self) -> bool {
-        self.answer == "confirmed"
+        self.answer == SupplierAnswer::Confirmed
     }
 }
 
@@ -274,7 +267,7 @@ fn header(
 
 pub(super) fn lines(conn: &mut PgConnection, po_id: i64) -> QueryResult<Vec<LineRow>> {
     diesel::sql_query(
-        "SELECT pl.id, p.id AS product_id, p.sku, p.name, pl.qty_ordered, pl.qty_received,
+        "SELECT pl.id, pl.product_id, p.sku, p.name, pl.qty_ordered, pl.qty_received,
                 p.waiting_units, p.waiting_lines
            FROM purchase_order_lines pl
            JOIN products p ON p.id = pl.product_id

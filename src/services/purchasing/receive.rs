@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use super::purchase_orders::{self, ReceiveQuantity};
 use super::{Outcome, ReceiptLine, ReceiptView, lock_reference, receipt_view};
 use crate::db::audit::{self, Actor};
-use crate::db::models::PoStatus;
+use crate::db::models::{MovementReason, PoStatus};
 use crate::db::schema;
 use crate::db::schema::{products, purchase_order_lines, purchase_order_receipts, receipt_lines};
 use crate::db::shop_settings;
@@ -192,7 +192,7 @@ fn receive_in(
                 conn,
                 &[NewMovement {
                     product_id: product.id,
-                    reason: "receipt",
+                    reason: MovementReason::Receipt,
                     on_hand_delta: units,
                     allocated_delta: 0,
                     reference: Some(receipt_reference.clone()),

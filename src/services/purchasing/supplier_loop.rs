@@ -12,7 +12,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Int4, Nullable, Text};
 
 use crate::db::audit::{self, Actor};
-use crate::db::models::PoStatus;
+use crate::db::models::{PoStatus, SupplierAnswer};
 use crate::db::schema::{purchase_order_sends, purchase_orders, supplier_answers, suppliers};
 use crate::db::shop_settings;
 use crate::domain::format::human_date;
@@ -458,11 +458,11 @@ pub fn answer(
                     "a supplier gave a new date"
                 );
                 po::move_expected_date(conn, &actor, &reference, date, today, source)?;
-                ("new_date", date, note)
+                (SupplierAnswer::NewDate, date, note)
             }
             // The date it already has: a confirmation (its note is kept with it).
-            Some((_, note)) => ("confirmed", was, note),
-            None => ("confirmed", was, None),
+            Some((_, note)) => (SupplierAnswer::Confirmed, was, note),
+            None => (SupplierAnswer::Confirmed, was, None),
         };
         diesel::insert_into(supplier_answers::table)
             .values((
@@ -473,7 +473,7 @@ pub fn answer(
                 supplier_answers::note.eq(&note),
             ))
             .execute(conn)?;
-        if answer == "confirmed" {
+        if answer == SupplierAnswer::Confirmed {
             audit::record(
                 conn,
                 &actor,
