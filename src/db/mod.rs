@@ -113,7 +113,7 @@ impl diesel::r2d2::CustomizeConnection<PgConnection, diesel::r2d2::Error> for Se
 /// which would be one failed request per stale connection after PostgreSQL is back.
 /// One round trip to the database, for the readiness probe.
 pub fn ping(conn: &mut PgConnection) -> QueryResult<()> {
-    diesel::sql_query("SELECT 1").execute(conn)?;
+    crate::db::prepared::sql("SELECT 1").execute(conn)?;
     Ok(())
 }
 

@@ -126,14 +126,14 @@ struct ReplicaPosition {
 fn primary_position(primary: &PgPool) -> anyhow::Result<i64> {
     let mut conn = primary.get()?;
     let row: PrimaryPosition =
-        diesel::sql_query("SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::int8 AS lsn")
+        crate::db::prepared::sql("SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::int8 AS lsn")
             .get_result(&mut conn)?;
     Ok(row.lsn)
 }
 
 fn replica_position(replica: &PgPool) -> anyhow::Result<ReplicaPosition> {
     let mut conn = replica.get()?;
-    Ok(diesel::sql_query(
+    Ok(crate::db::prepared::sql(
         "SELECT pg_is_in_recovery() AS standby,
                 coalesce((pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::int8, 0) AS replayed",
     )

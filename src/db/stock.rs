@@ -90,7 +90,7 @@ impl std::ops::Deref for QueueRow {
 
 /// The product's waiting lines, oldest first (the engine re-sorts by the shop's policy).
 pub fn waiting_lines(conn: &mut PgConnection, product_id: i64) -> QueryResult<Vec<QueueRow>> {
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "SELECT l.*, o.number AS order_number, c.tier AS customer_tier,
                 o.payment_authorized_until AS authorized_until, o.max_wait_until
            FROM order_lines l
@@ -179,7 +179,7 @@ pub struct IncomingRow {
 }
 
 pub fn incoming(conn: &mut PgConnection, product_id: i64) -> QueryResult<Vec<IncomingRow>> {
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "SELECT pl.id AS purchase_order_line_id, po.id AS purchase_order_id, po.reference, po.supplier_id,
                 po.expected_on, (pl.qty_ordered - pl.qty_received) AS outstanding
            FROM purchase_order_lines pl
@@ -201,7 +201,7 @@ pub struct SlipRow {
 
 /// Days late (negative: early) of every receipt from these suppliers, oldest first.
 pub fn supplier_slips(conn: &mut PgConnection, supplier_ids: &[i64]) -> QueryResult<Vec<SlipRow>> {
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "SELECT po.supplier_id, (r.received_on - r.expected_on)::int4 AS slip_days
            FROM purchase_order_receipts r
            JOIN purchase_orders po ON po.id = r.purchase_order_id
@@ -241,7 +241,7 @@ pub fn record_movements(conn: &mut PgConnection, movements: &[NewMovement]) -> Q
             .map(drop);
     }
     let texts = |f: fn(&NewMovement) -> Option<String>| movements.iter().map(f).collect::<Vec<_>>();
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "INSERT INTO stock_movements (product_id, reason, on_hand_delta, allocated_delta, reference,
                                       note, order_line_id, user_id)
          SELECT * FROM unnest($1::int8[], $2::text[], $3::int4[], $4::int4[], $5::text[], $6::text[],

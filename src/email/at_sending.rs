@@ -34,7 +34,7 @@ pub fn enqueue(conn: &mut PgConnection, messages: &[FactsMessage]) -> QueryResul
         return Ok(());
     }
     for chunk in messages.chunks(1000) {
-        diesel::sql_query(
+        crate::db::prepared::sql(
             "INSERT INTO messages (kind, idempotency_key, order_id, customer_id, recipient,
                                    subject, body_text, body_html, created_by, facts)
              SELECT u.kind, u.key, o.id, o.customer_id, c.email, u.subject, '', '', u.created_by,

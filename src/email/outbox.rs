@@ -108,7 +108,7 @@ pub struct NewMessage {
 /// workers (the NOTIFY is delivered when the transaction commits) and notes on the
 /// order's waiting lines that the customer heard from us.
 pub fn enqueue(conn: &mut PgConnection, message: &NewMessage) -> QueryResult<Option<i64>> {
-    let inserted: Option<Id> = diesel::sql_query(
+    let inserted: Option<Id> = crate::db::prepared::sql(
         "INSERT INTO messages (kind, idempotency_key, order_id, customer_id, recipient, subject,
                                body_text, body_html, created_by)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -179,7 +179,7 @@ pub fn event_id(conn: &mut PgConnection) -> QueryResult<i64> {
         #[diesel(sql_type = BigInt)]
         tx: i64,
     }
-    Ok(diesel::sql_query("SELECT txid_current() AS tx")
+    Ok(crate::db::prepared::sql("SELECT txid_current() AS tx")
         .get_result::<Tx>(conn)?
         .tx)
 }
@@ -224,7 +224,7 @@ pub const CLAIM_LEASE_SECONDS: i64 = 300;
 /// Takes up to `limit` due messages for this worker. Rows another worker holds are
 /// skipped, not waited for, so workers never send the same message twice.
 pub fn claim_due(conn: &mut PgConnection, limit: i64) -> QueryResult<Vec<Claimed>> {
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "UPDATE messages m
             SET status = 'sending', attempts = m.attempts + 1,
                 next_attempt_at = now() + make_interval(secs => $2)
@@ -242,7 +242,7 @@ pub fn claim_due(conn: &mut PgConnection, limit: i64) -> QueryResult<Vec<Claimed
 
 /// Gives messages whose worker vanished (claim lease over) back to the queue.
 pub fn release_stale_claims(conn: &mut PgConnection) -> QueryResult<usize> {
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "UPDATE messages SET status = 'queued', next_attempt_at = now()
           WHERE status = 'sending' AND next_attempt_at < now()",
     )
@@ -279,7 +279,7 @@ pub enum Outcome {
 pub fn record_outcome(conn: &mut PgConnection, id: i64, outcome: &Outcome) -> QueryResult<()> {
     let clip = |text: &str| text.chars().take(1000).collect::<String>();
     match outcome {
-        Outcome::Sent { response } => diesel::sql_query(
+        Outcome::Sent { response } => crate::db::prepared::sql(
             "UPDATE messages SET status = 'sent', sent_at = now(), smtp_response = $2,
                     last_error = NULL
               WHERE id = $1 AND status = 'sending'",
@@ -290,7 +290,7 @@ pub fn record_outcome(conn: &mut PgConnection, id: i64, outcome: &Outcome) -> Qu
         Outcome::Retry {
             error,
             delay_seconds,
-        } => diesel::sql_query(
+        } => crate::db::prepared::sql(
             "UPDATE messages SET status = 'queued', last_error = $2,
                     next_attempt_at = now() + make_interval(secs => $3)
               WHERE id = $1 AND status = 'sending'",
@@ -302,7 +302,7 @@ pub fn record_outcome(conn: &mut PgConnection, id: i64, outcome: &Outcome) -> Qu
         Outcome::Deferred {
             error,
             delay_seconds,
-        } => diesel::sql_query(
+        } => crate::db::prepared::sql(
             "UPDATE messages SET status = 'queued', attempts = greatest(attempts - 1, 0),
                     last_error = coalesce($2, last_error),
                     next_attempt_at = now() + make_interval(secs => $3)
@@ -312,7 +312,7 @@ pub fn record_outcome(conn: &mut PgConnection, id: i64, outcome: &Outcome) -> Qu
         .bind::<Nullable<Text>, _>(error.as_deref().map(clip))
         .bind::<diesel::sql_types::Double, _>(*delay_seconds)
         .execute(conn)?,
-        Outcome::Failed { error } | Outcome::Dead { error } => diesel::sql_query(
+        Outcome::Failed { error } | Outcome::Dead { error } => crate::db::prepared::sql(
             "UPDATE messages SET status = $3, last_error = $2
               WHERE id = $1 AND status = 'sending'",
         )
@@ -340,7 +340,7 @@ pub fn record_outcomes(conn: &mut PgConnection, outcomes: &[(i64, Outcome)]) -> 
     }
     conn.transaction(|conn| {
         if !ids.is_empty() {
-            diesel::sql_query(
+            crate::db::prepared::sql(
                 "UPDATE messages m SET status = 'sent', sent_at = now(), smtp_response = v.response,
                         last_error = NULL
                    FROM unnest($1::int8[], $2::text[]) AS v(id, response)

@@ -103,7 +103,7 @@ pub fn login(
 fn reserve_attempt(conn: &mut PgConnection, email: &str, ip: &str) -> AppResult<i64> {
     conn.transaction(|conn| {
         for (class, key) in [(EMAIL_LOCK, email.to_lowercase()), (ADDRESS_LOCK, ip.to_owned())] {
-            diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+            crate::db::prepared::sql("SELECT pg_advisory_xact_lock($1, hashtext($2))")
                 .bind::<Integer, _>(class)
                 .bind::<Text, _>(key)
                 .execute(conn)?;

@@ -446,7 +446,7 @@ pub fn audit_page(
 ) -> QueryResult<Vec<AuditEntry>> {
     let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
     let date = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "SELECT * FROM audit_log
           WHERE ($1::text IS NULL OR action = $1)
             AND ($2::text IS NULL OR entity = $2)

@@ -37,7 +37,7 @@ struct Waiting {
 
 pub fn shop_gauges(conn: &mut PgConnection, today: NaiveDate) -> QueryResult<ShopGauges> {
     let counted: Vec<StatusCount> =
-        diesel::sql_query("SELECT status, count(*) AS n FROM messages GROUP BY status")
+        crate::db::prepared::sql("SELECT status, count(*) AS n FROM messages GROUP BY status")
             .load(conn)?;
     // Every status, so a status with none still shows as 0.
     let outbox = MessageStatus::ALL
@@ -50,7 +50,7 @@ pub fn shop_gauges(conn: &mut PgConnection, today: NaiveDate) -> QueryResult<Sho
             (status.as_str().to_owned(), n)
         })
         .collect();
-    let waiting: Waiting = diesel::sql_query(
+    let waiting: Waiting = crate::db::prepared::sql(
         "SELECT coalesce(sum(waiting_lines), 0)::int8 AS lines,
                 coalesce(sum(waiting_units), 0)::int8 AS units,
                 coalesce((SELECT extract(epoch FROM now() - min(created_at))

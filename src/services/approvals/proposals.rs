@@ -216,7 +216,7 @@ pub fn propose_for_delays(
         // Keys before issue 13 carried the line's promise ("delay:order:date"), so two
         // lines of one order made two proposals; any policy proposal counts.
         let key = format!("delay:{}", late.order_id);
-        let inserted = diesel::sql_query(
+        let inserted = crate::db::prepared::sql(
             "INSERT INTO discount_proposals (order_id, kind, value, reason, policy_key)
              SELECT $1, 'percent', $2, $3, $4
               WHERE NOT EXISTS (SELECT 1 FROM discount_proposals
@@ -272,7 +272,7 @@ pub fn withdraw_if_finished(
         #[diesel(sql_type = Text)]
         note: String,
     }
-    let withdrawn: Vec<Withdrawn> = diesel::sql_query(
+    let withdrawn: Vec<Withdrawn> = crate::db::prepared::sql(
         "WITH finished AS (
              SELECT o.id, o.number,
                     CASE WHEN sum(l.shipped) = 0 THEN 'withdrawn: the order was cancelled'
@@ -506,7 +506,7 @@ pub fn list(
     proposer: Option<i64>,
     today: NaiveDate,
 ) -> QueryResult<Vec<ProposalRow>> {
-    diesel::sql_query(LIST_SQL)
+    crate::db::prepared::sql(LIST_SQL)
         .bind::<Text, _>(status)
         .bind::<Nullable<BigInt>, _>(proposer)
         .bind::<diesel::sql_types::Date, _>(today)

@@ -106,7 +106,7 @@ fn supplier_facts(
         #[diesel(sql_type = Array<Date>)]
         unreceived: Vec<NaiveDate>,
     }
-    let row: Row = diesel::sql_query(
+    let row: Row = crate::db::prepared::sql(
         "SELECT s.name, coalesce(ps.lead_time_days, s.lead_time_days) AS lead_time_days,
                 coalesce((SELECT array_agg((r.received_on - r.expected_on)::int4 ORDER BY r.id)
                             FROM purchase_order_receipts r
@@ -181,7 +181,7 @@ fn count_promises(conn: &mut PgConnection, today: NaiveDate) -> AppResult<(i64, 
         #[diesel(sql_type = BigInt)]
         kept: i64,
     }
-    let counts: Counts = diesel::sql_query(
+    let counts: Counts = crate::db::prepared::sql(
         "SELECT count(*) FILTER (WHERE kept OR promised_on < $1) AS resolved,
                 count(*) FILTER (WHERE kept) AS kept
            FROM (SELECT promised_on,
@@ -219,14 +219,14 @@ fn shop_prior(conn: &mut PgConnection, today: NaiveDate) -> AppResult<SlipPrior>
         #[diesel(sql_type = BigInt)]
         orders: i64,
     }
-    let slips: Vec<Slips> = diesel::sql_query(
+    let slips: Vec<Slips> = crate::db::prepared::sql(
         "SELECT po.supplier_id, (r.received_on - r.expected_on)::int4 AS slip_days, count(*) AS receipts
            FROM purchase_order_receipts r
            JOIN purchase_orders po ON po.id = r.purchase_order_id
           GROUP BY 1, 2",
     )
     .load(conn)?;
-    let unreceived: Vec<Unreceived> = diesel::sql_query(
+    let unreceived: Vec<Unreceived> = crate::db::prepared::sql(
         "SELECT po.supplier_id, po.expected_on, count(*) AS orders
            FROM purchase_orders po
           WHERE po.status = 'open'
@@ -337,7 +337,7 @@ pub fn new_order_eta(
 /// order, or a supplier with a lead time (DESIGN §1).
 pub fn supply_known(conn: &mut PgConnection, products: &[Product]) -> AppResult<HashSet<i64>> {
     let ids: Vec<i64> = products.iter().map(|p| p.id).collect();
-    let rows: Vec<Id> = diesel::sql_query(
+    let rows: Vec<Id> = crate::db::prepared::sql(
         "SELECT p.id FROM products p
            LEFT JOIN suppliers s ON s.id = p.supplier_id
           WHERE p.id = ANY($1)

@@ -115,7 +115,7 @@ fn apply_line_allocations(conn: &mut PgConnection, filled: &[Filled]) -> QueryRe
     let ids: Vec<i64> = filled.iter().map(|f| f.line_id).collect();
     let units: Vec<i32> = filled.iter().map(|f| f.units).collect();
     let complete: Vec<bool> = filled.iter().map(|f| f.complete).collect();
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "UPDATE order_lines l
             SET allocated = l.allocated + u.units,
                 waiting_ended_at = CASE WHEN u.complete THEN now() ELSE l.waiting_ended_at END,
@@ -174,7 +174,7 @@ pub fn last_told(
     if line_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<Row> = diesel::sql_query(
+    let rows: Vec<Row> = crate::db::prepared::sql(
         "SELECT DISTINCT ON (order_line_id) order_line_id, told_on FROM told_dates
           WHERE order_line_id = ANY($1) ORDER BY order_line_id, id DESC",
     )
@@ -423,7 +423,7 @@ impl ChangedLines {
         if self.ids.is_empty() {
             return Ok(());
         }
-        diesel::sql_query(
+        crate::db::prepared::sql(
             "WITH u AS (
                  SELECT * FROM unnest($1::int8[], $2::date[], $3::date[], $4::bool[], $5::text[], $6::int4[], $7::date[], $8::bool[])
                      AS u(id, likely, worst, estimate, reason, position, promised, history)

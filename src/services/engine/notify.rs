@@ -36,7 +36,7 @@ fn mark_pending(
     let mut orders: Vec<i64> = by_line.values().map(|l| l.order_id).collect();
     orders.sort_unstable();
     orders.dedup();
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "INSERT INTO eta_updates_pending (order_id, due_at)
          SELECT o, now() + make_interval(hours => $2) FROM unnest($1::int8[]) AS o ORDER BY o
          ON CONFLICT (order_id) DO UPDATE SET last_changed_at = now()",
@@ -54,7 +54,7 @@ fn mark_pending(
         .values()
         .map(|l| l.cause.reference().map(str::to_owned))
         .collect();
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "INSERT INTO eta_update_causes (order_line_id, order_id, cause, reference)
          SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[], $4::text[]) ORDER BY 1
          ON CONFLICT (order_line_id) DO UPDATE

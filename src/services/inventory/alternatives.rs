@@ -234,7 +234,7 @@ fn candidates(
     line_id: Option<i64>,
     alternative_id: Option<i64>,
 ) -> QueryResult<Vec<Candidate>> {
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "SELECT l.order_id, l.id AS line_id, l.product_id, p.name AS product, p.sku AS product_sku,
                 l.unit_price_cents, l.waiting, l.eta_worst, a.alternative_id
            FROM order_lines l

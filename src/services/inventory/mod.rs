@@ -432,7 +432,7 @@ pub fn ledger_page(
     product_id: i64,
     before: Option<i64>,
 ) -> QueryResult<(Vec<LedgerRow>, Option<i64>)> {
-    let mut rows: Vec<LedgerRow> = diesel::sql_query(
+    let mut rows: Vec<LedgerRow> = crate::db::prepared::sql(
         "SELECT m.id, m.created_at, m.reason, m.on_hand_delta, m.allocated_delta, m.reference,
                 m.note, u.name AS user_name, o.number AS order_number
            FROM stock_movements m

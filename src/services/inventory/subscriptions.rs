@@ -30,7 +30,7 @@ pub fn subscribe(
     conn.transaction(|conn| {
         let product = stock::find_by_sku(conn, sku.as_str())?
             .ok_or_else(|| AppError::invalid("sku", format!("there is no product with SKU {sku}")))?;
-        let inserted: Option<Id> = diesel::sql_query(
+        let inserted: Option<Id> = crate::db::prepared::sql(
             "INSERT INTO restock_subscriptions (product_id, email) VALUES ($1, $2)
              ON CONFLICT (product_id, lower(email)) WHERE notified_at IS NULL AND unsubscribed_at IS NULL DO NOTHING
              RETURNING id",
@@ -76,7 +76,7 @@ pub const SIGN_UPS_SHOWN: i64 = 100;
 /// A product's sign-ups: those still waiting for stock first, then the ones emailed or
 /// removed, newest first in each; at most [`SIGN_UPS_SHOWN`], with the total.
 pub fn sign_ups(conn: &mut PgConnection, product_id: i64) -> QueryResult<(Vec<SignUp>, i64)> {
-    let rows = diesel::sql_query(
+    let rows = crate::db::prepared::sql(
         "SELECT r.id, r.email, c.name AS customer_name, r.created_at, r.notified_at, r.unsubscribed_at
            FROM restock_subscriptions r
            LEFT JOIN customers c ON lower(c.email) = lower(r.email)
@@ -106,7 +106,7 @@ pub fn remove(conn: &mut PgConnection, actor: &Actor, sku: &str, id: i64) -> App
             #[diesel(sql_type = Text)]
             email: String,
         }
-        let removed: Option<Removed> = diesel::sql_query(
+        let removed: Option<Removed> = crate::db::prepared::sql(
             "UPDATE restock_subscriptions SET unsubscribed_at = now()
               WHERE id = $1 AND product_id = $2 AND notified_at IS NULL AND unsubscribed_at IS NULL
               RETURNING email",

@@ -124,7 +124,7 @@ pub fn take(
     let units = offer.units;
 
     // The old line: its waiting units leave it (kept as cancelled, marked swapped).
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "UPDATE order_lines
             SET cancelled = cancelled + $2, waiting_ended_at = now(), waiting_ended_by = 'swapped',
                 queue_position = NULL,
@@ -322,7 +322,7 @@ impl SwapRecord {
 
 /// The order's swaps, oldest first.
 pub fn of_order(conn: &mut PgConnection, order_id: i64) -> QueryResult<Vec<SwapRecord>> {
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "SELECT s.created_at, s.units, fp.name AS from_product, tp.name AS to_product,
                 s.price_difference_cents, s.channel
            FROM swaps s

@@ -131,7 +131,7 @@ pub fn use_link(
             return Ok(LinkOutcome::Reused);
         }
         if claim.action == LinkAction::Unsubscribe {
-            diesel::sql_query(
+            crate::db::prepared::sql(
                 "UPDATE restock_subscriptions SET unsubscribed_at = now()
                   WHERE unsubscribed_at IS NULL
                     AND lower(email) = (SELECT lower(email) FROM restock_subscriptions WHERE id = $1)",
@@ -157,7 +157,7 @@ pub fn use_link(
 
 /// Records the link's nonce as used; false when it was used before.
 fn take_nonce(conn: &mut PgConnection, claim: &LinkClaim) -> QueryResult<bool> {
-    let inserted = diesel::sql_query(
+    let inserted = crate::db::prepared::sql(
         "INSERT INTO link_uses (nonce, order_line_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
     )
     .bind::<Text, _>(&claim.nonce)
@@ -204,7 +204,7 @@ fn use_swap_link(
         )? {
             SwapOutcome::Taken(done) => Ok(LinkOutcome::Swapped(done)),
             SwapOutcome::NoLongerApplies(why) => {
-                diesel::sql_query("DELETE FROM link_uses WHERE nonce = $1")
+                crate::db::prepared::sql("DELETE FROM link_uses WHERE nonce = $1")
                     .bind::<Text, _>(&claim.nonce)
                     .execute(conn)?;
                 Ok(LinkOutcome::NoLongerApplies(why))

@@ -205,7 +205,7 @@ pub fn bulk_update(
             #[diesel(sql_type = BigInt)]
             line_id: i64,
         }
-        let waiting: Vec<Waiting> = diesel::sql_query(
+        let waiting: Vec<Waiting> = crate::db::prepared::sql(
             "SELECT l.order_id, l.id AS line_id FROM order_lines l JOIN products p ON p.id = l.product_id
               WHERE lower(p.sku) = lower($1) AND l.waiting > 0
               ORDER BY l.placed_at, l.id",

@@ -36,7 +36,7 @@ pub fn send_due_eta_updates(
     // A bounded round, so one tick never holds the worker for long.
     for _ in 0..500 {
         let done = conn.transaction(|conn| {
-            let pending: Option<Pending> = diesel::sql_query(
+            let pending: Option<Pending> = crate::db::prepared::sql(
                 "SELECT order_id, first_changed_at FROM eta_updates_pending
                   WHERE due_at <= $1
                   ORDER BY due_at, order_id
@@ -64,17 +64,19 @@ pub fn send_due_eta_updates(
                     .map(|last| last.min(now) + window)
             };
             if let Some(due) = postpone_to {
-                diesel::sql_query("UPDATE eta_updates_pending SET due_at = $2 WHERE order_id = $1")
-                    .bind::<BigInt, _>(pending.order_id)
-                    .bind::<Timestamptz, _>(due)
-                    .execute(conn)?;
+                crate::db::prepared::sql(
+                    "UPDATE eta_updates_pending SET due_at = $2 WHERE order_id = $1",
+                )
+                .bind::<BigInt, _>(pending.order_id)
+                .bind::<Timestamptz, _>(due)
+                .execute(conn)?;
                 return Ok(Some(false));
             }
             let shop = settings.shop_name.clone();
             let mail =
                 order_mails(conn, &[pending.order_id], &shop, today)?.remove(&pending.order_id);
             // Read first: the causes go with the pending row.
-            diesel::sql_query("DELETE FROM eta_updates_pending WHERE order_id = $1")
+            crate::db::prepared::sql("DELETE FROM eta_updates_pending WHERE order_id = $1")
                 .bind::<BigInt, _>(pending.order_id)
                 .execute(conn)?;
             let Some(mut om) = mail.filter(OrderMail::has_bad_news) else {
@@ -131,7 +133,7 @@ fn customer_turn(
         #[diesel(sql_type = Nullable<Timestamptz>)]
         last_sent: Option<DateTime<Utc>>,
     }
-    let turn: Turn = diesel::sql_query(
+    let turn: Turn = crate::db::prepared::sql(
         "SELECT pg_try_advisory_xact_lock(hashtextextended('backorder-desk:eta-change:' || o.customer_id, 0)) AS locked,
                 (SELECT max(m.created_at) FROM messages m
                   WHERE m.customer_id = o.customer_id AND m.kind = 'delay_notice') AS last_sent

@@ -176,7 +176,7 @@ pub(super) fn record_told(
     if lines.is_empty() {
         return Ok(());
     }
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "INSERT INTO told_dates (order_line_id, told_on, message_id)
          SELECT u.line, u.day, m.id
            FROM unnest($1::int8[], $2::date[], $3::text[]) AS u(line, day, key)
@@ -196,7 +196,7 @@ pub(super) fn order_mails(
     shop: &str,
     today: NaiveDate,
 ) -> QueryResult<BTreeMap<i64, OrderMail>> {
-    let rows: Vec<OrderLineRow> = diesel::sql_query(
+    let rows: Vec<OrderLineRow> = crate::db::prepared::sql(
         "SELECT l.*, o.number, c.email, c.name AS customer_name, p.name AS product, p.sku,
                 t.told_on, k.cause, k.reference AS cause_reference, p.preorder_release_on,
                 coalesce(sw.units, 0)::int4 AS swapped, sw.swapped_to

@@ -52,7 +52,7 @@ struct OrderHit {
 /// Orders a message search means: the exact numbers if any match, else up to 50 whose
 /// numbers start so (the same candidates as order search).
 fn orders_for(conn: &mut PgConnection, candidates: &[String]) -> QueryResult<Vec<OrderHit>> {
-    let exact: Vec<OrderHit> = diesel::sql_query(
+    let exact: Vec<OrderHit> = crate::db::prepared::sql(
         "SELECT id, number FROM orders WHERE lower(number) = ANY($1) ORDER BY id",
     )
     .bind::<Array<Text>, _>(candidates)
@@ -60,7 +60,7 @@ fn orders_for(conn: &mut PgConnection, candidates: &[String]) -> QueryResult<Vec
     if !exact.is_empty() {
         return Ok(exact);
     }
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "SELECT hit.id, hit.number FROM unnest($1::text[]) AS c(prefix)
            CROSS JOIN LATERAL (
                SELECT id, number FROM orders
@@ -73,7 +73,7 @@ fn orders_for(conn: &mut PgConnection, candidates: &[String]) -> QueryResult<Vec
 }
 
 pub fn overview(conn: &mut PgConnection, filter: &MessageFilter) -> AppResult<Overview> {
-    let counts: Vec<CountRow> = diesel::sql_query(
+    let counts: Vec<CountRow> = crate::db::prepared::sql(
         "SELECT status, kind, count(*) AS count FROM messages GROUP BY status, kind ORDER BY status, kind",
     )
     .load(conn)?;

@@ -54,7 +54,7 @@ impl std::ops::Deref for MessageDetail {
 }
 
 pub fn detail(conn: &mut PgConnection, id: i64) -> AppResult<MessageDetail> {
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "SELECT m.*, o.number AS order_number
            FROM messages m LEFT JOIN orders o ON o.id = m.order_id
           WHERE m.id = $1",
@@ -68,7 +68,7 @@ pub fn detail(conn: &mut PgConnection, id: i64) -> AppResult<MessageDetail> {
 /// Puts a failed (or dead) message back in the queue with a fresh set of attempts.
 pub fn retry(conn: &mut PgConnection, actor: &Actor, id: i64) -> AppResult<()> {
     conn.transaction(|conn| {
-        let changed = diesel::sql_query(
+        let changed = crate::db::prepared::sql(
             "UPDATE messages SET status = 'queued', attempts = 0, next_attempt_at = now()
               WHERE id = $1 AND status IN ('failed', 'dead')",
         )

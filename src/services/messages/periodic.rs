@@ -39,7 +39,7 @@ pub fn run_periodic(conn: &mut PgConnection, today: NaiveDate) -> AppResult<usiz
             #[diesel(sql_type = Bool)]
             locked: bool,
         }
-        let lock: Locked = diesel::sql_query(
+        let lock: Locked = crate::db::prepared::sql(
             "SELECT pg_try_advisory_xact_lock(hashtext('backorder-desk:status-updates')::int8) AS locked",
         )
         .get_result(conn)?;
@@ -47,7 +47,7 @@ pub fn run_periodic(conn: &mut PgConnection, today: NaiveDate) -> AppResult<usiz
             return Ok(0);
         }
         let settings = shop_settings::load(conn)?;
-        let due: Vec<Id> = diesel::sql_query(
+        let due: Vec<Id> = crate::db::prepared::sql(
             "SELECT l.order_id AS id FROM order_lines l
               WHERE l.waiting > 0
               GROUP BY l.order_id

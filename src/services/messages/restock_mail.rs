@@ -172,7 +172,7 @@ pub fn render_at_sending(
                 }
             }
         }
-        diesel::sql_query(
+        crate::db::prepared::sql(
             "UPDATE messages m SET subject = u.subject, body_text = u.text, body_html = u.html,
                     facts = NULL
                FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[]) AS u(id, subject, text, html)
@@ -183,7 +183,7 @@ pub fn render_at_sending(
         .bind::<Array<Text>, _>(texts)
         .bind::<Array<Text>, _>(htmls)
         .execute(conn)?;
-        diesel::sql_query(
+        crate::db::prepared::sql(
             "UPDATE messages SET status = 'withdrawn',
                     last_error = 'not sent: the units it was about were shipped or cancelled before it went'
               WHERE id = ANY($1)",

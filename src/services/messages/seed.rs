@@ -15,7 +15,7 @@ pub fn seed_messages(conn: &mut PgConnection) -> AppResult<usize> {
     conn.transaction(|conn| {
         let settings = shop_settings::load(conn)?;
         let today = crate::clock::today();
-        let orders: Vec<Id> = diesel::sql_query("SELECT id FROM orders ORDER BY id DESC LIMIT 12").load(conn)?;
+        let orders: Vec<Id> = crate::db::prepared::sql("SELECT id FROM orders ORDER BY id DESC LIMIT 12").load(conn)?;
         let ids: Vec<i64> = orders.iter().map(|o| o.id).collect();
         let mails = order_mails(conn, &ids, &settings.shop_name, today)?;
         let mut made = 0;
@@ -36,7 +36,7 @@ pub fn seed_messages(conn: &mut PgConnection) -> AppResult<usize> {
             let kind = if status == MessageStatus::Sent { Kind::StatusUpdate } else { Kind::Custom };
             let message = om.message(kind, format!("demo:{}:{status}:{made}", om.order_id), None)?;
             if let Some(id) = outbox::enqueue(conn, &message)? {
-                diesel::sql_query(
+                crate::db::prepared::sql(
                     "UPDATE messages SET status = $2, last_error = $3, smtp_response = $4,
                             attempts = CASE WHEN $2 = 'queued' AND $3 IS NULL THEN 0 WHEN $2 = 'failed' THEN 8 ELSE 1 END,
                             sent_at = CASE WHEN $2 = 'sent' THEN now() END,

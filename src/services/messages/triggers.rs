@@ -59,7 +59,7 @@ pub(super) fn queue_back_in_stock(
         #[diesel(sql_type = Nullable<Text>)]
         name: Option<String>,
     }
-    let signups: Vec<SignUp> = diesel::sql_query(
+    let signups: Vec<SignUp> = crate::db::prepared::sql(
         "WITH done AS (
              UPDATE restock_subscriptions SET notified_at = now()
               WHERE product_id = $1 AND notified_at IS NULL AND unsubscribed_at IS NULL

@@ -133,7 +133,7 @@ pub(crate) fn scope_lines(
     order_id: i64,
     line_id: Option<i64>,
 ) -> QueryResult<Vec<ScopeLine>> {
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "SELECT l.id, o.number, c.email, p.name AS product,
                 l.waiting AS waiting, l.allocated
            FROM orders o JOIN customers c ON c.id = o.customer_id
@@ -211,7 +211,7 @@ pub fn standing(
         #[diesel(sql_type = Int4)]
         cancelled: i32,
     }
-    let row: Row = diesel::sql_query(
+    let row: Row = crate::db::prepared::sql(
         "SELECT coalesce(sum(l.waiting) FILTER (WHERE $2::int8 IS NULL OR l.id = $2), 0)::int4 AS waiting,
                 coalesce(sum(l.allocated), 0)::int4 AS ready,
                 coalesce(sum(l.shipped), 0)::int4 AS shipped,
@@ -250,7 +250,7 @@ pub fn apply(
     let number = first.number.clone();
     let waiting: Vec<&ScopeLine> = lines.iter().filter(|l| l.waiting > 0).collect();
     let ids: Vec<i64> = waiting.iter().map(|l| l.id).collect();
-    diesel::sql_query("UPDATE order_lines SET customer_choice = $2 WHERE id = ANY($1)")
+    crate::db::prepared::sql("UPDATE order_lines SET customer_choice = $2 WHERE id = ANY($1)")
         .bind::<Array<BigInt>, _>(&ids)
         .bind::<Text, _>(choice.code())
         .execute(conn)?;

@@ -77,7 +77,7 @@ fn order_id(conn: &mut PgConnection, number: &str) -> AppResult<i64> {
 /// Sets the payment state from what has shipped and what was cancelled: captured per
 /// shipment, voided when nothing will ship.
 fn update_payment_state(conn: &mut PgConnection, order_id: i64) -> QueryResult<()> {
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "UPDATE orders o SET payment_state = CASE
              WHEN t.shipped = 0 AND t.cancelled = t.qty THEN 'voided'
              WHEN t.shipped > 0 AND t.shipped + t.cancelled = t.qty THEN 'captured'

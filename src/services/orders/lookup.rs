@@ -115,7 +115,7 @@ pub struct OrderDetail {
 }
 
 pub fn order_detail(conn: &mut PgConnection, number: &str) -> AppResult<OrderDetail> {
-    let header: OrderHeader = diesel::sql_query(
+    let header: OrderHeader = crate::db::prepared::sql(
         "SELECT o.id, o.number, o.placed_at, o.payment_state, o.payment_authorized_until, o.max_wait_until,
                 c.name AS customer_name, c.email AS customer_email, c.tier AS customer_tier,
                 (SELECT count(*) FROM orders x WHERE x.customer_id = c.id) AS customer_orders
@@ -140,20 +140,20 @@ pub fn order_detail(conn: &mut PgConnection, number: &str) -> AppResult<OrderDet
             ),
         ))
         .load(conn)?;
-    let eta_changes = diesel::sql_query(
+    let eta_changes = crate::db::prepared::sql(
         "SELECT h.order_line_id, h.eta_likely, h.eta_worst, h.changed_at
            FROM order_line_eta_changes h JOIN order_lines l ON l.id = h.order_line_id
           WHERE l.order_id = $1 ORDER BY h.id",
     )
     .bind::<BigInt, _>(header.id)
     .load(conn)?;
-    let notes = diesel::sql_query(
+    let notes = crate::db::prepared::sql(
         "SELECT n.body, u.name AS author, n.created_at FROM notes n LEFT JOIN users u ON u.id = n.user_id
           WHERE n.order_id = $1 ORDER BY n.id DESC",
     )
     .bind::<BigInt, _>(header.id)
     .load(conn)?;
-    let shipments = diesel::sql_query(
+    let shipments = crate::db::prepared::sql(
         "SELECT s.created_at, s.is_partial,
                 string_agg(sl.quantity || ' × ' || p.sku, ', ' ORDER BY sl.id) AS contents
            FROM shipments s
@@ -164,7 +164,7 @@ pub fn order_detail(conn: &mut PgConnection, number: &str) -> AppResult<OrderDet
     )
     .bind::<BigInt, _>(header.id)
     .load(conn)?;
-    let proposals = diesel::sql_query(
+    let proposals = crate::db::prepared::sql(
         "SELECT kind, value, status, reason, coupon_code, decision_note FROM discount_proposals
           WHERE order_id = $1 ORDER BY id DESC",
     )

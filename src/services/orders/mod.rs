@@ -185,7 +185,7 @@ pub fn place_order(
 ) -> AppResult<Placed> {
     conn.transaction(|conn| {
         // Two requests with one number wait for each other here instead of racing.
-        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext('order:' || $1)::int8)")
+        crate::db::prepared::sql("SELECT pg_advisory_xact_lock(hashtext('order:' || $1)::int8)")
             .bind::<Text, _>(order.number.as_str())
             .execute(conn)?;
         place_with_number_locked(conn, actor, &order, today, &mut ReadOnce::default())
@@ -215,7 +215,7 @@ pub fn place_orders_together(
         let mut numbers: Vec<&str> = orders.iter().map(|(_, o)| o.number.as_str()).collect();
         numbers.sort_unstable();
         numbers.dedup();
-        diesel::sql_query(
+        crate::db::prepared::sql(
             "SELECT count(pg_advisory_xact_lock(hashtext('order:' || n)::int8))
                FROM (SELECT n FROM unnest($1::text[]) n ORDER BY n) ordered",
         )
@@ -627,7 +627,7 @@ fn short_of_stock(
 
 /// The customer's id, creating the customer on first order (email compared without case).
 pub fn upsert_customer(conn: &mut PgConnection, email: &Email, name: &str) -> QueryResult<i64> {
-    let row: Id = diesel::sql_query(
+    let row: Id = crate::db::prepared::sql(
         "INSERT INTO customers (email, name) VALUES ($1, $2)
          ON CONFLICT ((lower(email))) DO UPDATE SET name = customers.name
          RETURNING id",

@@ -130,7 +130,7 @@ fn line_facts(
     let mut told: HashMap<i64, ToldDate> = HashMap::new();
     let mut update_due = None;
     if !waiting_products.is_empty() {
-        let rows: Vec<DeliveryRow> = diesel::sql_query(
+        let rows: Vec<DeliveryRow> = crate::db::prepared::sql(
             "SELECT pl.product_id, (pl.qty_ordered - pl.qty_received) AS units, po.expected_on
                FROM purchase_order_lines pl JOIN purchase_orders po ON po.id = pl.purchase_order_id
               WHERE pl.product_id = ANY($1) AND po.status = 'open' AND pl.qty_received < pl.qty_ordered",
@@ -146,7 +146,7 @@ fn line_facts(
                     expected_on: row.expected_on,
                 });
         }
-        let rows: Vec<AheadRow> = diesel::sql_query(
+        let rows: Vec<AheadRow> = crate::db::prepared::sql(
             "SELECT l.id AS line_id,
                     (SELECT coalesce(sum(x.waiting), 0)::int8 FROM order_lines x
                       WHERE x.product_id = l.product_id AND x.waiting > 0
@@ -159,7 +159,7 @@ fn line_facts(
             .into_iter()
             .map(|r| (r.line_id, r.units_ahead))
             .collect();
-        let rows: Vec<ToldRow> = diesel::sql_query(
+        let rows: Vec<ToldRow> = crate::db::prepared::sql(
             "SELECT DISTINCT ON (t.order_line_id) t.order_line_id, t.told_on, t.told_at,
                     m.status, m.kind
                FROM order_lines l

@@ -107,7 +107,7 @@ pub fn view(conn: &mut PgConnection, order_id: i64, now: DateTime<Utc>) -> AppRe
     let today = crate::clock::today();
     let settings = shop_settings::load(conn)?;
     let shop = settings.shop_name.clone();
-    let rows: Vec<Row> = diesel::sql_query(
+    let rows: Vec<Row> = crate::db::prepared::sql(
         "SELECT l.*, o.number, o.placed_at AS order_placed_at, p.name AS product,
                 coalesce(sw.units, 0)::int4 AS swapped, sw.swapped_to
            FROM orders o JOIN order_lines l ON l.order_id = o.id

@@ -294,7 +294,7 @@ fn number_page(
         None => None,
     };
     let exact: Vec<NumberHit> = if after.is_none() {
-        diesel::sql_query(
+        crate::db::prepared::sql(
             "SELECT id, lower(number) AS lower_number FROM orders
               WHERE lower(number) = ANY($1) ORDER BY lower(number) DESC",
         )
@@ -304,7 +304,7 @@ fn number_page(
         Vec::new()
     };
     let limit = (PAGE_SIZE + 1 - exact.len()) as i64;
-    let rest: Vec<NumberHit> = diesel::sql_query(
+    let rest: Vec<NumberHit> = crate::db::prepared::sql(
         "SELECT hit.id, hit.lower_number FROM unnest($1::text[]) AS c(prefix)
            CROSS JOIN LATERAL (
                SELECT id, lower(number) AS lower_number FROM orders
@@ -441,7 +441,7 @@ fn customer_page(
         .bind::<Array<BigInt>, _>(&customers)
         .bind::<BigInt, _>(PAGE_SIZE as i64 + 1)
         .load(conn)?;
-        let counted: Count = diesel::sql_query(
+        let counted: Count = crate::db::prepared::sql(
             "SELECT count(*) AS count FROM (
                  SELECT 1 FROM orders WHERE customer_id = ANY($1) LIMIT $2) x",
         )
@@ -484,7 +484,7 @@ fn describe(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<OrderMatch>
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "SELECT o.number, c.name AS customer_name, c.email AS customer_email, o.placed_at,
                 count(l.id) FILTER (WHERE l.waiting > 0) AS waiting_lines,
                 max(l.eta_worst) FILTER (WHERE l.waiting > 0) AS latest_eta

@@ -138,7 +138,7 @@ struct PlacedRow {
 }
 
 fn placed(conn: &mut PgConnection, order_id: i64, number: &str) -> QueryResult<Vec<TimelineEntry>> {
-    let rows: Vec<PlacedRow> = diesel::sql_query(
+    let rows: Vec<PlacedRow> = crate::db::prepared::sql(
         "SELECT o.placed_at,
                 (SELECT string_agg(l.qty || ' × ' || p.name, ', ' ORDER BY l.id)
                    FROM order_lines l JOIN products p ON p.id = l.product_id
@@ -192,7 +192,7 @@ struct AllocationRow {
 }
 
 fn allocations(conn: &mut PgConnection, order_id: i64) -> QueryResult<Vec<TimelineEntry>> {
-    let rows: Vec<AllocationRow> = diesel::sql_query(
+    let rows: Vec<AllocationRow> = crate::db::prepared::sql(
         "SELECT m.created_at, p.name AS product, m.allocated_delta AS units, m.reference,
                 u.name AS user_name, (m.created_at = l.created_at) AS at_intake
            FROM order_lines l
@@ -244,7 +244,7 @@ struct ShipmentRow {
 }
 
 fn shipments(conn: &mut PgConnection, order_id: i64) -> QueryResult<Vec<TimelineEntry>> {
-    let rows: Vec<ShipmentRow> = diesel::sql_query(
+    let rows: Vec<ShipmentRow> = crate::db::prepared::sql(
         "SELECT s.created_at, s.is_partial, u.name AS user_name,
                 string_agg(sl.quantity || ' × ' || p.name, ', ' ORDER BY sl.id) AS contents
            FROM shipments s
@@ -324,7 +324,7 @@ fn eta_changes(
     order_id: i64,
     today: NaiveDate,
 ) -> QueryResult<Vec<TimelineEntry>> {
-    let rows: Vec<EtaRow> = diesel::sql_query(ETA_CHANGES_SQL)
+    let rows: Vec<EtaRow> = crate::db::prepared::sql(ETA_CHANGES_SQL)
         .bind::<BigInt, _>(order_id)
         .load(conn)?;
     let date = |d: NaiveDate| human_date(d, today);
@@ -437,7 +437,7 @@ struct NoteRow {
 }
 
 fn notes(conn: &mut PgConnection, order_id: i64) -> QueryResult<Vec<TimelineEntry>> {
-    let rows: Vec<NoteRow> = diesel::sql_query(
+    let rows: Vec<NoteRow> = crate::db::prepared::sql(
         "SELECT n.body, u.name AS author, n.created_at
            FROM notes n LEFT JOIN users u ON u.id = n.user_id WHERE n.order_id = $1",
     )
@@ -575,7 +575,7 @@ fn discounts(
     order_id: i64,
     _today: NaiveDate,
 ) -> QueryResult<Vec<TimelineEntry>> {
-    let rows: Vec<DiscountRow> = diesel::sql_query(
+    let rows: Vec<DiscountRow> = crate::db::prepared::sql(
         "SELECT d.kind, d.value, d.status, d.reason, d.coupon_code, d.decision_note, d.created_at,
                 d.decided_at, pu.name AS proposed_by, du.name AS decided_by,
                 (SELECT currency FROM shop_settings LIMIT 1) AS currency

@@ -134,7 +134,7 @@ pub fn purchase_order_view(
 }
 
 pub(super) fn lock_reference(conn: &mut PgConnection, reference: &str) -> QueryResult<()> {
-    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext('po:' || $1)::int8)")
+    crate::db::prepared::sql("SELECT pg_advisory_xact_lock(hashtext('po:' || $1)::int8)")
         .bind::<Text, _>(reference)
         .execute(conn)?;
     Ok(())

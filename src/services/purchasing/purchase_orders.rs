@@ -202,7 +202,7 @@ pub fn supplier_contact(
     conn: &mut PgConnection,
     po_id: i64,
 ) -> QueryResult<(Vec<SendRow>, Vec<AnswerRow>)> {
-    let sends = diesel::sql_query(
+    let sends = crate::db::prepared::sql(
         "SELECT s.sent_to, s.sent_at, u.name AS sent_by, m.status AS email_status
            FROM purchase_order_sends s
            LEFT JOIN users u ON u.id = s.sent_by
@@ -212,7 +212,7 @@ pub fn supplier_contact(
     )
     .bind::<BigInt, _>(po_id)
     .load(conn)?;
-    let answers = diesel::sql_query(
+    let answers = crate::db::prepared::sql(
         "SELECT answer, expected_on, note, answered_at FROM supplier_answers
           WHERE purchase_order_id = $1 ORDER BY id DESC",
     )
@@ -266,7 +266,7 @@ fn header(
 }
 
 pub(super) fn lines(conn: &mut PgConnection, po_id: i64) -> QueryResult<Vec<LineRow>> {
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "SELECT pl.id, pl.product_id, p.sku, p.name, pl.qty_ordered, pl.qty_received,
                 p.waiting_units, p.waiting_lines
            FROM purchase_order_lines pl
@@ -285,7 +285,7 @@ pub fn detail(
 ) -> AppResult<PurchaseOrderDetail> {
     let (header, supplier_id) = header(conn, reference, today)?;
     let lines = lines(conn, header.id)?;
-    let date_changes = diesel::sql_query(
+    let date_changes = crate::db::prepared::sql(
         "SELECT c.old_expected_on, c.new_expected_on, u.name AS changed_by, c.changed_at,
                 c.by_supplier, c.note
            FROM purchase_order_date_changes c
@@ -749,7 +749,7 @@ impl From<diesel::result::Error> for DryRun {
 
 /// The waiting lines of the purchase order's products with their told dates.
 fn told_dates(conn: &mut PgConnection, po_id: i64) -> QueryResult<Vec<MovedLine>> {
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "SELECT l.id AS line_id, o.number AS order_number, c.name AS customer, p.sku,
                 l.eta_worst AS before, l.eta_worst AS after
            FROM order_lines l JOIN orders o ON o.id = l.order_id
@@ -825,7 +825,7 @@ pub fn preview_change_by(
         // Rows this transaction queued: newer than the last one, stamped with its time.
         // With them, the ETA-change emails this transaction made due (coalesced per order,
         // sent when the shop's window ends): one per order whose lines it moved later.
-        let queued: Vec<Queued> = diesel::sql_query(
+        let queued: Vec<Queued> = crate::db::prepared::sql(
             "SELECT kind, customer_id, name FROM (
                  SELECT m.id, m.kind, m.customer_id, c.name FROM messages m
                    LEFT JOIN customers c ON c.id = m.customer_id

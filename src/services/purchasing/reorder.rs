@@ -87,7 +87,7 @@ pub fn suggestions(
     supplier_id: Option<i64>,
     today: NaiveDate,
 ) -> AppResult<Vec<Suggestion>> {
-    let rows: Vec<Projection> = diesel::sql_query(SUGGESTIONS_SQL)
+    let rows: Vec<Projection> = crate::db::prepared::sql(SUGGESTIONS_SQL)
         .bind::<Nullable<BigInt>, _>(supplier_id)
         .bind::<BigInt, _>(LIMIT)
         .load(conn)?;

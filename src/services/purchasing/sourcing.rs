@@ -145,7 +145,7 @@ pub fn confirmations(
         #[diesel(sql_type = BigInt)]
         answered: i64,
     }
-    let rows: Vec<Row> = diesel::sql_query(
+    let rows: Vec<Row> = crate::db::prepared::sql(
         "SELECT po.supplier_id, count(DISTINCT s.purchase_order_id)::int8 AS sent,
                 count(DISTINCT a.purchase_order_id)::int8 AS answered
            FROM purchase_order_sends s

@@ -101,7 +101,7 @@ fn order_lines(
     po_id: i64,
     supplier_id: i64,
 ) -> QueryResult<Vec<OrderLine>> {
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "SELECT p.sku, p.name, (pl.qty_ordered - pl.qty_received) AS quantity,
                 ps.unit_cost_cents
            FROM purchase_order_lines pl

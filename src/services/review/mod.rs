@@ -32,7 +32,7 @@ pub struct Headline {
 }
 
 pub fn headline(conn: &mut PgConnection, today: NaiveDate) -> QueryResult<Headline> {
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "SELECT count(*)::int8 AS open_lines,
                 coalesce(sum(waiting), 0)::int8 AS waiting_units,
                 coalesce(sum(waiting * unit_price_cents), 0)::int8 AS value_waiting_cents,
@@ -78,7 +78,7 @@ fn day_bounds(day: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
 
 pub fn day_counts(conn: &mut PgConnection, day: NaiveDate) -> QueryResult<DayCounts> {
     let (start, end) = day_bounds(day);
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "SELECT (SELECT count(*) FROM order_lines WHERE waiting_since >= $1 AND waiting_since < $2) AS new_lines,
                 (SELECT count(*) FROM order_lines WHERE waiting_ended_at >= $1 AND waiting_ended_at < $2
                                                     AND waiting_ended_by = 'filled') AS filled,
@@ -116,7 +116,7 @@ pub fn open_lines_trend(
         cancelled: i64,
     }
     let (since, _) = day_bounds(today - Duration::days(days - 1));
-    let rows: Vec<PerDay> = diesel::sql_query(
+    let rows: Vec<PerDay> = crate::db::prepared::sql(
         "SELECT day, sum(started)::int8 AS started, sum(filled)::int8 AS filled,
                 sum(cancelled)::int8 AS cancelled FROM (
              SELECT (waiting_since AT TIME ZONE current_setting('TimeZone'))::date AS day,
@@ -164,7 +164,7 @@ pub struct TopSku {
 
 /// The ten SKUs with the most waiting customers.
 pub fn top_skus(conn: &mut PgConnection) -> QueryResult<Vec<TopSku>> {
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "SELECT p.sku, p.name, t.customers, t.units FROM (
              SELECT product_id, count(DISTINCT customer_id) AS customers,
                     sum(waiting)::int8 AS units
@@ -192,7 +192,7 @@ impl PromisesKept {
 }
 
 pub fn promises_kept(conn: &mut PgConnection, today: NaiveDate) -> QueryResult<PromisesKept> {
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "SELECT count(*) AS due,
                 count(*) FILTER (WHERE completed_at IS NOT NULL AND shipped > 0
                                    AND (completed_at AT TIME ZONE current_setting('TimeZone'))::date <= promised_on) AS kept
@@ -220,7 +220,7 @@ pub fn purchase_orders_due(
     conn: &mut PgConnection,
     today: NaiveDate,
 ) -> QueryResult<Vec<DuePurchaseOrder>> {
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "SELECT po.reference, s.name AS supplier, po.expected_on,
                 coalesce(sum(pl.qty_ordered - pl.qty_received), 0)::int8 AS outstanding
            FROM purchase_orders po
@@ -246,7 +246,7 @@ pub struct LowStock {
 }
 
 pub fn low_stock(conn: &mut PgConnection) -> QueryResult<(Vec<LowStock>, i64)> {
-    let rows = diesel::sql_query(
+    let rows = crate::db::prepared::sql(
         "SELECT sku, name, (on_hand - allocated)::int8 AS available, reorder_point::int8 AS reorder_point
            FROM products WHERE on_hand - allocated > 0 AND on_hand - allocated <= reorder_point
           ORDER BY (on_hand - allocated), sku LIMIT 8",
@@ -273,7 +273,7 @@ pub struct Attention {
 }
 
 pub fn attention(conn: &mut PgConnection) -> QueryResult<Attention> {
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "SELECT (SELECT count(*) FROM order_lines WHERE waiting > 0 AND eta_worst IS NULL) AS no_eta,
                 (SELECT count(*) FROM order_lines
                   WHERE waiting > 0 AND lapses_on IS NOT NULL

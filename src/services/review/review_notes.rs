@@ -79,7 +79,7 @@ pub fn explain(
         );
         let why = match jump.cause {
             JumpCause::Filled => {
-                let receipts: Vec<Receipt> = diesel::sql_query(
+                let receipts: Vec<Receipt> = crate::db::prepared::sql(
                     "SELECT po.reference, sum(rl.quantity)::int8 AS units
                        FROM purchase_order_receipts r
                        JOIN purchase_orders po ON po.id = r.purchase_order_id
