@@ -71,6 +71,13 @@ fn pieces(sql: &str) -> Vec<(&str, Option<usize>)> {
     while i < bytes.len() {
         match bytes[i] {
             b'\'' => quoted = !quoted,
+            // A comment may hold an apostrophe ("the customer's"): skip it whole.
+            b'-' if !quoted && bytes.get(i + 1) == Some(&b'-') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
             b'$' if !quoted && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
                 let digits = bytes[i + 1..]
                     .iter()
@@ -149,5 +156,9 @@ mod tests {
             ]
         );
         assert_eq!(pieces("SELECT 1"), vec![("SELECT 1", None)]);
+        assert_eq!(
+            pieces("-- the customer's line\nWHERE id = $1"),
+            vec![("-- the customer's line\nWHERE id = ", Some(1)), ("", None)]
+        );
     }
 }
