@@ -46,6 +46,12 @@ pub fn queue_place(row: &QueueRow) -> QueuePlace {
     }
 }
 
+/// What filling a product's queue did: the lines it served. The use case hands it to
+/// `notify::restocked`, which queues the customers' restock emails; the engine queues none.
+#[must_use = "hand it to notify::restocked, which queues the customers' restock emails"]
+#[derive(Debug, Default)]
+pub struct Restocked(pub Vec<Filled>);
+
 /// Units given to a waiting line by a fill.
 #[derive(Debug, Clone)]
 pub struct Filled {

@@ -19,7 +19,7 @@ use crate::domain::{self, EtaCause, QueuePolicy, WaitingLine};
 use crate::error::AppResult;
 use crate::services::engine::events::queue_place;
 pub use crate::services::engine::events::{
-    Ctx, Delayed, EtaEffects, Filled, LaterThanTold, StoredEta,
+    Ctx, Delayed, EtaEffects, Filled, LaterThanTold, Restocked, StoredEta,
 };
 
 /// The product's waiting lines in the shop's queue order.
@@ -34,17 +34,17 @@ pub fn queue(
 }
 
 /// Gives the product's free units to its queue, in the shop's order (DESIGN §4.3). The
-/// product must be locked by the caller; `product` is updated in place. Queues the
-/// restock emails of the orders served and, when units are left, the back-in-stock ones.
+/// product must be locked by the caller; `product` is updated in place. What it did goes
+/// back to the use case, whose `notify::restocked` queues the emails.
 pub fn fill_queue(
     conn: &mut PgConnection,
     ctx: &Ctx<'_>,
     product: &mut Product,
     reference: Option<&str>,
-) -> AppResult<Vec<Filled>> {
-    let filled = allocate_free_units(conn, ctx, product, reference)?;
-    super::messages::restock_mail::after_fill(conn, ctx, product, &filled)?;
-    Ok(filled)
+) -> AppResult<Restocked> {
+    Ok(Restocked(allocate_free_units(
+        conn, ctx, product, reference,
+    )?))
 }
 
 fn allocate_free_units(

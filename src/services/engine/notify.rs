@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Int4, Nullable, Text};
 
+use crate::db::stock::Product;
 use crate::error::AppResult;
-use crate::services::engine::events::{Ctx, EtaEffects, LaterThanTold};
+use crate::services::engine::events::{Ctx, EtaEffects, Filled, LaterThanTold, Restocked};
 
 /// Acts on what the refreshes of one use case changed.
 pub fn eta_changes(conn: &mut PgConnection, ctx: &Ctx<'_>, effects: EtaEffects) -> AppResult<()> {
@@ -67,4 +68,16 @@ fn mark_pending(
     .bind::<Array<Nullable<Text>>, _>(references)
     .execute(conn)?;
     Ok(())
+}
+
+/// Queues what a fill of `product`'s queue tells customers: one restock email per order
+/// served and, when units are left, the back-in-stock ones. Gives back the lines served.
+pub fn restocked(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    product: &Product,
+    restocked: Restocked,
+) -> AppResult<Vec<Filled>> {
+    crate::services::messages::restock_mail::after_fill(conn, ctx, product, &restocked.0)?;
+    Ok(restocked.0)
 }

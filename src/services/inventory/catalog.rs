@@ -327,7 +327,8 @@ pub fn upsert_product(
         }
         // A release day cleared or moved to today lets held stock go down the queue.
         if product.available() > 0 && product.waiting_lines > 0 {
-            engine::fill_queue(conn, &ctx, &mut product, None)?;
+            let restocked = engine::fill_queue(conn, &ctx, &mut product, None)?;
+            crate::services::engine::notify::restocked(conn, &ctx, &product, restocked)?;
         }
         if product.waiting_lines > 0 {
             // What moved the dates: a pre-order's release day, else the stock.
@@ -406,7 +407,8 @@ pub fn adjust(
         }],
     )?;
     if change > 0 {
-        return engine::fill_queue(conn, ctx, product, reference);
+        let restocked = engine::fill_queue(conn, ctx, product, reference)?;
+        return crate::services::engine::notify::restocked(conn, ctx, product, restocked);
     }
     Ok(Vec::new())
 }
@@ -487,7 +489,9 @@ pub fn release_preorders(conn: &mut PgConnection, today: NaiveDate) -> AppResult
             let Some(mut product) = stock::lock_products(conn, &[id])?.pop() else {
                 return Ok(0);
             };
-            let filled = engine::fill_queue(conn, &ctx, &mut product, None)?;
+            let restocked = engine::fill_queue(conn, &ctx, &mut product, None)?;
+            let filled =
+                crate::services::engine::notify::restocked(conn, &ctx, &product, restocked)?;
             if product.waiting_lines > 0 {
                 let effects = engine::refresh_etas(
                     conn,

@@ -183,7 +183,8 @@ pub fn take(
     // The old line's place goes to the next in line: free units (if any) go down the
     // queue and every line behind it is dated again.
     if product.available() > 0 && product.waiting_lines > 0 {
-        engine::fill_queue(conn, &ctx, &mut product, Some(&number))?;
+        let restocked = engine::fill_queue(conn, &ctx, &mut product, Some(&number))?;
+        crate::services::engine::notify::restocked(conn, &ctx, &product, restocked)?;
     }
     if product.waiting_lines > 0 {
         effects.extend(engine::refresh_etas(

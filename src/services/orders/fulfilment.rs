@@ -312,12 +312,13 @@ pub fn cancel_line(
             today,
             settings: &settings,
         };
-        engine::fill_queue(
+        let restocked = engine::fill_queue(
             conn,
             &ctx,
             &mut product,
             Some(&format!("released from {number}")),
         )?;
+        crate::services::engine::notify::restocked(conn, &ctx, &product, restocked)?;
         if product.waiting_lines > 0 {
             let effects =
                 engine::refresh_etas(conn, &ctx, &product, &crate::domain::EtaCause::QueueAhead)?;

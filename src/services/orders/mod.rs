@@ -445,7 +445,8 @@ fn intake(
     let mut repaired = HashSet::new();
     for product in products.iter_mut() {
         if product.available() > 0 && product.waiting_lines > 0 {
-            engine::fill_queue(conn, &ctx, product, None)?;
+            let restocked = engine::fill_queue(conn, &ctx, product, None)?;
+            crate::services::engine::notify::restocked(conn, &ctx, product, restocked)?;
             repaired.insert(product.id);
         }
     }

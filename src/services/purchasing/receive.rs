@@ -201,7 +201,8 @@ fn receive_in(
                     user_id: ctx.user_id(),
                 }],
             )?;
-            engine::fill_queue(conn, &ctx, &mut product, Some(&receipt_reference))?;
+            let restocked = engine::fill_queue(conn, &ctx, &mut product, Some(&receipt_reference))?;
+            crate::services::engine::notify::restocked(conn, &ctx, &product, restocked)?;
             // A receipt that leaves units of the product outstanding came short: lines
             // waiting on those units now wait on an overdue remainder.
             let outstanding = lines.iter().find(|l| l.sku.as_str() == product.sku).map_or(0, |l| po_lines[l.sku.as_str()].2);
