@@ -76,6 +76,14 @@ impl QueueRow {
     pub fn waiting(&self) -> i32 {
         self.line.waiting
     }
+
+    /// The line as allocation down the queue sees it: its id and the units it waits for.
+    pub fn as_waiting(&self) -> crate::domain::WaitingLine {
+        crate::domain::WaitingLine {
+            line_id: self.id,
+            waiting_units: self.waiting().max(0) as u32,
+        }
+    }
 }
 
 /// A queue row reads as its line (`row.eta_worst`, `row.placed_at`); what it adds is

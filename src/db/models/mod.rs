@@ -11,7 +11,7 @@ pub mod status;
 
 pub use audit_entry::AuditEntry;
 pub use message::{Message, MessageBody};
-pub use order_line::{OrderLine, OrderLineInsert};
+pub use order_line::{OrderLine, OrderLineInsert, SwappedAway};
 pub use product::Product;
 pub use purchase_order::PurchaseOrder;
 pub use status::{

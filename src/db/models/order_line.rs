@@ -55,3 +55,14 @@ pub struct OrderLineInsert {
     /// When its units started waiting: set when some of them joined the queue.
     pub waiting_since: Option<DateTime<Utc>>,
 }
+
+/// The units of a line moved to an alternative (counted in its `cancelled`) and the
+/// alternative's name: what a page or an email selects beside the line from `swaps`
+/// (`coalesce(sw.units, 0)::int4 AS swapped, sw.swapped_to`).
+#[derive(Debug, Clone, QueryableByName)]
+pub struct SwappedAway {
+    #[diesel(sql_type = diesel::sql_types::Int4)]
+    pub swapped: i32,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub swapped_to: Option<String>,
+}

@@ -60,13 +60,7 @@ fn allocate_free_units(
         return Ok(Vec::new());
     }
     let rows = queue(conn, product.id, &ctx.queue_policy())?;
-    let waiting: Vec<WaitingLine> = rows
-        .iter()
-        .map(|row| WaitingLine {
-            line_id: row.id,
-            waiting_units: row.waiting().max(0) as u32,
-        })
-        .collect();
+    let waiting: Vec<WaitingLine> = rows.iter().map(QueueRow::as_waiting).collect();
     let plan = domain::allocate_down_queue(free as u32, &waiting);
     if plan.allocations.is_empty() {
         return Ok(Vec::new());

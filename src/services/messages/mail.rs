@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Date, Int4, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Date, Nullable, Text};
 
 use crate::db::audit::Actor;
-use crate::db::models::OrderLine;
+use crate::db::models::{OrderLine, SwappedAway};
 use crate::domain::format::human_date;
 use crate::domain::{EtaCause, Told, against_told};
 use crate::email::links::{LinkAction, LinkMaker};
@@ -49,11 +49,8 @@ struct OrderLineRow {
     cause: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     cause_reference: Option<String>,
-    /// Units moved to an alternative (counted in `cancelled`), and its name.
-    #[diesel(sql_type = Int4)]
-    swapped: i32,
-    #[diesel(sql_type = Nullable<Text>)]
-    swapped_to: Option<String>,
+    #[diesel(embed)]
+    swap: SwappedAway,
 }
 
 impl std::ops::Deref for OrderLineRow {
@@ -260,8 +257,8 @@ pub(super) fn order_mails(
                 .flatten()
                 .filter(|&d| d > today)
                 .map(|d| human_date(d, today)),
-            swapped: row.swapped,
-            swapped_to: row.swapped_to,
+            swapped: row.swap.swapped,
+            swapped_to: row.swap.swapped_to,
             this_time: 0,
             focus: false,
         });

@@ -7,9 +7,9 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Int4, Nullable, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Text, Timestamptz};
 
-use crate::db::models::OrderLine;
+use crate::db::models::{OrderLine, SwappedAway};
 use crate::db::schema::products;
 use crate::db::shop_settings;
 use crate::db::stock::{self, Product};
@@ -86,11 +86,8 @@ struct Row {
     order_placed_at: DateTime<Utc>,
     #[diesel(sql_type = Text)]
     product: String,
-    /// Units moved to an alternative (counted in `cancelled`), and its name.
-    #[diesel(sql_type = Int4)]
-    swapped: i32,
-    #[diesel(sql_type = Nullable<Text>)]
-    swapped_to: Option<String>,
+    #[diesel(embed)]
+    swap: SwappedAway,
 }
 
 impl std::ops::Deref for Row {
@@ -233,11 +230,11 @@ fn status_line(row: &Row, waits_for: Option<String>, today: NaiveDate) -> Status
     if row.waiting > 0 {
         parts.push(format!("{} waiting for stock", row.waiting));
     }
-    if let (true, Some(to)) = (row.swapped > 0, &row.swapped_to) {
-        parts.push(format!("{} swapped for {to}", row.swapped));
+    if let (true, Some(to)) = (row.swap.swapped > 0, &row.swap.swapped_to) {
+        parts.push(format!("{} swapped for {to}", row.swap.swapped));
     }
-    if row.cancelled > row.swapped {
-        parts.push(format!("{} cancelled", row.cancelled - row.swapped));
+    if row.cancelled > row.swap.swapped {
+        parts.push(format!("{} cancelled", row.cancelled - row.swap.swapped));
     }
     let waits = row.waiting > 0;
     let worst = row.eta_worst.filter(|_| waits);
@@ -287,10 +284,7 @@ fn waits_for(
     queue.sort_by_key(|q| (q.queue_position.unwrap_or(i32::MAX), q.placed_at, q.id));
     let waiting: Vec<WaitingLine> = queue
         .iter()
-        .map(|q| WaitingLine {
-            line_id: q.id,
-            waiting_units: q.waiting().max(0) as u32,
-        })
+        .map(crate::db::stock::QueueRow::as_waiting)
         .collect();
     let Some(at) = queue.iter().position(|q| q.id == row.id) else {
         return Ok("new stock; we will write with a date as soon as we have one".to_owned());

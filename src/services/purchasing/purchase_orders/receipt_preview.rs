@@ -132,10 +132,7 @@ pub fn preview_receipt(
         let queue = engine::queue(conn, product.id, &ctx.queue_policy())?;
         let waiting: Vec<WaitingLine> = queue
             .iter()
-            .map(|l| WaitingLine {
-                line_id: l.id,
-                waiting_units: l.waiting().max(0) as u32,
-            })
+            .map(crate::db::stock::QueueRow::as_waiting)
             .collect();
         let free = (product.available() + quantity).max(0) as u32;
         let plan = domain::allocate_down_queue(free, &waiting);
