@@ -59,6 +59,36 @@ pub fn record(
     Ok(())
 }
 
+/// One audited change on each of several entities of one kind, by their actors, in one
+/// statement: `(actor, entity id, after)`.
+pub fn record_all(
+    conn: &mut PgConnection,
+    action: &str,
+    entity: &str,
+    changes: &[(&Actor, String, Value)],
+) -> QueryResult<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = changes
+        .iter()
+        .map(|(actor, entity_id, after)| {
+            (
+                audit_log::user_id.eq(actor.user_id()),
+                audit_log::actor.eq(actor.describe()),
+                audit_log::action.eq(action),
+                audit_log::entity.eq(entity),
+                audit_log::entity_id.eq(Some(entity_id.as_str())),
+                audit_log::after.eq(Some(after)),
+            )
+        })
+        .collect();
+    diesel::insert_into(audit_log::table)
+        .values(rows)
+        .execute(conn)?;
+    Ok(())
+}
+
 pub fn recent(conn: &mut PgConnection, limit: i64) -> QueryResult<Vec<AuditEntry>> {
     audit_log::table
         .order((audit_log::created_at.desc(), audit_log::id.desc()))

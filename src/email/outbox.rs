@@ -133,6 +133,50 @@ pub fn enqueue(conn: &mut PgConnection, message: &NewMessage) -> QueryResult<Opt
     Ok(Some(id))
 }
 
+/// Queues messages, each unless one with its key exists, in one statement (one alone as
+/// [`enqueue`] does); returns the keys of those queued now.
+pub fn enqueue_many(conn: &mut PgConnection, messages: &[&NewMessage]) -> QueryResult<Vec<String>> {
+    #[derive(QueryableByName)]
+    struct Key {
+        #[diesel(sql_type = Text)]
+        idempotency_key: String,
+    }
+    match messages {
+        [] => return Ok(Vec::new()),
+        [one] => {
+            return Ok(enqueue(conn, one)?
+                .map(|_| one.idempotency_key.clone())
+                .into_iter()
+                .collect());
+        }
+        _ => {}
+    }
+    let texts = |f: fn(&NewMessage) -> &str| messages.iter().map(|m| f(m)).collect::<Vec<_>>();
+    let ids = |f: fn(&NewMessage) -> Option<i64>| messages.iter().map(|m| f(m)).collect::<Vec<_>>();
+    let queued: Vec<Key> = crate::db::prepared::sql(
+        "INSERT INTO messages (kind, idempotency_key, order_id, customer_id, recipient, subject,
+                               body_text, body_html, created_by)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::text[], $6::text[],
+                              $7::text[], $8::text[], $9::int8[])
+         ON CONFLICT (idempotency_key) DO NOTHING
+         RETURNING idempotency_key",
+    )
+    .bind::<Array<Text>, _>(texts(|m| m.kind.as_str()))
+    .bind::<Array<Text>, _>(texts(|m| m.idempotency_key.as_str()))
+    .bind::<Array<Nullable<BigInt>>, _>(ids(|m| m.order_id))
+    .bind::<Array<Nullable<BigInt>>, _>(ids(|m| m.customer_id))
+    .bind::<Array<Text>, _>(texts(|m| m.recipient.as_str()))
+    .bind::<Array<Text>, _>(texts(|m| m.subject.as_str()))
+    .bind::<Array<Text>, _>(texts(|m| m.body_text.as_str()))
+    .bind::<Array<Text>, _>(texts(|m| m.body_html.as_str()))
+    .bind::<Array<Nullable<BigInt>>, _>(ids(|m| m.created_by))
+    .load(conn)?;
+    if !queued.is_empty() {
+        after_enqueue(conn, None)?;
+    }
+    Ok(queued.into_iter().map(|k| k.idempotency_key).collect())
+}
+
 /// A file sent with a message (one at most): the purchase order's CSV.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attachment {

@@ -4,8 +4,14 @@
 //! under a taken number, 422 for an unknown SKU), the refused ones store nothing, the
 //! queue is in `placed_at` order and nothing is oversold.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 
+use backorder_desk::db::audit::Actor;
+use backorder_desk::error::{AppError, AppResult};
+use backorder_desk::services::orders::{NewOrder, NewOrderLine, Placed, place_orders_together};
+use backorder_desk::types::{Email, Reference, Sku};
+use diesel::connection::InstrumentationEvent;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Int4, Nullable, Text};
 use reqwest::StatusCode;
@@ -293,5 +299,172 @@ async fn orders_for_many_skus_at_once_are_each_placed_in_their_lane() {
         "a unit out of turn or a place out of order"
     );
     let broken = crate::engine_db::broken_invariants(&mut api.app.conn());
+    assert!(broken.is_empty(), "{broken:#?}");
+}
+
+fn new_order(number: &str, email: &str, lines: &[(&str, i32)], hash: &str) -> NewOrder {
+    NewOrder {
+        number: Reference::parse(number).expect("an order number"),
+        placed_at: None,
+        customer_email: Email::parse(email).expect("an email"),
+        customer_name: "Batch Customer".to_owned(),
+        lines: lines
+            .iter()
+            .map(|(sku, quantity)| NewOrderLine {
+                sku: Sku::parse(sku).expect("a SKU"),
+                quantity: *quantity,
+                unit_price_cents: 4900,
+            })
+            .collect(),
+        payment_authorized_until: None,
+        max_wait_until: None,
+        request_hash: hash.to_owned(),
+    }
+}
+
+fn api_actor() -> Actor {
+    Actor::Api {
+        token_name: "storefront".to_owned(),
+    }
+}
+
+/// What each answer of a batch is, in words a test compares: the HTTP status it becomes
+/// and the order's number when there is one.
+fn answer(result: &AppResult<Placed>) -> (u16, Option<String>) {
+    match result {
+        Ok(Placed::Created(view)) => (201, Some(view.number.clone())),
+        Ok(Placed::AlreadyStored(view)) => (200, Some(view.number.clone())),
+        Err(AppError::Conflict(_)) => (409, None),
+        Err(AppError::Invalid { .. }) => (422, None),
+        Err(other) => panic!("an unexpected answer: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_answers_refused_repeated_clashing_and_good_orders_each_as_alone() {
+    let api = Api::start().await;
+    api.backorderable("HOT", 2, 14).await;
+    let mut conn = api.app.conn();
+    let today = backorder_desk::clock::today();
+    // Stored before the batch: the same request comes again, another clashes with it.
+    let before = place_orders_together(
+        &mut conn,
+        vec![(api_actor(), new_order("B-STORED", "stored@example.com", &[("HOT", 1)], "h-stored"))],
+        today,
+    );
+    assert_eq!(answer(&before[0]), (201, Some("B-STORED".to_owned())));
+
+    let batch = vec![
+        new_order("B-1", "one@example.com", &[("HOT", 1)], "h-1"),
+        new_order("B-UNKNOWN", "unknown@example.com", &[("HOT", 1), ("NO-SUCH", 1)], "h-u"),
+        new_order("B-STORED", "stored@example.com", &[("HOT", 1)], "h-stored"),
+        new_order("B-STORED", "other@example.com", &[("HOT", 2)], "h-other"),
+        new_order("B-2", "Two@Example.com", &[("HOT", 2)], "h-2"),
+        new_order("B-2", "two@example.com", &[("HOT", 2)], "h-2"),
+        new_order("B-2", "two@example.com", &[("HOT", 3)], "h-2b"),
+        new_order("B-3", "two@example.com", &[("HOT", 1), ("HOT", 1)], "h-3"),
+    ];
+    let answers: Vec<(u16, Option<String>)> = place_orders_together(
+        &mut conn,
+        batch.into_iter().map(|order| (api_actor(), order)).collect(),
+        today,
+    )
+    .iter()
+    .map(answer)
+    .collect();
+    let some = |n: &str| Some(n.to_owned());
+    assert_eq!(
+        answers,
+        [
+            (201, some("B-1")),
+            (422, None),
+            (200, some("B-STORED")),
+            (409, None),
+            (201, some("B-2")),
+            (200, some("B-2")),
+            (409, None),
+            (201, some("B-3")),
+        ]
+    );
+    assert_eq!(api.count("SELECT count(*) FROM orders WHERE number = 'B-UNKNOWN'"), 0);
+    assert_eq!(
+        api.count("SELECT count(*) FROM customers WHERE email = 'unknown@example.com'"),
+        0,
+        "a refused order stores no customer"
+    );
+    assert_eq!(
+        api.count("SELECT count(*) FROM customers WHERE lower(email) = 'two@example.com'"),
+        1,
+        "one customer, however the email is written"
+    );
+    assert_eq!(
+        api.count("SELECT count(*) FROM messages WHERE kind = 'backorder_notice'"),
+        2,
+        "a backorder notice to each order that waits (B-2, B-3), and only once"
+    );
+    // The two units went to the first two orders, the rest wait in arrival order.
+    let lines = hot_lines(&api);
+    let numbers: Vec<(&str, i32, i32, Option<i32>)> = lines
+        .iter()
+        .map(|l| (l.number.as_str(), l.allocated, l.waiting, l.queue_position))
+        .collect();
+    assert_eq!(
+        numbers,
+        [
+            ("B-STORED", 1, 0, None),
+            ("B-1", 1, 0, None),
+            ("B-2", 0, 2, Some(1)),
+            ("B-3", 0, 1, Some(2)),
+            ("B-3", 0, 1, Some(3)),
+        ]
+    );
+    assert_eq!(
+        api.count(
+            "SELECT count(*) FROM order_lines l JOIN orders o ON o.id = l.order_id
+              WHERE o.number LIKE 'B-%' AND l.waiting > 0 AND l.eta_worst IS NULL"
+        ),
+        0,
+        "every waiting line has its date"
+    );
+    let broken = crate::engine_db::broken_invariants(&mut conn);
+    assert!(broken.is_empty(), "{broken:#?}");
+}
+
+/// Counts the statements a connection sends, BEGIN and COMMIT included.
+fn counting(conn: &mut PgConnection) -> Arc<AtomicUsize> {
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+        if let InstrumentationEvent::StartQuery { .. } = event {
+            seen.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    count
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_costs_the_same_statements_whatever_its_size() {
+    let api = Api::start().await;
+    api.backorderable("HOT", 0, 14).await;
+    let mut conn = api.app.conn();
+    let today = backorder_desk::clock::today();
+    let mut statements = Vec::new();
+    for (batch, size) in [1, 1, 8, 8, 32].into_iter().enumerate() {
+        let orders = (0..size)
+            .map(|i| {
+                let number = format!("S-{batch}-{i}");
+                let email = format!("s{batch}-{i}@example.com");
+                (api_actor(), new_order(&number, &email, &[("HOT", 1)], &number))
+            })
+            .collect();
+        let count = counting(&mut conn);
+        let placed = place_orders_together(&mut conn, orders, today);
+        assert!(placed.iter().all(|p| matches!(p, Ok(Placed::Created(_)))));
+        statements.push(count.load(Ordering::Relaxed));
+        eprintln!("a batch of {size} orders on one backordered SKU: {} statements", statements.last().unwrap());
+    }
+    // The first batch reads what later ones find cached; after it, size costs nothing.
+    assert_eq!(statements[3], statements[4], "8 orders vs 32: {statements:?}");
+    let broken = crate::engine_db::broken_invariants(&mut conn);
     assert!(broken.is_empty(), "{broken:#?}");
 }

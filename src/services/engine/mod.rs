@@ -200,8 +200,9 @@ pub fn refresh_etas(
     store_dates(conn, ctx, &rows, &projections, 0, &[], cause)
 }
 
-/// Dates the lines that just joined a product's queue (`joined`: one order's new waiting
-/// lines, already counted in the product's waiting counters) and any lines behind them,
+/// Dates the lines that just joined a product's queue (`joined`: the new waiting lines of
+/// one order or a batch, the first in the shop's queue order first, already counted in
+/// the product's waiting counters) and any lines behind the first of them,
 /// from what waits ahead (the counters less the lines dated), without reading or writing
 /// the lines ahead (DESIGN §4.6: a line's date
 /// depends only on the demand up to it). An order at the back of the queue costs the
@@ -216,7 +217,7 @@ pub fn date_joined_lines(
     evidence: &crate::services::engine::eta::ShopEvidence,
     cause: &EtaCause,
 ) -> AppResult<EtaEffects> {
-    let Some(&first) = joined.iter().min() else {
+    let Some(&first) = joined.first() else {
         return Ok(EtaEffects::default());
     };
     let policy = ctx.queue_policy();

@@ -373,6 +373,34 @@ pub fn offers(
     Ok(offers)
 }
 
+/// [`offers`] for the waiting lines of several orders (a batch of new orders' backorder
+/// notices): their candidates in one query, and each product's queue read once for all.
+pub fn offers_of_orders(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    order_ids: &[i64],
+) -> AppResult<HashMap<i64, Vec<Offer>>> {
+    let candidates: Vec<Candidate> = crate::db::prepared::sql(
+        "SELECT l.order_id, l.id AS line_id, l.product_id, p.name AS product, p.sku AS product_sku,
+                l.unit_price_cents, l.waiting, l.eta_worst, a.alternative_id
+           FROM order_lines l
+           JOIN products p ON p.id = l.product_id
+           JOIN product_alternatives a ON a.product_id = l.product_id
+          WHERE l.order_id = ANY($1) AND l.waiting > 0
+          ORDER BY l.order_id, l.id, a.position",
+    )
+    .bind::<diesel::sql_types::Array<BigInt>, _>(order_ids)
+    .load(conn)?;
+    let mut lines = HashMap::new();
+    let mut by_order: HashMap<i64, Vec<Offer>> = HashMap::new();
+    for candidate in candidates {
+        if let Ok(offer) = offer_of(conn, ctx, &candidate, &mut lines)? {
+            by_order.entry(candidate.order_id).or_default().push(offer);
+        }
+    }
+    Ok(by_order)
+}
+
 /// "Take SKU-B instead" as a page offers it: a one-use swap link and what taking it means.
 #[derive(Debug, Clone)]
 pub struct SwapChoice {

@@ -154,6 +154,24 @@ pub(super) fn enqueue_order_mail(
     Ok(id)
 }
 
+/// Queues several orders' emails (each rendered already, with its key) in one statement
+/// and notes the dates each states, as [`enqueue_order_mail`] does for one.
+pub(super) fn enqueue_order_mails(
+    conn: &mut PgConnection,
+    mails: &[(OrderMail, NewMessage)],
+) -> AppResult<()> {
+    let messages: Vec<&NewMessage> = mails.iter().map(|(_, message)| message).collect();
+    let queued: std::collections::HashSet<String> =
+        outbox::enqueue_many(conn, &messages)?.into_iter().collect();
+    let told: Vec<(&OrderMail, &str)> = mails
+        .iter()
+        .filter(|(_, message)| queued.contains(&message.idempotency_key))
+        .map(|(om, message)| (om, message.idempotency_key.as_str()))
+        .collect();
+    record_told(conn, &told)?;
+    Ok(())
+}
+
 /// Appends the dates these queued emails state (by their keys) to `told_dates`, in one
 /// statement. Append-only: no row another event may hold is locked.
 pub(super) fn record_told(
@@ -289,21 +307,30 @@ pub(super) fn alternative_links(
     let offers = crate::services::inventory::alternatives::offers(conn, ctx, order_id, line_id)?;
     Ok(offers
         .into_iter()
-        .map(|offer| AlternativeLink {
-            url: links.url(
-                LinkAction::Swap {
-                    alternative: offer.alternative_id,
-                },
-                order_id,
-                Some(offer.line_id),
-            ),
-            when: offer.date_words(ctx.today),
-            price: offer.price_words(&ctx.settings.currency),
-            instead_of: offer.product,
-            name: offer.name,
-            sku: offer.sku,
-        })
+        .map(|offer| alternative_link(ctx, links, offer))
         .collect())
+}
+
+/// An offer as an email shows it, with its one-use link.
+pub(super) fn alternative_link(
+    ctx: &Ctx<'_>,
+    links: &LinkMaker,
+    offer: crate::services::inventory::alternatives::Offer,
+) -> AlternativeLink {
+    AlternativeLink {
+        url: links.url(
+            LinkAction::Swap {
+                alternative: offer.alternative_id,
+            },
+            offer.order_id,
+            Some(offer.line_id),
+        ),
+        when: offer.date_words(ctx.today),
+        price: offer.price_words(&ctx.settings.currency),
+        instead_of: offer.product,
+        name: offer.name,
+        sku: offer.sku,
+    }
 }
 
 pub(super) fn choice_links(links: &LinkMaker, order_id: i64, line_id: Option<i64>) -> ChoiceLinks {

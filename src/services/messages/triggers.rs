@@ -6,7 +6,10 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 
-use super::mail::{alternative_links, choice_links, enqueue_order_mail, order_mail, user_id};
+use super::mail::{
+    alternative_link, choice_links, enqueue_order_mail, enqueue_order_mails, order_mail,
+    order_mails, user_id,
+};
 use crate::db::audit::{self, Actor};
 use crate::db::shop_settings;
 use crate::db::stock::Product;
@@ -22,24 +25,51 @@ pub fn queue_backorder_notice(
     ctx: &Ctx<'_>,
     order_id: i64,
 ) -> AppResult<()> {
-    let mut om = order_mail(conn, order_id, &ctx.settings.shop_name, ctx.today)?;
-    if !om.waits() {
+    queue_backorder_notices(conn, ctx, &[(order_id, ctx.user_id())])
+}
+
+/// The backorder notices of new orders (`(order id, created by)`) with waiting lines,
+/// after their ETAs are set: the same email each would get alone, for any number of
+/// orders in a constant number of statements (their lines, the link key, the
+/// alternatives' candidates, the messages, the dates they state).
+pub fn queue_backorder_notices(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    orders: &[(i64, Option<i64>)],
+) -> AppResult<()> {
+    if orders.is_empty() {
         return Ok(());
     }
+    let ids: Vec<i64> = orders.iter().map(|(id, _)| *id).collect();
+    let mut mails = order_mails(conn, &ids, &ctx.settings.shop_name, ctx.today)?;
     let links = LinkMaker::load(conn)?;
-    om.mail.links = Some(choice_links(&links, order_id, None));
-    om.mail.alternatives = alternative_links(conn, ctx, &links, order_id, None)?;
-    for line in &mut om.mail.lines {
-        line.focus = line.waiting > 0;
+    let mut offers = crate::services::inventory::alternatives::offers_of_orders(conn, ctx, &ids)?;
+    let mut queued = Vec::with_capacity(orders.len());
+    for &(order_id, created_by) in orders {
+        let mut om = mails
+            .remove(&order_id)
+            .ok_or_else(|| AppError::not_found("the order"))?;
+        if !om.waits() {
+            continue;
+        }
+        om.mail.links = Some(choice_links(&links, order_id, None));
+        om.mail.alternatives = offers
+            .remove(&order_id)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|offer| alternative_link(ctx, &links, offer))
+            .collect();
+        for line in &mut om.mail.lines {
+            line.focus = line.waiting > 0;
+        }
+        let message = om.message(
+            Kind::BackorderNotice,
+            format!("backorder:{order_id}"),
+            created_by,
+        )?;
+        queued.push((om, message));
     }
-    enqueue_order_mail(
-        conn,
-        &om,
-        Kind::BackorderNotice,
-        format!("backorder:{order_id}"),
-        ctx.user_id(),
-    )?;
-    Ok(())
+    enqueue_order_mails(conn, &queued)
 }
 
 /// One back-in-stock email to each open "notify me" sign-up of the product.

@@ -15,12 +15,12 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Text};
+use diesel::sql_types::{Array, BigInt, Date, Nullable, SmallInt, Text, Timestamptz};
 use serde::Serialize;
 use serde_json::json;
 
 use crate::db::audit::{self, Actor};
-use crate::db::models::{Id, MovementReason, OrderLine, OrderLineInsert};
+use crate::db::models::{MovementReason, OrderLine, OrderLineInsert};
 use crate::db::schema::{order_lines, orders, products};
 use crate::db::shop_settings;
 use crate::db::stock::{self, NewMovement};
@@ -176,30 +176,27 @@ fn refusal_message(sku: &str, reason: &RefusalReason) -> String {
 
 /// Places an order: takes free stock, queues the rest, projects ETAs and promises, all in
 /// one transaction. The same request again returns the stored order; a different request
-/// under a stored number is a conflict.
+/// under a stored number is a conflict. It is the batch of one of
+/// [`place_orders_together`]: one intake for every path.
 pub fn place_order(
     conn: &mut PgConnection,
     actor: &Actor,
     order: NewOrder,
     today: NaiveDate,
 ) -> AppResult<Placed> {
+    let orders = [(actor.clone(), order)];
     conn.transaction(|conn| {
-        // Two requests with one number wait for each other here instead of racing.
-        crate::db::prepared::sql("SELECT pg_advisory_xact_lock(hashtext('order:' || $1)::int8)")
-            .bind::<Text, _>(order.number.as_str())
-            .execute(conn)?;
-        place_with_number_locked(conn, actor, &order, today, &mut ReadOnce::default())
+        place_together(conn, &orders, today)?
+            .pop()
+            .unwrap_or_else(|| Err(AppError::Internal(anyhow::anyhow!("an order went unanswered"))))
     })
 }
 
-/// Places orders that arrived together in ONE transaction (group commit, issue 17): their
-/// numbers and products are locked once, in a fixed order (so two batches never wait for
-/// each other in a circle), the shop's settings and evidence are read once, and each order
-/// runs in a savepoint of its own, so a refused order (422, 409) undoes only itself. The
-/// answers, in the orders' order, hold only once the whole batch is committed; orders are
-/// placed in the order given, each stamped after the locks are held, so the queue stays in
-/// arrival order. When the batch itself fails (a deadlock with another writer, a lost
-/// connection, an order failing for a reason of ours), each order is placed again alone.
+/// Places orders that arrived together in ONE transaction (group commit, issue 17) and
+/// in a constant number of statements whatever their number (`place_together`). The
+/// answers, in the orders' order, hold only once the whole batch is committed. When the
+/// batch itself fails (a deadlock with another writer, a lost connection, a failure of
+/// ours), each order is placed again alone.
 pub fn place_orders_together(
     conn: &mut PgConnection,
     orders: Vec<(Actor, NewOrder)>,
@@ -211,41 +208,7 @@ pub fn place_orders_together(
             .map(|(actor, order)| place_order(conn, &actor, order, today))
             .collect();
     }
-    let batch = conn.transaction(|conn| {
-        let mut numbers: Vec<&str> = orders.iter().map(|(_, o)| o.number.as_str()).collect();
-        numbers.sort_unstable();
-        numbers.dedup();
-        crate::db::prepared::sql(
-            "SELECT count(pg_advisory_xact_lock(hashtext('order:' || n)::int8))
-               FROM (SELECT n FROM unnest($1::text[]) n ORDER BY n) ordered",
-        )
-        .bind::<Array<Text>, _>(&numbers)
-        .execute(conn)?;
-        let mut skus: Vec<String> = orders
-            .iter()
-            .flat_map(|(_, o)| o.lines.iter().map(|l| l.sku.to_string()))
-            .collect();
-        skus.sort_unstable();
-        skus.dedup();
-        stock::lock_products_by_sku(conn, &skus)?;
-        let mut once = ReadOnce {
-            settings: Some(shop_settings::load(conn)?),
-            evidence: None,
-            products_locked: true,
-            supplied: HashSet::new(),
-        };
-        let mut placed = Vec::with_capacity(orders.len());
-        for (actor, order) in &orders {
-            let result = conn
-                .transaction(|conn| place_with_number_locked(conn, actor, order, today, &mut once));
-            if let Err(error @ (AppError::Internal(_) | AppError::Unavailable(_))) = result {
-                return Err(error);
-            }
-            placed.push(result);
-        }
-        Ok(placed)
-    });
-    match batch {
+    match conn.transaction(|conn| place_together(conn, &orders, today)) {
         Ok(placed) => placed,
         Err(error) => {
             tracing::warn!(%error, orders = orders.len(), "a batch of orders failed; placing them one by one");
@@ -257,163 +220,188 @@ pub fn place_orders_together(
     }
 }
 
-/// What the orders of one transaction read once for all of them; for a single order it is
-/// read when first needed.
-#[derive(Default)]
-struct ReadOnce {
-    settings: Option<shop_settings::ShopSettings>,
-    evidence: Option<crate::services::engine::eta::ShopEvidence>,
-    /// The batch holds every product's lock already: an order locks its products at once
-    /// instead of looking first and locking after.
-    products_locked: bool,
-    /// Products known to have supply coming (an open purchase order or a supplier's lead
-    /// time): intake changes neither, so within one transaction the answer stands.
-    supplied: HashSet<i64>,
-}
-
-impl ReadOnce {
-    fn settings(&mut self, conn: &mut PgConnection) -> AppResult<shop_settings::ShopSettings> {
-        if self.settings.is_none() {
-            self.settings = Some(shop_settings::load(conn)?);
-        }
-        self.settings
-            .clone()
-            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("shop settings not read")))
-    }
-
-    fn evidence(
-        &mut self,
-        conn: &mut PgConnection,
-        today: NaiveDate,
-    ) -> AppResult<&crate::services::engine::eta::ShopEvidence> {
-        if self.evidence.is_none() {
-            self.evidence = Some(crate::services::engine::eta::shop_evidence(conn, today)?);
-        }
-        self.evidence
-            .as_ref()
-            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("shop evidence not read")))
-    }
-
-    /// Which of `products` can be backordered with an end in sight, asking only about the
-    /// ones not yet known to.
-    fn supplied(
-        &mut self,
-        conn: &mut PgConnection,
-        products: &[stock::Product],
-    ) -> AppResult<HashSet<i64>> {
-        let unknown: Vec<stock::Product> = products
-            .iter()
-            .filter(|p| !self.supplied.contains(&p.id))
-            .cloned()
-            .collect();
-        if !unknown.is_empty() {
-            self.supplied
-                .extend(crate::services::engine::eta::supply_known(conn, &unknown)?);
-        }
-        Ok(products
-            .iter()
-            .map(|p| p.id)
-            .filter(|id| self.supplied.contains(id))
-            .collect())
-    }
-}
-
-/// The order once its number is locked: the stored one again, a conflict, or a new order.
-fn place_with_number_locked(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    order: &NewOrder,
-    today: NaiveDate,
-    once: &mut ReadOnce,
-) -> AppResult<Placed> {
-    let existing: Option<Option<String>> = orders::table
-        .filter(orders::number.eq(order.number.as_str()))
-        .select(orders::request_hash)
-        .first(conn)
-        .optional()?;
-    if let Some(stored_hash) = existing {
-        let view = order_view(conn, order.number.as_str(), today)?
-            .ok_or_else(|| AppError::not_found("the order"))?;
-        return if stored_hash.as_deref() == Some(order.request_hash.as_str()) {
-            Ok(Placed::AlreadyStored(view))
-        } else {
-            Err(AppError::Conflict(format!(
-                "order {} exists already with different contents",
-                order.number
-            )))
-        };
-    }
-    let view = intake(conn, actor, order, today, once)?;
-    Ok(Placed::Created(view))
-}
-
-/// How far ahead of the server's clock an order's time may be (clocks differ a little).
-pub const PLACED_AT_MAX_AHEAD_MINUTES: i64 = 5;
-
-/// An order's time decides its place in line, so one from the future, or older than the
-/// shop accepts (`placed_at_max_age_days`), would jump the queue: refused, naming
-/// `placed_at`. Every intake path goes through here.
-pub fn check_placed_at(
+/// An order of a batch decided in memory, before anything is written.
+struct Accepted<'a> {
+    actor: &'a Actor,
+    order: &'a NewOrder,
     placed_at: DateTime<Utc>,
-    now: DateTime<Utc>,
-    max_age_days: i32,
-) -> AppResult<()> {
-    if placed_at > now + chrono::Duration::minutes(PLACED_AT_MAX_AHEAD_MINUTES) {
-        return Err(AppError::invalid(
-            "placed_at",
-            format!(
-                "the order time {} is in the future (more than {PLACED_AT_MAX_AHEAD_MINUTES} minutes after now, {})",
-                placed_at.to_rfc3339(),
-                now.format("%Y-%m-%dT%H:%M:%SZ")
-            ),
-        ));
-    }
-    if placed_at < now - chrono::Duration::days(i64::from(max_age_days)) {
-        return Err(AppError::invalid(
-            "placed_at",
-            format!(
-                "the order time {} is more than {max_age_days} days ago; the shop accepts orders placed within {max_age_days} days",
-                placed_at.to_rfc3339()
-            ),
-        ));
-    }
-    Ok(())
+    /// What each of its lines took: (product id, units allocated, units backordered).
+    taken: Vec<(i64, i32, i32)>,
 }
 
-fn intake(
+/// What a batch answers an order before its view is read.
+enum Answer {
+    Created(String),
+    Stored(String),
+    Refused(AppError),
+}
+
+/// The set-based intake of a batch, in the caller's transaction. The orders' numbers are
+/// locked (so two requests with one number wait for each other instead of racing), then
+/// their products (in id order, so two batches never wait for each other in a circle),
+/// then the customers (in email order); every path of intake locks in this order. Each
+/// order is then decided in memory in arrival order against the products' stock as the
+/// orders before it left it, stamped after the locks are held (so the queue stays in
+/// arrival order): a stored number answers the stored order or a conflict, a refusal
+/// (unknown SKU, not backorderable, a bad `placed_at`) writes nothing. The accepted
+/// orders are written together: a statement per table, a product update per product,
+/// one dating per product (`engine::date_joined_lines`), the backorder notices together,
+/// and one read of every answered order's lines for the answers.
+fn place_together(
     conn: &mut PgConnection,
-    actor: &Actor,
-    order: &NewOrder,
+    orders: &[(Actor, NewOrder)],
     today: NaiveDate,
-    once: &mut ReadOnce,
-) -> AppResult<OrderView> {
-    let settings = once.settings(conn)?;
-    if let Some(given) = order.placed_at {
-        check_placed_at(given, crate::clock::now(), settings.placed_at_max_age_days)?;
-    }
+) -> AppResult<Vec<AppResult<Placed>>> {
+    let Some((first_actor, _)) = orders.first() else {
+        return Ok(Vec::new());
+    };
+    let mut numbers: Vec<&str> = orders.iter().map(|(_, o)| o.number.as_str()).collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    crate::db::prepared::sql(
+        "SELECT count(pg_advisory_xact_lock(hashtext('order:' || n)::int8))
+           FROM (SELECT n FROM unnest($1::text[]) n ORDER BY n) ordered",
+    )
+    .bind::<Array<Text>, _>(&numbers)
+    .execute(conn)?;
+    let stored: HashMap<String, Option<String>> = orders::table
+        .filter(orders::number.eq_any(&numbers))
+        .select((orders::number, orders::request_hash))
+        .load::<(String, Option<String>)>(conn)?
+        .into_iter()
+        .collect();
+    let mut skus: Vec<String> = orders
+        .iter()
+        .filter(|(_, o)| !stored.contains_key(o.number.as_str()))
+        .flat_map(|(_, o)| o.lines.iter().map(|l| l.sku.to_string()))
+        .collect();
+    skus.sort_unstable();
+    skus.dedup();
+    let mut products = if skus.is_empty() {
+        Vec::new()
+    } else {
+        stock::lock_products_by_sku(conn, &skus)?
+    };
+    let settings = shop_settings::load(conn)?;
     let ctx = Ctx {
-        actor,
+        actor: first_actor,
         today,
         settings: &settings,
     };
-    let skus: Vec<String> = order
-        .lines
+    // Free units while lines wait (every restock fills the queue, so this is a repair) go
+    // down the queue first, earliest placed_at first, never to a newcomer.
+    let mut repaired = HashSet::new();
+    for product in products.iter_mut() {
+        if product.available() > 0 && product.waiting_lines > 0 {
+            let restocked = engine::fill_queue(conn, &ctx, product, None)?;
+            crate::services::engine::notify::restocked(conn, &ctx, product, restocked)?;
+            repaired.insert(product.id);
+        }
+    }
+
+    let now = crate::clock::now();
+    // Whether a product can be backordered matters only when an order takes more than is
+    // free; intake changes no supply, so one look serves the batch.
+    let mut supplied: Option<HashSet<i64>> = None;
+    // The numbers this batch places, with their request's digest.
+    let mut placed_here: HashMap<&str, &str> = HashMap::new();
+    let mut answers = Vec::with_capacity(orders.len());
+    let mut accepted = Vec::new();
+    for (actor, order) in orders {
+        let number = order.number.as_str();
+        let earlier = match stored.get(number) {
+            Some(hash) => Some(hash.as_deref()),
+            None => placed_here.get(number).map(|hash| Some(*hash)),
+        };
+        if let Some(hash) = earlier {
+            answers.push(if hash == Some(order.request_hash.as_str()) {
+                Answer::Stored(number.to_owned())
+            } else {
+                Answer::Refused(AppError::Conflict(format!(
+                    "order {number} exists already with different contents"
+                )))
+            });
+            continue;
+        }
+        if let Err(refused) = check_order(order, &products, now, settings.placed_at_max_age_days)
+        {
+            answers.push(Answer::Refused(refused));
+            continue;
+        }
+        if supplied.is_none() && short_of_stock(&products, order, today) {
+            supplied = Some(crate::services::engine::eta::supply_known(conn, &products)?);
+        }
+        let none = HashSet::new();
+        match plan_order(order, &mut products, supplied.as_ref().unwrap_or(&none), today) {
+            Ok(taken) => {
+                placed_here.insert(number, order.request_hash.as_str());
+                answers.push(Answer::Created(number.to_owned()));
+                accepted.push(Accepted {
+                    actor,
+                    order,
+                    // Read only now: an order that waited for these locks is stamped after
+                    // the ones that held them, so lock order is time order and the queue
+                    // (placed_at, then id) is first come, first served.
+                    placed_at: order.placed_at.unwrap_or_else(crate::clock::now),
+                    taken,
+                });
+            }
+            Err(refused) => answers.push(Answer::Refused(refused)),
+        }
+    }
+    write_accepted(conn, &ctx, &mut products, &repaired, &accepted)?;
+
+    let answered: Vec<&str> = answers
         .iter()
-        .map(|l| l.sku.to_string())
-        .collect::<HashSet<_>>()
-        .into_iter()
+        .filter_map(|answer| match answer {
+            Answer::Created(number) | Answer::Stored(number) => Some(number.as_str()),
+            Answer::Refused(_) => None,
+        })
         .collect();
-    let unlocked = if once.products_locked {
-        stock::lock_products_by_sku(conn, &skus)?
-    } else {
-        stock::by_skus(conn, &skus)?
+    let views = order_views(conn, &answered)?;
+    let audited: Vec<(&Actor, String, serde_json::Value)> = accepted
+        .iter()
+        .map(|a| {
+            let number = a.order.number.to_string();
+            let status = views.get(&number).map_or("", |view| view.status);
+            let after = json!({ "customer": a.order.customer_email.as_str(), "status": status, "lines": a.order.lines.len() });
+            (a.actor, number, after)
+        })
+        .collect();
+    audit::record_all(conn, "order_placed", "order", &audited)?;
+    let view_of = |number: &str| {
+        views
+            .get(number)
+            .cloned()
+            .ok_or_else(|| AppError::not_found("the order"))
     };
-    let ids: HashMap<String, i64> = unlocked.iter().map(|p| (p.sku.clone(), p.id)).collect();
+    let placed = answers
+        .into_iter()
+        .map(|answer| match answer {
+            Answer::Created(number) => view_of(&number).map(Placed::Created),
+            Answer::Stored(number) => view_of(&number).map(Placed::AlreadyStored),
+            Answer::Refused(error) => Err(error),
+        })
+        .collect();
+    Ok(placed)
+}
+
+/// What can be refused about an order before its stock is looked at: its time, a SKU the
+/// shop does not sell, a quantity that is no quantity.
+fn check_order(
+    order: &NewOrder,
+    products: &[stock::Product],
+    now: DateTime<Utc>,
+    max_age_days: i32,
+) -> AppResult<()> {
+    if let Some(given) = order.placed_at {
+        check_placed_at(given, now, max_age_days)?;
+    }
     let unknown: Vec<FieldError> = order
         .lines
         .iter()
         .enumerate()
-        .filter(|(_, line)| !ids.contains_key(line.sku.as_str()))
+        .filter(|(_, line)| !products.iter().any(|p| p.sku == line.sku.as_str()))
         .map(|(i, line)| {
             FieldError::new(
                 format!("lines[{i}].sku"),
@@ -424,41 +412,27 @@ fn intake(
     if !unknown.is_empty() {
         return Err(AppError::invalid_fields(unknown));
     }
-    // Everything that does not depend on the products' stock is done before they are
-    // locked: every other order for them waits while they are.
-    let customer_id = upsert_customer(conn, &order.customer_email, &order.customer_name)?;
-    if short_of_stock(&unlocked, order, &ids, today) {
-        once.evidence(conn, today)?;
+    for line in &order.lines {
+        Quantity::new(line.quantity as u32)
+            .map_err(|e| AppError::invalid("quantity", e.to_string()))?;
     }
-    let mut products = if once.products_locked {
-        unlocked
-    } else {
-        let id_list: Vec<i64> = ids.values().copied().collect();
-        stock::lock_products(conn, &id_list)?
-    };
-    // Read only now: an order that waited for these locks is stamped after the one that
-    // held them, so lock order is time order and the queue (placed_at, then id) is
-    // first come, first served under any concurrency.
-    let placed_at = order.placed_at.unwrap_or_else(crate::clock::now);
-    // Free units while lines wait (every restock fills the queue, so this is a repair) go
-    // down the queue first, earliest placed_at first, never to the newcomer.
-    let mut repaired = HashSet::new();
-    for product in products.iter_mut() {
-        if product.available() > 0 && product.waiting_lines > 0 {
-            let restocked = engine::fill_queue(conn, &ctx, product, None)?;
-            crate::services::engine::notify::restocked(conn, &ctx, product, restocked)?;
-            repaired.insert(product.id);
-        }
-    }
-    // Whether a product can be backordered matters only when the order takes more than
-    // is free; most orders are served from the shelf and skip the question.
-    let short = short_of_stock(&products, order, &ids, today);
-    let supplied = if short {
-        once.supplied(conn, &products)?
-    } else {
-        HashSet::new()
-    };
-    let for_intake: Vec<ProductForIntake> = products
+    Ok(())
+}
+
+/// Decides an order against the products' stock as the orders before it in the batch
+/// left it (`domain::take_order`), and takes what it takes from `products`, in memory:
+/// what each line took, or why the order is refused.
+fn plan_order(
+    order: &NewOrder,
+    products: &mut [stock::Product],
+    supplied: &HashSet<i64>,
+    today: NaiveDate,
+) -> AppResult<Vec<(i64, i32, i32)>> {
+    let own: Vec<&stock::Product> = products
+        .iter()
+        .filter(|p| order.lines.iter().any(|l| l.sku.as_str() == p.sku))
+        .collect();
+    let for_intake: Vec<ProductForIntake> = own
         .iter()
         .map(|p| {
             Ok(ProductForIntake {
@@ -500,32 +474,61 @@ fn intake(
                 .collect(),
         )
     })?;
+    let mut taken = Vec::with_capacity(order.lines.len());
+    for (line, took) in order.lines.iter().zip(&plan.lines) {
+        let product = products
+            .iter_mut()
+            .find(|p| p.sku == line.sku.as_str())
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("a planned SKU went missing")))?;
+        let (allocated, backordered) = (took.allocated as i32, took.backordered as i32);
+        product.allocated += allocated;
+        product.waiting_units += backordered;
+        product.waiting_lines += i32::from(backordered > 0);
+        taken.push((product.id, allocated, backordered));
+    }
+    Ok(taken)
+}
 
-    let order_id: i64 = diesel::insert_into(orders::table)
-        .values((
-            orders::number.eq(order.number.as_str()),
-            orders::customer_id.eq(customer_id),
-            orders::placed_at.eq(placed_at),
-            orders::payment_authorized_until.eq(order.payment_authorized_until),
-            orders::max_wait_until.eq(order.max_wait_until),
-            orders::request_hash.eq(&order.request_hash),
-        ))
-        .returning(orders::id)
-        .get_result(conn)?;
-
-    let rows: Vec<OrderLineInsert> = order
-        .lines
+/// Writes the accepted orders of a batch, a statement per table: customers, orders,
+/// lines, each product's summed change, the ledger, the new lines' dates (one dating per
+/// product), the ETA effects and the backorder notices.
+fn write_accepted(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    products: &mut [stock::Product],
+    repaired: &HashSet<i64>,
+    accepted: &[Accepted<'_>],
+) -> AppResult<()> {
+    if accepted.is_empty() {
+        return Ok(());
+    }
+    let customers = upsert_customers(
+        conn,
+        &accepted
+            .iter()
+            .map(|a| (a.order.customer_email.as_str(), a.order.customer_name.as_str()))
+            .collect::<Vec<_>>(),
+    )?;
+    let order_ids = insert_orders(conn, accepted, &customers)?;
+    let rows: Vec<OrderLineInsert> = accepted
         .iter()
-        .zip(&plan.lines)
-        .map(|(line, taken)| OrderLineInsert {
-            order_id,
-            product_id: ids[line.sku.as_str()],
-            customer_id,
-            placed_at,
-            qty: line.quantity,
-            allocated: taken.allocated as i32,
-            unit_price_cents: line.unit_price_cents,
-            waiting_since: (taken.backordered > 0).then_some(placed_at),
+        .zip(&order_ids)
+        .zip(&customers)
+        .flat_map(|((a, &order_id), &(customer_id, _))| {
+            a.order
+                .lines
+                .iter()
+                .zip(&a.taken)
+                .map(move |(line, &(product_id, allocated, backordered))| OrderLineInsert {
+                    order_id,
+                    product_id,
+                    customer_id,
+                    placed_at: a.placed_at,
+                    qty: line.quantity,
+                    allocated,
+                    unit_price_cents: line.unit_price_cents,
+                    waiting_since: (backordered > 0).then_some(a.placed_at),
+                })
         })
         .collect();
     let line_ids: Vec<i64> = diesel::insert_into(order_lines::table)
@@ -533,34 +536,42 @@ fn intake(
         .returning(order_lines::id)
         .get_results(conn)?;
 
-    let mut movements = Vec::new();
+    // Each line with its order: (line id, index of its order, product, allocated, backordered).
+    let lines: Vec<(i64, usize, i64, i32, i32)> = accepted
+        .iter()
+        .enumerate()
+        .flat_map(|(i, a)| a.taken.iter().map(move |&(p, al, b)| (i, p, al, b)))
+        .zip(&line_ids)
+        .map(|((i, p, al, b), &id)| (id, i, p, al, b))
+        .collect();
+    let movements: Vec<NewMovement> = lines
+        .iter()
+        .filter(|line| line.3 > 0)
+        .map(|&(line_id, i, product_id, allocated, _)| NewMovement {
+            product_id,
+            reason: MovementReason::Allocation,
+            on_hand_delta: 0,
+            allocated_delta: allocated,
+            reference: Some(accepted[i].order.number.to_string()),
+            note: None,
+            order_line_id: Some(line_id),
+            user_id: accepted[i].actor.user_id(),
+        })
+        .collect();
+    let policy = ctx.queue_policy();
+    let mut evidence = None;
     let mut effects = engine::EtaEffects::default();
-    for product in &mut products {
-        let mut allocated = 0;
-        let mut backordered = 0;
-        let mut joined = Vec::new();
-        for ((line, taken), line_id) in order.lines.iter().zip(&plan.lines).zip(&line_ids) {
-            if ids[line.sku.as_str()] != product.id {
-                continue;
-            }
-            allocated += taken.allocated as i32;
-            backordered += taken.backordered as i32;
-            if taken.backordered > 0 {
-                joined.push(*line_id);
-            }
-            if taken.allocated > 0 {
-                movements.push(NewMovement {
-                    product_id: product.id,
-                    reason: MovementReason::Allocation,
-                    on_hand_delta: 0,
-                    allocated_delta: taken.allocated as i32,
-                    reference: Some(order.number.to_string()),
-                    note: None,
-                    order_line_id: Some(*line_id),
-                    user_id: ctx.user_id(),
-                });
-            }
+    for product in products.iter_mut() {
+        let own = || lines.iter().filter(|line| line.2 == product.id);
+        if own().next().is_none() {
+            continue;
         }
+        let allocated: i32 = own().map(|line| line.3).sum();
+        let backordered: i32 = own().map(|line| line.4).sum();
+        let mut joined: Vec<(i64, usize)> = own()
+            .filter(|line| line.4 > 0)
+            .map(|line| (line.0, line.1))
+            .collect();
         engine::change_product(
             conn,
             product,
@@ -569,72 +580,230 @@ fn intake(
             backordered,
             joined.len() as i32,
         )?;
-        let cause = crate::domain::EtaCause::QueueAhead;
         if joined.is_empty() {
             continue;
         }
+        let cause = crate::domain::EtaCause::QueueAhead;
         if repaired.contains(&product.id) {
             // Free units went down the queue first: places ahead changed, date it all.
-            effects.extend(engine::refresh_etas(conn, &ctx, product, &cause)?);
-        } else {
-            // The new lines and, when they go in ahead of others (an earlier
-            // `placed_at`, a higher tier), the lines they move back. (Read now if stock
-            // went between the first look and the lock.)
-            let evidence = once.evidence(conn, today)?;
-            effects.extend(engine::date_joined_lines(
-                conn, &ctx, product, &joined, evidence, &cause,
-            )?);
+            effects.extend(engine::refresh_etas(conn, ctx, product, &cause)?);
+            continue;
         }
+        // The new lines, and any lines behind the first of them in the shop's order
+        // (one that goes in ahead: an earlier `placed_at`, a higher tier), in one dating.
+        let place = |&(line_id, i): &(i64, usize)| crate::domain::QueuePlace {
+            line_id,
+            placed_at: accepted[i].placed_at,
+            customer_tier: i32::from(customers[i].1),
+            authorized_until: accepted[i]
+                .order
+                .payment_authorized_until
+                .and_then(|day| day.and_hms_opt(23, 59, 59))
+                .map(|t| t.and_utc()),
+        };
+        domain::sort_queue(&policy, &mut joined, place);
+        let joined: Vec<i64> = joined.into_iter().map(|(id, _)| id).collect();
+        if evidence.is_none() {
+            evidence = Some(crate::services::engine::eta::shop_evidence(conn, ctx.today)?);
+        }
+        let Some(evidence) = evidence.as_ref() else {
+            continue;
+        };
+        effects.extend(engine::date_joined_lines(
+            conn, ctx, product, &joined, evidence, &cause,
+        )?);
     }
-    crate::services::engine::notify::eta_changes(conn, &ctx, effects)?;
+    crate::services::engine::notify::eta_changes(conn, ctx, effects)?;
     stock::record_movements(conn, &movements)?;
-    if plan.lines.iter().any(|taken| taken.backordered > 0) {
-        crate::services::messages::triggers::queue_backorder_notice(conn, &ctx, order_id)?;
+    let waiting: Vec<(i64, Option<i64>)> = accepted
+        .iter()
+        .zip(&order_ids)
+        .filter(|(a, _)| a.taken.iter().any(|&(_, _, backordered)| backordered > 0))
+        .map(|(a, &order_id)| (order_id, a.actor.user_id()))
+        .collect();
+    crate::services::messages::triggers::queue_backorder_notices(conn, ctx, &waiting)?;
+    Ok(())
+}
+
+/// Stores the orders (each with its customer, `customers[i]` for `accepted[i]`) in one
+/// statement; their ids in the same order.
+fn insert_orders(
+    conn: &mut PgConnection,
+    accepted: &[Accepted<'_>],
+    customers: &[(i64, i16)],
+) -> AppResult<Vec<i64>> {
+    #[derive(QueryableByName)]
+    struct Stored {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+        #[diesel(sql_type = Text)]
+        number: String,
     }
-    let view = order_view(conn, order.number.as_str(), today)?
-        .ok_or_else(|| AppError::not_found("the order"))?;
-    audit::record(
-        conn,
-        actor,
-        "order_placed",
-        "order",
-        Some(order.number.to_string()),
-        None,
-        Some(
-            json!({ "customer": order.customer_email.as_str(), "status": view.status, "lines": order.lines.len() }),
-        ),
-    )?;
-    Ok(view)
+    let stored: Vec<Stored> = crate::db::prepared::sql(
+        "INSERT INTO orders (number, customer_id, placed_at, payment_authorized_until,
+                             max_wait_until, request_hash)
+         SELECT * FROM unnest($1::text[], $2::int8[], $3::timestamptz[], $4::date[], $5::date[],
+                              $6::text[])
+         RETURNING id, number",
+    )
+    .bind::<Array<Text>, _>(accepted.iter().map(|a| a.order.number.as_str()).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(customers.iter().map(|c| c.0).collect::<Vec<_>>())
+    .bind::<Array<Timestamptz>, _>(accepted.iter().map(|a| a.placed_at).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Date>>, _>(
+        accepted
+            .iter()
+            .map(|a| a.order.payment_authorized_until)
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Nullable<Date>>, _>(
+        accepted.iter().map(|a| a.order.max_wait_until).collect::<Vec<_>>(),
+    )
+    .bind::<Array<Text>, _>(
+        accepted
+            .iter()
+            .map(|a| a.order.request_hash.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .load(conn)?;
+    let by_number: HashMap<String, i64> = stored.into_iter().map(|o| (o.number, o.id)).collect();
+    accepted
+        .iter()
+        .map(|a| {
+            by_number.get(a.order.number.as_str()).copied().ok_or_else(|| {
+                AppError::Internal(anyhow::anyhow!("order {} was not stored", a.order.number))
+            })
+        })
+        .collect()
+}
+
+/// The views of these orders, by number, from one read of their lines.
+fn order_views(
+    conn: &mut PgConnection,
+    numbers: &[&str],
+) -> AppResult<HashMap<String, OrderView>> {
+    if numbers.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(String, OrderLine, String)> = order_lines::table
+        .inner_join(orders::table)
+        .inner_join(products::table)
+        .filter(orders::number.eq_any(numbers))
+        .order((orders::id, order_lines::id))
+        .select((orders::number, OrderLine::as_select(), products::sku))
+        .load(conn)?;
+    let mut lines: HashMap<String, Vec<OrderLineView>> = HashMap::new();
+    for (number, line, sku) in rows {
+        lines
+            .entry(number)
+            .or_default()
+            .push(OrderLineView::of(&line, sku));
+    }
+    Ok(lines
+        .into_iter()
+        .map(|(number, lines)| {
+            let view = OrderView {
+                number: number.clone(),
+                status: order_status(&lines),
+                lines,
+            };
+            (number, view)
+        })
+        .collect())
+}
+
+/// How far ahead of the server's clock an order's time may be (clocks differ a little).
+pub const PLACED_AT_MAX_AHEAD_MINUTES: i64 = 5;
+
+/// An order's time decides its place in line, so one from the future, or older than the
+/// shop accepts (`placed_at_max_age_days`), would jump the queue: refused, naming
+/// `placed_at`. Every intake path goes through here.
+pub fn check_placed_at(
+    placed_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    max_age_days: i32,
+) -> AppResult<()> {
+    if placed_at > now + chrono::Duration::minutes(PLACED_AT_MAX_AHEAD_MINUTES) {
+        return Err(AppError::invalid(
+            "placed_at",
+            format!(
+                "the order time {} is in the future (more than {PLACED_AT_MAX_AHEAD_MINUTES} minutes after now, {})",
+                placed_at.to_rfc3339(),
+                now.format("%Y-%m-%dT%H:%M:%SZ")
+            ),
+        ));
+    }
+    if placed_at < now - chrono::Duration::days(i64::from(max_age_days)) {
+        return Err(AppError::invalid(
+            "placed_at",
+            format!(
+                "the order time {} is more than {max_age_days} days ago; the shop accepts orders placed within {max_age_days} days",
+                placed_at.to_rfc3339()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Whether the order asks any of its products for more than is free (or one is a
 /// pre-order not yet released): then lines wait, and need dates.
-fn short_of_stock(
-    products: &[stock::Product],
-    order: &NewOrder,
-    ids: &HashMap<String, i64>,
-    today: NaiveDate,
-) -> bool {
+fn short_of_stock(products: &[stock::Product], order: &NewOrder, today: NaiveDate) -> bool {
     products.iter().any(|p| {
         let requested: i64 = order
             .lines
             .iter()
-            .filter(|l| ids.get(l.sku.as_str()) == Some(&p.id))
+            .filter(|l| l.sku.as_str() == p.sku)
             .map(|l| i64::from(l.quantity))
             .sum();
-        requested > i64::from(p.available().max(0)) || p.held_for_release(today)
+        requested > 0 && (requested > i64::from(p.available().max(0)) || p.held_for_release(today))
     })
 }
 
-/// The customer's id, creating the customer on first order (email compared without case).
-pub fn upsert_customer(conn: &mut PgConnection, email: &Email, name: &str) -> QueryResult<i64> {
-    let row: Id = crate::db::prepared::sql(
-        "INSERT INTO customers (email, name) VALUES ($1, $2)
-         ON CONFLICT ((lower(email))) DO UPDATE SET name = customers.name
-         RETURNING id",
+/// The customers' ids and tiers, one for each `(email, name)` given and in their order,
+/// creating a customer on first order (email compared without case), in one statement
+/// that locks them in email order.
+pub fn upsert_customers(
+    conn: &mut PgConnection,
+    customers: &[(&str, &str)],
+) -> QueryResult<Vec<(i64, i16)>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = BigInt)]
+        i: i64,
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+        #[diesel(sql_type = SmallInt)]
+        tier: i16,
+    }
+    // One row per customer: an upsert may not touch a row twice.
+    let mut seen = HashSet::new();
+    let (emails, names): (Vec<&str>, Vec<&str>) = customers
+        .iter()
+        .filter(|(email, _)| seen.insert(email.to_lowercase()))
+        .copied()
+        .unzip();
+    let rows: Vec<Row> = crate::db::prepared::sql(
+        "WITH given AS (SELECT * FROM unnest($1::text[]) WITH ORDINALITY AS g(email, i)),
+              upserted AS (
+                  INSERT INTO customers (email, name)
+                  SELECT u.email, u.name FROM unnest($2::text[], $3::text[]) AS u(email, name)
+                   ORDER BY lower(u.email)
+                  ON CONFLICT ((lower(email))) DO UPDATE SET name = customers.name
+                  RETURNING id, lower(email) AS key, tier)
+         SELECT given.i, upserted.id, upserted.tier
+           FROM given JOIN upserted ON upserted.key = lower(given.email)",
     )
-    .bind::<Text, _>(email.as_str())
-    .bind::<Text, _>(name)
-    .get_result(conn)?;
-    Ok(row.id)
+    .bind::<Array<Text>, _>(customers.iter().map(|(email, _)| *email).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(emails)
+    .bind::<Array<Text>, _>(names)
+    .load(conn)?;
+    let mut found = vec![None; customers.len()];
+    for row in rows {
+        if let Some(slot) = usize::try_from(row.i - 1).ok().and_then(|i| found.get_mut(i)) {
+            *slot = Some((row.id, row.tier));
+        }
+    }
+    found
+        .into_iter()
+        .map(|customer| customer.ok_or(diesel::result::Error::NotFound))
+        .collect()
 }
