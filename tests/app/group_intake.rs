@@ -349,14 +349,22 @@ async fn a_batch_answers_refused_repeated_clashing_and_good_orders_each_as_alone
     // Stored before the batch: the same request comes again, another clashes with it.
     let before = place_orders_together(
         &mut conn,
-        vec![(api_actor(), new_order("B-STORED", "stored@example.com", &[("HOT", 1)], "h-stored"))],
+        vec![(
+            api_actor(),
+            new_order("B-STORED", "stored@example.com", &[("HOT", 1)], "h-stored"),
+        )],
         today,
     );
     assert_eq!(answer(&before[0]), (201, Some("B-STORED".to_owned())));
 
     let batch = vec![
         new_order("B-1", "one@example.com", &[("HOT", 1)], "h-1"),
-        new_order("B-UNKNOWN", "unknown@example.com", &[("HOT", 1), ("NO-SUCH", 1)], "h-u"),
+        new_order(
+            "B-UNKNOWN",
+            "unknown@example.com",
+            &[("HOT", 1), ("NO-SUCH", 1)],
+            "h-u",
+        ),
         new_order("B-STORED", "stored@example.com", &[("HOT", 1)], "h-stored"),
         new_order("B-STORED", "other@example.com", &[("HOT", 2)], "h-other"),
         new_order("B-2", "Two@Example.com", &[("HOT", 2)], "h-2"),
@@ -366,7 +374,10 @@ async fn a_batch_answers_refused_repeated_clashing_and_good_orders_each_as_alone
     ];
     let answers: Vec<(u16, Option<String>)> = place_orders_together(
         &mut conn,
-        batch.into_iter().map(|order| (api_actor(), order)).collect(),
+        batch
+            .into_iter()
+            .map(|order| (api_actor(), order))
+            .collect(),
         today,
     )
     .iter()
@@ -386,7 +397,10 @@ async fn a_batch_answers_refused_repeated_clashing_and_good_orders_each_as_alone
             (201, some("B-3")),
         ]
     );
-    assert_eq!(api.count("SELECT count(*) FROM orders WHERE number = 'B-UNKNOWN'"), 0);
+    assert_eq!(
+        api.count("SELECT count(*) FROM orders WHERE number = 'B-UNKNOWN'"),
+        0
+    );
     assert_eq!(
         api.count("SELECT count(*) FROM customers WHERE email = 'unknown@example.com'"),
         0,
@@ -454,17 +468,59 @@ async fn a_batch_costs_the_same_statements_whatever_its_size() {
             .map(|i| {
                 let number = format!("S-{batch}-{i}");
                 let email = format!("s{batch}-{i}@example.com");
-                (api_actor(), new_order(&number, &email, &[("HOT", 1)], &number))
+                (
+                    api_actor(),
+                    new_order(&number, &email, &[("HOT", 1)], &number),
+                )
             })
             .collect();
         let count = counting(&mut conn);
         let placed = place_orders_together(&mut conn, orders, today);
         assert!(placed.iter().all(|p| matches!(p, Ok(Placed::Created(_)))));
         statements.push(count.load(Ordering::Relaxed));
-        eprintln!("a batch of {size} orders on one backordered SKU: {} statements", statements.last().unwrap());
+        eprintln!(
+            "a batch of {size} orders on one backordered SKU: {} statements",
+            statements.last().unwrap()
+        );
     }
     // The first batch reads what later ones find cached; after it, size costs nothing.
-    assert_eq!(statements[3], statements[4], "8 orders vs 32: {statements:?}");
+    assert_eq!(
+        statements[3], statements[4],
+        "8 orders vs 32: {statements:?}"
+    );
+
+    // Orders served from the shelf, each on a SKU of its own (a lane's mix of a sale).
+    for i in 0..41 {
+        api.product(
+            &format!("SHELF-{i}"),
+            json!({ "name": "On the shelf", "on_hand": 5 }),
+        )
+        .await;
+    }
+    let mut shelf = Vec::new();
+    let mut next_sku = 0;
+    for (batch, size) in [1, 8, 32].into_iter().enumerate() {
+        let orders = (0..size)
+            .map(|i| {
+                let (number, sku) = (format!("F-{batch}-{i}"), format!("SHELF-{next_sku}"));
+                next_sku += 1;
+                let email = format!("f{batch}-{i}@example.com");
+                (
+                    api_actor(),
+                    new_order(&number, &email, &[(&sku, 1)], &number),
+                )
+            })
+            .collect();
+        let count = counting(&mut conn);
+        let placed = place_orders_together(&mut conn, orders, today);
+        assert!(placed.iter().all(|p| matches!(p, Ok(Placed::Created(_)))));
+        shelf.push(count.load(Ordering::Relaxed));
+        eprintln!(
+            "a batch of {size} orders, each on its own SKU in stock: {} statements",
+            shelf.last().unwrap()
+        );
+    }
+    assert_eq!(shelf[1], shelf[2], "8 orders vs 32: {shelf:?}");
     let broken = crate::engine_db::broken_invariants(&mut conn);
     assert!(broken.is_empty(), "{broken:#?}");
 }

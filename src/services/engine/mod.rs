@@ -153,6 +153,56 @@ pub fn change_product(
     Ok(())
 }
 
+/// [`change_product`] for several locked products in one statement: `changes` holds each
+/// one's (allocated, waiting units, waiting lines) deltas, `products[i]` for `changes[i]`.
+pub fn change_products(
+    conn: &mut PgConnection,
+    products: &mut [&mut Product],
+    changes: &[(i32, i32, i32)],
+) -> QueryResult<()> {
+    #[derive(QueryableByName)]
+    struct Changed {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+        #[diesel(sql_type = Int4)]
+        on_hand: i32,
+        #[diesel(sql_type = Int4)]
+        allocated: i32,
+        #[diesel(sql_type = Int4)]
+        waiting_units: i32,
+        #[diesel(sql_type = Int4)]
+        waiting_lines: i32,
+    }
+    if let ([product], [(allocated, units, lines)]) = (&mut *products, changes) {
+        return change_product(conn, product, 0, *allocated, *units, *lines);
+    }
+    if products.is_empty() {
+        return Ok(());
+    }
+    let changed: Vec<Changed> = crate::db::prepared::sql(
+        "UPDATE products p
+            SET allocated = p.allocated + c.allocated, waiting_units = p.waiting_units + c.units,
+                waiting_lines = p.waiting_lines + c.lines, updated_at = now()
+           FROM unnest($1::int8[], $2::int4[], $3::int4[], $4::int4[]) AS c(id, allocated, units, lines)
+          WHERE p.id = c.id
+         RETURNING p.id, p.on_hand, p.allocated, p.waiting_units, p.waiting_lines",
+    )
+    .bind::<Array<BigInt>, _>(products.iter().map(|p| p.id).collect::<Vec<_>>())
+    .bind::<Array<Int4>, _>(changes.iter().map(|c| c.0).collect::<Vec<_>>())
+    .bind::<Array<Int4>, _>(changes.iter().map(|c| c.1).collect::<Vec<_>>())
+    .bind::<Array<Int4>, _>(changes.iter().map(|c| c.2).collect::<Vec<_>>())
+    .load(conn)?;
+    for row in changed {
+        if let Some(product) = products.iter_mut().find(|p| p.id == row.id) {
+            product.on_hand = row.on_hand;
+            product.allocated = row.allocated;
+            product.waiting_units = row.waiting_units;
+            product.waiting_lines = row.waiting_lines;
+        }
+    }
+    Ok(())
+}
+
 /// The last date each line's customer was told, for the lines given.
 pub fn last_told(
     conn: &mut PgConnection,

@@ -211,6 +211,18 @@ pub(super) fn order_mails(
     shop: &str,
     today: NaiveDate,
 ) -> QueryResult<BTreeMap<i64, OrderMail>> {
+    let links = LinkMaker::load(conn)?;
+    order_mails_linked(conn, order_ids, shop, today, &links)
+}
+
+/// [`order_mails`] for a caller that has the links' key already.
+pub(super) fn order_mails_linked(
+    conn: &mut PgConnection,
+    order_ids: &[i64],
+    shop: &str,
+    today: NaiveDate,
+    links: &LinkMaker,
+) -> QueryResult<BTreeMap<i64, OrderMail>> {
     let rows: Vec<OrderLineRow> = crate::db::prepared::sql(
         "SELECT l.*, o.number, c.email, c.name AS customer_name, p.name AS product, p.sku,
                 t.told_on, k.cause, k.reference AS cause_reference, p.preorder_release_on,
@@ -231,7 +243,6 @@ pub(super) fn order_mails(
     )
     .bind::<Array<BigInt>, _>(order_ids)
     .load(conn)?;
-    let links = LinkMaker::load(conn)?;
     let mut mails: BTreeMap<i64, OrderMail> = BTreeMap::new();
     for row in rows {
         let entry = mails.entry(row.order_id).or_insert_with(|| OrderMail {

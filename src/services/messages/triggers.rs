@@ -8,7 +8,7 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 
 use super::mail::{
     alternative_link, choice_links, enqueue_order_mail, enqueue_order_mails, order_mail,
-    order_mails, user_id,
+    order_mails_linked, user_id,
 };
 use crate::db::audit::{self, Actor};
 use crate::db::shop_settings;
@@ -41,8 +41,8 @@ pub fn queue_backorder_notices(
         return Ok(());
     }
     let ids: Vec<i64> = orders.iter().map(|(id, _)| *id).collect();
-    let mut mails = order_mails(conn, &ids, &ctx.settings.shop_name, ctx.today)?;
     let links = LinkMaker::load(conn)?;
+    let mut mails = order_mails_linked(conn, &ids, &ctx.settings.shop_name, ctx.today, &links)?;
     let mut offers = crate::services::inventory::alternatives::offers_of_orders(conn, ctx, &ids)?;
     let mut queued = Vec::with_capacity(orders.len());
     for &(order_id, created_by) in orders {

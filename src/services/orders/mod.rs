@@ -188,7 +188,11 @@ pub fn place_order(
     conn.transaction(|conn| {
         place_together(conn, &orders, today)?
             .pop()
-            .unwrap_or_else(|| Err(AppError::Internal(anyhow::anyhow!("an order went unanswered"))))
+            .unwrap_or_else(|| {
+                Err(AppError::Internal(anyhow::anyhow!(
+                    "an order went unanswered"
+                )))
+            })
     })
 }
 
@@ -323,8 +327,7 @@ fn place_together(
             });
             continue;
         }
-        if let Err(refused) = check_order(order, &products, now, settings.placed_at_max_age_days)
-        {
+        if let Err(refused) = check_order(order, &products, now, settings.placed_at_max_age_days) {
             answers.push(Answer::Refused(refused));
             continue;
         }
@@ -332,7 +335,12 @@ fn place_together(
             supplied = Some(crate::services::engine::eta::supply_known(conn, &products)?);
         }
         let none = HashSet::new();
-        match plan_order(order, &mut products, supplied.as_ref().unwrap_or(&none), today) {
+        match plan_order(
+            order,
+            &mut products,
+            supplied.as_ref().unwrap_or(&none),
+            today,
+        ) {
             Ok(taken) => {
                 placed_here.insert(number, order.request_hash.as_str());
                 answers.push(Answer::Created(number.to_owned()));
@@ -490,7 +498,7 @@ fn plan_order(
 }
 
 /// Writes the accepted orders of a batch, a statement per table: customers, orders,
-/// lines, each product's summed change, the ledger, the new lines' dates (one dating per
+/// lines, the products' summed changes, the ledger, the new lines' dates (one dating per
 /// product), the ETA effects and the backorder notices.
 fn write_accepted(
     conn: &mut PgConnection,
@@ -506,7 +514,12 @@ fn write_accepted(
         conn,
         &accepted
             .iter()
-            .map(|a| (a.order.customer_email.as_str(), a.order.customer_name.as_str()))
+            .map(|a| {
+                (
+                    a.order.customer_email.as_str(),
+                    a.order.customer_name.as_str(),
+                )
+            })
             .collect::<Vec<_>>(),
     )?;
     let order_ids = insert_orders(conn, accepted, &customers)?;
@@ -515,11 +528,8 @@ fn write_accepted(
         .zip(&order_ids)
         .zip(&customers)
         .flat_map(|((a, &order_id), &(customer_id, _))| {
-            a.order
-                .lines
-                .iter()
-                .zip(&a.taken)
-                .map(move |(line, &(product_id, allocated, backordered))| OrderLineInsert {
+            a.order.lines.iter().zip(&a.taken).map(
+                move |(line, &(product_id, allocated, backordered))| OrderLineInsert {
                     order_id,
                     product_id,
                     customer_id,
@@ -528,7 +538,8 @@ fn write_accepted(
                     allocated,
                     unit_price_cents: line.unit_price_cents,
                     waiting_since: (backordered > 0).then_some(a.placed_at),
-                })
+                },
+            )
         })
         .collect();
     let line_ids: Vec<i64> = diesel::insert_into(order_lines::table)
@@ -558,28 +569,34 @@ fn write_accepted(
             user_id: accepted[i].actor.user_id(),
         })
         .collect();
+    // Each product's summed change, in one statement for all.
+    let mut touched: Vec<&mut stock::Product> = products
+        .iter_mut()
+        .filter(|p| lines.iter().any(|line| line.2 == p.id))
+        .collect();
+    let changes: Vec<(i32, i32, i32)> = touched
+        .iter()
+        .map(|product| {
+            let own = lines.iter().filter(|line| line.2 == product.id);
+            own.fold((0, 0, 0), |(allocated, units, waiting), line| {
+                (
+                    allocated + line.3,
+                    units + line.4,
+                    waiting + i32::from(line.4 > 0),
+                )
+            })
+        })
+        .collect();
+    engine::change_products(conn, &mut touched, &changes)?;
     let policy = ctx.queue_policy();
     let mut evidence = None;
     let mut effects = engine::EtaEffects::default();
-    for product in products.iter_mut() {
-        let own = || lines.iter().filter(|line| line.2 == product.id);
-        if own().next().is_none() {
-            continue;
-        }
-        let allocated: i32 = own().map(|line| line.3).sum();
-        let backordered: i32 = own().map(|line| line.4).sum();
-        let mut joined: Vec<(i64, usize)> = own()
-            .filter(|line| line.4 > 0)
+    for product in touched {
+        let mut joined: Vec<(i64, usize)> = lines
+            .iter()
+            .filter(|line| line.2 == product.id && line.4 > 0)
             .map(|line| (line.0, line.1))
             .collect();
-        engine::change_product(
-            conn,
-            product,
-            0,
-            allocated,
-            backordered,
-            joined.len() as i32,
-        )?;
         if joined.is_empty() {
             continue;
         }
@@ -604,7 +621,9 @@ fn write_accepted(
         domain::sort_queue(&policy, &mut joined, place);
         let joined: Vec<i64> = joined.into_iter().map(|(id, _)| id).collect();
         if evidence.is_none() {
-            evidence = Some(crate::services::engine::eta::shop_evidence(conn, ctx.today)?);
+            evidence = Some(crate::services::engine::eta::shop_evidence(
+                conn, ctx.today,
+            )?);
         }
         let Some(evidence) = evidence.as_ref() else {
             continue;
@@ -646,7 +665,12 @@ fn insert_orders(
                               $6::text[])
          RETURNING id, number",
     )
-    .bind::<Array<Text>, _>(accepted.iter().map(|a| a.order.number.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(
+        accepted
+            .iter()
+            .map(|a| a.order.number.as_str())
+            .collect::<Vec<_>>(),
+    )
     .bind::<Array<BigInt>, _>(customers.iter().map(|c| c.0).collect::<Vec<_>>())
     .bind::<Array<Timestamptz>, _>(accepted.iter().map(|a| a.placed_at).collect::<Vec<_>>())
     .bind::<Array<Nullable<Date>>, _>(
@@ -656,7 +680,10 @@ fn insert_orders(
             .collect::<Vec<_>>(),
     )
     .bind::<Array<Nullable<Date>>, _>(
-        accepted.iter().map(|a| a.order.max_wait_until).collect::<Vec<_>>(),
+        accepted
+            .iter()
+            .map(|a| a.order.max_wait_until)
+            .collect::<Vec<_>>(),
     )
     .bind::<Array<Text>, _>(
         accepted
@@ -669,18 +696,18 @@ fn insert_orders(
     accepted
         .iter()
         .map(|a| {
-            by_number.get(a.order.number.as_str()).copied().ok_or_else(|| {
-                AppError::Internal(anyhow::anyhow!("order {} was not stored", a.order.number))
-            })
+            by_number
+                .get(a.order.number.as_str())
+                .copied()
+                .ok_or_else(|| {
+                    AppError::Internal(anyhow::anyhow!("order {} was not stored", a.order.number))
+                })
         })
         .collect()
 }
 
 /// The views of these orders, by number, from one read of their lines.
-fn order_views(
-    conn: &mut PgConnection,
-    numbers: &[&str],
-) -> AppResult<HashMap<String, OrderView>> {
+fn order_views(conn: &mut PgConnection, numbers: &[&str]) -> AppResult<HashMap<String, OrderView>> {
     if numbers.is_empty() {
         return Ok(HashMap::new());
     }
@@ -792,13 +819,21 @@ pub fn upsert_customers(
          SELECT given.i, upserted.id, upserted.tier
            FROM given JOIN upserted ON upserted.key = lower(given.email)",
     )
-    .bind::<Array<Text>, _>(customers.iter().map(|(email, _)| *email).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(
+        customers
+            .iter()
+            .map(|(email, _)| *email)
+            .collect::<Vec<_>>(),
+    )
     .bind::<Array<Text>, _>(emails)
     .bind::<Array<Text>, _>(names)
     .load(conn)?;
     let mut found = vec![None; customers.len()];
     for row in rows {
-        if let Some(slot) = usize::try_from(row.i - 1).ok().and_then(|i| found.get_mut(i)) {
+        if let Some(slot) = usize::try_from(row.i - 1)
+            .ok()
+            .and_then(|i| found.get_mut(i))
+        {
             *slot = Some((row.id, row.tier));
         }
     }
