@@ -111,6 +111,22 @@ pub fn waiting_lines(conn: &mut PgConnection, product_id: i64) -> QueryResult<Ve
     .load(conn)
 }
 
+/// These lines as queue rows, those still waiting only: what an offer to a few lines needs
+/// without reading their products' whole queues.
+pub fn waiting_rows(conn: &mut PgConnection, line_ids: &[i64]) -> QueryResult<Vec<QueueRow>> {
+    crate::db::prepared::sql(
+        "SELECT l.*, o.number AS order_number, c.tier AS customer_tier,
+                o.payment_authorized_until AS authorized_until, o.max_wait_until
+           FROM order_lines l
+           JOIN orders o ON o.id = l.order_id
+           JOIN customers c ON c.id = l.customer_id
+          WHERE l.id = ANY($1) AND l.waiting > 0
+          ORDER BY l.placed_at, l.id",
+    )
+    .bind::<Array<BigInt>, _>(line_ids)
+    .load(conn)
+}
+
 const QUEUE_COLUMNS: &str = "l.*, o.number AS order_number, c.tier AS customer_tier,
     o.payment_authorized_until AS authorized_until, o.max_wait_until";
 

@@ -374,7 +374,7 @@ pub fn offers(
 }
 
 /// [`offers`] for the waiting lines of several orders (a batch of new orders' backorder
-/// notices): their candidates in one query, and each product's queue read once for all.
+/// notices): their candidates in one query, and their lines in another.
 pub fn offers_of_orders(
     conn: &mut PgConnection,
     ctx: &Ctx<'_>,
@@ -391,7 +391,20 @@ pub fn offers_of_orders(
     )
     .bind::<diesel::sql_types::Array<BigInt>, _>(order_ids)
     .load(conn)?;
-    let mut lines = HashMap::new();
+    if candidates.is_empty() {
+        return Ok(HashMap::new());
+    }
+    // The candidates' own lines, not their products' whole queues (a launch's queue is
+    // long): an offer needs only the line it is made to.
+    let mut line_ids: Vec<i64> = candidates.iter().map(|c| c.line_id).collect();
+    line_ids.dedup();
+    let mut lines: HashMap<i64, Vec<QueueRow>> = candidates
+        .iter()
+        .map(|c| (c.product_id, Vec::new()))
+        .collect();
+    for row in stock::waiting_rows(conn, &line_ids)? {
+        lines.entry(row.product_id).or_default().push(row);
+    }
     let mut by_order: HashMap<i64, Vec<Offer>> = HashMap::new();
     for candidate in candidates {
         if let Ok(offer) = offer_of(conn, ctx, &candidate, &mut lines)? {
