@@ -297,29 +297,40 @@ fn run_events(
         };
         let outcome: Result<(), AppError> = match kind {
             0 => {
-                let lines = (0..rng.random_range(1..=3))
-                    .map(|_| NewOrderLine {
-                        sku: sku(SKUS[rng.random_range(0..SKUS.len())]),
-                        quantity: rng.random_range(1..=4),
-                        unit_price_cents: 1000,
+                // Orders are stamped and placed one group at a time, so queue order
+                // (placed_at) is arrival order and the served-in-order check below is
+                // exact. Every other event still runs against them concurrently. A group
+                // of several is placed together, as the API's lanes place a burst.
+                let turn = placing.lock().unwrap();
+                let group: Vec<(Actor, NewOrder)> = (0..rng.random_range(1..=4))
+                    .map(|k| {
+                        let lines = (0..rng.random_range(1..=3))
+                            .map(|_| NewOrderLine {
+                                sku: sku(SKUS[rng.random_range(0..SKUS.len())]),
+                                quantity: rng.random_range(1..=4),
+                                unit_price_cents: 1000,
+                            })
+                            .collect();
+                        let customer = rng.random_range(0..10);
+                        let order = NewOrder {
+                            number: Reference::parse(&format!("T{thread}-{event}-{k}")).unwrap(),
+                            placed_at: Some(Utc::now()),
+                            customer_email: Email::parse(&format!("c{customer}@example.com"))
+                                .unwrap(),
+                            customer_name: format!("Customer {customer}"),
+                            lines,
+                            payment_authorized_until: None,
+                            max_wait_until: None,
+                            request_hash: format!("hash-{thread}-{event}-{k}"),
+                        };
+                        (actor.clone(), order)
                     })
                     .collect();
-                let customer = rng.random_range(0..10);
-                // Orders are stamped and placed one at a time, so queue order (placed_at)
-                // is arrival order and the served-in-order check below is exact. Every
-                // other event still runs against them concurrently.
-                let turn = placing.lock().unwrap();
-                let order = NewOrder {
-                    number: Reference::parse(&format!("T{thread}-{event}")).unwrap(),
-                    placed_at: Some(Utc::now()),
-                    customer_email: Email::parse(&format!("c{customer}@example.com")).unwrap(),
-                    customer_name: format!("Customer {customer}"),
-                    lines,
-                    payment_authorized_until: None,
-                    max_wait_until: None,
-                    request_hash: format!("hash-{thread}-{event}"),
-                };
-                let placed = orders::place_order(&mut conn, &actor, order, today()).map(|_| ());
+                let placed = orders::place_orders_together(&mut conn, group, today())
+                    .into_iter()
+                    .map(|placed| placed.map(|_| ()))
+                    .find(Result::is_err)
+                    .unwrap_or(Ok(()));
                 drop(turn);
                 placed
             }
