@@ -700,31 +700,46 @@ fn dating_a_new_order_from_the_queue_totals_equals_dating_the_whole_queue() {
             .unwrap();
         }
         for i in 0..30 {
-            let order = NewOrder {
-                number: Reference::parse(&format!("INC{run}-{i}")).unwrap(),
-                // Mostly now (the back of the queue), now and then hours earlier.
-                placed_at: Some(if rng.random_bool(0.3) {
-                    Utc::now() - Duration::minutes(rng.random_range(1..600))
-                } else {
-                    Utc::now()
-                }),
-                customer_email: Email::parse(&format!("inc{}@example.com", rng.random_range(0..8)))
-                    .unwrap(),
-                customer_name: "Customer".to_owned(),
-                lines: (0..rng.random_range(1..=2))
-                    .map(|_| NewOrderLine {
-                        sku: sku(&raw),
-                        quantity: rng.random_range(1..=3),
-                        unit_price_cents: 1000,
-                    })
-                    .collect(),
-                payment_authorized_until: rng
-                    .random_bool(0.6)
-                    .then(|| today() + Duration::days(rng.random_range(1..20))),
-                max_wait_until: None,
-                request_hash: format!("inc-{run}-{i}"),
-            };
-            orders::place_order(&mut conn, &actor, order, today()).expect("an order");
+            // One to four orders at a time, placed together as the API's lanes do.
+            let group: Vec<(Actor, NewOrder)> = (0..rng.random_range(1..=4))
+                .map(|k| {
+                    let order = NewOrder {
+                        number: Reference::parse(&format!("INC{run}-{i}-{k}")).unwrap(),
+                        // Mostly now (the back of the queue), now and then hours earlier.
+                        placed_at: Some(if rng.random_bool(0.3) {
+                            Utc::now() - Duration::minutes(rng.random_range(1..600))
+                        } else {
+                            Utc::now()
+                        }),
+                        customer_email: Email::parse(&format!(
+                            "inc{}@example.com",
+                            rng.random_range(0..8)
+                        ))
+                        .unwrap(),
+                        customer_name: "Customer".to_owned(),
+                        lines: (0..rng.random_range(1..=2))
+                            .map(|_| NewOrderLine {
+                                sku: sku(&raw),
+                                quantity: rng.random_range(1..=3),
+                                unit_price_cents: 1000,
+                            })
+                            .collect(),
+                        payment_authorized_until: rng
+                            .random_bool(0.6)
+                            .then(|| today() + Duration::days(rng.random_range(1..20))),
+                        max_wait_until: None,
+                        request_hash: format!("inc-{run}-{i}-{k}"),
+                    };
+                    (actor.clone(), order)
+                })
+                .collect();
+            for placed in orders::place_orders_together(&mut conn, group, today()) {
+                assert!(
+                    matches!(placed, Ok(orders::Placed::Created(_))),
+                    "policy {run}, group {i}: {:?}",
+                    placed.err()
+                );
+            }
 
             let dated = stored_dates(&mut conn, &raw);
             let settings = shop_settings::load(&mut conn).unwrap();
@@ -738,12 +753,12 @@ fn dating_a_new_order_from_the_queue_totals_equals_dating_the_whole_queue() {
                 engine::refresh_etas(&mut conn, &ctx, &product, &EtaCause::QueueAhead).unwrap();
             assert!(
                 effects.later_than_told.is_empty() && effects.delayed.is_empty(),
-                "policy {run}, after order {i}: dating the whole queue found news {effects:?}"
+                "policy {run}, after group {i}: dating the whole queue found news {effects:?}"
             );
             assert_eq!(
                 stored_dates(&mut conn, &raw),
                 dated,
-                "policy {run}, after order {i}: dating the whole queue changed what intake stored"
+                "policy {run}, after group {i}: dating the whole queue changed what intake stored"
             );
         }
         let broken = broken_invariants(&mut conn);
