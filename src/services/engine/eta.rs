@@ -29,8 +29,8 @@ pub fn eta_settings(settings: &ShopSettings) -> EtaSettings {
 
 /// What the dates of every product share on `today`: the shop's pooled slips and the
 /// record of its recent promises. Shop-wide counts that do not depend on any product, so
-/// intake reads them before it locks its products and a launch's orders do not count the
-/// shop's promises while holding the product every other order waits for.
+/// intake reads them once for a whole batch of orders (and only when one of its lines
+/// waits), not once per order while holding the product every other order waits for.
 #[derive(Clone, Debug)]
 pub struct ShopEvidence {
     pub prior: SlipPrior,
