@@ -49,6 +49,9 @@ fn start_worker(app: &TestApp, sink: &Sink) -> tokio::sync::watch::Sender<bool> 
         idle_poll: StdDuration::from_millis(20),
         periodic_every: StdDuration::from_secs(3600),
         periodic: Some(backorder_desk::services::messages::periodic::periodic_jobs),
+        render_at_sending: Some(
+            backorder_desk::services::messages::restock_mail::render_at_sending,
+        ),
         ..WorkerConfig::default()
     };
     worker::spawn(app.pool.clone(), &settings, config)
