@@ -467,6 +467,42 @@ async fn the_demo_shop_sends_no_customer_two_eta_change_emails_in_one_window() {
     );
 }
 
+/// The demo replays its history and shows past days' emails as sent: each restock email
+/// (queued unrendered by a receipt) was rendered when the day's worker would have sent
+/// it, so every message shown as sent holds the words that went, and one still waiting
+/// for its rendering is not shown as sent.
+#[tokio::test]
+async fn every_email_the_demo_shop_shows_as_sent_holds_what_was_sent() {
+    let app = spawn_app().await;
+    backorder_desk::seed::load_demo(&mut app.conn(), 400).expect("the demo shop");
+    let sent_restocks = count(
+        &app,
+        "SELECT count(*) FROM messages WHERE kind = 'restock' AND status = 'sent'",
+    );
+    assert!(
+        sent_restocks > 10,
+        "receipts filled waiting orders: {sent_restocks}"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM messages WHERE status = 'sent'
+                AND (body_text = '' OR body_html = '' OR facts IS NOT NULL)"
+        ),
+        0,
+        "a message shown as sent without the words that went"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM messages WHERE kind = 'restock' AND status = 'sent'
+                AND body_text NOT LIKE '%reserved for you%'"
+        ),
+        0,
+        "each sent restock email says what was reserved"
+    );
+}
+
 /// The window is a shop setting on the admin page: labelled, described, checked by the
 /// field, and what the next pending update is due by.
 #[tokio::test]
