@@ -127,6 +127,52 @@ pub fn waiting_rows(conn: &mut PgConnection, line_ids: &[i64]) -> QueryResult<Ve
     .load(conn)
 }
 
+/// Where a waiting line stands in its product's queue and how many units it waits for:
+/// all that filling the queue needs to decide (a receipt for 10,000 lines reads five
+/// columns of each, not the whole line with its order and customer).
+#[derive(Debug, Clone, QueryableByName)]
+pub struct QueueSpot {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = Int4)]
+    pub waiting: i32,
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    pub placed_at: chrono::DateTime<chrono::Utc>,
+    #[diesel(sql_type = SmallInt)]
+    pub customer_tier: i16,
+    #[diesel(sql_type = Nullable<Date>)]
+    pub authorized_until: Option<NaiveDate>,
+}
+
+/// The product's waiting lines as queue spots, oldest first (the engine sorts them by the
+/// shop's policy). Oldest first reads the partial index on waiting lines by (product,
+/// placed_at, id) alone; only a policy that puts tiers or lapsing authorizations first
+/// joins the orders and customers.
+pub fn queue_spots(
+    conn: &mut PgConnection,
+    product_id: i64,
+    policy: &crate::domain::QueuePolicy,
+) -> QueryResult<Vec<QueueSpot>> {
+    let fifo = !policy.higher_tier_first && !policy.soonest_lapsing_first;
+    let sql = if fifo {
+        "SELECT l.id, l.waiting, l.placed_at, 0::int2 AS customer_tier, NULL::date AS authorized_until
+           FROM order_lines l
+          WHERE l.product_id = $1 AND l.waiting > 0
+          ORDER BY l.placed_at, l.id"
+    } else {
+        "SELECT l.id, l.waiting, l.placed_at, c.tier AS customer_tier,
+                o.payment_authorized_until AS authorized_until
+           FROM order_lines l
+           JOIN orders o ON o.id = l.order_id
+           JOIN customers c ON c.id = l.customer_id
+          WHERE l.product_id = $1 AND l.waiting > 0
+          ORDER BY l.placed_at, l.id"
+    };
+    crate::db::prepared::sql(sql)
+        .bind::<BigInt, _>(product_id)
+        .load(conn)
+}
+
 const QUEUE_COLUMNS: &str = "l.*, o.number AS order_number, c.tier AS customer_tier,
     o.payment_authorized_until AS authorized_until, o.max_wait_until";
 

@@ -590,6 +590,85 @@ async fn a_receipt_allocates_in_queue_order_and_is_received_once() {
 }
 
 #[tokio::test]
+async fn a_receipt_of_two_products_writes_each_lines_allocation_to_the_ledger_in_queue_order() {
+    let api = Api::start().await;
+    api.backorderable("SKU-310", 0, 30).await;
+    api.backorderable("SKU-311", 0, 30).await;
+    api.purchase_order(
+        "PO-310",
+        in_days(5),
+        json!([{ "sku": "SKU-310", "quantity": 10 }, { "sku": "SKU-311", "quantity": 10 }]),
+    )
+    .await;
+    api.order("ORD-310B", "SKU-310", 4, 20).await;
+    api.order("ORD-311A", "SKU-311", 3, 25).await;
+    api.order("ORD-310A", "SKU-310", 2, 30).await;
+    api.order("ORD-311B", "SKU-311", 2, 15).await;
+
+    let (status, receipt) = api
+        .receive(
+            "PO-310",
+            "dock-310",
+            json!([{ "sku": "SKU-311", "quantity": 4 }, { "sku": "SKU-310", "quantity": 5 }]),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::CREATED, "{receipt}");
+    assert_eq!(
+        receipt["received"],
+        json!([{ "sku": "SKU-311", "quantity": 4 }, { "sku": "SKU-310", "quantity": 5 }])
+    );
+    // Products in the order they were locked (SKU-310 was made first), each queue oldest
+    // first; the head of SKU-311's queue behind the units is served in part.
+    assert_eq!(
+        receipt["allocated"],
+        json!([{ "order": "ORD-310A", "sku": "SKU-310", "quantity": 2 },
+               { "order": "ORD-310B", "sku": "SKU-310", "quantity": 3 },
+               { "order": "ORD-311A", "sku": "SKU-311", "quantity": 3 },
+               { "order": "ORD-311B", "sku": "SKU-311", "quantity": 1 }])
+    );
+    // The ledger has one allocation row per line served, written in that order, under the
+    // receipt's reference, each naming its line: the order page's history and the
+    // product's ledger read these.
+    let ledger: String = diesel::dsl::sql::<diesel::sql_types::Text>(
+        "SELECT string_agg(o.number || ' ' || p.sku || ' ' || m.allocated_delta, ', ' ORDER BY m.id)
+           FROM stock_movements m
+           JOIN order_lines l ON l.id = m.order_line_id
+           JOIN orders o ON o.id = l.order_id
+           JOIN products p ON p.id = m.product_id AND p.id = l.product_id
+          WHERE m.reason = 'allocation' AND m.on_hand_delta = 0
+            AND m.reference = (SELECT 'PO-310 receipt ' || id FROM purchase_order_receipts)",
+    )
+    .get_result(&mut api.app.conn())
+    .unwrap();
+    assert_eq!(
+        ledger,
+        "ORD-310A SKU-310 2, ORD-310B SKU-310 3, ORD-311A SKU-311 3, ORD-311B SKU-311 1"
+    );
+    assert_eq!(
+        api.count("SELECT sum(allocated_delta)::int8 FROM stock_movements"),
+        api.count("SELECT sum(allocated)::int8 FROM products"),
+        "allocated is the ledger's running sum"
+    );
+    let partly = api.order_line("ORD-311B").await;
+    assert_eq!(
+        (partly["allocated"].clone(), partly["waiting"].clone()),
+        (json!(1), json!(1))
+    );
+
+    // The same receipt again answers what the ledger holds: the same answer.
+    let (status, again) = api
+        .receive(
+            "PO-310",
+            "dock-310",
+            json!([{ "sku": "SKU-311", "quantity": 4 }, { "sku": "SKU-310", "quantity": 5 }]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again, receipt);
+}
+
+#[tokio::test]
 async fn an_idempotency_key_used_for_another_receipt_is_a_conflict() {
     let api = Api::start().await;
     api.product("SKU-303", json!({ "name": "Hinge" })).await;

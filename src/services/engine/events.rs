@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 
 use crate::db::audit::Actor;
 use crate::db::shop_settings::ShopSettings;
-use crate::db::stock::QueueRow;
+use crate::db::stock::{QueueRow, QueueSpot};
 use crate::domain::{EtaCause, QueuePlace, QueuePolicy};
 
 /// What an event needs besides its own data.
@@ -39,11 +39,25 @@ pub fn queue_place(row: &QueueRow) -> QueuePlace {
         line_id: row.id,
         placed_at: row.placed_at,
         customer_tier: i32::from(row.customer_tier),
-        authorized_until: row
-            .authorized_until
-            .and_then(|day| day.and_hms_opt(23, 59, 59))
-            .map(|t| t.and_utc()),
+        authorized_until: lapses_at(row.authorized_until),
     }
+}
+
+/// Where a queue spot stands for the queue's order, as [`queue_place`] for a whole row.
+pub fn spot_place(spot: &QueueSpot) -> QueuePlace {
+    QueuePlace {
+        line_id: spot.id,
+        placed_at: spot.placed_at,
+        customer_tier: i32::from(spot.customer_tier),
+        authorized_until: lapses_at(spot.authorized_until),
+    }
+}
+
+/// An authorization lapses at the end of its last day.
+fn lapses_at(authorized_until: Option<NaiveDate>) -> Option<chrono::DateTime<chrono::Utc>> {
+    authorized_until
+        .and_then(|day| day.and_hms_opt(23, 59, 59))
+        .map(|t| t.and_utc())
 }
 
 /// What filling a product's queue did: the lines it served. The use case hands it to

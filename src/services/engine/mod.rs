@@ -14,13 +14,13 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Date, Int4, Nullable, Text};
 
 use crate::db::models::MovementReason;
-use crate::db::stock::{self, NewMovement, Product, QueueRow};
+use crate::db::stock::{self, Product, QueueRow};
 use crate::domain::{self, EtaCause, QueuePolicy, WaitingLine};
 use crate::error::AppResult;
-use crate::services::engine::events::queue_place;
 pub use crate::services::engine::events::{
     Ctx, Delayed, EtaEffects, Filled, LaterThanTold, Restocked, StoredEta,
 };
+use crate::services::engine::events::{queue_place, spot_place};
 
 /// The product's waiting lines in the shop's queue order.
 pub fn queue(
@@ -59,70 +59,93 @@ fn allocate_free_units(
     if free <= 0 || product.waiting_lines == 0 || product.held_for_release(ctx.today) {
         return Ok(Vec::new());
     }
-    let rows = queue(conn, product.id, &ctx.queue_policy())?;
-    let waiting: Vec<WaitingLine> = rows.iter().map(QueueRow::as_waiting).collect();
+    let policy = ctx.queue_policy();
+    let mut spots = stock::queue_spots(conn, product.id, &policy)?;
+    domain::sort_queue(&policy, &mut spots, spot_place);
+    let waiting: Vec<WaitingLine> = spots
+        .iter()
+        .map(|spot| WaitingLine {
+            line_id: spot.id,
+            waiting_units: spot.waiting.max(0) as u32,
+        })
+        .collect();
     let plan = domain::allocate_down_queue(free as u32, &waiting);
     if plan.allocations.is_empty() {
         return Ok(Vec::new());
     }
-    let by_id: HashMap<i64, &QueueRow> = rows.iter().map(|row| (row.id, row)).collect();
-    let filled: Vec<Filled> = plan
-        .allocations
-        .iter()
-        .filter_map(|a| {
-            let row = by_id.get(&a.line_id)?;
-            Some(Filled {
-                line_id: a.line_id,
-                order_id: row.order_id,
-                order_number: row.order_number.clone(),
-                units: a.units as i32,
-                complete: a.units as i32 == row.waiting(),
-            })
-        })
-        .collect();
-    apply_line_allocations(conn, &filled)?;
+    let waiting_of: HashMap<i64, i32> = spots.iter().map(|spot| (spot.id, spot.waiting)).collect();
+    let filled = allocate_lines(
+        conn,
+        ctx,
+        product.id,
+        &plan.allocations,
+        &waiting_of,
+        reference,
+    )?;
     let total: i32 = filled.iter().map(|f| f.units).sum();
     let completed = filled.iter().filter(|f| f.complete).count() as i32;
     change_product(conn, product, 0, total, -total, -completed)?;
-    let movements: Vec<NewMovement> = filled
-        .iter()
-        .map(|f| NewMovement {
-            product_id: product.id,
-            reason: MovementReason::Allocation,
-            on_hand_delta: 0,
-            allocated_delta: f.units,
-            reference: reference
-                .map(str::to_owned)
-                .or_else(|| Some(f.order_number.clone())),
-            note: None,
-            order_line_id: Some(f.line_id),
-            user_id: ctx.user_id(),
-        })
-        .collect();
-    stock::record_movements(conn, &movements)?;
     Ok(filled)
 }
 
-/// Adds allocated units to lines in one statement; a line that waits for nothing more
-/// gets its `waiting_ended_at`.
-fn apply_line_allocations(conn: &mut PgConnection, filled: &[Filled]) -> QueryResult<()> {
-    let ids: Vec<i64> = filled.iter().map(|f| f.line_id).collect();
-    let units: Vec<i32> = filled.iter().map(|f| f.units).collect();
-    let complete: Vec<bool> = filled.iter().map(|f| f.complete).collect();
-    crate::db::prepared::sql(
-        "UPDATE order_lines l
-            SET allocated = l.allocated + u.units,
-                waiting_ended_at = CASE WHEN u.complete THEN now() ELSE l.waiting_ended_at END,
-                waiting_ended_by = CASE WHEN u.complete THEN 'filled' ELSE l.waiting_ended_by END,
-                queue_position = CASE WHEN u.complete THEN NULL ELSE l.queue_position END
-           FROM unnest($1::int8[], $2::int4[], $3::bool[]) AS u(id, units, complete)
-          WHERE l.id = u.id",
-    )
-    .bind::<Array<BigInt>, _>(ids)
-    .bind::<Array<Int4>, _>(units)
-    .bind::<Array<Bool>, _>(complete)
-    .execute(conn)?;
-    Ok(())
+/// Adds the allocated units to their lines (a line that waits for nothing more gets its
+/// `waiting_ended_at`) and writes each line's allocation to the ledger, in one statement
+/// that gives back the lines' orders.
+fn allocate_lines(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    product_id: i64,
+    allocations: &[domain::LineAllocation],
+    waiting_of: &HashMap<i64, i32>,
+    reference: Option<&str>,
+) -> AppResult<Vec<Filled>> {
+    #[derive(QueryableByName)]
+    struct Allocated {
+        #[diesel(sql_type = BigInt)]
+        line_id: i64,
+        #[diesel(sql_type = BigInt)]
+        order_id: i64,
+        #[diesel(sql_type = Text)]
+        order_number: String,
+        #[diesel(sql_type = Int4)]
+        units: i32,
+        #[diesel(sql_type = Bool)]
+        complete: bool,
+    }
+    let ids: Vec<i64> = allocations.iter().map(|a| a.line_id).collect();
+    let units: Vec<i32> = allocations.iter().map(|a| a.units as i32).collect();
+    let complete: Vec<bool> = allocations
+        .iter()
+        .map(|a| waiting_of.get(&a.line_id) == Some(&(a.units as i32)))
+        .collect();
+    let rows: Vec<Allocated> = crate::db::prepared::sql(include_str!("allocate_lines.sql"))
+        .bind::<Array<BigInt>, _>(ids)
+        .bind::<Array<Int4>, _>(units)
+        .bind::<Array<Bool>, _>(complete)
+        .bind::<BigInt, _>(product_id)
+        .bind::<Text, _>(MovementReason::Allocation.as_str())
+        .bind::<Nullable<Text>, _>(reference)
+        .bind::<Nullable<BigInt>, _>(ctx.user_id())
+        .load(conn)?;
+    // The product is locked, so every line read as waiting is still there to fill.
+    if rows.len() != allocations.len() {
+        return Err(anyhow::anyhow!(
+            "allocated {} of {} waiting lines of product {product_id}",
+            rows.len(),
+            allocations.len()
+        )
+        .into());
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| Filled {
+            line_id: row.line_id,
+            order_id: row.order_id,
+            order_number: row.order_number,
+            units: row.units,
+            complete: row.complete,
+        })
+        .collect())
 }
 
 /// Changes a locked product's stock columns and its waiting counters.
