@@ -216,15 +216,8 @@ pub fn run() -> anyhow::Result<()> {
                     }
                     None => None,
                 };
-                startup::register_email_renderer();
-                let (_stop, running) = crate::email::worker::spawn(
-                    pool,
-                    &settings,
-                    crate::email::worker::WorkerConfig {
-                        periodic: Some(crate::services::inventory::catalog::periodic_jobs),
-                        ..Default::default()
-                    },
-                )?;
+                let (_stop, running) =
+                    crate::email::worker::spawn(pool, &settings, startup::email_worker_config())?;
                 println!("Delivering emails; stop with Ctrl-C.");
                 let stopped = running.await.context("the email worker stopped");
                 if let Some(metrics) = metrics {
@@ -363,10 +356,7 @@ fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             Some(crate::email::worker::spawn(
                 pool.clone(),
                 &settings,
-                crate::email::worker::WorkerConfig {
-                    periodic: Some(crate::services::inventory::catalog::periodic_jobs),
-                    ..Default::default()
-                },
+                startup::email_worker_config(),
             )?)
         } else {
             None

@@ -534,6 +534,11 @@ fn play_history(
             )
             .map_err(err)?;
         }
+        // The worker sends the receipts' restock emails at once, before the day's shipments
+        // (today's wait for the delivery worker).
+        if day < today {
+            crate::services::messages::seed::render_queued_restock_emails(conn, day)?;
+        }
 
         // The day's orders.
         let count = (per_day * rng.random_range(0.6..1.4)).round() as u32;
@@ -654,6 +659,9 @@ fn play_history(
             }
         }
         decide_old_proposals(conn, &manager, day, &mut rng)?;
+        if day < today {
+            crate::services::messages::seed::render_queued_restock_emails(conn, day)?;
+        }
         backdate(conn, mark, day)?;
         progress.advance(1);
     }
@@ -671,11 +679,13 @@ fn play_history(
             .map_err(err)?;
     }
     add_alternatives(conn, today)?;
-    // Emails of past days went out on their day; today's wait for the delivery worker.
+    // Emails of past days went out on their day (the restock emails were rendered then);
+    // today's wait for the delivery worker, and so does any still unrendered: a row marked
+    // sent must hold what was sent.
     diesel::sql_query(
         "UPDATE messages SET status = 'sent', attempts = 1, sent_at = created_at + interval '2 minutes',
                 smtp_response = '250 2.0.0 Ok (sent during the demo shop''s history)'
-          WHERE status = 'queued' AND created_at < $1",
+          WHERE status = 'queued' AND created_at < $1 AND facts IS NULL",
     )
     .bind::<diesel::sql_types::Timestamptz, _>(day_noon(today))
     .execute(conn)?;

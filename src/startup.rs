@@ -76,15 +76,19 @@ fn master_secret(settings: &Settings, pool: &PgPool) -> anyhow::Result<String> {
     )?)
 }
 
-/// Gives the email worker the shop's renderer for emails rendered at sending (the
-/// restock email): every process that may run a worker calls it.
-pub fn register_email_renderer() {
-    crate::email::at_sending::register(crate::services::messages::restock_mail::render_at_sending);
+/// The shop's email worker: the periodic jobs and the renderer for emails rendered at
+/// sending (the restock email), handed in here because the worker depends on nothing
+/// above it. `serve` and `worker` both start it from this.
+pub fn email_worker_config() -> crate::email::worker::WorkerConfig {
+    crate::email::worker::WorkerConfig {
+        periodic: Some(crate::services::inventory::catalog::periodic_jobs),
+        render_at_sending: Some(crate::services::messages::restock_mail::render_at_sending),
+        ..Default::default()
+    }
 }
 
 impl Application {
     pub fn build(settings: Settings, pool: PgPool) -> anyhow::Result<Self> {
-        register_email_renderer();
         let listener = TcpListener::bind(settings.bind_addr)
             .with_context(|| format!("cannot listen on {}", settings.bind_addr))?;
         let port = listener.local_addr()?.port();

@@ -102,6 +102,12 @@ impl diesel::r2d2::CustomizeConnection<PgConnection, diesel::r2d2::Error> for Se
     }
 }
 
+/// One round trip to the database, for the readiness probe.
+pub fn ping(conn: &mut PgConnection) -> QueryResult<()> {
+    crate::db::prepared::sql("SELECT 1").execute(conn)?;
+    Ok(())
+}
+
 /// Builds the connection pool. It opens no connection itself: the first checkout does
 /// (`startup::prepare_database` takes one at once, so a server that does not answer is
 /// still said at start).
@@ -111,12 +117,6 @@ impl diesel::r2d2::CustomizeConnection<PgConnection, diesel::r2d2::Error> for Se
 /// checkout is tested with `SELECT 1` (one round trip): after a restart the pool holds
 /// connections whose server is gone, and diesel only finds out when a query fails on one,
 /// which would be one failed request per stale connection after PostgreSQL is back.
-/// One round trip to the database, for the readiness probe.
-pub fn ping(conn: &mut PgConnection) -> QueryResult<()> {
-    crate::db::prepared::sql("SELECT 1").execute(conn)?;
-    Ok(())
-}
-
 pub fn connect(database_url: &str, max_size: u32) -> anyhow::Result<PgPool> {
     let manager = ConnectionManager::<PgConnection>::new(database_url);
     Pool::builder()

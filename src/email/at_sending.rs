@@ -2,11 +2,11 @@
 //! thousands of orders (a receipt) queues one row per email in its transaction, carrying
 //! its subject and the facts it must state, and the delivery worker renders the body from
 //! the order as it is at sending. The shop's renderer lives with the services (it reads
-//! orders); the process registers it at start (`register`), and the worker calls it on
-//! the messages it claimed.
+//! orders); whoever starts a worker hands it in (`WorkerConfig::render_at_sending`), and
+//! the worker calls it on the messages it claimed. A worker without one never claims
+//! them, so no such email goes out with an empty body.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text};
@@ -88,17 +88,10 @@ pub enum AtSending {
 /// to say, in one transaction.
 pub type Renderer = fn(&mut PgConnection, &[i64]) -> anyhow::Result<HashMap<i64, AtSending>>;
 
-static RENDERER: OnceLock<Renderer> = OnceLock::new();
-
-/// Sets the process's renderer (the first call wins; every process registers the same).
-pub fn register(renderer: Renderer) {
-    let _ = RENDERER.set(renderer);
-}
-
 /// Renders the claimed messages that were queued unrendered. Withdrawn ones leave the
 /// list; one that could not be rendered stays unrendered, and its send counts as a
 /// temporary failure (retried with backoff, failed after the last attempt).
-pub fn render_claimed(conn: &mut PgConnection, claimed: &mut Vec<Claimed>) {
+pub fn render_claimed(conn: &mut PgConnection, render: Renderer, claimed: &mut Vec<Claimed>) {
     let ids: Vec<i64> = claimed
         .iter()
         .filter(|m| !m.rendered)
@@ -107,13 +100,6 @@ pub fn render_claimed(conn: &mut PgConnection, claimed: &mut Vec<Claimed>) {
     if ids.is_empty() {
         return;
     }
-    let Some(render) = RENDERER.get() else {
-        tracing::warn!(
-            messages = ids.len(),
-            "emails to render at sending, but this process has no renderer"
-        );
-        return;
-    };
     let renderings = match render(conn, &ids) {
         Ok(renderings) => renderings,
         Err(error) => {

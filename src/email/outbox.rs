@@ -222,14 +222,21 @@ impl Claimed {
 pub const CLAIM_LEASE_SECONDS: i64 = 300;
 
 /// Takes up to `limit` due messages for this worker. Rows another worker holds are
-/// skipped, not waited for, so workers never send the same message twice.
-pub fn claim_due(conn: &mut PgConnection, limit: i64) -> QueryResult<Vec<Claimed>> {
+/// skipped, not waited for, so workers never send the same message twice. A worker that
+/// cannot render (`with_unrendered` false) leaves the messages queued with their facts to
+/// one that can: it would only fail them.
+pub fn claim_due(
+    conn: &mut PgConnection,
+    limit: i64,
+    with_unrendered: bool,
+) -> QueryResult<Vec<Claimed>> {
     crate::db::prepared::sql(
         "UPDATE messages m
             SET status = 'sending', attempts = m.attempts + 1,
                 next_attempt_at = now() + make_interval(secs => $2)
           WHERE m.id IN (SELECT id FROM messages
                           WHERE status = 'queued' AND next_attempt_at <= now()
+                            AND ($3 OR facts IS NULL)
                           ORDER BY next_attempt_at, id
                           LIMIT $1
                           FOR UPDATE SKIP LOCKED)
@@ -237,6 +244,7 @@ pub fn claim_due(conn: &mut PgConnection, limit: i64) -> QueryResult<Vec<Claimed
     )
     .bind::<BigInt, _>(limit)
     .bind::<diesel::sql_types::Double, _>(CLAIM_LEASE_SECONDS as f64)
+    .bind::<diesel::sql_types::Bool, _>(with_unrendered)
     .load(conn)
 }
 

@@ -1,8 +1,9 @@
 //! The delivery worker: claims due messages (`FOR UPDATE SKIP LOCKED`, so any number of
 //! workers share one outbox), renders the ones queued with their facts (`at_sending`: in
-//! the claiming worker, from the shop as it is then), sends them over a pool of SMTP
-//! connections, records the server's answers (one transaction a batch), and retries temporary failures with
-//! exponential backoff and jitter. A server that cannot be reached at all is not a
+//! the claiming worker, from the shop as it is then, with the renderer it was handed),
+//! sends them over a pool of SMTP connections, records the server's answers (one
+//! transaction a batch), and retries temporary failures with exponential backoff and
+//! jitter. A server that cannot be reached at all is not a
 //! message's failure: the worker puts the messages back uncounted and pauses, then tries
 //! one message at a time until the server answers. It also runs the periodic jobs: the
 //! coalesced ETA-change emails whose window is over (claimed per order with `SKIP
@@ -54,6 +55,11 @@ pub struct WorkerConfig {
     /// over), handed in by whoever starts the worker: the worker only delivers and keeps
     /// time, so it depends on nothing above it.
     pub periodic: Option<PeriodicJobs>,
+    /// The shop's renderer for emails queued with their facts (the restock email), handed
+    /// in like `periodic`. Without one the worker leaves those messages queued for a
+    /// worker that has one: it never claims them, so none goes out with an empty body and
+    /// none is failed for want of a renderer.
+    pub render_at_sending: Option<at_sending::Renderer>,
 }
 
 /// One round of the periodic jobs, on a connection of the worker's pool.
@@ -72,6 +78,7 @@ impl Default for WorkerConfig {
             unreachable_max: Duration::from_secs(15),
             periodic_every: Duration::from_secs(60),
             periodic: None,
+            render_at_sending: None,
         }
     }
 }
@@ -119,10 +126,13 @@ impl Mailer {
     /// for `pause`, uncounted, and no more of them are tried.
     pub async fn deliver_due(&self, limit: i64, pause: Duration) -> anyhow::Result<Round> {
         let pool = self.pool.clone();
+        let render = self.config.render_at_sending;
         let claimed = tokio::task::spawn_blocking(move || {
             let mut conn = pool.get()?;
-            let mut claimed = outbox::claim_due(&mut conn, limit)?;
-            at_sending::render_claimed(&mut conn, &mut claimed);
+            let mut claimed = outbox::claim_due(&mut conn, limit, render.is_some())?;
+            if let Some(render) = render {
+                at_sending::render_claimed(&mut conn, render, &mut claimed);
+            }
             Ok::<_, anyhow::Error>(claimed)
         })
         .await??;

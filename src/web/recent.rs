@@ -61,6 +61,20 @@ impl<K: Eq + Hash + Clone, V> Recent<K, V> {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// A recent answer for `key`, if one is at hand, without computing anything: lets a
+    /// request skip the database hop altogether when the answer is shared.
+    pub fn fresh(&self, key: &K) -> Option<Arc<V>> {
+        if self.max_age.is_zero() {
+            return None;
+        }
+        let slot = lock(&self.slots).get(key).cloned()?;
+        let state = lock(&slot.state);
+        let answer = state.answer.as_ref()?;
+        (answer.generation == self.generation.load(Ordering::SeqCst)
+            && answer.at.elapsed() < self.max_age)
+            .then(|| answer.value.clone())
+    }
+
     /// The answer for `key`: a shared recent one, or `compute`'s.
     pub fn get<E>(&self, key: &K, compute: impl FnOnce() -> Result<V, E>) -> Result<Arc<V>, E> {
         if self.max_age.is_zero() {
@@ -166,6 +180,20 @@ mod tests {
         std::thread::sleep(Duration::from_millis(30));
         assert_eq!(*recent.get(&(), count.clone()).unwrap(), 2);
         assert_eq!(*recent.get(&(), count).unwrap(), 2);
+    }
+
+    #[test]
+    fn a_fresh_answer_is_at_hand_until_a_change_or_its_age() {
+        let recent = Recent::new(Duration::from_millis(40));
+        let (_, count) = counter();
+        assert_eq!(recent.fresh(&"token"), None);
+        assert_eq!(*recent.get(&"token", count.clone()).unwrap(), 1);
+        assert_eq!(recent.fresh(&"token").as_deref(), Some(&1));
+        recent.invalidate();
+        assert_eq!(recent.fresh(&"token"), None);
+        assert_eq!(*recent.get(&"token", count).unwrap(), 2);
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(recent.fresh(&"token"), None);
     }
 
     #[test]

@@ -501,6 +501,9 @@ async fn the_customer_swaps_from_the_emailed_link_in_a_real_browser() {
     let config = WorkerConfig {
         idle_poll: Duration::from_millis(20),
         periodic_every: Duration::from_secs(3600),
+        render_at_sending: Some(
+            backorder_desk::services::messages::restock_mail::render_at_sending,
+        ),
         ..WorkerConfig::default()
     };
     let (_stop, _worker) = worker::spawn(app.pool.clone(), &settings, config).expect("a worker");

@@ -106,6 +106,9 @@ async fn the_email_links_to_a_status_page_with_place_dates_countdown_and_the_cho
         idle_poll: Duration::from_millis(20),
         periodic_every: Duration::from_secs(3600),
         periodic: Some(backorder_desk::services::messages::periodic::periodic_jobs),
+        render_at_sending: Some(
+            backorder_desk::services::messages::restock_mail::render_at_sending,
+        ),
         ..WorkerConfig::default()
     };
     let (_stop, _worker) = worker::spawn(app.pool.clone(), &settings, config).expect("a worker");

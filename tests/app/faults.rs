@@ -647,6 +647,9 @@ fn quick_worker(app: &TestApp, pool: PgPool, sink: &Sink) -> tokio::sync::watch:
         idle_poll: Duration::from_millis(20),
         periodic_every: Duration::from_millis(100),
         periodic: Some(backorder_desk::services::messages::periodic::periodic_jobs),
+        render_at_sending: Some(
+            backorder_desk::services::messages::restock_mail::render_at_sending,
+        ),
         ..WorkerConfig::default()
     };
     let (stop, _running) = worker::spawn(pool, &settings, config).expect("start a worker");

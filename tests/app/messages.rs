@@ -49,6 +49,9 @@ fn fast() -> WorkerConfig {
         backoff_max: Duration::from_millis(300),
         periodic_every: Duration::from_secs(3600),
         periodic: Some(backorder_desk::services::messages::periodic::periodic_jobs),
+        render_at_sending: Some(
+            backorder_desk::services::messages::restock_mail::render_at_sending,
+        ),
         ..WorkerConfig::default()
     }
 }
@@ -989,6 +992,82 @@ async fn a_receipts_restock_emails_are_queued_with_it_and_rendered_once_when_sen
               WHERE m.kind = 'restock' AND o.number = 'W-2'"
         ),
         "withdrawn: not sent: the units it was about were shipped or cancelled before it went"
+    );
+}
+
+/// A worker started without the shop's renderer (`render_at_sending: None`) delivers the
+/// emails rendered when queued and leaves the restock emails queued, neither sent with an
+/// empty body nor failed; a worker that has the renderer sends them afterwards.
+#[tokio::test]
+async fn a_worker_without_a_renderer_leaves_restock_emails_queued_for_one_that_has_it() {
+    let app = spawn_app().await;
+    waiting_order(&app, "W-1", "ada@example.com");
+    purchasing::receive::receive(
+        &mut app.conn(),
+        &Actor::System,
+        "PO-1",
+        vec![purchasing::ReceiptLine {
+            sku: Sku::parse("KETTLE").unwrap(),
+            quantity: 2,
+        }],
+        None,
+        today(),
+    )
+    .unwrap();
+    let restock_queued = "SELECT count(*) FROM messages WHERE kind = 'restock'
+                           AND status = 'queued' AND facts IS NOT NULL AND body_text = ''";
+    assert_eq!(count(&app, restock_queued), 1);
+
+    let sink = Sink::start().await;
+    let without = WorkerConfig {
+        render_at_sending: None,
+        ..fast()
+    };
+    let (stop, running) = start_worker(&app, app.pool.clone(), Some(sink.url()), without);
+    // The backorder notice goes; the restock email stays as it was queued.
+    sink.wait_for(1, 10).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.send(true).unwrap();
+    running.await.unwrap();
+    assert_eq!(
+        sink.received()
+            .iter()
+            .map(|m| m.subject())
+            .filter(|s| s.ends_with("good news, your items are reserved"))
+            .count(),
+        0
+    );
+    assert_eq!(
+        count(&app, restock_queued),
+        1,
+        "untouched, attempts included"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT attempts::int8 FROM messages WHERE kind = 'restock'"
+        ),
+        0
+    );
+
+    let (_stop, _worker) = start_worker(&app, app.pool.clone(), Some(sink.url()), fast());
+    wait_until(
+        &app,
+        "SELECT count(*) FROM messages WHERE kind = 'restock' AND status = 'sent'
+            AND body_text LIKE '%reserved for you%'",
+        1,
+        10,
+    )
+    .await;
+    let received = sink.received();
+    let restock = received
+        .iter()
+        .find(|m| m.subject() == "Order W-1: good news, your items are reserved")
+        .expect("the restock email reached the server");
+    assert!(
+        restock.parts().0.contains("reserved for you"),
+        "{:?}",
+        restock.parts()
     );
 }
 

@@ -18,6 +18,9 @@ fn fast() -> WorkerConfig {
     WorkerConfig {
         idle_poll: Duration::from_millis(20),
         periodic_every: Duration::from_secs(3600),
+        render_at_sending: Some(
+            backorder_desk::services::messages::restock_mail::render_at_sending,
+        ),
         ..WorkerConfig::default()
     }
 }

@@ -27,6 +27,9 @@ fn fast() -> WorkerConfig {
     WorkerConfig {
         idle_poll: StdDuration::from_millis(20),
         periodic_every: StdDuration::from_secs(3600),
+        render_at_sending: Some(
+            backorder_desk::services::messages::restock_mail::render_at_sending,
+        ),
         ..WorkerConfig::default()
     }
 }

@@ -49,6 +49,9 @@ fn start_worker(app: &TestApp, sink: &Sink) -> tokio::sync::watch::Sender<bool> 
         idle_poll: StdDuration::from_millis(20),
         periodic_every: StdDuration::from_secs(3600),
         periodic: Some(backorder_desk::services::messages::periodic::periodic_jobs),
+        render_at_sending: Some(
+            backorder_desk::services::messages::restock_mail::render_at_sending,
+        ),
         ..WorkerConfig::default()
     };
     worker::spawn(app.pool.clone(), &settings, config)
@@ -461,6 +464,42 @@ async fn the_demo_shop_sends_no_customer_two_eta_change_emails_in_one_window() {
         ),
         0,
         "every date-change email tells a date later than the last one told"
+    );
+}
+
+/// The demo replays its history and shows past days' emails as sent: each restock email
+/// (queued unrendered by a receipt) was rendered when the day's worker would have sent
+/// it, so every message shown as sent holds the words that went, and one still waiting
+/// for its rendering is not shown as sent.
+#[tokio::test]
+async fn every_email_the_demo_shop_shows_as_sent_holds_what_was_sent() {
+    let app = spawn_app().await;
+    backorder_desk::seed::load_demo(&mut app.conn(), 400).expect("the demo shop");
+    let sent_restocks = count(
+        &app,
+        "SELECT count(*) FROM messages WHERE kind = 'restock' AND status = 'sent'",
+    );
+    assert!(
+        sent_restocks > 10,
+        "receipts filled waiting orders: {sent_restocks}"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM messages WHERE status = 'sent'
+                AND (body_text = '' OR body_html = '' OR facts IS NOT NULL)"
+        ),
+        0,
+        "a message shown as sent without the words that went"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM messages WHERE kind = 'restock' AND status = 'sent'
+                AND body_text NOT LIKE '%reserved for you%'"
+        ),
+        0,
+        "each sent restock email says what was reserved"
     );
 }
 

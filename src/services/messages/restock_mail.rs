@@ -99,11 +99,13 @@ fn restock_now(mail: Option<&OrderMail>, facts: &str) -> anyhow::Result<Option<O
     Ok(still_reserved.then_some(om))
 }
 
-/// Reads the unrendered messages among `ids` and the mails of their orders now.
+/// Reads the unrendered messages among `ids` and the mails of their orders now (their
+/// dates worded as seen on `today`).
 fn unrendered(
     conn: &mut PgConnection,
     ids: &[i64],
     lock: bool,
+    today: chrono::NaiveDate,
 ) -> anyhow::Result<(Vec<Unrendered>, BTreeMap<i64, OrderMail>)> {
     let rows: Vec<Unrendered> = diesel::sql_query(format!(
         "SELECT id, kind, idempotency_key, order_id, facts::text AS facts FROM messages
@@ -121,7 +123,7 @@ fn unrendered(
     }
     let order_ids: Vec<i64> = rows.iter().filter_map(|r| r.order_id).collect();
     let settings = shop_settings::load(conn)?;
-    let mails = order_mails(conn, &order_ids, &settings.shop_name, crate::clock::today())?;
+    let mails = order_mails(conn, &order_ids, &settings.shop_name, today)?;
     Ok((rows, mails))
 }
 
@@ -149,8 +151,18 @@ pub fn render_at_sending(
     conn: &mut PgConnection,
     ids: &[i64],
 ) -> anyhow::Result<HashMap<i64, AtSending>> {
+    render_on(conn, ids, crate::clock::today())
+}
+
+/// `render_at_sending` on the shop's day `today`: the demo's replay sends a past day's
+/// emails through it, worded as on that day.
+pub fn render_on(
+    conn: &mut PgConnection,
+    ids: &[i64],
+    today: chrono::NaiveDate,
+) -> anyhow::Result<HashMap<i64, AtSending>> {
     conn.transaction(|conn| {
-        let (rows, mails) = unrendered(conn, ids, true)?;
+        let (rows, mails) = unrendered(conn, ids, true, today)?;
         let mut done = HashMap::new();
         let mut told: Vec<(OrderMail, String)> = Vec::new();
         let (mut stored, mut subjects, mut texts, mut htmls) =
@@ -201,7 +213,7 @@ pub fn render_at_sending(
 /// were sent now (nothing is stored).
 pub fn detail(conn: &mut PgConnection, id: i64) -> AppResult<MessageDetail> {
     let mut detail = page::detail(conn, id)?;
-    let (rows, mails) = unrendered(conn, &[id], false)?;
+    let (rows, mails) = unrendered(conn, &[id], false, crate::clock::today())?;
     if let Some(row) = rows.first() {
         match render_one(row, &mails)? {
             Some((_, rendered)) => {

@@ -4,6 +4,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 
 use super::mail::order_mails;
+use super::restock_mail;
 use crate::db::models::{Id, MessageStatus};
 use crate::db::shop_settings;
 use crate::email::outbox::{self, Kind};
@@ -53,5 +54,39 @@ pub fn seed_messages(conn: &mut PgConnection) -> AppResult<usize> {
             }
         }
         Ok(made)
+    })
+}
+
+/// What the delivery worker would have done right after an event of the demo's history:
+/// renders the restock emails queued unrendered (through the worker's renderer, worded as
+/// on `day`, storing each rendering and withdrawing the ones with nothing left to say)
+/// and puts the rendered ones back in the queue, so that when the replay marks the day's
+/// emails sent each holds what was sent. Returns how many were rendered.
+pub fn render_queued_restock_emails(
+    conn: &mut PgConnection,
+    day: chrono::NaiveDate,
+) -> anyhow::Result<usize> {
+    conn.transaction(|conn| {
+        // Claimed as the worker claims them: the renderer reads only messages being sent.
+        let claimed: Vec<Id> = crate::db::prepared::sql(
+            "UPDATE messages SET status = 'sending'
+              WHERE status = 'queued' AND facts IS NOT NULL
+          RETURNING id",
+        )
+        .load(conn)?;
+        let ids: Vec<i64> = claimed.iter().map(|m| m.id).collect();
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let rendered = restock_mail::render_on(conn, &ids, day)?;
+        crate::db::prepared::sql(
+            "UPDATE messages SET status = 'queued' WHERE id = ANY($1) AND status = 'sending'",
+        )
+        .bind::<diesel::sql_types::Array<BigInt>, _>(&ids)
+        .execute(conn)?;
+        Ok(rendered
+            .values()
+            .filter(|r| matches!(r, crate::email::at_sending::AtSending::Rendered(_)))
+            .count())
     })
 }

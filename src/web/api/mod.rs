@@ -23,6 +23,7 @@ use crate::error::{AppError, FieldError};
 use crate::services::admin::api_tokens;
 use crate::web::errors::ApiError;
 use crate::web::recent::Recent;
+use crate::web::state::AppState;
 
 /// The largest JSON body accepted: far above any real order, far below harm.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -96,6 +97,21 @@ impl BearerToken {
             })
             .map(|token| token.trim().to_owned());
         Self(token)
+    }
+
+    /// The actor behind the token: the answer shared by recent requests when there is one
+    /// (no connection taken at all: a burst of storefront orders does not queue for the
+    /// pool just to be told what it was told a moment ago), else checked in the database.
+    pub async fn actor(self, state: &web::Data<AppState>) -> Result<Actor, AppError> {
+        let token = self.0.as_deref().ok_or(AppError::Unauthorized)?;
+        if let Some(actor) = state.api_tokens.fresh(&token.to_owned()) {
+            return Ok(actor.as_ref().clone());
+        }
+        let shared = state.clone();
+        crate::db::blocking(&state.pool, move |conn| {
+            self.authenticate_recent(conn, &shared.api_tokens)
+        })
+        .await
     }
 
     /// Checks the token like `authenticate`, sharing the answer for a moment between the

@@ -162,11 +162,7 @@ pub async fn create(
     let token = BearerToken::from_request(&req);
     let parsed = parse_json::<OrderBody>(&body);
     let request_hash = request_digest(&body);
-    let shared = state.clone();
-    let actor = crate::db::blocking(&state.pool, move |conn| {
-        token.authenticate_recent(conn, &shared.api_tokens)
-    })
-    .await?;
+    let actor = token.actor(&state).await?;
     let order = validate(parsed.map_err(|e| e.0)?, request_hash)?;
     // Placed with the orders that arrive with it, in one transaction (group commit); the
     // request waits for its answer without holding a connection.

@@ -260,11 +260,7 @@ pub async fn availability(
     } else {
         // The token's check notes when it was last used: a write, the primary's. The
         // answer is read from the replica (`web::reads`).
-        let tokens = state.clone();
-        crate::db::blocking(&state.pool, move |conn| {
-            token.authenticate_recent(conn, &tokens.api_tokens)
-        })
-        .await?;
+        token.actor(&state).await?;
         Reads::for_program(&state)
             .blocking(move |conn| availability_of(conn, &shared, &sku))
             .await?
