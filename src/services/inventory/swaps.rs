@@ -315,4 +315,3 @@ impl SwapRecord {
         price_words(self.price_difference_cents, currency)
     }
 }
-

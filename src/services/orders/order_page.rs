@@ -129,11 +129,7 @@ fn email_words(kind: Option<&str>) -> String {
 /// The facts behind each line's answer: the deliveries booked for its product, the units
 /// ahead of it in the queue, the last date each line's customer was told (and by which
 /// email), and a pending date-change email.
-fn line_facts(
-    order: &OrderDetail,
-    facts: FactRows,
-    today: NaiveDate,
-) -> AppResult<Vec<LineFacts>> {
+fn line_facts(order: &OrderDetail, facts: FactRows, today: NaiveDate) -> AppResult<Vec<LineFacts>> {
     let mut deliveries: HashMap<i64, Vec<Delivery>> = HashMap::new();
     for row in json_rows::<DeliveryRow>(facts.deliveries.as_deref())? {
         deliveries
