@@ -63,6 +63,17 @@ where
     }
 }
 
+/// The rows of a JSON array a statement built with `json_agg` (`NULL` for no rows): how a
+/// page reads several small lists in one round trip. A row that does not fit `T` is a
+/// deserialization error, as a column of the wrong type would be.
+pub fn json_rows<T: serde::de::DeserializeOwned>(array: Option<&str>) -> QueryResult<Vec<T>> {
+    match array {
+        None => Ok(Vec::new()),
+        Some(json) => serde_json::from_str(json)
+            .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e))),
+    }
+}
+
 /// The text between placeholders, and the placeholder (1-based) after each piece.
 fn pieces(sql: &str) -> Vec<(&str, Option<usize>)> {
     let bytes = sql.as_bytes();

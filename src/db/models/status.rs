@@ -83,6 +83,14 @@ macro_rules! text_enum {
                 s.serialize_str(self.as_str())
             }
         }
+
+        /// As stored, for rows read from JSON (`db::prepared::json_rows`).
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let word = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                word.parse().map_err(serde::de::Error::custom)
+            }
+        }
     };
 }
 

@@ -292,20 +292,15 @@ pub fn take_for_customer(
     })
 }
 
-/// A swap as the order page lists it.
-#[derive(Debug, Clone, QueryableByName)]
+/// A swap as the order page lists it (read with the order page's facts,
+/// `orders/order_page_facts.sql`).
+#[derive(Debug, Clone, serde::Deserialize)]
 pub struct SwapRecord {
-    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
     pub created_at: chrono::DateTime<Utc>,
-    #[diesel(sql_type = Int4)]
     pub units: i32,
-    #[diesel(sql_type = diesel::sql_types::Text)]
     pub from_product: String,
-    #[diesel(sql_type = diesel::sql_types::Text)]
     pub to_product: String,
-    #[diesel(sql_type = BigInt)]
     pub price_difference_cents: i64,
-    #[diesel(sql_type = diesel::sql_types::Text)]
     pub channel: String,
 }
 
@@ -319,18 +314,4 @@ impl SwapRecord {
     pub fn price(&self, currency: &str) -> String {
         price_words(self.price_difference_cents, currency)
     }
-}
-
-/// The order's swaps, oldest first.
-pub fn of_order(conn: &mut PgConnection, order_id: i64) -> QueryResult<Vec<SwapRecord>> {
-    crate::db::prepared::sql(
-        "SELECT s.created_at, s.units, fp.name AS from_product, tp.name AS to_product,
-                s.price_difference_cents, s.channel
-           FROM swaps s
-           JOIN order_lines f ON f.id = s.from_line_id JOIN products fp ON fp.id = f.product_id
-           JOIN order_lines t ON t.id = s.to_line_id JOIN products tp ON tp.id = t.product_id
-          WHERE s.order_id = $1 ORDER BY s.id",
-    )
-    .bind::<BigInt, _>(order_id)
-    .load(conn)
 }

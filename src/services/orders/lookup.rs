@@ -3,14 +3,14 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Int4, Nullable, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Int4, Nullable, Text};
+use serde::Deserialize;
 use serde_json::json;
 
 use crate::db::audit::{self, Actor};
 use crate::db::models::{OrderLine, ProposalStatus};
-use crate::db::schema::{
-    discount_proposals, notes, order_line_eta_changes, order_lines, orders, products,
-};
+use crate::db::prepared::json_rows;
+use crate::db::schema::{notes, orders};
 use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Clone, QueryableByName)]
@@ -34,14 +34,19 @@ pub struct OrderHeader {
 
 /// A line of the order page: the order-line read model with its product's SKU, name and
 /// pre-order release day.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, QueryableByName)]
 pub struct LineDetail {
+    #[diesel(embed)]
     pub line: OrderLine,
+    #[diesel(sql_type = Text)]
     pub sku: String,
+    #[diesel(sql_type = Text)]
     pub product_name: String,
     /// The product's pre-order release day, if it is a pre-order.
+    #[diesel(sql_type = Nullable<diesel::sql_types::Date>)]
     pub preorder_release_on: Option<NaiveDate>,
     /// Units moved to an alternative (counted in `cancelled`).
+    #[diesel(sql_type = Int4)]
     pub swapped: i32,
 }
 
@@ -65,8 +70,8 @@ impl LineDetail {
     }
 }
 
-#[derive(Debug, Clone, QueryableByName)]
-#[diesel(table_name = order_line_eta_changes)]
+/// A change of one line's dates, for the line's history on the order page.
+#[derive(Debug, Clone, Deserialize)]
 pub struct EtaChange {
     pub order_line_id: i64,
     pub eta_likely: Option<NaiveDate>,
@@ -74,28 +79,14 @@ pub struct EtaChange {
     pub changed_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, QueryableByName)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct NoteRow {
-    #[diesel(sql_type = Text)]
     pub body: String,
-    #[diesel(sql_type = Nullable<Text>)]
     pub author: Option<String>,
-    #[diesel(sql_type = Timestamptz)]
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, QueryableByName)]
-pub struct ShipmentRow {
-    #[diesel(sql_type = Timestamptz)]
-    pub created_at: DateTime<Utc>,
-    #[diesel(sql_type = Bool)]
-    pub is_partial: bool,
-    #[diesel(sql_type = Text)]
-    pub contents: String,
-}
-
-#[derive(Debug, Clone, QueryableByName)]
-#[diesel(table_name = discount_proposals)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct OrderProposal {
     pub kind: String,
     pub value: i32,
@@ -111,72 +102,47 @@ pub struct OrderDetail {
     pub lines: Vec<LineDetail>,
     pub eta_changes: Vec<EtaChange>,
     pub notes: Vec<NoteRow>,
-    pub shipments: Vec<ShipmentRow>,
 }
 
+/// The order's header row with its proposals, date changes and notes as JSON arrays
+/// (`order_detail.sql`).
+#[derive(QueryableByName)]
+struct HeaderWithLists {
+    #[diesel(embed)]
+    header: OrderHeader,
+    #[diesel(sql_type = Nullable<Text>)]
+    proposals: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    eta_changes: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    notes: Option<String>,
+}
+
+/// The order's lines in order, each with its product and the units swapped away
+/// (`LineDetail`).
+const ORDER_LINES_SQL: &str = "SELECT l.*, p.sku, p.name AS product_name, p.preorder_release_on,
+        (SELECT coalesce(sum(s.units), 0)::int4 FROM swaps s WHERE s.from_line_id = l.id) AS swapped
+   FROM order_lines l JOIN products p ON p.id = l.product_id
+  WHERE l.order_id = $1 ORDER BY l.id";
+
+/// Everything the order page shows about order `number` but its answers and timeline:
+/// two round trips (the order with its small lists, then its lines).
 pub fn order_detail(conn: &mut PgConnection, number: &str) -> AppResult<OrderDetail> {
-    let header: OrderHeader = crate::db::prepared::sql(
-        "SELECT o.id, o.number, o.placed_at, o.payment_state, o.payment_authorized_until, o.max_wait_until,
-                c.name AS customer_name, c.email AS customer_email, c.tier AS customer_tier,
-                (SELECT count(*) FROM orders x WHERE x.customer_id = c.id) AS customer_orders
-           FROM orders o JOIN customers c ON c.id = o.customer_id
-          WHERE o.number = $1",
-    )
-    .bind::<Text, _>(number)
-    .get_result(conn)
-    .optional()?
-    .ok_or_else(|| AppError::NotFound(format!("order {}", crate::types::truncate(number))))?;
-    let lines = order_lines::table
-        .inner_join(products::table)
-        .filter(order_lines::order_id.eq(header.id))
-        .order(order_lines::id)
-        .select((
-            OrderLine::as_select(),
-            products::sku,
-            products::name,
-            products::preorder_release_on,
-            diesel::dsl::sql::<Int4>(
-                "(SELECT coalesce(sum(s.units), 0)::int4 FROM swaps s WHERE s.from_line_id = order_lines.id)",
-            ),
-        ))
+    let found: HeaderWithLists = crate::db::prepared::sql(include_str!("order_detail.sql"))
+        .bind::<Text, _>(number)
+        .get_result(conn)
+        .optional()?
+        .ok_or_else(|| AppError::NotFound(format!("order {}", crate::types::truncate(number))))?;
+    let header = found.header;
+    let lines = crate::db::prepared::sql(ORDER_LINES_SQL)
+        .bind::<BigInt, _>(header.id)
         .load(conn)?;
-    let eta_changes = crate::db::prepared::sql(
-        "SELECT h.order_line_id, h.eta_likely, h.eta_worst, h.changed_at
-           FROM order_line_eta_changes h JOIN order_lines l ON l.id = h.order_line_id
-          WHERE l.order_id = $1 ORDER BY h.id",
-    )
-    .bind::<BigInt, _>(header.id)
-    .load(conn)?;
-    let notes = crate::db::prepared::sql(
-        "SELECT n.body, u.name AS author, n.created_at FROM notes n LEFT JOIN users u ON u.id = n.user_id
-          WHERE n.order_id = $1 ORDER BY n.id DESC",
-    )
-    .bind::<BigInt, _>(header.id)
-    .load(conn)?;
-    let shipments = crate::db::prepared::sql(
-        "SELECT s.created_at, s.is_partial,
-                string_agg(sl.quantity || ' × ' || p.sku, ', ' ORDER BY sl.id) AS contents
-           FROM shipments s
-           JOIN shipment_lines sl ON sl.shipment_id = s.id
-           JOIN order_lines l ON l.id = sl.order_line_id
-           JOIN products p ON p.id = l.product_id
-          WHERE s.order_id = $1 GROUP BY s.id ORDER BY s.id",
-    )
-    .bind::<BigInt, _>(header.id)
-    .load(conn)?;
-    let proposals = crate::db::prepared::sql(
-        "SELECT kind, value, status, reason, coupon_code, decision_note FROM discount_proposals
-          WHERE order_id = $1 ORDER BY id DESC",
-    )
-    .bind::<BigInt, _>(header.id)
-    .load(conn)?;
     Ok(OrderDetail {
+        proposals: json_rows(found.proposals.as_deref())?,
+        eta_changes: json_rows(found.eta_changes.as_deref())?,
+        notes: json_rows(found.notes.as_deref())?,
         header,
-        proposals,
         lines,
-        eta_changes,
-        notes,
-        shipments,
     })
 }
 

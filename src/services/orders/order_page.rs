@@ -5,9 +5,11 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Date, Int4, Nullable, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
+use serde::Deserialize;
 
 use crate::db::models::MessageStatus;
+use crate::db::prepared::json_rows;
 use crate::domain::answer::{self, Delivery, EmailDelivery, LineAnswer, LineFacts, ToldDate};
 use crate::error::AppResult;
 use crate::services::inventory::alternatives::Offer;
@@ -32,8 +34,14 @@ pub struct OrderPageData {
 
 pub fn load(conn: &mut PgConnection, number: &str, today: NaiveDate) -> AppResult<OrderPageData> {
     let order = lookup::order_detail(conn, number)?;
-    let facts = line_facts(conn, &order, today)?;
-    let answers = answer::summarise(&facts, today);
+    let facts: FactRows = crate::db::prepared::sql(include_str!("order_page_facts.sql"))
+        .bind::<BigInt, _>(order.header.id)
+        .bind::<Text, _>(format!("eta-update:{}:{today}", order.header.id))
+        .get_result(conn)?;
+    let swaps = json_rows(facts.swaps.as_deref())?;
+    let eta_update_today = facts.eta_update_queued_at;
+    let line_facts = line_facts(&order, facts, today)?;
+    let answers = answer::summarise(&line_facts, today);
     let timeline = timeline::order_timeline(conn, order.header.id, &order.header.number, today)?;
     let settings = crate::db::shop_settings::load(conn)?;
     let ctx = crate::services::engine::events::Ctx {
@@ -43,16 +51,7 @@ pub fn load(conn: &mut PgConnection, number: &str, today: NaiveDate) -> AppResul
     };
     let offers =
         crate::services::inventory::alternatives::offers(conn, &ctx, order.header.id, None)?;
-    let swaps = crate::services::inventory::swaps::of_order(conn, order.header.id)?;
     let currency = settings.currency.clone();
-    let eta_update_today = {
-        use crate::db::schema::messages;
-        messages::table
-            .filter(messages::idempotency_key.eq(format!("eta-update:{}:{today}", order.header.id)))
-            .select(messages::created_at)
-            .first(conn)
-            .optional()?
-    };
     Ok(OrderPageData {
         order,
         answers,
@@ -64,35 +63,51 @@ pub fn load(conn: &mut PgConnection, number: &str, today: NaiveDate) -> AppResul
     })
 }
 
+/// `order_page_facts.sql`: the facts behind the answers, the swaps and today's ETA update
+/// in one row.
 #[derive(QueryableByName)]
+struct FactRows {
+    /// `DeliveryRow`s.
+    #[diesel(sql_type = Nullable<Text>)]
+    deliveries: Option<String>,
+    /// `AheadRow`s.
+    #[diesel(sql_type = Nullable<Text>)]
+    ahead: Option<String>,
+    /// `ToldRow`s.
+    #[diesel(sql_type = Nullable<Text>)]
+    told: Option<String>,
+    /// When the pending date-change email is due (only while a line waits).
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    update_due_at: Option<DateTime<Utc>>,
+    /// `SwapRecord`s.
+    #[diesel(sql_type = Nullable<Text>)]
+    swaps: Option<String>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    eta_update_queued_at: Option<DateTime<Utc>>,
+}
+
+/// An open delivery of a waiting line's product.
+#[derive(Deserialize)]
 struct DeliveryRow {
-    #[diesel(sql_type = BigInt)]
     product_id: i64,
-    #[diesel(sql_type = Int4)]
     units: i32,
-    #[diesel(sql_type = Date)]
     expected_on: NaiveDate,
 }
 
-#[derive(QueryableByName)]
+/// The units waiting ahead of one of the order's waiting lines.
+#[derive(Deserialize)]
 struct AheadRow {
-    #[diesel(sql_type = BigInt)]
     line_id: i64,
-    #[diesel(sql_type = BigInt)]
     units_ahead: i64,
 }
 
-#[derive(QueryableByName)]
+/// The last date a waiting line's customer was told, and the email that said it.
+#[derive(Deserialize)]
 struct ToldRow {
-    #[diesel(sql_type = BigInt)]
     order_line_id: i64,
-    #[diesel(sql_type = Date)]
     told_on: NaiveDate,
-    #[diesel(sql_type = Timestamptz)]
     told_at: DateTime<Utc>,
-    #[diesel(sql_type = Nullable<Text>)]
     status: Option<MessageStatus>,
-    #[diesel(sql_type = Nullable<Text>)]
     kind: Option<String>,
 }
 
@@ -112,91 +127,44 @@ fn email_words(kind: Option<&str>) -> String {
 }
 
 /// The facts behind each line's answer: the deliveries booked for its product, the units
-/// ahead of it in the queue (from the partial index of waiting lines), the last date each
-/// line's customer was told (and by which email), and a pending date-change email.
-fn line_facts(
-    conn: &mut PgConnection,
-    order: &OrderDetail,
-    today: NaiveDate,
-) -> AppResult<Vec<LineFacts>> {
-    let waiting_products: Vec<i64> = order
-        .lines
-        .iter()
-        .filter(|l| l.waiting() > 0)
-        .map(|l| l.product_id)
-        .collect();
+/// ahead of it in the queue, the last date each line's customer was told (and by which
+/// email), and a pending date-change email.
+fn line_facts(order: &OrderDetail, facts: FactRows, today: NaiveDate) -> AppResult<Vec<LineFacts>> {
     let mut deliveries: HashMap<i64, Vec<Delivery>> = HashMap::new();
-    let mut ahead: HashMap<i64, i64> = HashMap::new();
-    let mut told: HashMap<i64, ToldDate> = HashMap::new();
-    let mut update_due = None;
-    if !waiting_products.is_empty() {
-        let rows: Vec<DeliveryRow> = crate::db::prepared::sql(
-            "SELECT pl.product_id, (pl.qty_ordered - pl.qty_received) AS units, po.expected_on
-               FROM purchase_order_lines pl JOIN purchase_orders po ON po.id = pl.purchase_order_id
-              WHERE pl.product_id = ANY($1) AND po.status = 'open' AND pl.qty_received < pl.qty_ordered",
-        )
-        .bind::<Array<BigInt>, _>(&waiting_products)
-        .load(conn)?;
-        for row in rows {
-            deliveries
-                .entry(row.product_id)
-                .or_default()
-                .push(Delivery {
-                    units: row.units.max(0) as u32,
-                    expected_on: row.expected_on,
-                });
-        }
-        let rows: Vec<AheadRow> = crate::db::prepared::sql(
-            "SELECT l.id AS line_id,
-                    (SELECT coalesce(sum(x.waiting), 0)::int8 FROM order_lines x
-                      WHERE x.product_id = l.product_id AND x.waiting > 0
-                        AND x.queue_position < l.queue_position) AS units_ahead
-               FROM order_lines l WHERE l.order_id = $1 AND l.waiting > 0",
-        )
-        .bind::<BigInt, _>(order.header.id)
-        .load(conn)?;
-        ahead = rows
-            .into_iter()
-            .map(|r| (r.line_id, r.units_ahead))
-            .collect();
-        let rows: Vec<ToldRow> = crate::db::prepared::sql(
-            "SELECT DISTINCT ON (t.order_line_id) t.order_line_id, t.told_on, t.told_at,
-                    m.status, m.kind
-               FROM order_lines l
-               JOIN told_dates t ON t.order_line_id = l.id
-               LEFT JOIN messages m ON m.id = t.message_id
-              WHERE l.order_id = $1 AND l.waiting > 0
-              ORDER BY t.order_line_id, t.id DESC",
-        )
-        .bind::<BigInt, _>(order.header.id)
-        .load(conn)?;
-        for row in rows {
-            told.insert(
-                row.order_line_id,
-                ToldDate {
-                    told: row.told_on,
-                    queued_on: row.told_at.with_timezone(&chrono::Local).date_naive(),
-                    delivery: match row.status {
-                        Some(MessageStatus::Failed | MessageStatus::Dead) => EmailDelivery::Failed,
-                        Some(MessageStatus::Queued | MessageStatus::Sending) => {
-                            EmailDelivery::OnItsWay
-                        }
-                        Some(MessageStatus::Sent | MessageStatus::Withdrawn) | None => {
-                            EmailDelivery::Sent
-                        }
-                    },
-                    email: email_words(row.kind.as_deref()),
-                },
-            );
-        }
-        use crate::db::schema::eta_updates_pending as pending;
-        update_due = pending::table
-            .find(order.header.id)
-            .select(pending::due_at)
-            .first::<DateTime<Utc>>(conn)
-            .optional()?
-            .map(|due| due.with_timezone(&chrono::Local).date_naive());
+    for row in json_rows::<DeliveryRow>(facts.deliveries.as_deref())? {
+        deliveries
+            .entry(row.product_id)
+            .or_default()
+            .push(Delivery {
+                units: row.units.max(0) as u32,
+                expected_on: row.expected_on,
+            });
     }
+    let ahead: HashMap<i64, i64> = json_rows::<AheadRow>(facts.ahead.as_deref())?
+        .into_iter()
+        .map(|r| (r.line_id, r.units_ahead))
+        .collect();
+    let mut told: HashMap<i64, ToldDate> = HashMap::new();
+    for row in json_rows::<ToldRow>(facts.told.as_deref())? {
+        told.insert(
+            row.order_line_id,
+            ToldDate {
+                told: row.told_on,
+                queued_on: row.told_at.with_timezone(&chrono::Local).date_naive(),
+                delivery: match row.status {
+                    Some(MessageStatus::Failed | MessageStatus::Dead) => EmailDelivery::Failed,
+                    Some(MessageStatus::Queued | MessageStatus::Sending) => EmailDelivery::OnItsWay,
+                    Some(MessageStatus::Sent | MessageStatus::Withdrawn) | None => {
+                        EmailDelivery::Sent
+                    }
+                },
+                email: email_words(row.kind.as_deref()),
+            },
+        );
+    }
+    let update_due = facts
+        .update_due_at
+        .map(|due| due.with_timezone(&chrono::Local).date_naive());
     Ok(order
         .lines
         .iter()

@@ -2,17 +2,20 @@
 //! it was placed, each allocation and shipment, every change of an ETA with its cause,
 //! each email (opening the message itself), notes, the customer's choices (by link or
 //! recorded by a rep) and discount proposals with their decisions. Each kind is one
-//! indexed query by the order; an ETA change finds its cause among the rows written in
-//! the same transaction (they share its timestamp).
+//! indexed query by the order, and all of them are one statement (`timeline.sql`, a JSON
+//! array per kind): one round trip. An ETA change finds its cause among the rows written
+//! in the same transaction (they share its timestamp).
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Date, Int4, Nullable, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Nullable, Text};
+use serde::Deserialize;
 use serde_json::Value;
 
-use crate::db::models::{AuditEntry, Message};
+use crate::db::models::MessageStatus;
+use crate::db::prepared::json_rows;
 use crate::domain::format::human_date;
 use crate::email::outbox;
 
@@ -91,6 +94,29 @@ fn units(n: i64) -> String {
     }
 }
 
+/// The timeline's rows, one JSON array of each kind (`timeline.sql`).
+#[derive(QueryableByName)]
+struct TimelineRows {
+    #[diesel(sql_type = Nullable<Text>)]
+    placed: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    allocations: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    shipments: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    eta_changes: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    emails: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    notes: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    audited: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    discounts: Option<String>,
+}
+
+const TIMELINE_SQL: &str = include_str!("timeline.sql");
+
 /// The whole history of order `order_id` (number `number`), newest first.
 pub fn order_timeline(
     conn: &mut PgConnection,
@@ -98,15 +124,19 @@ pub fn order_timeline(
     number: &str,
     today: NaiveDate,
 ) -> QueryResult<Vec<TimelineEntry>> {
+    let rows: TimelineRows = crate::db::prepared::sql(TIMELINE_SQL)
+        .bind::<BigInt, _>(order_id)
+        .bind::<Text, _>(number)
+        .get_result(conn)?;
     let mut entries = Vec::new();
-    entries.extend(placed(conn, order_id, number)?);
-    entries.extend(allocations(conn, order_id)?);
-    entries.extend(shipments(conn, order_id)?);
-    entries.extend(eta_changes(conn, order_id, today)?);
-    entries.extend(emails(conn, order_id)?);
-    entries.extend(notes(conn, order_id)?);
-    entries.extend(audited(conn, number)?);
-    entries.extend(discounts(conn, order_id, today)?);
+    entries.extend(placed(json_rows(rows.placed.as_deref())?));
+    entries.extend(allocations(json_rows(rows.allocations.as_deref())?));
+    entries.extend(shipments(json_rows(rows.shipments.as_deref())?));
+    entries.extend(eta_changes(json_rows(rows.eta_changes.as_deref())?, today));
+    entries.extend(emails(json_rows(rows.emails.as_deref())?));
+    entries.extend(notes(json_rows(rows.notes.as_deref())?));
+    entries.extend(audited(json_rows(rows.audited.as_deref())?));
+    entries.extend(discounts(json_rows(rows.discounts.as_deref())?));
     // Newest first; within one instant, the order things happen in (placed before its
     // allocation, a change before the email it caused) read backwards.
     entries.sort_by(|a, b| b.at.cmp(&a.at).then(rank(b.kind).cmp(&rank(a.kind))));
@@ -127,39 +157,22 @@ fn rank(kind: EntryKind) -> u8 {
     }
 }
 
-#[derive(QueryableByName)]
+#[derive(Deserialize)]
 struct PlacedRow {
-    #[diesel(sql_type = Timestamptz)]
     placed_at: DateTime<Utc>,
-    #[diesel(sql_type = Text)]
     contents: String,
-    #[diesel(sql_type = Nullable<Text>)]
     actor: Option<String>,
 }
 
-fn placed(conn: &mut PgConnection, order_id: i64, number: &str) -> QueryResult<Vec<TimelineEntry>> {
-    let rows: Vec<PlacedRow> = crate::db::prepared::sql(
-        "SELECT o.placed_at,
-                (SELECT string_agg(l.qty || ' × ' || p.name, ', ' ORDER BY l.id)
-                   FROM order_lines l JOIN products p ON p.id = l.product_id
-                  WHERE l.order_id = o.id) AS contents,
-                (SELECT a.actor FROM audit_log a
-                  WHERE a.entity = 'order' AND a.entity_id = $2 AND a.action = 'order_placed'
-                  ORDER BY a.id LIMIT 1) AS actor
-           FROM orders o WHERE o.id = $1",
-    )
-    .bind::<BigInt, _>(order_id)
-    .bind::<Text, _>(number)
-    .load(conn)?;
-    Ok(rows
-        .into_iter()
+fn placed(rows: Vec<PlacedRow>) -> Vec<TimelineEntry> {
+    rows.into_iter()
         .map(|row| {
             let mut e = entry(row.placed_at, EntryKind::Placed, "Order placed".to_owned());
             e.detail = Some(row.contents);
             e.who = row.actor.as_deref().map(actor_words);
             e
         })
-        .collect())
+        .collect()
 }
 
 /// "api:storefront" to "the storefront (API)", "customer:a@b" to "the customer".
@@ -175,36 +188,18 @@ pub fn actor_words(actor: &str) -> String {
     }
 }
 
-#[derive(QueryableByName)]
+#[derive(Deserialize)]
 struct AllocationRow {
-    #[diesel(sql_type = Timestamptz)]
     created_at: DateTime<Utc>,
-    #[diesel(sql_type = Text)]
     product: String,
-    #[diesel(sql_type = Int4)]
     units: i32,
-    #[diesel(sql_type = Nullable<Text>)]
     reference: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
     user_name: Option<String>,
-    #[diesel(sql_type = Bool)]
     at_intake: bool,
 }
 
-fn allocations(conn: &mut PgConnection, order_id: i64) -> QueryResult<Vec<TimelineEntry>> {
-    let rows: Vec<AllocationRow> = crate::db::prepared::sql(
-        "SELECT m.created_at, p.name AS product, m.allocated_delta AS units, m.reference,
-                u.name AS user_name, (m.created_at = l.created_at) AS at_intake
-           FROM order_lines l
-           JOIN stock_movements m ON m.order_line_id = l.id AND m.reason = 'allocation'
-           JOIN products p ON p.id = l.product_id
-           LEFT JOIN users u ON u.id = m.user_id
-          WHERE l.order_id = $1",
-    )
-    .bind::<BigInt, _>(order_id)
-    .load(conn)?;
-    Ok(rows
-        .into_iter()
+fn allocations(rows: Vec<AllocationRow>) -> Vec<TimelineEntry> {
+    rows.into_iter()
         .map(|row| {
             let mut e = entry(
                 row.created_at,
@@ -228,36 +223,19 @@ fn allocations(conn: &mut PgConnection, order_id: i64) -> QueryResult<Vec<Timeli
             e.who = row.user_name;
             e
         })
-        .collect())
+        .collect()
 }
 
-#[derive(QueryableByName)]
+#[derive(Deserialize)]
 struct ShipmentRow {
-    #[diesel(sql_type = Timestamptz)]
     created_at: DateTime<Utc>,
-    #[diesel(sql_type = Bool)]
     is_partial: bool,
-    #[diesel(sql_type = Text)]
     contents: String,
-    #[diesel(sql_type = Nullable<Text>)]
     user_name: Option<String>,
 }
 
-fn shipments(conn: &mut PgConnection, order_id: i64) -> QueryResult<Vec<TimelineEntry>> {
-    let rows: Vec<ShipmentRow> = crate::db::prepared::sql(
-        "SELECT s.created_at, s.is_partial, u.name AS user_name,
-                string_agg(sl.quantity || ' × ' || p.name, ', ' ORDER BY sl.id) AS contents
-           FROM shipments s
-           JOIN shipment_lines sl ON sl.shipment_id = s.id
-           JOIN order_lines l ON l.id = sl.order_line_id
-           JOIN products p ON p.id = l.product_id
-           LEFT JOIN users u ON u.id = s.created_by
-          WHERE s.order_id = $1 GROUP BY s.id, u.name",
-    )
-    .bind::<BigInt, _>(order_id)
-    .load(conn)?;
-    Ok(rows
-        .into_iter()
+fn shipments(rows: Vec<ShipmentRow>) -> Vec<TimelineEntry> {
+    rows.into_iter()
         .map(|row| {
             let title = if row.is_partial {
                 "Part of the order shipped"
@@ -273,60 +251,34 @@ fn shipments(conn: &mut PgConnection, order_id: i64) -> QueryResult<Vec<Timeline
             e.who = row.user_name;
             e
         })
-        .collect())
+        .collect()
 }
 
-#[derive(QueryableByName)]
+#[derive(Deserialize)]
 struct EtaRow {
-    #[diesel(sql_type = BigInt)]
     line_id: i64,
-    #[diesel(sql_type = Text)]
     product: String,
-    #[diesel(sql_type = Nullable<Date>)]
     eta_worst: Option<NaiveDate>,
-    #[diesel(sql_type = Nullable<Date>)]
     eta_likely: Option<NaiveDate>,
-    #[diesel(sql_type = Bool)]
     eta_is_estimate: bool,
-    #[diesel(sql_type = Timestamptz)]
     changed_at: DateTime<Utc>,
-    #[diesel(sql_type = Bool)]
     first: bool,
-    #[diesel(sql_type = Nullable<Text>)]
     moved_reference: Option<String>,
-    #[diesel(sql_type = Nullable<Date>)]
     moved_from: Option<NaiveDate>,
-    #[diesel(sql_type = Nullable<Date>)]
     moved_to: Option<NaiveDate>,
-    #[diesel(sql_type = Nullable<Bool>)]
     moved_by_supplier: Option<bool>,
-    #[diesel(sql_type = Nullable<Text>)]
     received_reference: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
     booked_reference: Option<String>,
-    #[diesel(sql_type = Nullable<Date>)]
     booked_on: Option<NaiveDate>,
-    #[diesel(sql_type = Nullable<Text>)]
     cancelled_po: Option<String>,
-    #[diesel(sql_type = Bool)]
     adjusted: bool,
-    #[diesel(sql_type = Nullable<Text>)]
     cancelled_order: Option<String>,
 }
-
-const ETA_CHANGES_SQL: &str = include_str!("timeline_eta_changes.sql");
 
 /// Each change of a line's dates, with what caused it: found among the rows written in
 /// the same transaction (a purchase order's new date, a receipt, a new or cancelled
 /// purchase order, a stock adjustment, a cancellation ahead in the queue).
-fn eta_changes(
-    conn: &mut PgConnection,
-    order_id: i64,
-    today: NaiveDate,
-) -> QueryResult<Vec<TimelineEntry>> {
-    let rows: Vec<EtaRow> = crate::db::prepared::sql(ETA_CHANGES_SQL)
-        .bind::<BigInt, _>(order_id)
-        .load(conn)?;
+fn eta_changes(rows: Vec<EtaRow>, today: NaiveDate) -> Vec<TimelineEntry> {
     let date = |d: NaiveDate| human_date(d, today);
     let maybe = |d: Option<NaiveDate>| d.map(date).unwrap_or_else(|| "no date".to_owned());
     let mut before: HashMap<i64, Option<NaiveDate>> = HashMap::new();
@@ -396,19 +348,23 @@ fn eta_changes(
         e.detail = Some(format!("Because {cause}{likely}{estimate}."));
         entries.push(e);
     }
-    Ok(entries)
+    entries
 }
 
-fn emails(conn: &mut PgConnection, order_id: i64) -> QueryResult<Vec<TimelineEntry>> {
-    use crate::db::schema::{messages, users};
-    let rows: Vec<(Message, Option<String>)> = messages::table
-        .left_join(users::table.on(messages::created_by.eq(users::id.nullable())))
-        .filter(messages::order_id.eq(order_id))
-        .select((Message::as_select(), users::name.nullable()))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(message, user_name)| {
+/// An email of the order, with the rep who wrote it.
+#[derive(Deserialize)]
+struct EmailRow {
+    id: i64,
+    kind: String,
+    subject: String,
+    status: MessageStatus,
+    created_at: DateTime<Utc>,
+    user_name: Option<String>,
+}
+
+fn emails(rows: Vec<EmailRow>) -> Vec<TimelineEntry> {
+    rows.into_iter()
+        .map(|message| {
             let mut e = entry(
                 message.created_at,
                 EntryKind::Email,
@@ -419,65 +375,55 @@ fn emails(conn: &mut PgConnection, order_id: i64) -> QueryResult<Vec<TimelineEnt
                 ),
             );
             e.detail = Some(message.status.label().to_owned());
-            e.who = user_name;
+            e.who = message.user_name;
             e.message_id = Some(message.id);
             e
         })
-        .collect())
+        .collect()
 }
 
-#[derive(QueryableByName)]
+#[derive(Deserialize)]
 struct NoteRow {
-    #[diesel(sql_type = Text)]
     body: String,
-    #[diesel(sql_type = Nullable<Text>)]
     author: Option<String>,
-    #[diesel(sql_type = Timestamptz)]
     created_at: DateTime<Utc>,
 }
 
-fn notes(conn: &mut PgConnection, order_id: i64) -> QueryResult<Vec<TimelineEntry>> {
-    let rows: Vec<NoteRow> = crate::db::prepared::sql(
-        "SELECT n.body, u.name AS author, n.created_at
-           FROM notes n LEFT JOIN users u ON u.id = n.user_id WHERE n.order_id = $1",
-    )
-    .bind::<BigInt, _>(order_id)
-    .load(conn)?;
-    Ok(rows
-        .into_iter()
+fn notes(rows: Vec<NoteRow>) -> Vec<TimelineEntry> {
+    rows.into_iter()
         .map(|row| {
             let mut e = entry(row.created_at, EntryKind::Note, "Note".to_owned());
             e.detail = Some(row.body);
             e.who = row.author;
             e
         })
-        .collect())
+        .collect()
+}
+
+/// A customer's choice, a cancellation or a swap, as the audit log has it.
+#[derive(Deserialize)]
+struct AuditedRow {
+    actor: String,
+    action: String,
+    after: Option<Value>,
+    created_at: DateTime<Utc>,
+    user_name: Option<String>,
 }
 
 /// Customer choices and cancellations, from the audit log (which says who).
-fn audited(conn: &mut PgConnection, number: &str) -> QueryResult<Vec<TimelineEntry>> {
-    use crate::db::schema::{audit_log, users};
-    let rows: Vec<(AuditEntry, Option<String>)> = audit_log::table
-        .left_join(users::table.on(audit_log::user_id.eq(users::id.nullable())))
-        .filter(audit_log::entity.eq("order"))
-        .filter(audit_log::entity_id.eq(number))
-        .filter(audit_log::action.eq_any([
-            "customer_choice",
-            "order_line_cancelled",
-            "alternative_taken",
-        ]))
-        .select((AuditEntry::as_select(), users::name.nullable()))
-        .load(conn)?;
+fn audited(rows: Vec<AuditedRow>) -> Vec<TimelineEntry> {
     let text = |v: &Option<Value>, key: &str| {
         v.as_ref()
             .and_then(|v| v.get(key))
             .and_then(Value::as_str)
             .map(str::to_owned)
     };
-    Ok(rows
-        .into_iter()
-        .map(|(row, user_name)| {
-            let who = user_name.unwrap_or_else(|| actor_words(&row.actor));
+    rows.into_iter()
+        .map(|row| {
+            let who = row
+                .user_name
+                .clone()
+                .unwrap_or_else(|| actor_words(&row.actor));
             if row.action == "alternative_taken" {
                 let by_rep = text(&row.after, "channel").as_deref() == Some("rep");
                 let mut e = entry(
@@ -541,51 +487,25 @@ fn audited(conn: &mut PgConnection, number: &str) -> QueryResult<Vec<TimelineEnt
                 e
             }
         })
-        .collect())
+        .collect()
 }
 
-#[derive(QueryableByName)]
+#[derive(Deserialize)]
 struct DiscountRow {
-    #[diesel(sql_type = Text)]
     kind: String,
-    #[diesel(sql_type = Int4)]
     value: i32,
-    #[diesel(sql_type = Text)]
     status: String,
-    #[diesel(sql_type = Text)]
     reason: String,
-    #[diesel(sql_type = Nullable<Text>)]
     coupon_code: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
     decision_note: Option<String>,
-    #[diesel(sql_type = Timestamptz)]
     created_at: DateTime<Utc>,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
     decided_at: Option<DateTime<Utc>>,
-    #[diesel(sql_type = Nullable<Text>)]
     proposed_by: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
     decided_by: Option<String>,
-    #[diesel(sql_type = Text)]
     currency: String,
 }
 
-fn discounts(
-    conn: &mut PgConnection,
-    order_id: i64,
-    _today: NaiveDate,
-) -> QueryResult<Vec<TimelineEntry>> {
-    let rows: Vec<DiscountRow> = crate::db::prepared::sql(
-        "SELECT d.kind, d.value, d.status, d.reason, d.coupon_code, d.decision_note, d.created_at,
-                d.decided_at, pu.name AS proposed_by, du.name AS decided_by,
-                (SELECT currency FROM shop_settings LIMIT 1) AS currency
-           FROM discount_proposals d
-           LEFT JOIN users pu ON pu.id = d.proposed_by
-           LEFT JOIN users du ON du.id = d.decided_by
-          WHERE d.order_id = $1",
-    )
-    .bind::<BigInt, _>(order_id)
-    .load(conn)?;
+fn discounts(rows: Vec<DiscountRow>) -> Vec<TimelineEntry> {
     let mut entries = Vec::new();
     for row in rows {
         let what = match row.kind.as_str() {
@@ -621,5 +541,5 @@ fn discounts(
             entries.push(decided);
         }
     }
-    Ok(entries)
+    entries
 }
