@@ -41,14 +41,6 @@ pub fn find_by_sku(conn: &mut PgConnection, sku: &str) -> QueryResult<Option<Pro
         .optional()
 }
 
-/// The products with these SKUs as they are now, without locking them.
-pub fn by_skus(conn: &mut PgConnection, skus: &[String]) -> QueryResult<Vec<Product>> {
-    products::table
-        .filter(products::sku.eq_any(skus))
-        .select(Product::as_select())
-        .load(conn)
-}
-
 pub fn ids_by_sku(conn: &mut PgConnection, skus: &[String]) -> QueryResult<Vec<(String, i64)>> {
     products::table
         .filter(products::sku.eq_any(skus))

@@ -19,15 +19,6 @@ use crate::email::render::{self, Mail, SwapNews};
 use crate::error::{AppError, AppResult};
 use crate::services::engine::events::Ctx;
 
-/// The backorder notice for a new order with waiting lines (after its ETAs are set).
-pub fn queue_backorder_notice(
-    conn: &mut PgConnection,
-    ctx: &Ctx<'_>,
-    order_id: i64,
-) -> AppResult<()> {
-    queue_backorder_notices(conn, ctx, &[(order_id, ctx.user_id())])
-}
-
 /// The backorder notices of new orders (`(order id, created by)`) with waiting lines,
 /// after their ETAs are set: the same email each would get alone, for any number of
 /// orders in a constant number of statements (their lines, the link key, the
