@@ -246,13 +246,15 @@ pub fn page(
     if after.is_some() {
         sql.push_str(&format!(" AND ({order}, l.id) > ({cursor}, $8)"));
     }
-    sql.push_str(&format!(" ORDER BY {order}, l.id LIMIT $9"));
+    // The limit is written into the text, not bound: it is one of the program's page sizes
+    // (a page, the export), and a prepared statement planned once for every request (a
+    // generic plan) is only chosen when the planner knows how many rows it stops after.
+    sql.push_str(&format!(" ORDER BY {order}, l.id LIMIT {}", page_size + 1));
     // Without a cursor $7 and $8 are bound but not in the text, so nothing is sent for them.
     let (after_key, after_id) = after.unwrap_or((0, 0));
     let query = bind_filter(sql, filter, today, limit_days)
         .bind::<BigInt, _>(after_key)
-        .bind::<BigInt, _>(after_id)
-        .bind::<BigInt, _>(page_size + 1);
+        .bind::<BigInt, _>(after_id);
     let mut lines: Vec<QueueLine> = query.load(conn)?;
     let more = lines.len() as i64 > page_size;
     lines.truncate(page_size as usize);
