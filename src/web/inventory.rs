@@ -10,13 +10,13 @@ use chrono::NaiveDate;
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-use crate::db::stock::{IncomingRow, QueueRow};
+use crate::db::stock::IncomingRow;
 use crate::db::users::Role;
 use crate::domain::format::ordinal;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::services::inventory::{
     self, AdjustmentReason, Cursor, ImportOutcome, ImportProblem, ProductDetail, ProductPage,
-    ProductQuery, ProductRow, ProductSort, StatusFilter, StockSettings,
+    ProductQuery, ProductRow, ProductSort, QueueHead, StatusFilter, StockSettings,
 };
 use crate::services::priced::{self, Priced};
 use crate::services::purchasing::sourcing::{self, SupplierEntry};
@@ -1080,14 +1080,11 @@ impl Timeline {
     const RIGHT: f64 = 16.0;
     const TOP: f64 = 20.0;
     const BOTTOM: f64 = 36.0;
-    /// Dots drawn at most; the queue table lists every line.
-    const MAX_DOTS: usize = 300;
-
     pub fn draw(
         today: NaiveDate,
         available: i32,
         incoming: &[IncomingRow],
-        queue: &[QueueRow],
+        queue: &QueueHead,
     ) -> Timeline {
         let fmt = |v: f64| format!("{v:.1}");
         let tomorrow = today.succ_opt().unwrap_or(today);
@@ -1102,12 +1099,9 @@ impl Timeline {
             })
             .collect();
         arrivals.sort_by_key(|a| a.0);
-        let demand_total: i64 = queue.iter().map(|l| i64::from(l.waiting().max(0))).sum();
+        let demand_total = queue.units;
         let supply_total: i64 = i64::from(available) + arrivals.iter().map(|a| a.1).sum::<i64>();
-        let last_eta = queue
-            .iter()
-            .filter_map(|l| l.eta_likely.or(l.eta_worst))
-            .max();
+        let last_eta = queue.last_eta;
         let last_arrival = arrivals.last().map(|a| a.0);
         let end = [
             last_eta,
@@ -1141,11 +1135,9 @@ impl Timeline {
 
         let mut cumulative = 0i64;
         let mut dots = Vec::new();
-        for (i, line) in queue.iter().enumerate() {
+        // A dot for each line read from the front of the queue (`QUEUE_HEAD`).
+        for (i, line) in queue.lines.iter().enumerate() {
             cumulative += i64::from(line.waiting().max(0));
-            if i >= Self::MAX_DOTS {
-                continue;
-            }
             let date = line.eta_likely.or(line.eta_worst);
             let cx = date.map_or(Self::LEFT + plot_w, x);
             dots.push(Dot {
@@ -1191,8 +1183,8 @@ impl Timeline {
                 "orders"
             },
             demand_total,
-            queue.len(),
-            if queue.len() == 1 { "line" } else { "lines" },
+            queue.count,
+            if queue.count == 1 { "line" } else { "lines" },
         );
         Timeline {
             width: Self::WIDTH as u32,
@@ -1206,7 +1198,7 @@ impl Timeline {
             arrivals: labels,
             dots,
             summary,
-            empty: queue.is_empty() && arrivals.is_empty(),
+            empty: queue.count == 0 && arrivals.is_empty(),
         }
     }
 }

@@ -293,6 +293,94 @@ async fn the_product_page_shows_figures_queue_incoming_ledger_and_timeline() {
     );
 }
 
+/// A queue longer than the product page reads: the page lists its first lines in the
+/// shop's queue order, whatever the policy, and counts the whole queue.
+#[tokio::test]
+async fn the_product_page_shows_the_front_of_a_long_queue_in_the_shops_order_and_counts_it_all() {
+    let app = spawn_app().await;
+    add_product(&app, "LAMP-9", "Desk lamp", "Acme Forge", 0);
+    add_purchase_order(&app, "PO-900", "Acme Forge", &[("LAMP-9", 40)], 10);
+    let lines = 320;
+    for i in 0..lines {
+        place_order(
+            &app,
+            &format!("L-{i:04}"),
+            "LAMP-9",
+            1 + i % 3,
+            2000 - i64::from(i),
+        );
+    }
+    // Tiers and authorizations that disagree with age, so each policy orders differently.
+    crate::shop::sql(&app, "UPDATE customers SET tier = (id * 7 % 3)");
+    crate::shop::sql(
+        &app,
+        "UPDATE orders SET payment_authorized_until = current_date + (id * 5 % 9)::int
+          WHERE id % 4 <> 0",
+    );
+    let units: i32 = (0..lines).map(|i| 1 + i % 3).sum();
+    app.login_as(Role::Rep).await;
+
+    for (tier_first, lapsing_first) in [(false, false), (true, false), (false, true), (true, true)]
+    {
+        crate::shop::sql(
+            &app,
+            &format!(
+                "UPDATE shop_settings SET queue_tier_first = {tier_first}, queue_lapsing_first = {lapsing_first}"
+            ),
+        );
+        let policy = backorder_desk::domain::QueuePolicy {
+            higher_tier_first: tier_first,
+            soonest_lapsing_first: lapsing_first,
+        };
+        let expected: Vec<String> = backorder_desk::services::engine::queue(
+            &mut app.conn(),
+            product_id(&app, "LAMP-9"),
+            &policy,
+        )
+        .unwrap()
+        .into_iter()
+        .take(50)
+        .map(|row| row.order_number)
+        .collect();
+
+        let page = app.get("/inventory/LAMP-9").await.text().await.unwrap();
+
+        assert!(
+            page.contains(&format!("Queue ({lines} waiting lines)")),
+            "{page}"
+        );
+        assert!(page.contains(&format!("The first 50 of {lines} waiting lines.")));
+        assert!(
+            page.contains(&format!("{units} waiting on {lines} lines.")),
+            "the timeline's summary counts every line"
+        );
+        let table = &page[page.find("id=\"queue-heading\"").unwrap()..];
+        let table = &table[..table.find("The first 50 of").unwrap()];
+        let mut shown: Vec<(usize, &str)> = expected
+            .iter()
+            .filter_map(|number| {
+                table
+                    .find(&format!(">{number}<"))
+                    .map(|at| (at, number.as_str()))
+            })
+            .collect();
+        shown.sort_unstable();
+        let shown: Vec<&str> = shown.into_iter().map(|(_, number)| number).collect();
+        assert_eq!(
+            shown, expected,
+            "the first 50 lines in the queue's order (tiers first: {tier_first}, lapsing first: {lapsing_first})"
+        );
+    }
+}
+
+fn product_id(app: &TestApp, sku: &str) -> i64 {
+    products::table
+        .filter(products::sku.eq(sku))
+        .select(products::id)
+        .get_result(&mut app.conn())
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_rep_sees_inventory_but_every_change_is_refused() {
     let app = spawn_app().await;

@@ -22,7 +22,7 @@ pub use self::list::{
     StatusFilter, export_rows, product_page, product_row, suppliers,
 };
 pub use self::product_detail::{
-    LEDGER_PAGE, LedgerRow, ProductDetail, ledger_page, product_detail,
+    LEDGER_PAGE, LedgerRow, ProductDetail, QueueHead, ledger_page, product_detail,
 };
 pub use self::settings::{
     StockSettings, parse_price, parse_units, parse_yes_no, set_alternatives, set_preorder,

@@ -1,18 +1,17 @@
 //! One product's page: its ledger (newest first, a page at a time), its queue, incoming
 //! supply and recent sign-ups.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::{BigInt, Bool, Date, Nullable, Text};
 
 use super::list::{ProductRow, product_row};
-use crate::db::audit::Actor;
 use crate::db::models::MovementReason;
 use crate::db::schema::stock_movements;
 use crate::db::shop_settings::ShopSettings;
 use crate::db::stock::{self, IncomingRow, QueueRow};
+use crate::domain::QueuePolicy;
 use crate::error::AppResult;
-use crate::services::engine::{self, Ctx};
 
 /// Rows per page of a product's ledger.
 pub const LEDGER_PAGE: i64 = 25;
@@ -40,8 +39,8 @@ pub struct ProductDetail {
     pub ledger: Vec<LedgerRow>,
     /// The cursor of the next (older) ledger page.
     pub ledger_older: Option<i64>,
-    /// Waiting lines in the shop's queue order.
-    pub queue: Vec<QueueRow>,
+    /// The head of its queue and the whole queue's totals.
+    pub queue: QueueHead,
     pub incoming: Vec<IncomingRow>,
     /// The sign-ups still waiting for stock.
     pub recent_subscriptions: i64,
@@ -59,6 +58,92 @@ impl ProductDetail {
     pub fn product_alternatives_text(&self) -> String {
         self.alternatives.join(", ")
     }
+}
+
+/// Waiting lines the product page reads from the front of its queue: the table shows the
+/// first `web::inventory::QUEUE_SHOWN`, the timeline draws a dot for each of these.
+pub const QUEUE_HEAD: i64 = 300;
+
+/// A product's queue as its page shows it: the first lines in the shop's queue order and
+/// the whole queue's totals, read without loading every waiting line (a launch's SKU has
+/// tens of thousands: reading them all held about 9 MB a request).
+pub struct QueueHead {
+    /// The first `QUEUE_HEAD` waiting lines, in the shop's queue order.
+    pub lines: Vec<QueueRow>,
+    /// Waiting lines in all.
+    pub count: i64,
+    /// Units they wait for in all.
+    pub units: i64,
+    /// The latest date a waiting line expects (its likely date, else its worst).
+    pub last_eta: Option<NaiveDate>,
+}
+
+#[derive(QueryableByName)]
+struct QueueTotals {
+    #[diesel(sql_type = BigInt)]
+    count: i64,
+    #[diesel(sql_type = BigInt)]
+    units: i64,
+    #[diesel(sql_type = Nullable<Date>)]
+    last_eta: Option<NaiveDate>,
+}
+
+/// The head of a product's queue in the shop's order (`domain::QueuePolicy::compare`:
+/// tiers first, then the soonest lapsing authorization, then age and line) and its totals.
+/// Oldest first reads the head in index order; the other policies sort the product's
+/// waiting lines in SQL and keep the first ones.
+pub fn queue_head(
+    conn: &mut PgConnection,
+    product_id: i64,
+    policy: &QueuePolicy,
+) -> QueryResult<QueueHead> {
+    let head = if !policy.higher_tier_first && !policy.soonest_lapsing_first {
+        crate::db::prepared::sql(
+            "SELECT l.*, o.number AS order_number, c.tier AS customer_tier,
+                    o.payment_authorized_until AS authorized_until, o.max_wait_until
+               FROM order_lines l
+               JOIN orders o ON o.id = l.order_id
+               JOIN customers c ON c.id = l.customer_id
+              WHERE l.product_id = $1 AND l.waiting > 0
+              ORDER BY l.placed_at, l.id
+              LIMIT $2",
+        )
+        .bind::<BigInt, _>(product_id)
+        .bind::<BigInt, _>(QUEUE_HEAD)
+        .load(conn)?
+    } else {
+        crate::db::prepared::sql(
+            "SELECT l.*, o.number AS order_number, c.tier AS customer_tier,
+                    o.payment_authorized_until AS authorized_until, o.max_wait_until
+               FROM order_lines l
+               JOIN orders o ON o.id = l.order_id
+               JOIN customers c ON c.id = l.customer_id
+              WHERE l.product_id = $1 AND l.waiting > 0
+              ORDER BY CASE WHEN $2 THEN c.tier END DESC NULLS LAST,
+                       CASE WHEN $3 THEN o.payment_authorized_until END NULLS LAST,
+                       l.placed_at, l.id
+              LIMIT $4",
+        )
+        .bind::<BigInt, _>(product_id)
+        .bind::<Bool, _>(policy.higher_tier_first)
+        .bind::<Bool, _>(policy.soonest_lapsing_first)
+        .bind::<BigInt, _>(QUEUE_HEAD)
+        .load(conn)?
+    };
+    let totals: QueueTotals = crate::db::prepared::sql(
+        "SELECT count(*) AS count, coalesce(sum(waiting), 0)::int8 AS units,
+                max(coalesce(eta_likely, eta_worst)) AS last_eta
+           FROM order_lines
+          WHERE product_id = $1 AND waiting > 0",
+    )
+    .bind::<BigInt, _>(product_id)
+    .get_result(conn)?;
+    Ok(QueueHead {
+        lines: head,
+        count: totals.count,
+        units: totals.units,
+        last_eta: totals.last_eta,
+    })
 }
 
 /// The product's ledger, newest first, `LEDGER_PAGE` rows before `before` (a movement id).
@@ -98,12 +183,11 @@ pub fn product_detail(
 ) -> AppResult<ProductDetail> {
     let product = product_row(conn, sku)?;
     let (ledger, ledger_older) = ledger_page(conn, product.id, ledger_before)?;
-    let ctx = Ctx {
-        actor: &Actor::System,
-        today: crate::clock::today(),
-        settings,
+    let policy = QueuePolicy {
+        higher_tier_first: settings.queue_tier_first,
+        soonest_lapsing_first: settings.queue_lapsing_first,
     };
-    let queue = engine::queue(conn, product.id, &ctx.queue_policy())?;
+    let queue = queue_head(conn, product.id, &policy)?;
     let incoming = stock::incoming(conn, product.id)?;
     let sign_ups = crate::services::inventory::subscriptions::sign_ups(conn, product.id)?;
     let suppliers = crate::services::purchasing::sourcing::of_product(conn, product.id)?;
