@@ -524,3 +524,99 @@ async fn a_batch_costs_the_same_statements_whatever_its_size() {
     let broken = crate::engine_db::broken_invariants(&mut conn);
     assert!(broken.is_empty(), "{broken:#?}");
 }
+
+/// Random SKUs (a sale over the catalogue): each order of a batch on a backordered SKU of
+/// its own, with lines already waiting ahead and two alternatives to offer (one waiting
+/// too, one on the shelf). Dating the new lines and offering the alternatives cost the
+/// same statements for 1, 8 or 32 products.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_over_many_backordered_skus_costs_the_same_statements_whatever_its_size() {
+    let api = Api::start().await;
+    api.backorderable("ALT-WAIT", 0, 7).await;
+    api.product("ALT-SHELF", json!({ "name": "On the shelf", "on_hand": 1000 }))
+        .await;
+    let sizes = [1, 1, 8, 32];
+    let skus: Vec<String> = (0..sizes.iter().sum::<usize>())
+        .map(|i| format!("WIDE-{i}"))
+        .collect();
+    for (i, sku) in skus.iter().enumerate() {
+        api.backorderable(sku, 0, 14).await;
+        let alternatives = if i % 2 == 0 {
+            ["ALT-WAIT", "ALT-SHELF"]
+        } else {
+            ["ALT-SHELF", "ALT-WAIT"]
+        };
+        api.product(sku, json!({ "alternatives": alternatives }))
+            .await;
+    }
+    let mut conn = api.app.conn();
+    let today = backorder_desk::clock::today();
+    // A line waits on every SKU, and on the waiting alternative, before the batches.
+    let ahead: Vec<(Actor, NewOrder)> = skus
+        .iter()
+        .chain([&"ALT-WAIT".to_owned()])
+        .map(|sku| {
+            let number = format!("AHEAD-{sku}");
+            let email = format!("ahead-{}@example.com", sku.to_lowercase());
+            (api_actor(), new_order(&number, &email, &[(sku, 2)], &number))
+        })
+        .collect();
+    let placed = place_orders_together(&mut conn, ahead, today);
+    assert!(placed.iter().all(|p| matches!(p, Ok(Placed::Created(_)))));
+
+    let mut statements = Vec::new();
+    let mut next_sku = 0;
+    for (batch, size) in sizes.into_iter().enumerate() {
+        let orders = (0..size)
+            .map(|i| {
+                let (number, sku) = (format!("W-{batch}-{i}"), skus[next_sku].clone());
+                next_sku += 1;
+                let email = format!("w{batch}-{i}@example.com");
+                (
+                    api_actor(),
+                    new_order(&number, &email, &[(&sku, 1)], &number),
+                )
+            })
+            .collect();
+        let count = counting(&mut conn);
+        let placed = place_orders_together(&mut conn, orders, today);
+        assert!(placed.iter().all(|p| matches!(p, Ok(Placed::Created(_)))));
+        statements.push(count.load(Ordering::Relaxed));
+        eprintln!(
+            "a batch of {size} orders, each on a backordered SKU of its own: {} statements",
+            statements.last().unwrap()
+        );
+    }
+    // The first batch reads what later ones find cached; after it, size costs nothing.
+    assert_eq!(
+        (statements[1], statements[2]),
+        (statements[3], statements[3]),
+        "1, 8 and 32 products: {statements:?}"
+    );
+    assert_eq!(
+        api.count(
+            "SELECT count(*) FROM order_lines l JOIN orders o ON o.id = l.order_id
+              WHERE o.number LIKE 'W-%' AND (l.waiting <> 1 OR l.queue_position <> 2 OR l.eta_worst IS NULL)"
+        ),
+        0,
+        "every new line waits second in its queue, dated"
+    );
+    assert_eq!(
+        api.count("SELECT count(*) FROM messages WHERE kind = 'backorder_notice'"),
+        api.count("SELECT count(*) FROM orders"),
+        "a backorder notice to every order"
+    );
+    // The alternative on the shelf ships sooner than a 14-day wait: offered to every
+    // order waiting on a SKU that lists it.
+    assert_eq!(
+        api.count("SELECT count(*) FROM messages WHERE kind = 'backorder_notice' AND body_text LIKE '%ALT-SHELF%'"),
+        api.count(
+            "SELECT count(DISTINCT l.order_id) FROM order_lines l
+               JOIN product_alternatives a ON a.product_id = l.product_id
+               JOIN products p ON p.id = a.alternative_id WHERE p.sku = 'ALT-SHELF'"
+        ),
+        "the shelf's alternative offered in every notice of its SKUs"
+    );
+    let broken = crate::engine_db::broken_invariants(&mut conn);
+    assert!(broken.is_empty(), "{broken:#?}");
+}

@@ -101,7 +101,7 @@ pub fn product_detail(
         settings: &settings,
     };
     let queue = engine::queue(conn, product.id, &ctx.queue_policy())?;
-    let incoming = stock::incoming(conn, product.id)?;
+    let incoming = stock::incoming(conn, &[product.id])?;
     use crate::db::schema::restock_subscriptions as rs;
     let recent_subscriptions = rs::table
         .filter(rs::product_id.eq(product.id))
