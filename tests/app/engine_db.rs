@@ -758,8 +758,7 @@ fn dating_a_new_order_from_the_queue_totals_equals_dating_the_whole_queue() {
                 let dated = stored_dates(&mut conn, raw);
                 let product = stock::find_by_sku(&mut conn, raw).unwrap().unwrap();
                 let effects =
-                    engine::refresh_etas(&mut conn, &ctx, &product, &EtaCause::QueueAhead)
-                        .unwrap();
+                    engine::refresh_etas(&mut conn, &ctx, &product, &EtaCause::QueueAhead).unwrap();
                 assert!(
                     effects.later_than_told.is_empty() && effects.delayed.is_empty(),
                     "policy {run}, {raw} after group {i}: dating the whole queue found news {effects:?}"

@@ -533,8 +533,11 @@ async fn a_batch_costs_the_same_statements_whatever_its_size() {
 async fn a_batch_over_many_backordered_skus_costs_the_same_statements_whatever_its_size() {
     let api = Api::start().await;
     api.backorderable("ALT-WAIT", 0, 7).await;
-    api.product("ALT-SHELF", json!({ "name": "On the shelf", "on_hand": 1000 }))
-        .await;
+    api.product(
+        "ALT-SHELF",
+        json!({ "name": "On the shelf", "on_hand": 1000 }),
+    )
+    .await;
     let sizes = [1, 1, 8, 32];
     let skus: Vec<String> = (0..sizes.iter().sum::<usize>())
         .map(|i| format!("WIDE-{i}"))
@@ -558,7 +561,10 @@ async fn a_batch_over_many_backordered_skus_costs_the_same_statements_whatever_i
         .map(|sku| {
             let number = format!("AHEAD-{sku}");
             let email = format!("ahead-{}@example.com", sku.to_lowercase());
-            (api_actor(), new_order(&number, &email, &[(sku, 2)], &number))
+            (
+                api_actor(),
+                new_order(&number, &email, &[(sku, 2)], &number),
+            )
         })
         .collect();
     let placed = place_orders_together(&mut conn, ahead, today);

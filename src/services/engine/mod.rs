@@ -317,11 +317,22 @@ pub fn date_joined_lines(
     let rows = stock::queues_from(conn, &starts, &policy)?;
     let counters: Vec<(i64, i32, i32)> = joined
         .iter()
-        .map(|j| (j.product.id, j.product.waiting_lines, j.product.waiting_units))
+        .map(|j| {
+            (
+                j.product.id,
+                j.product.waiting_lines,
+                j.product.waiting_units,
+            )
+        })
         .collect();
-    let found = stretches(&policy, rows, &counters, |row| row.product_id, queue_place, |row| {
-        row.waiting().max(0) as u32
-    });
+    let found = stretches(
+        &policy,
+        rows,
+        &counters,
+        |row| row.product_id,
+        queue_place,
+        |row| row.waiting().max(0) as u32,
+    );
     let mut effects = EtaEffects::default();
     let mut dated = Vec::with_capacity(joined.len());
     for (j, stretch) in joined.iter().zip(found) {
@@ -362,7 +373,10 @@ pub fn date_joined_lines(
             lines_ahead: ahead.lines,
         });
     }
-    let fresh: Vec<i64> = joined.iter().flat_map(|j| j.joined.iter().copied()).collect();
+    let fresh: Vec<i64> = joined
+        .iter()
+        .flat_map(|j| j.joined.iter().copied())
+        .collect();
     effects.extend(store_dates(conn, ctx, &stretches, &fresh, cause)?);
     Ok(effects)
 }

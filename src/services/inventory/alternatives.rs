@@ -296,8 +296,7 @@ fn dates_if_taken(
     let ahead = stock::waiting_ahead(conn, &starts, &ctx.queue_policy())?;
     let evidence = crate::services::engine::eta::shop_evidence(conn, ctx.today)?;
     let products: Vec<&Product> = queued.iter().map(|&i| asked[i].0).collect();
-    let supplies =
-        crate::services::engine::eta::products_supply_with(conn, &products, &evidence)?;
+    let supplies = crate::services::engine::eta::products_supply_with(conn, &products, &evidence)?;
     for (&i, (lines, units)) in queued.iter().zip(ahead) {
         let (alternative, _, asked_units) = asked[i];
         let Some(supply) = supplies.get(&alternative.id) else {
