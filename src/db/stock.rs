@@ -165,6 +165,20 @@ pub fn queue_spots(
         .load(conn)
 }
 
+/// A waiting line `l` (with its order `o` and customer `c`) that goes at or after the
+/// start `n` in the shop's queue order (`domain::QueuePolicy::compare`); `$6`: tiers
+/// first, `$7`: soonest lapsing first. Never NULL, so `NOT` it is "goes ahead of".
+macro_rules! at_or_behind {
+    () => {
+        "CASE WHEN $6 AND c.tier <> n.tier THEN c.tier < n.tier
+              WHEN $7 AND o.payment_authorized_until IS DISTINCT FROM n.authorized_until
+                   THEN n.authorized_until IS NOT NULL
+                        AND (o.payment_authorized_until IS NULL
+                             OR o.payment_authorized_until > n.authorized_until)
+              ELSE (l.placed_at, l.id) >= (n.placed_at, n.id) END"
+    };
+}
+
 /// Where a product's stretch of the queue begins: its first new line, as the queue's
 /// order places it (`domain::QueuePolicy::compare`).
 #[derive(Debug, Clone, Copy)]
@@ -207,7 +221,7 @@ impl StartColumns {
 /// index on waiting lines by (product, placed_at, id) from the start, with its orders
 /// and customers by key, per product, whatever the queue's length. A policy that puts
 /// tiers or lapsing authorizations first reads each product's waiting lines through
-/// that index and keeps those at or behind its start.
+/// that index from its first and keeps those at or behind its start.
 pub fn queues_from(
     conn: &mut PgConnection,
     starts: &[StretchStart],
@@ -216,33 +230,19 @@ pub fn queues_from(
     if starts.is_empty() {
         return Ok(Vec::new());
     }
+    // Oldest first, the lines at or behind the start are a range of the index from it;
+    // other orders read from the first line (`-infinity`) and keep those at or behind.
     let fifo = !policy.higher_tier_first && !policy.soonest_lapsing_first;
     let columns = StartColumns::of(starts);
-    if fifo {
-        return crate::db::prepared::sql(
-            "SELECT q.*
-               FROM unnest($1::int8[], $2::timestamptz[], $3::int8[]) AS n(product_id, placed_at, id)
-              CROSS JOIN LATERAL (
-                    SELECT l.*, o.number AS order_number, c.tier AS customer_tier,
-                           o.payment_authorized_until AS authorized_until, o.max_wait_until
-                      FROM order_lines l
-                      JOIN orders o ON o.id = l.order_id
-                      JOIN customers c ON c.id = l.customer_id
-                     WHERE l.product_id = n.product_id AND l.waiting > 0
-                       AND (l.placed_at, l.id) >= (n.placed_at, n.id)
-                     ORDER BY l.placed_at, l.id) q",
-        )
-        .bind::<Array<BigInt>, _>(columns.product_ids)
-        .bind::<Array<Timestamptz>, _>(columns.placed_at)
-        .bind::<Array<BigInt>, _>(columns.line_ids)
-        .load(conn);
-    }
-    // At or behind the start `n` in the shop's order: `$6` tiers first, `$7` soonest
-    // lapsing first, then oldest first.
-    crate::db::prepared::sql(
+    let floors: Vec<Option<chrono::DateTime<chrono::Utc>>> = columns
+        .placed_at
+        .iter()
+        .map(|placed_at| fifo.then_some(*placed_at))
+        .collect();
+    crate::db::prepared::sql(concat!(
         "SELECT q.*
-           FROM unnest($1::int8[], $2::timestamptz[], $3::int8[], $4::int4[], $5::date[])
-                AS n(product_id, placed_at, id, tier, authorized_until)
+           FROM unnest($1::int8[], $2::timestamptz[], $3::int8[], $4::int4[], $5::date[], $8::timestamptz[])
+                AS n(product_id, placed_at, id, tier, authorized_until, floor_at)
           CROSS JOIN LATERAL (
                 SELECT l.*, o.number AS order_number, c.tier AS customer_tier,
                        o.payment_authorized_until AS authorized_until, o.max_wait_until
@@ -250,14 +250,12 @@ pub fn queues_from(
                   JOIN orders o ON o.id = l.order_id
                   JOIN customers c ON c.id = l.customer_id
                  WHERE l.product_id = n.product_id AND l.waiting > 0
-                   AND CASE WHEN $6 AND c.tier <> n.tier THEN c.tier < n.tier
-                            WHEN $7 AND o.payment_authorized_until IS DISTINCT FROM n.authorized_until
-                                 THEN n.authorized_until IS NOT NULL
-                                      AND (o.payment_authorized_until IS NULL
-                                           OR o.payment_authorized_until > n.authorized_until)
-                            ELSE (l.placed_at, l.id) >= (n.placed_at, n.id) END
+                   AND (l.placed_at, l.id) >= (coalesce(n.floor_at, '-infinity'), n.id)
+                   AND ",
+        at_or_behind!(),
+        "
                  ORDER BY l.placed_at, l.id) q",
-    )
+    ))
     .bind::<Array<BigInt>, _>(columns.product_ids)
     .bind::<Array<Timestamptz>, _>(columns.placed_at)
     .bind::<Array<BigInt>, _>(columns.line_ids)
@@ -265,6 +263,7 @@ pub fn queues_from(
     .bind::<Array<Nullable<Date>>, _>(columns.lapses)
     .bind::<diesel::sql_types::Bool, _>(policy.higher_tier_first)
     .bind::<diesel::sql_types::Bool, _>(policy.soonest_lapsing_first)
+    .bind::<Array<Nullable<Timestamptz>>, _>(floors)
     .load(conn)
 }
 
@@ -283,7 +282,7 @@ pub fn waiting_ahead(
         units: i64,
     }
     let columns = StartColumns::of(starts);
-    let rows: Vec<Ahead> = crate::db::prepared::sql(
+    let rows: Vec<Ahead> = crate::db::prepared::sql(concat!(
         "SELECT a.lines, a.units
            FROM unnest($1::int8[], $2::timestamptz[], $3::int8[], $4::int4[], $5::date[])
                 WITH ORDINALITY AS n(product_id, placed_at, id, tier, authorized_until, i)
@@ -293,14 +292,11 @@ pub fn waiting_ahead(
                   JOIN orders o ON o.id = l.order_id
                   JOIN customers c ON c.id = l.customer_id
                  WHERE l.product_id = n.product_id AND l.waiting > 0
-                   AND CASE WHEN $6 AND c.tier <> n.tier THEN c.tier > n.tier
-                            WHEN $7 AND o.payment_authorized_until IS DISTINCT FROM n.authorized_until
-                                 THEN o.payment_authorized_until IS NOT NULL
-                                      AND (n.authorized_until IS NULL
-                                           OR o.payment_authorized_until < n.authorized_until)
-                            ELSE (l.placed_at, l.id) < (n.placed_at, n.id) END) a
+                   AND NOT ",
+        at_or_behind!(),
+        ") a
           ORDER BY n.i",
-    )
+    ))
     .bind::<Array<BigInt>, _>(columns.product_ids)
     .bind::<Array<Timestamptz>, _>(columns.placed_at)
     .bind::<Array<BigInt>, _>(columns.line_ids)

@@ -456,33 +456,47 @@ fn counting(conn: &mut PgConnection) -> Arc<AtomicUsize> {
     count
 }
 
+/// Places batches of `sizes` orders of 1 unit, each for a new customer, the i-th order of
+/// the whole run on `sku(i)`; the statements each batch cost, in order.
+fn statements_per_batch(
+    conn: &mut PgConnection,
+    prefix: &str,
+    sizes: &[usize],
+    sku: impl Fn(usize) -> String,
+) -> Vec<usize> {
+    let today = backorder_desk::clock::today();
+    let mut next = 0;
+    let mut statements = Vec::new();
+    for (batch, &size) in sizes.iter().enumerate() {
+        let orders = (0..size)
+            .map(|i| {
+                let (number, sku) = (format!("{prefix}-{batch}-{i}"), sku(next));
+                next += 1;
+                let email = format!("{}{batch}-{i}@example.com", prefix.to_lowercase());
+                (
+                    api_actor(),
+                    new_order(&number, &email, &[(&sku, 1)], &number),
+                )
+            })
+            .collect();
+        let count = counting(conn);
+        let placed = place_orders_together(conn, orders, today);
+        assert!(placed.iter().all(|p| matches!(p, Ok(Placed::Created(_)))));
+        statements.push(count.load(Ordering::Relaxed));
+        eprintln!(
+            "{prefix}: a batch of {size} orders: {} statements",
+            statements.last().unwrap()
+        );
+    }
+    statements
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_costs_the_same_statements_whatever_its_size() {
     let api = Api::start().await;
     api.backorderable("HOT", 0, 14).await;
     let mut conn = api.app.conn();
-    let today = backorder_desk::clock::today();
-    let mut statements = Vec::new();
-    for (batch, size) in [1, 1, 8, 8, 32].into_iter().enumerate() {
-        let orders = (0..size)
-            .map(|i| {
-                let number = format!("S-{batch}-{i}");
-                let email = format!("s{batch}-{i}@example.com");
-                (
-                    api_actor(),
-                    new_order(&number, &email, &[("HOT", 1)], &number),
-                )
-            })
-            .collect();
-        let count = counting(&mut conn);
-        let placed = place_orders_together(&mut conn, orders, today);
-        assert!(placed.iter().all(|p| matches!(p, Ok(Placed::Created(_)))));
-        statements.push(count.load(Ordering::Relaxed));
-        eprintln!(
-            "a batch of {size} orders on one backordered SKU: {} statements",
-            statements.last().unwrap()
-        );
-    }
+    let statements = statements_per_batch(&mut conn, "S", &[1, 1, 8, 8, 32], |_| "HOT".to_owned());
     // The first batch reads what later ones find cached; after it, size costs nothing.
     assert_eq!(
         statements[3], statements[4],
@@ -497,29 +511,7 @@ async fn a_batch_costs_the_same_statements_whatever_its_size() {
         )
         .await;
     }
-    let mut shelf = Vec::new();
-    let mut next_sku = 0;
-    for (batch, size) in [1, 8, 32].into_iter().enumerate() {
-        let orders = (0..size)
-            .map(|i| {
-                let (number, sku) = (format!("F-{batch}-{i}"), format!("SHELF-{next_sku}"));
-                next_sku += 1;
-                let email = format!("f{batch}-{i}@example.com");
-                (
-                    api_actor(),
-                    new_order(&number, &email, &[(&sku, 1)], &number),
-                )
-            })
-            .collect();
-        let count = counting(&mut conn);
-        let placed = place_orders_together(&mut conn, orders, today);
-        assert!(placed.iter().all(|p| matches!(p, Ok(Placed::Created(_)))));
-        shelf.push(count.load(Ordering::Relaxed));
-        eprintln!(
-            "a batch of {size} orders, each on its own SKU in stock: {} statements",
-            shelf.last().unwrap()
-        );
-    }
+    let shelf = statements_per_batch(&mut conn, "F", &[1, 8, 32], |i| format!("SHELF-{i}"));
     assert_eq!(shelf[1], shelf[2], "8 orders vs 32: {shelf:?}");
     let broken = crate::engine_db::broken_invariants(&mut conn);
     assert!(broken.is_empty(), "{broken:#?}");
@@ -570,29 +562,7 @@ async fn a_batch_over_many_backordered_skus_costs_the_same_statements_whatever_i
     let placed = place_orders_together(&mut conn, ahead, today);
     assert!(placed.iter().all(|p| matches!(p, Ok(Placed::Created(_)))));
 
-    let mut statements = Vec::new();
-    let mut next_sku = 0;
-    for (batch, size) in sizes.into_iter().enumerate() {
-        let orders = (0..size)
-            .map(|i| {
-                let (number, sku) = (format!("W-{batch}-{i}"), skus[next_sku].clone());
-                next_sku += 1;
-                let email = format!("w{batch}-{i}@example.com");
-                (
-                    api_actor(),
-                    new_order(&number, &email, &[(&sku, 1)], &number),
-                )
-            })
-            .collect();
-        let count = counting(&mut conn);
-        let placed = place_orders_together(&mut conn, orders, today);
-        assert!(placed.iter().all(|p| matches!(p, Ok(Placed::Created(_)))));
-        statements.push(count.load(Ordering::Relaxed));
-        eprintln!(
-            "a batch of {size} orders, each on a backordered SKU of its own: {} statements",
-            statements.last().unwrap()
-        );
-    }
+    let statements = statements_per_batch(&mut conn, "W", &sizes, |i| skus[i].clone());
     // The first batch reads what later ones find cached; after it, size costs nothing.
     assert_eq!(
         (statements[1], statements[2]),
