@@ -264,8 +264,9 @@ fn dates_if_taken(
     let queued: Vec<usize> = (0..asked.len())
         .filter(|&i| {
             let (alternative, _, units) = asked[i];
-            let held = alternative.held_for_release(ctx.today);
-            (held || alternative.available() < units) && (alternative.backorderable || held)
+            // Held for its release, or short of stock and backorderable: it queues.
+            alternative.held_for_release(ctx.today)
+                || (alternative.available() < units && alternative.backorderable)
         })
         .collect();
     let mut dated: Vec<Option<(NaiveDate, bool)>> = asked
