@@ -70,7 +70,6 @@ pub fn enqueue(conn: &mut PgConnection, messages: &[FactsMessage]) -> QueryResul
         .bind::<Array<Nullable<BigInt>>, _>(chunk.iter().map(|m| m.created_by).collect::<Vec<_>>())
         .execute(conn)?;
     }
-    diesel::sql_query(format!("NOTIFY {}", super::outbox::CHANNEL)).execute(conn)?;
     Ok(())
 }
 

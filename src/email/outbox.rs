@@ -8,9 +8,6 @@ use diesel::sql_types::{Array, BigInt, Nullable, Text};
 
 use crate::db::models::{Id, Message, MessageBody, MessageStatus};
 
-/// The channel a NOTIFY goes to when something is queued.
-pub const CHANNEL: &str = "bd_outbox";
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     BackorderNotice,
@@ -104,9 +101,9 @@ pub struct NewMessage {
     pub created_by: Option<i64>,
 }
 
-/// Queues a message unless one with its key exists; returns the new id. Also wakes the
-/// workers (the NOTIFY is delivered when the transaction commits) and notes on the
-/// order's waiting lines that the customer heard from us.
+/// Queues a message unless one with its key exists; returns the new id. What the message
+/// tells the customer is recorded by its caller (the told dates) or when it is sent; an
+/// idle worker finds it within its poll interval (`email::worker`).
 pub fn enqueue(conn: &mut PgConnection, message: &NewMessage) -> QueryResult<Option<i64>> {
     let inserted: Option<Id> = crate::db::prepared::sql(
         "INSERT INTO messages (kind, idempotency_key, order_id, customer_id, recipient, subject,
@@ -126,30 +123,19 @@ pub fn enqueue(conn: &mut PgConnection, message: &NewMessage) -> QueryResult<Opt
     .bind::<Nullable<BigInt>, _>(message.created_by)
     .get_result(conn)
     .optional()?;
-    let Some(Id { id }) = inserted else {
-        return Ok(None);
-    };
-    after_enqueue(conn, message.order_id)?;
-    Ok(Some(id))
+    Ok(inserted.map(|Id { id }| id))
 }
 
-/// Queues messages, each unless one with its key exists, in one statement (one alone as
-/// [`enqueue`] does); returns the keys of those queued now.
+/// Queues messages, each unless one with its key exists, in one statement; returns the
+/// keys of those queued now.
 pub fn enqueue_many(conn: &mut PgConnection, messages: &[&NewMessage]) -> QueryResult<Vec<String>> {
     #[derive(QueryableByName)]
     struct Key {
         #[diesel(sql_type = Text)]
         idempotency_key: String,
     }
-    match messages {
-        [] => return Ok(Vec::new()),
-        [one] => {
-            return Ok(enqueue(conn, one)?
-                .map(|_| one.idempotency_key.clone())
-                .into_iter()
-                .collect());
-        }
-        _ => {}
+    if messages.is_empty() {
+        return Ok(Vec::new());
     }
     let texts = |f: fn(&NewMessage) -> &str| messages.iter().map(|m| f(m)).collect::<Vec<_>>();
     let ids = |f: fn(&NewMessage) -> Option<i64>| messages.iter().map(|m| f(m)).collect::<Vec<_>>();
@@ -171,9 +157,6 @@ pub fn enqueue_many(conn: &mut PgConnection, messages: &[&NewMessage]) -> QueryR
     .bind::<Array<Text>, _>(texts(|m| m.body_html.as_str()))
     .bind::<Array<Nullable<BigInt>>, _>(ids(|m| m.created_by))
     .load(conn)?;
-    if !queued.is_empty() {
-        after_enqueue(conn, None)?;
-    }
     Ok(queued.into_iter().map(|k| k.idempotency_key).collect())
 }
 
@@ -203,15 +186,6 @@ pub fn enqueue_with_attachment(
         ))
         .execute(conn)?;
     Ok(Some(id))
-}
-
-/// Wakes listening workers. When a customer last heard from us is read from the
-/// messages themselves (see the periodic status updates), not written onto order lines:
-/// an event holds only its own products' locks, and updating other products' lines of
-/// the same order deadlocked with events on those products.
-fn after_enqueue(conn: &mut PgConnection, _order_id: Option<i64>) -> QueryResult<()> {
-    diesel::sql_query(format!("NOTIFY {CHANNEL}")).execute(conn)?;
-    Ok(())
 }
 
 /// An id for the current transaction: keys that name "this event" (a receipt, an

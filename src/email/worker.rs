@@ -10,9 +10,11 @@
 //! LOCKED`), and the status updates, behind a PostgreSQL advisory lock so one instance
 //! does each round.
 //!
-//! Waking: enqueueing sends `NOTIFY bd_outbox`, but diesel 2.2 (what Cargo.lock holds
-//! under rust-version 1.85) has no API to receive notifications, so an idle worker looks
-//! for due messages every `idle_poll` (200 ms by default; one index-only probe).
+//! Waking: diesel 2.2 (what Cargo.lock holds under rust-version 1.85) has no API to
+//! receive PostgreSQL notifications, so nothing is sent on enqueueing (a `NOTIFY` nobody
+//! heard cost every order batch and receipt a round trip and a database-wide lock at
+//! commit); an idle worker looks for due messages every `idle_poll` (200 ms by default;
+//! one index-only probe).
 
 use std::time::Duration;
 

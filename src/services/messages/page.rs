@@ -5,7 +5,6 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 
 use crate::db::audit::{self, Actor};
 use crate::db::models::{Message, MessageBody, MessageStatus};
-use crate::email::outbox::{self};
 use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Clone, QueryableByName)]
@@ -79,7 +78,6 @@ pub fn retry(conn: &mut PgConnection, actor: &Actor, id: i64) -> AppResult<()> {
                 "only a failed message can be retried".to_owned(),
             ));
         }
-        diesel::sql_query(format!("NOTIFY {}", outbox::CHANNEL)).execute(conn)?;
         audit::record(
             conn,
             actor,
