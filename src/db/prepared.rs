@@ -5,11 +5,15 @@
 //! For the pages' hand-tuned joins the planning costs more than the run (BENCHMARKS.md,
 //! issue 17). [`sql`] takes a fixed statement (`&'static str`: a literal or an
 //! `include_str!`), so each connection's statement cache holds one prepared statement per
-//! text; SQL assembled at run time keeps `diesel::sql_query` and is planned each time.
+//! text. [`assembled`] does the same for a statement put together at run time from fixed
+//! pieces (which filters a page applies, its sort order: a small set of texts); SQL that
+//! carries values or has no such bound keeps `diesel::sql_query` and is planned each time.
 //!
 //! Binds work as with `sql_query`: `db::prepared::sql(SQL).bind::<BigInt, _>(id).load(conn)`.
 //! Diesel lets a query outside it add a parameter only together with its placeholder, so
 //! the text is cut at its `$n` placeholders and each one is written back with its value.
+
+use std::borrow::Cow;
 
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
@@ -20,14 +24,24 @@ use diesel::{QueryResult, RunQueryDsl};
 /// One fixed SQL statement and its parameters, prepared on first use by each connection.
 #[must_use = "queries are only executed when calling `load`, `get_result` or similar"]
 pub struct Prepared<'a> {
-    sql: &'static str,
+    sql: Cow<'static, str>,
     binds: Vec<Box<dyn QueryFragment<Pg> + Send + 'a>>,
 }
 
 /// The statement `sql`, cached as a prepared statement by the connection that runs it.
 pub fn sql<'a>(sql: &'static str) -> Prepared<'a> {
     Prepared {
-        sql,
+        sql: Cow::Borrowed(sql),
+        binds: Vec::new(),
+    }
+}
+
+/// A statement assembled from fixed pieces, cached like [`sql`]: one prepared statement
+/// per distinct text on each connection, so the pieces may choose among clauses but never
+/// carry a value (values are bound), or the cache would grow with every request.
+pub fn assembled<'a>(sql: String) -> Prepared<'a> {
+    Prepared {
+        sql: Cow::Owned(sql),
         binds: Vec::new(),
     }
 }
@@ -110,9 +124,10 @@ fn pieces(sql: &str) -> Vec<(&str, Option<usize>)> {
 
 impl QueryFragment<Pg> for Prepared<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        // Unlike `SqlQuery`, no `unsafe_to_cache_prepared`: the text is fixed, so the
-        // cache (keyed by the text and the bind types) stays as small as the program.
-        for (text, placeholder) in pieces(self.sql) {
+        // Unlike `SqlQuery`, no `unsafe_to_cache_prepared`: the text is fixed or assembled
+        // from fixed pieces, so the cache (keyed by the text and the bind types) stays as
+        // small as the program.
+        for (text, placeholder) in pieces(&self.sql) {
             out.push_sql(text);
             if let Some(n) = placeholder {
                 let bind = n

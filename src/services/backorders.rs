@@ -2,13 +2,12 @@
 //! promise and flags; filters, counts, keyset pages, and bulk actions.
 
 use chrono::NaiveDate;
-use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::BoxedSqlQuery;
 use diesel::sql_types::{Array, BigInt, Bool, Date, Int4, Nullable, SmallInt, Text};
 
 use crate::db::audit::Actor;
 use crate::db::models::OrderLine;
+use crate::db::prepared::Prepared;
 use crate::error::{AppError, AppResult};
 
 /// What the queue page filters on; every field is optional.
@@ -203,13 +202,16 @@ fn from_for(filter: &QueueFilter) -> String {
     sql
 }
 
+/// The statement `sql` (a page, the counts or the bulk targets, assembled from the
+/// filter's clauses: prepared once per connection for each combination) with the filter's
+/// values bound as $1 to $6.
 fn bind_filter<'a>(
-    query: BoxedSqlQuery<'a, Pg, diesel::query_builder::SqlQuery>,
+    sql: String,
     filter: &QueueFilter,
     today: NaiveDate,
     limit_days: i32,
-) -> BoxedSqlQuery<'a, Pg, diesel::query_builder::SqlQuery> {
-    query
+) -> Prepared<'a> {
+    crate::db::prepared::assembled(sql)
         .bind::<Date, _>(today)
         .bind::<Int4, _>(limit_days)
         .bind::<Nullable<Text>, _>(filter.sku.clone())
@@ -244,18 +246,15 @@ pub fn page(
     if after.is_some() {
         sql.push_str(&format!(" AND ({order}, l.id) > ({cursor}, $8)"));
     }
-    sql.push_str(&format!(" ORDER BY {order}, l.id LIMIT $9"));
-    // Without a cursor $7 and $8 are bound but not used (their types are sent with them).
+    // The limit is written into the text, not bound: it is one of the program's page sizes
+    // (a page, the export), and a prepared statement planned once for every request (a
+    // generic plan) is only chosen when the planner knows how many rows it stops after.
+    sql.push_str(&format!(" ORDER BY {order}, l.id LIMIT {}", page_size + 1));
+    // Without a cursor $7 and $8 are bound but not in the text, so nothing is sent for them.
     let (after_key, after_id) = after.unwrap_or((0, 0));
-    let query = bind_filter(
-        diesel::sql_query(sql).into_boxed(),
-        filter,
-        today,
-        limit_days,
-    )
-    .bind::<BigInt, _>(after_key)
-    .bind::<BigInt, _>(after_id)
-    .bind::<BigInt, _>(page_size + 1);
+    let query = bind_filter(sql, filter, today, limit_days)
+        .bind::<BigInt, _>(after_key)
+        .bind::<BigInt, _>(after_id);
     let mut lines: Vec<QueueLine> = query.load(conn)?;
     let more = lines.len() as i64 > page_size;
     lines.truncate(page_size as usize);
@@ -281,13 +280,7 @@ pub fn counts(
         from_for(filter),
         where_clause(filter, false)
     );
-    bind_filter(
-        diesel::sql_query(sql).into_boxed(),
-        filter,
-        today,
-        limit_days,
-    )
-    .get_result(conn)
+    bind_filter(sql, filter, today, limit_days).get_result(conn)
 }
 
 /// What a bulk action would touch: the selected lines that still wait, or every line the
@@ -319,14 +312,9 @@ pub fn targets(
         where_clause(filter, true)
     );
     sql.push_str(" AND ($7::int8[] IS NULL OR l.id = ANY($7)) ORDER BY l.placed_at, l.id");
-    bind_filter(
-        diesel::sql_query(sql).into_boxed(),
-        filter,
-        today,
-        limit_days,
-    )
-    .bind::<Nullable<Array<BigInt>>, _>(selected.map(<[i64]>::to_vec))
-    .load(conn)
+    bind_filter(sql, filter, today, limit_days)
+        .bind::<Nullable<Array<BigInt>>, _>(selected.map(<[i64]>::to_vec))
+        .load(conn)
 }
 
 /// How many customers a preview names before "and N more".

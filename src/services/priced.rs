@@ -3,7 +3,7 @@
 
 use diesel::PgConnection;
 
-use crate::db::shop_settings;
+use crate::db::shop_settings::{self, ShopSettings};
 use crate::error::{AppError, AppResult};
 
 /// A page's data and the shop's currency.
@@ -26,6 +26,23 @@ impl<T> Priced<T> {
         Ok(Self {
             data,
             currency: currency(conn)?,
+        })
+    }
+
+    /// Reads the shop's settings first and gives them to `read`, for a page whose data
+    /// needs them too: the settings are read once.
+    pub fn with_settings<E>(
+        conn: &mut PgConnection,
+        read: impl FnOnce(&mut PgConnection, &ShopSettings) -> Result<T, E>,
+    ) -> AppResult<Self>
+    where
+        AppError: From<E>,
+    {
+        let settings = shop_settings::load(conn)?;
+        let data = read(conn, &settings)?;
+        Ok(Self {
+            data,
+            currency: settings.currency,
         })
     }
 }

@@ -659,8 +659,8 @@ async fn product_page(
         data: detail,
         currency,
     } = crate::db::blocking(&state.pool, move |conn| {
-        Priced::load(conn, |conn| {
-            inventory::product_detail(conn, &sku, ledger_before)
+        Priced::with_settings(conn, |conn, settings| {
+            inventory::product_detail(conn, &sku, ledger_before, settings)
         })
     })
     .await?;

@@ -52,3 +52,27 @@ fn a_placeholder_without_a_value_is_an_error_not_a_wrong_answer() {
     let message = result.err().expect("an error").to_string();
     assert!(message.contains("$2 has no bound value"), "{message}");
 }
+
+#[test]
+fn an_assembled_statement_is_prepared_once_per_distinct_text() {
+    let database = TestDatabase::new();
+    let mut conn = database.connect();
+    let before = prepared_statements(&mut conn);
+    for (shout, value) in [(false, "a"), (true, "b"), (false, "c"), (true, "d")] {
+        let sql = format!(
+            "SELECT {} AS s",
+            if shout { "upper($1::text)" } else { "$1::text" }
+        );
+        let row: Row = prepared::assembled(sql)
+            .bind::<Text, _>(value)
+            .get_result(&mut conn)
+            .unwrap();
+        let expected = if shout {
+            value.to_uppercase()
+        } else {
+            value.to_owned()
+        };
+        assert_eq!(row.s, expected);
+    }
+    assert_eq!(prepared_statements(&mut conn), before + 2);
+}

@@ -347,7 +347,7 @@ pub fn export_rows(conn: &mut PgConnection, query: &ProductQuery) -> QueryResult
 }
 
 pub fn product_row(conn: &mut PgConnection, sku: &str) -> AppResult<ProductRow> {
-    diesel::sql_query(format!(
+    crate::db::prepared::assembled(format!(
         "{PRODUCT_COLUMNS} FROM products p LEFT JOIN suppliers s ON s.id = p.supplier_id \
          {INCOMING_PER_ROW} WHERE p.sku = $1"
     ))

@@ -9,7 +9,7 @@ use super::list::{ProductRow, product_row};
 use crate::db::audit::Actor;
 use crate::db::models::MovementReason;
 use crate::db::schema::stock_movements;
-use crate::db::shop_settings;
+use crate::db::shop_settings::ShopSettings;
 use crate::db::stock::{self, IncomingRow, QueueRow};
 use crate::error::AppResult;
 use crate::services::engine::{self, Ctx};
@@ -43,6 +43,7 @@ pub struct ProductDetail {
     /// Waiting lines in the shop's queue order.
     pub queue: Vec<QueueRow>,
     pub incoming: Vec<IncomingRow>,
+    /// The sign-ups still waiting for stock.
     pub recent_subscriptions: i64,
     /// The "notify me" list (see `subscriptions::sign_ups`) and how many there are in all.
     pub sign_ups: Vec<crate::services::inventory::subscriptions::SignUp>,
@@ -87,42 +88,36 @@ pub fn ledger_page(
     Ok((rows, older))
 }
 
+/// The product page's data; `settings` are the shop's (read once per request by the
+/// page, which shows its currency too).
 pub fn product_detail(
     conn: &mut PgConnection,
     sku: &str,
     ledger_before: Option<i64>,
+    settings: &ShopSettings,
 ) -> AppResult<ProductDetail> {
     let product = product_row(conn, sku)?;
     let (ledger, ledger_older) = ledger_page(conn, product.id, ledger_before)?;
-    let settings = shop_settings::load(conn)?;
     let ctx = Ctx {
         actor: &Actor::System,
         today: crate::clock::today(),
-        settings: &settings,
+        settings,
     };
     let queue = engine::queue(conn, product.id, &ctx.queue_policy())?;
     let incoming = stock::incoming(conn, &[product.id])?;
-    use crate::db::schema::restock_subscriptions as rs;
-    let recent_subscriptions = rs::table
-        .filter(rs::product_id.eq(product.id))
-        .filter(rs::notified_at.is_null())
-        .filter(rs::unsubscribed_at.is_null())
-        .count()
-        .get_result(conn)?;
-    let (sign_ups, sign_ups_total) =
-        crate::services::inventory::subscriptions::sign_ups(conn, product.id)?;
+    let sign_ups = crate::services::inventory::subscriptions::sign_ups(conn, product.id)?;
     let suppliers = crate::services::purchasing::sourcing::of_product(conn, product.id)?;
     let alternatives = crate::services::inventory::alternatives::of_product(conn, product.id)?;
     Ok(ProductDetail {
         alternatives,
         suppliers,
-        sign_ups,
-        sign_ups_total,
+        sign_ups: sign_ups.shown,
+        sign_ups_total: sign_ups.total,
         product,
         ledger,
         ledger_older,
         queue,
         incoming,
-        recent_subscriptions,
+        recent_subscriptions: sign_ups.waiting,
     })
 }

@@ -73,11 +73,34 @@ impl SignUp {
 /// How many sign-ups the product page lists.
 pub const SIGN_UPS_SHOWN: i64 = 100;
 
-/// A product's sign-ups: those still waiting for stock first, then the ones emailed or
-/// removed, newest first in each; at most [`SIGN_UPS_SHOWN`], with the total.
-pub fn sign_ups(conn: &mut PgConnection, product_id: i64) -> QueryResult<(Vec<SignUp>, i64)> {
-    let rows = crate::db::prepared::sql(
-        "SELECT r.id, r.email, c.name AS customer_name, r.created_at, r.notified_at, r.unsubscribed_at
+/// A product's sign-ups as its page lists them, and how many there are.
+pub struct SignUps {
+    /// Those still waiting for stock first, then the ones emailed or removed, newest
+    /// first in each; at most [`SIGN_UPS_SHOWN`].
+    pub shown: Vec<SignUp>,
+    /// Every sign-up of the product.
+    pub total: i64,
+    /// The sign-ups still waiting for stock.
+    pub waiting: i64,
+}
+
+#[derive(QueryableByName)]
+struct SignUpRow {
+    #[diesel(embed)]
+    sign_up: SignUp,
+    #[diesel(sql_type = BigInt)]
+    total: i64,
+    #[diesel(sql_type = BigInt)]
+    waiting: i64,
+}
+
+/// A product's sign-ups and their counts, in one statement (the counts are over all of
+/// them, taken before the list is cut at [`SIGN_UPS_SHOWN`]).
+pub fn sign_ups(conn: &mut PgConnection, product_id: i64) -> QueryResult<SignUps> {
+    let rows: Vec<SignUpRow> = crate::db::prepared::sql(
+        "SELECT r.id, r.email, c.name AS customer_name, r.created_at, r.notified_at, r.unsubscribed_at,
+                count(*) OVER () AS total,
+                count(*) FILTER (WHERE r.notified_at IS NULL AND r.unsubscribed_at IS NULL) OVER () AS waiting
            FROM restock_subscriptions r
            LEFT JOIN customers c ON lower(c.email) = lower(r.email)
           WHERE r.product_id = $1
@@ -87,12 +110,12 @@ pub fn sign_ups(conn: &mut PgConnection, product_id: i64) -> QueryResult<(Vec<Si
     .bind::<BigInt, _>(product_id)
     .bind::<BigInt, _>(SIGN_UPS_SHOWN)
     .load(conn)?;
-    use crate::db::schema::restock_subscriptions as rs;
-    let total = rs::table
-        .filter(rs::product_id.eq(product_id))
-        .count()
-        .get_result(conn)?;
-    Ok((rows, total))
+    let (total, waiting) = rows.first().map_or((0, 0), |r| (r.total, r.waiting));
+    Ok(SignUps {
+        shown: rows.into_iter().map(|r| r.sign_up).collect(),
+        total,
+        waiting,
+    })
 }
 
 /// Takes a waiting sign-up off a product's list (it gets no email); audited. Returns the
