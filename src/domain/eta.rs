@@ -302,6 +302,34 @@ enum Cover {
     Beyond,
 }
 
+/// One sample's arrivals and how far the walk down the queue has used them.
+struct SampleWalk {
+    /// (on the shelf, units), in the order they come.
+    arrivals: Vec<(NaiveDate, u32)>,
+    /// The date for lines past all known supply (a reorder placed today), if any.
+    past_supply: Option<NaiveDate>,
+    supplied: u64,
+    next: usize,
+    covering: NaiveDate,
+}
+
+impl SampleWalk {
+    /// The date that covers `demanded` units, the queue's demand through the next line.
+    fn date_covering(&mut self, demanded: u64) -> Option<NaiveDate> {
+        while self.supplied < demanded && self.next < self.arrivals.len() {
+            let (date, units) = self.arrivals[self.next];
+            self.supplied += u64::from(units);
+            self.covering = date;
+            self.next += 1;
+        }
+        if self.supplied >= demanded {
+            Some(self.covering)
+        } else {
+            self.past_supply
+        }
+    }
+}
+
 fn project(
     today: NaiveDate,
     supply: &ProductSupply,
@@ -331,58 +359,48 @@ fn project(
         Some(_) if !orders.is_empty() || reorder.is_some() => settings.samples.max(1) as usize,
         _ => 1,
     };
+    // Each sample draws its arrivals first (in the same order as ever, so a seed gives the
+    // same dates), then the queue is walked once, every sample a step at each line: only
+    // one line's dates are held at a time, not a line-by-sample table (10,000 lines at
+    // 400 samples were 20 MB).
     let mut rng = StdRng::seed_from_u64(settings.seed);
-    let mut dates: Vec<Vec<NaiveDate>> = vec![Vec::with_capacity(samples); waiting.len()];
-    let mut arrivals: Vec<(NaiveDate, u32)> = Vec::with_capacity(orders.len());
-    for _ in 0..samples {
-        arrivals.clear();
-        for po in &orders {
-            let arrival = match model {
-                Some(model) => {
-                    let overdue = (today - po.expected_on).num_days();
-                    let slip = model.draw_later_than(overdue, &mut rng);
-                    po.expected_on
-                        .checked_add_signed(chrono::Duration::days(slip))
-                        .map_or(tomorrow, |arrival| arrival.max(tomorrow))
+    let mut walks: Vec<SampleWalk> = (0..samples)
+        .map(|_| {
+            let mut arrivals: Vec<(NaiveDate, u32)> = orders
+                .iter()
+                .map(|po| {
+                    let arrival = match model {
+                        Some(model) => {
+                            let overdue = (today - po.expected_on).num_days();
+                            let slip = model.draw_later_than(overdue, &mut rng);
+                            po.expected_on
+                                .checked_add_signed(chrono::Duration::days(slip))
+                                .map_or(tomorrow, |arrival| arrival.max(tomorrow))
+                        }
+                        None => po.expected_on.max(tomorrow),
+                    };
+                    (on_shelf(arrival), po.outstanding_units)
+                })
+                .collect();
+            arrivals.sort_by_key(|&(date, _)| date);
+            let last_arrival = arrivals.last().map(|&(date, _)| date);
+            let reordered = match (model, reorder, lead_date) {
+                (Some(model), Some(given), Some(lead)) => {
+                    let slip = model.draw_later_than(given, &mut rng);
+                    lead.checked_add_signed(chrono::Duration::days(slip))
+                        .map(|arrival| arrival.max(tomorrow))
                 }
-                None => po.expected_on.max(tomorrow),
+                _ => lead_date,
             };
-            arrivals.push((on_shelf(arrival), po.outstanding_units));
-        }
-        arrivals.sort_by_key(|&(date, _)| date);
-        let last_arrival = arrivals.last().map(|&(date, _)| date);
-        let reordered = match (model, reorder, lead_date) {
-            (Some(model), Some(given), Some(lead)) => {
-                let slip = model.draw_later_than(given, &mut rng);
-                lead.checked_add_signed(chrono::Duration::days(slip))
-                    .map(|arrival| arrival.max(tomorrow))
+            SampleWalk {
+                arrivals,
+                past_supply: reordered.map(|lead| last_arrival.map_or(lead, |last| last.max(lead))),
+                supplied: u64::from(supply.available_now),
+                next: 0,
+                covering: today,
             }
-            _ => lead_date,
-        };
-        let past_supply = reordered.map(|lead| last_arrival.map_or(lead, |last| last.max(lead)));
-
-        // Arrivals in the order they come cover the cumulative demand.
-        let mut supplied = u64::from(supply.available_now);
-        let mut demanded = ahead.units;
-        let mut next = 0;
-        let mut covering = today;
-        for (line, &units) in waiting.iter().enumerate() {
-            demanded += u64::from(units);
-            while supplied < demanded && next < arrivals.len() {
-                supplied += u64::from(arrivals[next].1);
-                covering = arrivals[next].0;
-                next += 1;
-            }
-            let date = if supplied >= demanded {
-                Some(covering)
-            } else {
-                past_supply
-            };
-            if let Some(date) = date {
-                dates[line].push(date);
-            }
-        }
-    }
+        })
+        .collect();
 
     let supplier_note = supply.supplier.as_ref().map(|s| SupplierNote {
         name: s.name.clone(),
@@ -394,8 +412,18 @@ fn project(
     // `Option`'s order puts None first: the larger of the two floors, if any.
     let mut floor_likely: Option<NaiveDate> = release_floor.max(ahead.likely);
     let mut floor_worst: Option<NaiveDate> = release_floor.max(ahead.worst);
+    let mut demanded = ahead.units;
+    let mut line_dates: Vec<NaiveDate> = Vec::with_capacity(samples);
     let mut etas = Vec::with_capacity(waiting.len());
-    for (line, (cover, mut line_dates)) in covers.into_iter().zip(dates).enumerate() {
+    for (line, (cover, &units)) in covers.into_iter().zip(waiting).enumerate() {
+        // Arrivals in the order they come cover the cumulative demand.
+        demanded += u64::from(units);
+        line_dates.clear();
+        line_dates.extend(
+            walks
+                .iter_mut()
+                .filter_map(|walk| walk.date_covering(demanded)),
+        );
         line_dates.sort_unstable();
         // Each sample is ordered along the queue, so its percentiles are too;
         // the running maximum only guards that promise against rounding.
