@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Date, Int4, Int8, Nullable, SmallInt, Text};
+use diesel::sql_types::{Array, BigInt, Date, Int4, Int8, Nullable, SmallInt, Text, Timestamptz};
 
 use super::models::MovementReason;
 pub use super::models::{OrderLine, Product};
@@ -165,67 +165,158 @@ pub fn queue_spots(
         .load(conn)
 }
 
-const QUEUE_COLUMNS: &str = "l.*, o.number AS order_number, c.tier AS customer_tier,
-    o.payment_authorized_until AS authorized_until, o.max_wait_until";
+/// A waiting line `l` (with its order `o` and customer `c`) that goes at or after the
+/// start `n` in the shop's queue order (`domain::QueuePolicy::compare`); `$6`: tiers
+/// first, `$7`: soonest lapsing first. Never NULL, so `NOT` it is "goes ahead of".
+macro_rules! at_or_behind {
+    () => {
+        "CASE WHEN $6 AND c.tier <> n.tier THEN c.tier < n.tier
+              WHEN $7 AND o.payment_authorized_until IS DISTINCT FROM n.authorized_until
+                   THEN n.authorized_until IS NOT NULL
+                        AND (o.payment_authorized_until IS NULL
+                             OR o.payment_authorized_until > n.authorized_until)
+              ELSE (l.placed_at, l.id) >= (n.placed_at, n.id) END"
+    };
+}
 
-/// A waiting line `l` (with its order `o` and customer `c`) that goes at or after the line
-/// `n` in the shop's queue order (`domain::QueuePolicy::compare`); `$3`: tiers first,
-/// `$4`: soonest lapsing first.
-const AT_OR_BEHIND: &str = "CASE WHEN $3 AND c.tier <> n.tier THEN c.tier < n.tier
-         WHEN $4 AND o.payment_authorized_until IS DISTINCT FROM n.authorized_until
-              THEN n.authorized_until IS NOT NULL
-                   AND (o.payment_authorized_until IS NULL OR o.payment_authorized_until > n.authorized_until)
-         ELSE (l.placed_at, l.id) >= (n.placed_at, n.id) END";
+/// Where a product's stretch of the queue begins: its first new line, as the queue's
+/// order places it (`domain::QueuePolicy::compare`).
+#[derive(Debug, Clone, Copy)]
+pub struct StretchStart {
+    pub product_id: i64,
+    pub place: crate::domain::QueuePlace,
+}
 
-/// The waiting lines of a product from `line_id` (a waiting line of it) to the back of
-/// its queue, oldest first (not yet in the policy's order when it puts tiers or lapsing
-/// authorizations first). Oldest-first queues read only those lines, through the partial
-/// index on waiting lines by (product, placed_at, id); a policy that puts tiers or lapsing
-/// authorizations first reads the product's waiting lines in the database.
-pub fn queue_from(
+/// The starts' columns as the statements bind them.
+struct StartColumns {
+    product_ids: Vec<i64>,
+    placed_at: Vec<chrono::DateTime<chrono::Utc>>,
+    line_ids: Vec<i64>,
+    tiers: Vec<i32>,
+    /// The day each start's authorization lapses.
+    lapses: Vec<Option<NaiveDate>>,
+}
+
+impl StartColumns {
+    fn of(starts: &[StretchStart]) -> Self {
+        Self {
+            product_ids: starts.iter().map(|s| s.product_id).collect(),
+            placed_at: starts.iter().map(|s| s.place.placed_at).collect(),
+            line_ids: starts.iter().map(|s| s.place.line_id).collect(),
+            tiers: starts.iter().map(|s| s.place.customer_tier).collect(),
+            lapses: starts
+                .iter()
+                .map(|s| s.place.authorized_until.map(|t| t.date_naive()))
+                .collect(),
+        }
+    }
+}
+
+/// The waiting lines of several products, each from its `starts` line (a waiting line
+/// of it) to the back of its queue, in one statement, oldest first within each product
+/// (not yet in the policy's order when it puts tiers or lapsing authorizations first).
+/// The start's place is bound as values known to the caller (not looked up by a
+/// subquery whose value the planner cannot see), and each product's lines are read by
+/// a lateral subquery the planner cannot flatten: an index range scan of the partial
+/// index on waiting lines by (product, placed_at, id) from the start, with its orders
+/// and customers by key, per product, whatever the queue's length. A policy that puts
+/// tiers or lapsing authorizations first reads each product's waiting lines through
+/// that index from its first and keeps those at or behind its start.
+pub fn queues_from(
     conn: &mut PgConnection,
-    product_id: i64,
-    line_id: i64,
+    starts: &[StretchStart],
     policy: &crate::domain::QueuePolicy,
 ) -> QueryResult<Vec<QueueRow>> {
+    if starts.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Oldest first, the lines at or behind the start are a range of the index from it;
+    // other orders read from the first line (`-infinity`) and keep those at or behind.
     let fifo = !policy.higher_tier_first && !policy.soonest_lapsing_first;
-    // Oldest first binds `$3` and `$4` without using them (their types are sent along).
-    let sql = if fifo {
-        format!(
-            "SELECT {QUEUE_COLUMNS}
-               FROM order_lines l
-               JOIN orders o ON o.id = l.order_id
-               JOIN customers c ON c.id = l.customer_id
-              WHERE l.product_id = $1 AND l.waiting > 0
-                AND (l.placed_at, l.id) >= ((SELECT placed_at FROM order_lines WHERE id = $2), $2)
-              ORDER BY l.placed_at, l.id"
-        )
-    } else {
-        format!(
-            "WITH n AS (SELECT l.placed_at, l.id, c.tier, o.payment_authorized_until AS authorized_until
-                          FROM order_lines l
-                          JOIN orders o ON o.id = l.order_id
-                          JOIN customers c ON c.id = l.customer_id
-                         WHERE l.id = $2)
-             SELECT {QUEUE_COLUMNS}
-               FROM n, order_lines l
-               JOIN orders o ON o.id = l.order_id
-               JOIN customers c ON c.id = l.customer_id
-              WHERE l.product_id = $1 AND l.waiting > 0 AND {AT_OR_BEHIND}
-              ORDER BY l.placed_at, l.id"
-        )
-    };
-    diesel::sql_query(sql)
-        .bind::<BigInt, _>(product_id)
-        .bind::<BigInt, _>(line_id)
-        .bind::<diesel::sql_types::Bool, _>(policy.higher_tier_first)
-        .bind::<diesel::sql_types::Bool, _>(policy.soonest_lapsing_first)
-        .load(conn)
+    let columns = StartColumns::of(starts);
+    let floors: Vec<Option<chrono::DateTime<chrono::Utc>>> = columns
+        .placed_at
+        .iter()
+        .map(|placed_at| fifo.then_some(*placed_at))
+        .collect();
+    crate::db::prepared::sql(concat!(
+        "SELECT q.*
+           FROM unnest($1::int8[], $2::timestamptz[], $3::int8[], $4::int4[], $5::date[], $8::timestamptz[])
+                AS n(product_id, placed_at, id, tier, authorized_until, floor_at)
+          CROSS JOIN LATERAL (
+                SELECT l.*, o.number AS order_number, c.tier AS customer_tier,
+                       o.payment_authorized_until AS authorized_until, o.max_wait_until
+                  FROM order_lines l
+                  JOIN orders o ON o.id = l.order_id
+                  JOIN customers c ON c.id = l.customer_id
+                 WHERE l.product_id = n.product_id AND l.waiting > 0
+                   AND (l.placed_at, l.id) >= (coalesce(n.floor_at, '-infinity'), n.id)
+                   AND ",
+        at_or_behind!(),
+        "
+                 ORDER BY l.placed_at, l.id) q",
+    ))
+    .bind::<Array<BigInt>, _>(columns.product_ids)
+    .bind::<Array<Timestamptz>, _>(columns.placed_at)
+    .bind::<Array<BigInt>, _>(columns.line_ids)
+    .bind::<Array<Int4>, _>(columns.tiers)
+    .bind::<Array<Nullable<Date>>, _>(columns.lapses)
+    .bind::<diesel::sql_types::Bool, _>(policy.higher_tier_first)
+    .bind::<diesel::sql_types::Bool, _>(policy.soonest_lapsing_first)
+    .bind::<Array<Nullable<Timestamptz>>, _>(floors)
+    .load(conn)
+}
+
+/// What waits ahead of each start in its product's queue, in the shop's order: (lines,
+/// units) for each of `starts`, in their order, in one statement.
+pub fn waiting_ahead(
+    conn: &mut PgConnection,
+    starts: &[StretchStart],
+    policy: &crate::domain::QueuePolicy,
+) -> QueryResult<Vec<(u32, u32)>> {
+    #[derive(QueryableByName)]
+    struct Ahead {
+        #[diesel(sql_type = BigInt)]
+        lines: i64,
+        #[diesel(sql_type = BigInt)]
+        units: i64,
+    }
+    let columns = StartColumns::of(starts);
+    let rows: Vec<Ahead> = crate::db::prepared::sql(concat!(
+        "SELECT a.lines, a.units
+           FROM unnest($1::int8[], $2::timestamptz[], $3::int8[], $4::int4[], $5::date[])
+                WITH ORDINALITY AS n(product_id, placed_at, id, tier, authorized_until, i)
+          CROSS JOIN LATERAL (
+                SELECT count(*) AS lines, coalesce(sum(l.waiting), 0)::int8 AS units
+                  FROM order_lines l
+                  JOIN orders o ON o.id = l.order_id
+                  JOIN customers c ON c.id = l.customer_id
+                 WHERE l.product_id = n.product_id AND l.waiting > 0
+                   AND NOT ",
+        at_or_behind!(),
+        ") a
+          ORDER BY n.i",
+    ))
+    .bind::<Array<BigInt>, _>(columns.product_ids)
+    .bind::<Array<Timestamptz>, _>(columns.placed_at)
+    .bind::<Array<BigInt>, _>(columns.line_ids)
+    .bind::<Array<Int4>, _>(columns.tiers)
+    .bind::<Array<Nullable<Date>>, _>(columns.lapses)
+    .bind::<diesel::sql_types::Bool, _>(policy.higher_tier_first)
+    .bind::<diesel::sql_types::Bool, _>(policy.soonest_lapsing_first)
+    .load(conn)?;
+    let fit = |n: i64| u32::try_from(n.max(0)).unwrap_or(u32::MAX);
+    Ok(rows
+        .into_iter()
+        .map(|row| (fit(row.lines), fit(row.units)))
+        .collect())
 }
 
 /// An open purchase-order line still bringing units of a product.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct IncomingRow {
+    #[diesel(sql_type = Int8)]
+    pub product_id: i64,
     #[diesel(sql_type = Int8)]
     pub purchase_order_line_id: i64,
     #[diesel(sql_type = Int8)]
@@ -240,16 +331,18 @@ pub struct IncomingRow {
     pub outstanding: i32,
 }
 
-pub fn incoming(conn: &mut PgConnection, product_id: i64) -> QueryResult<Vec<IncomingRow>> {
+/// The open purchase-order lines still bringing units of these products, by product and
+/// then soonest expected first.
+pub fn incoming(conn: &mut PgConnection, product_ids: &[i64]) -> QueryResult<Vec<IncomingRow>> {
     crate::db::prepared::sql(
-        "SELECT pl.id AS purchase_order_line_id, po.id AS purchase_order_id, po.reference, po.supplier_id,
-                po.expected_on, (pl.qty_ordered - pl.qty_received) AS outstanding
+        "SELECT pl.product_id, pl.id AS purchase_order_line_id, po.id AS purchase_order_id, po.reference,
+                po.supplier_id, po.expected_on, (pl.qty_ordered - pl.qty_received) AS outstanding
            FROM purchase_order_lines pl
            JOIN purchase_orders po ON po.id = pl.purchase_order_id
-          WHERE pl.product_id = $1 AND pl.qty_received < pl.qty_ordered AND po.status = 'open'
-          ORDER BY po.expected_on, po.id",
+          WHERE pl.product_id = ANY($1) AND pl.qty_received < pl.qty_ordered AND po.status = 'open'
+          ORDER BY pl.product_id, po.expected_on, po.id",
     )
-    .bind::<BigInt, _>(product_id)
+    .bind::<Array<BigInt>, _>(product_ids)
     .load(conn)
 }
 

@@ -651,7 +651,7 @@ fn stored_dates(conn: &mut PgConnection, raw: &str) -> Vec<String> {
 /// (what intake did before, and what every other event still does) changes nothing: the
 /// same places, dates, reasons and promises, and nothing for customers to hear of. For
 /// oldest-first queues, tiers first and soonest-lapsing first, with orders arriving out of
-/// `placed_at` order.
+/// `placed_at` order, in batches over several products dated together.
 #[test]
 fn dating_a_new_order_from_the_queue_totals_equals_dating_the_whole_queue() {
     use backorder_desk::db::shop_settings;
@@ -664,8 +664,11 @@ fn dating_a_new_order_from_the_queue_totals_equals_dating_the_whole_queue() {
     let actor = Actor::System;
     let policies = [(false, false), (true, false), (false, true), (true, true)];
     for (run, (tier_first, lapsing_first)) in policies.into_iter().enumerate() {
-        let raw = format!("SKU-INC{run}");
-        catalog::upsert_product(&mut conn, &actor, product(&raw, 0), today()).expect("a product");
+        let raws: Vec<String> = (0..3).map(|k| format!("SKU-INC{run}-{k}")).collect();
+        for raw in &raws {
+            catalog::upsert_product(&mut conn, &actor, product(raw, 0), today())
+                .expect("a product");
+        }
         diesel::sql_query("UPDATE suppliers SET lead_time_days = 14")
             .execute(&mut conn)
             .unwrap();
@@ -674,19 +677,22 @@ fn dating_a_new_order_from_the_queue_totals_equals_dating_the_whole_queue() {
         ))
         .execute(&mut conn)
         .unwrap();
-        for (i, (units, days)) in [(6, 4), (5, 9)].into_iter().enumerate() {
-            purchasing::create_purchase_order(
-                &mut conn,
-                &actor,
-                NewPurchaseOrder {
-                    reference: Reference::parse(&format!("PO-INC{run}-{i}")).unwrap(),
-                    supplier: "Acme Supply".to_owned(),
-                    expected_on: today() + Duration::days(days),
-                    lines: vec![(sku(&raw), units)],
-                },
-                today(),
-            )
-            .expect("a purchase order");
+        // Each product its own supply: the dates of one must not leak into another's.
+        for (k, raw) in raws.iter().enumerate() {
+            for (i, (units, days)) in [(6, 4), (5, 9)].into_iter().enumerate() {
+                purchasing::create_purchase_order(
+                    &mut conn,
+                    &actor,
+                    NewPurchaseOrder {
+                        reference: Reference::parse(&format!("PO-INC{run}-{k}-{i}")).unwrap(),
+                        supplier: "Acme Supply".to_owned(),
+                        expected_on: today() + Duration::days(days + 3 * k as i64),
+                        lines: vec![(sku(raw), units + 2 * k as i32)],
+                    },
+                    today(),
+                )
+                .expect("a purchase order");
+            }
         }
         let mut rng = StdRng::seed_from_u64(17 + run as u64);
         for customer in 0..8 {
@@ -700,8 +706,9 @@ fn dating_a_new_order_from_the_queue_totals_equals_dating_the_whole_queue() {
             .unwrap();
         }
         for i in 0..30 {
-            // One to four orders at a time, placed together as the API's lanes do.
-            let group: Vec<(Actor, NewOrder)> = (0..rng.random_range(1..=4))
+            // One to six orders at a time over the products, placed together as the
+            // API's lanes do.
+            let group: Vec<(Actor, NewOrder)> = (0..rng.random_range(1..=6))
                 .map(|k| {
                     let order = NewOrder {
                         number: Reference::parse(&format!("INC{run}-{i}-{k}")).unwrap(),
@@ -719,7 +726,7 @@ fn dating_a_new_order_from_the_queue_totals_equals_dating_the_whole_queue() {
                         customer_name: "Customer".to_owned(),
                         lines: (0..rng.random_range(1..=2))
                             .map(|_| NewOrderLine {
-                                sku: sku(&raw),
+                                sku: sku(&raws[rng.random_range(0..raws.len())]),
                                 quantity: rng.random_range(1..=3),
                                 unit_price_cents: 1000,
                             })
@@ -741,25 +748,27 @@ fn dating_a_new_order_from_the_queue_totals_equals_dating_the_whole_queue() {
                 );
             }
 
-            let dated = stored_dates(&mut conn, &raw);
             let settings = shop_settings::load(&mut conn).unwrap();
             let ctx = Ctx {
                 actor: &actor,
                 today: today(),
                 settings: &settings,
             };
-            let product = stock::find_by_sku(&mut conn, &raw).unwrap().unwrap();
-            let effects =
-                engine::refresh_etas(&mut conn, &ctx, &product, &EtaCause::QueueAhead).unwrap();
-            assert!(
-                effects.later_than_told.is_empty() && effects.delayed.is_empty(),
-                "policy {run}, after group {i}: dating the whole queue found news {effects:?}"
-            );
-            assert_eq!(
-                stored_dates(&mut conn, &raw),
-                dated,
-                "policy {run}, after group {i}: dating the whole queue changed what intake stored"
-            );
+            for raw in &raws {
+                let dated = stored_dates(&mut conn, raw);
+                let product = stock::find_by_sku(&mut conn, raw).unwrap().unwrap();
+                let effects =
+                    engine::refresh_etas(&mut conn, &ctx, &product, &EtaCause::QueueAhead).unwrap();
+                assert!(
+                    effects.later_than_told.is_empty() && effects.delayed.is_empty(),
+                    "policy {run}, {raw} after group {i}: dating the whole queue found news {effects:?}"
+                );
+                assert_eq!(
+                    stored_dates(&mut conn, raw),
+                    dated,
+                    "policy {run}, {raw} after group {i}: dating the whole queue changed what intake stored"
+                );
+            }
         }
         let broken = broken_invariants(&mut conn);
         assert!(broken.is_empty(), "policy {run}: {broken:?}");

@@ -456,33 +456,47 @@ fn counting(conn: &mut PgConnection) -> Arc<AtomicUsize> {
     count
 }
 
+/// Places batches of `sizes` orders of 1 unit, each for a new customer, the i-th order of
+/// the whole run on `sku(i)`; the statements each batch cost, in order.
+fn statements_per_batch(
+    conn: &mut PgConnection,
+    prefix: &str,
+    sizes: &[usize],
+    sku: impl Fn(usize) -> String,
+) -> Vec<usize> {
+    let today = backorder_desk::clock::today();
+    let mut next = 0;
+    let mut statements = Vec::new();
+    for (batch, &size) in sizes.iter().enumerate() {
+        let orders = (0..size)
+            .map(|i| {
+                let (number, sku) = (format!("{prefix}-{batch}-{i}"), sku(next));
+                next += 1;
+                let email = format!("{}{batch}-{i}@example.com", prefix.to_lowercase());
+                (
+                    api_actor(),
+                    new_order(&number, &email, &[(&sku, 1)], &number),
+                )
+            })
+            .collect();
+        let count = counting(conn);
+        let placed = place_orders_together(conn, orders, today);
+        assert!(placed.iter().all(|p| matches!(p, Ok(Placed::Created(_)))));
+        statements.push(count.load(Ordering::Relaxed));
+        eprintln!(
+            "{prefix}: a batch of {size} orders: {} statements",
+            statements.last().unwrap()
+        );
+    }
+    statements
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_costs_the_same_statements_whatever_its_size() {
     let api = Api::start().await;
     api.backorderable("HOT", 0, 14).await;
     let mut conn = api.app.conn();
-    let today = backorder_desk::clock::today();
-    let mut statements = Vec::new();
-    for (batch, size) in [1, 1, 8, 8, 32].into_iter().enumerate() {
-        let orders = (0..size)
-            .map(|i| {
-                let number = format!("S-{batch}-{i}");
-                let email = format!("s{batch}-{i}@example.com");
-                (
-                    api_actor(),
-                    new_order(&number, &email, &[("HOT", 1)], &number),
-                )
-            })
-            .collect();
-        let count = counting(&mut conn);
-        let placed = place_orders_together(&mut conn, orders, today);
-        assert!(placed.iter().all(|p| matches!(p, Ok(Placed::Created(_)))));
-        statements.push(count.load(Ordering::Relaxed));
-        eprintln!(
-            "a batch of {size} orders on one backordered SKU: {} statements",
-            statements.last().unwrap()
-        );
-    }
+    let statements = statements_per_batch(&mut conn, "S", &[1, 1, 8, 8, 32], |_| "HOT".to_owned());
     // The first batch reads what later ones find cached; after it, size costs nothing.
     assert_eq!(
         statements[3], statements[4],
@@ -497,30 +511,88 @@ async fn a_batch_costs_the_same_statements_whatever_its_size() {
         )
         .await;
     }
-    let mut shelf = Vec::new();
-    let mut next_sku = 0;
-    for (batch, size) in [1, 8, 32].into_iter().enumerate() {
-        let orders = (0..size)
-            .map(|i| {
-                let (number, sku) = (format!("F-{batch}-{i}"), format!("SHELF-{next_sku}"));
-                next_sku += 1;
-                let email = format!("f{batch}-{i}@example.com");
-                (
-                    api_actor(),
-                    new_order(&number, &email, &[(&sku, 1)], &number),
-                )
-            })
-            .collect();
-        let count = counting(&mut conn);
-        let placed = place_orders_together(&mut conn, orders, today);
-        assert!(placed.iter().all(|p| matches!(p, Ok(Placed::Created(_)))));
-        shelf.push(count.load(Ordering::Relaxed));
-        eprintln!(
-            "a batch of {size} orders, each on its own SKU in stock: {} statements",
-            shelf.last().unwrap()
-        );
-    }
+    let shelf = statements_per_batch(&mut conn, "F", &[1, 8, 32], |i| format!("SHELF-{i}"));
     assert_eq!(shelf[1], shelf[2], "8 orders vs 32: {shelf:?}");
+    let broken = crate::engine_db::broken_invariants(&mut conn);
+    assert!(broken.is_empty(), "{broken:#?}");
+}
+
+/// Random SKUs (a sale over the catalogue): each order of a batch on a backordered SKU of
+/// its own, with lines already waiting ahead and two alternatives to offer (one waiting
+/// too, one on the shelf). Dating the new lines and offering the alternatives cost the
+/// same statements for 1, 8 or 32 products.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_over_many_backordered_skus_costs_the_same_statements_whatever_its_size() {
+    let api = Api::start().await;
+    api.backorderable("ALT-WAIT", 0, 7).await;
+    api.product(
+        "ALT-SHELF",
+        json!({ "name": "On the shelf", "on_hand": 1000 }),
+    )
+    .await;
+    let sizes = [1, 1, 8, 32];
+    let skus: Vec<String> = (0..sizes.iter().sum::<usize>())
+        .map(|i| format!("WIDE-{i}"))
+        .collect();
+    for (i, sku) in skus.iter().enumerate() {
+        api.backorderable(sku, 0, 14).await;
+        let alternatives = if i % 2 == 0 {
+            ["ALT-WAIT", "ALT-SHELF"]
+        } else {
+            ["ALT-SHELF", "ALT-WAIT"]
+        };
+        api.product(sku, json!({ "alternatives": alternatives }))
+            .await;
+    }
+    let mut conn = api.app.conn();
+    let today = backorder_desk::clock::today();
+    // A line waits on every SKU, and on the waiting alternative, before the batches.
+    let ahead: Vec<(Actor, NewOrder)> = skus
+        .iter()
+        .chain([&"ALT-WAIT".to_owned()])
+        .map(|sku| {
+            let number = format!("AHEAD-{sku}");
+            let email = format!("ahead-{}@example.com", sku.to_lowercase());
+            (
+                api_actor(),
+                new_order(&number, &email, &[(sku, 2)], &number),
+            )
+        })
+        .collect();
+    let placed = place_orders_together(&mut conn, ahead, today);
+    assert!(placed.iter().all(|p| matches!(p, Ok(Placed::Created(_)))));
+
+    let statements = statements_per_batch(&mut conn, "W", &sizes, |i| skus[i].clone());
+    // The first batch reads what later ones find cached; after it, size costs nothing.
+    assert_eq!(
+        (statements[1], statements[2]),
+        (statements[3], statements[3]),
+        "1, 8 and 32 products: {statements:?}"
+    );
+    assert_eq!(
+        api.count(
+            "SELECT count(*) FROM order_lines l JOIN orders o ON o.id = l.order_id
+              WHERE o.number LIKE 'W-%' AND (l.waiting <> 1 OR l.queue_position <> 2 OR l.eta_worst IS NULL)"
+        ),
+        0,
+        "every new line waits second in its queue, dated"
+    );
+    assert_eq!(
+        api.count("SELECT count(*) FROM messages WHERE kind = 'backorder_notice'"),
+        api.count("SELECT count(*) FROM orders"),
+        "a backorder notice to every order"
+    );
+    // The alternative on the shelf ships sooner than a 14-day wait: offered to every
+    // order waiting on a SKU that lists it.
+    assert_eq!(
+        api.count("SELECT count(*) FROM messages WHERE kind = 'backorder_notice' AND body_text LIKE '%ALT-SHELF%'"),
+        api.count(
+            "SELECT count(DISTINCT l.order_id) FROM order_lines l
+               JOIN product_alternatives a ON a.product_id = l.product_id
+               JOIN products p ON p.id = a.alternative_id WHERE p.sku = 'ALT-SHELF'"
+        ),
+        "the shelf's alternative offered in every notice of its SKUs"
+    );
     let broken = crate::engine_db::broken_invariants(&mut conn);
     assert!(broken.is_empty(), "{broken:#?}");
 }

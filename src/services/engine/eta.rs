@@ -1,7 +1,7 @@
 //! Loading what the ETA projection needs (open purchase orders, the supplier's slip
 //! history) and turning the domain's projection into what is stored and shown.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
 use chrono::NaiveDate;
@@ -60,43 +60,68 @@ pub fn product_supply_with(
     product: &Product,
     evidence: &ShopEvidence,
 ) -> AppResult<ProductSupply> {
-    // Every open purchase order for the SKU, whatever its supplier (a product can be
-    // bought from several): the primary's history below only shapes their slips.
-    let incoming = stock::incoming(conn, product.id)?
-        .into_iter()
-        .map(|row| IncomingPurchaseOrder {
-            reference: row.reference,
-            outstanding_units: row.outstanding.max(0) as u32,
-            expected_on: row.expected_on,
-        })
-        .collect();
-    let supplier = match product.supplier_id {
-        Some(supplier_id) => Some(supplier_facts(conn, product.id, supplier_id)?),
-        None => None,
-    };
-    Ok(ProductSupply {
-        sku: domain::Sku::parse(&product.sku)
-            .map_err(|e| anyhow::anyhow!("stored SKU {:?}: {e}", product.sku))?,
-        available_now: product.available().max(0) as u32,
-        incoming,
-        supplier,
-        prior: evidence.prior.clone(),
-        release_on: product.preorder_release_on,
-        promises: evidence.promises,
-    })
+    products_supply_with(conn, &[product], evidence)?
+        .remove(&product.id)
+        .ok_or_else(|| anyhow::anyhow!("no supply read for product {}", product.id).into())
 }
 
-/// The product's primary supplier as its dates need it, in one statement: its name, the
-/// lead time (the product's own terms with it when set), the slip of every receipt
-/// (oldest first), and the expected dates of its open purchase orders with nothing
-/// received yet (once overdue, the domain counts them as slips still running).
+/// [`product_supply_with`] for several products, by product id, in two statements
+/// whatever their number: their open purchase orders, and their primary suppliers.
+pub fn products_supply_with(
+    conn: &mut PgConnection,
+    products: &[&Product],
+    evidence: &ShopEvidence,
+) -> AppResult<HashMap<i64, ProductSupply>> {
+    let ids: Vec<i64> = products.iter().map(|p| p.id).collect();
+    // Every open purchase order for the SKU, whatever its supplier (a product can be
+    // bought from several): the primary's history below only shapes their slips.
+    let mut incoming: HashMap<i64, Vec<IncomingPurchaseOrder>> = HashMap::new();
+    for row in stock::incoming(conn, &ids)? {
+        incoming
+            .entry(row.product_id)
+            .or_default()
+            .push(IncomingPurchaseOrder {
+                reference: row.reference,
+                outstanding_units: row.outstanding.max(0) as u32,
+                expected_on: row.expected_on,
+            });
+    }
+    let supplied: Vec<(i64, i64)> = products
+        .iter()
+        .filter_map(|p| p.supplier_id.map(|supplier_id| (p.id, supplier_id)))
+        .collect();
+    let mut suppliers = supplier_facts(conn, &supplied)?;
+    products
+        .iter()
+        .map(|product| {
+            let supply = ProductSupply {
+                sku: domain::Sku::parse(&product.sku)
+                    .map_err(|e| anyhow::anyhow!("stored SKU {:?}: {e}", product.sku))?,
+                available_now: product.available().max(0) as u32,
+                incoming: incoming.remove(&product.id).unwrap_or_default(),
+                supplier: suppliers.remove(&product.id),
+                prior: evidence.prior.clone(),
+                release_on: product.preorder_release_on,
+                promises: evidence.promises,
+            };
+            Ok((product.id, supply))
+        })
+        .collect()
+}
+
+/// The primary supplier of each product (`(product id, supplier id)`) as its dates need
+/// it, by product id, in one statement: its name, the lead time (the product's own terms
+/// with it when set), the slip of every receipt (oldest first), and the expected dates of
+/// its open purchase orders with nothing received yet (once overdue, the domain counts
+/// them as slips still running).
 fn supplier_facts(
     conn: &mut PgConnection,
-    product_id: i64,
-    supplier_id: i64,
-) -> AppResult<SupplierFacts> {
+    supplied: &[(i64, i64)],
+) -> AppResult<HashMap<i64, SupplierFacts>> {
     #[derive(QueryableByName)]
     struct Row {
+        #[diesel(sql_type = BigInt)]
+        product_id: i64,
         #[diesel(sql_type = Text)]
         name: String,
         #[diesel(sql_type = Nullable<Int4>)]
@@ -106,8 +131,11 @@ fn supplier_facts(
         #[diesel(sql_type = Array<Date>)]
         unreceived: Vec<NaiveDate>,
     }
-    let row: Row = crate::db::prepared::sql(
-        "SELECT s.name, coalesce(ps.lead_time_days, s.lead_time_days) AS lead_time_days,
+    if supplied.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<Row> = crate::db::prepared::sql(
+        "SELECT g.product_id, s.name, coalesce(ps.lead_time_days, s.lead_time_days) AS lead_time_days,
                 coalesce((SELECT array_agg((r.received_on - r.expected_on)::int4 ORDER BY r.id)
                             FROM purchase_order_receipts r
                             JOIN purchase_orders po ON po.id = r.purchase_order_id
@@ -117,19 +145,25 @@ fn supplier_facts(
                            WHERE po.supplier_id = s.id AND po.status = 'open'
                              AND NOT EXISTS (SELECT 1 FROM purchase_order_receipts r
                                               WHERE r.purchase_order_id = po.id)), '{}') AS unreceived
-           FROM suppliers s
-           LEFT JOIN product_suppliers ps ON ps.product_id = $2 AND ps.supplier_id = s.id
-          WHERE s.id = $1",
+           FROM unnest($1::int8[], $2::int8[]) AS g(product_id, supplier_id)
+           JOIN suppliers s ON s.id = g.supplier_id
+           LEFT JOIN product_suppliers ps ON ps.product_id = g.product_id AND ps.supplier_id = s.id",
     )
-    .bind::<BigInt, _>(supplier_id)
-    .bind::<BigInt, _>(product_id)
-    .get_result(conn)?;
-    Ok(SupplierFacts {
-        name: row.name,
-        lead_time_days: row.lead_time_days.map(|days| days.max(0) as u32),
-        slips: SlipHistory::new(row.slips),
-        unreceived_expected_on: row.unreceived,
-    })
+    .bind::<Array<BigInt>, _>(supplied.iter().map(|s| s.0).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(supplied.iter().map(|s| s.1).collect::<Vec<_>>())
+    .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let facts = SupplierFacts {
+                name: row.name,
+                lead_time_days: row.lead_time_days.map(|days| days.max(0) as u32),
+                slips: SlipHistory::new(row.slips),
+                unreceived_expected_on: row.unreceived,
+            };
+            (row.product_id, facts)
+        })
+        .collect())
 }
 
 /// How the shop's recent promises fared (`domain::calibration`): the same outcomes as

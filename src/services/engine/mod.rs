@@ -270,86 +270,179 @@ pub fn refresh_etas(
     let supply = crate::services::engine::eta::product_supply(conn, product, ctx.today)?;
     let waiting: Vec<u32> = rows.iter().map(|row| row.waiting().max(0) as u32).collect();
     let projections = crate::services::engine::eta::project(ctx, &supply, &waiting);
-    store_dates(conn, ctx, &rows, &projections, 0, &[], cause)
+    let stretch = Stretch {
+        rows,
+        projections,
+        lines_ahead: 0,
+    };
+    store_dates(conn, ctx, &[stretch], &[], cause)
 }
 
-/// Dates the lines that just joined a product's queue (`joined`: the new waiting lines of
-/// one order or a batch, the first in the shop's queue order first, already counted in
-/// the product's waiting counters) and any lines behind the first of them,
-/// from what waits ahead (the counters less the lines dated), without reading or writing
-/// the lines ahead (DESIGN §4.6: a line's date
-/// depends only on the demand up to it). An order at the back of the queue costs the
-/// same whatever the queue's length; one that goes in ahead of others (a higher tier, an
-/// earlier `placed_at`) re-dates only the lines behind it, in one statement. The product
-/// must be locked by the caller.
+/// The lines that just joined one product's queue in a batch: `joined`, the first in
+/// the shop's queue order first, already counted in the product's waiting counters;
+/// `first` is where the first of them stands in the queue.
+pub struct Joined<'a> {
+    pub product: &'a Product,
+    pub first: domain::QueuePlace,
+    pub joined: Vec<i64>,
+}
+
+/// Dates the lines that just joined the queues of a batch's products, and any lines
+/// behind the first of them in each queue, from what waits ahead (the counters less the
+/// lines dated), without reading or writing the lines ahead (DESIGN §4.6: a line's date
+/// depends only on the demand up to it). An order at the back of a queue costs the same
+/// whatever the queue's length; one that goes in ahead of others (a higher tier, an
+/// earlier `placed_at`) re-dates only the lines behind it. Whatever the number of
+/// products, one read of their stretches, one of their supply, one of what their
+/// customers were told and one store. A product whose counters disagree with its lines
+/// has its whole queue dated (`refresh_etas`). The products must be locked by the caller.
 pub fn date_joined_lines(
     conn: &mut PgConnection,
     ctx: &Ctx<'_>,
-    product: &Product,
-    joined: &[i64],
+    joined: &[Joined<'_>],
     evidence: &crate::services::engine::eta::ShopEvidence,
     cause: &EtaCause,
 ) -> AppResult<EtaEffects> {
-    let Some(&first) = joined.first() else {
+    if joined.is_empty() {
         return Ok(EtaEffects::default());
-    };
+    }
     let policy = ctx.queue_policy();
-    let mut rows = stock::queue_from(conn, product.id, first, &policy)?;
-    domain::sort_queue(&policy, &mut rows, queue_place);
-    let stretch_units: i64 = rows.iter().map(|r| i64::from(r.waiting().max(0))).sum();
-    let ahead_lines = i64::from(product.waiting_lines) - rows.len() as i64;
-    let ahead_units = i64::from(product.waiting_units) - stretch_units;
-    if rows.is_empty() || ahead_lines < 0 || ahead_units < 0 {
-        // Counters that disagree with the lines: date the whole queue, as before.
-        return refresh_etas(conn, ctx, product, cause);
-    }
-    // The lines ahead walk as one line of all their units: it ends where the line just
-    // ahead ends, so its date (from today's supply, as the whole queue's dating would
-    // give that line) is the floor of the dates behind it, and is then dropped.
-    let ahead = domain::QueueAhead {
-        units: 0,
-        lines: (ahead_lines as u32).saturating_sub(1),
-        likely: None,
-        worst: None,
-    };
-    let supply = crate::services::engine::eta::product_supply_with(conn, product, evidence)?;
-    let waiting: Vec<u32> = (ahead_lines > 0)
-        .then_some(ahead_units.min(i64::from(u32::MAX)) as u32)
-        .into_iter()
-        .chain(rows.iter().map(|row| row.waiting().max(0) as u32))
+    let starts: Vec<stock::StretchStart> = joined
+        .iter()
+        .map(|j| stock::StretchStart {
+            product_id: j.product.id,
+            place: j.first,
+        })
         .collect();
-    let mut projections =
-        crate::services::engine::eta::project_after(ctx, &supply, &ahead, &waiting);
-    if ahead_lines > 0 {
-        projections.remove(0);
+    let rows = stock::queues_from(conn, &starts, &policy)?;
+    let counters: Vec<(i64, i32, i32)> = joined
+        .iter()
+        .map(|j| {
+            (
+                j.product.id,
+                j.product.waiting_lines,
+                j.product.waiting_units,
+            )
+        })
+        .collect();
+    let found = stretches(
+        &policy,
+        rows,
+        &counters,
+        |row| row.product_id,
+        queue_place,
+        |row| row.waiting().max(0) as u32,
+    );
+    let mut effects = EtaEffects::default();
+    let mut dated = Vec::with_capacity(joined.len());
+    for (j, stretch) in joined.iter().zip(found) {
+        match stretch {
+            Some((rows, ahead)) => dated.push((j, rows, ahead)),
+            // Counters that disagree with the lines: date the whole queue, as before.
+            None => effects.extend(refresh_etas(conn, ctx, j.product, cause)?),
+        }
     }
-    store_dates(
-        conn,
-        ctx,
-        &rows,
-        &projections,
-        ahead_lines as u32,
-        joined,
-        cause,
-    )
+    let products: Vec<&Product> = dated.iter().map(|(j, ..)| j.product).collect();
+    let mut supplies =
+        crate::services::engine::eta::products_supply_with(conn, &products, evidence)?;
+    let mut stretches = Vec::with_capacity(dated.len());
+    for (j, rows, ahead) in dated {
+        let supply = supplies
+            .remove(&j.product.id)
+            .ok_or_else(|| anyhow::anyhow!("no supply read for product {}", j.product.id))?;
+        // The lines ahead walk as one line of all their units: it ends where the line
+        // just ahead ends, so its date (from today's supply, as the whole queue's dating
+        // would give that line) is the floor of the dates behind it, and is then dropped.
+        let as_one = domain::QueueAhead {
+            lines: ahead.lines.saturating_sub(1),
+            ..domain::QueueAhead::default()
+        };
+        let waiting: Vec<u32> = (ahead.lines > 0)
+            .then_some(ahead.units as u32)
+            .into_iter()
+            .chain(rows.iter().map(|row| row.waiting().max(0) as u32))
+            .collect();
+        let mut projections =
+            crate::services::engine::eta::project_after(ctx, &supply, &as_one, &waiting);
+        if ahead.lines > 0 {
+            projections.remove(0);
+        }
+        stretches.push(Stretch {
+            rows,
+            projections,
+            lines_ahead: ahead.lines,
+        });
+    }
+    let fresh: Vec<i64> = joined
+        .iter()
+        .flat_map(|j| j.joined.iter().copied())
+        .collect();
+    effects.extend(store_dates(conn, ctx, &stretches, &fresh, cause)?);
+    Ok(effects)
 }
 
-/// Stores the projections of `rows`, a stretch of the queue whose first line has
-/// `lines_ahead` waiting before it, and returns what customers must hear of. `fresh`
-/// lines were just placed: nobody was told anything of them yet.
+/// Each product's stretch of its queue, from the lines read for a batch (`rows`, every
+/// product's lines at or behind its start, in any order): the product's lines in the
+/// shop's order, with what waits ahead of them (lines, and units up to `u32::MAX`) from
+/// its counters, for each `(product, waiting lines, waiting units)` of `counters`, in
+/// their order. `None`: no line read, or counters that disagree with the lines.
+fn stretches<T>(
+    policy: &domain::QueuePolicy,
+    rows: Vec<T>,
+    counters: &[(i64, i32, i32)],
+    product_of: impl Fn(&T) -> i64,
+    place: impl Fn(&T) -> domain::QueuePlace,
+    units: impl Fn(&T) -> u32,
+) -> Vec<Option<(Vec<T>, domain::QueueAhead)>> {
+    let mut by_product: HashMap<i64, Vec<T>> = HashMap::new();
+    for row in rows {
+        by_product.entry(product_of(&row)).or_default().push(row);
+    }
+    counters
+        .iter()
+        .map(|&(product, waiting_lines, waiting_units)| {
+            let mut rows = by_product.remove(&product).unwrap_or_default();
+            domain::sort_queue(policy, &mut rows, &place);
+            let stretch_units: i64 = rows.iter().map(|row| i64::from(units(row))).sum();
+            let ahead_lines = i64::from(waiting_lines) - rows.len() as i64;
+            let ahead_units = i64::from(waiting_units) - stretch_units;
+            if rows.is_empty() || ahead_lines < 0 || ahead_units < 0 {
+                return None;
+            }
+            let ahead = domain::QueueAhead {
+                units: ahead_units.min(i64::from(u32::MAX)) as u64,
+                lines: u32::try_from(ahead_lines).unwrap_or(u32::MAX),
+                likely: None,
+                worst: None,
+            };
+            Some((rows, ahead))
+        })
+        .collect()
+}
+
+/// A stretch of a product's queue, in the shop's order, with the projection of each of
+/// its lines; its first line has `lines_ahead` waiting before it.
+struct Stretch {
+    rows: Vec<QueueRow>,
+    projections: Vec<StoredEta>,
+    lines_ahead: u32,
+}
+
+/// Stores the projections of stretches of queues, in one read of what customers were
+/// told and one store whatever their number, and returns what customers must hear of.
+/// `fresh` lines were just placed: nobody was told anything of them yet.
 fn store_dates(
     conn: &mut PgConnection,
     ctx: &Ctx<'_>,
-    rows: &[QueueRow],
-    projections: &[StoredEta],
-    lines_ahead: u32,
+    stretches: &[Stretch],
     fresh: &[i64],
     cause: &EtaCause,
 ) -> AppResult<EtaEffects> {
+    let fresh: std::collections::HashSet<i64> = fresh.iter().copied().collect();
     // Lines whose date moved later: compared with what their customers were told.
-    let moved_later: Vec<i64> = rows
+    let moved_later: Vec<i64> = stretches
         .iter()
-        .zip(projections)
+        .flat_map(|s| s.rows.iter().zip(&s.projections))
         .filter(|(row, eta)| moved_later(row.eta_worst, eta.worst) && !fresh.contains(&row.id))
         .map(|(row, _)| row.id)
         .collect();
@@ -357,48 +450,51 @@ fn store_dates(
 
     let mut effects = EtaEffects::default();
     let mut changed = ChangedLines::default();
-    for (index, (row, eta)) in rows.iter().zip(projections).enumerate() {
-        let position = i32::try_from(index as u64 + u64::from(lines_ahead) + 1).unwrap_or(i32::MAX);
-        let promised = row.promised_on.or(eta.worst);
-        if row.promised_on.is_none() && promised.is_some() {
-            effects.first_promises.push((row.id, row.order_id));
+    for stretch in stretches {
+        for (index, (row, eta)) in stretch.rows.iter().zip(&stretch.projections).enumerate() {
+            let position = i32::try_from(index as u64 + u64::from(stretch.lines_ahead) + 1)
+                .unwrap_or(i32::MAX);
+            let promised = row.promised_on.or(eta.worst);
+            if row.promised_on.is_none() && promised.is_some() {
+                effects.first_promises.push((row.id, row.order_id));
+            }
+            // The history keeps changes of the dates; a reworded reason alone is not news.
+            let dates_changed = row.eta_likely != eta.likely
+                || row.eta_worst != eta.worst
+                || row.eta_is_estimate != eta.is_estimate;
+            let reason_changed = row.eta_reason.as_deref() != Some(eta.reason.as_str());
+            if !dates_changed
+                && !reason_changed
+                && row.queue_position == Some(position)
+                && row.promised_on == promised
+            {
+                continue;
+            }
+            if let (Some(promised_on), Some(new_worst)) = (row.promised_on, eta.worst)
+                && new_worst > promised_on
+                && row.eta_worst != Some(new_worst)
+            {
+                effects.delayed.push(Delayed {
+                    line_id: row.id,
+                    order_id: row.order_id,
+                    promised_on,
+                    new_worst,
+                    days_late: (new_worst - promised_on).num_days(),
+                });
+            }
+            if let Some(told) = told.get(&row.id).copied()
+                && domain::against_told(Some(told), eta.worst).is_bad_news()
+            {
+                effects.later_than_told.push(LaterThanTold {
+                    line_id: row.id,
+                    order_id: row.order_id,
+                    told,
+                    new_worst: eta.worst,
+                    cause: real_cause(cause, row, position, eta, ctx.today),
+                });
+            }
+            changed.push(row.id, eta, position, promised, dates_changed);
         }
-        // The history keeps changes of the dates; a reworded reason alone is not news.
-        let dates_changed = row.eta_likely != eta.likely
-            || row.eta_worst != eta.worst
-            || row.eta_is_estimate != eta.is_estimate;
-        let reason_changed = row.eta_reason.as_deref() != Some(eta.reason.as_str());
-        if !dates_changed
-            && !reason_changed
-            && row.queue_position == Some(position)
-            && row.promised_on == promised
-        {
-            continue;
-        }
-        if let (Some(promised_on), Some(new_worst)) = (row.promised_on, eta.worst)
-            && new_worst > promised_on
-            && row.eta_worst != Some(new_worst)
-        {
-            effects.delayed.push(Delayed {
-                line_id: row.id,
-                order_id: row.order_id,
-                promised_on,
-                new_worst,
-                days_late: (new_worst - promised_on).num_days(),
-            });
-        }
-        if let Some(told) = told.get(&row.id).copied()
-            && domain::against_told(Some(told), eta.worst).is_bad_news()
-        {
-            effects.later_than_told.push(LaterThanTold {
-                line_id: row.id,
-                order_id: row.order_id,
-                told,
-                new_worst: eta.worst,
-                cause: real_cause(cause, row, position, eta, ctx.today),
-            });
-        }
-        changed.push(row.id, eta, position, promised, dates_changed);
     }
     changed.store(conn)?;
     Ok(effects)
@@ -515,5 +611,90 @@ impl ChangedLines {
         .bind::<Array<Bool>, _>(self.history)
         .execute(conn)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone, Utc};
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::domain::QueuePlace;
+
+    /// A waiting line as drawn: (product, where it stands, units).
+    type Line = (i64, QueuePlace, u32);
+
+    proptest! {
+        /// A batch over several products: from every product's lines at or behind its
+        /// start, read together in any order, each product's stretch is the back of its
+        /// whole queue in the shop's order from the start, and what waits ahead is the
+        /// rest of its queue; counters short of the lines read give no stretch.
+        #[test]
+        fn each_products_stretch_is_the_back_of_its_whole_queue(
+            queues in prop::collection::vec(
+                prop::collection::vec((0i64..40, 0i32..3, prop::option::of(0i64..4), 1u32..5), 1..10),
+                1..6,
+            ),
+            starts in prop::collection::vec(0usize..10, 6),
+            short in prop::option::of(0usize..6),
+            higher_tier_first in any::<bool>(),
+            soonest_lapsing_first in any::<bool>(),
+            shuffle in 1i64..1000,
+        ) {
+            let policy = QueuePolicy { higher_tier_first, soonest_lapsing_first };
+            let base = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+            let mut next_id = 0;
+            let mut read: Vec<Line> = Vec::new();
+            let mut counters = Vec::new();
+            let mut expected = Vec::new();
+            for (p, drawn) in queues.iter().enumerate() {
+                let product = p as i64 + 1;
+                let lines: Vec<Line> = drawn
+                    .iter()
+                    .map(|&(minute, tier, lapse, units)| {
+                        next_id += 1;
+                        let place = QueuePlace {
+                            line_id: next_id,
+                            placed_at: base + Duration::minutes(minute),
+                            customer_tier: tier,
+                            authorized_until: lapse.map(|days| base + Duration::days(days)),
+                        };
+                        (product, place, units)
+                    })
+                    .collect();
+                let start = lines[starts[p] % lines.len()].1;
+                // What the database reads: the product's lines at or behind its start.
+                read.extend(
+                    lines
+                        .iter()
+                        .filter(|line| policy.compare(&line.1, &start) != std::cmp::Ordering::Less)
+                        .copied(),
+                );
+                let mut whole = lines.clone();
+                domain::sort_queue(&policy, &mut whole, |line| line.1);
+                let at = whole.iter().position(|line| line.1 == start).unwrap();
+                let units: u32 = whole.iter().map(|line| line.2).sum();
+                let ahead_units: u32 = whole[..at].iter().map(|line| line.2).sum();
+                let is_short = short == Some(p);
+                // Short: one line fewer than the stretch read.
+                let counted_lines = if is_short { (whole.len() - at) as i32 - 1 } else { whole.len() as i32 };
+                counters.push((product, counted_lines, units as i32));
+                let ids: Vec<i64> = whole[at..].iter().map(|line| line.1.line_id).collect();
+                expected.push((!is_short).then_some((ids, at as u32, u64::from(ahead_units))));
+            }
+            read.sort_by_key(|line| (line.1.line_id * shuffle) % 97);
+
+            let found: Vec<Option<(Vec<i64>, u32, u64)>> =
+                stretches(&policy, read, &counters, |line| line.0, |line| line.1, |line| line.2)
+                    .into_iter()
+                    .map(|stretch| {
+                        stretch.map(|(rows, ahead)| {
+                            (rows.iter().map(|line| line.1.line_id).collect(), ahead.lines, ahead.units)
+                        })
+                    })
+                    .collect();
+            prop_assert_eq!(found, expected);
+        }
     }
 }

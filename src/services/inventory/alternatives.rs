@@ -10,7 +10,6 @@ use chrono::{Duration, NaiveDate};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Int4, Int8, Nullable, Text};
 
-use crate::db::models::OrderLine;
 use crate::db::schema::{product_alternatives, products};
 use crate::db::stock::{self, Product, QueueRow};
 use crate::domain::{self, human_date};
@@ -210,8 +209,6 @@ struct Candidate {
     order_id: i64,
     #[diesel(sql_type = Int8)]
     line_id: i64,
-    #[diesel(sql_type = Int8)]
-    product_id: i64,
     #[diesel(sql_type = Text)]
     product: String,
     #[diesel(sql_type = Text)]
@@ -235,7 +232,7 @@ fn candidates(
     alternative_id: Option<i64>,
 ) -> QueryResult<Vec<Candidate>> {
     crate::db::prepared::sql(
-        "SELECT l.order_id, l.id AS line_id, l.product_id, p.name AS product, p.sku AS product_sku,
+        "SELECT l.order_id, l.id AS line_id, p.name AS product, p.sku AS product_sku,
                 l.unit_price_cents, l.waiting, l.eta_worst, a.alternative_id
            FROM order_lines l
            JOIN products p ON p.id = l.product_id
@@ -251,78 +248,142 @@ fn candidates(
 }
 
 /// When `units` of `alternative` would ship at the latest if a line placed like `line`
-/// took them now: at once from stock, else where its `placed_at` puts it in the
-/// alternative's queue, dated by the engine's projection. `None`: it cannot be had (not
-/// in stock and not backorderable, or no date).
-pub fn date_if_taken(
+/// took them now, for each `(alternative, line, units)` asked, in their order: at once
+/// from stock, else where its place puts it in the alternative's queue, dated by the
+/// engine's projection from what waits ahead of it (DESIGN §4.6: the whole queue's
+/// dating gives it the same date). `None`: it cannot be had (not in stock and not
+/// backorderable, or no date). Whatever their number, in a constant number of
+/// statements: what waits ahead of each, the shop's evidence and the alternatives'
+/// supply.
+fn dates_if_taken(
     conn: &mut PgConnection,
     ctx: &Ctx<'_>,
-    alternative: &Product,
-    line: &QueueRow,
-    units: i32,
-) -> AppResult<Option<(NaiveDate, bool)>> {
-    let held = alternative.held_for_release(ctx.today);
-    if !held && alternative.available() >= units {
-        let ships = ctx.today + Duration::days(i64::from(ctx.settings.handling_days.max(0)));
-        return Ok(Some((ships, true)));
-    }
-    if !alternative.backorderable && !held {
-        return Ok(None);
-    }
-    let mut queue = stock::waiting_lines(conn, alternative.id)?;
-    const NEWCOMER: i64 = -1;
-    queue.push(QueueRow {
-        line: OrderLine {
-            id: NEWCOMER,
-            qty: units,
-            allocated: 0,
-            shipped: 0,
-            cancelled: 0,
-            waiting: units,
-            ..line.line.clone()
-        },
-        ..line.clone()
-    });
-    domain::sort_queue(&ctx.queue_policy(), &mut queue, queue_place);
-    let supply = crate::services::engine::eta::product_supply(conn, alternative, ctx.today)?;
-    let waiting: Vec<u32> = queue
-        .iter()
-        .map(|row| row.waiting().max(0) as u32)
+    asked: &[(&Product, &QueueRow, i32)],
+) -> AppResult<Vec<Option<(NaiveDate, bool)>>> {
+    let ships = ctx.today + Duration::days(i64::from(ctx.settings.handling_days.max(0)));
+    let queued: Vec<usize> = (0..asked.len())
+        .filter(|&i| {
+            let (alternative, _, units) = asked[i];
+            // Held for its release, or short of stock and backorderable: it queues.
+            alternative.held_for_release(ctx.today)
+                || (alternative.available() < units && alternative.backorderable)
+        })
         .collect();
-    let etas = crate::services::engine::eta::project(ctx, &supply, &waiting);
-    Ok(queue
+    let mut dated: Vec<Option<(NaiveDate, bool)>> = asked
         .iter()
-        .position(|row| row.id == NEWCOMER)
-        .and_then(|at| etas.get(at))
-        .and_then(|eta| eta.worst)
-        .map(|worst| (worst, false)))
+        .map(|&(alternative, _, units)| {
+            (!alternative.held_for_release(ctx.today) && alternative.available() >= units)
+                .then_some((ships, true))
+        })
+        .collect();
+    if queued.is_empty() {
+        return Ok(dated);
+    }
+    // A newcomer placed like the line, before every line of the same time.
+    const NEWCOMER: i64 = -1;
+    let starts: Vec<stock::StretchStart> = queued
+        .iter()
+        .map(|&i| {
+            let (alternative, line, _) = asked[i];
+            stock::StretchStart {
+                product_id: alternative.id,
+                place: domain::QueuePlace {
+                    line_id: NEWCOMER,
+                    ..queue_place(line)
+                },
+            }
+        })
+        .collect();
+    let ahead = stock::waiting_ahead(conn, &starts, &ctx.queue_policy())?;
+    let evidence = crate::services::engine::eta::shop_evidence(conn, ctx.today)?;
+    let products: Vec<&Product> = queued.iter().map(|&i| asked[i].0).collect();
+    let supplies = crate::services::engine::eta::products_supply_with(conn, &products, &evidence)?;
+    for (&i, (lines, units)) in queued.iter().zip(ahead) {
+        let (alternative, _, asked_units) = asked[i];
+        let Some(supply) = supplies.get(&alternative.id) else {
+            continue;
+        };
+        // The lines ahead as one line of all their units, as intake dates a new line.
+        let queue_ahead = domain::QueueAhead {
+            lines: lines.saturating_sub(1),
+            ..domain::QueueAhead::default()
+        };
+        let waiting: Vec<u32> = (lines > 0)
+            .then_some(units)
+            .into_iter()
+            .chain([asked_units.max(0) as u32])
+            .collect();
+        dated[i] = crate::services::engine::eta::project_after(ctx, supply, &queue_ahead, &waiting)
+            .last()
+            .and_then(|eta| eta.worst)
+            .map(|worst| (worst, false));
+    }
+    Ok(dated)
 }
 
-/// Whether `candidate` is sooner than the line's own date, as an offer.
-fn offer_of(
+/// What each candidate offers, in their order: the offer when the alternative ships
+/// sooner than the line, else why not, in the customer's words. Whatever their number,
+/// in a constant number of statements: their lines, the alternatives, and their dates
+/// if taken (`dates_if_taken`).
+fn offers_of(
     conn: &mut PgConnection,
     ctx: &Ctx<'_>,
-    candidate: &Candidate,
-    lines: &mut HashMap<i64, Vec<QueueRow>>,
-) -> AppResult<Result<Offer, String>> {
-    let alternative: Product = products::table
-        .find(candidate.alternative_id)
-        .select(Product::as_select())
-        .first(conn)?;
-    if let std::collections::hash_map::Entry::Vacant(entry) = lines.entry(candidate.product_id) {
-        entry.insert(stock::waiting_lines(conn, candidate.product_id)?);
+    candidates: &[Candidate],
+) -> AppResult<Vec<Result<Offer, String>>> {
+    if candidates.is_empty() {
+        return Ok(Vec::new());
     }
-    let Some(line) = lines
-        .get(&candidate.product_id)
-        .and_then(|queue| queue.iter().find(|row| row.id == candidate.line_id))
-        .cloned()
-    else {
-        return Ok(Err(format!(
-            "Nothing of {} is waiting any more, so there is nothing to swap.",
-            candidate.product
-        )));
-    };
-    let dated = date_if_taken(conn, ctx, &alternative, &line, candidate.waiting)?;
+    // The candidates' own lines, not their products' whole queues (a launch's queue is
+    // long): an offer needs only the line it is made to.
+    let mut line_ids: Vec<i64> = candidates.iter().map(|c| c.line_id).collect();
+    line_ids.sort_unstable();
+    line_ids.dedup();
+    let lines: HashMap<i64, QueueRow> = stock::waiting_rows(conn, &line_ids)?
+        .into_iter()
+        .map(|row| (row.id, row))
+        .collect();
+    let alternative_ids: Vec<i64> = candidates.iter().map(|c| c.alternative_id).collect();
+    let alternatives: HashMap<i64, Product> = products::table
+        .filter(products::id.eq_any(&alternative_ids))
+        .select(Product::as_select())
+        .load::<Product>(conn)?
+        .into_iter()
+        .map(|product| (product.id, product))
+        .collect();
+    let mut asked = Vec::new();
+    for candidate in candidates {
+        let alternative = alternatives.get(&candidate.alternative_id).ok_or_else(|| {
+            anyhow::anyhow!("alternative {} went missing", candidate.alternative_id)
+        })?;
+        if let Some(line) = lines.get(&candidate.line_id) {
+            asked.push((alternative, line, candidate.waiting));
+        }
+    }
+    let mut dated = dates_if_taken(conn, ctx, &asked)?.into_iter();
+    Ok(candidates
+        .iter()
+        .map(|candidate| {
+            let alternative = &alternatives[&candidate.alternative_id];
+            if !lines.contains_key(&candidate.line_id) {
+                return Err(format!(
+                    "Nothing of {} is waiting any more, so there is nothing to swap.",
+                    candidate.product
+                ));
+            }
+            let dated = dated.next().flatten();
+            offer_of(ctx, candidate, alternative, dated)
+        })
+        .collect())
+}
+
+/// Whether `candidate`'s alternative, shipping by `dated` if taken, is sooner than the
+/// line's own date, as an offer.
+fn offer_of(
+    ctx: &Ctx<'_>,
+    candidate: &Candidate,
+    alternative: &Product,
+    dated: Option<(NaiveDate, bool)>,
+) -> Result<Offer, String> {
     let sooner = match (dated, candidate.eta_worst) {
         (Some((date, _)), Some(waiting)) => date < waiting,
         (Some(_), None) => true,
@@ -333,12 +394,12 @@ fn offer_of(
             .eta_worst
             .map(|d| format!(" (it ships by {})", human_date(d, ctx.today)))
             .unwrap_or_default();
-        return Ok(Err(format!(
+        return Err(format!(
             "{} ({}) can no longer ship sooner than your {}{waiting}, so taking it would not help.",
             alternative.name, alternative.sku, candidate.product
-        )));
+        ));
     };
-    Ok(Ok(Offer {
+    Ok(Offer {
         order_id: candidate.order_id,
         line_id: candidate.line_id,
         product: candidate.product.clone(),
@@ -352,7 +413,7 @@ fn offer_of(
         in_stock,
         unit_price_cents: alternative.unit_price_cents,
         line_unit_price_cents: candidate.unit_price_cents,
-    }))
+    })
 }
 
 /// Every alternative the order's waiting lines (or one line) may take now: those that
@@ -363,25 +424,23 @@ pub fn offers(
     order_id: i64,
     line_id: Option<i64>,
 ) -> AppResult<Vec<Offer>> {
-    let mut lines = HashMap::new();
-    let mut offers = Vec::new();
-    for candidate in candidates(conn, order_id, line_id, None)? {
-        if let Ok(offer) = offer_of(conn, ctx, &candidate, &mut lines)? {
-            offers.push(offer);
-        }
-    }
-    Ok(offers)
+    let found = candidates(conn, order_id, line_id, None)?;
+    Ok(offers_of(conn, ctx, &found)?
+        .into_iter()
+        .filter_map(Result::ok)
+        .collect())
 }
 
 /// [`offers`] for the waiting lines of several orders (a batch of new orders' backorder
-/// notices): their candidates in one query, and their lines in another.
+/// notices), by order, in a constant number of statements whatever their number: their
+/// candidates in one query, then [`offers_of`].
 pub fn offers_of_orders(
     conn: &mut PgConnection,
     ctx: &Ctx<'_>,
     order_ids: &[i64],
 ) -> AppResult<HashMap<i64, Vec<Offer>>> {
     let candidates: Vec<Candidate> = crate::db::prepared::sql(
-        "SELECT l.order_id, l.id AS line_id, l.product_id, p.name AS product, p.sku AS product_sku,
+        "SELECT l.order_id, l.id AS line_id, p.name AS product, p.sku AS product_sku,
                 l.unit_price_cents, l.waiting, l.eta_worst, a.alternative_id
            FROM order_lines l
            JOIN products p ON p.id = l.product_id
@@ -391,25 +450,9 @@ pub fn offers_of_orders(
     )
     .bind::<diesel::sql_types::Array<BigInt>, _>(order_ids)
     .load(conn)?;
-    if candidates.is_empty() {
-        return Ok(HashMap::new());
-    }
-    // The candidates' own lines, not their products' whole queues (a launch's queue is
-    // long): an offer needs only the line it is made to.
-    let mut line_ids: Vec<i64> = candidates.iter().map(|c| c.line_id).collect();
-    line_ids.dedup();
-    let mut lines: HashMap<i64, Vec<QueueRow>> = candidates
-        .iter()
-        .map(|c| (c.product_id, Vec::new()))
-        .collect();
-    for row in stock::waiting_rows(conn, &line_ids)? {
-        lines.entry(row.product_id).or_default().push(row);
-    }
     let mut by_order: HashMap<i64, Vec<Offer>> = HashMap::new();
-    for candidate in candidates {
-        if let Ok(offer) = offer_of(conn, ctx, &candidate, &mut lines)? {
-            by_order.entry(candidate.order_id).or_default().push(offer);
-        }
+    for offer in offers_of(conn, ctx, &candidates)?.into_iter().flatten() {
+        by_order.entry(offer.order_id).or_default().push(offer);
     }
     Ok(by_order)
 }
@@ -462,8 +505,8 @@ pub fn offer(
     alternative_id: i64,
 ) -> AppResult<Result<Offer, String>> {
     let found = candidates(conn, order_id, Some(line_id), Some(alternative_id))?;
-    match found.first() {
-        Some(candidate) => offer_of(conn, ctx, candidate, &mut HashMap::new()),
+    match offers_of(conn, ctx, &found)?.into_iter().next() {
+        Some(offer) => Ok(offer),
         None => Ok(Err(
             "That item is not waiting any more, or this alternative is no longer offered for it, so there is nothing to swap."
                 .to_owned(),

@@ -188,7 +188,7 @@ pub fn product_detail(
         soonest_lapsing_first: settings.queue_lapsing_first,
     };
     let queue = queue_head(conn, product.id, &policy)?;
-    let incoming = stock::incoming(conn, product.id)?;
+    let incoming = stock::incoming(conn, &[product.id])?;
     let sign_ups = crate::services::inventory::subscriptions::sign_ups(conn, product.id)?;
     let suppliers = crate::services::purchasing::sourcing::of_product(conn, product.id)?;
     let alternatives = crate::services::inventory::alternatives::of_product(conn, product.id)?;

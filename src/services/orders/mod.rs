@@ -13,7 +13,7 @@ pub mod timeline;
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Date, Nullable, SmallInt, Text, Timestamptz};
 use serde::Serialize;
@@ -248,9 +248,9 @@ enum Answer {
 /// orders before it left it, stamped after the locks are held (so the queue stays in
 /// arrival order): a stored number answers the stored order or a conflict, a refusal
 /// (unknown SKU, not backorderable, a bad `placed_at`) writes nothing. The accepted
-/// orders are written together: a statement per table, a product update per product,
-/// one dating per product (`engine::date_joined_lines`), the backorder notices together,
-/// and one read of every answered order's lines for the answers.
+/// orders are written together: a statement per table, the products' changes in one,
+/// one dating of every product's new lines (`engine::date_joined_lines`), the backorder
+/// notices together, and one read of every answered order's lines for the answers.
 fn place_together(
     conn: &mut PgConnection,
     orders: &[(Actor, NewOrder)],
@@ -349,8 +349,12 @@ fn place_together(
                     order,
                     // Read only now: an order that waited for these locks is stamped after
                     // the ones that held them, so lock order is time order and the queue
-                    // (placed_at, then id) is first come, first served.
-                    placed_at: order.placed_at.unwrap_or_else(crate::clock::now),
+                    // (placed_at, then id) is first come, first served. To the microsecond
+                    // PostgreSQL keeps, so the queue's order here is the one stored.
+                    placed_at: order
+                        .placed_at
+                        .unwrap_or_else(crate::clock::now)
+                        .trunc_subsecs(6),
                     taken,
                 });
             }
@@ -498,8 +502,8 @@ fn plan_order(
 }
 
 /// Writes the accepted orders of a batch, a statement per table: customers, orders,
-/// lines, the products' summed changes, the ledger, the new lines' dates (one dating per
-/// product), the ETA effects and the backorder notices.
+/// lines, the products' summed changes, the ledger, the new lines' dates (one dating for
+/// all products), the ETA effects and the backorder notices.
 fn write_accepted(
     conn: &mut PgConnection,
     ctx: &Ctx<'_>,
@@ -589,18 +593,18 @@ fn write_accepted(
         .collect();
     engine::change_products(conn, &mut touched, &changes)?;
     let policy = ctx.queue_policy();
-    let mut evidence = None;
+    let cause = crate::domain::EtaCause::QueueAhead;
     let mut effects = engine::EtaEffects::default();
+    let mut joined = Vec::new();
     for product in touched {
-        let mut joined: Vec<(i64, usize)> = lines
+        let mut lines_in: Vec<(i64, usize)> = lines
             .iter()
             .filter(|line| line.2 == product.id && line.4 > 0)
             .map(|line| (line.0, line.1))
             .collect();
-        if joined.is_empty() {
+        if lines_in.is_empty() {
             continue;
         }
-        let cause = crate::domain::EtaCause::QueueAhead;
         if repaired.contains(&product.id) {
             // Free units went down the queue first: places ahead changed, date it all.
             effects.extend(engine::refresh_etas(conn, ctx, product, &cause)?);
@@ -618,18 +622,20 @@ fn write_accepted(
                 .and_then(|day| day.and_hms_opt(23, 59, 59))
                 .map(|t| t.and_utc()),
         };
-        domain::sort_queue(&policy, &mut joined, place);
-        let joined: Vec<i64> = joined.into_iter().map(|(id, _)| id).collect();
-        if evidence.is_none() {
-            evidence = Some(crate::services::engine::eta::shop_evidence(
-                conn, ctx.today,
-            )?);
-        }
-        let Some(evidence) = evidence.as_ref() else {
+        domain::sort_queue(&policy, &mut lines_in, place);
+        let Some(first) = lines_in.first().map(place) else {
             continue;
         };
+        joined.push(engine::Joined {
+            product,
+            first,
+            joined: lines_in.into_iter().map(|(id, _)| id).collect(),
+        });
+    }
+    if !joined.is_empty() {
+        let evidence = crate::services::engine::eta::shop_evidence(conn, ctx.today)?;
         effects.extend(engine::date_joined_lines(
-            conn, ctx, product, &joined, evidence, &cause,
+            conn, ctx, &joined, &evidence, &cause,
         )?);
     }
     crate::services::engine::notify::eta_changes(conn, ctx, effects)?;
