@@ -88,17 +88,26 @@ impl std::ops::Deref for QueueRow {
     }
 }
 
-/// The product's waiting lines, oldest first (the engine re-sorts by the shop's policy).
-pub fn waiting_lines(conn: &mut PgConnection, product_id: i64) -> QueryResult<Vec<QueueRow>> {
-    crate::db::prepared::sql(
+/// The start of every read of `QueueRow`s: a line `l` with the columns of its order `o`
+/// and customer `c` that the queue's order needs (a macro, so that `concat!` gives
+/// `db::prepared::sql` the fixed text it takes).
+macro_rules! queue_rows {
+    () => {
         "SELECT l.*, o.number AS order_number, c.tier AS customer_tier,
                 o.payment_authorized_until AS authorized_until, o.max_wait_until
            FROM order_lines l
            JOIN orders o ON o.id = l.order_id
-           JOIN customers c ON c.id = l.customer_id
-          WHERE l.product_id = $1 AND l.waiting > 0
+           JOIN customers c ON c.id = l.customer_id "
+    };
+}
+
+/// The product's waiting lines, oldest first (the engine re-sorts by the shop's policy).
+pub fn waiting_lines(conn: &mut PgConnection, product_id: i64) -> QueryResult<Vec<QueueRow>> {
+    crate::db::prepared::sql(concat!(
+        queue_rows!(),
+        "WHERE l.product_id = $1 AND l.waiting > 0
           ORDER BY l.placed_at, l.id",
-    )
+    ))
     .bind::<BigInt, _>(product_id)
     .load(conn)
 }
@@ -106,16 +115,48 @@ pub fn waiting_lines(conn: &mut PgConnection, product_id: i64) -> QueryResult<Ve
 /// These lines as queue rows, those still waiting only: what an offer to a few lines needs
 /// without reading their products' whole queues.
 pub fn waiting_rows(conn: &mut PgConnection, line_ids: &[i64]) -> QueryResult<Vec<QueueRow>> {
-    crate::db::prepared::sql(
-        "SELECT l.*, o.number AS order_number, c.tier AS customer_tier,
-                o.payment_authorized_until AS authorized_until, o.max_wait_until
-           FROM order_lines l
-           JOIN orders o ON o.id = l.order_id
-           JOIN customers c ON c.id = l.customer_id
-          WHERE l.id = ANY($1) AND l.waiting > 0
+    crate::db::prepared::sql(concat!(
+        queue_rows!(),
+        "WHERE l.id = ANY($1) AND l.waiting > 0
           ORDER BY l.placed_at, l.id",
-    )
+    ))
     .bind::<Array<BigInt>, _>(line_ids)
+    .load(conn)
+}
+
+/// The first `limit` waiting lines of a product in the shop's queue order
+/// (`domain::QueuePolicy::compare`: tiers first, then the soonest lapsing authorization,
+/// then age and line). Oldest first reads them in index order; the other policies sort
+/// the product's waiting lines in the database and keep the first ones.
+pub fn queue_head(
+    conn: &mut PgConnection,
+    product_id: i64,
+    policy: &crate::domain::QueuePolicy,
+    limit: i64,
+) -> QueryResult<Vec<QueueRow>> {
+    if !policy.higher_tier_first && !policy.soonest_lapsing_first {
+        return crate::db::prepared::sql(concat!(
+            queue_rows!(),
+            "WHERE l.product_id = $1 AND l.waiting > 0
+              ORDER BY l.placed_at, l.id
+              LIMIT $2",
+        ))
+        .bind::<BigInt, _>(product_id)
+        .bind::<BigInt, _>(limit)
+        .load(conn);
+    }
+    crate::db::prepared::sql(concat!(
+        queue_rows!(),
+        "WHERE l.product_id = $1 AND l.waiting > 0
+          ORDER BY CASE WHEN $2 THEN c.tier END DESC NULLS LAST,
+                   CASE WHEN $3 THEN o.payment_authorized_until END NULLS LAST,
+                   l.placed_at, l.id
+          LIMIT $4",
+    ))
+    .bind::<BigInt, _>(product_id)
+    .bind::<diesel::sql_types::Bool, _>(policy.higher_tier_first)
+    .bind::<diesel::sql_types::Bool, _>(policy.soonest_lapsing_first)
+    .bind::<BigInt, _>(limit)
     .load(conn)
 }
 
@@ -243,13 +284,9 @@ pub fn queues_from(
         "SELECT q.*
            FROM unnest($1::int8[], $2::timestamptz[], $3::int8[], $4::int4[], $5::date[], $8::timestamptz[])
                 AS n(product_id, placed_at, id, tier, authorized_until, floor_at)
-          CROSS JOIN LATERAL (
-                SELECT l.*, o.number AS order_number, c.tier AS customer_tier,
-                       o.payment_authorized_until AS authorized_until, o.max_wait_until
-                  FROM order_lines l
-                  JOIN orders o ON o.id = l.order_id
-                  JOIN customers c ON c.id = l.customer_id
-                 WHERE l.product_id = n.product_id AND l.waiting > 0
+          CROSS JOIN LATERAL (",
+        queue_rows!(),
+        "WHERE l.product_id = n.product_id AND l.waiting > 0
                    AND (l.placed_at, l.id) >= (coalesce(n.floor_at, '-infinity'), n.id)
                    AND ",
         at_or_behind!(),

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Date, Nullable, Text};
+use diesel::sql_types::{BigInt, Date, Nullable, Text};
 
 use super::list::{ProductRow, product_row};
 use crate::db::models::MovementReason;
@@ -88,48 +88,14 @@ struct QueueTotals {
     last_eta: Option<NaiveDate>,
 }
 
-/// The head of a product's queue in the shop's order (`domain::QueuePolicy::compare`:
-/// tiers first, then the soonest lapsing authorization, then age and line) and its totals.
-/// Oldest first reads the head in index order; the other policies sort the product's
-/// waiting lines in SQL and keep the first ones.
+/// The head of a product's queue in the shop's order (`stock::queue_head`) and the whole
+/// queue's totals.
 pub fn queue_head(
     conn: &mut PgConnection,
     product_id: i64,
     policy: &QueuePolicy,
 ) -> QueryResult<QueueHead> {
-    let head = if !policy.higher_tier_first && !policy.soonest_lapsing_first {
-        crate::db::prepared::sql(
-            "SELECT l.*, o.number AS order_number, c.tier AS customer_tier,
-                    o.payment_authorized_until AS authorized_until, o.max_wait_until
-               FROM order_lines l
-               JOIN orders o ON o.id = l.order_id
-               JOIN customers c ON c.id = l.customer_id
-              WHERE l.product_id = $1 AND l.waiting > 0
-              ORDER BY l.placed_at, l.id
-              LIMIT $2",
-        )
-        .bind::<BigInt, _>(product_id)
-        .bind::<BigInt, _>(QUEUE_HEAD)
-        .load(conn)?
-    } else {
-        crate::db::prepared::sql(
-            "SELECT l.*, o.number AS order_number, c.tier AS customer_tier,
-                    o.payment_authorized_until AS authorized_until, o.max_wait_until
-               FROM order_lines l
-               JOIN orders o ON o.id = l.order_id
-               JOIN customers c ON c.id = l.customer_id
-              WHERE l.product_id = $1 AND l.waiting > 0
-              ORDER BY CASE WHEN $2 THEN c.tier END DESC NULLS LAST,
-                       CASE WHEN $3 THEN o.payment_authorized_until END NULLS LAST,
-                       l.placed_at, l.id
-              LIMIT $4",
-        )
-        .bind::<BigInt, _>(product_id)
-        .bind::<Bool, _>(policy.higher_tier_first)
-        .bind::<Bool, _>(policy.soonest_lapsing_first)
-        .bind::<BigInt, _>(QUEUE_HEAD)
-        .load(conn)?
-    };
+    let head = stock::queue_head(conn, product_id, policy, QUEUE_HEAD)?;
     let totals: QueueTotals = crate::db::prepared::sql(
         "SELECT count(*) AS count, coalesce(sum(waiting), 0)::int8 AS units,
                 max(coalesce(eta_likely, eta_worst)) AS last_eta
