@@ -31,6 +31,16 @@ pub struct ShopSettings {
     pub bulk_cancel_max_lines: i32,
 }
 
+impl ShopSettings {
+    /// Who the shop serves first when units arrive (DESIGN §4.2, §4.9).
+    pub fn queue_policy(&self) -> crate::domain::QueuePolicy {
+        crate::domain::QueuePolicy {
+            higher_tier_first: self.queue_tier_first,
+            soonest_lapsing_first: self.queue_lapsing_first,
+        }
+    }
+}
+
 pub fn load(conn: &mut PgConnection) -> QueryResult<ShopSettings> {
     shop_settings::table
         .select(ShopSettings::as_select())

@@ -26,10 +26,7 @@ impl Ctx<'_> {
     }
 
     pub fn queue_policy(&self) -> QueuePolicy {
-        QueuePolicy {
-            higher_tier_first: self.settings.queue_tier_first,
-            soonest_lapsing_first: self.settings.queue_lapsing_first,
-        }
+        self.settings.queue_policy()
     }
 }
 

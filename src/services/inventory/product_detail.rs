@@ -149,11 +149,7 @@ pub fn product_detail(
 ) -> AppResult<ProductDetail> {
     let product = product_row(conn, sku)?;
     let (ledger, ledger_older) = ledger_page(conn, product.id, ledger_before)?;
-    let policy = QueuePolicy {
-        higher_tier_first: settings.queue_tier_first,
-        soonest_lapsing_first: settings.queue_lapsing_first,
-    };
-    let queue = queue_head(conn, product.id, &policy)?;
+    let queue = queue_head(conn, product.id, &settings.queue_policy())?;
     let incoming = stock::incoming(conn, &[product.id])?;
     let sign_ups = crate::services::inventory::subscriptions::sign_ups(conn, product.id)?;
     let suppliers = crate::services::purchasing::sourcing::of_product(conn, product.id)?;
